@@ -1,0 +1,104 @@
+/*
+ * kcont/executor.h: executors, what kcont's interrupt levels become.
+ *
+ * A soft executor is one thread that runs continuations to completion; its
+ * continuations must not block.  A thread executor is a fixed pool of threads
+ * whose continuations may block.  Each executor has one run queue: an
+ * intrusive multi-producer single-consumer list.  A producer wakes the
+ * consumer only when the consumer has gone idle; the consumer drains in
+ * batches of at most `batch` continuations, checking timers between batches.
+ * Executors are never ordered against each other.
+ *
+ * On a thread executor a continuation that is triggered again while it runs
+ * may start on another worker before the first run returns, as in any thread
+ * pool; a soft executor runs one continuation at a time.
+ *
+ * Memory ownership: kc_executor_create() allocates the executor and its
+ * threads; kc_executor_destroy() frees them.  Executors are created and
+ * destroyed in plain thread context, never from inside a continuation.
+ * Continuations handed back by kc_executor_shutdown() belong to the caller.
+ */
+#ifndef KCONT_EXECUTOR_H
+#define KCONT_EXECUTOR_H
+
+#include <stdint.h>
+
+#include <kcont/kc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum kc_executor_kind {
+	KC_EXEC_SOFT = 1,	/* one thread, run to completion, must not block */
+	KC_EXEC_THREAD = 2,	/* a fixed pool, may block */
+};
+
+struct kc_executor_attr {
+	enum kc_executor_kind	 kind;
+	unsigned		 nthreads;	/* THREAD: pool size (0: 4); SOFT: must be 0 or 1 */
+	unsigned		 batch;		/* 0: 64 */
+	unsigned		 spin_ns;	/* poll this long before sleeping; 0: default (see kcont(7)) */
+	const char		*name;		/* thread name, copied (15 bytes kept) */
+};
+
+/* Shutdown: what happens to continuations still pending. */
+#define KC_SHUTDOWN_DRAIN	1	/* run them all (timers at their time), then stop */
+#define KC_SHUTDOWN_HANDBACK	2	/* stop after the running one; hand the rest back */
+
+struct kc_executor_stats {
+	uint64_t	runs;		/* continuation functions called from the queue */
+	uint64_t	inline_runs;	/* triggers run inline on this executor's threads */
+	uint64_t	batches;	/* queue drains */
+	uint64_t	sleeps;		/* times a consumer thread went to sleep */
+	uint64_t	wakeups;	/* wake-ups issued by producers */
+	uint64_t	timers_fired;
+	uint64_t	cancelled_unlinked;	/* cancelled kcs passed over */
+};
+
+/*
+ * Create an executor and start its threads.  attr NULL: a soft executor.
+ * Errors: -EINVAL (bad attr), -EPERM (called from inside a continuation),
+ * -ENOMEM, -EAGAIN (threads could not be created).
+ */
+KC_EXPORT int	kc_executor_create(struct kc_executor **exp,
+		    const struct kc_executor_attr *attr);
+
+/*
+ * Stop accepting work and stop the threads.  KC_SHUTDOWN_DRAIN runs every
+ * pending continuation first (continuations it runs may still trigger work on
+ * this executor, which is run too; timers run at their time, never early).
+ * KC_SHUTDOWN_HANDBACK stops after the running continuations return and
+ * hands every pending continuation (queued or armed on a timer) back through
+ * *handback, linked through kc_next in the order they would have run, each
+ * idle again and owned by the caller; handback may be NULL only if the caller
+ * knows nothing is pending, otherwise -EINVAL.  After shutdown, triggers
+ * aimed at this executor fail with -ESHUTDOWN.  Errors: -EINVAL, -EDEADLK
+ * (called from one of the executor's own threads), -EALREADY (already shut
+ * down: *handback is set to NULL).
+ */
+KC_EXPORT int	kc_executor_shutdown(struct kc_executor *ex, int how,
+		    struct kc **handback);
+
+/*
+ * Free the executor.  If it has not been shut down, it is shut down only if
+ * nothing is pending; otherwise -EBUSY is returned and the executor keeps
+ * running with its work intact.  Errors: -EINVAL, -EBUSY, -EDEADLK.
+ */
+KC_EXPORT int	kc_executor_destroy(struct kc_executor *ex);
+
+/* The executor whose thread calls this, or NULL on a plain thread. */
+KC_EXPORT struct kc_executor *kc_executor_current(void);
+
+/* A snapshot of the counters.  Errors: -EINVAL. */
+KC_EXPORT int	kc_executor_stats(const struct kc_executor *ex,
+		    struct kc_executor_stats *st);
+
+/* The next continuation in a handed-back list, or NULL. */
+KC_EXPORT struct kc *kc_next(const struct kc *kc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KCONT_EXECUTOR_H */

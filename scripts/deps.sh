@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install the Debian packages kcont needs to build, test and benchmark.
+# As root it runs apt-get; otherwise it prints the one line to run and fails.
+# Usage: scripts/deps.sh [build|bench]   (bench adds the benchmark peers)
+set -eu
+
+pkgs="cmake make gcc pkg-config libuv1-dev mandoc"
+case "${1:-build}" in
+build) ;;
+bench) pkgs="$pkgs libuv1-dev" ;;
+*) echo "usage: $0 [build|bench]" >&2; exit 64 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+	    grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "kcont needs these Debian packages; run:" >&2
+	echo "  sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

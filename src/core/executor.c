@@ -1,0 +1,915 @@
+/*
+ * executor.c: soft executors (one thread, run to completion) and thread
+ * executors (a fixed pool whose continuations may block).
+ *
+ * The run queue is an intrusive multi-producer single-consumer stack: a
+ * producer pushes with one compare-and-swap and reads the consumer's sleeping
+ * flag, which shares the head's cache line; it makes a system call only when
+ * that flag says the consumer went to sleep (the idle-to-busy transition).
+ * The consumer detaches the whole stack with one exchange, reverses it into
+ * its private FIFO and runs it in capped batches, checking timers and control
+ * requests between batches.  Before sleeping it polls for a short while,
+ * because at load a new trigger usually arrives within microseconds and a
+ * sleep and wake-up would cost two context switches.
+ *
+ * Sleeping uses the classic store-then-check on both sides: the consumer sets
+ * its flag and then checks the queue; a producer pushes and then checks the
+ * flag; both with sequentially consistent operations, so one of them always
+ * sees the other and no wake-up is lost.  No timer polls for a lost wake-up.
+ *
+ * A thread executor shares the same queue among its workers; they take
+ * continuations one at a time under the pool mutex, and a producer signals
+ * the pool's condition variable only when a worker is idle.
+ *
+ * Control (shutdown, destroy) is a request the consumer acts on between
+ * batches, so the consumer alone changes its queue; the requester waits.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define KC__DEFAULT_BATCH	64
+#define KC__DEFAULT_SPIN_NS	50000u
+#define KC__DEFAULT_POOL	4
+#define KC__MAX_THREADS		256
+
+/* Control requests. */
+#define CTL_NONE	0u
+#define CTL_DRAIN	1u
+#define CTL_HANDBACK	2u
+#define CTL_DESTROY	3u	/* stop only if nothing is pending */
+
+struct kc__worker {
+	struct kc_executor		*w_ex;
+	pthread_t			 w_thread;
+	unsigned			 w_index;
+	bool				 w_busy;	/* pool: running a continuation */
+	struct kc_executor_stats	 w_stats;
+};
+
+struct kc_executor {
+	/*
+	 * Producers' line: the queue head and what a producer reads right
+	 * after pushing.  The consumer writes it once per batch (the exchange)
+	 * and when it goes to sleep.
+	 */
+	struct kc		*ex_head __attribute__((aligned(64)));
+	uint32_t		 ex_sleeping;	/* soft: futex word */
+	uint32_t		 ex_nidle;	/* pool: workers waiting */
+	uint32_t		 ex_wake_pending;	/* pool: a signal is on its way */
+	bool			 ex_soft;	/* copy of ex_kind, for producers */
+	uint64_t		 ex_wakeups;
+
+	/* Set at creation, read-only afterwards. */
+	enum kc_executor_kind	 ex_kind __attribute__((aligned(64)));
+	unsigned		 ex_nthreads;
+	unsigned		 ex_batch;
+	uint64_t		 ex_spin_ns;
+	char			 ex_name[16];
+
+	/* The consumer's (soft) or the pool mutex's (thread) own. */
+	struct kc		*ex_local __attribute__((aligned(64)));
+	struct kc		*ex_local_tail;
+	unsigned		 ex_nbusy;
+
+	/* Timers, under ex_tlock.  ex_tnext is read without it. */
+	uint32_t		 ex_tlock __attribute__((aligned(64)));
+	bool			 ex_tclosed;
+	uint64_t		 ex_tnext;
+	struct kc__heap		 ex_timers;
+
+	/* Control. */
+	pthread_mutex_t		 ex_ctl_mtx __attribute__((aligned(64)));	/* one requester at a time */
+	uint32_t		 ex_ctl;
+	uint32_t		 ex_ctl_done;	/* futex: consumer replied */
+	int			 ex_ctl_rc;
+	struct kc		*ex_handback;
+	bool			 ex_stopped;	/* threads joined */
+	bool			 ex_closed;	/* queue closed (consumer side) */
+
+	/* Thread executor. */
+	pthread_mutex_t		 ex_mtx;
+	pthread_cond_t		 ex_cond;
+	unsigned		 ex_exited;
+
+	struct kc__worker	 ex_workers[];
+};
+
+/* Producers. */
+
+static void
+exec_wake(struct kc_executor *ex)
+{
+	if (ex->ex_kind == KC_EXEC_SOFT) {
+		if (KC__XCHG(&ex->ex_sleeping, 0) == 1) {
+			__atomic_add_fetch(&ex->ex_wakeups, 1, __ATOMIC_RELAXED);
+			kc__futex_wake(&ex->ex_sleeping, 1);
+		}
+		return;
+	}
+	if (KC__XCHG(&ex->ex_wake_pending, 1) == 0) {
+		__atomic_add_fetch(&ex->ex_wakeups, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&ex->ex_mtx);
+		pthread_cond_signal(&ex->ex_cond);
+		pthread_mutex_unlock(&ex->ex_mtx);
+	}
+}
+
+/* Wake the consumer if it sleeps; a load and nothing more when it is busy. */
+static inline void
+exec_wake_if_idle(struct kc_executor *ex)
+{
+	if (ex->ex_soft) {
+		if (__atomic_load_n(&ex->ex_sleeping, __ATOMIC_SEQ_CST) != 0)
+			exec_wake(ex);
+	} else if (__atomic_load_n(&ex->ex_nidle, __ATOMIC_SEQ_CST) != 0) {
+		exec_wake(ex);
+	}
+}
+
+int
+kc__exec_push(struct kc_executor *ex, struct kc *kc, uint64_t word)
+{
+	struct kc *head = KC__LOAD_RELAXED(&ex->ex_head);
+
+	do {
+		if (KC__UNLIKELY(head == KC__CLOSED))
+			return -ESHUTDOWN;
+		kc->kc_next = head;
+	} while (!KC__CAS(&ex->ex_head, &head, kc));
+	KC__STORE(&kc->kc_word, word);
+	exec_wake_if_idle(ex);
+	return 0;
+}
+
+/* The consumer's FIFO.  Soft: its own thread; pool: under ex_mtx. */
+
+static void
+local_append(struct kc_executor *ex, struct kc *first, struct kc *last)
+{
+	last->kc_next = NULL;
+	if (ex->ex_local_tail != NULL)
+		ex->ex_local_tail->kc_next = first;
+	else
+		ex->ex_local = first;
+	ex->ex_local_tail = last;
+}
+
+/* Move whatever producers pushed onto the end of the FIFO, oldest first. */
+static bool
+local_refill(struct kc_executor *ex, struct kc *closing)
+{
+	struct kc *list, *fifo = NULL, *last, *next;
+
+	if (KC__LOAD_RELAXED(&ex->ex_head) == NULL && closing == NULL)
+		return false;
+	list = KC__XCHG(&ex->ex_head, closing);
+	if (list == NULL || list == KC__CLOSED)
+		return false;
+	last = list;
+	for (; list != NULL; list = next) {
+		next = list->kc_next;
+		list->kc_next = fifo;
+		fifo = list;
+	}
+	local_append(ex, fifo, last);
+	return true;
+}
+
+static struct kc *
+local_pop(struct kc_executor *ex)
+{
+	struct kc *kc = ex->ex_local;
+
+	if (kc == NULL && local_refill(ex, NULL))
+		kc = ex->ex_local;
+	if (kc != NULL) {
+		ex->ex_local = kc->kc_next;
+		if (ex->ex_local == NULL)
+			ex->ex_local_tail = NULL;
+	}
+	return kc;
+}
+
+/* Timers. */
+
+static void
+timers_update_next(struct kc_executor *ex)
+{
+	struct kc *min = kc__heap_min(&ex->ex_timers);
+
+	KC__STORE(&ex->ex_tnext, min != NULL ? min->kc_deadline : UINT64_MAX);
+}
+
+/* Move due timers to the run FIFO.  Soft: consumer; pool: under ex_mtx. */
+static unsigned
+timers_fire(struct kc_executor *ex, struct kc__worker *wk)
+{
+	struct kc *kc;
+	uint64_t now, w;
+	unsigned n = 0;
+
+	if (KC__LOAD(&ex->ex_tnext) == UINT64_MAX)
+		return 0;
+	now = kc__now();
+	if (KC__LOAD(&ex->ex_tnext) > now)
+		return 0;
+	kc__lock(&ex->ex_tlock);
+	while ((kc = kc__heap_min(&ex->ex_timers)) != NULL &&
+	    kc->kc_deadline <= now) {
+		kc__heap_remove(&ex->ex_timers, kc);
+		/* Keep ARMED, the count and WAITER; only the place changes. */
+		w = kc__word_stable(kc);
+		while (!KC__CAS(&kc->kc_word, &w,
+		    (w & ~KC__LOC_MASK) | KC__LOC_RUNQ))
+			;
+		local_append(ex, kc, kc);
+		n++;
+	}
+	timers_update_next(ex);
+	kc__unlock(&ex->ex_tlock);
+	KC__STORE_RELAXED(&wk->w_stats.timers_fired,
+	    KC__LOAD_RELAXED(&wk->w_stats.timers_fired) + n);
+	return n;
+}
+
+static uint64_t
+timers_next(struct kc_executor *ex)
+{
+	uint64_t t = KC__LOAD(&ex->ex_tnext);
+
+	return t == UINT64_MAX ? 0 : t;
+}
+
+int
+kc__exec_timer_arm(struct kc_executor *ex, struct kc *kc, uint64_t ns,
+    void *obj, int status)
+{
+	uint64_t now = kc__now(), w, deadline;
+	bool newmin;
+
+	deadline = ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + ns;
+	kc__lock(&ex->ex_tlock);
+	if (ex->ex_tclosed) {
+		kc__unlock(&ex->ex_tlock);
+		return -ESHUTDOWN;
+	}
+	for (;;) {
+		w = kc__word_stable(kc);
+		if (KC__LOC(w) == KC__LOC_TIMER) {
+			/* Re-arm: restart with the new delay, obj and status. */
+			if (!KC__CAS(&kc->kc_word, &w,
+			    KC__LOC_TIMER | KC__ARMED | (w & KC__WAITER)))
+				continue;
+			kc__heap_remove(&ex->ex_timers, kc);
+			break;
+		}
+		if (KC__LOC(w) != KC__LOC_NONE) {
+			kc__unlock(&ex->ex_tlock);
+			return -EBUSY;
+		}
+		if (KC__CAS(&kc->kc_word, &w, KC__LOC_TIMER | KC__ARMED))
+			break;
+	}
+	/*
+	 * Only timer-lock holders read obj and status of a kc on a timer (the
+	 * consumer moves it to the run queue under this lock first).
+	 */
+	KC__STORE_RELAXED(&kc->kc_obj, obj);
+	KC__STORE_RELAXED(&kc->kc_status, status);
+	kc->kc_deadline = deadline;
+	kc__heap_insert(&ex->ex_timers, kc);
+	newmin = kc__heap_min(&ex->ex_timers) == kc;
+	timers_update_next(ex);
+	kc__unlock(&ex->ex_tlock);
+	if (newmin)
+		exec_wake_if_idle(ex);
+	return 0;
+}
+
+int
+kc__exec_timer_cancel(struct kc_executor *ex, struct kc *kc)
+{
+	struct kc_pool *pool;
+	uint64_t w;
+
+	kc__lock(&ex->ex_tlock);
+	w = kc__word_stable(kc);
+	if (KC__LOC(w) != KC__LOC_TIMER) {
+		kc__unlock(&ex->ex_tlock);
+		return -EAGAIN;
+	}
+	kc__heap_remove(&ex->ex_timers, kc);
+	/* Coalescing triggers may still bump the count: take the last one. */
+	while (!KC__CAS(&kc->kc_word, &w, KC__LOC_NONE))
+		;
+	timers_update_next(ex);
+	kc__unlock(&ex->ex_tlock);
+	pool = (kc->kc_flags & KC_AUTOFREE) ? kc->kc_pool : NULL;
+	if (w & KC__WAITER)
+		kc__word_release(kc, w);
+	if (pool != NULL)
+		kc__pool_put(pool, kc);
+	return (int)(KC__COUNT(w) >= INT32_MAX ? INT32_MAX : KC__COUNT(w) + 1);
+}
+
+/*
+ * Take everything still pending off the executor, in the order it would have
+ * run, and close it: the run queue to producers, the heap to new timers.
+ * Armed continuations are made idle and returned; cancelled ones unlinked.
+ * Soft: the consumer; pool: under ex_mtx with no worker running.
+ */
+static struct kc *
+exec_take_all(struct kc_executor *ex)
+{
+	struct kc *kc, *first = NULL, **tailp = &first;
+	uint64_t w;
+
+	local_refill(ex, KC__CLOSED);
+	ex->ex_closed = true;
+	kc__lock(&ex->ex_tlock);
+	ex->ex_tclosed = true;
+	while ((kc = kc__heap_min(&ex->ex_timers)) != NULL) {
+		kc__heap_remove(&ex->ex_timers, kc);
+		w = kc__word_stable(kc);
+		while (!KC__CAS(&kc->kc_word, &w,
+		    (w & ~KC__LOC_MASK) | KC__LOC_RUNQ))
+			;
+		local_append(ex, kc, kc);
+	}
+	timers_update_next(ex);
+	kc__unlock(&ex->ex_tlock);
+
+	while ((kc = ex->ex_local) != NULL) {
+		ex->ex_local = kc->kc_next;
+		for (;;) {
+			w = kc__word_stable(kc);
+			if (!(w & KC__ARMED)) {
+				if (kc__unlink_cancelled(kc, w))
+					break;
+				continue;
+			}
+			if (!KC__CAS(&kc->kc_word, &w, KC__LOC_NONE))
+				continue;
+			kc->kc_next = NULL;
+			*tailp = kc;
+			tailp = &kc->kc_next;
+			if (w & KC__WAITER)
+				kc__word_release(kc, w);
+			break;
+		}
+	}
+	ex->ex_local_tail = NULL;
+	return first;
+}
+
+bool
+kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc)
+{
+	struct kc__runner *r = kc__self;
+	struct kc *p, *prev = NULL;
+	bool pool = ex->ex_kind == KC_EXEC_THREAD;
+	uint64_t w;
+
+	/* A soft executor's FIFO belongs to its thread; a pool's to its mutex. */
+	if (!pool && (r == NULL || r->r_exec != ex))
+		return false;
+	if (pool)
+		pthread_mutex_lock(&ex->ex_mtx);
+	local_refill(ex, NULL);
+	for (p = ex->ex_local; p != NULL && p != kc; prev = p, p = p->kc_next)
+		;
+	if (p != NULL) {
+		if (prev != NULL)
+			prev->kc_next = p->kc_next;
+		else
+			ex->ex_local = p->kc_next;
+		if (ex->ex_local_tail == p)
+			ex->ex_local_tail = prev;
+	}
+	if (pool)
+		pthread_mutex_unlock(&ex->ex_mtx);
+	if (p == NULL)
+		return false;	/* a pool worker holds it and will unlink it */
+	for (;;) {
+		w = kc__word_stable(kc);
+		if (w & KC__ARMED) {
+			/* Re-armed meanwhile: it must run; put it back. */
+			if (pool)
+				pthread_mutex_lock(&ex->ex_mtx);
+			local_append(ex, kc, kc);
+			if (pool)
+				pthread_mutex_unlock(&ex->ex_mtx);
+			exec_wake_if_idle(ex);
+			return true;
+		}
+		if (kc__unlink_cancelled(kc, w))
+			return true;
+	}
+}
+
+/* Control requests, posted by a plain thread, answered by the consumer. */
+
+static void
+ctl_reply(struct kc_executor *ex, int rc)
+{
+	ex->ex_ctl_rc = rc;
+	KC__STORE(&ex->ex_ctl, CTL_NONE);
+	KC__STORE(&ex->ex_ctl_done, 1);
+	kc__futex_wake(&ex->ex_ctl_done, INT32_MAX);
+}
+
+/* The soft executor's thread. */
+
+static unsigned
+soft_batch(struct kc_executor *ex, struct kc__runner *r, struct kc__worker *wk)
+{
+	struct kc *kc;
+	unsigned n = 0;
+
+	while (n < ex->ex_batch && (kc = local_pop(ex)) != NULL) {
+		n++;
+		if (kc__dispatch(r, kc) > 0)
+			KC__STAT_INC(&wk->w_stats.runs);
+		else
+			KC__STAT_INC(&wk->w_stats.cancelled_unlinked);
+	}
+	if (n > 0)
+		KC__STAT_INC(&wk->w_stats.batches);
+	return n;
+}
+
+static bool
+soft_pending(struct kc_executor *ex)
+{
+	return ex->ex_local != NULL || KC__LOAD(&ex->ex_head) != NULL;
+}
+
+/* Act on a control request when idle.  True: the thread must exit. */
+static bool
+soft_control(struct kc_executor *ex, uint32_t ctl)
+{
+	bool timers;
+
+	switch (ctl) {
+	case CTL_HANDBACK:
+		ex->ex_handback = exec_take_all(ex);
+		ctl_reply(ex, 0);
+		return true;
+	case CTL_DRAIN:
+	case CTL_DESTROY:
+		kc__lock(&ex->ex_tlock);
+		timers = kc__heap_min(&ex->ex_timers) != NULL;
+		if (!timers)
+			ex->ex_tclosed = true;
+		kc__unlock(&ex->ex_tlock);
+		if (timers) {
+			if (ctl == CTL_DESTROY)
+				ctl_reply(ex, -EBUSY);
+			return false;	/* drain: wait for them */
+		}
+		{
+			struct kc *none = NULL;
+
+			if (!KC__CAS(&ex->ex_head, &none, KC__CLOSED)) {
+				/* Work arrived: reopen timers, run it first. */
+				kc__lock(&ex->ex_tlock);
+				ex->ex_tclosed = false;
+				kc__unlock(&ex->ex_tlock);
+				if (ctl == CTL_DESTROY)
+					ctl_reply(ex, -EBUSY);
+				return false;
+			}
+		}
+		ex->ex_closed = true;
+		ex->ex_handback = NULL;
+		ctl_reply(ex, 0);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Sleep until a producer, a control request (unless one is being served
+ * already) or the next timer wakes us.
+ */
+static void
+soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
+{
+	uint64_t deadline;
+
+	KC__XCHG(&ex->ex_sleeping, 1);
+	/* Re-check after announcing: a producer may have pushed meanwhile. */
+	if (KC__LOAD(&ex->ex_head) != NULL ||
+	    (watch_ctl && KC__LOAD(&ex->ex_ctl) != 0)) {
+		KC__STORE(&ex->ex_sleeping, 0);
+		return;
+	}
+	deadline = timers_next(ex);
+	if (deadline != 0 && deadline <= kc__now()) {
+		KC__STORE(&ex->ex_sleeping, 0);
+		return;
+	}
+	KC__STAT_INC(&wk->w_stats.sleeps);
+	kc__futex_wait(&ex->ex_sleeping, 1, deadline);
+	KC__STORE(&ex->ex_sleeping, 0);
+}
+
+/* Poll briefly for new work before sleeping.  True if some arrived. */
+static bool
+soft_spin(struct kc_executor *ex)
+{
+	uint64_t until, tnext;
+	unsigned i;
+
+	if (ex->ex_spin_ns == 0)
+		return false;
+	until = kc__now() + ex->ex_spin_ns;
+	tnext = KC__LOAD(&ex->ex_tnext);
+	if (tnext < until)
+		until = tnext;
+	for (;;) {
+		for (i = 0; i < 64; i++) {
+			if (KC__LOAD_RELAXED(&ex->ex_head) != NULL ||
+			    KC__LOAD_RELAXED(&ex->ex_ctl) != 0)
+				return true;
+			kc__cpu_relax();
+		}
+		if (kc__now() >= until)
+			return false;
+	}
+}
+
+static void *
+soft_main(void *arg)
+{
+	struct kc__worker *wk = arg;
+	struct kc_executor *ex = wk->w_ex;
+	struct kc__runner *r = kc__runner_get();
+	bool draining;
+	uint32_t ctl;
+
+	r->r_exec = ex;
+	r->r_stats = &wk->w_stats;
+	pthread_setname_np(pthread_self(), ex->ex_name);
+	for (;;) {
+		if (soft_batch(ex, r, wk) > 0) {
+			timers_fire(ex, wk);
+			if (KC__LOAD(&ex->ex_ctl) == CTL_HANDBACK)
+				break;
+			continue;
+		}
+		if (timers_fire(ex, wk) > 0 || soft_pending(ex))
+			continue;
+		ctl = KC__LOAD(&ex->ex_ctl);
+		draining = false;
+		if (ctl != CTL_NONE) {
+			if (soft_control(ex, ctl))
+				goto out;
+			/* A drain waiting for timers sleeps until they are due. */
+			draining = ctl == CTL_DRAIN;
+			if (!draining)
+				continue;
+		}
+		if (!draining && soft_spin(ex))
+			continue;
+		soft_sleep(ex, wk, !draining);
+	}
+	soft_control(ex, CTL_HANDBACK);
+out:
+	r->r_exec = NULL;
+	r->r_stats = NULL;
+	return NULL;
+}
+
+/* The thread executor's workers. */
+
+/*
+ * Wait on the pool's condition variable, under ex_mtx.  While a hand-back
+ * waits for busy workers, queued work is not taken, so it is no reason to
+ * stay awake.
+ */
+static void
+pool_sleep(struct kc_executor *ex, bool handing_back)
+{
+	struct timespec ts;
+	uint64_t deadline;
+
+	KC__ADD(&ex->ex_nidle, 1);
+	if (!handing_back && KC__LOAD(&ex->ex_head) != NULL) {
+		KC__ADD(&ex->ex_nidle, -1);
+		return;
+	}
+	deadline = timers_next(ex);
+	if (deadline == 0) {
+		pthread_cond_wait(&ex->ex_cond, &ex->ex_mtx);
+	} else {
+		ts.tv_sec = (time_t)(deadline / 1000000000ull);
+		ts.tv_nsec = (long)(deadline % 1000000000ull);
+		pthread_cond_timedwait(&ex->ex_cond, &ex->ex_mtx, &ts);
+	}
+	KC__ADD(&ex->ex_nidle, -1);
+	KC__STORE(&ex->ex_wake_pending, 0);
+}
+
+/* A control request, under ex_mtx with this worker idle.  True: exit. */
+static bool
+pool_control(struct kc_executor *ex, uint32_t ctl)
+{
+	struct kc *none = NULL;
+	bool timers;
+
+	if (ex->ex_closed)
+		return true;
+	if (ctl == CTL_HANDBACK) {
+		if (ex->ex_nbusy > 0)
+			return false;	/* the last worker to finish hands back */
+		ex->ex_handback = exec_take_all(ex);
+		goto closed;
+	}
+	if (ex->ex_nbusy > 0 || ex->ex_local != NULL) {
+		if (ctl == CTL_DESTROY)
+			ctl_reply(ex, -EBUSY);
+		return false;
+	}
+	kc__lock(&ex->ex_tlock);
+	timers = kc__heap_min(&ex->ex_timers) != NULL;
+	if (!timers)
+		ex->ex_tclosed = true;
+	kc__unlock(&ex->ex_tlock);
+	if (timers || !KC__CAS(&ex->ex_head, &none, KC__CLOSED)) {
+		kc__lock(&ex->ex_tlock);
+		ex->ex_tclosed = false;
+		kc__unlock(&ex->ex_tlock);
+		if (ctl == CTL_DESTROY)
+			ctl_reply(ex, -EBUSY);
+		return false;
+	}
+	ex->ex_handback = NULL;
+closed:
+	ex->ex_closed = true;
+	pthread_cond_broadcast(&ex->ex_cond);
+	ctl_reply(ex, 0);
+	return true;
+}
+
+static void *
+pool_main(void *arg)
+{
+	struct kc__worker *wk = arg;
+	struct kc_executor *ex = wk->w_ex;
+	struct kc__runner *r = kc__runner_get();
+	char name[16];
+	struct kc *kc;
+	uint32_t ctl;
+
+	r->r_exec = ex;
+	r->r_stats = &wk->w_stats;
+	snprintf(name, sizeof(name), "%.11s/%u", ex->ex_name, wk->w_index);
+	pthread_setname_np(pthread_self(), name);
+	pthread_mutex_lock(&ex->ex_mtx);
+	for (;;) {
+		if (ex->ex_closed)
+			break;
+		ctl = KC__LOAD(&ex->ex_ctl);
+		if (ctl != CTL_HANDBACK && (kc = local_pop(ex)) != NULL) {
+			/* More waiting and a worker idle: pass the wake-up on. */
+			if (ex->ex_local != NULL &&
+			    KC__LOAD(&ex->ex_nidle) != 0)
+				pthread_cond_signal(&ex->ex_cond);
+			ex->ex_nbusy++;
+			wk->w_busy = true;
+			pthread_mutex_unlock(&ex->ex_mtx);
+			if (kc__dispatch(r, kc) > 0)
+				KC__STAT_INC(&wk->w_stats.runs);
+			else
+				KC__STAT_INC(&wk->w_stats.cancelled_unlinked);
+			KC__STAT_INC(&wk->w_stats.batches);
+			pthread_mutex_lock(&ex->ex_mtx);
+			wk->w_busy = false;
+			ex->ex_nbusy--;
+			continue;
+		}
+		if (ctl != CTL_HANDBACK && timers_fire(ex, wk) > 0)
+			continue;
+		if (ctl != CTL_NONE && pool_control(ex, ctl))
+			break;
+		KC__STAT_INC(&wk->w_stats.sleeps);
+		pool_sleep(ex, ctl == CTL_HANDBACK);
+	}
+	pthread_mutex_unlock(&ex->ex_mtx);
+	r->r_exec = NULL;
+	r->r_stats = NULL;
+	return NULL;
+}
+
+/* Set-up and tear-down, in thread context. */
+
+static bool
+in_continuation(void)
+{
+	return kc__self != NULL && kc__self->r_depth > 0;
+}
+
+int
+kc_executor_create(struct kc_executor **exp, const struct kc_executor_attr *attr)
+{
+	struct kc_executor_attr def = { .kind = KC_EXEC_SOFT };
+	struct kc_executor *ex;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	unsigned i, n;
+	int err;
+
+	if (exp == NULL)
+		return -EINVAL;
+	*exp = NULL;
+	if (attr == NULL)
+		attr = &def;
+	if (attr->kind == KC_EXEC_SOFT) {
+		if (attr->nthreads > 1)
+			return -EINVAL;
+		n = 1;
+	} else if (attr->kind == KC_EXEC_THREAD) {
+		n = attr->nthreads == 0 ? KC__DEFAULT_POOL : attr->nthreads;
+		if (n > KC__MAX_THREADS)
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	if (in_continuation())
+		return -EPERM;
+
+	ex = aligned_alloc(64, (sizeof(*ex) + n * sizeof(ex->ex_workers[0]) +
+	    63) & ~(size_t)63);
+	if (ex == NULL)
+		return -ENOMEM;
+	memset(ex, 0, sizeof(*ex) + n * sizeof(ex->ex_workers[0]));
+	ex->ex_kind = attr->kind;
+	ex->ex_soft = attr->kind == KC_EXEC_SOFT;
+	ex->ex_nthreads = n;
+	ex->ex_batch = attr->batch != 0 ? attr->batch : KC__DEFAULT_BATCH;
+	ex->ex_spin_ns = attr->spin_ns != 0 ? attr->spin_ns :
+	    (attr->kind == KC_EXEC_SOFT ? KC__DEFAULT_SPIN_NS : 0);
+	snprintf(ex->ex_name, sizeof(ex->ex_name), "%s",
+	    attr->name != NULL ? attr->name :
+	    attr->kind == KC_EXEC_SOFT ? "kc-soft" : "kc-pool");
+	ex->ex_tnext = UINT64_MAX;
+	pthread_mutex_init(&ex->ex_ctl_mtx, NULL);
+	pthread_mutex_init(&ex->ex_mtx, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ex->ex_cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	/* Signals go to the application's own threads, not to executors. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 0; i < n; i++) {
+		ex->ex_workers[i].w_ex = ex;
+		ex->ex_workers[i].w_index = i;
+		err = pthread_create(&ex->ex_workers[i].w_thread, NULL,
+		    attr->kind == KC_EXEC_SOFT ? soft_main : pool_main,
+		    &ex->ex_workers[i]);
+		if (err != 0)
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (i < n) {
+		/* Nothing can be queued yet: stop the threads that started. */
+		ex->ex_nthreads = i;
+		kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL);
+		kc_executor_destroy(ex);
+		return -EAGAIN;
+	}
+	*exp = ex;
+	return 0;
+}
+
+/* Post a control request and wait for the consumer's answer. */
+static int
+exec_request(struct kc_executor *ex, uint32_t ctl)
+{
+	KC__STORE(&ex->ex_ctl_done, 0);
+	KC__STORE(&ex->ex_ctl, ctl);
+	if (ex->ex_kind == KC_EXEC_SOFT) {
+		exec_wake(ex);
+	} else {
+		pthread_mutex_lock(&ex->ex_mtx);
+		pthread_cond_broadcast(&ex->ex_cond);
+		pthread_mutex_unlock(&ex->ex_mtx);
+	}
+	while (KC__LOAD(&ex->ex_ctl_done) == 0)
+		kc__futex_wait(&ex->ex_ctl_done, 0, 0);
+	return ex->ex_ctl_rc;
+}
+
+static void
+exec_join(struct kc_executor *ex)
+{
+	unsigned i;
+
+	for (i = 0; i < ex->ex_nthreads; i++)
+		pthread_join(ex->ex_workers[i].w_thread, NULL);
+	ex->ex_stopped = true;
+}
+
+static bool
+own_thread(const struct kc_executor *ex)
+{
+	return kc__self != NULL && kc__self->r_exec == ex;
+}
+
+int
+kc_executor_shutdown(struct kc_executor *ex, int how, struct kc **handback)
+{
+	int rc;
+
+	if (ex == NULL || (how != KC_SHUTDOWN_DRAIN &&
+	    how != KC_SHUTDOWN_HANDBACK) ||
+	    (how == KC_SHUTDOWN_HANDBACK && handback == NULL))
+		return -EINVAL;
+	if (own_thread(ex))
+		return -EDEADLK;
+	if (handback != NULL)
+		*handback = NULL;
+	pthread_mutex_lock(&ex->ex_ctl_mtx);
+	if (ex->ex_stopped) {
+		pthread_mutex_unlock(&ex->ex_ctl_mtx);
+		return -EALREADY;
+	}
+	if (ex->ex_nthreads == 0) {
+		ex->ex_stopped = true;
+		pthread_mutex_unlock(&ex->ex_ctl_mtx);
+		return 0;
+	}
+	rc = exec_request(ex, how == KC_SHUTDOWN_DRAIN ? CTL_DRAIN :
+	    CTL_HANDBACK);
+	exec_join(ex);
+	if (handback != NULL)
+		*handback = ex->ex_handback;
+	ex->ex_handback = NULL;
+	pthread_mutex_unlock(&ex->ex_ctl_mtx);
+	return rc;
+}
+
+int
+kc_executor_destroy(struct kc_executor *ex)
+{
+	int rc;
+
+	if (ex == NULL)
+		return -EINVAL;
+	if (own_thread(ex))
+		return -EDEADLK;
+	if (in_continuation())
+		return -EPERM;
+	pthread_mutex_lock(&ex->ex_ctl_mtx);
+	if (!ex->ex_stopped && ex->ex_nthreads > 0) {
+		rc = exec_request(ex, CTL_DESTROY);
+		if (rc < 0) {
+			pthread_mutex_unlock(&ex->ex_ctl_mtx);
+			return rc;
+		}
+		exec_join(ex);
+	}
+	pthread_mutex_unlock(&ex->ex_ctl_mtx);
+	KC__ASSERT(ex->ex_local == NULL && ex->ex_timers.h_root == NULL);
+	pthread_mutex_destroy(&ex->ex_ctl_mtx);
+	pthread_mutex_destroy(&ex->ex_mtx);
+	pthread_cond_destroy(&ex->ex_cond);
+	free(ex);
+	return 0;
+}
+
+int
+kc_executor_stats(const struct kc_executor *ex, struct kc_executor_stats *st)
+{
+	const struct kc_executor_stats *w;
+	unsigned i;
+
+	if (ex == NULL || st == NULL)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < ex->ex_nthreads; i++) {
+		w = &ex->ex_workers[i].w_stats;
+		st->runs += KC__LOAD_RELAXED(&w->runs);
+		st->inline_runs += KC__LOAD_RELAXED(&w->inline_runs);
+		st->batches += KC__LOAD_RELAXED(&w->batches);
+		st->sleeps += KC__LOAD_RELAXED(&w->sleeps);
+		st->timers_fired += KC__LOAD_RELAXED(&w->timers_fired);
+		st->cancelled_unlinked +=
+		    KC__LOAD_RELAXED(&w->cancelled_unlinked);
+	}
+	st->wakeups = __atomic_load_n(&ex->ex_wakeups, __ATOMIC_RELAXED);
+	return 0;
+}
+
+struct kc *
+kc_next(const struct kc *kc)
+{
+	return kc != NULL ? kc->kc_next : NULL;
+}
