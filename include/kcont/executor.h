@@ -36,9 +36,9 @@ enum kc_executor_kind {
 
 struct kc_executor_attr {
 	enum kc_executor_kind	 kind;
-	unsigned		 nthreads;	/* THREAD: pool size (0: 4); SOFT: must be 0 or 1 */
+	unsigned		 nthreads;	/* THREAD: pool size, 1 to 256 (0: 4); SOFT: 0 or 1 */
 	unsigned		 batch;		/* 0: 64 */
-	unsigned		 spin_ns;	/* poll this long before sleeping; 0: default (see kcont(7)) */
+	unsigned		 spin_ns;	/* SOFT: poll this long before sleeping (0: 50000); THREAD: ignored */
 	const char		*name;		/* thread name, copied (15 bytes kept) */
 };
 
@@ -58,7 +58,8 @@ struct kc_executor_stats {
 
 /*
  * Create an executor and start its threads.  attr NULL: a soft executor.
- * Errors: -EINVAL (bad attr), -EPERM (called from inside a continuation),
+ * Errors: -EINVAL (bad attr: unknown kind, a soft executor with nthreads > 1,
+ * a pool of more than 256), -EPERM (called from inside a continuation),
  * -ENOMEM, -EAGAIN (threads could not be created).
  */
 KC_EXPORT int	kc_executor_create(struct kc_executor **exp,
@@ -70,20 +71,24 @@ KC_EXPORT int	kc_executor_create(struct kc_executor **exp,
  * this executor, which is run too; timers run at their time, never early).
  * KC_SHUTDOWN_HANDBACK stops after the running continuations return and
  * hands every pending continuation (queued or armed on a timer) back through
- * *handback, linked through kc_next in the order they would have run, each
- * idle again and owned by the caller; handback may be NULL only if the caller
- * knows nothing is pending, otherwise -EINVAL.  After shutdown, triggers
- * aimed at this executor fail with -ESHUTDOWN.  Errors: -EINVAL, -EDEADLK
- * (called from one of the executor's own threads), -EALREADY (already shut
- * down: *handback is set to NULL).
+ * *handback, linked through kc_next in the order they would have run (queued
+ * ones first, then timers by deadline), each idle again and owned by the
+ * caller (a KC_AUTOFREE one too: give it back with kc_free()).  handback may
+ * be NULL with KC_SHUTDOWN_DRAIN; with KC_SHUTDOWN_HANDBACK it is required,
+ * and without it nothing is done.  After shutdown, triggers aimed at this
+ * executor fail with -ESHUTDOWN.  Errors: -EINVAL (bad arguments; the
+ * executor is untouched), -EDEADLK (called from one of the executor's own
+ * threads), -EALREADY (already shut down; *handback is set to NULL).
  */
 KC_EXPORT int	kc_executor_shutdown(struct kc_executor *ex, int how,
 		    struct kc **handback);
 
 /*
  * Free the executor.  If it has not been shut down, it is shut down only if
- * nothing is pending; otherwise -EBUSY is returned and the executor keeps
- * running with its work intact.  Errors: -EINVAL, -EBUSY, -EDEADLK.
+ * nothing is pending or running; otherwise -EBUSY is returned and the
+ * executor keeps running with its work intact.  Errors: -EINVAL, -EBUSY,
+ * -EDEADLK (from one of its own threads), -EPERM (from inside a
+ * continuation).
  */
 KC_EXPORT int	kc_executor_destroy(struct kc_executor *ex);
 

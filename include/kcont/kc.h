@@ -114,7 +114,9 @@ KC_EXPORT int	kc_init(struct kc *kc, kc_fn *fn, void *env,
  * for.  Returns 0 when run or queued or coalesced.
  * Errors: -EINVAL (not initialised), -EBUSY (waiting on a kc_queue: it runs
  * when that queue fires), -ESHUTDOWN (target executor shut down), -ELOOP
- * (immediate continuation nested deeper than KC_INLINE_DEPTH_MAX).
+ * (immediate continuation nested deeper than KC_INLINE_DEPTH_MAX),
+ * -EOVERFLOW (2^32 - 1 triggers already coalesced into the pending run; this
+ * one is not counted).
  */
 KC_EXPORT int	kc_run(struct kc *kc, void *obj, int status);
 
@@ -153,10 +155,12 @@ KC_EXPORT int	kc_cancel(struct kc *kc);
  * freed, unless another thread triggers it again meanwhile.  Returns the
  * number of triggers cancelled (at least 1) as kc_cancel() does, or
  * -EALREADY if no run was pending.  Called from inside the continuation's own
- * function it cancels any pending run, does not wait for itself, and returns
- * -EDEADLK (call kc_cancel() first to learn the count).  -EINVAL: not
- * initialised, or KC_AUTOFREE (such a kc may be freed under the caller; use
- * kc_cancel()).
+ * function it cancels any pending run and unlinks it, does not wait for
+ * itself, and returns -EDEADLK (call kc_cancel() first to learn the count);
+ * the function may then free the kc.  A kc cancelled while it waits on a
+ * kc_queue is taken off the queue at once, or by the kc_run_all() that has
+ * already detached it.  -EINVAL: not initialised, or KC_AUTOFREE (such a kc
+ * may be freed under the caller; use kc_cancel()).
  */
 KC_EXPORT int	kc_cancel_sync(struct kc *kc);
 
@@ -169,7 +173,7 @@ KC_EXPORT unsigned kc_state(const struct kc *kc);
  */
 KC_EXPORT uint32_t kc_coalesced(void);
 
-/* Object queues (kcont's kcq). */
+/* Object queues (kcont's kcq).  Errors: -EINVAL (q NULL). */
 KC_EXPORT int	kc_queue_init(struct kc_queue *q);
 
 /*
@@ -184,11 +188,15 @@ KC_EXPORT int	kc_enqueue(struct kc_queue *q, struct kc *kc);
  * kc_run() decides).  Returns how many were triggered (cancelled ones are
  * unlinked and not counted), or -EINVAL.  A continuation whose executor has
  * shut down is put back on q, and -ESHUTDOWN is returned after the others
- * have been triggered.
+ * have been triggered; so is an immediate one nested deeper than
+ * KC_INLINE_DEPTH_MAX, with -ELOOP.
  */
 KC_EXPORT int	kc_run_all(struct kc_queue *q, void *obj, int status);
 
-/* Fire at most one waiting continuation (the oldest): 1, 0 if none, -errno. */
+/*
+ * Fire at most one waiting continuation (the oldest): 1 if one was
+ * triggered, 0 if none waited, or kc_run_all()'s errors.
+ */
 KC_EXPORT int	kc_run_one(struct kc_queue *q, void *obj, int status);
 
 /* Nonzero if no continuation waits on q (a snapshot). */

@@ -1,0 +1,79 @@
+# Manual page links (MLINKS): every function documented on a page named after
+# another function gets a symbolic link to that page, so that "man kc_run_all"
+# finds kc_run.3.  Included from man/CMakeLists.txt after the pages themselves
+# are installed.
+#
+# Each entry is "page:link"; both live in ${CMAKE_INSTALL_MANDIR}/man3 and the
+# link is relative, so the installed tree can be moved.  DESTDIR and
+# "cmake --install --prefix" are honoured: the destination is computed at
+# install time.
+
+set(KC_MLINKS
+  kc_init.3:kc_state.3
+  kc_init.3:kc_coalesced.3
+
+  kc_run.3:kc_defer.3
+  kc_run.3:kc_defer_after.3
+  kc_run.3:kc_queue_init.3
+  kc_run.3:kc_enqueue.3
+  kc_run.3:kc_run_all.3
+  kc_run.3:kc_run_one.3
+  kc_run.3:kc_queue_empty.3
+
+  kc_cancel.3:kc_cancel_sync.3
+
+  kc_executor_create.3:kc_executor_shutdown.3
+  kc_executor_create.3:kc_executor_destroy.3
+  kc_executor_create.3:kc_executor_current.3
+  kc_executor_create.3:kc_executor_stats.3
+  kc_executor_create.3:kc_next.3
+
+  kc_pool_create.3:kc_pool_destroy.3
+  kc_pool_create.3:kc_alloc.3
+  kc_pool_create.3:kc_free.3
+  kc_pool_create.3:kc_pool_inuse.3
+
+  kc_wait.3:kc_wait_prepare.3
+  kc_wait.3:kc_wait_cancel.3
+  kc_wait.3:kc_sleep.3
+)
+
+# The man3 directory as seen at install time (relative MANDIRs are taken
+# under the install prefix then, not now).
+if(IS_ABSOLUTE "${CMAKE_INSTALL_MANDIR}")
+  set(_kc_man3 "${CMAKE_INSTALL_MANDIR}/man3")
+else()
+  set(_kc_man3 "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_MANDIR}/man3")
+endif()
+
+foreach(_kc_pair IN LISTS KC_MLINKS)
+  string(REPLACE ":" ";" _kc_pair "${_kc_pair}")
+  list(GET _kc_pair 0 _kc_page)
+  list(GET _kc_pair 1 _kc_link)
+  if(NOT EXISTS "${CMAKE_CURRENT_LIST_DIR}/man3/${_kc_page}")
+    message(WARNING "mlinks.cmake: ${_kc_link} points to missing page ${_kc_page}")
+  endif()
+  if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/man3/${_kc_link}")
+    message(WARNING "mlinks.cmake: ${_kc_link} is a page of its own; not linked")
+    continue()
+  endif()
+  install(CODE "
+    set(_kc_dir \"\$ENV{DESTDIR}${_kc_man3}\")
+    file(MAKE_DIRECTORY \"\${_kc_dir}\")
+    message(STATUS \"Installing: \${_kc_dir}/${_kc_link} -> ${_kc_page}\")
+    execute_process(
+      COMMAND \"${CMAKE_COMMAND}\" -E rm -f \"\${_kc_dir}/${_kc_link}\")
+    execute_process(
+      COMMAND \"${CMAKE_COMMAND}\" -E create_symlink ${_kc_page} \"\${_kc_dir}/${_kc_link}\"
+      RESULT_VARIABLE _kc_rc)
+    if(NOT _kc_rc EQUAL 0)
+      message(FATAL_ERROR \"cannot create \${_kc_dir}/${_kc_link}\")
+    endif()
+    list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${_kc_dir}/${_kc_link}\")
+  ")
+endforeach()
+
+unset(_kc_man3)
+unset(_kc_pair)
+unset(_kc_page)
+unset(_kc_link)
