@@ -40,7 +40,7 @@
 #define CTL_NONE	0u
 #define CTL_DRAIN	1u
 #define CTL_HANDBACK	2u
-#define CTL_DESTROY	3u	/* stop only if nothing is pending */
+#define CTL_DESTROY	3u	/* soft: stop only if nothing is pending */
 
 struct kc__worker {
 	struct kc_executor		*w_ex;
@@ -74,6 +74,7 @@ struct kc_executor {
 	struct kc		*ex_local __attribute__((aligned(64)));
 	struct kc		*ex_local_tail;
 	unsigned		 ex_nbusy;
+	uint32_t		 ex_idle;	/* soft: nothing pending or running */
 
 	/* Timers, under ex_tlock.  ex_tnext is read without it. */
 	uint32_t		 ex_tlock __attribute__((aligned(64)));
@@ -411,6 +412,29 @@ kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc)
 	}
 }
 
+/*
+ * Close the executor if nothing is queued or armed: the timer heap and the
+ * run queue are closed together, under the timer lock, or not at all.  The
+ * caller is the consumer (soft) or holds ex_mtx with no worker busy (pool),
+ * and has found its FIFO empty.
+ */
+static bool
+exec_try_close(struct kc_executor *ex)
+{
+	struct kc *none = NULL;
+	bool closed = false;
+
+	kc__lock(&ex->ex_tlock);
+	if (kc__heap_min(&ex->ex_timers) == NULL &&
+	    KC__CAS(&ex->ex_head, &none, KC__CLOSED)) {
+		ex->ex_tclosed = true;
+		ex->ex_closed = true;
+		closed = true;
+	}
+	kc__unlock(&ex->ex_tlock);
+	return closed;
+}
+
 /* Control requests, posted by a plain thread, answered by the consumer. */
 
 static void
@@ -431,7 +455,17 @@ soft_batch(struct kc_executor *ex, struct kc__runner *r, struct kc__worker *wk)
 	unsigned n = 0;
 
 	while (n < ex->ex_batch && (kc = local_pop(ex)) != NULL) {
-		n++;
+		if (n++ == 0 && KC__LOAD_RELAXED(&ex->ex_idle))
+			KC__STORE(&ex->ex_idle, 0);
+		if (KC__UNLIKELY(KC__LOAD_RELAXED(&ex->ex_ctl) ==
+		    CTL_HANDBACK)) {
+			/* Stop now: kc goes back to the head of the FIFO. */
+			kc->kc_next = ex->ex_local;
+			ex->ex_local = kc;
+			if (ex->ex_local_tail == NULL)
+				ex->ex_local_tail = kc;
+			break;
+		}
 		if (kc__dispatch(r, kc) > 0)
 			KC__STAT_INC(&wk->w_stats.runs);
 		else
@@ -452,8 +486,6 @@ soft_pending(struct kc_executor *ex)
 static bool
 soft_control(struct kc_executor *ex, uint32_t ctl)
 {
-	bool timers;
-
 	switch (ctl) {
 	case CTL_HANDBACK:
 		ex->ex_handback = exec_take_all(ex);
@@ -461,30 +493,12 @@ soft_control(struct kc_executor *ex, uint32_t ctl)
 		return true;
 	case CTL_DRAIN:
 	case CTL_DESTROY:
-		kc__lock(&ex->ex_tlock);
-		timers = kc__heap_min(&ex->ex_timers) != NULL;
-		if (!timers)
-			ex->ex_tclosed = true;
-		kc__unlock(&ex->ex_tlock);
-		if (timers) {
+		if (ex->ex_local != NULL || !exec_try_close(ex)) {
+			/* Timers still armed, or work just arrived. */
 			if (ctl == CTL_DESTROY)
 				ctl_reply(ex, -EBUSY);
-			return false;	/* drain: wait for them */
+			return false;	/* a drain runs it, or waits */
 		}
-		{
-			struct kc *none = NULL;
-
-			if (!KC__CAS(&ex->ex_head, &none, KC__CLOSED)) {
-				/* Work arrived: reopen timers, run it first. */
-				kc__lock(&ex->ex_tlock);
-				ex->ex_tclosed = false;
-				kc__unlock(&ex->ex_tlock);
-				if (ctl == CTL_DESTROY)
-					ctl_reply(ex, -EBUSY);
-				return false;
-			}
-		}
-		ex->ex_closed = true;
 		ex->ex_handback = NULL;
 		ctl_reply(ex, 0);
 		return true;
@@ -556,6 +570,10 @@ soft_main(void *arg)
 	r->r_stats = &wk->w_stats;
 	pthread_setname_np(pthread_self(), ex->ex_name);
 	for (;;) {
+		/* Destroy is answered before any more work runs. */
+		if (KC__UNLIKELY(KC__LOAD(&ex->ex_ctl) == CTL_DESTROY) &&
+		    soft_control(ex, CTL_DESTROY))
+			goto out;
 		if (soft_batch(ex, r, wk) > 0) {
 			timers_fire(ex, wk);
 			if (KC__LOAD(&ex->ex_ctl) == CTL_HANDBACK)
@@ -574,9 +592,10 @@ soft_main(void *arg)
 			if (!draining)
 				continue;
 		}
-		if (!draining && soft_spin(ex))
-			continue;
-		soft_sleep(ex, wk, !draining);
+		/* Nothing pending, nothing running: destroy may proceed. */
+		KC__STORE(&ex->ex_idle, 1);
+		if (draining || !soft_spin(ex))
+			soft_sleep(ex, wk, !draining);
 	}
 	soft_control(ex, CTL_HANDBACK);
 out:
@@ -603,6 +622,12 @@ pool_sleep(struct kc_executor *ex, bool handing_back)
 		KC__ADD(&ex->ex_nidle, -1);
 		return;
 	}
+	/*
+	 * A signal some producer sent may have found every worker awake and
+	 * been lost, leaving "a wake-up is on its way" set: clear it before
+	 * waiting, under the mutex, so that the next producer signals us.
+	 */
+	KC__STORE(&ex->ex_wake_pending, 0);
 	deadline = timers_next(ex);
 	if (deadline == 0) {
 		pthread_cond_wait(&ex->ex_cond, &ex->ex_mtx);
@@ -615,45 +640,42 @@ pool_sleep(struct kc_executor *ex, bool handing_back)
 	KC__STORE(&ex->ex_wake_pending, 0);
 }
 
-/* A control request, under ex_mtx with this worker idle.  True: exit. */
+/* A drain or hand-back, under ex_mtx with this worker idle.  True: exit. */
 static bool
 pool_control(struct kc_executor *ex, uint32_t ctl)
 {
-	struct kc *none = NULL;
-	bool timers;
-
 	if (ex->ex_closed)
 		return true;
+	if (ex->ex_nbusy > 0)
+		return false;	/* the last worker to finish acts */
 	if (ctl == CTL_HANDBACK) {
-		if (ex->ex_nbusy > 0)
-			return false;	/* the last worker to finish hands back */
 		ex->ex_handback = exec_take_all(ex);
-		goto closed;
+	} else {
+		if (ex->ex_local != NULL || !exec_try_close(ex))
+			return false;	/* drain: run it, or wait for timers */
+		ex->ex_handback = NULL;
 	}
-	if (ex->ex_nbusy > 0 || ex->ex_local != NULL) {
-		if (ctl == CTL_DESTROY)
-			ctl_reply(ex, -EBUSY);
-		return false;
-	}
-	kc__lock(&ex->ex_tlock);
-	timers = kc__heap_min(&ex->ex_timers) != NULL;
-	if (!timers)
-		ex->ex_tclosed = true;
-	kc__unlock(&ex->ex_tlock);
-	if (timers || !KC__CAS(&ex->ex_head, &none, KC__CLOSED)) {
-		kc__lock(&ex->ex_tlock);
-		ex->ex_tclosed = false;
-		kc__unlock(&ex->ex_tlock);
-		if (ctl == CTL_DESTROY)
-			ctl_reply(ex, -EBUSY);
-		return false;
-	}
-	ex->ex_handback = NULL;
-closed:
-	ex->ex_closed = true;
 	pthread_cond_broadcast(&ex->ex_cond);
 	ctl_reply(ex, 0);
 	return true;
+}
+
+/*
+ * Destroy's check for a pool, made by the requesting thread under the pool
+ * mutex, because every worker may be blocked in a continuation.  0: closed.
+ */
+static int
+pool_close_if_idle(struct kc_executor *ex)
+{
+	int rc = -EBUSY;
+
+	pthread_mutex_lock(&ex->ex_mtx);
+	if (ex->ex_nbusy == 0 && ex->ex_local == NULL && exec_try_close(ex)) {
+		pthread_cond_broadcast(&ex->ex_cond);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&ex->ex_mtx);
+	return rc;
 }
 
 static void *
@@ -758,6 +780,7 @@ kc_executor_create(struct kc_executor **exp, const struct kc_executor_attr *attr
 	    attr->name != NULL ? attr->name :
 	    attr->kind == KC_EXEC_SOFT ? "kc-soft" : "kc-pool");
 	ex->ex_tnext = UINT64_MAX;
+	ex->ex_idle = 1;
 	pthread_mutex_init(&ex->ex_ctl_mtx, NULL);
 	pthread_mutex_init(&ex->ex_mtx, NULL);
 	pthread_condattr_init(&ca);
@@ -869,7 +892,17 @@ kc_executor_destroy(struct kc_executor *ex)
 		return -EPERM;
 	pthread_mutex_lock(&ex->ex_ctl_mtx);
 	if (!ex->ex_stopped && ex->ex_nthreads > 0) {
-		rc = exec_request(ex, CTL_DESTROY);
+		/*
+		 * Never wait for running work: a soft executor that is not idle
+		 * is busy now; a pool is judged here, under its mutex, since
+		 * all its workers may be blocked in continuations.
+		 */
+		if (ex->ex_soft)
+			rc = KC__LOAD(&ex->ex_head) == NULL &&
+			    KC__LOAD(&ex->ex_idle) ?
+			    exec_request(ex, CTL_DESTROY) : -EBUSY;
+		else
+			rc = pool_close_if_idle(ex);
 		if (rc < 0) {
 			pthread_mutex_unlock(&ex->ex_ctl_mtx);
 			return rc;

@@ -18,18 +18,22 @@
 #define KC__CACHE_MOVE	16
 #define KC__POOL_MAX	((size_t)1 << 28)
 
+/*
+ * A cache has its own lock.  Its owner is nearly always the only taker, so
+ * the lock costs an uncontended exchange; the lock exists so that an
+ * allocator that finds the pool exhausted can take back what other threads'
+ * caches hold, and so that counting what is free is exact.
+ */
 struct kc__cache {
-	struct kc	*c_items[KC__CACHE_MAX];
+	uint32_t	 c_lock;
 	unsigned	 c_n;
-	uint64_t	 c_allocs;	/* written by the owner, read by anyone */
-	uint64_t	 c_frees;
+	struct kc	*c_items[KC__CACHE_MAX];
 } __attribute__((aligned(64)));
 
 struct kc_pool {
 	uint32_t	 p_lock;
 	struct kc	*p_free;	/* shared list, under p_lock */
-	uint64_t	 p_allocs;	/* shared-list traffic, under p_lock */
-	uint64_t	 p_frees;
+	size_t		 p_nfree;	/* its length, under p_lock */
 	size_t		 p_capacity;
 	struct kc	*p_slab;
 	struct kc__cache p_caches[KC__NCACHE];
@@ -64,24 +68,36 @@ kc_pool_create(struct kc_pool **pp, size_t capacity)
 		p->p_slab[i].kc_next = p->p_free;
 		p->p_free = &p->p_slab[i];
 	}
+	p->p_nfree = capacity;
 	*pp = p;
 	return 0;
+}
+
+/* Free continuations, counted under every lock in turn. */
+static size_t
+pool_nfree(struct kc_pool *p)
+{
+	size_t n;
+	unsigned i;
+
+	kc__lock(&p->p_lock);
+	n = p->p_nfree;
+	kc__unlock(&p->p_lock);
+	for (i = 0; i < KC__NCACHE; i++) {
+		kc__lock(&p->p_caches[i].c_lock);
+		n += p->p_caches[i].c_n;
+		kc__unlock(&p->p_caches[i].c_lock);
+	}
+	return n;
 }
 
 long
 kc_pool_inuse(const struct kc_pool *p)
 {
-	int64_t n;
-	unsigned i;
-
 	if (p == NULL)
 		return -EINVAL;
-	n = (int64_t)(KC__LOAD_RELAXED(&p->p_allocs) -
-	    KC__LOAD_RELAXED(&p->p_frees));
-	for (i = 0; i < KC__NCACHE; i++)
-		n += (int64_t)(KC__LOAD_RELAXED(&p->p_caches[i].c_allocs) -
-		    KC__LOAD_RELAXED(&p->p_caches[i].c_frees));
-	return (long)n;
+	/* The locks are mutable state even when the caller only looks. */
+	return (long)(p->p_capacity - pool_nfree((struct kc_pool *)p));
 }
 
 int
@@ -89,7 +105,11 @@ kc_pool_destroy(struct kc_pool *p)
 {
 	if (p == NULL)
 		return -EINVAL;
-	if (kc_pool_inuse(p) != 0)
+	/*
+	 * Counting takes every lock, so every thread's last write to a
+	 * continuation it gave back happens before the memory is freed.
+	 */
+	if (pool_nfree(p) != p->p_capacity)
 		return -EBUSY;
 	free(p->p_slab);
 	free(p);
@@ -104,33 +124,72 @@ pool_cache(struct kc_pool *p)
 	return r->r_index < KC__NCACHE ? &p->p_caches[r->r_index] : NULL;
 }
 
+/* Move up to n from the shared list into c (both locks held). */
+static void
+pool_fill(struct kc_pool *p, struct kc__cache *c, unsigned n)
+{
+	struct kc *kc;
+
+	while (n-- > 0 && c->c_n < KC__CACHE_MAX && (kc = p->p_free) != NULL) {
+		p->p_free = kc->kc_next;
+		p->p_nfree--;
+		c->c_items[c->c_n++] = kc;
+	}
+}
+
+/* Exhausted: take back everything other threads' caches hold. */
+static void
+pool_reclaim(struct kc_pool *p, struct kc__cache *mine)
+{
+	struct kc__cache *c;
+	unsigned i;
+
+	for (i = 0; i < KC__NCACHE; i++) {
+		c = &p->p_caches[i];
+		if (c == mine)
+			continue;
+		kc__lock(&c->c_lock);
+		kc__lock(&p->p_lock);
+		while (c->c_n > 0) {
+			c->c_items[--c->c_n]->kc_next = p->p_free;
+			p->p_free = c->c_items[c->c_n];
+			p->p_nfree++;
+		}
+		kc__unlock(&p->p_lock);
+		kc__unlock(&c->c_lock);
+	}
+}
+
 static struct kc *
 pool_get(struct kc_pool *p)
 {
 	struct kc__cache *c = pool_cache(p);
-	struct kc *kc;
+	struct kc *kc = NULL;
+	int tries;
 
-	if (c != NULL && c->c_n > 0)
-		goto cached;
-	kc__lock(&p->p_lock);
-	if (c == NULL) {
-		if ((kc = p->p_free) != NULL) {
-			p->p_free = kc->kc_next;
-			KC__STORE_RELAXED(&p->p_allocs, p->p_allocs + 1);
+	for (tries = 0; tries < 2; tries++) {
+		if (c == NULL) {
+			kc__lock(&p->p_lock);
+			if ((kc = p->p_free) != NULL) {
+				p->p_free = kc->kc_next;
+				p->p_nfree--;
+			}
+			kc__unlock(&p->p_lock);
+		} else {
+			kc__lock(&c->c_lock);
+			if (c->c_n == 0) {
+				kc__lock(&p->p_lock);
+				pool_fill(p, c, KC__CACHE_MOVE);
+				kc__unlock(&p->p_lock);
+			}
+			if (c->c_n > 0)
+				kc = c->c_items[--c->c_n];
+			kc__unlock(&c->c_lock);
 		}
-		kc__unlock(&p->p_lock);
-		return kc;
+		if (kc != NULL || tries > 0)
+			break;
+		pool_reclaim(p, c);
 	}
-	while (c->c_n < KC__CACHE_MOVE && (kc = p->p_free) != NULL) {
-		p->p_free = kc->kc_next;
-		c->c_items[c->c_n++] = kc;
-	}
-	kc__unlock(&p->p_lock);
-	if (c->c_n == 0)
-		return NULL;
-cached:
-	kc = c->c_items[--c->c_n];
-	KC__STAT_INC(&c->c_allocs);
 	return kc;
 }
 
@@ -141,25 +200,26 @@ kc__pool_put(struct kc_pool *p, struct kc *kc)
 	unsigned i;
 
 	kc->kc_magic = KC__MAGIC_FREE ^ (uintptr_t)kc;
-	if (c != NULL && c->c_n < KC__CACHE_MAX) {
+	if (c != NULL) {
+		kc__lock(&c->c_lock);
+		if (c->c_n == KC__CACHE_MAX) {
+			/* Full: give half back to the shared list. */
+			kc__lock(&p->p_lock);
+			for (i = 0; i < KC__CACHE_MOVE; i++) {
+				c->c_items[--c->c_n]->kc_next = p->p_free;
+				p->p_free = c->c_items[c->c_n];
+				p->p_nfree++;
+			}
+			kc__unlock(&p->p_lock);
+		}
 		c->c_items[c->c_n++] = kc;
-		KC__STAT_INC(&c->c_frees);
+		kc__unlock(&c->c_lock);
 		return;
 	}
 	kc__lock(&p->p_lock);
-	if (c != NULL) {
-		/* Full: give half back, then keep this one. */
-		for (i = 0; i < KC__CACHE_MOVE; i++) {
-			c->c_items[--c->c_n]->kc_next = p->p_free;
-			p->p_free = c->c_items[c->c_n];
-		}
-		c->c_items[c->c_n++] = kc;
-		KC__STAT_INC(&c->c_frees);
-	} else {
-		kc->kc_next = p->p_free;
-		p->p_free = kc;
-		KC__STORE_RELAXED(&p->p_frees, p->p_frees + 1);
-	}
+	kc->kc_next = p->p_free;
+	p->p_free = kc;
+	p->p_nfree++;
 	kc__unlock(&p->p_lock);
 }
 

@@ -176,7 +176,7 @@ kc__invoke(struct kc__runner *r, struct kc *kc, kc_fn *fn, void *env,
 {
 	uint32_t saved_count = r->r_count;
 
-	KC__DASSERT(r->r_stack[r->r_depth] == (uintptr_t)kc);
+	KC__DASSERT(KC__LOAD_RELAXED(&r->r_stack[r->r_depth]) == (uintptr_t)kc);
 	KC__ASSERT(r->r_depth < KC_INLINE_DEPTH_MAX);
 	r->r_depth++;
 	r->r_count = count;
