@@ -69,6 +69,12 @@ kcq_take_all(struct kc_queue *q)
 {
 	struct kc *list, *fifo = NULL, *next;
 
+	/*
+	 * A full barrier before looking: the caller's store of the condition
+	 * a waiter checks (after kc_wait_prepare() put it on q) must not pass
+	 * this load, or the waiter could sleep on a queue we saw empty.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (KC__LOAD(&q->kq_head) == NULL)
 		return NULL;
 	kc__lock(&q->kq_lock);

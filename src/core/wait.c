@@ -3,14 +3,12 @@
  * the object's kc_queue whose function stores the result and wakes the
  * sleeping thread with a futex.
  */
-#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
 
 /* kw_done: the waiter's progress, also the futex word. */
 #define KW_WAITING	0u
-#define KW_FIRING	1u	/* the function is storing and waking */
 #define KW_FIRED	2u
 #define KW_IDLE		3u	/* not prepared, or result already taken */
 
@@ -21,13 +19,14 @@ kw_fire(void *obj, void *env, int status)
 
 	w->kw_obj = obj;
 	w->kw_status = status;
-	KC__STORE(&w->kw_done, KW_FIRING);
-	kc__futex_wake(&w->kw_done, 1);
-	/*
-	 * The waiter does not return (and free w) before it sees FIRED, so the
-	 * wake above never lands on reused memory.
-	 */
 	KC__STORE(&w->kw_done, KW_FIRED);
+	/*
+	 * The waiter may return, and its stack be reused, as soon as it sees
+	 * FIRED: the wake-up below then only makes a futex call on an address
+	 * (the kernel reads nothing there); at worst another futex waiter at
+	 * that address wakes spuriously, which every futex waiter tolerates.
+	 */
+	kc__futex_wake(&w->kw_done, 1);
 }
 
 int
@@ -52,13 +51,6 @@ kc_wait_prepare(struct kc_waiter *w, struct kc_queue *q)
 static int
 kw_take(struct kc_waiter *w, void **objp, int *statusp)
 {
-	unsigned spins = 0;
-
-	while (KC__LOAD(&w->kw_done) == KW_FIRING)
-		if (++spins < 256)
-			kc__cpu_relax();
-		else
-			sched_yield();
 	if (objp != NULL)
 		*objp = w->kw_obj;
 	if (statusp != NULL)

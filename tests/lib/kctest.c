@@ -417,3 +417,14 @@ kct_check_destroy_busy(struct kc_executor *ex, struct kct_gate *gates,
 		    "2 s later (expected -EBUSY at once)", rc);
 	KC_CHECK_EQ(rc, -EBUSY);
 }
+
+atomic_int kct_ran;
+
+void
+kct_count_fn(void *obj, void *env, int status)
+{
+	(void)obj;
+	(void)env;
+	(void)status;
+	atomic_fetch_add(&kct_ran, 1);
+}

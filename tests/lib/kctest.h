@@ -165,4 +165,8 @@ void	kct_check_destroy_busy(struct kc_executor *ex, struct kct_gate *gates,
 /* Block (bounded by timeout_s) until *flag becomes nonzero. */
 void	kct_wait_flag(atomic_int *flag, unsigned timeout_s);
 
+/* A continuation function that only counts its runs in kct_ran. */
+extern atomic_int kct_ran;
+void	kct_count_fn(void *obj, void *env, int status);
+
 #endif /* KCTEST_H */

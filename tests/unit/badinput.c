@@ -16,16 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static atomic_int ran;
-
-static void
-count_fn(void *obj, void *env, int status)
-{
-	(void)obj;
-	(void)env;
-	(void)status;
-	atomic_fetch_add(&ran, 1);
-}
 
 static void
 check_uninit(struct kc *kc, struct kc_queue *goodq)
@@ -64,13 +54,13 @@ test_uninit(struct kc_executor *ex)
 	}
 	/* kc_init on garbage works (it is not "pending") */
 	for (i = 0; i < sizeof(fills); i++) {
-		int base = atomic_load(&ran);
+		int base = atomic_load(&kct_ran);
 
 		memset(kc, fills[i], sizeof(*kc));
-		KC_CHECK_OK(kc_init(kc, count_fn, NULL, ex, 0));
+		KC_CHECK_OK(kc_init(kc, kct_count_fn, NULL, ex, 0));
 		KC_CHECK_EQ(kc_state(kc), KC_STATE_IDLE);
 		KC_CHECK_OK(kc_run(kc, NULL, 0));
-		KCT_WAIT(atomic_load(&ran) == base + 1, 10);
+		KCT_WAIT(atomic_load(&kct_ran) == base + 1, 10);
 		KCT_WAIT(kc_state(kc) == KC_STATE_IDLE, 10);
 	}
 	free(kc);
@@ -82,16 +72,16 @@ test_init_args(struct kc_executor *ex)
 	struct kc kc;
 
 	memset(&kc, 0, sizeof(kc));
-	KC_CHECK_EQ(kc_init(NULL, count_fn, NULL, ex, 0), -EINVAL);
+	KC_CHECK_EQ(kc_init(NULL, kct_count_fn, NULL, ex, 0), -EINVAL);
 	KC_CHECK_EQ(kc_init(&kc, NULL, NULL, ex, 0), -EINVAL);
 	KC_CHECK_EQ(kc_init(&kc, NULL, NULL, NULL, 0), -EINVAL);
-	KC_CHECK_EQ(kc_init(&kc, count_fn, NULL, ex, 0x80000000u), -EINVAL);
-	KC_CHECK_EQ(kc_init(&kc, count_fn, NULL, ex, 0x100u), -EINVAL);
-	KC_CHECK_EQ(kc_init(&kc, count_fn, NULL, ex, KC_AUTOFREE), -EINVAL);
-	KC_CHECK_EQ(kc_init(&kc, count_fn, NULL, NULL, KC_AUTOFREE), -EINVAL);
+	KC_CHECK_EQ(kc_init(&kc, kct_count_fn, NULL, ex, 0x80000000u), -EINVAL);
+	KC_CHECK_EQ(kc_init(&kc, kct_count_fn, NULL, ex, 0x100u), -EINVAL);
+	KC_CHECK_EQ(kc_init(&kc, kct_count_fn, NULL, ex, KC_AUTOFREE), -EINVAL);
+	KC_CHECK_EQ(kc_init(&kc, kct_count_fn, NULL, NULL, KC_AUTOFREE), -EINVAL);
 	/* re-init of an idle kc is fine */
-	KC_CHECK_OK(kc_init(&kc, count_fn, NULL, ex, 0));
-	KC_CHECK_OK(kc_init(&kc, count_fn, NULL, NULL, 0));
+	KC_CHECK_OK(kc_init(&kc, kct_count_fn, NULL, ex, 0));
+	KC_CHECK_OK(kc_init(&kc, kct_count_fn, NULL, NULL, 0));
 	/* an immediate kc has no queue and no timer */
 	KC_CHECK_EQ(kc_defer(&kc, NULL, 0), -EINVAL);
 	KC_CHECK_EQ(kc_defer_after(&kc, 1000, NULL, 0), -EINVAL);
@@ -116,11 +106,11 @@ test_init_pending(struct kc_executor *ex)
 	struct kct_gate g;
 	struct kc_queue q;
 	struct kc kc, w, t;
-	int base = atomic_load(&ran);
+	int base = atomic_load(&kct_ran);
 
-	KC_CHECK_OK(kc_init(&kc, count_fn, NULL, ex, 0));
-	KC_CHECK_OK(kc_init(&w, count_fn, NULL, NULL, 0));
-	KC_CHECK_OK(kc_init(&t, count_fn, NULL, ex, 0));
+	KC_CHECK_OK(kc_init(&kc, kct_count_fn, NULL, ex, 0));
+	KC_CHECK_OK(kc_init(&w, kct_count_fn, NULL, NULL, 0));
+	KC_CHECK_OK(kc_init(&t, kct_count_fn, NULL, ex, 0));
 	KC_CHECK_OK(kc_queue_init(&q));
 	kct_gate_hold(&g, ex);
 	KC_CHECK_OK(kc_run(&kc, NULL, 0));
@@ -140,11 +130,11 @@ test_init_pending(struct kc_executor *ex)
 	kct_gate_release(&g);
 	kct_gate_wait(&g);
 	KC_CHECK_EQ(kc_run_all(&q, NULL, 0), 1);
-	KCT_WAIT(atomic_load(&ran) == base + 3, 10);
+	KCT_WAIT(atomic_load(&kct_ran) == base + 3, 10);
 	KCT_WAIT(kc_state(&kc) == KC_STATE_IDLE &&
 	    kc_state(&t) == KC_STATE_IDLE, 10);
 	KC_CHECK_EQ(other_ran, 0);
-	KC_CHECK_EQ(atomic_load(&ran), base + 3);
+	KC_CHECK_EQ(atomic_load(&kct_ran), base + 3);
 }
 
 /* Immediate continuations nested too deep: -ELOOP, and the thread recovers. */
@@ -173,7 +163,7 @@ deep_fn(void *obj, void *env, int status)
 static void
 test_eloop(void)
 {
-	int base = atomic_load(&ran);
+	int base = atomic_load(&kct_ran);
 	struct kc ok;
 
 	KC_CHECK_OK(kc_init(&deep, deep_fn, NULL, NULL, 0));
@@ -189,9 +179,9 @@ test_eloop(void)
 	KC_CHECK_OK(kc_run(&deep, NULL, 0));
 	KC_CHECK_EQ(nloop, 2);
 	KC_CHECK_GE(max_depth, KC_INLINE_DEPTH_MAX / 2);
-	KC_CHECK_OK(kc_init(&ok, count_fn, NULL, NULL, 0));
+	KC_CHECK_OK(kc_init(&ok, kct_count_fn, NULL, NULL, 0));
 	KC_CHECK_OK(kc_run(&ok, NULL, 0));
-	KC_CHECK_EQ(atomic_load(&ran), base + 1);
+	KC_CHECK_EQ(atomic_load(&kct_ran), base + 1);
 }
 
 static void
@@ -205,7 +195,7 @@ test_queue_args(void)
 
 	memset(&zq, 0, sizeof(zq));
 	memset(&zw, 0, sizeof(zw));
-	KC_CHECK_OK(kc_init(&kc, count_fn, NULL, NULL, 0));
+	KC_CHECK_OK(kc_init(&kc, kct_count_fn, NULL, NULL, 0));
 	KC_CHECK_EQ(kc_queue_init(NULL), -EINVAL);
 	KC_CHECK_EQ(kc_enqueue(&zq, &kc), -EINVAL);
 	KC_CHECK_EQ(kc_enqueue(NULL, &kc), -EINVAL);
@@ -316,11 +306,11 @@ test_resources(void)
 	struct kc *a, *b;
 	struct kct_gate g;
 	struct kc kc;
-	int base = atomic_load(&ran);
+	int base = atomic_load(&kct_ran);
 
 	KC_CHECK_OK(kc_pool_create(&p, 1));
-	KC_CHECK_OK(kc_alloc(p, &a, count_fn, NULL, e, 0));
-	KC_CHECK_EQ(kc_alloc(p, &b, count_fn, NULL, e, 0), -ENOBUFS);
+	KC_CHECK_OK(kc_alloc(p, &a, kct_count_fn, NULL, e, 0));
+	KC_CHECK_EQ(kc_alloc(p, &b, kct_count_fn, NULL, e, 0), -ENOBUFS);
 	KC_CHECK_EQ(kc_pool_destroy(p), -EBUSY);
 
 	kct_gate_hold(&g, e);
@@ -329,17 +319,17 @@ test_resources(void)
 	kct_check_destroy_busy(e, &g, 1);
 	kct_gate_release(&g);
 	kct_gate_wait(&g);
-	KCT_WAIT(atomic_load(&ran) == base + 1, 10);
+	KCT_WAIT(atomic_load(&kct_ran) == base + 1, 10);
 	KCT_WAIT(kc_state(a) == KC_STATE_IDLE, 10);
 	KC_CHECK_OK(kc_free(a));
-	KC_CHECK_OK(kc_alloc(p, &b, count_fn, NULL, NULL, KC_AUTOFREE));
+	KC_CHECK_OK(kc_alloc(p, &b, kct_count_fn, NULL, NULL, KC_AUTOFREE));
 	KC_CHECK_OK(kc_run(b, NULL, 0));
 	KCT_WAIT(kc_pool_inuse(p) == 0, 10);
 	KC_CHECK_OK(kc_pool_destroy(p));
 	/* the executor still works, then goes away cleanly */
-	KC_CHECK_OK(kc_init(&kc, count_fn, NULL, e, 0));
+	KC_CHECK_OK(kc_init(&kc, kct_count_fn, NULL, e, 0));
 	KC_CHECK_OK(kc_run(&kc, NULL, 0));
-	KCT_WAIT(atomic_load(&ran) == base + 3, 10);
+	KCT_WAIT(atomic_load(&kct_ran) == base + 3, 10);
 	KCT_WAIT(kc_state(&kc) == KC_STATE_IDLE, 10);
 	kct_exec_finish(e);
 }
@@ -367,13 +357,13 @@ main(void)
 	test_resources();
 
 	/* intact: a final round of ordinary work on both executors */
-	base = atomic_load(&ran);
-	KC_CHECK_OK(kc_init(&kc, count_fn, NULL, soft, 0));
+	base = atomic_load(&kct_ran);
+	KC_CHECK_OK(kc_init(&kc, kct_count_fn, NULL, soft, 0));
 	KC_CHECK_OK(kc_run(&kc, NULL, 0));
-	KCT_WAIT(atomic_load(&ran) == base + 1 && kc_state(&kc) == 0, 10);
-	KC_CHECK_OK(kc_init(&kc, count_fn, NULL, thr, 0));
+	KCT_WAIT(atomic_load(&kct_ran) == base + 1 && kc_state(&kc) == 0, 10);
+	KC_CHECK_OK(kc_init(&kc, kct_count_fn, NULL, thr, 0));
 	KC_CHECK_OK(kc_defer_after(&kc, 1000, NULL, 0));
-	KCT_WAIT(atomic_load(&ran) == base + 2 && kc_state(&kc) == 0, 10);
+	KCT_WAIT(atomic_load(&kct_ran) == base + 2 && kc_state(&kc) == 0, 10);
 
 	kct_exec_finish(soft);
 	kct_exec_finish(thr);

@@ -13,16 +13,6 @@
 #include <errno.h>
 #include <string.h>
 
-static atomic_int ran;
-
-static void
-count_fn(void *obj, void *env, int status)
-{
-	(void)obj;
-	(void)env;
-	(void)status;
-	atomic_fetch_add(&ran, 1);
-}
 
 /* Autofree round trips, immediate and on executors. */
 static void
@@ -37,12 +27,12 @@ test_autofree(struct kc_executor *soft, struct kc_executor *thr)
 	KC_CHECK_EQ(kc_pool_inuse(p), 0);
 
 	/* immediate: runs inline, back in the pool */
-	base = atomic_load(&ran);
-	KC_CHECK_OK(kc_alloc(p, &kc, count_fn, NULL, NULL, KC_AUTOFREE));
+	base = atomic_load(&kct_ran);
+	KC_CHECK_OK(kc_alloc(p, &kc, kct_count_fn, NULL, NULL, KC_AUTOFREE));
 	KC_CHECK_EQ(kc_pool_inuse(p), 1);
 	KC_CHECK_EQ(kc_state(kc), KC_STATE_IDLE);
 	KC_CHECK_OK(kc_run(kc, NULL, 0));
-	KC_CHECK_EQ(atomic_load(&ran), base + 1);
+	KC_CHECK_EQ(atomic_load(&kct_ran), base + 1);
 	KCT_WAIT(kc_pool_inuse(p) == 0, 10);
 
 	/* deferred: many more than the capacity, in waves */
@@ -55,14 +45,14 @@ test_autofree(struct kc_executor *soft, struct kc_executor *thr)
 		 * The pool may be momentarily exhausted while kcs are in
 		 * flight: wait for them to come back (bounded).
 		 */
-		while ((rc = kc_alloc(p, &kc, count_fn, NULL, ex,
+		while ((rc = kc_alloc(p, &kc, kct_count_fn, NULL, ex,
 		    KC_AUTOFREE)) == -ENOBUFS) {
 			if (kct_now_ns() > dl)
 				kct_fail(__FILE__, __LINE__, "alloc %d: "
 				    "kc_alloc -ENOBUFS for 10 s while "
 				    "kc_pool_inuse() == %ld of 64 (%d of %d "
 				    "earlier runs done)", i, kc_pool_inuse(p),
-				    atomic_load(&ran) - base - 1, i);
+				    atomic_load(&kct_ran) - base - 1, i);
 			kct_sleep_ns(20000);
 		}
 		KC_CHECK_OK(rc);
@@ -73,7 +63,7 @@ test_autofree(struct kc_executor *soft, struct kc_executor *thr)
 		else
 			KC_CHECK_OK(kc_defer_after(kc, 1000, NULL, i));
 	}
-	KCT_WAIT(atomic_load(&ran) == base + 1 + 2000, 20);
+	KCT_WAIT(atomic_load(&kct_ran) == base + 1 + 2000, 20);
 	KCT_WAIT(kc_pool_inuse(p) == 0, 10);
 	KC_CHECK_OK(kc_pool_destroy(p));
 }
@@ -88,24 +78,24 @@ test_autofree_cancel(struct kc_executor *soft)
 	struct kc_pool *p = NULL;
 	struct kct_gate g;
 	struct kc *kc;
-	int base = atomic_load(&ran);
+	int base = atomic_load(&kct_ran);
 
 	KC_CHECK_OK(kc_pool_create(&p, 8));
 	kct_gate_hold(&g, soft);
-	KC_CHECK_OK(kc_alloc(p, &kc, count_fn, NULL, soft, KC_AUTOFREE));
+	KC_CHECK_OK(kc_alloc(p, &kc, kct_count_fn, NULL, soft, KC_AUTOFREE));
 	KC_CHECK_OK(kc_run(kc, NULL, 0));
 	KC_CHECK_EQ(kc_cancel_sync(kc), -EINVAL);
 	KC_CHECK_EQ(kc_cancel(kc), 1);
 	kct_gate_release(&g);
 	kct_gate_wait(&g);
 	KCT_WAIT(kc_pool_inuse(p) == 0, 10);
-	KC_CHECK_EQ(atomic_load(&ran), base);
+	KC_CHECK_EQ(atomic_load(&kct_ran), base);
 	/* a cancelled autofree timer too */
-	KC_CHECK_OK(kc_alloc(p, &kc, count_fn, NULL, soft, KC_AUTOFREE));
+	KC_CHECK_OK(kc_alloc(p, &kc, kct_count_fn, NULL, soft, KC_AUTOFREE));
 	KC_CHECK_OK(kc_defer_after(kc, 10 * KCT_NSEC_PER_SEC, NULL, 0));
 	KC_CHECK_EQ(kc_cancel(kc), 1);
 	KCT_WAIT(kc_pool_inuse(p) == 0, 10);
-	KC_CHECK_EQ(atomic_load(&ran), base);
+	KC_CHECK_EQ(atomic_load(&kct_ran), base);
 	KC_CHECK_OK(kc_pool_destroy(p));
 }
 
@@ -123,7 +113,7 @@ test_exhaust(struct kc_executor *soft)
 
 	KC_CHECK_OK(kc_pool_create(&p, CAP));
 	for (i = 0; i < CAP; i++) {
-		KC_CHECK_OK(kc_alloc(p, &kcs[i], count_fn, NULL, soft, 0));
+		KC_CHECK_OK(kc_alloc(p, &kcs[i], kct_count_fn, NULL, soft, 0));
 		KC_CHECK(kcs[i] != NULL);
 		for (j = 0; j < i; j++)
 			KC_CHECK(kcs[i] != kcs[j]);
@@ -131,8 +121,8 @@ test_exhaust(struct kc_executor *soft)
 	}
 	sentinel = (struct kc *)&sentinel;
 	extra = sentinel;
-	KC_CHECK_EQ(kc_alloc(p, &extra, count_fn, NULL, soft, 0), -ENOBUFS);
-	KC_CHECK_EQ(kc_alloc(p, &extra, count_fn, NULL, NULL, KC_AUTOFREE),
+	KC_CHECK_EQ(kc_alloc(p, &extra, kct_count_fn, NULL, soft, 0), -ENOBUFS);
+	KC_CHECK_EQ(kc_alloc(p, &extra, kct_count_fn, NULL, NULL, KC_AUTOFREE),
 	    -ENOBUFS);
 	KC_CHECK_EQ(kc_pool_inuse(p), CAP);
 	KC_CHECK_EQ(kc_pool_destroy(p), -EBUSY);
@@ -154,15 +144,15 @@ test_exhaust(struct kc_executor *soft)
 	KC_CHECK_EQ(kc_free(kcs[0]), -EINVAL);		/* already free */
 	KC_CHECK_EQ(kc_pool_inuse(p), CAP - 1);
 	/* one back: one more can be had */
-	KC_CHECK_OK(kc_alloc(p, &extra, count_fn, NULL, soft, 0));
-	KC_CHECK_EQ(kc_alloc(p, &kcs[0], count_fn, NULL, soft, 0), -ENOBUFS);
+	KC_CHECK_OK(kc_alloc(p, &extra, kct_count_fn, NULL, soft, 0));
+	KC_CHECK_EQ(kc_alloc(p, &kcs[0], kct_count_fn, NULL, soft, 0), -ENOBUFS);
 	kcs[0] = extra;
-	/* a pooled kc that ran is freeable */
+	/* a pooled kc that kct_ran is freeable */
 	KC_CHECK_OK(kc_run(kcs[2], NULL, 0));
 	KCT_WAIT(kc_state(kcs[2]) == KC_STATE_IDLE, 10);
 
 	/* kc_free on storage not from a pool */
-	KC_CHECK_OK(kc_init(&plain, count_fn, NULL, NULL, 0));
+	KC_CHECK_OK(kc_init(&plain, kct_count_fn, NULL, NULL, 0));
 	KC_CHECK_EQ(kc_free(&plain), -EINVAL);
 	KC_CHECK_EQ(kc_free(NULL), -EINVAL);
 
@@ -185,10 +175,10 @@ test_args(void)
 	KC_CHECK_EQ(kc_pool_create(NULL, 4), -EINVAL);
 	KC_CHECK_EQ(kc_pool_create(&p, (size_t)-1), -EINVAL);
 	KC_CHECK_OK(kc_pool_create(&p, 4));
-	KC_CHECK_EQ(kc_alloc(NULL, &kc, count_fn, NULL, NULL, 0), -EINVAL);
-	KC_CHECK_EQ(kc_alloc(p, NULL, count_fn, NULL, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_alloc(NULL, &kc, kct_count_fn, NULL, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_alloc(p, NULL, kct_count_fn, NULL, NULL, 0), -EINVAL);
 	KC_CHECK_EQ(kc_alloc(p, &kc, NULL, NULL, NULL, 0), -EINVAL);
-	KC_CHECK_EQ(kc_alloc(p, &kc, count_fn, NULL, NULL, 0x80000000u),
+	KC_CHECK_EQ(kc_alloc(p, &kc, kct_count_fn, NULL, NULL, 0x80000000u),
 	    -EINVAL);
 	KC_CHECK_EQ(kc_pool_inuse(p), 0);
 	KC_CHECK_EQ(kc_pool_inuse(NULL), -EINVAL);
@@ -235,7 +225,7 @@ mt_main(void *arg)
 		if ((r & 6) == 0) {
 			struct kc *kc;
 
-			rc = kc_alloc(m->p, &kc, count_fn, NULL, m->ex,
+			rc = kc_alloc(m->p, &kc, kct_count_fn, NULL, m->ex,
 			    KC_AUTOFREE);
 			if (rc == -ENOBUFS) {
 				m->nobufs++;
@@ -247,7 +237,7 @@ mt_main(void *arg)
 			m->sent++;
 			continue;
 		}
-		rc = kc_alloc(m->p, &held[nheld], count_fn, NULL, NULL, 0);
+		rc = kc_alloc(m->p, &held[nheld], kct_count_fn, NULL, NULL, 0);
 		if (rc == -ENOBUFS) {
 			m->nobufs++;
 			kct_pause(100);
@@ -269,7 +259,7 @@ test_threads(struct kc_executor *thr)
 	pthread_t t[NTHREADS];
 	atomic_int go = 0;
 	long sent = 0, nobufs = 0;
-	int i, base = atomic_load(&ran);
+	int i, base = atomic_load(&kct_ran);
 
 	KC_CHECK_OK(kc_pool_create(&p, POOLCAP));
 	for (i = 0; i < NTHREADS; i++) {
@@ -286,7 +276,7 @@ test_threads(struct kc_executor *thr)
 		nobufs += m[i].nobufs;
 	}
 	KC_CHECK_GT(sent, 0);
-	KCT_WAIT(atomic_load(&ran) == base + sent, 20);
+	KCT_WAIT(atomic_load(&kct_ran) == base + sent, 20);
 	KCT_WAIT(kc_pool_inuse(p) == 0, 10);
 	printf("threads: %ld autofree sent, %ld -ENOBUFS retries\n", sent,
 	    nobufs);
@@ -295,7 +285,7 @@ test_threads(struct kc_executor *thr)
 		static struct kc *all[POOLCAP];
 
 		for (i = 0; i < POOLCAP; i++) {
-			int rc = kc_alloc(p, &all[i], count_fn, NULL, NULL, 0);
+			int rc = kc_alloc(p, &all[i], kct_count_fn, NULL, NULL, 0);
 
 			if (rc != 0)
 				kct_fail(__FILE__, __LINE__, "alloc %d of %d "

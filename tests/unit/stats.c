@@ -9,16 +9,6 @@
 #include <errno.h>
 #include <string.h>
 
-static atomic_int ran;
-
-static void
-count_fn(void *obj, void *env, int status)
-{
-	(void)obj;
-	(void)env;
-	(void)status;
-	atomic_fetch_add(&ran, 1);
-}
 
 #define NINL 10
 struct outer {
@@ -64,7 +54,7 @@ test_soft(void)
 	struct kc_executor_stats st, st0;
 	struct outer o;
 	struct kc kc;
-	int i, base = atomic_load(&ran);
+	int i, base = atomic_load(&kct_ran);
 
 	kct_exec_stats(ex, &st0);
 	KC_CHECK_EQ(st0.runs, 0);
@@ -73,10 +63,10 @@ test_soft(void)
 
 	/* idle: the consumer goes to sleep */
 	KCT_WAIT((kct_exec_stats(ex, &st), st.sleeps >= 1), 10);
-	KC_CHECK_OK(kc_init(&kc, count_fn, NULL, ex, 0));
+	KC_CHECK_OK(kc_init(&kc, kct_count_fn, NULL, ex, 0));
 	for (i = 0; i < 100; i++) {
 		KC_CHECK_OK(kc_run(&kc, NULL, 0));
-		KCT_WAIT(atomic_load(&ran) == base + i + 1, 10);
+		KCT_WAIT(atomic_load(&kct_ran) == base + i + 1, 10);
 		KCT_WAIT(kc_state(&kc) == KC_STATE_IDLE, 10);
 	}
 	/* it slept, so some producer had to wake it */
@@ -87,7 +77,7 @@ test_soft(void)
 
 	memset(&o, 0, sizeof(o));
 	for (i = 0; i < NINL; i++)
-		KC_CHECK_OK(kc_init(&o.inl[i], count_fn, NULL, ex, 0));
+		KC_CHECK_OK(kc_init(&o.inl[i], kct_count_fn, NULL, ex, 0));
 	KC_CHECK_OK(kc_init(&o.kc, outer_fn, &o, ex, 0));
 	KC_CHECK_OK(kc_run(&o.kc, NULL, 0));
 	kct_wait_flag(&o.done, 10);
@@ -98,7 +88,7 @@ test_soft(void)
 	KC_CHECK_EQ(st.runs, 101);
 	KC_CHECK_EQ(st.inline_runs, NINL);
 	KC_CHECK_EQ(st.timers_fired, 0);
-	KC_CHECK_EQ(atomic_load(&ran), base + 100 + NINL);
+	KC_CHECK_EQ(atomic_load(&kct_ran), base + 100 + NINL);
 	KC_CHECK_OK(kc_executor_destroy(ex));
 }
 
@@ -108,13 +98,13 @@ test_thread(void)
 	struct kc_executor *ex = make(KC_EXEC_THREAD, 2);
 	struct kc_executor_stats st;
 	static struct kc kcs[200];
-	int i, base = atomic_load(&ran);
+	int i, base = atomic_load(&kct_ran);
 
 	for (i = 0; i < 200; i++) {
-		KC_CHECK_OK(kc_init(&kcs[i], count_fn, NULL, ex, 0));
+		KC_CHECK_OK(kc_init(&kcs[i], kct_count_fn, NULL, ex, 0));
 		KC_CHECK_OK(kc_defer(&kcs[i], NULL, 0));
 	}
-	KCT_WAIT(atomic_load(&ran) == base + 200, 10);
+	KCT_WAIT(atomic_load(&kct_ran) == base + 200, 10);
 	KC_CHECK_OK(kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL));
 	kct_exec_stats(ex, &st);
 	KC_CHECK_EQ(st.runs, 200);
@@ -129,14 +119,14 @@ test_timers(void)
 	struct kc_executor *ex = make(KC_EXEC_SOFT, 0);
 	struct kc_executor_stats st;
 	struct kc t[5];
-	int i, base = atomic_load(&ran);
+	int i, base = atomic_load(&kct_ran);
 
 	for (i = 0; i < 5; i++) {
-		KC_CHECK_OK(kc_init(&t[i], count_fn, NULL, ex, 0));
+		KC_CHECK_OK(kc_init(&t[i], kct_count_fn, NULL, ex, 0));
 		KC_CHECK_OK(kc_defer_after(&t[i],
 		    (uint64_t)i * KCT_NSEC_PER_MSEC, NULL, 0));
 	}
-	KCT_WAIT(atomic_load(&ran) == base + 5, 10);
+	KCT_WAIT(atomic_load(&kct_ran) == base + 5, 10);
 	KC_CHECK_OK(kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL));
 	kct_exec_stats(ex, &st);
 	KC_CHECK_EQ(st.timers_fired, 5);
