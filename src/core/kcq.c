@@ -70,12 +70,18 @@ kcq_take_all(struct kc_queue *q)
 	struct kc *list, *fifo = NULL, *next;
 
 	/*
-	 * A full barrier before looking: the caller's store of the condition
-	 * a waiter checks (after kc_wait_prepare() put it on q) must not pass
-	 * this load, or the waiter could sleep on a queue we saw empty.
+	 * Look with a read-modify-write, not a load: the caller's store of the
+	 * condition a waiter checks after kc_wait_prepare() must not pass it,
+	 * or the waiter could sleep on a queue we saw empty.  An RMW on the
+	 * head joins the waiter's push in one modification order, so one of
+	 * the two always sees the other (a fence would do on the hardware, but
+	 * ThreadSanitizer cannot model fences).
 	 */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (KC__LOAD(&q->kq_head) == NULL)
+	list = KC__LOAD_RELAXED(&q->kq_head);
+	while (!__atomic_compare_exchange_n(&q->kq_head, &list, list, false,
+	    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+	if (list == NULL)
 		return NULL;
 	kc__lock(&q->kq_lock);
 	list = KC__XCHG(&q->kq_head, NULL);
