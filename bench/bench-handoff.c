@@ -202,6 +202,29 @@ struct result {
 	int		ok;
 };
 
+/* Wall time, whole-process context switches and CPU time of one run. */
+struct meter {
+	uint64_t	csw;
+	double		cpu;
+	double		t;
+};
+
+static void
+meter_start(struct meter *m)
+{
+	m->csw = csw_now();
+	m->cpu = cpu_now();
+	m->t = now_s();
+}
+
+static void
+meter_stop(const struct meter *m, struct result *res)
+{
+	res->secs = now_s() - m->t;
+	res->csw = csw_now() - m->csw;
+	res->cpu = cpu_now() - m->cpu;
+}
+
 static double
 ops_per_s(const struct result *r)
 {
@@ -354,8 +377,8 @@ tp_kcont_common(struct result *res, uint64_t n, int strict)
 	struct kc_executor_stats s0, s1;
 	struct kc_executor *ex;
 	struct ktp *t;
-	uint64_t i, errs = 0, c0;
-	double t0, u0;
+	uint64_t i, errs = 0;
+	struct meter m;
 	unsigned k;
 	int r;
 
@@ -375,9 +398,7 @@ tp_kcont_common(struct result *res, uint64_t n, int strict)
 	}
 	kc_executor_stats(ex, &s0);
 
-	c0 = csw_now();
-	u0 = cpu_now();
-	t0 = now_s();
+	meter_start(&m);
 	for (i = 0; i < n; i++) {
 		unsigned slot = i & (NITEMS - 1);
 
@@ -393,9 +414,7 @@ tp_kcont_common(struct result *res, uint64_t n, int strict)
 			errs++;
 	}
 	r = done_wait(&t->done);
-	res->secs = now_s() - t0;
-	res->csw = csw_now() - c0;
-	res->cpu = cpu_now() - u0;
+	meter_stop(&m, res);
 
 	/* Drained: every run has returned and been counted. */
 	kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL);
@@ -466,8 +485,8 @@ tp_cond(struct result *res, uint64_t n)
 {
 	struct cslot s;
 	pthread_t th;
-	uint64_t i, c0;
-	double t0, u0;
+	uint64_t i;
+	struct meter m;
 	int r;
 
 	memset(&s, 0, sizeof(s));
@@ -479,9 +498,7 @@ tp_cond(struct result *res, uint64_t n)
 	if (r)
 		die("pthread_create", r);
 
-	c0 = csw_now();
-	u0 = cpu_now();
-	t0 = now_s();
+	meter_start(&m);
 	for (i = 0; i < n; i++) {
 		struct item *it = &s.p->items[i & (NITEMS - 1)];
 
@@ -493,9 +510,7 @@ tp_cond(struct result *res, uint64_t n)
 		pthread_cond_signal(&s.full_cv);
 	}
 	r = done_wait(&s.p->done);
-	res->secs = now_s() - t0;
-	res->csw = csw_now() - c0;
-	res->cpu = cpu_now() - u0;
+	meter_stop(&m, res);
 
 	pthread_join(th, NULL);
 	res->ops = n;
@@ -573,8 +588,8 @@ tp_libuv_common(struct result *res, uint64_t n, int literal, int strict)
 {
 	struct uvq *q;
 	pthread_t th;
-	uint64_t i, c0;
-	double t0, u0;
+	uint64_t i;
+	struct meter m;
 	int r;
 
 	q = calloc(1, sizeof(*q));
@@ -588,9 +603,7 @@ tp_libuv_common(struct result *res, uint64_t n, int literal, int strict)
 		die("pthread_create", r);
 	done_wait(&q->ready);
 
-	c0 = csw_now();
-	u0 = cpu_now();
-	t0 = now_s();
+	meter_start(&m);
 	for (i = 0; i < n; i++) {
 		struct item *it = &q->p->items[i & (NITEMS - 1)];
 
@@ -632,9 +645,7 @@ tp_libuv_common(struct result *res, uint64_t n, int literal, int strict)
 		uv_async_send(&q->async);
 	}
 	r = done_wait(&q->p->done);
-	res->secs = now_s() - t0;
-	res->csw = csw_now() - c0;
-	res->cpu = cpu_now() - u0;
+	meter_stop(&m, res);
 
 	pthread_mutex_lock(&q->m);
 	q->stop = 1;
@@ -737,8 +748,8 @@ tp_bridge(struct result *res, uint64_t n)
 {
 	struct bslot s;
 	pthread_t th;
-	uint64_t i, c0;
-	double t0, u0;
+	uint64_t i;
+	struct meter m;
 	int r;
 
 	memset(&s, 0, sizeof(s));
@@ -749,9 +760,7 @@ tp_bridge(struct result *res, uint64_t n)
 	if (r)
 		die("pthread_create", r);
 
-	c0 = csw_now();
-	u0 = cpu_now();
-	t0 = now_s();
+	meter_start(&m);
 	for (i = 0; i < n && atomic_load(&s.errs) == 0; i++) {
 		bridge_wait(&s, &s.emptyq, 0);
 		atomic_store(&s.slot, &s.p->items[i & (NITEMS - 1)]);
@@ -759,9 +768,7 @@ tp_bridge(struct result *res, uint64_t n)
 			atomic_fetch_add(&s.errs, 1);
 	}
 	r = atomic_load(&s.errs) ? -EIO : done_wait(&s.p->done);
-	res->secs = now_s() - t0;
-	res->csw = csw_now() - c0;
-	res->cpu = cpu_now() - u0;
+	meter_stop(&m, res);
 
 	pthread_join(th, NULL);
 	res->ops = n;
@@ -839,8 +846,7 @@ rt_kcont(struct result *res, uint64_t m)
 	struct kc_executor *ea, *eb;
 	struct kc_executor_stats sa0, sa1, sb0, sb1;
 	struct krt *t;
-	uint64_t c0;
-	double t0, u0;
+	struct meter mt;
 	int r;
 
 	t = calloc(1, sizeof(*t));
@@ -862,16 +868,12 @@ rt_kcont(struct result *res, uint64_t m)
 	kc_executor_stats(ea, &sa0);
 	kc_executor_stats(eb, &sb0);
 
-	c0 = csw_now();
-	u0 = cpu_now();
-	t0 = now_s();
-	t->deadline = t0 + RT_CAP_S;
+	meter_start(&mt);
+	t->deadline = mt.t + RT_CAP_S;
 	r = kc_run(&t->a, NULL, 0);
 	if (r == 0)
 		r = done_wait(&t->done);
-	res->secs = now_s() - t0;
-	res->csw = csw_now() - c0;
-	res->cpu = cpu_now() - u0;
+	meter_stop(&mt, res);
 
 	kc_executor_shutdown(ea, KC_SHUTDOWN_DRAIN, NULL);
 	kc_executor_shutdown(eb, KC_SHUTDOWN_DRAIN, NULL);
@@ -925,8 +927,8 @@ rt_cond(struct result *res, uint64_t m)
 {
 	struct cpp c;
 	pthread_t th;
-	uint64_t i, c0, done = 0;
-	double t0, u0;
+	uint64_t i, done = 0;
+	struct meter mt;
 	int r;
 
 	memset(&c, 0, sizeof(c));
@@ -937,9 +939,7 @@ rt_cond(struct result *res, uint64_t m)
 	if (r)
 		die("pthread_create", r);
 
-	c0 = csw_now();
-	u0 = cpu_now();
-	t0 = now_s();
+	meter_start(&mt);
 	for (i = 0; i < m; i++) {
 		pthread_mutex_lock(&c.m);
 		c.turn = 1;
@@ -948,12 +948,10 @@ rt_cond(struct result *res, uint64_t m)
 			pthread_cond_wait(&c.cv[0], &c.m);
 		pthread_mutex_unlock(&c.m);
 		done++;
-		if ((done & 1023) == 0 && now_s() > t0 + RT_CAP_S)
+		if ((done & 1023) == 0 && now_s() > mt.t + RT_CAP_S)
 			break;
 	}
-	res->secs = now_s() - t0;
-	res->csw = csw_now() - c0;
-	res->cpu = cpu_now() - u0;
+	meter_stop(&mt, res);
 	pthread_mutex_lock(&c.m);
 	c.stop = 1;
 	pthread_mutex_unlock(&c.m);
