@@ -137,6 +137,20 @@ pool_fill(struct kc_pool *p, struct kc__cache *c, unsigned n)
 	}
 }
 
+/* Move up to n from c back to the shared list (both locks held). */
+static void
+pool_drain(struct kc_pool *p, struct kc__cache *c, unsigned n)
+{
+	struct kc *kc;
+
+	while (n-- > 0 && c->c_n > 0) {
+		kc = c->c_items[--c->c_n];
+		kc->kc_next = p->p_free;
+		p->p_free = kc;
+		p->p_nfree++;
+	}
+}
+
 /* Exhausted: take back everything other threads' caches hold. */
 static void
 pool_reclaim(struct kc_pool *p, struct kc__cache *mine)
@@ -150,11 +164,7 @@ pool_reclaim(struct kc_pool *p, struct kc__cache *mine)
 			continue;
 		kc__lock(&c->c_lock);
 		kc__lock(&p->p_lock);
-		while (c->c_n > 0) {
-			c->c_items[--c->c_n]->kc_next = p->p_free;
-			p->p_free = c->c_items[c->c_n];
-			p->p_nfree++;
-		}
+		pool_drain(p, c, KC__CACHE_MAX);
 		kc__unlock(&p->p_lock);
 		kc__unlock(&c->c_lock);
 	}
@@ -197,7 +207,6 @@ void
 kc__pool_put(struct kc_pool *p, struct kc *kc)
 {
 	struct kc__cache *c = pool_cache(p);
-	unsigned i;
 
 	kc->kc_magic = KC__MAGIC_FREE ^ (uintptr_t)kc;
 	if (c != NULL) {
@@ -205,11 +214,7 @@ kc__pool_put(struct kc_pool *p, struct kc *kc)
 		if (c->c_n == KC__CACHE_MAX) {
 			/* Full: give half back to the shared list. */
 			kc__lock(&p->p_lock);
-			for (i = 0; i < KC__CACHE_MOVE; i++) {
-				c->c_items[--c->c_n]->kc_next = p->p_free;
-				p->p_free = c->c_items[c->c_n];
-				p->p_nfree++;
-			}
+			pool_drain(p, c, KC__CACHE_MOVE);
 			kc__unlock(&p->p_lock);
 		}
 		c->c_items[c->c_n++] = kc;
