@@ -173,11 +173,6 @@ local_refill(struct kc_executor *ex, struct kc *closing)
 		return false;
 	last = list;
 	for (; list != NULL; list = next) {
-		/*
-		 * Fetch the node for writing: the claim that follows needs it
-		 * exclusive, and a plain read would fetch it shared first.
-		 */
-		__builtin_prefetch(list, 1);
 		next = list->kc_next;
 		list->kc_next = fifo;
 		fifo = list;
