@@ -11,6 +11,7 @@
 #include <kcont/executor.h>
 #include <kcont/pool.h>
 #include <kcont/wait.h>
+#include <kcont/kqueue.h>
 
 #define KCONT_VERSION_MAJOR	0
 #define KCONT_VERSION_MINOR	1

@@ -23,13 +23,21 @@
  *
  * Control (shutdown, destroy) is a request the consumer acts on between
  * batches, so the consumer alone changes its queue; the requester waits.
+ *
+ * A soft executor also polls its own kqueue, where knotes carry
+ * continuations: between batches while it has knotes, and as its way of
+ * sleeping (epoll instead of the futex, with an eventfd as the producers'
+ * wake-up) while it has any.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
+#include "../kqueue/kq.h"
 
 #define KC__DEFAULT_BATCH	64
 #define KC__DEFAULT_SPIN_NS	50000u
@@ -58,7 +66,7 @@ struct kc_executor {
 	 * and when it goes to sleep.
 	 */
 	struct kc		*ex_head __attribute__((aligned(64)));
-	uint32_t		 ex_sleeping;	/* soft: futex word */
+	uint32_t		 ex_sleeping;	/* soft: 1 futex, 2 kqueue sleep */
 	uint32_t		 ex_nidle;	/* pool: workers waiting */
 	uint32_t		 ex_wake_pending;	/* pool: a signal is on its way */
 	bool			 ex_soft;	/* copy of ex_kind, for producers */
@@ -92,6 +100,11 @@ struct kc_executor {
 	bool			 ex_stopped;	/* threads joined */
 	bool			 ex_closed;	/* queue closed (consumer side) */
 
+	/* Soft: its kqueue, and the eventfd that wakes it from epoll. */
+	struct kq		*ex_kq;
+	int			 ex_kqfd;
+	int			 ex_wakefd;
+
 	/* Thread executor. */
 	pthread_mutex_t		 ex_mtx;
 	pthread_cond_t		 ex_cond;
@@ -106,9 +119,16 @@ static void
 exec_wake(struct kc_executor *ex)
 {
 	if (ex->ex_kind == KC_EXEC_SOFT) {
-		if (KC__XCHG(&ex->ex_sleeping, 0) == 1) {
+		uint32_t was = KC__XCHG(&ex->ex_sleeping, 0);
+
+		if (was == 1) {
 			__atomic_add_fetch(&ex->ex_wakeups, 1, __ATOMIC_RELAXED);
 			kc__futex_wake(&ex->ex_sleeping, 1);
+		} else if (was == 2) {
+			uint64_t one = 1;
+
+			__atomic_add_fetch(&ex->ex_wakeups, 1, __ATOMIC_RELAXED);
+			(void)!write(ex->ex_wakefd, &one, sizeof(one));
 		}
 		return;
 	}
@@ -515,8 +535,9 @@ static void
 soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 {
 	uint64_t deadline;
+	bool kq = kq__has_knotes(ex->ex_kq);
 
-	KC__XCHG(&ex->ex_sleeping, 1);
+	KC__XCHG(&ex->ex_sleeping, kq ? 2 : 1);
 	/* Re-check after announcing: a producer may have pushed meanwhile. */
 	if (KC__LOAD(&ex->ex_head) != NULL ||
 	    (watch_ctl && KC__LOAD(&ex->ex_ctl) != 0)) {
@@ -529,8 +550,33 @@ soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 		return;
 	}
 	KC__STAT_INC(&wk->w_stats.sleeps);
-	kc__futex_wait(&ex->ex_sleeping, 1, deadline);
+	if (kq) {
+		struct timespec ts, *tp = NULL;
+
+		if (deadline != 0) {
+			uint64_t now = kc__now(), d;
+
+			d = deadline > now ? deadline - now : 0;
+			ts.tv_sec = (time_t)(d / 1000000000ull);
+			ts.tv_nsec = (long)(d % 1000000000ull);
+			tp = &ts;
+		}
+		kq__poll(ex->ex_kq, tp);
+	} else {
+		kc__futex_wait(&ex->ex_sleeping, 1, deadline);
+	}
 	KC__STORE(&ex->ex_sleeping, 0);
+}
+
+/* Run the continuations of the knotes that are ready now, if any. */
+static bool
+soft_kqueue(struct kc_executor *ex)
+{
+	static const struct timespec zero;
+
+	if (!kq__has_knotes(ex->ex_kq))
+		return false;
+	return kq__poll(ex->ex_kq, &zero) > 0;
 }
 
 /*
@@ -587,9 +633,11 @@ soft_main(void *arg)
 			timers_fire(ex, wk);
 			if (KC__LOAD(&ex->ex_ctl) == CTL_HANDBACK)
 				break;
+			soft_kqueue(ex);
 			continue;
 		}
-		if (timers_fire(ex, wk) > 0 || soft_pending(ex))
+		if (timers_fire(ex, wk) > 0 || soft_kqueue(ex) ||
+		    soft_pending(ex))
 			continue;
 		ctl = KC__LOAD(&ex->ex_ctl);
 		draining = false;
@@ -790,6 +838,21 @@ kc_executor_create(struct kc_executor **exp, const struct kc_executor_attr *attr
 	    attr->kind == KC_EXEC_SOFT ? "kc-soft" : "kc-pool");
 	ex->ex_tnext = UINT64_MAX;
 	ex->ex_idle = 1;
+	ex->ex_kqfd = ex->ex_wakefd = -1;
+	if (attr->kind == KC_EXEC_SOFT) {
+		ex->ex_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (ex->ex_wakefd < 0 ||
+		    (ex->ex_kq = kq__create(ex, &ex->ex_kqfd)) == NULL ||
+		    kq__wake_fd(ex->ex_kq, ex->ex_wakefd) != 0) {
+			err = errno;
+			if (ex->ex_kq != NULL)
+				kq__destroy_owned(ex->ex_kq, ex->ex_kqfd);
+			if (ex->ex_wakefd >= 0)
+				kq__sys_close(ex->ex_wakefd);
+			free(ex);
+			return err == EMFILE || err == ENFILE ? -err : -ENOMEM;
+		}
+	}
 	pthread_mutex_init(&ex->ex_ctl_mtx, NULL);
 	pthread_mutex_init(&ex->ex_mtx, NULL);
 	pthread_condattr_init(&ca);
@@ -920,11 +983,23 @@ kc_executor_destroy(struct kc_executor *ex)
 	}
 	pthread_mutex_unlock(&ex->ex_ctl_mtx);
 	KC__ASSERT(ex->ex_local == NULL && ex->ex_timers.h_root == NULL);
+	if (ex->ex_kq != NULL) {
+		kq__destroy_owned(ex->ex_kq, ex->ex_kqfd);
+		kq__sys_close(ex->ex_wakefd);
+	}
 	pthread_mutex_destroy(&ex->ex_ctl_mtx);
 	pthread_mutex_destroy(&ex->ex_mtx);
 	pthread_cond_destroy(&ex->ex_cond);
 	free(ex);
 	return 0;
+}
+
+int
+kc_executor_kqueue(struct kc_executor *ex)
+{
+	if (ex == NULL || ex->ex_kq == NULL)
+		return -EINVAL;
+	return ex->ex_kqfd;
 }
 
 int

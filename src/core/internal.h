@@ -181,6 +181,13 @@ int	kc__exec_timer_cancel(struct kc_executor *ex, struct kc *kc);
  */
 bool	kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc);
 
+/*
+ * Run kc on this thread now, whatever its executor.  -EAGAIN if it is linked
+ * somewhere (not idle) or nesting is too deep for a deferrable kc; -ELOOP
+ * when too deep for an immediate one.
+ */
+int	kc__trigger_inline(struct kc *kc, void *obj, int status);
+
 /* Take a kc popped from a run queue: run it, or unlink it if cancelled. */
 int	kc__dispatch(struct kc__runner *r, struct kc *kc);
 /* Unlink a linked, disarmed kc; false if it was re-armed meanwhile. */

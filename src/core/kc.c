@@ -160,7 +160,7 @@ kc__trigger_defer(struct kc *kc, void *obj, int status)
  * Run kc on this thread now.  Returns -EAGAIN when it must be deferred
  * instead (already linked somewhere, or nesting too deep).
  */
-static int
+int
 kc__trigger_inline(struct kc *kc, void *obj, int status)
 {
 	struct kc__runner *r = kc__runner_get();

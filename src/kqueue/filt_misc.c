@@ -1,0 +1,364 @@
+/*
+ * filt_misc.c: EVFILT_TIMER (a timerfd per knote), EVFILT_USER (the pending
+ * list only) and EVFILT_PROC (a pidfd per knote).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kq.h"
+
+/* EVFILT_TIMER */
+
+#define TIMER_UNITS	(NOTE_SECONDS | NOTE_MSECONDS | NOTE_USECONDS | \
+			 NOTE_NSECONDS)
+
+static int
+timer_ns(const struct kevent *kev, uint64_t *ns)
+{
+	unsigned units = kev->fflags & TIMER_UNITS;
+	uint64_t mul;
+
+	if (units & (units - 1))
+		return EINVAL;		/* more than one unit */
+	if (kev->fflags & ~(TIMER_UNITS | NOTE_ABSTIME))
+		return EINVAL;
+	if (kev->data < 0)
+		return EINVAL;
+	switch (units) {
+	case NOTE_SECONDS:	mul = 1000000000ull; break;
+	case NOTE_USECONDS:	mul = 1000ull; break;
+	case NOTE_NSECONDS:	mul = 1ull; break;
+	default:		mul = 1000000ull; break;
+	}
+	if ((uint64_t)kev->data > INT64_MAX / mul)
+		*ns = INT64_MAX;
+	else
+		*ns = (uint64_t)kev->data * mul;
+	return 0;
+}
+
+static int
+timer_set(struct knote *kn)
+{
+	struct itimerspec its;
+	uint64_t ns;
+	int rc, flags = 0;
+
+	if ((rc = timer_ns(&kn->kn_kev, &ns)) != 0)
+		return rc;
+	memset(&its, 0, sizeof(its));
+	if (ns == 0)
+		ns = 1;		/* zero would disarm the timerfd */
+	its.it_value.tv_sec = (time_t)(ns / 1000000000ull);
+	its.it_value.tv_nsec = (long)(ns % 1000000000ull);
+	if (kn->kn_kev.fflags & NOTE_ABSTIME)
+		flags = TFD_TIMER_ABSTIME;
+	else if (!(kn->kn_kev.flags & EV_ONESHOT))
+		its.it_interval = its.it_value;
+	if (timerfd_settime(kn->kn_ifd, flags, &its, NULL) != 0)
+		return errno;
+	return 0;
+}
+
+static int
+timer_attach(struct kq *kq, struct knote *kn)
+{
+	uint64_t ns;
+	int fd, rc;
+
+	if ((rc = timer_ns(&kn->kn_kev, &ns)) != 0)
+		return rc;
+	fd = timerfd_create((kn->kn_kev.fflags & NOTE_ABSTIME) ?
+	    CLOCK_REALTIME : CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if ((rc = kq__own_fd(kq, kn, fd,
+	    (kn->kn_status & KN_DISABLED) ? 0 : EPOLLIN)) != 0) {
+		kq__sys_close(fd);
+		return rc;
+	}
+	return timer_set(kn);
+}
+
+static void
+timer_detach(struct kq *kq, struct knote *kn)
+{
+	(void)kq;
+	(void)kn;	/* kq__drop_own() closes the timerfd */
+}
+
+static int
+timer_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+{
+	uint64_t ns;
+	int rc;
+
+	if ((rc = timer_ns(kev, &ns)) != 0)
+		return rc;
+	/* A new timer, started now: the clock may differ. */
+	kq__drop_own(kq, kn);
+	kn->kn_kev.fflags = kev->fflags;
+	kn->kn_kev.data = kev->data;
+	kn->kn_count = 0;
+	return timer_attach(kq, kn);
+}
+
+static bool
+timer_event(struct kq *kq, struct knote *kn, uint32_t ev, struct kevent *out)
+{
+	uint64_t n = 0;
+
+	(void)kq;
+	(void)ev;
+	if (read(kn->kn_ifd, &n, sizeof(n)) == sizeof(n))
+		kn->kn_count += (int64_t)n;
+	if (kn->kn_count == 0)
+		return false;
+	out->data = kn->kn_count;
+	out->fflags = 0;
+	return true;
+}
+
+static void
+timer_clear(struct kq *kq, struct knote *kn)
+{
+	(void)kq;
+	kn->kn_count = 0;	/* a timer is always EV_CLEAR */
+}
+
+static int
+timer_arm(struct kq *kq, struct knote *kn, bool on)
+{
+	if (kn->kn_ifd < 0)
+		return 0;
+	if (on && kn->kn_count > 0)
+		kq__pend(kq, kn);
+	return kq__ctl(kq, kn->kn_ifd, on ? EPOLLIN : 0);
+}
+
+const struct kq_filtops kq__filt_timer = {
+	.f_filter = EVFILT_TIMER,
+	.f_attach = timer_attach,
+	.f_detach = timer_detach,
+	.f_touch = timer_touch,
+	.f_event = timer_event,
+	.f_clear = timer_clear,
+	.f_arm = timer_arm,
+};
+
+/* EVFILT_USER */
+
+static void
+user_fflags(struct knote *kn, unsigned ff)
+{
+	unsigned v = ff & NOTE_FFLAGSMASK;
+
+	switch (ff & NOTE_FFCTRLMASK) {
+	case NOTE_FFAND:	kn->kn_fflags &= v; break;
+	case NOTE_FFOR:		kn->kn_fflags |= v; break;
+	case NOTE_FFCOPY:	kn->kn_fflags = v; break;
+	default:		break;
+	}
+}
+
+static void
+user_mode(struct knote *kn)
+{
+	kn->kn_status &= ~KN_EMULATED_LT;
+	if (!(kn->kn_kev.flags & EV_CLEAR))
+		kn->kn_status |= KN_EMULATED_LT;
+}
+
+static int
+user_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+{
+	user_fflags(kn, kev->fflags);
+	if (kev->flags & EV_ADD)
+		kn->kn_kev.data = kev->data;
+	user_mode(kn);
+	if (kev->fflags & NOTE_TRIGGER) {
+		kn->kn_status |= KN_TRIGGERED;
+		if (!(kn->kn_status & KN_DISABLED))
+			kq__pend(kq, kn);
+	}
+	return 0;
+}
+
+static int
+user_attach(struct kq *kq, struct knote *kn)
+{
+	struct kevent kev = kn->kn_kev;
+
+	kn->kn_fflags = 0;
+	kev.flags |= EV_ADD;
+	return user_touch(kq, kn, &kev);
+}
+
+static void
+user_detach(struct kq *kq, struct knote *kn)
+{
+	(void)kq;
+	(void)kn;
+}
+
+static bool
+user_event(struct kq *kq, struct knote *kn, uint32_t ev, struct kevent *out)
+{
+	(void)kq;
+	(void)ev;
+	if (!(kn->kn_status & KN_TRIGGERED))
+		return false;
+	out->fflags = kn->kn_fflags;
+	out->data = kn->kn_kev.data;
+	return true;
+}
+
+static void
+user_clear(struct kq *kq, struct knote *kn)
+{
+	(void)kq;
+	if (kn->kn_kev.flags & EV_CLEAR)
+		kn->kn_status &= ~KN_TRIGGERED;
+}
+
+static int
+user_arm(struct kq *kq, struct knote *kn, bool on)
+{
+	if (on && (kn->kn_status & KN_TRIGGERED))
+		kq__pend(kq, kn);
+	return 0;
+}
+
+const struct kq_filtops kq__filt_user = {
+	.f_filter = EVFILT_USER,
+	.f_attach = user_attach,
+	.f_detach = user_detach,
+	.f_touch = user_touch,
+	.f_event = user_event,
+	.f_clear = user_clear,
+	.f_arm = user_arm,
+};
+
+/* EVFILT_PROC */
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static int
+proc_check(const struct kevent *kev)
+{
+	if (kev->fflags & (NOTE_FORK | NOTE_EXEC | NOTE_TRACK | NOTE_TRACKERR |
+	    NOTE_CHILD))
+		return EINVAL;
+	if (kev->ident == 0 || kev->ident > INT32_MAX)
+		return ESRCH;
+	return 0;
+}
+
+static int
+proc_attach(struct kq *kq, struct knote *kn)
+{
+	int fd, rc;
+
+	if ((rc = proc_check(&kn->kn_kev)) != 0)
+		return rc;
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)kn->kn_kev.ident, 0);
+	if (fd < 0)
+		return errno == EINVAL ? ESRCH : errno;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+		rc = errno;
+		kq__sys_close(fd);
+		return rc;
+	}
+	if ((rc = kq__own_fd(kq, kn, fd,
+	    (kn->kn_status & KN_DISABLED) ? 0 : EPOLLIN)) != 0) {
+		kq__sys_close(fd);
+		return rc;
+	}
+	return 0;
+}
+
+static void
+proc_detach(struct kq *kq, struct knote *kn)
+{
+	(void)kq;
+	(void)kn;
+}
+
+static int
+proc_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+{
+	int rc;
+
+	if ((rc = proc_check(kev)) != 0)
+		return rc;
+	kn->kn_kev.fflags = kev->fflags;
+	kn->kn_kev.data = kev->data;
+	if (!(kn->kn_status & KN_DISABLED))
+		return kq__ctl_again(kq, kn->kn_ifd);
+	return 0;
+}
+
+static bool
+proc_event(struct kq *kq, struct knote *kn, uint32_t ev, struct kevent *out)
+{
+	siginfo_t si;
+
+	(void)kq;
+	if (ev == 0) {
+		struct pollfd p = { .fd = kn->kn_ifd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+			return false;
+	}
+	out->data = 0;
+	memset(&si, 0, sizeof(si));
+	/* Our child: its status, leaving it to be reaped by the program. */
+	if (waitid((idtype_t)P_PIDFD, (id_t)kn->kn_ifd, &si,
+	    WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0) {
+		switch (si.si_code) {
+		case CLD_EXITED:
+			out->data = (si.si_status & 0xff) << 8;
+			break;
+		case CLD_KILLED:
+			out->data = si.si_status & 0x7f;
+			break;
+		case CLD_DUMPED:
+			out->data = (si.si_status & 0x7f) | 0x80;
+			break;
+		default:
+			break;
+		}
+	}
+	out->fflags = kn->kn_kev.fflags & NOTE_EXIT;
+	out->flags |= EV_EOF | EV_ONESHOT;
+	kn->kn_kev.flags |= EV_ONESHOT;
+	return true;
+}
+
+static int
+proc_arm(struct kq *kq, struct knote *kn, bool on)
+{
+	return kq__ctl(kq, kn->kn_ifd, on ? EPOLLIN : 0);
+}
+
+const struct kq_filtops kq__filt_proc = {
+	.f_filter = EVFILT_PROC,
+	.f_attach = proc_attach,
+	.f_detach = proc_detach,
+	.f_touch = proc_touch,
+	.f_event = proc_event,
+	.f_arm = proc_arm,
+};

@@ -1,0 +1,374 @@
+/*
+ * filt_signal.c: EVFILT_SIGNAL.
+ *
+ * FreeBSD records every attempt to deliver a signal, whatever its
+ * disposition, without consuming it.  Linux has no such hook, so while a
+ * signal is watched the library's own handler sits in front of the
+ * program's: it counts, wakes the kqueues (an eventfd per signal, never
+ * closed, so that the handler can write to it at any moment), then does what
+ * the program's disposition says: calls its handler, ignores, or takes the
+ * default action.  sigaction() and signal() are wrapped so that the program
+ * keeps seeing, and setting, its own disposition.
+ *
+ * A blocked signal never reaches a handler: it stays pending, as it must.
+ * Each kqueue that watches signals also holds a signalfd, edge-triggered and
+ * never read, whose wake-ups say that a signal was generated; a watched
+ * signal that became pending then counts once.
+ *
+ * SIGCHLD set to SIG_IGN is left alone (it also means "reap my children"),
+ * and is not counted, as FreeBSD does not count it.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "kq.h"
+
+#define NSIGS	65
+
+typedef int sigaction_fn(int, const struct sigaction *, struct sigaction *);
+
+static sigaction_fn *real_sigaction;
+static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+	struct sigaction prog;		/* the program's disposition */
+	uint64_t	 count;		/* deliveries seen by the handler */
+	int		 efd;		/* eventfd, -1 until needed */
+	unsigned	 watchers;	/* knotes, in every kqueue */
+	bool		 installed;	/* our handler is in place */
+} sigs[NSIGS];
+
+static void
+sig_resolve(void)
+{
+	int i;
+
+	real_sigaction = (sigaction_fn *)dlsym(RTLD_NEXT, "sigaction");
+	for (i = 0; i < NSIGS; i++)
+		sigs[i].efd = -1;
+}
+
+static int
+sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	pthread_once(&sig_once, sig_resolve);
+	if (real_sigaction == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real_sigaction(sig, act, old);
+}
+
+static bool
+default_ignores(int sig)
+{
+	return sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH ||
+	    sig == SIGCONT;
+}
+
+static void
+sig_handler(int sig, siginfo_t *info, void *uctx)
+{
+	int saved = errno;
+	uint64_t one = 1;
+	struct sigaction prog;
+
+	if (sig <= 0 || sig >= NSIGS)
+		return;
+	__atomic_add_fetch(&sigs[sig].count, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&sigs[sig].efd, __ATOMIC_ACQUIRE) >= 0)
+		(void)!write(sigs[sig].efd, &one, sizeof(one));
+	prog = sigs[sig].prog;
+	if (prog.sa_handler == SIG_IGN) {
+		/* Counted; nothing else. */
+	} else if (prog.sa_handler == SIG_DFL) {
+		if (!default_ignores(sig)) {
+			/* The default action: put it back and let it act. */
+			struct sigaction dfl;
+			sigset_t set;
+
+			memset(&dfl, 0, sizeof(dfl));
+			dfl.sa_handler = SIG_DFL;
+			sys_sigaction(sig, &dfl, NULL);
+			sigemptyset(&set);
+			sigaddset(&set, sig);
+			pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+			raise(sig);
+			/* A stop signal returns here on SIGCONT. */
+			kq__tls_user_signal = 1;
+		}
+	} else {
+		kq__tls_user_signal = 1;
+		if (prog.sa_flags & SA_RESETHAND) {
+			memset(&sigs[sig].prog, 0, sizeof(sigs[sig].prog));
+			sigs[sig].prog.sa_handler = SIG_DFL;
+		}
+		if (prog.sa_flags & SA_SIGINFO)
+			prog.sa_sigaction(sig, info, uctx);
+		else
+			prog.sa_handler(sig);
+	}
+	errno = saved;
+}
+
+static int
+sig_install(int sig)
+{
+	struct sigaction sa;
+
+	if (sigs[sig].installed)
+		return 0;
+	if (sys_sigaction(sig, NULL, &sigs[sig].prog) != 0)
+		return errno;
+	if (sig == SIGCHLD && sigs[sig].prog.sa_handler == SIG_IGN)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sig_handler;
+	sa.sa_mask = sigs[sig].prog.sa_mask;
+	sa.sa_flags = SA_SIGINFO | (sigs[sig].prog.sa_flags &
+	    (SA_RESTART | SA_ONSTACK | SA_NOCLDSTOP | SA_NOCLDWAIT));
+	if (sys_sigaction(sig, &sa, NULL) != 0)
+		return errno;
+	sigs[sig].installed = true;
+	return 0;
+}
+
+static void
+sig_uninstall(int sig)
+{
+	if (!sigs[sig].installed)
+		return;
+	sys_sigaction(sig, &sigs[sig].prog, NULL);
+	sigs[sig].installed = false;
+}
+
+/* The wrappers: the program sees and sets its own disposition. */
+
+__attribute__((visibility("default"))) int
+sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	int rc;
+
+	pthread_once(&sig_once, sig_resolve);
+	if (sig <= 0 || sig >= NSIGS)
+		return sys_sigaction(sig, act, old);
+	pthread_mutex_lock(&sig_lock);
+	if (!sigs[sig].installed) {
+		rc = sys_sigaction(sig, act, old);
+		pthread_mutex_unlock(&sig_lock);
+		return rc;
+	}
+	if (old != NULL)
+		*old = sigs[sig].prog;
+	if (act != NULL) {
+		sigs[sig].prog = *act;
+		if (sig == SIGCHLD && act->sa_handler == SIG_IGN) {
+			/* It must reach the kernel: it changes reaping. */
+			sig_uninstall(sig);
+			sys_sigaction(sig, act, NULL);
+		}
+	}
+	pthread_mutex_unlock(&sig_lock);
+	return 0;
+}
+
+__attribute__((visibility("default"))) sighandler_t
+signal(int sig, sighandler_t handler)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;	/* BSD semantics, as glibc's signal() */
+	if (sigaction(sig, &sa, &old) != 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+/* The filter. */
+
+static int
+sig_watch(int sig)
+{
+	int rc = 0, fd;
+
+	pthread_once(&sig_once, sig_resolve);
+	pthread_mutex_lock(&sig_lock);
+	if (sigs[sig].efd < 0) {
+		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd < 0) {
+			rc = errno;
+			goto out;
+		}
+		__atomic_store_n(&sigs[sig].efd, fd, __ATOMIC_RELEASE);
+	}
+	if (sigs[sig].watchers++ == 0 && (rc = sig_install(sig)) != 0)
+		sigs[sig].watchers--;
+out:
+	pthread_mutex_unlock(&sig_lock);
+	return rc;
+}
+
+static void
+sig_unwatch(int sig)
+{
+	pthread_mutex_lock(&sig_lock);
+	if (--sigs[sig].watchers == 0)
+		sig_uninstall(sig);
+	pthread_mutex_unlock(&sig_lock);
+}
+
+/* Give kq a signalfd that says when any of its signals is generated. */
+static int
+sigfd_update(struct kq *kq)
+{
+	sigset_t set;
+	int sig, fd, rc;
+
+	sigemptyset(&set);
+	for (sig = 1; sig < NSIGS; sig++)
+		if (kq->kq_sigmask & (1ull << (sig - 1)))
+			sigaddset(&set, sig);
+	if (kq->kq_sigfd >= 0) {
+		if (signalfd(kq->kq_sigfd, &set, 0) < 0)
+			return errno;
+		return 0;
+	}
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if ((rc = kq__special_fd(kq, fd, true)) != 0) {
+		kq__sys_close(fd);
+		return rc;
+	}
+	kq->kq_sigfd = fd;
+	return 0;
+}
+
+void
+kq__sigfd_note(struct kq *kq)
+{
+	struct knote *kn;
+	sigset_t pend;
+	int sig;
+
+	if (sigpending(&pend) != 0)
+		return;
+	for (sig = 1; sig < NSIGS; sig++) {
+		bool now;
+
+		if (!(kq->kq_sigmask & (1ull << (sig - 1))))
+			continue;
+		kn = kq__find(kq, (uintptr_t)sig, EVFILT_SIGNAL);
+		if (kn == NULL)
+			continue;
+		now = sigismember(&pend, sig) == 1;
+		if (now && kn->kn_size == 0) {
+			kn->kn_count++;
+			if (!(kn->kn_status & KN_DISABLED))
+				kq__pend(kq, kn);
+		}
+		kn->kn_size = now;
+	}
+}
+
+static int
+signal_attach(struct kq *kq, struct knote *kn)
+{
+	int sig = (int)kn->kn_kev.ident, rc, efd;
+
+	if (kn->kn_kev.ident == 0 || kn->kn_kev.ident >= NSIGS ||
+	    sig == SIGKILL || sig == SIGSTOP)
+		return EINVAL;
+	if ((rc = sig_watch(sig)) != 0)
+		return rc;
+	efd = sigs[sig].efd;
+	kn->kn_seen = __atomic_load_n(&sigs[sig].count, __ATOMIC_SEQ_CST);
+	kn->kn_kev.flags |= EV_CLEAR;
+	kq->kq_sigmask |= 1ull << (sig - 1);
+	if ((rc = sigfd_update(kq)) != 0 ||
+	    (rc = kq__own_fd(kq, kn, efd, (kn->kn_status & KN_DISABLED) ?
+	    0 : EPOLLIN | EPOLLET)) != 0) {
+		kq->kq_sigmask &= ~(1ull << (sig - 1));
+		sig_unwatch(sig);
+		return rc;
+	}
+	/* The eventfd is shared and never closed: not the knote's to close. */
+	kn->kn_ifd = -1;
+	return 0;
+}
+
+static void
+signal_detach(struct kq *kq, struct knote *kn)
+{
+	int sig = (int)kn->kn_kev.ident;
+	int efd = sigs[sig].efd;
+
+	if (efd < kq->kq_nfds && kq->kq_fds[efd].fe_own == kn) {
+		kq__ctl(kq, efd, 0);
+		kq->kq_fds[efd].fe_own = NULL;
+	}
+	kq->kq_sigmask &= ~(1ull << (sig - 1));
+	(void)sigfd_update(kq);
+	sig_unwatch(sig);
+}
+
+static int
+signal_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+{
+	(void)kq;
+	kn->kn_kev.fflags = kev->fflags;
+	kn->kn_kev.data = kev->data;
+	kn->kn_kev.flags |= EV_CLEAR;
+	return 0;
+}
+
+static bool
+signal_event(struct kq *kq, struct knote *kn, uint32_t ev, struct kevent *out)
+{
+	int sig = (int)kn->kn_kev.ident;
+	uint64_t now = __atomic_load_n(&sigs[sig].count, __ATOMIC_SEQ_CST);
+
+	(void)kq;
+	(void)ev;
+	kn->kn_count += (int64_t)(now - kn->kn_seen);
+	kn->kn_seen = now;
+	if (kn->kn_count == 0)
+		return false;
+	out->data = kn->kn_count;
+	out->flags |= EV_CLEAR;
+	return true;
+}
+
+static void
+signal_clear(struct kq *kq, struct knote *kn)
+{
+	(void)kq;
+	kn->kn_count = 0;
+}
+
+static int
+signal_arm(struct kq *kq, struct knote *kn, bool on)
+{
+	int efd = sigs[kn->kn_kev.ident].efd;
+
+	if (on && kn->kn_count > 0)
+		kq__pend(kq, kn);
+	return kq__ctl(kq, efd, on ? EPOLLIN | EPOLLET : 0);
+}
+
+const struct kq_filtops kq__filt_signal = {
+	.f_filter = EVFILT_SIGNAL,
+	.f_attach = signal_attach,
+	.f_detach = signal_detach,
+	.f_touch = signal_touch,
+	.f_event = signal_event,
+	.f_clear = signal_clear,
+	.f_arm = signal_arm,
+};

@@ -1,0 +1,179 @@
+/*
+ * kq.h: what the kqueue files share.  Nothing here is public.
+ *
+ * A kqueue is an epoll descriptor (the one the program holds, so poll() and
+ * epoll on it see exactly what is ready) plus, in user space, its knotes.
+ * Every filter is a const table of operations (attach, detach, touch, event)
+ * as in the BSD kernels.  Sources that the kernel can watch are epoll items:
+ * the program's descriptor for READ and WRITE (one item per descriptor,
+ * shared by its two knotes), an internal timerfd, pidfd, eventfd or inotify
+ * descriptor for the others.  What the kernel cannot watch (EVFILT_USER, and
+ * events that did not fit in the caller's list) waits on the pending list,
+ * which keeps an eventfd in the epoll set readable while it is not empty.
+ *
+ * Activating a knote runs its continuation (NetBSD's kcont idea): the default
+ * one copies the event to the caller's list; EV_KCONT puts the program's own
+ * struct kc there instead.
+ */
+#ifndef KC_KQUEUE_KQ_H
+#define KC_KQUEUE_KQ_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+#include <sys/event.h>
+#include <kcont.h>
+
+struct kq;
+struct knote;
+
+/* Status bits of a knote, under its kqueue's lock. */
+#define KN_DISABLED	0x01u	/* EV_DISABLE, or EV_DISPATCH after delivery */
+#define KN_PENDING	0x02u	/* on the pending list */
+#define KN_DELETED	0x04u	/* detached; freed when its runner returns */
+#define KN_RUNNING	0x08u	/* its continuation runs (kn_runner) */
+#define KN_TRIGGERED	0x10u	/* EVFILT_USER: NOTE_TRIGGER seen */
+#define KN_EMULATED_LT	0x20u	/* level-triggered over an edge source */
+
+/* The user's flags a knote keeps. */
+#define KN_KEPT_FLAGS	(EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT | \
+			 EV_KCONT)
+
+struct kq_filtops {
+	short	f_filter;
+	bool	f_isfd;		/* ident is a descriptor of the program's */
+	/* Set up what the knote watches; 0 or an errno. */
+	int	(*f_attach)(struct kq *kq, struct knote *kn);
+	/* Undo attach; the knote is off every list. */
+	void	(*f_detach)(struct kq *kq, struct knote *kn);
+	/* EV_ADD on an existing knote, or NOTE_TRIGGER; 0 or an errno. */
+	int	(*f_touch)(struct kq *kq, struct knote *kn,
+		    const struct kevent *kev);
+	/*
+	 * Is the knote active?  ev holds the epoll bits that woke it (0 when it
+	 * is re-checked from the pending list).  Fills out (ident, filter,
+	 * udata are set already) and returns true if it is to be delivered.
+	 */
+	bool	(*f_event)(struct kq *kq, struct knote *kn, uint32_t ev,
+		    struct kevent *out);
+	/* After delivery: reset the state EV_CLEAR (or its equivalent) clears. */
+	void	(*f_clear)(struct kq *kq, struct knote *kn);
+	/* Enable or disable the source; 0 or an errno. */
+	int	(*f_arm)(struct kq *kq, struct knote *kn, bool on);
+};
+
+struct knote {
+	struct kevent		 kn_kev;	/* as registered (sfflags, sdata) */
+	const struct kq_filtops	*kn_fop;
+	struct knote		*kn_hnext;	/* hash chain */
+	struct knote		*kn_pnext;	/* pending list */
+	struct knote		*kn_wnext;	/* inotify watch list */
+	uint32_t		 kn_status;
+	int			 kn_ifd;	/* internal descriptor, or -1 */
+	int			 kn_wd;		/* inotify watch, or -1 */
+	int			 kn_ftype;	/* READ/WRITE: what the fd is */
+	int64_t			 kn_count;	/* timer, signal: since reported */
+	uint64_t		 kn_seen;	/* signal: handler count seen */
+	uint32_t		 kn_fflags;	/* user, vnode: output fflags */
+	uint32_t		 kn_lastev;	/* epoll bits of the last wake */
+	int64_t			 kn_size;	/* vnode: last size seen */
+	uint64_t		 kn_nlink;	/* vnode: last link count */
+	struct kc		*kn_kc;		/* EV_KCONT */
+	pthread_t		 kn_runner;	/* thread in kn_kc */
+	uint32_t		 kn_scan;	/* scan that last re-queued it */
+};
+
+/* One per descriptor number the epoll set holds an item for. */
+struct kq_fdent {
+	struct knote		*fe_rd;		/* EVFILT_READ on the fd */
+	struct knote		*fe_wr;		/* EVFILT_WRITE on the fd */
+	struct knote		*fe_own;	/* internal descriptor's knote */
+	uint32_t		 fe_gen;	/* epoll data carries it */
+	uint32_t		 fe_mask;	/* epoll events registered, 0: none */
+};
+
+struct kq {
+	int			 kq_fd;		/* epoll; the program's descriptor */
+	int			 kq_kick;	/* eventfd: pending list not empty */
+	pthread_mutex_t		 kq_lock;
+	pthread_cond_t		 kq_cond;	/* a continuation returned */
+	unsigned		 kq_refs;	/* table + threads inside */
+	bool			 kq_closed;
+	bool			 kq_kicked;	/* kq_kick holds a count */
+	struct kc_executor	*kq_exec;	/* owner, or NULL */
+	uint32_t		 kq_gen;
+	uint32_t		 kq_scanid;
+
+	struct knote		**kq_hash;
+	size_t			 kq_hsize;	/* power of two */
+	size_t			 kq_count;	/* written under kq_lock */
+
+	struct kq_fdent		*kq_fds;
+	int			 kq_nfds;
+
+	struct knote		*kq_phead;	/* pending list */
+	struct knote		**kq_ptail;
+
+	int			 kq_inotify;	/* -1 until a watch is needed */
+	struct knote		*kq_watches;	/* knotes with an inotify watch */
+	int			 kq_sigfd;	/* signalfd for blocked signals */
+	uint64_t		 kq_sigmask;	/* signals watched (bit n-1) */
+};
+
+/* kqueue.c */
+void	kq__lock(struct kq *kq);
+void	kq__unlock(struct kq *kq);
+/* Raw close(2), past the library's own close(). */
+int	kq__sys_close(int fd);
+/* Put kn on the pending list (it is checked again at the next scan). */
+void	kq__pend(struct kq *kq, struct knote *kn);
+/* Epoll item for descriptor fd: set its events (0 removes it). */
+int	kq__ctl(struct kq *kq, int fd, uint32_t events);
+/* Register fd's item again, so that epoll looks at it afresh. */
+int	kq__ctl_again(struct kq *kq, int fd);
+/* Attach an internal descriptor that belongs to kn to the epoll set. */
+int	kq__own_fd(struct kq *kq, struct knote *kn, int ifd, uint32_t events);
+/* Release kn's internal descriptor and inotify watch, if any. */
+void	kq__drop_own(struct kq *kq, struct knote *kn);
+/* Find the knote (ident, filter). */
+struct knote *kq__find(struct kq *kq, uintptr_t ident, short filter);
+/* Watch the file that fd names with inotify for kn; mask is IN_*. */
+int	kq__watch(struct kq *kq, struct knote *kn, int fd, uint32_t mask);
+/* Add the kqueue's inotify descriptor or signalfd to its epoll set. */
+int	kq__special_fd(struct kq *kq, int fd, bool signalfd);
+/* A signal handler of the program's own ran on this thread. */
+extern __thread int kq__tls_user_signal;
+
+/* The filters. */
+extern const struct kq_filtops kq__filt_read;
+extern const struct kq_filtops kq__filt_write;
+extern const struct kq_filtops kq__filt_timer;
+extern const struct kq_filtops kq__filt_user;
+extern const struct kq_filtops kq__filt_proc;
+extern const struct kq_filtops kq__filt_signal;
+extern const struct kq_filtops kq__filt_vnode;
+
+/* filt_fd.c: recompute the epoll item of descriptor fd from its knotes. */
+int	kq__fd_rearm(struct kq *kq, int fd);
+/* filt_vnode.c: read the inotify descriptor, pend the knotes it names. */
+void	kq__inotify_read(struct kq *kq);
+/* filt_signal.c: the signalfd saw a signal generated. */
+void	kq__sigfd_note(struct kq *kq);
+
+/* The executor's side (executor.c calls these). */
+struct kq *kq__create(struct kc_executor *owner, int *fdp);
+/* Collect activations: run continuations, fill out[]; see kqueue.c. */
+int	kq__scan(struct kq *kq, struct kevent *out, int nout,
+	    const struct timespec *timeout);
+/* True if kq (which may be NULL) has knotes. */
+bool	kq__has_knotes(struct kq *kq);
+/* Add an executor's wake-up eventfd to its kqueue. */
+int	kq__wake_fd(struct kq *kq, int fd);
+/* One round for the executor: run what is ready, waiting up to timeout. */
+int	kq__poll(struct kq *kq, const struct timespec *timeout);
+/* Close an executor's kqueue (the executor is going away). */
+void	kq__destroy_owned(struct kq *kq, int fd);
+
+#endif /* KC_KQUEUE_KQ_H */

@@ -1,0 +1,1203 @@
+/*
+ * kqueue.c: kqueue objects, kevent(), the scan that activates knotes, and
+ * the descriptor bookkeeping (close, dup2, fork) that FreeBSD's kernel does
+ * for free.
+ *
+ * Locking: reg_lock guards the table from descriptor to kqueue and the list
+ * of live kqueues; each kqueue's kq_lock guards its knotes.  Order: reg_lock
+ * before kq_lock, and nobody waits (for a running continuation) while holding
+ * reg_lock.  A continuation runs with no lock held, so it may call kevent(),
+ * close() or anything else.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kq.h"
+#include "../core/internal.h"
+
+#define KQ_EPOLL_BATCH	64
+#define KICK_GEN	0xffffffffu	/* epoll data of the pending eventfd */
+#define INOTIFY_GEN	0xfffffffeu	/* ... of the inotify descriptor */
+#define SIGFD_GEN	0xfffffffdu	/* ... of the signalfd */
+#define WAKE_GEN	0xfffffffcu	/* ... of an executor's wake-up */
+#define GEN_MAX		0xfffffff0u
+
+/* The table from the program's descriptor to its kqueue, and every kqueue. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kq **reg_tab;
+static int reg_n;
+static struct kq **reg_all;
+static size_t reg_nall, reg_cap;
+static unsigned reg_live;	/* kqueues alive: close() skips work when 0 */
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+
+/* Resolved lazily: the close() and dup*() that the library's own wrap. */
+typedef int close_fn(int);
+typedef int dup2_fn(int, int);
+typedef int dup3_fn(int, int, int);
+static close_fn *real_close;
+static dup2_fn *real_dup2;
+static dup3_fn *real_dup3;
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+
+static void
+real_resolve(void)
+{
+	real_close = (close_fn *)dlsym(RTLD_NEXT, "close");
+	real_dup2 = (dup2_fn *)dlsym(RTLD_NEXT, "dup2");
+	real_dup3 = (dup3_fn *)dlsym(RTLD_NEXT, "dup3");
+}
+
+int
+kq__sys_close(int fd)
+{
+	pthread_once(&real_once, real_resolve);
+	if (real_close != NULL)
+		return real_close(fd);
+	return (int)syscall(SYS_close, fd);
+}
+
+void
+kq__lock(struct kq *kq)
+{
+	pthread_mutex_lock(&kq->kq_lock);
+}
+
+void
+kq__unlock(struct kq *kq)
+{
+	pthread_mutex_unlock(&kq->kq_lock);
+}
+
+/* Registry. */
+
+static void reg_atfork_prepare(void);
+static void reg_atfork_parent(void);
+static void reg_atfork_child(void);
+
+static void
+reg_init(void)
+{
+	pthread_atfork(reg_atfork_prepare, reg_atfork_parent, reg_atfork_child);
+}
+
+static int
+reg_add(struct kq *kq, int fd)
+{
+	pthread_mutex_lock(&reg_lock);
+	if (fd >= reg_n) {
+		int n = reg_n ? reg_n : 64;
+		struct kq **t;
+
+		while (n <= fd)
+			n *= 2;
+		t = realloc(reg_tab, (size_t)n * sizeof(*t));
+		if (t == NULL)
+			goto nomem;
+		memset(t + reg_n, 0, (size_t)(n - reg_n) * sizeof(*t));
+		reg_tab = t;
+		reg_n = n;
+	}
+	if (reg_nall == reg_cap) {
+		size_t c = reg_cap ? reg_cap * 2 : 16;
+		struct kq **a = realloc(reg_all, c * sizeof(*a));
+
+		if (a == NULL)
+			goto nomem;
+		reg_all = a;
+		reg_cap = c;
+	}
+	/* A stale entry: its descriptor was closed behind the library's back. */
+	reg_tab[fd] = kq;
+	reg_all[reg_nall++] = kq;
+	reg_live++;
+	pthread_mutex_unlock(&reg_lock);
+	return 0;
+nomem:
+	pthread_mutex_unlock(&reg_lock);
+	return ENOMEM;
+}
+
+/* Under reg_lock. */
+static void
+reg_forget(struct kq *kq)
+{
+	size_t i;
+
+	for (i = 0; i < reg_nall; i++) {
+		if (reg_all[i] == kq) {
+			reg_all[i] = reg_all[--reg_nall];
+			reg_live--;
+			return;
+		}
+	}
+}
+
+static struct kq *
+kq_get(int fd)
+{
+	struct kq *kq = NULL;
+
+	if (fd < 0)
+		return NULL;
+	pthread_mutex_lock(&reg_lock);
+	if (fd < reg_n && (kq = reg_tab[fd]) != NULL)
+		__atomic_add_fetch(&kq->kq_refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&reg_lock);
+	return kq;
+}
+
+static void kq_free(struct kq *kq);
+
+static void
+kq_put(struct kq *kq)
+{
+	if (__atomic_sub_fetch(&kq->kq_refs, 1, __ATOMIC_ACQ_REL) == 0)
+		kq_free(kq);
+}
+
+/* Hash of knotes by (ident, filter). */
+
+static size_t
+kn_hash(uintptr_t ident, short filter, size_t size)
+{
+	uint64_t h = (uint64_t)ident * 0x9e3779b97f4a7c15ull ^
+	    (uint64_t)(uint16_t)filter * 0xc2b2ae3d27d4eb4full;
+
+	return (size_t)(h >> 17) & (size - 1);
+}
+
+struct knote *
+kq__find(struct kq *kq, uintptr_t ident, short filter)
+{
+	struct knote *kn;
+
+	if (kq->kq_hsize == 0)
+		return NULL;
+	for (kn = kq->kq_hash[kn_hash(ident, filter, kq->kq_hsize)];
+	    kn != NULL; kn = kn->kn_hnext)
+		if (kn->kn_kev.ident == ident && kn->kn_kev.filter == filter)
+			return kn;
+	return NULL;
+}
+
+static int
+hash_insert(struct kq *kq, struct knote *kn)
+{
+	struct knote **h, *k, *next;
+	size_t i, size;
+
+	if (kq->kq_count + 1 > kq->kq_hsize) {
+		size = kq->kq_hsize ? kq->kq_hsize * 2 : 64;
+		h = calloc(size, sizeof(*h));
+		if (h == NULL)
+			return ENOMEM;
+		for (i = 0; i < kq->kq_hsize; i++) {
+			for (k = kq->kq_hash[i]; k != NULL; k = next) {
+				size_t b = kn_hash(k->kn_kev.ident,
+				    k->kn_kev.filter, size);
+
+				next = k->kn_hnext;
+				k->kn_hnext = h[b];
+				h[b] = k;
+			}
+		}
+		free(kq->kq_hash);
+		kq->kq_hash = h;
+		kq->kq_hsize = size;
+	}
+	i = kn_hash(kn->kn_kev.ident, kn->kn_kev.filter, kq->kq_hsize);
+	kn->kn_hnext = kq->kq_hash[i];
+	kq->kq_hash[i] = kn;
+	__atomic_store_n(&kq->kq_count, kq->kq_count + 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void
+hash_remove(struct kq *kq, struct knote *kn)
+{
+	struct knote **pp;
+
+	pp = &kq->kq_hash[kn_hash(kn->kn_kev.ident, kn->kn_kev.filter,
+	    kq->kq_hsize)];
+	for (; *pp != NULL; pp = &(*pp)->kn_hnext) {
+		if (*pp == kn) {
+			*pp = kn->kn_hnext;
+			__atomic_store_n(&kq->kq_count, kq->kq_count - 1,
+			    __ATOMIC_RELAXED);
+			return;
+		}
+	}
+}
+
+/* The pending list and the eventfd that makes it visible to epoll. */
+
+static void
+kick_sync(struct kq *kq)
+{
+	uint64_t v = 1;
+
+	if (kq->kq_phead != NULL && !kq->kq_kicked) {
+		if (write(kq->kq_kick, &v, sizeof(v)) == sizeof(v))
+			kq->kq_kicked = true;
+	} else if (kq->kq_phead == NULL && kq->kq_kicked) {
+		if (read(kq->kq_kick, &v, sizeof(v)) == sizeof(v) ||
+		    errno == EAGAIN)
+			kq->kq_kicked = false;
+	}
+}
+
+void
+kq__pend(struct kq *kq, struct knote *kn)
+{
+	if (kn->kn_status & (KN_PENDING | KN_DELETED))
+		return;
+	kn->kn_status |= KN_PENDING;
+	kn->kn_pnext = NULL;
+	*kq->kq_ptail = kn;
+	kq->kq_ptail = &kn->kn_pnext;
+}
+
+static void
+unpend(struct kq *kq, struct knote *kn)
+{
+	struct knote **pp;
+
+	if (!(kn->kn_status & KN_PENDING))
+		return;
+	for (pp = &kq->kq_phead; *pp != NULL; pp = &(*pp)->kn_pnext) {
+		if (*pp == kn) {
+			*pp = kn->kn_pnext;
+			if (kq->kq_ptail == &kn->kn_pnext)
+				kq->kq_ptail = pp;
+			break;
+		}
+	}
+	kn->kn_status &= ~KN_PENDING;
+}
+
+/* Epoll items. */
+
+static struct kq_fdent *
+fdent(struct kq *kq, int fd, bool create)
+{
+	if (fd < 0)
+		return NULL;
+	if (fd >= kq->kq_nfds) {
+		struct kq_fdent *t;
+		int n = kq->kq_nfds ? kq->kq_nfds : 64;
+
+		if (!create)
+			return NULL;
+		while (n <= fd)
+			n *= 2;
+		t = realloc(kq->kq_fds, (size_t)n * sizeof(*t));
+		if (t == NULL)
+			return NULL;
+		memset(t + kq->kq_nfds, 0, (size_t)(n - kq->kq_nfds) *
+		    sizeof(*t));
+		kq->kq_fds = t;
+		kq->kq_nfds = n;
+	}
+	return &kq->kq_fds[fd];
+}
+
+int
+kq__ctl(struct kq *kq, int fd, uint32_t events)
+{
+	struct kq_fdent *fe = fdent(kq, fd, true);
+	struct epoll_event ev;
+	int op;
+
+	if (fe == NULL)
+		return ENOMEM;
+	if (events == fe->fe_mask)
+		return 0;
+	if (events == 0) {
+		if (epoll_ctl(kq->kq_fd, EPOLL_CTL_DEL, fd, NULL) != 0 &&
+		    errno != ENOENT && errno != EBADF)
+			return errno;
+		fe->fe_mask = 0;
+		return 0;
+	}
+	if (fe->fe_mask == 0) {
+		if (++kq->kq_gen >= GEN_MAX)
+			kq->kq_gen = 1;
+		fe->fe_gen = kq->kq_gen;
+	}
+	ev.events = events;
+	ev.data.u64 = (uint64_t)fe->fe_gen << 32 | (uint32_t)fd;
+	op = fe->fe_mask == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+	if (epoll_ctl(kq->kq_fd, op, fd, &ev) != 0) {
+		/* The descriptor was closed and reopened behind our back. */
+		if (op == EPOLL_CTL_MOD && errno == ENOENT)
+			op = EPOLL_CTL_ADD;
+		else if (op == EPOLL_CTL_ADD && errno == EEXIST)
+			op = EPOLL_CTL_MOD;
+		else
+			return errno;
+		if (epoll_ctl(kq->kq_fd, op, fd, &ev) != 0)
+			return errno;
+	}
+	fe->fe_mask = events;
+	return 0;
+}
+
+int
+kq__ctl_again(struct kq *kq, int fd)
+{
+	struct kq_fdent *fe = fdent(kq, fd, false);
+	struct epoll_event ev;
+
+	if (fe == NULL || fe->fe_mask == 0)
+		return 0;
+	ev.events = fe->fe_mask;
+	ev.data.u64 = (uint64_t)fe->fe_gen << 32 | (uint32_t)fd;
+	if (epoll_ctl(kq->kq_fd, EPOLL_CTL_MOD, fd, &ev) != 0)
+		return errno;
+	return 0;
+}
+
+int
+kq__own_fd(struct kq *kq, struct knote *kn, int ifd, uint32_t events)
+{
+	struct kq_fdent *fe = fdent(kq, ifd, true);
+	int rc;
+
+	if (fe == NULL)
+		return ENOMEM;
+	fe->fe_own = kn;
+	fe->fe_rd = fe->fe_wr = NULL;
+	fe->fe_mask = 0;
+	kn->kn_ifd = ifd;
+	rc = kq__ctl(kq, ifd, events);
+	if (rc != 0) {
+		fe->fe_own = NULL;
+		kn->kn_ifd = -1;
+	}
+	return rc;
+}
+
+void
+kq__drop_own(struct kq *kq, struct knote *kn)
+{
+	struct knote **pp;
+	struct kq_fdent *fe;
+
+	if (kn->kn_ifd >= 0) {
+		fe = fdent(kq, kn->kn_ifd, false);
+		if (fe != NULL && fe->fe_own == kn) {
+			kq__ctl(kq, kn->kn_ifd, 0);
+			fe->fe_own = NULL;
+		}
+		kq__sys_close(kn->kn_ifd);
+		kn->kn_ifd = -1;
+	}
+	if (kn->kn_wd != -1) {		/* -2: on the list, watch gone */
+		bool shared = false;
+
+		for (pp = &kq->kq_watches; *pp != NULL; ) {
+			if (*pp == kn) {
+				*pp = kn->kn_wnext;
+				continue;
+			}
+			if ((*pp)->kn_wd == kn->kn_wd)
+				shared = true;
+			pp = &(*pp)->kn_wnext;
+		}
+		if (!shared && kn->kn_wd >= 0)
+			inotify_rm_watch(kq->kq_inotify, kn->kn_wd);
+		kn->kn_wd = -1;
+	}
+}
+
+int
+kq__special_fd(struct kq *kq, int fd, bool signalfd)
+{
+	struct epoll_event ev;
+
+	ev.events = EPOLLIN | (signalfd ? EPOLLET : 0);
+	ev.data.u64 = (uint64_t)(signalfd ? SIGFD_GEN : INOTIFY_GEN) << 32 |
+	    (uint32_t)fd;
+	if (epoll_ctl(kq->kq_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return errno;
+	return 0;
+}
+
+/* Knotes. */
+
+static const struct kq_filtops *
+filtops(short filter)
+{
+	switch (filter) {
+	case EVFILT_READ:	return &kq__filt_read;
+	case EVFILT_WRITE:	return &kq__filt_write;
+	case EVFILT_TIMER:	return &kq__filt_timer;
+	case EVFILT_USER:	return &kq__filt_user;
+	case EVFILT_PROC:	return &kq__filt_proc;
+	case EVFILT_SIGNAL:	return &kq__filt_signal;
+	case EVFILT_VNODE:	return &kq__filt_vnode;
+	default:		return NULL;
+	}
+}
+
+static void
+kn_free(struct knote *kn)
+{
+	free(kn);
+}
+
+/* Take kn off every list and let its filter go; free it unless it runs. */
+static void
+kn_drop(struct kq *kq, struct knote *kn)
+{
+	hash_remove(kq, kn);
+	unpend(kq, kn);
+	kn->kn_fop->f_detach(kq, kn);
+	kq__drop_own(kq, kn);
+	kn->kn_status |= KN_DELETED;
+	if (!(kn->kn_status & KN_RUNNING))
+		kn_free(kn);
+}
+
+/*
+ * Delete kn, waiting for its continuation to return if another thread runs
+ * it (a barrier: after this the continuation neither runs nor will run).
+ * May drop and retake the lock; returns false if kn went away meanwhile.
+ */
+static bool
+kn_delete(struct kq *kq, struct knote *kn)
+{
+	uintptr_t ident = kn->kn_kev.ident;
+	short filter = kn->kn_kev.filter;
+
+	while (kn->kn_status & KN_RUNNING &&
+	    !pthread_equal(kn->kn_runner, pthread_self())) {
+		pthread_cond_wait(&kq->kq_cond, &kq->kq_lock);
+		if ((kn = kq__find(kq, ident, filter)) == NULL)
+			return false;
+	}
+	kn_drop(kq, kn);
+	return true;
+}
+
+static int
+check_kc(struct kq *kq, const struct kevent *kev)
+{
+	struct kc *kc = kev->udata;
+
+	if (!kc__valid(kc))
+		return EINVAL;
+	if (kc->kc_exec != NULL && kc->kc_exec != kq->kq_exec)
+		return EINVAL;
+	return 0;
+}
+
+static int
+kn_register(struct kq *kq, const struct kevent *kev)
+{
+	const struct kq_filtops *fop = filtops(kev->filter);
+	struct knote *kn;
+	int rc;
+
+	if (fop == NULL)
+		return EINVAL;
+	if (fop->f_isfd) {
+		if (kev->ident > INT_MAX ||
+		    fcntl((int)kev->ident, F_GETFD) < 0)
+			return EBADF;
+	}
+	kn = kq__find(kq, kev->ident, kev->filter);
+	if (kn == NULL) {
+		if (!(kev->flags & EV_ADD))
+			return ENOENT;
+		if (kev->flags & EV_DELETE)
+			return ENOENT;
+		if (kev->flags & EV_KCONT) {
+			if ((rc = check_kc(kq, kev)) != 0)
+				return rc;
+		} else if (kq->kq_exec != NULL) {
+			return EINVAL;
+		}
+		kn = calloc(1, sizeof(*kn));
+		if (kn == NULL)
+			return ENOMEM;
+		kn->kn_kev = *kev;
+		kn->kn_kev.flags &= KN_KEPT_FLAGS;
+		if (kev->flags & EV_FORCEONESHOT)
+			kn->kn_kev.flags |= EV_ONESHOT;
+		kn->kn_fop = fop;
+		kn->kn_ifd = -1;
+		kn->kn_wd = -1;
+		kn->kn_kc = (kev->flags & EV_KCONT) ? kev->udata : NULL;
+		if (kev->flags & EV_DISABLE)
+			kn->kn_status |= KN_DISABLED;
+		if ((rc = hash_insert(kq, kn)) != 0) {
+			free(kn);
+			return rc;
+		}
+		if ((rc = fop->f_attach(kq, kn)) != 0) {
+			hash_remove(kq, kn);
+			kq__drop_own(kq, kn);
+			free(kn);
+			return rc;
+		}
+		if (kev->flags & EV_FORCEONESHOT)
+			kq__pend(kq, kn);
+		return 0;
+	}
+	if (kev->flags & EV_DELETE)
+		return kn_delete(kq, kn) ? 0 : ENOENT;
+	if (kev->flags & EV_ADD) {
+		unsigned short keep = kev->flags & KN_KEPT_FLAGS;
+
+		if ((kev->flags & EV_KCONT) && (rc = check_kc(kq, kev)) != 0)
+			return rc;
+		if (!(kev->flags & EV_KCONT) && kq->kq_exec != NULL)
+			return EINVAL;
+		if (kev->flags & EV_FORCEONESHOT)
+			keep |= EV_ONESHOT;
+		kn->kn_kev.flags = keep;
+		kn->kn_kc = (kev->flags & EV_KCONT) ? kev->udata : NULL;
+		kn->kn_kev.udata = kev->udata;
+		if ((rc = fop->f_touch(kq, kn, kev)) != 0)
+			return rc;
+		if (kev->flags & EV_FORCEONESHOT)
+			kq__pend(kq, kn);
+	} else if (kn->kn_kev.filter == EVFILT_USER &&
+	    (kev->fflags & (NOTE_TRIGGER | NOTE_FFCTRLMASK))) {
+		/* NOTE_TRIGGER and fflags changes need no EV_ADD. */
+		if ((rc = fop->f_touch(kq, kn, kev)) != 0)
+			return rc;
+	}
+	if ((kev->flags & EV_DISABLE) && !(kn->kn_status & KN_DISABLED)) {
+		kn->kn_status |= KN_DISABLED;
+		unpend(kq, kn);
+		if ((rc = fop->f_arm(kq, kn, false)) != 0)
+			return rc;
+	}
+	if ((kev->flags & EV_ENABLE) && (kn->kn_status & KN_DISABLED)) {
+		kn->kn_status &= ~KN_DISABLED;
+		if ((rc = fop->f_arm(kq, kn, true)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The scan. */
+
+struct scan {
+	struct kevent	*out;
+	int		 n, nout;
+	uint32_t	 id;		/* kq_scanid of this scan */
+};
+
+/* A level-triggered knote delivered now: look at it again next time. */
+static void
+requeue(struct kq *kq, struct scan *s, struct knote *kn)
+{
+	kq__pend(kq, kn);
+	kn->kn_scan = s->id;
+}
+
+/* kn is awake (ev: the epoll bits, 0 from the pending list).  Deliver it. */
+static void
+activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
+{
+	struct kevent kev;
+	unsigned short flags = kn->kn_kev.flags;
+
+	if (kn->kn_status & (KN_DISABLED | KN_DELETED))
+		return;
+	if (kn->kn_status & KN_PENDING) {
+		kn->kn_lastev |= ev;	/* it will be seen from the list */
+		return;
+	}
+	if ((kn->kn_status & KN_RUNNING) ||
+	    (s->n >= s->nout && kn->kn_kc == NULL)) {
+		/* Not now: keep the activation (an edge is not seen twice). */
+		kn->kn_lastev |= ev;
+		if (kn->kn_status & KN_RUNNING)
+			requeue(kq, s, kn);
+		else
+			kq__pend(kq, kn);
+		return;
+	}
+	ev |= kn->kn_lastev;
+	kn->kn_lastev = 0;
+	memset(&kev, 0, sizeof(kev));
+	kev.ident = kn->kn_kev.ident;
+	kev.filter = kn->kn_kev.filter;
+	kev.udata = kn->kn_kev.udata;
+	kev.flags = flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_KCONT);
+	if (!kn->kn_fop->f_event(kq, kn, ev, &kev))
+		return;
+	flags = kn->kn_kev.flags;	/* a filter may add EV_ONESHOT */
+	if (flags & EV_ONESHOT) {
+		/* Deleted below, after the run. */
+	} else {
+		if (flags & EV_DISPATCH) {
+			kn->kn_status |= KN_DISABLED;
+			kn->kn_fop->f_arm(kq, kn, false);
+		}
+		if (kn->kn_fop->f_clear != NULL)
+			kn->kn_fop->f_clear(kq, kn);
+		if ((kn->kn_status & KN_EMULATED_LT) &&
+		    !(kn->kn_status & KN_DISABLED))
+			requeue(kq, s, kn);
+	}
+	if (kn->kn_kc != NULL) {
+		struct kc *kc = kn->kn_kc;
+
+		kn->kn_status |= KN_RUNNING;
+		kn->kn_runner = pthread_self();
+		if (flags & EV_ONESHOT) {
+			/* Off every list now: only this run is left. */
+			kn_drop(kq, kn);
+		}
+		kq__unlock(kq);
+		kc__trigger_inline(kc, &kev, 0);
+		kq__lock(kq);
+		kn->kn_status &= ~KN_RUNNING;
+		pthread_cond_broadcast(&kq->kq_cond);
+		if (kn->kn_status & KN_DELETED)
+			kn_free(kn);
+		return;
+	}
+	s->out[s->n++] = kev;
+	if (flags & EV_ONESHOT)
+		kn_drop(kq, kn);
+}
+
+static void
+dispatch(struct kq *kq, const struct epoll_event *e, struct scan *s)
+{
+	int fd = (int)(uint32_t)e->data.u64;
+	uint32_t gen = (uint32_t)(e->data.u64 >> 32);
+	struct kq_fdent *fe;
+	struct knote *kn;
+
+	if (gen == KICK_GEN || gen == WAKE_GEN)
+		return;		/* the pending list: the caller looks at it */
+	if (gen == INOTIFY_GEN) {
+		kq__inotify_read(kq);
+		return;
+	}
+	if (gen == SIGFD_GEN) {
+		kq__sigfd_note(kq);
+		return;
+	}
+	fe = fdent(kq, fd, false);
+	if (fe == NULL || fe->fe_gen != gen || fe->fe_mask == 0)
+		return;		/* stale: deleted after epoll saw it */
+	if ((kn = fe->fe_own) != NULL) {
+		activate(kq, kn, e->events, s);
+		return;
+	}
+	if ((kn = fe->fe_rd) != NULL &&
+	    (e->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+		activate(kq, kn, e->events, s);
+	/* A continuation may have changed the table. */
+	fe = fdent(kq, fd, false);
+	if (fe != NULL && fe->fe_gen == gen && (kn = fe->fe_wr) != NULL &&
+	    (e->events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+		activate(kq, kn, e->events, s);
+}
+
+/*
+ * Deliver from the pending list, one knote at a time from its head, so that
+ * a continuation that deletes other knotes never leaves us a stale pointer.
+ * At most the knotes there at the start are taken (plus what continuations
+ * add meanwhile, bounded), so a knote that re-queues itself cannot hold us.
+ */
+static void
+drain_pending(struct kq *kq, struct scan *s)
+{
+	struct knote *kn;
+	size_t budget = 0;
+
+	for (kn = kq->kq_phead; kn != NULL; kn = kn->kn_pnext)
+		budget++;
+	budget += KQ_EPOLL_BATCH;
+	while (budget-- > 0 && (kn = kq->kq_phead) != NULL &&
+	    !kq->kq_closed) {
+		if (kn->kn_kc == NULL &&
+		    (s->n >= s->nout || kn->kn_scan == s->id))
+			break;	/* full, or already delivered by this scan */
+		kq->kq_phead = kn->kn_pnext;
+		if (kq->kq_phead == NULL)
+			kq->kq_ptail = &kq->kq_phead;
+		kn->kn_status &= ~KN_PENDING;
+		activate(kq, kn, 0, s);
+	}
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A signal handler of the program's own ran on this thread (filt_signal.c). */
+__thread int kq__tls_user_signal;
+
+int
+kq__scan(struct kq *kq, struct kevent *out, int nout,
+    const struct timespec *timeout)
+{
+	struct epoll_event evs[KQ_EPOLL_BATCH];
+	struct scan s = { .out = out, .nout = nout };
+	uint64_t deadline = 0;
+	bool forever = timeout == NULL, polled = false;
+	int i, m, rc = 0;
+
+	if (!forever) {
+		if (timeout->tv_sec > 100000000)	/* years: for ever */
+			forever = true;
+		else
+			deadline = mono_ns() +
+			    (uint64_t)timeout->tv_sec * 1000000000ull +
+			    (uint64_t)timeout->tv_nsec;
+	}
+	kq__lock(kq);
+	s.id = ++kq->kq_scanid;
+	for (;;) {
+		struct timespec tmo, *tp = NULL;
+		uint64_t now;
+		int want;
+
+		if (kq->kq_closed) {
+			rc = EBADF;
+			break;
+		}
+		if (kq->kq_phead != NULL)
+			drain_pending(kq, &s);
+		if (s.n >= nout || (s.n > 0 && polled))
+			break;
+		if (s.n > 0) {
+			tmo.tv_sec = tmo.tv_nsec = 0;
+			tp = &tmo;
+		} else if (!forever) {
+			now = mono_ns();
+			if (now >= deadline) {
+				if (polled)
+					break;
+				now = deadline;
+			}
+			tmo.tv_sec = (time_t)((deadline - now) / 1000000000ull);
+			tmo.tv_nsec = (long)((deadline - now) % 1000000000ull);
+			tp = &tmo;
+		}
+		/* Pending work left (a running knote): check back soon. */
+		kick_sync(kq);
+		want = nout - s.n;
+		if (want > KQ_EPOLL_BATCH || want <= 0)
+			want = KQ_EPOLL_BATCH;
+		kq__unlock(kq);
+		m = epoll_pwait2(kq->kq_fd, evs, want, tp, NULL);
+		kq__lock(kq);
+		polled = true;
+		if (m < 0) {
+			if (errno == EINTR) {
+				if (kq__tls_user_signal) {
+					kq__tls_user_signal = 0;
+					if (s.n == 0)
+						rc = EINTR;
+					break;
+				}
+				continue;
+			}
+			rc = errno;
+			break;
+		}
+		for (i = 0; i < m && !kq->kq_closed; i++)
+			dispatch(kq, &evs[i], &s);
+	}
+	kick_sync(kq);
+	kq__unlock(kq);
+	if (s.n > 0)
+		return s.n;
+	return rc == 0 ? 0 : -rc;
+}
+
+/* Creation and destruction. */
+
+struct kq *
+kq__create(struct kc_executor *owner, int *fdp)
+{
+	struct epoll_event ev;
+	pthread_condattr_t ca;
+	struct kq *kq;
+	int ufd, err;
+
+	pthread_once(&reg_once, reg_init);
+	kq = calloc(1, sizeof(*kq));
+	if (kq == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	kq->kq_fd = kq->kq_kick = kq->kq_inotify = kq->kq_sigfd = -1;
+	kq->kq_exec = owner;
+	kq->kq_ptail = &kq->kq_phead;
+	kq->kq_refs = 1;
+	pthread_mutex_init(&kq->kq_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&kq->kq_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	kq->kq_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (kq->kq_fd < 0)
+		goto fail;
+	kq->kq_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (kq->kq_kick < 0)
+		goto fail;
+	ev.events = EPOLLIN;
+	ev.data.u64 = (uint64_t)KICK_GEN << 32 | (uint32_t)kq->kq_kick;
+	if (epoll_ctl(kq->kq_fd, EPOLL_CTL_ADD, kq->kq_kick, &ev) != 0)
+		goto fail;
+	/*
+	 * The program gets its own descriptor for the same epoll instance:
+	 * however it closes it, the library's stays valid until the last
+	 * thread has left kevent().
+	 */
+	ufd = fcntl(kq->kq_fd, F_DUPFD_CLOEXEC, 0);
+	if (ufd < 0)
+		goto fail;
+	if ((err = reg_add(kq, ufd)) != 0) {
+		kq__sys_close(ufd);
+		errno = err;
+		goto fail;
+	}
+	*fdp = ufd;
+	return kq;
+fail:
+	err = errno;
+	if (kq->kq_kick >= 0)
+		kq__sys_close(kq->kq_kick);
+	if (kq->kq_fd >= 0)
+		kq__sys_close(kq->kq_fd);
+	pthread_mutex_destroy(&kq->kq_lock);
+	pthread_cond_destroy(&kq->kq_cond);
+	free(kq);
+	errno = err;
+	return NULL;
+}
+
+static void
+kq_free(struct kq *kq)
+{
+	struct knote *kn;
+	size_t i;
+
+	kq__lock(kq);
+	for (i = 0; i < kq->kq_hsize; i++) {
+		while ((kn = kq->kq_hash[i]) != NULL)
+			kn_drop(kq, kn);
+	}
+	kq__unlock(kq);
+	if (kq->kq_inotify >= 0)
+		kq__sys_close(kq->kq_inotify);
+	if (kq->kq_sigfd >= 0)
+		kq__sys_close(kq->kq_sigfd);
+	kq__sys_close(kq->kq_kick);
+	kq__sys_close(kq->kq_fd);
+	free(kq->kq_hash);
+	free(kq->kq_fds);
+	pthread_mutex_destroy(&kq->kq_lock);
+	pthread_cond_destroy(&kq->kq_cond);
+	free(kq);
+}
+
+/*
+ * The program's descriptor for kq is being closed: wake every thread in
+ * kevent() on it (they return EBADF) and let the knotes go with the last.
+ * Under reg_lock.
+ */
+static void
+kq_close_locked(struct kq *kq, int fd)
+{
+	uint64_t v = 1;
+
+	reg_tab[fd] = NULL;
+	reg_forget(kq);
+	kq__lock(kq);
+	kq->kq_closed = true;
+	if (write(kq->kq_kick, &v, sizeof(v)) == sizeof(v))
+		kq->kq_kicked = true;
+	kq__unlock(kq);
+}
+
+/* Remove the knotes that watch descriptor fd from every kqueue. */
+static void
+fd_closing(int fd)
+{
+	static const short fdfilt[] = { EVFILT_READ, EVFILT_WRITE,
+	    EVFILT_VNODE };
+	struct kq **list = NULL, *gone = NULL;
+	size_t n = 0, i, j;
+
+	pthread_mutex_lock(&reg_lock);
+	if (reg_live == 0) {
+		pthread_mutex_unlock(&reg_lock);
+		return;
+	}
+	if (fd < reg_n && reg_tab[fd] != NULL) {
+		gone = reg_tab[fd];
+		if (gone->kq_exec != NULL) {
+			/* An executor's own: the program may not close it. */
+			gone = NULL;
+		} else {
+			kq_close_locked(gone, fd);
+		}
+	}
+	list = malloc(reg_nall * sizeof(*list) + 1);
+	if (list != NULL) {
+		for (i = 0; i < reg_nall; i++) {
+			list[n++] = reg_all[i];
+			__atomic_add_fetch(&reg_all[i]->kq_refs, 1,
+			    __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&reg_lock);
+	for (i = 0; i < n; i++) {
+		struct kq *kq = list[i];
+		struct knote *kn;
+
+		kq__lock(kq);
+		for (j = 0; j < sizeof(fdfilt) / sizeof(fdfilt[0]); j++)
+			if ((kn = kq__find(kq, (uintptr_t)fd, fdfilt[j])) !=
+			    NULL)
+				kn_delete(kq, kn);
+		kq__unlock(kq);
+		kq_put(kq);
+	}
+	free(list);
+	if (gone != NULL)
+		kq_put(gone);	/* the table's reference */
+}
+
+/* fork(): the child has no kqueues. */
+
+static void
+reg_atfork_prepare(void)
+{
+	pthread_mutex_lock(&reg_lock);
+}
+
+static void
+reg_atfork_parent(void)
+{
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void
+reg_atfork_child(void)
+{
+	int fd;
+
+	/*
+	 * Other threads' state is gone with them: close the descriptors and
+	 * leave the memory (a lock may have been held across fork()).
+	 */
+	for (fd = 0; fd < reg_n; fd++) {
+		struct kq *kq = reg_tab[fd];
+
+		if (kq == NULL)
+			continue;
+		reg_tab[fd] = NULL;
+		kq__sys_close(fd);
+	}
+	reg_nall = 0;
+	reg_live = 0;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* The API. */
+
+__attribute__((visibility("default"))) int
+kqueue(void)
+{
+	int fd;
+
+	if (kq__create(NULL, &fd) == NULL)
+		return -1;
+	return fd;
+}
+
+__attribute__((visibility("default"))) int
+kevent(int kqfd, const struct kevent *changelist, int nchanges,
+    struct kevent *eventlist, int nevents, const struct timespec *timeout)
+{
+	struct kq *kq;
+	int i, n = 0, rc;
+
+	if ((kq = kq_get(kqfd)) == NULL) {
+		errno = EBADF;
+		return -1;
+	}
+	if (nchanges < 0 || nevents < 0) {
+		rc = EINVAL;
+		goto fail;
+	}
+	if ((nchanges > 0 && changelist == NULL) ||
+	    (nevents > 0 && eventlist == NULL)) {
+		rc = EFAULT;
+		goto fail;
+	}
+	if (timeout != NULL && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 ||
+	    timeout->tv_nsec >= 1000000000L)) {
+		rc = EINVAL;
+		goto fail;
+	}
+	if (nchanges > 0) {
+		kq__lock(kq);
+		for (i = 0; i < nchanges; i++) {
+			const struct kevent *kev = &changelist[i];
+
+			if (kq->kq_closed) {
+				rc = EBADF;
+				kq__unlock(kq);
+				goto fail;
+			}
+			rc = kn_register(kq, kev);
+			if (rc != 0 || (kev->flags & EV_RECEIPT)) {
+				if (n < nevents) {
+					eventlist[n] = *kev;
+					eventlist[n].flags = EV_ERROR;
+					eventlist[n].data = rc;
+					n++;
+				} else if (rc != 0) {
+					kick_sync(kq);
+					kq__unlock(kq);
+					goto fail;
+				}
+			}
+		}
+		kick_sync(kq);
+		kq__unlock(kq);
+	}
+	if (n > 0 || nevents == 0) {
+		kq_put(kq);
+		return n;
+	}
+	rc = kq__scan(kq, eventlist, nevents, timeout);
+	kq_put(kq);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return rc;
+fail:
+	kq_put(kq);
+	errno = rc;
+	return -1;
+}
+
+/* Descriptor calls the library must see. */
+
+__attribute__((visibility("default"))) int
+close(int fd)
+{
+	if (fd >= 0 && __atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
+		fd_closing(fd);
+	return kq__sys_close(fd);
+}
+
+__attribute__((visibility("default"))) int
+dup2(int oldfd, int newfd)
+{
+	pthread_once(&real_once, real_resolve);
+	if (oldfd != newfd && newfd >= 0 && fcntl(oldfd, F_GETFD) >= 0 &&
+	    __atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
+		fd_closing(newfd);
+	if (real_dup2 != NULL)
+		return real_dup2(oldfd, newfd);
+	return (int)syscall(SYS_dup3, oldfd, newfd, 0);
+}
+
+__attribute__((visibility("default"))) int
+dup3(int oldfd, int newfd, int flags)
+{
+	pthread_once(&real_once, real_resolve);
+	if (oldfd != newfd && newfd >= 0 && fcntl(oldfd, F_GETFD) >= 0 &&
+	    __atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
+		fd_closing(newfd);
+	if (real_dup3 != NULL)
+		return real_dup3(oldfd, newfd, flags);
+	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
+}
+
+/* Executors. */
+
+bool
+kq__has_knotes(struct kq *kq)
+{
+	return kq != NULL &&
+	    __atomic_load_n(&kq->kq_count, __ATOMIC_RELAXED) != 0;
+}
+
+int
+kq__wake_fd(struct kq *kq, int fd)
+{
+	struct epoll_event ev;
+
+	ev.events = EPOLLIN | EPOLLET;	/* never read: every write is an edge */
+	ev.data.u64 = (uint64_t)WAKE_GEN << 32 | (uint32_t)fd;
+	if (epoll_ctl(kq->kq_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return errno;
+	return 0;
+}
+
+int
+kq__poll(struct kq *kq, const struct timespec *timeout)
+{
+	struct epoll_event evs[KQ_EPOLL_BATCH];
+	struct scan s = { .out = NULL, .nout = 0 };
+	int i, m;
+
+	kq__lock(kq);
+	s.id = ++kq->kq_scanid;
+	if (kq->kq_phead != NULL) {
+		drain_pending(kq, &s);
+		if (kq->kq_phead != NULL)
+			timeout = &(const struct timespec){ 0, 0 };
+	}
+	kick_sync(kq);
+	kq__unlock(kq);
+	m = epoll_pwait2(kq->kq_fd, evs, KQ_EPOLL_BATCH, timeout, NULL);
+	if (m <= 0)
+		return 0;
+	kq__lock(kq);
+	s.id = ++kq->kq_scanid;
+	for (i = 0; i < m && !kq->kq_closed; i++)
+		dispatch(kq, &evs[i], &s);
+	if (kq->kq_phead != NULL)
+		drain_pending(kq, &s);
+	kick_sync(kq);
+	kq__unlock(kq);
+	return m;
+}
+
+void
+kq__destroy_owned(struct kq *kq, int fd)
+{
+	pthread_mutex_lock(&reg_lock);
+	if (fd < reg_n && reg_tab[fd] == kq)
+		kq_close_locked(kq, fd);
+	pthread_mutex_unlock(&reg_lock);
+	kq__sys_close(fd);
+	kq_put(kq);
+}
