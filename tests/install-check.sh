@@ -22,7 +22,8 @@ libdir=$(ls -d "$root"/lib* | head -n 1)
 pc="$libdir/pkgconfig/kcont.pc"
 [ -f "$pc" ] || fail "kcont.pc not installed"
 for page in kcont.3 kc_init.3 kc_run.3 kc_run_all.3 kc_cancel_sync.3 \
-    kc_executor_create.3 kc_alloc.3 kc_wait.3; do
+    kc_executor_create.3 kc_alloc.3 kc_wait.3 \
+    kqueue.3 kevent.3 EV_SET.3 kc_executor_kqueue.3; do
 	[ -e "$root/share/man/man3/$page" ] || fail "man page $page missing"
 	[ -f "$root/share/man/man3/$page" ] || fail "man link $page dangles"
 done
@@ -55,4 +56,46 @@ flags=$(pkg-config --cflags --libs kcont)
 "$cc" ${KC_SANITIZE_FLAGS:-} -o "$stage/prog" "$stage/prog.c" $flags \
     -Wl,-rpath,"$libdir"
 "$stage/prog" || fail "program built against the installed kcont failed"
+
+# An unmodified kqueue program, as written for FreeBSD: one pkg-config line,
+# against the installed tree and against the build tree.
+cat > "$stage/kq.c" <<'PROG'
+#include <sys/types.h>
+#include <sys/event.h>
+#include <sys/time.h>
+#include <err.h>
+#include <unistd.h>
+int main(void)
+{
+	struct kevent ch, ev;
+	struct timespec ts = { 5, 0 };
+	int kq, p[2];
+
+	if ((kq = kqueue()) == -1 || pipe(p) == -1)
+		err(1, "kqueue");
+	EV_SET(&ch, p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	if (kevent(kq, &ch, 1, NULL, 0, NULL) == -1)
+		err(1, "kevent");
+	if (write(p[1], "abc", 3) != 3)
+		err(1, "write");
+	if (kevent(kq, NULL, 0, &ev, 1, &ts) != 1)
+		errx(1, "no event");
+	if ((int)ev.ident != p[0] || ev.filter != EVFILT_READ || ev.data != 3)
+		errx(1, "wrong event");
+	close(kq);
+	return 0;
+}
+PROG
+[ -f "$root/include/kcont-kqueue/sys/event.h" ] || fail "sys/event.h not installed"
+[ -f "$libdir/pkgconfig/kcont-kqueue.pc" ] || fail "kcont-kqueue.pc not installed"
+flags=$(pkg-config --cflags --libs kcont-kqueue)
+# shellcheck disable=SC2086
+"$cc" ${KC_SANITIZE_FLAGS:-} -o "$stage/kq" "$stage/kq.c" $flags \
+    -Wl,-rpath,"$libdir"
+"$stage/kq" || fail "kqueue program built against the installed kcont failed"
+flags=$(PKG_CONFIG_LIBDIR= PKG_CONFIG_PATH="$build/pkgconfig" \
+    pkg-config --cflags --libs kcont-kqueue)
+# shellcheck disable=SC2086
+"$cc" ${KC_SANITIZE_FLAGS:-} -o "$stage/kq-build" "$stage/kq.c" $flags
+"$stage/kq-build" || fail "kqueue program built against the build tree failed"
 echo "install-check: ok ($prefix under DESTDIR)"

@@ -50,6 +50,10 @@ fd_type(int fd, bool *tcp)
 		return FT_FILE;
 	if (!S_ISSOCK(st.st_mode))
 		return FT_OTHER;
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &len) == 0 &&
+	    v == IPPROTO_TCP)
+		*tcp = true;
+	len = sizeof(v);
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v)
 		return FT_LISTEN;
 	len = sizeof(v);
@@ -57,10 +61,6 @@ fd_type(int fd, bool *tcp)
 		return FT_OTHER;
 	if (v == SOCK_DGRAM || v == SOCK_RAW)
 		return FT_DGRAM;
-	len = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &len) == 0 &&
-	    v == IPPROTO_TCP)
-		*tcp = true;
 	return FT_STREAM;
 }
 

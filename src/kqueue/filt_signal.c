@@ -351,6 +351,11 @@ signal_clear(struct kq *kq, struct knote *kn)
 {
 	(void)kq;
 	kn->kn_count = 0;
+	/*
+	 * Forget that it was pending: the program may take it (sigwait)
+	 * without our seeing, and the next one must count.
+	 */
+	kn->kn_size = 0;
 }
 
 static int

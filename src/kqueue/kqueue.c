@@ -560,6 +560,9 @@ kn_register(struct kq *kq, const struct kevent *kev)
 		return kn_delete(kq, kn) ? 0 : ENOENT;
 	if (kev->flags & EV_ADD) {
 		unsigned short keep = kev->flags & KN_KEPT_FLAGS;
+		unsigned short oflags = kn->kn_kev.flags;
+		void *oudata = kn->kn_kev.udata;
+		struct kc *okc = kn->kn_kc;
 
 		if ((kev->flags & EV_KCONT) && (rc = check_kc(kq, kev)) != 0)
 			return rc;
@@ -570,8 +573,13 @@ kn_register(struct kq *kq, const struct kevent *kev)
 		kn->kn_kev.flags = keep;
 		kn->kn_kc = (kev->flags & EV_KCONT) ? kev->udata : NULL;
 		kn->kn_kev.udata = kev->udata;
-		if ((rc = fop->f_touch(kq, kn, kev)) != 0)
+		if ((rc = fop->f_touch(kq, kn, kev)) != 0) {
+			/* A modification that fails leaves the knote as it was. */
+			kn->kn_kev.flags = oflags;
+			kn->kn_kev.udata = oudata;
+			kn->kn_kc = okc;
 			return rc;
+		}
 		if (kev->flags & EV_FORCEONESHOT)
 			kq__pend(kq, kn);
 	} else if (kn->kn_kev.filter == EVFILT_USER &&
@@ -586,7 +594,9 @@ kn_register(struct kq *kq, const struct kevent *kev)
 		if ((rc = fop->f_arm(kq, kn, false)) != 0)
 			return rc;
 	}
-	if ((kev->flags & EV_ENABLE) && (kn->kn_status & KN_DISABLED)) {
+	/* EV_ADD implies enable, also on a knote that exists. */
+	if ((kev->flags & (EV_ENABLE | EV_ADD)) && !(kev->flags & EV_DISABLE) &&
+	    (kn->kn_status & KN_DISABLED)) {
 		kn->kn_status &= ~KN_DISABLED;
 		if ((rc = fop->f_arm(kq, kn, true)) != 0)
 			return rc;
