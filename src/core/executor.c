@@ -994,6 +994,12 @@ kc_executor_destroy(struct kc_executor *ex)
 	return 0;
 }
 
+void
+kc__exec_poke(struct kc_executor *ex)
+{
+	exec_wake_if_idle(ex);
+}
+
 int
 kc_executor_kqueue(struct kc_executor *ex)
 {

@@ -188,6 +188,9 @@ bool	kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc);
  */
 int	kc__trigger_inline(struct kc *kc, void *obj, int status);
 
+/* Wake a soft executor if it sleeps (its kqueue changed). */
+void	kc__exec_poke(struct kc_executor *ex);
+
 /* Take a kc popped from a run queue: run it, or unlink it if cancelled. */
 int	kc__dispatch(struct kc__runner *r, struct kc *kc);
 /* Unlink a linked, disarmed kc; false if it was re-armed meanwhile. */

@@ -279,6 +279,8 @@ filt_read_event(struct kq *kq, struct knote *kn, uint32_t ev,
 		data = backlog(fd, kn->kn_nlink != 0, ev);
 	} else if (ioctl(fd, FIONREAD, &n) == 0) {
 		data = n;
+	} else if (ev & EPOLLIN) {
+		data = 1;	/* a kqueue, an eventfd: ready, size unknown */
 	}
 	switch (kn->kn_ftype) {
 	case FT_STREAM:
@@ -302,7 +304,7 @@ filt_read_event(struct kq *kq, struct knote *kn, uint32_t ev,
 	out->data = data;
 	if ((kn->kn_kev.fflags & NOTE_LOWAT) && !eof &&
 	    data < (kn->kn_kev.data > 0 ? kn->kn_kev.data : 1))
-		return false;
+		return false;	/* more data is an edge: no need to look */
 	ready = eof || data > 0;
 	/* A zero-length datagram: readable, nothing to read, not EOF. */
 	if (!ready && (ev & EPOLLIN) &&
@@ -354,8 +356,11 @@ filt_write_event(struct kq *kq, struct knote *kn, uint32_t ev,
 	if (!(ev & EPOLLOUT))
 		return false;
 	if ((kn->kn_kev.fflags & NOTE_LOWAT) &&
-	    space < (kn->kn_kev.data > 0 ? kn->kn_kev.data : 1))
+	    space < (kn->kn_kev.data > 0 ? kn->kn_kev.data : 1)) {
+		if (!(kn->kn_kev.flags & EV_CLEAR))
+			kq__lowat_wait(kq, kn);
 		return false;
+	}
 	return true;
 }
 

@@ -125,7 +125,10 @@ kq__inotify_read(struct kq *kq)
 					kq__pend(kq, kn);	/* a file grew */
 					continue;
 				}
-				notes = vnode_notes(kn, ie->mask) &
+				/* In a directory, only its entries matter. */
+				notes = vnode_notes(kn, ie->len == 0 ? ie->mask :
+				    ie->mask & (IN_CREATE | IN_DELETE |
+				    IN_MOVED_FROM | IN_MOVED_TO | IN_ISDIR)) &
 				    kn->kn_kev.fflags;
 				if (notes == 0)
 					continue;

@@ -36,6 +36,7 @@ struct knote;
 #define KN_RUNNING	0x08u	/* its continuation runs (kn_runner) */
 #define KN_TRIGGERED	0x10u	/* EVFILT_USER: NOTE_TRIGGER seen */
 #define KN_EMULATED_LT	0x20u	/* level-triggered over an edge source */
+#define KN_LOWATQ	0x40u	/* on the low-water list */
 
 /* The user's flags a knote keeps. */
 #define KN_KEPT_FLAGS	(EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT | \
@@ -83,6 +84,7 @@ struct knote {
 	struct kc		*kn_kc;		/* EV_KCONT */
 	pthread_t		 kn_runner;	/* thread in kn_kc */
 	uint32_t		 kn_scan;	/* scan that last re-queued it */
+	uint32_t		 kn_dscan;	/* scan that last delivered it */
 };
 
 /* One per descriptor number the epoll set holds an item for. */
@@ -115,6 +117,7 @@ struct kq {
 
 	struct knote		*kq_phead;	/* pending list */
 	struct knote		**kq_ptail;
+	struct knote		*kq_lowat;	/* below NOTE_LOWAT, re-checked */
 
 	int			 kq_inotify;	/* -1 until a watch is needed */
 	struct knote		*kq_watches;	/* knotes with an inotify watch */
@@ -127,6 +130,8 @@ void	kq__lock(struct kq *kq);
 void	kq__unlock(struct kq *kq);
 /* Raw close(2), past the library's own close(). */
 int	kq__sys_close(int fd);
+/* Park kn until its low-water mark may be met (checked every few ms). */
+void	kq__lowat_wait(struct kq *kq, struct knote *kn);
 /* Put kn on the pending list (it is checked again at the next scan). */
 void	kq__pend(struct kq *kq, struct knote *kn);
 /* Epoll item for descriptor fd: set its events (0 removes it). */

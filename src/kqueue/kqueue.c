@@ -26,6 +26,7 @@
 #include "../core/internal.h"
 
 #define KQ_EPOLL_BATCH	64
+#define LOWAT_RECHECK_NS 5000000L	/* knotes below NOTE_LOWAT */
 #define KICK_GEN	0xffffffffu	/* epoll data of the pending eventfd */
 #define INOTIFY_GEN	0xfffffffeu	/* ... of the inotify descriptor */
 #define SIGFD_GEN	0xfffffffdu	/* ... of the signalfd */
@@ -247,6 +248,8 @@ kick_sync(struct kq *kq)
 {
 	uint64_t v = 1;
 
+	if (kq->kq_closed)
+		return;		/* stays readable: every waiter must see it */
 	if (kq->kq_phead != NULL && !kq->kq_kicked) {
 		if (write(kq->kq_kick, &v, sizeof(v)) == sizeof(v))
 			kq->kq_kicked = true;
@@ -268,10 +271,43 @@ kq__pend(struct kq *kq, struct knote *kn)
 	kq->kq_ptail = &kn->kn_pnext;
 }
 
+void
+kq__lowat_wait(struct kq *kq, struct knote *kn)
+{
+	if (kn->kn_status & (KN_PENDING | KN_LOWATQ | KN_DELETED))
+		return;
+	kn->kn_status |= KN_LOWATQ;
+	kn->kn_pnext = kq->kq_lowat;
+	kq->kq_lowat = kn;
+}
+
+/* Give the low-water knotes another look (from the pending list). */
+static void
+lowat_recheck(struct kq *kq)
+{
+	struct knote *kn;
+
+	while ((kn = kq->kq_lowat) != NULL) {
+		kq->kq_lowat = kn->kn_pnext;
+		kn->kn_status &= ~KN_LOWATQ;
+		kq__pend(kq, kn);
+	}
+}
+
 static void
 unpend(struct kq *kq, struct knote *kn)
 {
 	struct knote **pp;
+
+	if (kn->kn_status & KN_LOWATQ) {
+		for (pp = &kq->kq_lowat; *pp != NULL; pp = &(*pp)->kn_pnext)
+			if (*pp == kn) {
+				*pp = kn->kn_pnext;
+				break;
+			}
+		kn->kn_status &= ~KN_LOWATQ;
+		return;
+	}
 
 	if (!(kn->kn_status & KN_PENDING))
 		return;
@@ -629,6 +665,8 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 
 	if (kn->kn_status & (KN_DISABLED | KN_DELETED))
 		return;
+	if (kn->kn_kc == NULL && kn->kn_dscan == s->id && s->id != 0)
+		return;		/* in this caller's list already */
 	if (kn->kn_status & KN_PENDING) {
 		kn->kn_lastev |= ev;	/* it will be seen from the list */
 		return;
@@ -685,6 +723,7 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 		return;
 	}
 	s->out[s->n++] = kev;
+	kn->kn_dscan = s->id;
 	if (flags & EV_ONESHOT)
 		kn_drop(kq, kn);
 }
@@ -793,6 +832,8 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 			rc = EBADF;
 			break;
 		}
+		if (kq->kq_lowat != NULL)
+			lowat_recheck(kq);
 		if (kq->kq_phead != NULL)
 			drain_pending(kq, &s);
 		if (s.n >= nout || (s.n > 0 && polled))
@@ -809,6 +850,13 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 			}
 			tmo.tv_sec = (time_t)((deadline - now) / 1000000000ull);
 			tmo.tv_nsec = (long)((deadline - now) % 1000000000ull);
+			tp = &tmo;
+		}
+		if (kq->kq_lowat != NULL && s.n == 0 && (tp == NULL ||
+		    tmo.tv_sec > 0 || tmo.tv_nsec > LOWAT_RECHECK_NS)) {
+			/* Space freed by a reader wakes nobody: look again. */
+			tmo.tv_sec = 0;
+			tmo.tv_nsec = LOWAT_RECHECK_NS;
 			tp = &tmo;
 		}
 		/* Pending work left (a running knote): check back soon. */
@@ -1098,6 +1146,9 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges,
 		}
 		kick_sync(kq);
 		kq__unlock(kq);
+		/* An executor asleep on its futex must start polling. */
+		if (kq->kq_exec != NULL)
+			kc__exec_poke(kq->kq_exec);
 	}
 	if (n > 0 || nevents == 0) {
 		kq_put(kq);
