@@ -39,6 +39,7 @@ run: all
 
 bench: all
 	$(BUILD)/bench/bench-handoff
+	$(BUILD)/bench/bench-kevent
 
 install: all
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)

@@ -36,6 +36,9 @@ set(KC_MLINKS
   kc_wait.3:kc_wait_prepare.3
   kc_wait.3:kc_wait_cancel.3
   kc_wait.3:kc_sleep.3
+
+  kqueue.3:kevent.3
+  kqueue.3:EV_SET.3
 )
 
 # The man3 directory as seen at install time (relative MANDIRs are taken

@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [build|bench]   (bench adds the benchmark peers)
 set -eu
 
-pkgs="cmake make gcc pkg-config libuv1-dev mandoc"
+pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev mandoc"
 case "${1:-build}" in
 build) ;;
 bench) pkgs="$pkgs libuv1-dev" ;;

@@ -810,12 +810,14 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 	struct epoll_event evs[KQ_EPOLL_BATCH];
 	struct scan s = { .out = out, .nout = nout };
 	uint64_t deadline = 0;
-	bool forever = timeout == NULL, polled = false;
+	bool forever = timeout == NULL, polled = false, zero = false;
 	int i, m, rc = 0;
 
 	if (!forever) {
 		if (timeout->tv_sec > 100000000)	/* years: for ever */
 			forever = true;
+		else if (timeout->tv_sec == 0 && timeout->tv_nsec == 0)
+			zero = true;	/* a poll: no clock to read */
 		else
 			deadline = mono_ns() +
 			    (uint64_t)timeout->tv_sec * 1000000000ull +
@@ -838,7 +840,9 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 			drain_pending(kq, &s);
 		if (s.n >= nout || (s.n > 0 && polled))
 			break;
-		if (s.n > 0) {
+		if (s.n > 0 || zero) {
+			if (zero && polled)
+				break;
 			tmo.tv_sec = tmo.tv_nsec = 0;
 			tp = &tmo;
 		} else if (!forever) {
