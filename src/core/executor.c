@@ -30,6 +30,7 @@
  * wake-up) while it has any.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -84,6 +85,7 @@ struct kc_executor {
 	struct kc		*ex_local_tail;
 	unsigned		 ex_nbusy;
 	uint32_t		 ex_idle;	/* soft: nothing pending or running */
+	uint32_t		 ex_inbatch;	/* soft: running a batch now */
 
 	/* Timers, under ex_tlock.  ex_tnext is read without it. */
 	uint32_t		 ex_tlock __attribute__((aligned(64)));
@@ -476,8 +478,11 @@ soft_batch(struct kc_executor *ex, struct kc__runner *r, struct kc__worker *wk)
 	unsigned n = 0;
 
 	while (n < ex->ex_batch && (kc = local_pop(ex)) != NULL) {
-		if (n++ == 0 && KC__LOAD_RELAXED(&ex->ex_idle))
-			KC__STORE(&ex->ex_idle, 0);
+		if (n++ == 0) {
+			KC__STORE(&ex->ex_inbatch, 1);
+			if (KC__LOAD_RELAXED(&ex->ex_idle))
+				KC__STORE(&ex->ex_idle, 0);
+		}
 		if (KC__UNLIKELY(KC__LOAD_RELAXED(&ex->ex_ctl) ==
 		    CTL_HANDBACK)) {
 			/* Stop now: kc goes back to the head of the FIFO. */
@@ -492,8 +497,10 @@ soft_batch(struct kc_executor *ex, struct kc__runner *r, struct kc__worker *wk)
 		else
 			KC__STAT_INC(&wk->w_stats.cancelled_unlinked);
 	}
-	if (n > 0)
+	if (n > 0) {
+		KC__STORE(&ex->ex_inbatch, 0);
 		KC__STAT_INC(&wk->w_stats.batches);
+	}
 	return n;
 }
 
@@ -884,6 +891,25 @@ kc_executor_create(struct kc_executor **exp, const struct kc_executor_attr *attr
 	return 0;
 }
 
+/*
+ * A soft executor that has just returned from its last continuation is
+ * between batches (timers, its kqueue) for a moment before it says it is
+ * idle: give it that moment, so that destroy right after a run does not
+ * fail.  A running continuation or new work ends the wait at once.
+ */
+static void
+soft_settle(struct kc_executor *ex)
+{
+	unsigned i;
+
+	for (i = 0; i < 10000; i++) {
+		if (KC__LOAD(&ex->ex_idle) || KC__LOAD(&ex->ex_inbatch) ||
+		    KC__LOAD(&ex->ex_head) != NULL)
+			return;
+		sched_yield();
+	}
+}
+
 /* Post a control request and wait for the consumer's answer. */
 static int
 exec_request(struct kc_executor *ex, uint32_t ctl)
@@ -969,11 +995,12 @@ kc_executor_destroy(struct kc_executor *ex)
 		 * is busy now; a pool is judged here, under its mutex, since
 		 * all its workers may be blocked in continuations.
 		 */
-		if (ex->ex_soft)
+		if (ex->ex_soft) {
+			soft_settle(ex);
 			rc = KC__LOAD(&ex->ex_head) == NULL &&
 			    KC__LOAD(&ex->ex_idle) ?
 			    exec_request(ex, CTL_DESTROY) : -EBUSY;
-		else
+		} else
 			rc = pool_close_if_idle(ex);
 		if (rc < 0) {
 			pthread_mutex_unlock(&ex->ex_ctl_mtx);

@@ -18,7 +18,6 @@
  * SIGCHLD set to SIG_IGN is left alone (it also means "reap my children"),
  * and is not counted, as FreeBSD does not count it.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -30,11 +29,11 @@
 
 #define NSIGS	65
 
-typedef int sigaction_fn(int, const struct sigaction *, struct sigaction *);
+/* The C library's sigaction behind the wrapper (see kqueue.c on dlsym). */
+extern int __sigaction(int, const struct sigaction *, struct sigaction *);
 
-static sigaction_fn *real_sigaction;
-static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned sig_nwatched;	/* signals with our handler in place */
 
 static struct {
 	struct sigaction prog;		/* the program's disposition */
@@ -42,27 +41,12 @@ static struct {
 	int		 efd;		/* eventfd, -1 until needed */
 	unsigned	 watchers;	/* knotes, in every kqueue */
 	bool		 installed;	/* our handler is in place */
-} sigs[NSIGS];
-
-static void
-sig_resolve(void)
-{
-	int i;
-
-	real_sigaction = (sigaction_fn *)dlsym(RTLD_NEXT, "sigaction");
-	for (i = 0; i < NSIGS; i++)
-		sigs[i].efd = -1;
-}
+} sigs[NSIGS] = { [0 ... NSIGS - 1] = { .efd = -1 } };
 
 static int
 sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	pthread_once(&sig_once, sig_resolve);
-	if (real_sigaction == NULL) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return real_sigaction(sig, act, old);
+	return __sigaction(sig, act, old);
 }
 
 static bool
@@ -133,8 +117,12 @@ sig_install(int sig)
 	sa.sa_mask = sigs[sig].prog.sa_mask;
 	sa.sa_flags = SA_SIGINFO | (sigs[sig].prog.sa_flags &
 	    (SA_RESTART | SA_ONSTACK | SA_NOCLDSTOP | SA_NOCLDWAIT));
-	if (sys_sigaction(sig, &sa, NULL) != 0)
+	/* Before the handler: sigaction() must look up the disposition. */
+	__atomic_add_fetch(&sig_nwatched, 1, __ATOMIC_SEQ_CST);
+	if (sys_sigaction(sig, &sa, NULL) != 0) {
+		__atomic_sub_fetch(&sig_nwatched, 1, __ATOMIC_SEQ_CST);
 		return errno;
+	}
 	sigs[sig].installed = true;
 	return 0;
 }
@@ -146,18 +134,16 @@ sig_uninstall(int sig)
 		return;
 	sys_sigaction(sig, &sigs[sig].prog, NULL);
 	sigs[sig].installed = false;
+	__atomic_sub_fetch(&sig_nwatched, 1, __ATOMIC_SEQ_CST);
 }
 
 /* The wrappers: the program sees and sets its own disposition. */
 
-__attribute__((visibility("default"))) int
-sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+static int
+sigaction_watched(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	int rc;
 
-	pthread_once(&sig_once, sig_resolve);
-	if (sig <= 0 || sig >= NSIGS)
-		return sys_sigaction(sig, act, old);
 	pthread_mutex_lock(&sig_lock);
 	if (!sigs[sig].installed) {
 		rc = sys_sigaction(sig, act, old);
@@ -176,6 +162,15 @@ sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	}
 	pthread_mutex_unlock(&sig_lock);
 	return 0;
+}
+
+__attribute__((visibility("default"))) KQ_UNSANITIZED int
+sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig <= 0 || sig >= NSIGS ||
+	    __atomic_load_n(&sig_nwatched, __ATOMIC_ACQUIRE) == 0)
+		return __sigaction(sig, act, old);
+	return sigaction_watched(sig, act, old);
 }
 
 __attribute__((visibility("default"))) sighandler_t
@@ -198,7 +193,6 @@ sig_watch(int sig)
 {
 	int rc = 0, fd;
 
-	pthread_once(&sig_once, sig_resolve);
 	pthread_mutex_lock(&sig_lock);
 	if (sigs[sig].efd < 0) {
 		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -29,6 +29,14 @@
 struct kq;
 struct knote;
 
+/*
+ * The wrappers of close(), dup2(), dup3() and sigaction() are called by
+ * sanitizer runtimes while they start, before they can serve instrumented
+ * code: their fast paths are not instrumented, and the rest is elsewhere.
+ */
+#define KQ_UNSANITIZED \
+	__attribute__((no_sanitize("thread", "address", "undefined")))
+
 /* Status bits of a knote, under its kqueue's lock. */
 #define KN_DISABLED	0x01u	/* EV_DISABLE, or EV_DISPATCH after delivery */
 #define KN_PENDING	0x02u	/* on the pending list */

@@ -9,7 +9,6 @@
  * reg_lock.  A continuation runs with no lock held, so it may call kevent(),
  * close() or anything else.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,30 +41,18 @@ static size_t reg_nall, reg_cap;
 static unsigned reg_live;	/* kqueues alive: close() skips work when 0 */
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 
-/* Resolved lazily: the close() and dup*() that the library's own wrap. */
-typedef int close_fn(int);
-typedef int dup2_fn(int, int);
-typedef int dup3_fn(int, int, int);
-static close_fn *real_close;
-static dup2_fn *real_dup2;
-static dup3_fn *real_dup3;
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-
-static void
-real_resolve(void)
-{
-	real_close = (close_fn *)dlsym(RTLD_NEXT, "close");
-	real_dup2 = (dup2_fn *)dlsym(RTLD_NEXT, "dup2");
-	real_dup3 = (dup3_fn *)dlsym(RTLD_NEXT, "dup3");
-}
+/*
+ * The C library's own entry points behind the close(), dup2() and dup3()
+ * that the library wraps.  Not dlsym(RTLD_NEXT): a sanitizer runtime may
+ * call our wrappers before it can serve dlsym's allocations.
+ */
+extern int __close(int fd);
+extern int __dup2(int oldfd, int newfd);
 
 int
 kq__sys_close(int fd)
 {
-	pthread_once(&real_once, real_resolve);
-	if (real_close != NULL)
-		return real_close(fd);
-	return (int)syscall(SYS_close, fd);
+	return __close(fd);
 }
 
 void
@@ -1173,35 +1160,47 @@ fail:
 
 /* Descriptor calls the library must see. */
 
-__attribute__((visibility("default"))) int
+/*
+ * With no kqueue alive these are the C library's calls and nothing else; the
+ * loads are relaxed, since a kqueue made concurrently by another thread
+ * cannot yet hold this descriptor.
+ */
+static int
+close_slow(int fd)
+{
+	fd_closing(fd);
+	return __close(fd);
+}
+
+static bool
+dup_slow(int oldfd, int newfd)
+{
+	if (oldfd != newfd && newfd >= 0 && fcntl(oldfd, F_GETFD) >= 0)
+		fd_closing(newfd);
+	return true;
+}
+
+__attribute__((visibility("default"))) KQ_UNSANITIZED int
 close(int fd)
 {
 	if (fd >= 0 && __atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
-		fd_closing(fd);
-	return kq__sys_close(fd);
+		return close_slow(fd);
+	return __close(fd);
 }
 
-__attribute__((visibility("default"))) int
+__attribute__((visibility("default"))) KQ_UNSANITIZED int
 dup2(int oldfd, int newfd)
 {
-	pthread_once(&real_once, real_resolve);
-	if (oldfd != newfd && newfd >= 0 && fcntl(oldfd, F_GETFD) >= 0 &&
-	    __atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
-		fd_closing(newfd);
-	if (real_dup2 != NULL)
-		return real_dup2(oldfd, newfd);
-	return (int)syscall(SYS_dup3, oldfd, newfd, 0);
+	if (__atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
+		dup_slow(oldfd, newfd);
+	return __dup2(oldfd, newfd);
 }
 
-__attribute__((visibility("default"))) int
+__attribute__((visibility("default"))) KQ_UNSANITIZED int
 dup3(int oldfd, int newfd, int flags)
 {
-	pthread_once(&real_once, real_resolve);
-	if (oldfd != newfd && newfd >= 0 && fcntl(oldfd, F_GETFD) >= 0 &&
-	    __atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
-		fd_closing(newfd);
-	if (real_dup3 != NULL)
-		return real_dup3(oldfd, newfd, flags);
+	if (__atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
+		dup_slow(oldfd, newfd);
 	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }
 
