@@ -22,6 +22,7 @@
  */
 #include <sys/event.h>
 #include "kctest.h"
+#include "kqtest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,40 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WAIT_MS		2000
-
-static const struct timespec zero_ts = { 0, 0 };
-
 #define UD1	((void *)(uintptr_t)0xabcd)
 #define UD2	((void *)(uintptr_t)0xbcde)
-
-static int
-kq_open(void)
-{
-	int kq = kqueue();
-
-	KC_CHECK_GE(kq, 0);
-	return kq;
-}
-
-static int
-change(int kq, uintptr_t ident, short filter, unsigned short flags,
-    unsigned int fflags, int64_t data, void *udata)
-{
-	struct kevent kev;
-	int r;
-
-	EV_SET(&kev, ident, filter, flags, fflags, data, udata);
-	errno = 0;
-	r = kevent(kq, &kev, 1, NULL, 0, NULL);
-	if (r == 0)
-		return 0;
-	KC_CHECK_EQ(r, -1);
-	KC_CHECK_NE(errno, 0);
-	return errno;
-}
-
-#define CHANGE_OK(...)	KC_CHECK_EQ(change(__VA_ARGS__), 0)
 
 /*
  * The one change, with room for its error: one EV_ERROR entry, data = the
@@ -81,7 +50,7 @@ change_entry(int kq, uintptr_t ident, short filter, unsigned short flags,
 
 	EV_SET(&kev, ident, filter, flags, fflags, data, udata);
 	memset(out, 0xa5, sizeof(out));
-	n = kevent(kq, &kev, 1, out, 2, &zero_ts);
+	n = kevent(kq, &kev, 1, out, 2, &kqt_zero_ts);
 	KC_CHECK_EQ(n, 1);
 	KC_CHECK(out[0].flags & EV_ERROR);
 	KC_CHECK_EQ(out[0].ident, ident);
@@ -97,22 +66,6 @@ change_entry(int kq, uintptr_t ident, short filter, unsigned short flags,
 	KC_CHECK_EQ(errno, (want));					\
 } while (0)
 
-static int
-collect(int kq, struct kevent *ev, int n, long ms)
-{
-	struct timespec ts;
-	int r;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	memset(ev, 0xa5, sizeof(*ev) * (size_t)n);
-	r = kevent(kq, NULL, 0, ev, n, &ts);
-	KC_CHECK_GE(r, 0);
-	KC_CHECK_LE(r, n);
-	return r;
-}
-
-/* A number that is no open descriptor. */
 static int
 closed_fd(void)
 {
@@ -136,10 +89,11 @@ test_filters(int kq, int fd)
 
 	printf("  unknown and unsupported filters\n");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		KC_CHECK_EQ(change(kq, fd, bad[i], EV_ADD, 0, 0, UD1), EINVAL);
+		KC_CHECK_EQ(kqt_change(kq, fd, bad[i], EV_ADD, 0, 0, UD1),
+		    EINVAL);
 		KC_CHECK_EQ(change_entry(kq, fd, bad[i], EV_ADD, 0, 0, UD1),
 		    EINVAL);
-		KC_CHECK_EQ(change(kq, fd, bad[i], EV_DELETE, 0, 0, UD1),
+		KC_CHECK_EQ(kqt_change(kq, fd, bad[i], EV_DELETE, 0, 0, UD1),
 		    EINVAL);
 	}
 }
@@ -159,16 +113,16 @@ test_missing(int kq, int fd)
 		for (j = 0; j < sizeof(fl) / sizeof(fl[0]); j++) {
 			id = (filt[i] == EVFILT_READ ||
 			    filt[i] == EVFILT_WRITE) ? (uintptr_t)fd : 4242;
-			KC_CHECK_EQ(change(kq, id, filt[i], fl[j], 0, 0, NULL),
-			    ENOENT);
+			KC_CHECK_EQ(kqt_change(kq, id, filt[i], fl[j], 0, 0,
+			    NULL), ENOENT);
 			KC_CHECK_EQ(change_entry(kq, id, filt[i], fl[j], 0, 0,
 			    UD2), ENOENT);
 		}
 	/* READ registered: WRITE on the same descriptor is still missing */
-	CHANGE_OK(kq, fd, EVFILT_READ, EV_ADD, 0, 0, NULL);
-	KC_CHECK_EQ(change(kq, fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL),
+	KQT_CHANGE_OK(kq, fd, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	KC_CHECK_EQ(kqt_change(kq, fd, EVFILT_WRITE, EV_DELETE, 0, 0, NULL),
 	    ENOENT);
-	CHANGE_OK(kq, fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	KQT_CHANGE_OK(kq, fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
 }
 
 static void
@@ -191,8 +145,8 @@ test_bad_idents(int kq)
 			unsigned int ff = filt[i] == EVFILT_VNODE ?
 			    NOTE_WRITE : 0;
 
-			KC_CHECK_EQ(change(kq, ids[j], filt[i], EV_ADD, ff, 0,
-			    UD1), EBADF);
+			KC_CHECK_EQ(kqt_change(kq, ids[j], filt[i], EV_ADD, ff,
+			    0, UD1), EBADF);
 			KC_CHECK_EQ(change_entry(kq, ids[j], filt[i], EV_ADD,
 			    ff, 0, UD1), EBADF);
 		}
@@ -206,16 +160,16 @@ test_bad_args(int kq, int fd)
 
 	printf("  bad arguments\n");
 	EV_SET(&ch, fd, EVFILT_READ, EV_ADD, 0, 0, NULL);
-	KEVENT_FAILS(EFAULT, kq, NULL, 1, ev, 2, &zero_ts);
-	KEVENT_FAILS(EFAULT, kq, NULL, 1, NULL, 0, &zero_ts);
-	KEVENT_FAILS(EFAULT, kq, NULL, 0, NULL, 1, &zero_ts);
-	KEVENT_FAILS(EINVAL, kq, &ch, -1, ev, 2, &zero_ts);
-	KEVENT_FAILS(EINVAL, kq, NULL, -1, NULL, 0, &zero_ts);
-	KEVENT_FAILS(EINVAL, kq, NULL, 0, ev, -1, &zero_ts);
-	KEVENT_FAILS(EINVAL, kq, NULL, INT_MIN, ev, 2, &zero_ts);
-	KEVENT_FAILS(EINVAL, kq, NULL, 0, ev, INT_MIN, &zero_ts);
+	KEVENT_FAILS(EFAULT, kq, NULL, 1, ev, 2, &kqt_zero_ts);
+	KEVENT_FAILS(EFAULT, kq, NULL, 1, NULL, 0, &kqt_zero_ts);
+	KEVENT_FAILS(EFAULT, kq, NULL, 0, NULL, 1, &kqt_zero_ts);
+	KEVENT_FAILS(EINVAL, kq, &ch, -1, ev, 2, &kqt_zero_ts);
+	KEVENT_FAILS(EINVAL, kq, NULL, -1, NULL, 0, &kqt_zero_ts);
+	KEVENT_FAILS(EINVAL, kq, NULL, 0, ev, -1, &kqt_zero_ts);
+	KEVENT_FAILS(EINVAL, kq, NULL, INT_MIN, ev, 2, &kqt_zero_ts);
+	KEVENT_FAILS(EINVAL, kq, NULL, 0, ev, INT_MIN, &kqt_zero_ts);
 	/* none of that registered anything */
-	KC_CHECK_EQ(change(kq, fd, EVFILT_READ, EV_DELETE, 0, 0, NULL),
+	KC_CHECK_EQ(kqt_change(kq, fd, EVFILT_READ, EV_DELETE, 0, 0, NULL),
 	    ENOENT);
 
 	ts.tv_sec = 0;
@@ -265,7 +219,7 @@ test_huge_timeout(int kq)
 
 	printf("  huge timeouts\n");
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
 	ts.tv_sec = (time_t)LONG_MAX;
 	ts.tv_nsec = 999999999L;
 	/* nevents 0: back at once */
@@ -318,16 +272,16 @@ test_not_kqueue(void)
 	fds[3] = ep;
 	EV_SET(&ch, p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
 	for (i = 0; i < 4; i++) {
-		KEVENT_FAILS(EBADF, fds[i], NULL, 0, ev, 2, &zero_ts);
-		KEVENT_FAILS(EBADF, fds[i], &ch, 1, NULL, 0, &zero_ts);
+		KEVENT_FAILS(EBADF, fds[i], NULL, 0, ev, 2, &kqt_zero_ts);
+		KEVENT_FAILS(EBADF, fds[i], &ch, 1, NULL, 0, &kqt_zero_ts);
 		KEVENT_FAILS(EBADF, fds[i], NULL, 0, NULL, 0, NULL);
 	}
-	KEVENT_FAILS(EBADF, -1, NULL, 0, ev, 2, &zero_ts);
+	KEVENT_FAILS(EBADF, -1, NULL, 0, ev, 2, &kqt_zero_ts);
 	KEVENT_FAILS(EBADF, -1, &ch, 1, NULL, 0, NULL);
-	KEVENT_FAILS(EBADF, INT_MIN, NULL, 0, ev, 2, &zero_ts);
-	KEVENT_FAILS(EBADF, INT_MAX, NULL, 0, ev, 2, &zero_ts);
-	KEVENT_FAILS(EBADF, 1000000, NULL, 0, ev, 2, &zero_ts);
-	KEVENT_FAILS(EBADF, closed_fd(), NULL, 0, ev, 2, &zero_ts);
+	KEVENT_FAILS(EBADF, INT_MIN, NULL, 0, ev, 2, &kqt_zero_ts);
+	KEVENT_FAILS(EBADF, INT_MAX, NULL, 0, ev, 2, &kqt_zero_ts);
+	KEVENT_FAILS(EBADF, 1000000, NULL, 0, ev, 2, &kqt_zero_ts);
+	KEVENT_FAILS(EBADF, closed_fd(), NULL, 0, ev, 2, &kqt_zero_ts);
 	KEVENT_FAILS(EBADF, closed_fd(), &ch, 1, NULL, 0, NULL);
 	/* the pipe is still an ordinary pipe */
 	KC_CHECK_EQ(write(p[1], "k", 1), 1);
@@ -342,7 +296,7 @@ static void *
 nevents0_main(void *arg)
 {
 	atomic_int *flag = arg;
-	int kq = kq_open(), p[2];
+	int kq = kqt_open(), p[2];
 	struct kevent ch;
 
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC));
@@ -394,7 +348,7 @@ test_error_entries(int kq)
 	EV_SET(&ch[5], pc[0], EVFILT_WRITE, EV_ENABLE, 0, 0,
 	    (void *)(uintptr_t)4);
 	memset(out, 0xa5, sizeof(out));
-	n = kevent(kq, ch, 6, out, 8, &zero_ts);
+	n = kevent(kq, ch, 6, out, 8, &kqt_zero_ts);
 	KC_CHECK_EQ(n, 4);
 	KC_CHECK(out[0].flags & EV_ERROR);
 	KC_CHECK_EQ(out[0].data, EINVAL);
@@ -415,11 +369,11 @@ test_error_entries(int kq)
 	KC_CHECK_EQ(out[3].filter, EVFILT_WRITE);
 	KC_CHECK_PTR_EQ(out[3].udata, (void *)(uintptr_t)4);
 	/* the good changes on either side of the errors were applied */
-	KC_CHECK_EQ(collect(kq, ev, 4, 0), 0);
+	KC_CHECK_EQ(kqt_collect(kq, ev, 4, 0), 0);
 	KC_CHECK_EQ(write(pa[1], "a", 1), 1);
 	KC_CHECK_EQ(write(pb[1], "b", 1), 1);
 	for (i = 0; i < 20 && !(seen_a && seen_b); i++) {
-		int j, m = collect(kq, ev, 4, WAIT_MS / 10);
+		int j, m = kqt_collect(kq, ev, 4, KQT_WAIT_MS / 10);
 
 		for (j = 0; j < m; j++) {
 			KC_CHECK_EQ(ev[j].flags & EV_ERROR, 0);
@@ -438,18 +392,18 @@ test_error_entries(int kq)
 	/* exactly as much room as errors */
 	EV_SET(&ch[0], pa[0], -100, EV_ADD, 0, 0, NULL);
 	EV_SET(&ch[1], pc[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
-	n = kevent(kq, ch, 2, out, 2, &zero_ts);
+	n = kevent(kq, ch, 2, out, 2, &kqt_zero_ts);
 	KC_CHECK_EQ(n, 2);
 	KC_CHECK_EQ(out[0].data, EINVAL);
 	KC_CHECK_EQ(out[1].data, ENOENT);
 
 	/* no room: -1 with the error */
 	EV_SET(&ch[0], pa[0], -100, EV_ADD, 0, 0, NULL);
-	KEVENT_FAILS(EINVAL, kq, ch, 1, NULL, 0, &zero_ts);
+	KEVENT_FAILS(EINVAL, kq, ch, 1, NULL, 0, &kqt_zero_ts);
 	EV_SET(&ch[0], pc[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
 	KEVENT_FAILS(ENOENT, kq, ch, 1, NULL, 0, NULL);
 	EV_SET(&ch[0], cfd, EVFILT_READ, EV_ADD, 0, 0, NULL);
-	KEVENT_FAILS(EBADF, kq, ch, 1, out, 0, &zero_ts);
+	KEVENT_FAILS(EBADF, kq, ch, 1, out, 0, &kqt_zero_ts);
 
 	/* EV_RECEIPT and errors mixed: one entry per change, in order */
 	EV_SET(&ch[0], pc[0], EVFILT_READ, EV_ADD | EV_RECEIPT, 0, 0, UD1);
@@ -457,7 +411,7 @@ test_error_entries(int kq)
 	EV_SET(&ch[2], pc[0], EVFILT_READ, EV_DELETE | EV_RECEIPT, 0, 0, UD1);
 	EV_SET(&ch[3], pc[0], EVFILT_READ, EV_DELETE | EV_RECEIPT, 0, 0, UD2);
 	memset(out, 0xa5, sizeof(out));
-	n = kevent(kq, ch, 4, out, 8, &zero_ts);
+	n = kevent(kq, ch, 4, out, 8, &kqt_zero_ts);
 	KC_CHECK_EQ(n, 4);
 	for (i = 0; i < 4; i++) {
 		KC_CHECK(out[i].flags & EV_ERROR);
@@ -469,8 +423,8 @@ test_error_entries(int kq)
 	KC_CHECK_EQ(out[3].data, ENOENT);
 	KC_CHECK_PTR_EQ(out[1].udata, UD2);
 
-	CHANGE_OK(kq, pa[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
-	CHANGE_OK(kq, pb[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	KQT_CHANGE_OK(kq, pa[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	KQT_CHANGE_OK(kq, pb[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
 	KC_CHECK_OK(close(pa[0]));
 	KC_CHECK_OK(close(pa[1]));
 	KC_CHECK_OK(close(pb[0]));
@@ -489,7 +443,7 @@ test_fuzz(void)
 	struct kevent ch[4], out[8];
 	uintptr_t ids[6];
 	unsigned i, iters = kct_sanitized() ? 500 : 3000;
-	int kq = kq_open(), p[2], n, j, nch, nev;
+	int kq = kqt_open(), p[2], n, j, nch, nev;
 
 	printf("  random changes x %u\n", iters);
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
@@ -524,7 +478,7 @@ test_fuzz(void)
 		nev = (int)kct_rand_below(9);
 		errno = 0;
 		n = kevent(kq, nch ? ch : NULL, nch, nev ? out : NULL, nev,
-		    &zero_ts);
+		    &kqt_zero_ts);
 		if (n < 0) {
 			KC_CHECK_EQ(n, -1);
 			if (errno != EINVAL && errno != ENOENT &&
@@ -542,11 +496,11 @@ test_fuzz(void)
 				    out[j].data == EBADF);
 	}
 	/* still a working kqueue (a fresh knote: the old may be disabled) */
-	n = change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	n = kqt_change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
 	KC_CHECK(n == 0 || n == ENOENT);
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, UD1);
 	for (i = 0; i < 1000; i++) {
-		n = collect(kq, out, 8, 10);
+		n = kqt_collect(kq, out, 8, 10);
 		for (j = 0; j < n; j++)
 			if (out[j].ident == (uintptr_t)p[0] &&
 			    out[j].filter == EVFILT_READ &&
@@ -568,7 +522,7 @@ main(void)
 
 	kct_begin("kq-badinput", 60);
 	signal(SIGPIPE, SIG_IGN);
-	kq = kq_open();
+	kq = kqt_open();
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
 
 	test_filters(kq, p[0]);

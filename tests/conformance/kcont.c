@@ -32,6 +32,7 @@
 #include <kcont.h>
 
 #include "kctest.h"
+#include "kqtest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -195,24 +196,8 @@ probe_new(enum act act, int kq, struct kc_executor *ex)
 #define CHANGE_OK(kq, id, filt, fl, ff, ud) \
 	KC_CHECK_EQ(kev1(kq, id, filt, fl, ff, ud), 0)
 
-static void
-change_err(int kq, uintptr_t ident, short filter, unsigned short flags,
-    unsigned fflags, void *udata, int err)
-{
-	struct kevent kev, out;
-	struct timespec zero = { 0, 0 };
-
-	EV_SET(&kev, ident, filter, flags, fflags, 0, udata);
-	memset(&out, 0, sizeof(out));
-	KC_CHECK_EQ(kevent(kq, &kev, 1, &out, 1, &zero), 1);
-	KC_CHECK(out.flags & EV_ERROR);
-	KC_CHECK_EQ(out.data, err);
-	KC_CHECK_EQ(out.ident, ident);
-	KC_CHECK_EQ(out.filter, filter);
-	errno = 0;
-	KC_CHECK_EQ(kevent(kq, &kev, 1, NULL, 0, NULL), -1);
-	KC_CHECK_EQ(errno, err);
-}
+#define change_err(kq, id, filt, fl, ff, ud, err) \
+	kqt_change_err(kq, id, filt, fl, ff, 0, ud, err)
 
 /* One kevent() call collecting for ms; returns the number of events. */
 static int

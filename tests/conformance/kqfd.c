@@ -18,6 +18,7 @@
  */
 #include <sys/event.h>
 #include "kctest.h"
+#include "kqtest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,90 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WAIT_MS		2000	/* bound for an event that must come */
-
-static const struct timespec zero_ts = { 0, 0 };
-
 #define UD1	((void *)(uintptr_t)0x1111)
 #define UD2	((void *)(uintptr_t)0x2222)
-
-static int
-kq_open(void)
-{
-	int kq = kqueue();
-
-	KC_CHECK_GE(kq, 0);
-	return kq;
-}
-
-/* Apply one change with no eventlist: 0 or the errno. */
-static int
-change(int kq, uintptr_t ident, short filter, unsigned short flags,
-    unsigned int fflags, int64_t data, void *udata)
-{
-	struct kevent kev;
-	int r;
-
-	EV_SET(&kev, ident, filter, flags, fflags, data, udata);
-	errno = 0;
-	r = kevent(kq, &kev, 1, NULL, 0, NULL);
-	if (r == 0)
-		return 0;
-	KC_CHECK_EQ(r, -1);
-	KC_CHECK_NE(errno, 0);
-	return errno;
-}
-
-#define CHANGE_OK(...)	KC_CHECK_EQ(change(__VA_ARGS__), 0)
-
-static int
-collect(int kq, struct kevent *ev, int n, long ms)
-{
-	struct timespec ts;
-	int r;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	memset(ev, 0xa5, sizeof(*ev) * (size_t)n);
-	r = kevent(kq, NULL, 0, ev, n, &ts);
-	KC_CHECK_GE(r, 0);
-	KC_CHECK_LE(r, n);
-	return r;
-}
-
-static struct kevent
-expect_one_(int kq, uintptr_t ident, short filter, int line)
-{
-	struct kevent ev[4];
-	int n = collect(kq, ev, 4, WAIT_MS);
-
-	if (n != 1 || ev[0].ident != ident || ev[0].filter != filter ||
-	    (ev[0].flags & EV_ERROR) != 0)
-		kct_fail(__FILE__, line, "expected one event (ident %ju, filter "
-		    "%d), got %d (first: ident %ju filter %d flags %#x data "
-		    "%jd)", (uintmax_t)ident, filter, n,
-		    (uintmax_t)ev[0].ident, ev[0].filter, ev[0].flags,
-		    (intmax_t)ev[0].data);
-	return ev[0];
-}
-
-#define expect_one(kq, ident, filter) \
-	expect_one_((kq), (uintptr_t)(ident), (filter), __LINE__)
-
-static void
-expect_none_(int kq, int line)
-{
-	struct kevent ev[4];
-	int n = collect(kq, ev, 4, 0);
-
-	if (n != 0)
-		kct_fail(__FILE__, line, "expected no event, got %d (first: "
-		    "ident %ju filter %d flags %#x data %jd)", n,
-		    (uintmax_t)ev[0].ident, ev[0].filter, ev[0].flags,
-		    (intmax_t)ev[0].data);
-}
-
-#define expect_none(kq)	expect_none_((kq), __LINE__)
 
 /* Is fd readable by poll(), select() and a private epoll, within ms? */
 static bool
@@ -166,7 +85,7 @@ epoll_readable(int ep, int fd, int ms)
 static void
 check_readable_(int ep, int kq, bool want, int line)
 {
-	int ms = want ? WAIT_MS : 0;
+	int ms = want ? KQT_WAIT_MS : 0;
 
 	if (poll_readable(kq, ms) != want)
 		kct_fail(__FILE__, line, "poll: kqueue %sreadable",
@@ -181,26 +100,12 @@ check_readable_(int ep, int kq, bool want, int line)
 
 #define check_readable(ep, kq, want) \
 	check_readable_((ep), (kq), (want), __LINE__)
-
-static void
-drain_pipe(int fd)
-{
-	char buf[256];
-	unsigned i;
-
-	for (i = 0; i < 1000; i++)
-		if (read(fd, buf, sizeof(buf)) <= 0)
-			break;
-	KC_CHECK_LT(i, 1000);
-}
-
-/* poll/select/epoll on the kqueue: readable exactly while pending. */
 static void
 test_poll_kq(void)
 {
 	struct epoll_event ee = { .events = EPOLLIN };
 	struct kevent ev;
-	int kq = kq_open(), ep, p[2], fl;
+	int kq = kqt_open(), ep, p[2], fl;
 
 	printf("  poll/select/epoll on a kqueue\n");
 	fl = fcntl(kq, F_GETFD);
@@ -214,36 +119,36 @@ test_poll_kq(void)
 
 	/* empty kqueue: not readable */
 	check_readable(ep, kq, false);
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
 	check_readable(ep, kq, false);
 	/* the pipe readable: so is the kqueue */
 	KC_CHECK_EQ(write(p[1], "abc", 3), 3);
 	check_readable(ep, kq, true);
 	/* collecting a level event does not end it */
-	ev = expect_one(kq, p[0], EVFILT_READ);
+	ev = kqt_expect_one(kq, p[0], EVFILT_READ);
 	KC_CHECK_EQ(ev.data, 3);
 	check_readable(ep, kq, true);
 	/* disabled: not pending */
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_DISABLE, 0, 0, NULL);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_DISABLE, 0, 0, NULL);
 	check_readable(ep, kq, false);
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL);
 	check_readable(ep, kq, true);
 	/* drained: not readable */
-	drain_pipe(p[0]);
+	kqt_drain_pipe(p[0]);
 	check_readable(ep, kq, false);
-	expect_none(kq);
+	kqt_expect_none(kq);
 	/* and again */
 	KC_CHECK_EQ(write(p[1], "d", 1), 1);
 	check_readable(ep, kq, true);
 	/* a one-shot collected: nothing pending */
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, UD1);
 	check_readable(ep, kq, true);
-	(void)expect_one(kq, p[0], EVFILT_READ);
+	(void)kqt_expect_one(kq, p[0], EVFILT_READ);
 	check_readable(ep, kq, false);
 	/* deleted while the pipe is readable: not readable */
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
 	check_readable(ep, kq, true);
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
 	check_readable(ep, kq, false);
 
 	KC_CHECK_OK(close(ep));
@@ -257,32 +162,32 @@ static void
 test_kq_in_kq(void)
 {
 	struct kevent ev;
-	int inner = kq_open(), outer = kq_open(), p[2];
+	int inner = kqt_open(), outer = kqt_open(), p[2];
 
 	printf("  kqueue in a kqueue\n");
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
-	CHANGE_OK(outer, inner, EVFILT_READ, EV_ADD, 0, 0, UD2);
-	expect_none(outer);
-	CHANGE_OK(inner, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
-	expect_none(outer);
+	KQT_CHANGE_OK(outer, inner, EVFILT_READ, EV_ADD, 0, 0, UD2);
+	kqt_expect_none(outer);
+	KQT_CHANGE_OK(inner, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
+	kqt_expect_none(outer);
 	KC_CHECK_EQ(write(p[1], "xy", 2), 2);
-	ev = expect_one(outer, inner, EVFILT_READ);
+	ev = kqt_expect_one(outer, inner, EVFILT_READ);
 	KC_CHECK_GE(ev.data, 1);
 	KC_CHECK_PTR_EQ(ev.udata, UD2);
 	KC_CHECK_EQ(ev.flags & EV_EOF, 0);
 	/* level: still pending until the inner event goes */
-	(void)expect_one(outer, inner, EVFILT_READ);
-	ev = expect_one(inner, p[0], EVFILT_READ);
+	(void)kqt_expect_one(outer, inner, EVFILT_READ);
+	ev = kqt_expect_one(inner, p[0], EVFILT_READ);
 	KC_CHECK_EQ(ev.data, 2);
-	drain_pipe(p[0]);
-	expect_none(inner);
-	expect_none(outer);
+	kqt_drain_pipe(p[0]);
+	kqt_expect_none(inner);
+	kqt_expect_none(outer);
 	/* EV_CLEAR on the outer knote: once per new activity */
-	CHANGE_OK(outer, inner, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, UD2);
+	KQT_CHANGE_OK(outer, inner, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, UD2);
 	KC_CHECK_EQ(write(p[1], "z", 1), 1);
-	(void)expect_one(outer, inner, EVFILT_READ);
-	expect_none(outer);
-	drain_pipe(p[0]);
+	(void)kqt_expect_one(outer, inner, EVFILT_READ);
+	kqt_expect_none(outer);
+	kqt_drain_pipe(p[0]);
 	KC_CHECK_OK(close(p[0]));
 	KC_CHECK_OK(close(p[1]));
 	KC_CHECK_OK(close(outer));
@@ -319,11 +224,11 @@ test_close_wakes(void)
 	pthread_t t[3];
 	atomic_int entering = 0, returned = 0;
 	struct kevent ev;
-	int kq = kq_open(), p[2], i;
+	int kq = kqt_open(), p[2], i;
 
 	printf("  close(kq) wakes blocked threads\n");
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC));
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
 	for (i = 0; i < 3; i++) {
 		b[i].kq = kq;
 		b[i].entering = &entering;
@@ -344,7 +249,7 @@ test_close_wakes(void)
 	}
 	/* the closed number */
 	errno = 0;
-	KC_CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &zero_ts), -1);
+	KC_CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &kqt_zero_ts), -1);
 	KC_CHECK_EQ(errno, EBADF);
 	errno = 0;
 	EV_SET(&ev, p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
@@ -359,15 +264,15 @@ static void
 test_fork(void)
 {
 	struct kevent ev;
-	int kq = kq_open(), p[2], status = -1;
+	int kq = kqt_open(), p[2], status = -1;
 	uint64_t dl;
 	pid_t pid, w;
 
 	printf("  fork\n");
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC));
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
 	KC_CHECK_EQ(write(p[1], "q", 1), 1);
-	(void)expect_one(kq, p[0], EVFILT_READ);
+	(void)kqt_expect_one(kq, p[0], EVFILT_READ);
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
@@ -379,7 +284,7 @@ test_fork(void)
 		/* only plain calls here: report through the exit status */
 		alarm(10);
 		errno = 0;
-		r = kevent(kq, NULL, 0, &cev, 1, &zero_ts);
+		r = kevent(kq, NULL, 0, &cev, 1, &kqt_zero_ts);
 		if (r != -1)
 			_exit(10 + (r > 0 ? 1 : 0));
 		if (errno != EBADF)
@@ -425,7 +330,7 @@ test_fork(void)
 		    WIFEXITED(status) ? "exit" : "signal",
 		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	/* the parent's kqueue is intact */
-	ev = expect_one(kq, p[0], EVFILT_READ);
+	ev = kqt_expect_one(kq, p[0], EVFILT_READ);
 	KC_CHECK_PTR_EQ(ev.udata, UD1);
 	KC_CHECK_EQ(ev.data, 1);
 	KC_CHECK_OK(close(p[0]));
@@ -441,35 +346,36 @@ static void
 test_close_with_dup(void)
 {
 	struct kevent ev, evs[4];
-	int kq = kq_open(), kq2 = kq_open(), p[2], d, d2, e;
+	int kq = kqt_open(), kq2 = kqt_open(), p[2], d, d2, e;
 
 	printf("  close of a registered descriptor, a dup open\n");
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
-	CHANGE_OK(kq2, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, UD1);
-	CHANGE_OK(kq, p[1], EVFILT_WRITE, EV_ADD | EV_DISPATCH, 0, 0, UD2);
-	ev = expect_one(kq, p[1], EVFILT_WRITE);	/* dispatched: off now */
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
+	KQT_CHANGE_OK(kq2, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, p[1], EVFILT_WRITE, EV_ADD | EV_DISPATCH, 0, 0, UD2);
+	/* dispatched: off now */
+	ev = kqt_expect_one(kq, p[1], EVFILT_WRITE);
 	d = dup(p[0]);
 	KC_CHECK_GE(d, 0);
 	KC_CHECK_OK(close(p[0]));
 	KC_CHECK_EQ(write(p[1], "abc", 3), 3);
-	KC_CHECK_EQ(collect(kq, evs, 4, 200), 0);
-	KC_CHECK_EQ(collect(kq2, evs, 4, 0), 0);
+	KC_CHECK_EQ(kqt_collect(kq, evs, 4, 200), 0);
+	KC_CHECK_EQ(kqt_collect(kq2, evs, 4, 0), 0);
 	/* a closed number: EBADF (FreeBSD looks the descriptor up first) */
-	e = change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	e = kqt_change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
 	KC_CHECK(e == EBADF || e == ENOENT);
 	/* the dup registered in its own right */
-	CHANGE_OK(kq, d, EVFILT_READ, EV_ADD, 0, 0, UD2);
-	ev = expect_one(kq, d, EVFILT_READ);
+	KQT_CHANGE_OK(kq, d, EVFILT_READ, EV_ADD, 0, 0, UD2);
+	ev = kqt_expect_one(kq, d, EVFILT_READ);
 	KC_CHECK_EQ(ev.data, 3);
 	KC_CHECK_PTR_EQ(ev.udata, UD2);
 	/* the number p[0] reused (by a dup of the same pipe): still nothing */
 	KC_CHECK_EQ(dup2(d, p[0]), p[0]);
-	KC_CHECK_EQ(collect(kq2, evs, 4, 100), 0);
-	(void)expect_one(kq, d, EVFILT_READ);
-	KC_CHECK_EQ(change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL),
+	KC_CHECK_EQ(kqt_collect(kq2, evs, 4, 100), 0);
+	(void)kqt_expect_one(kq, d, EVFILT_READ);
+	KC_CHECK_EQ(kqt_change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL),
 	    ENOENT);
-	KC_CHECK_EQ(change(kq2, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL),
+	KC_CHECK_EQ(kqt_change(kq2, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL),
 	    ENOENT);
 
 	/* the write side's disabled (dispatched) knote goes with close too */
@@ -478,9 +384,9 @@ test_close_with_dup(void)
 	KC_CHECK_OK(close(p[1]));
 	/* the same file back under the same number: no knote there */
 	KC_CHECK_EQ(dup2(d2, p[1]), p[1]);
-	KC_CHECK_EQ(change(kq, p[1], EVFILT_WRITE, EV_ENABLE, 0, 0, NULL),
+	KC_CHECK_EQ(kqt_change(kq, p[1], EVFILT_WRITE, EV_ENABLE, 0, 0, NULL),
 	    ENOENT);
-	KC_CHECK_EQ(collect(kq, evs, 4, 0), 1);		/* d only */
+	KC_CHECK_EQ(kqt_collect(kq, evs, 4, 0), 1);		/* d only */
 	KC_CHECK_EQ(evs[0].ident, (uintptr_t)d);
 	KC_CHECK_OK(close(p[1]));
 	KC_CHECK_OK(close(d2));
@@ -495,25 +401,25 @@ static void
 test_dup2_over(bool use_dup3)
 {
 	struct kevent evs[4], ev;
-	int kq = kq_open(), p[2], s[2];
+	int kq = kqt_open(), p[2], s[2];
 
 	printf("  %s over a registered descriptor\n",
 	    use_dup3 ? "dup3" : "dup2");
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
 	KC_CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD1);
 	KC_CHECK_EQ(write(p[1], "a", 1), 1);
-	(void)expect_one(kq, p[0], EVFILT_READ);
+	(void)kqt_expect_one(kq, p[0], EVFILT_READ);
 	if (use_dup3)
 		KC_CHECK_EQ(dup3(s[0], p[0], O_CLOEXEC), p[0]);
 	else
 		KC_CHECK_EQ(dup2(s[0], p[0]), p[0]);
 	KC_CHECK_EQ(write(s[1], "bc", 2), 2);
-	KC_CHECK_EQ(collect(kq, evs, 4, 200), 0);
-	KC_CHECK_EQ(change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL),
+	KC_CHECK_EQ(kqt_collect(kq, evs, 4, 200), 0);
+	KC_CHECK_EQ(kqt_change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL),
 	    ENOENT);
-	CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD2);
-	ev = expect_one(kq, p[0], EVFILT_READ);
+	KQT_CHANGE_OK(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, UD2);
+	ev = kqt_expect_one(kq, p[0], EVFILT_READ);
 	KC_CHECK_EQ(ev.data, 2);
 	KC_CHECK_PTR_EQ(ev.udata, UD2);
 	KC_CHECK_OK(close(p[0]));

@@ -19,6 +19,7 @@
 #include <sys/event.h>
 
 #include "kctest.h"
+#include "kqtest.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -89,60 +90,19 @@ reap(pid_t pid)
 	return st;
 }
 
-static int
-change(int kq, pid_t pid, unsigned short flags, unsigned fflags, void *udata)
-{
-	struct kevent kev;
-
-	EV_SET(&kev, (uintptr_t)pid, EVFILT_PROC, flags, fflags, 0, udata);
-	return kevent(kq, &kev, 1, NULL, 0, NULL);
-}
-
 #define CHANGE_OK(kq, pid, fl, ff, ud) \
-	KC_CHECK_EQ(change(kq, pid, fl, ff, ud), 0)
-
-static void
-change_err(int kq, pid_t pid, unsigned short flags, unsigned fflags, int err)
-{
-	struct kevent kev, out;
-	struct timespec zero = { 0, 0 };
-
-	EV_SET(&kev, (uintptr_t)pid, EVFILT_PROC, flags, fflags, 0,
-	    (void *)0x77);
-	memset(&out, 0, sizeof(out));
-	KC_CHECK_EQ(kevent(kq, &kev, 1, &out, 1, &zero), 1);
-	KC_CHECK(out.flags & EV_ERROR);
-	KC_CHECK_EQ(out.data, err);
-	KC_CHECK_EQ(out.ident, (uintptr_t)pid);
-	KC_CHECK_EQ(out.filter, EVFILT_PROC);
-	errno = 0;
-	KC_CHECK_EQ(kevent(kq, &kev, 1, NULL, 0, NULL), -1);
-	KC_CHECK_EQ(errno, err);
-}
-
-static void
-expect_none(int kq, unsigned ms)
-{
-	struct kevent ev;
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	KC_CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &ts), 0);
-}
+	KQT_CHANGE_OK(kq, (uintptr_t)(pid), EVFILT_PROC, fl, ff, 0, ud)
+#define change_err(kq, pid, fl, ff, err) \
+	kqt_change_err(kq, (uintptr_t)(pid), EVFILT_PROC, fl, ff, 0, \
+	    (void *)0x77, err)
 
 /* The exit event for pid (bounded wait). */
 static struct kevent
 get_exit(int kq, pid_t pid)
 {
 	struct kevent ev;
-	struct timespec ts = { 10, 0 };
 
-	memset(&ev, 0, sizeof(ev));
-	KC_CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &ts), 1);
-	KC_CHECK_EQ(ev.ident, (uintptr_t)pid);
-	KC_CHECK_EQ(ev.filter, EVFILT_PROC);
-	KC_CHECK(!(ev.flags & EV_ERROR));
+	kqt_get_one(kq, pid, EVFILT_PROC, 10000, &ev);
 	KC_CHECK(ev.fflags & NOTE_EXIT);
 	KC_CHECK(ev.flags & EV_EOF);
 	KC_CHECK(ev.flags & EV_ONESHOT);
@@ -159,14 +119,14 @@ test_exit_status(void)
 
 	KC_CHECK_GE(kq, 0);
 	CHANGE_OK(kq, c.pid, EV_ADD, NOTE_EXIT, (void *)0x70);
-	expect_none(kq, 30);			/* still running */
+	kqt_expect_none_ms(kq, 30);			/* still running */
 	go(&c);
 	ev = get_exit(kq, c.pid);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x70);
 	KC_CHECK(WIFEXITED((int)ev.data));
 	KC_CHECK_EQ(WEXITSTATUS((int)ev.data), 7);
 	/* Once, and gone. */
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	change_err(kq, c.pid, EV_DELETE, 0, ENOENT);
 	/* Not reaped: still waitable, with the same status. */
 	memset(&si, 0, sizeof(si));
@@ -221,7 +181,7 @@ test_zombie(void)
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x3);
 	KC_CHECK(WIFEXITED((int)ev.data));
 	KC_CHECK_EQ(WEXITSTATUS((int)ev.data), 3);
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	KC_CHECK_EQ(reap(c.pid), (int)ev.data);
 	close(kq);
 }
@@ -260,12 +220,12 @@ test_not_child(void)
 	KC_CHECK_GT(gpid, 0);
 	KC_CHECK_NE(gpid, child);
 	CHANGE_OK(kq, gpid, EV_ADD, NOTE_EXIT, (void *)0x5);
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	KC_CHECK_EQ(write(gp[1], "x", 1), 1);
 	ev = get_exit(kq, gpid);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x5);
 	KC_CHECK_EQ(ev.data, 0);
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	KC_CHECK_EQ(reap(child), 0);		/* exit 0 after reaping g */
 	KC_CHECK_OK(close(pp[0]));
 	KC_CHECK_OK(close(gp[1]));
@@ -320,7 +280,7 @@ test_flags(void)
 	change_err(kq, c.pid, EV_DELETE, 0, ENOENT);
 	go(&c);
 	wait_zombie(c.pid);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	reap(c.pid);
 
 	/* Added disabled: nothing until EV_ENABLE, then the exit. */
@@ -328,7 +288,7 @@ test_flags(void)
 	CHANGE_OK(kq, c.pid, EV_ADD | EV_DISABLE, NOTE_EXIT, (void *)0x21);
 	go(&c);
 	wait_zombie(c.pid);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	CHANGE_OK(kq, c.pid, EV_ENABLE, 0, NULL);
 	ev = get_exit(kq, c.pid);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x21);
@@ -342,12 +302,12 @@ test_flags(void)
 	CHANGE_OK(kq, c.pid, EV_ADD | EV_DISABLE, NOTE_EXIT, (void *)0x41);
 	go(&c);
 	wait_zombie(c.pid);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	CHANGE_OK(kq, c.pid, EV_ENABLE, 0, NULL);
 	ev = get_exit(kq, c.pid);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x41);
 	KC_CHECK_EQ(WEXITSTATUS((int)ev.data), 4);
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	KC_CHECK_EQ(reap(c.pid), (int)ev.data);
 
 	/* EV_ONESHOT, EV_DISPATCH, EV_CLEAR: one event each. */
@@ -366,11 +326,12 @@ test_flags(void)
 			KC_CHECK_PTR_EQ(ev.udata,
 			    (void *)(uintptr_t)(0x100 + i));
 			KC_CHECK_EQ(WEXITSTATUS((int)ev.data), 10 + (int)i);
-			expect_none(kq, 50);
+			kqt_expect_none_ms(kq, 50);
 			if (fl[i] == EV_DISPATCH) {
 				/* Nothing more to report, even enabled. */
-				if (change(kq, c.pid, EV_ENABLE, 0, NULL) == 0)
-					expect_none(kq, 50);
+				if (kqt_change(kq, (uintptr_t)c.pid,
+				    EVFILT_PROC, EV_ENABLE, 0, 0, NULL) == 0)
+					kqt_expect_none_ms(kq, 50);
 			}
 			KC_CHECK_EQ(reap(c.pid), (int)ev.data);
 		}
@@ -438,7 +399,7 @@ test_several(void)
 	CHANGE_OK(kq1, c.pid, EV_DELETE, 0, NULL);
 	go(&c);
 	ev = get_exit(kq2, c.pid);
-	expect_none(kq1, 50);
+	kqt_expect_none_ms(kq1, 50);
 	KC_CHECK_EQ(reap(c.pid), (int)ev.data);
 
 	for (i = 0; i < 4; i++) {
@@ -460,7 +421,7 @@ test_several(void)
 		KC_CHECK_EQ(ev.ident, (uintptr_t)cs[k].pid);
 		KC_CHECK_EQ(WEXITSTATUS((int)ev.data), 20 + (int)k);
 	}
-	expect_none(kq1, 30);
+	kqt_expect_none_ms(kq1, 30);
 	for (i = 0; i < 4; i++) {
 		st = reap(cs[i].pid);
 		KC_CHECK_EQ(WEXITSTATUS(st), 20 + i);

@@ -21,6 +21,7 @@
 #include <sys/event.h>
 
 #include "kctest.h"
+#include "kqtest.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -119,45 +120,10 @@ take_pending(int sig)
 	KC_CHECK_EQ(sigtimedwait(&s, NULL, &zero), sig);
 }
 
-static int
-change(int kq, uintptr_t sig, unsigned short flags, void *udata)
-{
-	struct kevent kev;
-
-	EV_SET(&kev, sig, EVFILT_SIGNAL, flags, 0, 0, udata);
-	return kevent(kq, &kev, 1, NULL, 0, NULL);
-}
-
-#define CHANGE_OK(kq, sig, fl, ud) KC_CHECK_EQ(change(kq, sig, fl, ud), 0)
-
-static void
-change_err(int kq, uintptr_t sig, unsigned short flags, int err)
-{
-	struct kevent kev, out;
-	struct timespec zero = { 0, 0 };
-
-	EV_SET(&kev, sig, EVFILT_SIGNAL, flags, 0, 0, (void *)0x99);
-	memset(&out, 0, sizeof(out));
-	KC_CHECK_EQ(kevent(kq, &kev, 1, &out, 1, &zero), 1);
-	KC_CHECK(out.flags & EV_ERROR);
-	KC_CHECK_EQ(out.data, err);
-	KC_CHECK_EQ(out.ident, sig);
-	KC_CHECK_EQ(out.filter, EVFILT_SIGNAL);
-	errno = 0;
-	KC_CHECK_EQ(kevent(kq, &kev, 1, NULL, 0, NULL), -1);
-	KC_CHECK_EQ(errno, err);
-}
-
-static void
-expect_none(int kq, unsigned ms)
-{
-	struct kevent ev;
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	KC_CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &ts), 0);
-}
+#define CHANGE_OK(kq, sig, fl, ud) \
+	KQT_CHANGE_OK(kq, sig, EVFILT_SIGNAL, fl, 0, 0, ud)
+#define change_err(kq, sig, fl, err) \
+	kqt_change_err(kq, sig, EVFILT_SIGNAL, fl, 0, 0, (void *)0x99, err)
 
 /*
  * Collect signal events until their data adds up to want (bounded), then
@@ -202,12 +168,8 @@ static struct kevent
 get_one(int kq, int sig)
 {
 	struct kevent ev;
-	struct timespec ts = { 10, 0 };
 
-	memset(&ev, 0, sizeof(ev));
-	KC_CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &ts), 1);
-	KC_CHECK_EQ(ev.ident, sig);
-	KC_CHECK_EQ(ev.filter, EVFILT_SIGNAL);
+	kqt_get_one(kq, sig, EVFILT_SIGNAL, 10000, &ev);
 	KC_CHECK_GE(ev.data, 1);
 	return ev;
 }
@@ -249,10 +211,11 @@ test_handler(void)
 	set_handler(SIGUSR1, on_usr1);
 	CHANGE_OK(kq, SIGUSR1, EV_ADD, (void *)0x51);
 	KC_CHECK_PTR_EQ(disposition(SIGUSR1, NULL), (void *)on_usr1);
-	expect_none(kq, 20);
+	kqt_expect_none_ms(kq, 20);
 	raise_usr1(3);
 	count_exactly(kq, SIGUSR1, 3, (void *)0x51);
-	expect_none(kq, 0);				/* EV_CLEAR implied */
+	/* EV_CLEAR implied */
+	kqt_expect_none_ms(kq, 0);
 	raise_usr1(1);
 	count_exactly(kq, SIGUSR1, 1, (void *)0x51);
 	KC_CHECK_PTR_EQ(disposition(SIGUSR1, NULL), (void *)on_usr1);
@@ -441,10 +404,10 @@ test_flags(void)
 	CHANGE_OK(kq, SIGUSR1, EV_ADD, (void *)0x10);
 	CHANGE_OK(kq, SIGUSR1, EV_DELETE, NULL);
 	raise_usr1(1);
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 	change_err(kq, SIGUSR1, EV_DELETE, ENOENT);
 	CHANGE_OK(kq, SIGUSR1, EV_ADD, (void *)0x11);
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 	raise_usr1(2);
 	count_exactly(kq, SIGUSR1, 2, (void *)0x11);
 
@@ -456,18 +419,18 @@ test_flags(void)
 	/* Disabled: not reported; enabled: reported again. */
 	CHANGE_OK(kq, SIGUSR1, EV_DISABLE, NULL);
 	raise_usr1(1);
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 	CHANGE_OK(kq, SIGUSR1, EV_ENABLE, NULL);
 	raise_usr1(1);
 	ev = get_one(kq, SIGUSR1);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x12);
-	expect_none(kq, 20);
+	kqt_expect_none_ms(kq, 20);
 	CHANGE_OK(kq, SIGUSR1, EV_DELETE, NULL);
 
 	/* Added disabled. */
 	CHANGE_OK(kq, SIGUSR1, EV_ADD | EV_DISABLE, (void *)0x13);
 	raise_usr1(1);
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 	CHANGE_OK(kq, SIGUSR1, EV_ENABLE, NULL);
 	raise_usr1(1);
 	ev = get_one(kq, SIGUSR1);
@@ -482,7 +445,7 @@ test_flags(void)
 	KC_CHECK_EQ(ev.data, 1);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x14);
 	raise_usr1(1);
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 	change_err(kq, SIGUSR1, EV_DELETE, ENOENT);
 
 	/* EV_DISPATCH. */
@@ -492,13 +455,13 @@ test_flags(void)
 	KC_CHECK(ev.flags & EV_DISPATCH);
 	KC_CHECK_EQ(ev.data, 1);
 	raise_usr1(1);
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 	CHANGE_OK(kq, SIGUSR1, EV_ENABLE, NULL);
 	raise_usr1(1);
 	ev = get_one(kq, SIGUSR1);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x15);
 	raise_usr1(1);
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 	CHANGE_OK(kq, SIGUSR1, EV_DELETE, NULL);
 
 	/* EV_RECEIPT. */
@@ -539,7 +502,7 @@ test_several_kqueues(void)
 	count_exactly(kq2, SIGUSR1, 2, (void *)2);
 	CHANGE_OK(kq1, SIGUSR1, EV_DELETE, NULL);
 	raise_usr1(1);
-	expect_none(kq1, 30);
+	kqt_expect_none_ms(kq1, 30);
 	count_exactly(kq2, SIGUSR1, 1, (void *)2);
 	count_exactly(kq3, SIGUSR1, 3, (void *)3);
 	close(kq2);

@@ -15,6 +15,7 @@
  */
 #include <sys/event.h>
 #include "kctest.h"
+#include "kqtest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,48 +28,6 @@
 
 #define NWAITERS	4
 #define ROUNDS		200
-
-static const struct timespec zero_ts = { 0, 0 };
-
-static int
-kq_open(void)
-{
-	int kq = kqueue();
-
-	KC_CHECK_GE(kq, 0);
-	return kq;
-}
-
-static int
-change(int kq, uintptr_t ident, short filter, unsigned short flags,
-    unsigned int fflags, int64_t data, void *udata)
-{
-	struct kevent kev;
-	int r;
-
-	EV_SET(&kev, ident, filter, flags, fflags, data, udata);
-	errno = 0;
-	r = kevent(kq, &kev, 1, NULL, 0, NULL);
-	if (r == 0)
-		return 0;
-	KC_CHECK_EQ(r, -1);
-	KC_CHECK_NE(errno, 0);
-	return errno;
-}
-
-#define CHANGE_OK(...)	KC_CHECK_EQ(change(__VA_ARGS__), 0)
-
-static void
-drain_pipe(int fd)
-{
-	char buf[256];
-	unsigned i;
-
-	for (i = 0; i < 1000; i++)
-		if (read(fd, buf, sizeof(buf)) <= 0)
-			break;
-	KC_CHECK_LT(i, 1000);
-}
 
 /* ---- one event, many waiters ---- */
 
@@ -135,16 +94,17 @@ test_one_to_one(unsigned short mode)
 	    mode == EV_ONESHOT ? "EV_ONESHOT" : "EV_DISPATCH", NWAITERS,
 	    ROUNDS);
 	memset(&rc, 0, sizeof(rc));
-	rc.kq = kq_open();
+	rc.kq = kqt_open();
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
 	rc.ev_rd = p[0];
 	rc.ev_wr = p[1];
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC | O_NONBLOCK));
 	rc.rel_rd = p[0];
 	rc.rel_wr = p[1];
-	CHANGE_OK(rc.kq, rc.rel_rd, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	KQT_CHANGE_OK(rc.kq, rc.rel_rd, EVFILT_READ, EV_ADD, 0, 0, NULL);
 	if (mode == EV_DISPATCH)
-		CHANGE_OK(rc.kq, rc.ev_rd, EVFILT_READ, EV_ADD | EV_DISPATCH,
+		KQT_CHANGE_OK(rc.kq, rc.ev_rd, EVFILT_READ,
+		    EV_ADD | EV_DISPATCH,
 		    0, 0, NULL);
 	for (i = 0; i < NWAITERS; i++)
 		t[i] = kct_thread_start(waiter_main, &rc);
@@ -152,10 +112,11 @@ test_one_to_one(unsigned short mode)
 	for (round = 1; round <= ROUNDS; round++) {
 		/* arm (the pipe is empty) */
 		if (mode == EV_ONESHOT)
-			CHANGE_OK(rc.kq, rc.ev_rd, EVFILT_READ,
+			KQT_CHANGE_OK(rc.kq, rc.ev_rd, EVFILT_READ,
 			    EV_ADD | EV_ONESHOT, 0, 0, NULL);
 		else
-			CHANGE_OK(rc.kq, rc.ev_rd, EVFILT_READ, EV_ENABLE, 0,
+			KQT_CHANGE_OK(rc.kq, rc.ev_rd, EVFILT_READ, EV_ENABLE,
+			    0,
 			    0, NULL);
 		atomic_store(&rc.entering, 0);
 		atomic_store(&rc.done, 0);
@@ -172,12 +133,12 @@ test_one_to_one(unsigned short mode)
 			kct_fail(__FILE__, __LINE__, "round %d: the event was "
 			    "delivered %d times", round, atomic_load(&rc.got));
 		/* nothing else pending (the event's pipe is still readable) */
-		drain_pipe(rc.rel_rd);
-		KC_CHECK_EQ(kevent(rc.kq, NULL, 0, evs, 4, &zero_ts), 0);
+		kqt_drain_pipe(rc.rel_rd);
+		KC_CHECK_EQ(kevent(rc.kq, NULL, 0, evs, 4, &kqt_zero_ts), 0);
 		if (mode == EV_ONESHOT)
-			KC_CHECK_EQ(change(rc.kq, rc.ev_rd, EVFILT_READ,
+			KC_CHECK_EQ(kqt_change(rc.kq, rc.ev_rd, EVFILT_READ,
 			    EV_DELETE, 0, 0, NULL), ENOENT);
-		drain_pipe(rc.ev_rd);
+		kqt_drain_pipe(rc.ev_rd);
 	}
 	atomic_store(&rc.stop, 1);
 	for (i = 0; i < NWAITERS; i++)
@@ -232,12 +193,13 @@ mutator_main(void *arg)
 		s = (int)(it % NSLOT);
 		fd = (uintptr_t)ch->rd[id][s];
 		if (ch->oneshot) {
-			CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_ADD | EV_ONESHOT,
+			KQT_CHANGE_OK(ch->kq, fd, EVFILT_READ,
+			    EV_ADD | EV_ONESHOT,
 			    0, 0, slot_udata(id, s));
 			atomic_fetch_add(&ch->adds[id][s], 1);
 			if (kct_rand_below(4) == 0)
 				sched_yield();
-			e = change(ch->kq, fd, EVFILT_READ, EV_DELETE, 0, 0,
+			e = kqt_change(ch->kq, fd, EVFILT_READ, EV_DELETE, 0, 0,
 			    NULL);
 			if (e == 0)
 				atomic_fetch_add(&ch->deleted[id][s], 1);
@@ -245,18 +207,19 @@ mutator_main(void *arg)
 				KC_CHECK_EQ(e, ENOENT);
 			continue;
 		}
-		CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_ADD, 0, 0,
+		KQT_CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_ADD, 0, 0,
 		    slot_udata(id, s));
 		atomic_fetch_add(&ch->adds[id][s], 1);
 		switch (kct_rand_below(4)) {
 		case 0:
-			CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_DISABLE, 0, 0,
+			KQT_CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_DISABLE, 0, 0,
 			    NULL);
-			CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_ENABLE, 0, 0,
+			KQT_CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_ENABLE, 0, 0,
 			    NULL);
 			break;
 		case 1:	/* modify: same udata, now EV_CLEAR */
-			CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_ADD | EV_CLEAR,
+			KQT_CHANGE_OK(ch->kq, fd, EVFILT_READ,
+			    EV_ADD | EV_CLEAR,
 			    0, 0, slot_udata(id, s));
 			break;
 		case 2:
@@ -265,7 +228,7 @@ mutator_main(void *arg)
 		default:
 			break;
 		}
-		CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+		KQT_CHANGE_OK(ch->kq, fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
 		atomic_fetch_add(&ch->deleted[id][s], 1);
 	}
 	atomic_fetch_add(&ch->mutators_done, 1);
@@ -315,7 +278,7 @@ test_churn(bool oneshot)
 	int i, s, p[2];
 
 	KC_CHECK(ch != NULL);
-	ch->kq = kq_open();
+	ch->kq = kqt_open();
 	ch->oneshot = oneshot;
 	ch->iters = kct_sanitized() ? 500 : 4000;
 	printf("  churn: %d threads x %u add/delete%s, %d collectors\n", NMUT,
@@ -339,10 +302,10 @@ test_churn(bool oneshot)
 	for (i = 0; i < NCOL; i++)
 		(void)kct_thread_join(tc[i]);
 	/* everything deleted or delivered: nothing pending, nothing left */
-	KC_CHECK_EQ(kevent(ch->kq, NULL, 0, evs, 4, &zero_ts), 0);
+	KC_CHECK_EQ(kevent(ch->kq, NULL, 0, evs, 4, &kqt_zero_ts), 0);
 	for (i = 0; i < NMUT; i++)
 		for (s = 0; s < NSLOT; s++) {
-			KC_CHECK_EQ(change(ch->kq, (uintptr_t)ch->rd[i][s],
+			KC_CHECK_EQ(kqt_change(ch->kq, (uintptr_t)ch->rd[i][s],
 			    EVFILT_READ, EV_DELETE, 0, 0, NULL), ENOENT);
 			KC_CHECK_EQ(atomic_load(&ch->adds[i][s]),
 			    (long)(ch->iters / NSLOT +

@@ -19,6 +19,7 @@
 #include <sys/event.h>
 
 #include "kctest.h"
+#include "kqtest.h"
 
 #include <errno.h>
 #include <string.h>
@@ -27,74 +28,17 @@
 
 #define MS	KCT_NSEC_PER_MSEC
 
-static int
-change(int kq, uintptr_t ident, unsigned short flags, unsigned fflags,
-    int64_t data, void *udata)
-{
-	struct kevent kev;
-
-	EV_SET(&kev, ident, EVFILT_TIMER, flags, fflags, data, udata);
-	return kevent(kq, &kev, 1, NULL, 0, NULL);
-}
-
 #define CHANGE_OK(kq, id, fl, ff, d, ud) \
-	KC_CHECK_EQ(change(kq, id, fl, ff, d, ud), 0)
-
-/* The change fails with err: as an EV_ERROR entry, and as -1/errno. */
-static void
-change_err(int kq, uintptr_t ident, unsigned short flags, unsigned fflags,
-    int64_t data, int err)
-{
-	struct kevent kev, out;
-	struct timespec zero = { 0, 0 };
-	int r;
-
-	EV_SET(&kev, ident, EVFILT_TIMER, flags, fflags, data, (void *)0x5a);
-	memset(&out, 0, sizeof(out));
-	r = kevent(kq, &kev, 1, &out, 1, &zero);
-	KC_CHECK_EQ(r, 1);
-	KC_CHECK(out.flags & EV_ERROR);
-	KC_CHECK_EQ(out.data, err);
-	KC_CHECK_EQ(out.ident, ident);
-	KC_CHECK_EQ(out.filter, EVFILT_TIMER);
-	errno = 0;
-	r = kevent(kq, &kev, 1, NULL, 0, NULL);
-	KC_CHECK_EQ(r, -1);
-	KC_CHECK_EQ(errno, err);
-}
-
-/* Collect at most n events, waiting at most ms milliseconds. */
-static int
-collect(int kq, struct kevent *ev, int n, unsigned ms)
-{
-	struct timespec ts;
-	int r;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	r = kevent(kq, NULL, 0, ev, n, &ts);
-	KC_CHECK_GE(r, 0);
-	return r;
-}
+	KQT_CHANGE_OK(kq, id, EVFILT_TIMER, fl, ff, d, ud)
+#define change_err(kq, id, fl, ff, d, err) \
+	kqt_change_err(kq, id, EVFILT_TIMER, fl, ff, d, (void *)0x5a, err)
 
 /* Exactly one timer event for ident within a generous bound. */
 static void
 get_one(int kq, uintptr_t ident, struct kevent *ev)
 {
-	memset(ev, 0, sizeof(*ev));
-	KC_CHECK_EQ(collect(kq, ev, 1, 10000), 1);
-	KC_CHECK_EQ(ev->ident, ident);
-	KC_CHECK_EQ(ev->filter, EVFILT_TIMER);
-	KC_CHECK(!(ev->flags & EV_ERROR));
+	kqt_get_one(kq, ident, EVFILT_TIMER, 10000, ev);
 	KC_CHECK_GE(ev->data, 1);
-}
-
-static void
-expect_none(int kq, unsigned ms)
-{
-	struct kevent ev;
-
-	KC_CHECK_EQ(collect(kq, &ev, 1, ms), 0);
 }
 
 static uint64_t
@@ -139,7 +83,7 @@ test_units(void)
 		KC_CHECK_EQ(ev.data, 1);
 		/* One-shot: gone now, and it does not fire again. */
 		change_err(kq, 100 + i, EV_DELETE, 0, 0, ENOENT);
-		expect_none(kq, 30);
+		kqt_expect_none_ms(kq, 30);
 	}
 	/* Zero period fires (at once). */
 	CHANGE_OK(kq, 7, EV_ADD | EV_ONESHOT, 0, 0, NULL);
@@ -181,7 +125,7 @@ test_periodic_never_early(void)
 		}
 		CHANGE_OK(kq, 1, EV_DELETE, 0, 0, NULL);
 		/* Deleted: nothing more, even if one was queued. */
-		expect_none(kq, 3 * u[i].ns / MS);
+		kqt_expect_none_ms(kq, 3 * u[i].ns / MS);
 	}
 	/* One second period, checked once. */
 	{
@@ -274,8 +218,9 @@ test_abstime(void)
 		KC_CHECK_GE(real_ns(), target_ns);	/* never early */
 		KC_CHECK_PTR_EQ(ev.udata, (void *)0xab5);
 		/* Fires once. */
-		expect_none(kq, 200);
-		(void)change(kq, 20 + (uintptr_t)unit, EV_DELETE, 0, 0, NULL);
+		kqt_expect_none_ms(kq, 200);
+		(void)kqt_change(kq, 20 + (uintptr_t)unit, EVFILT_TIMER,
+		    EV_DELETE, 0, 0, NULL);
 	}
 	/* A time in the past fires at once (bounded wait). */
 	now = real_ns();
@@ -284,7 +229,7 @@ test_abstime(void)
 	get_one(kq, 30, &ev);
 	CHANGE_OK(kq, 31, EV_ADD, NOTE_ABSTIME, 1, NULL);	/* 1970 */
 	get_one(kq, 31, &ev);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	close(kq);
 }
 
@@ -311,7 +256,7 @@ test_modify(void)
 	CHANGE_OK(kq, 5, EV_ADD | EV_ONESHOT, NOTE_NSECONDS, 30 * (int64_t)MS,
 	    (void *)0xc);
 	/* Drain anything that was already queued before the modify. */
-	while (collect(kq, &ev, 1, 0) == 1)
+	while (kqt_collect(kq, &ev, 1, 0) == 1)
 		KC_CHECK(ev.ident == 5);
 	get_one(kq, 5, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0xc);
@@ -333,7 +278,7 @@ test_modify(void)
 	kct_sleep_ns(100 * MS);
 	t1 = kct_now_ns();
 	CHANGE_OK(kq, 6, EV_ADD, 0, 200, NULL);
-	while (collect(kq, &ev, 1, 0) == 1)
+	while (kqt_collect(kq, &ev, 1, 0) == 1)
 		;
 	get_one(kq, 6, &ev);
 	KC_CHECK_GE(kct_now_ns() - t1, 200 * MS);
@@ -392,19 +337,19 @@ test_flags(void)
 	/* Delete before it fires: never fires. */
 	CHANGE_OK(kq, 1, EV_ADD | EV_ONESHOT, 0, 40, NULL);
 	CHANGE_OK(kq, 1, EV_DELETE, 0, 0, NULL);
-	expect_none(kq, 150);
+	kqt_expect_none_ms(kq, 150);
 	change_err(kq, 1, EV_DELETE, 0, 0, ENOENT);
 
 	/* Added disabled: never delivered until enabled. */
 	CHANGE_OK(kq, 2, EV_ADD | EV_DISABLE, 0, 20, (void *)0x22);
-	expect_none(kq, 150);
+	kqt_expect_none_ms(kq, 150);
 	CHANGE_OK(kq, 2, EV_ENABLE, 0, 0, NULL);
 	get_one(kq, 2, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x22);
 	/* Disabled while running: nothing, not even an already queued one. */
 	kct_sleep_ns(50 * MS);
 	CHANGE_OK(kq, 2, EV_DISABLE, 0, 0, NULL);
-	expect_none(kq, 150);
+	kqt_expect_none_ms(kq, 150);
 	CHANGE_OK(kq, 2, EV_ENABLE, 0, 0, NULL);
 	get_one(kq, 2, &ev);
 	CHANGE_OK(kq, 2, EV_DELETE, 0, 0, NULL);
@@ -415,12 +360,12 @@ test_flags(void)
 		get_one(kq, 3, &ev);
 		KC_CHECK(ev.flags & EV_DISPATCH);
 		KC_CHECK_PTR_EQ(ev.udata, (void *)0x33);
-		expect_none(kq, 100);
+		kqt_expect_none_ms(kq, 100);
 		CHANGE_OK(kq, 3, EV_ENABLE, 0, 0, NULL);
 	}
 	get_one(kq, 3, &ev);
 	CHANGE_OK(kq, 3, EV_DELETE, 0, 0, NULL);
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 
 	/* EV_RECEIPT: an EV_ERROR entry with data 0, then the timer fires. */
 	EV_SET(&ch[0], 4, EVFILT_TIMER, EV_ADD | EV_ONESHOT | EV_RECEIPT, 0,
@@ -462,7 +407,7 @@ test_flags(void)
 	CHANGE_OK(kq, 9, EV_ADD | EV_CLEAR, 0, 250, NULL);
 	get_one(kq, 9, &ev);
 	KC_CHECK(ev.flags & EV_CLEAR);
-	KC_CHECK_EQ(collect(kq, &ev, 1, 0), 0);		/* reset */
+	KC_CHECK_EQ(kqt_collect(kq, &ev, 1, 0), 0);		/* reset */
 	get_one(kq, 9, &ev);
 	KC_CHECK_LE((uint64_t)2 * 250 * MS, kct_now_ns() - t0);
 	CHANGE_OK(kq, 9, EV_DELETE, 0, 0, NULL);
@@ -476,7 +421,7 @@ test_flags(void)
 		uint64_t dl = kct_now_ns() + 10 * KCT_NSEC_PER_SEC;
 
 		while (seen != 0xffffu && kct_now_ns() < dl) {
-			r = collect(kq, out, 4, 100);
+			r = kqt_collect(kq, out, 4, 100);
 			for (int j = 0; j < r; j++) {
 				unsigned b = (unsigned)(out[j].ident - 1000);
 
@@ -489,7 +434,7 @@ test_flags(void)
 		}
 		KC_CHECK_EQ(seen, 0xffffu);
 	}
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 	close(kq);
 }
 
@@ -516,9 +461,9 @@ test_several_kqueues(void)
 	get_one(kq2, 1, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)2);
 	KC_CHECK_GE(kct_now_ns() - t0, 60 * MS);
-	expect_none(kq3, 100);
-	expect_none(kq1, 10);
-	expect_none(kq2, 10);
+	kqt_expect_none_ms(kq3, 100);
+	kqt_expect_none_ms(kq1, 10);
+	kqt_expect_none_ms(kq2, 10);
 	/* Closing one kqueue leaves the other's timer running. */
 	CHANGE_OK(kq1, 2, EV_ADD, 0, 10, NULL);
 	CHANGE_OK(kq2, 2, EV_ADD, 0, 10, NULL);

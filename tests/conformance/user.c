@@ -22,81 +22,27 @@
 #include <sys/event.h>
 
 #include "kctest.h"
+#include "kqtest.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
-static int
-change(int kq, uintptr_t ident, unsigned short flags, unsigned fflags,
-    void *udata)
-{
-	struct kevent kev;
-
-	EV_SET(&kev, ident, EVFILT_USER, flags, fflags, 0, udata);
-	return kevent(kq, &kev, 1, NULL, 0, NULL);
-}
-
 #define CHANGE_OK(kq, id, fl, ff, ud) \
-	KC_CHECK_EQ(change(kq, id, fl, ff, ud), 0)
+	KQT_CHANGE_OK(kq, id, EVFILT_USER, fl, ff, 0, ud)
 #define TRIGGER(kq, id, ff) \
 	CHANGE_OK(kq, id, 0, NOTE_TRIGGER | (ff), NULL)
-
-/* The change fails with err: as an EV_ERROR entry, and as -1/errno. */
-static void
-change_err(int kq, uintptr_t ident, unsigned short flags, unsigned fflags,
-    int err)
-{
-	struct kevent kev, out;
-	struct timespec zero = { 0, 0 };
-	int r;
-
-	EV_SET(&kev, ident, EVFILT_USER, flags, fflags, 0, (void *)0x77);
-	memset(&out, 0, sizeof(out));
-	r = kevent(kq, &kev, 1, &out, 1, &zero);
-	KC_CHECK_EQ(r, 1);
-	KC_CHECK(out.flags & EV_ERROR);
-	KC_CHECK_EQ(out.data, err);
-	KC_CHECK_EQ(out.ident, ident);
-	KC_CHECK_EQ(out.filter, EVFILT_USER);
-	errno = 0;
-	KC_CHECK_EQ(kevent(kq, &kev, 1, NULL, 0, NULL), -1);
-	KC_CHECK_EQ(errno, err);
-}
-
-static int
-collect(int kq, struct kevent *ev, int n, unsigned ms)
-{
-	struct timespec ts;
-	int r;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	r = kevent(kq, NULL, 0, ev, n, &ts);
-	KC_CHECK_GE(r, 0);
-	return r;
-}
+#define change_err(kq, id, fl, ff, err) \
+	kqt_change_err(kq, id, EVFILT_USER, fl, ff, 0, (void *)0x77, err)
 
 /* Exactly one user event for ident (bounded wait); returns its fflags. */
 static unsigned
 get_one(int kq, uintptr_t ident, struct kevent *ev)
 {
-	memset(ev, 0, sizeof(*ev));
-	KC_CHECK_EQ(collect(kq, ev, 1, 10000), 1);
-	KC_CHECK_EQ(ev->ident, ident);
-	KC_CHECK_EQ(ev->filter, EVFILT_USER);
-	KC_CHECK(!(ev->flags & EV_ERROR));
+	kqt_get_one(kq, ident, EVFILT_USER, 10000, ev);
 	/* Control bits and NOTE_TRIGGER never appear on output. */
 	KC_CHECK_EQ(ev->fflags & ~(unsigned)NOTE_FFLAGSMASK, 0);
 	return ev->fflags;
-}
-
-static void
-expect_none(int kq, unsigned ms)
-{
-	struct kevent ev;
-
-	KC_CHECK_EQ(collect(kq, &ev, 1, ms), 0);
 }
 
 static void
@@ -107,22 +53,23 @@ test_basic(void)
 
 	KC_CHECK_GE(kq, 0);
 	CHANGE_OK(kq, 1, EV_ADD | EV_CLEAR, 0, (void *)0x1234);
-	expect_none(kq, 30);			/* registered, not triggered */
+	/* registered, not triggered */
+	kqt_expect_none_ms(kq, 30);
 	TRIGGER(kq, 1, 0);
 	get_one(kq, 1, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x1234);
 	KC_CHECK(ev.flags & EV_CLEAR);
 	KC_CHECK(!(ev.flags & EV_ADD));	/* action bits are not returned */
 	KC_CHECK_EQ(ev.fflags, 0);
-	expect_none(kq, 0);			/* EV_CLEAR: reset */
+	kqt_expect_none_ms(kq, 0);			/* EV_CLEAR: reset */
 	/* The trigger may also ride on EV_ADD of the existing knote. */
 	CHANGE_OK(kq, 1, EV_ADD | EV_CLEAR, NOTE_TRIGGER, (void *)0x1234);
 	get_one(kq, 1, &ev);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 	/* Delete: a trigger now fails, nothing is reported. */
 	TRIGGER(kq, 1, 0);
 	CHANGE_OK(kq, 1, EV_DELETE, 0, NULL);	/* also drops the pending one */
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	change_err(kq, 1, EV_DELETE, 0, ENOENT);
 	change_err(kq, 1, 0, NOTE_TRIGGER, ENOENT);
 	change_err(kq, 2, EV_ENABLE, 0, ENOENT);
@@ -134,7 +81,7 @@ test_basic(void)
 	TRIGGER(kq, UINTPTR_MAX, 0);
 	get_one(kq, UINTPTR_MAX, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)1);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 	TRIGGER(kq, 0, 0);
 	get_one(kq, 0, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)2);
@@ -173,7 +120,7 @@ test_fflags_ops(void)
 	KC_CHECK_EQ(get_one(kq, 5, &ev), 0x10);
 	/* An update without NOTE_TRIGGER changes the value, no event. */
 	CHANGE_OK(kq, 5, 0, NOTE_FFCOPY | 0x42, NULL);
-	expect_none(kq, 20);
+	kqt_expect_none_ms(kq, 20);
 	TRIGGER(kq, 5, NOTE_FFNOP);
 	KC_CHECK_EQ(get_one(kq, 5, &ev), 0x42);
 	/* Ops between triggers combine before retrieval (coalesced). */
@@ -182,10 +129,10 @@ test_fflags_ops(void)
 	TRIGGER(kq, 5, NOTE_FFOR | 0x4);
 	CHANGE_OK(kq, 5, 0, NOTE_FFAND | 0x6, NULL);
 	KC_CHECK_EQ(get_one(kq, 5, &ev), 0x6);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 	/* EV_ADD modify with FFCOPY replaces the stored value (and udata). */
 	CHANGE_OK(kq, 5, EV_ADD | EV_CLEAR, NOTE_FFCOPY | 0x999, (void *)0x99);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 	TRIGGER(kq, 5, 0);
 	KC_CHECK_EQ(get_one(kq, 5, &ev), 0x999);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x99);
@@ -203,19 +150,19 @@ test_coalesce_clear(void)
 	CHANGE_OK(kq, 1, EV_ADD | EV_CLEAR, 0, NULL);
 	for (i = 0; i < 10; i++)
 		TRIGGER(kq, 1, 0);
-	KC_CHECK_EQ(collect(kq, ev, 4, 10000), 1);	/* one event */
+	KC_CHECK_EQ(kqt_collect(kq, ev, 4, 10000), 1);	/* one event */
 	KC_CHECK_EQ(ev[0].ident, 1);
-	expect_none(kq, 20);
+	kqt_expect_none_ms(kq, 20);
 	/* Fires again on a new trigger, once per retrieval. */
 	for (i = 0; i < 5; i++) {
 		TRIGGER(kq, 1, 0);
 		get_one(kq, 1, &ev[0]);
-		expect_none(kq, 0);
+		kqt_expect_none_ms(kq, 0);
 	}
 
 	/* Without EV_CLEAR a triggered user event stays active. */
 	CHANGE_OK(kq, 2, EV_ADD, 0, (void *)0x2);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 	TRIGGER(kq, 2, 0);
 	for (i = 0; i < 3; i++) {
 		get_one(kq, 2, &ev[0]);
@@ -223,11 +170,11 @@ test_coalesce_clear(void)
 	}
 	/* Disabling stops it; enabling brings it back (still triggered). */
 	CHANGE_OK(kq, 2, EV_DISABLE, 0, NULL);
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	CHANGE_OK(kq, 2, EV_ENABLE, 0, NULL);
 	get_one(kq, 2, &ev[0]);
 	CHANGE_OK(kq, 2, EV_DELETE, 0, NULL);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 	close(kq);
 }
 
@@ -243,17 +190,17 @@ test_flags(void)
 	/* Added disabled, triggered: delivered only after EV_ENABLE. */
 	CHANGE_OK(kq, 1, EV_ADD | EV_CLEAR | EV_DISABLE, 0, (void *)0x11);
 	TRIGGER(kq, 1, NOTE_FFCOPY | 0x11);
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	CHANGE_OK(kq, 1, EV_ENABLE, 0, NULL);
 	KC_CHECK_EQ(get_one(kq, 1, &ev), 0x11);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x11);
 	/* Disabled after the trigger, before retrieval: not delivered. */
 	TRIGGER(kq, 1, 0);
 	CHANGE_OK(kq, 1, EV_DISABLE, 0, NULL);
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	CHANGE_OK(kq, 1, EV_ENABLE, 0, NULL);
 	get_one(kq, 1, &ev);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 	CHANGE_OK(kq, 1, EV_DELETE, 0, NULL);
 
 	/* EV_ONESHOT: delivered once, then deleted. */
@@ -263,7 +210,7 @@ test_flags(void)
 	get_one(kq, 2, &ev);
 	KC_CHECK(ev.flags & EV_ONESHOT);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x22);
-	expect_none(kq, 20);
+	kqt_expect_none_ms(kq, 20);
 	change_err(kq, 2, 0, NOTE_TRIGGER, ENOENT);
 	change_err(kq, 2, EV_DELETE, 0, ENOENT);
 
@@ -275,24 +222,24 @@ test_flags(void)
 		KC_CHECK(ev.flags & EV_DISPATCH);
 		KC_CHECK_PTR_EQ(ev.udata, (void *)0x33);
 		TRIGGER(kq, 3, NOTE_FFCOPY | (unsigned)(100 + i));
-		expect_none(kq, 20);		/* disabled */
+		kqt_expect_none_ms(kq, 20);		/* disabled */
 		CHANGE_OK(kq, 3, EV_ENABLE, 0, NULL);
 		/* The trigger made while disabled is delivered now. */
 		KC_CHECK_EQ(get_one(kq, 3, &ev), (unsigned)(100 + i));
 		CHANGE_OK(kq, 3, EV_ENABLE, 0, NULL);
-		expect_none(kq, 0);
+		kqt_expect_none_ms(kq, 0);
 	}
 	/* Without EV_CLEAR, DISPATCH still gives one event per enable. */
 	CHANGE_OK(kq, 4, EV_ADD | EV_DISPATCH, 0, NULL);
 	TRIGGER(kq, 4, 0);
 	for (i = 0; i < 3; i++) {
 		get_one(kq, 4, &ev);
-		expect_none(kq, 20);
+		kqt_expect_none_ms(kq, 20);
 		CHANGE_OK(kq, 4, EV_ENABLE, 0, NULL);
 	}
 	CHANGE_OK(kq, 4, EV_DELETE, 0, NULL);
 	CHANGE_OK(kq, 3, EV_DELETE, 0, NULL);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 
 	/* EV_RECEIPT, mixed with a failing change, in order. */
 	EV_SET(&ch[0], 7, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0,
@@ -317,7 +264,7 @@ test_flags(void)
 	/* The fourth change (no receipt) was applied too; the trigger holds. */
 	get_one(kq, 7, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0x7);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 	CHANGE_OK(kq, 9, EV_DELETE, 0, NULL);
 	/* A failing change with no room: -1 and errno. */
 	EV_SET(&ch[0], 10, EVFILT_USER, EV_DELETE, 0, 0, NULL);
@@ -326,7 +273,7 @@ test_flags(void)
 	r = kevent(kq, ch, 2, NULL, 0, NULL);
 	KC_CHECK_EQ(r, -1);
 	KC_CHECK_EQ(errno, ENOENT);
-	(void)change(kq, 11, EV_DELETE, 0, NULL);
+	(void)kqt_change(kq, 11, EVFILT_USER, EV_DELETE, 0, 0, NULL);
 	CHANGE_OK(kq, 7, EV_DELETE, 0, NULL);
 	close(kq);
 }
@@ -349,7 +296,7 @@ test_udata_modify(void)
 	CHANGE_OK(kq, 3, EV_ADD | EV_CLEAR, 0, (void *)0xbeef);
 	get_one(kq, 3, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)0xbeef);
-	expect_none(kq, 0);
+	kqt_expect_none_ms(kq, 0);
 	/* Modify to ONESHOT: replaced flags. */
 	CHANGE_OK(kq, 3, EV_ADD | EV_ONESHOT, 0, (void *)0xcafe);
 	TRIGGER(kq, 3, 0);
@@ -380,12 +327,12 @@ test_several_kqueues(void)
 	get_one(kq1, 42, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)1);
 	KC_CHECK_EQ(ev.fflags, 0x10);
-	expect_none(kq2, 30);
+	kqt_expect_none_ms(kq2, 30);
 	TRIGGER(kq2, 42, NOTE_FFCOPY | 0x20);
 	get_one(kq2, 42, &ev);
 	KC_CHECK_PTR_EQ(ev.udata, (void *)2);
 	KC_CHECK_EQ(ev.fflags, 0x20);
-	expect_none(kq1, 0);
+	kqt_expect_none_ms(kq1, 0);
 	CHANGE_OK(kq1, 42, EV_DELETE, 0, NULL);
 	TRIGGER(kq2, 42, 0);
 	get_one(kq2, 42, &ev);
@@ -509,8 +456,8 @@ test_pingpong(void)
 	kct_thread_join(t);
 	KC_CHECK_EQ(atomic_load(&p.b_seen), p.rounds);
 	/* Nothing extra is left over on either side. */
-	expect_none(p.kq_a, 10);
-	expect_none(p.kq_b, 10);
+	kqt_expect_none_ms(p.kq_a, 10);
+	kqt_expect_none_ms(p.kq_b, 10);
 	printf("kq-user: %u cross-thread triggers in %.2f s\n", 2 * p.rounds,
 	    (double)(kct_now_ns() - t0) / 1e9);
 	close(p.kq_a);

@@ -20,6 +20,7 @@
 #include <sys/event.h>
 
 #include "kctest.h"
+#include "kqtest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,47 +59,11 @@ mkfile(const char *name)
 	return fd;
 }
 
-static int
-change(int kq, int fd, unsigned short flags, unsigned fflags, void *udata)
-{
-	struct kevent kev;
-
-	EV_SET(&kev, (uintptr_t)fd, EVFILT_VNODE, flags, fflags, 0, udata);
-	return kevent(kq, &kev, 1, NULL, 0, NULL);
-}
-
 #define CHANGE_OK(kq, fd, fl, ff, ud) \
-	KC_CHECK_EQ(change(kq, fd, fl, ff, ud), 0)
-
-static void
-change_err(int kq, int fd, unsigned short flags, unsigned fflags, int err)
-{
-	struct kevent kev, out;
-	struct timespec zero = { 0, 0 };
-
-	EV_SET(&kev, (uintptr_t)fd, EVFILT_VNODE, flags, fflags, 0,
-	    (void *)0x77);
-	memset(&out, 0, sizeof(out));
-	KC_CHECK_EQ(kevent(kq, &kev, 1, &out, 1, &zero), 1);
-	KC_CHECK(out.flags & EV_ERROR);
-	KC_CHECK_EQ(out.data, err);
-	KC_CHECK_EQ(out.ident, (uintptr_t)fd);
-	KC_CHECK_EQ(out.filter, EVFILT_VNODE);
-	errno = 0;
-	KC_CHECK_EQ(kevent(kq, &kev, 1, NULL, 0, NULL), -1);
-	KC_CHECK_EQ(errno, err);
-}
-
-static void
-expect_none(int kq, unsigned ms)
-{
-	struct kevent ev;
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	KC_CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &ts), 0);
-}
+	KQT_CHANGE_OK(kq, (uintptr_t)(fd), EVFILT_VNODE, fl, ff, 0, ud)
+#define change_err(kq, fd, fl, ff, err) \
+	kqt_change_err(kq, (uintptr_t)(fd), EVFILT_VNODE, fl, ff, 0, \
+	    (void *)0x77, err)
 
 /*
  * Collect events for fd until their fflags together hold want (bounded),
@@ -166,7 +131,7 @@ test_notes(void)
 	EXPECT_NOTES(kq, fd, NOTE_WRITE, NOTE_WRITE);
 	/* Not watched: attributes. */
 	KC_CHECK_OK(fchmod(fd2, 0600));
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	KC_CHECK_OK(close(fd2));
 	KC_CHECK_OK(close(fd));
 
@@ -179,7 +144,7 @@ test_notes(void)
 	EXPECT_NOTES(kq, fd, NOTE_EXTEND, NOTE_EXTEND);
 	/* In place: size unchanged, no NOTE_EXTEND. */
 	KC_CHECK_EQ(pwrite(fd, "z", 1, 0), 1);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	CHANGE_OK(kq, fd, EV_ADD | EV_CLEAR, NOTE_WRITE | NOTE_EXTEND, NULL);
 	KC_CHECK_EQ(write(afd, "more", 4), 4);
 	EXPECT_NOTES(kq, fd, NOTE_WRITE | NOTE_EXTEND,
@@ -211,7 +176,7 @@ test_notes(void)
 	EXPECT_NOTES(kq, fd, NOTE_ATTRIB, NOTE_ATTRIB);
 	/* Not watched: a write. */
 	KC_CHECK_EQ(pwrite(fd, "q", 1, 0), 1);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	KC_CHECK_OK(close(fd));
 
 	/* NOTE_LINK, NOTE_RENAME, NOTE_DELETE on one file "l". */
@@ -229,7 +194,7 @@ test_notes(void)
 	/* Two names (sub/l4, l2): removing one is not NOTE_DELETE. */
 	CHANGE_OK(kq, fd, EV_ADD | EV_CLEAR, NOTE_DELETE, NULL);
 	KC_CHECK_OK(unlink(path("sub/l4")));
-	expect_none(kq, 150);
+	kqt_expect_none_ms(kq, 150);
 	CHANGE_OK(kq, fd, EV_ADD | EV_CLEAR, NOTE_DELETE | NOTE_LINK, NULL);
 	KC_CHECK_OK(link(path("l2"), path("l5")));
 	EXPECT_NOTES(kq, fd, NOTE_DELETE | NOTE_LINK, NOTE_LINK);
@@ -284,14 +249,14 @@ test_dir(void)
 	dfd = open(path("dw"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	KC_CHECK_GE(dfd, 0);
 	CHANGE_OK(kq, dfd, EV_ADD | EV_CLEAR, NOTE_WRITE, (void *)0xd);
-	expect_none(kq, 30);
+	kqt_expect_none_ms(kq, 30);
 	fd = open(path("dw/f"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	KC_CHECK_GE(fd, 0);
 	EXPECT_NOTES(kq, dfd, NOTE_WRITE, NOTE_WRITE);
 	/* Writing the entry's contents is not a directory write. */
 	KC_CHECK_EQ(write(fd, "x", 1), 1);
 	KC_CHECK_OK(close(fd));
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	KC_CHECK_OK(rename(path("dw/f"), path("dw/g")));
 	EXPECT_NOTES(kq, dfd, NOTE_WRITE, NOTE_WRITE);
 	KC_CHECK_OK(unlink(path("dw/g")));
@@ -307,7 +272,7 @@ test_dir(void)
 	KC_CHECK_GE(fd, 0);
 	CHANGE_OK(kq, dfd, EV_ADD | EV_CLEAR, NOTE_ATTRIB, (void *)0xd);
 	KC_CHECK_OK(fchmod(fd, 0600));
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	KC_CHECK_OK(close(fd));
 	KC_CHECK_OK(unlink(path("dw/h")));
 	KC_CHECK_OK(close(dfd));
@@ -357,14 +322,14 @@ test_flags(void)
 	CHANGE_OK(kq, fd, EV_ADD | EV_CLEAR, NOTE_WRITE, (void *)0x1);
 	CHANGE_OK(kq, fd, EV_DELETE, 0, NULL);
 	KC_CHECK_EQ(pwrite(fd, "b", 1, 0), 1);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	change_err(kq, fd, EV_DELETE, 0, ENOENT);
 
 	/* Added disabled; enabled. */
 	CHANGE_OK(kq, fd, EV_ADD | EV_CLEAR | EV_DISABLE, NOTE_WRITE,
 	    (void *)0x2);
 	KC_CHECK_EQ(pwrite(fd, "b", 1, 0), 1);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	CHANGE_OK(kq, fd, EV_ENABLE, 0, NULL);
 	KC_CHECK_EQ(pwrite(fd, "b", 1, 0), 1);
 	KC_CHECK_EQ(notes(kq, fd, NOTE_WRITE, NOTE_WRITE, &ud), NOTE_WRITE);
@@ -372,7 +337,7 @@ test_flags(void)
 	/* EV_DISABLE on a live knote. */
 	CHANGE_OK(kq, fd, EV_DISABLE, 0, NULL);
 	KC_CHECK_EQ(pwrite(fd, "b", 1, 0), 1);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	CHANGE_OK(kq, fd, EV_ENABLE, 0, NULL);
 	KC_CHECK_EQ(pwrite(fd, "b", 1, 0), 1);
 	EXPECT_NOTES(kq, fd, NOTE_WRITE, NOTE_WRITE);
@@ -380,7 +345,7 @@ test_flags(void)
 	/* Modify: fflags and udata replaced. */
 	CHANGE_OK(kq, fd, EV_ADD | EV_CLEAR, NOTE_ATTRIB, (void *)0x3);
 	KC_CHECK_EQ(pwrite(fd, "b", 1, 0), 1);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	KC_CHECK_OK(fchmod(fd, 0600));
 	KC_CHECK_EQ(notes(kq, fd, NOTE_ATTRIB, NOTE_ATTRIB, &ud), NOTE_ATTRIB);
 	KC_CHECK_PTR_EQ(ud, (void *)0x3);
@@ -400,7 +365,7 @@ test_flags(void)
 		KC_CHECK_PTR_EQ(ev.udata, (void *)0x4);
 	}
 	KC_CHECK_EQ(pwrite(fd, "b", 1, 0), 1);
-	expect_none(kq, 100);
+	kqt_expect_none_ms(kq, 100);
 	change_err(kq, fd, EV_DELETE, 0, ENOENT);
 
 	/* EV_DISPATCH: one event per enable. */
@@ -416,7 +381,7 @@ test_flags(void)
 		KC_CHECK(ev.flags & EV_DISPATCH);
 		KC_CHECK_PTR_EQ(ev.udata, (void *)0x5);
 		KC_CHECK_EQ(pwrite(fd, "b", 1, 0), 1);
-		expect_none(kq, 100);
+		kqt_expect_none_ms(kq, 100);
 		CHANGE_OK(kq, fd, EV_ENABLE, 0, NULL);
 		/* A write made while disabled may or may not be reported. */
 		ts.tv_sec = 0;
@@ -445,7 +410,7 @@ test_flags(void)
 	KC_CHECK_EQ(notes(kq, fd, NOTE_WRITE, NOTE_WRITE, &ud), NOTE_WRITE);
 	KC_CHECK_PTR_EQ(ud, (void *)0x6);
 	/* EV_CLEAR: nothing more after the report. */
-	expect_none(kq, 50);
+	kqt_expect_none_ms(kq, 50);
 	CHANGE_OK(kq, fd, EV_DELETE, 0, NULL);
 	KC_CHECK_OK(close(fd));
 	KC_CHECK_OK(unlink(path("fl")));
@@ -475,12 +440,12 @@ test_several(void)
 	KC_CHECK_PTR_EQ(ud, (void *)2);
 	KC_CHECK_OK(fchmod(fd, 0600));
 	EXPECT_NOTES(kq2, fd, NOTE_WRITE | NOTE_ATTRIB, NOTE_ATTRIB);
-	expect_none(kq1, 50);
+	kqt_expect_none_ms(kq1, 50);
 	/* Deleting on kq1 leaves kq2's. */
 	CHANGE_OK(kq1, fd, EV_DELETE, 0, NULL);
 	KC_CHECK_EQ(pwrite(fd, "b", 1, 0), 1);
 	EXPECT_NOTES(kq2, fd, NOTE_WRITE | NOTE_ATTRIB, NOTE_WRITE);
-	expect_none(kq1, 50);
+	kqt_expect_none_ms(kq1, 50);
 	/* Two descriptors of the file in kq1: both report. */
 	CHANGE_OK(kq1, fd, EV_ADD | EV_CLEAR, NOTE_WRITE, (void *)10);
 	CHANGE_OK(kq1, fd2, EV_ADD | EV_CLEAR, NOTE_WRITE, (void *)20);
