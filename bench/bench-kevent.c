@@ -275,6 +275,29 @@ check_drained(const char *who)
 			    i);
 }
 
+/*
+ * One timed run, the same for every variant that drives its own loop: prime
+ * the chain, call step (one wait of the variant's loop, with its dispatch)
+ * until every byte fired has been read, then check the result.
+ */
+static double
+timed_chain(const char *who, int seen_mode, void (*step)(void))
+{
+	double t0;
+
+	run_reset();
+	prime();
+	t0 = now_s();
+	while (ch.count != ch.fired) {
+		step();
+		ch.waits++;
+		stall_check(t0, who);
+	}
+	t0 = now_s() - t0;
+	run_check(who, seen_mode);
+	return t0;
+}
+
 /* ------------------------------------------------------------------ */
 /* kqueue: kcont's kqueue()/kevent(), plain knotes                    */
 
@@ -312,36 +335,31 @@ kqueue_setup(void)
 	return 0;
 }
 
+static void
+kqueue_step(void)
+{
+	const struct timespec *tmo = block_mode ? NULL : &zero_ts;
+	int i, n;
+
+	n = kevent(kq_fd, NULL, 0, kq_evs, NEVENTS, tmo);
+	if (n < 0)
+		die("kqueue: kevent: %s", strerror(errno));
+	ch.seen += (unsigned)n;
+	for (i = 0; i < n; i++) {
+		struct kevent *e = &kq_evs[i];
+
+		if (e->filter != EVFILT_READ || (e->flags & EV_ERROR))
+			die("kqueue: unexpected event: filter %d "
+			    "flags %#x data %" PRId64, e->filter,
+			    e->flags, e->data);
+		chain_step(e->udata, (int)e->ident);
+	}
+}
+
 static double
 kqueue_run(void)
 {
-	const struct timespec *tmo = block_mode ? NULL : &zero_ts;
-	double t0;
-	int i, n;
-
-	run_reset();
-	prime();
-	t0 = now_s();
-	while (ch.count != ch.fired) {
-		n = kevent(kq_fd, NULL, 0, kq_evs, NEVENTS, tmo);
-		if (n < 0)
-			die("kqueue: kevent: %s", strerror(errno));
-		ch.waits++;
-		ch.seen += (unsigned)n;
-		for (i = 0; i < n; i++) {
-			struct kevent *e = &kq_evs[i];
-
-			if (e->filter != EVFILT_READ || (e->flags & EV_ERROR))
-				die("kqueue: unexpected event: filter %d "
-				    "flags %#x data %" PRId64, e->filter,
-				    e->flags, e->data);
-			chain_step(e->udata, (int)e->ident);
-		}
-		stall_check(t0, "kqueue");
-	}
-	t0 = now_s() - t0;
-	run_check("kqueue", 1);
-	return t0;
+	return timed_chain("kqueue", 1, kqueue_step);
 }
 
 /* After setup, with nothing ready: one empty pass (bench.c does one). */
@@ -384,32 +402,26 @@ epoll_setup(void)
 	return 0;
 }
 
+static void
+epoll_step(void)
+{
+	int i, n;
+
+	n = epoll_wait(ep_fd, ep_evs, NEVENTS, block_mode ? -1 : 0);
+	if (n < 0)
+		die("epoll_wait: %s", strerror(errno));
+	ch.seen += (unsigned)n;
+	for (i = 0; i < n; i++) {
+		struct pair *p = ep_evs[i].data.ptr;
+
+		chain_step(p, p->rfd);
+	}
+}
+
 static double
 epoll_run(void)
 {
-	int tmo = block_mode ? -1 : 0;
-	double t0;
-	int i, n;
-
-	run_reset();
-	prime();
-	t0 = now_s();
-	while (ch.count != ch.fired) {
-		n = epoll_wait(ep_fd, ep_evs, NEVENTS, tmo);
-		if (n < 0)
-			die("epoll_wait: %s", strerror(errno));
-		ch.waits++;
-		ch.seen += (unsigned)n;
-		for (i = 0; i < n; i++) {
-			struct pair *p = ep_evs[i].data.ptr;
-
-			chain_step(p, p->rfd);
-		}
-		stall_check(t0, "epoll");
-	}
-	t0 = now_s() - t0;
-	run_check("epoll", 1);
-	return t0;
+	return timed_chain("epoll", 1, epoll_step);
 }
 
 static void
@@ -466,24 +478,18 @@ libevent_setup(void)
 	return 0;
 }
 
+static void
+libevent_step(void)
+{
+	if (event_base_loop(le_base,
+	    EVLOOP_ONCE | (block_mode ? 0 : EVLOOP_NONBLOCK)) != 0)
+		die("libevent: event_base_loop failed");
+}
+
 static double
 libevent_run(void)
 {
-	int flags = EVLOOP_ONCE | (block_mode ? 0 : EVLOOP_NONBLOCK);
-	double t0;
-
-	run_reset();
-	prime();
-	t0 = now_s();
-	while (ch.count != ch.fired) {
-		if (event_base_loop(le_base, flags) != 0)
-			die("libevent: event_base_loop failed");
-		ch.waits++;
-		stall_check(t0, "libevent");
-	}
-	t0 = now_s() - t0;
-	run_check("libevent", 0);
-	return t0;
+	return timed_chain("libevent", 0, libevent_step);
 }
 
 static void
@@ -534,23 +540,16 @@ libev_setup(void)
 	return 0;
 }
 
+static void
+libev_step(void)
+{
+	ev_run(lv_loop, EVRUN_ONCE | (block_mode ? 0 : EVRUN_NOWAIT));
+}
+
 static double
 libev_run(void)
 {
-	int flags = EVRUN_ONCE | (block_mode ? 0 : EVRUN_NOWAIT);
-	double t0;
-
-	run_reset();
-	prime();
-	t0 = now_s();
-	while (ch.count != ch.fired) {
-		ev_run(lv_loop, flags);
-		ch.waits++;
-		stall_check(t0, "libev");
-	}
-	t0 = now_s() - t0;
-	run_check("libev", 0);
-	return t0;
+	return timed_chain("libev", 0, libev_step);
 }
 
 /* libev hands its watchers to epoll here, not in ev_io_start(). */
@@ -613,28 +612,23 @@ kcont_setup(void)
  * on running continuations until the time is up, since no event is ever
  * returned; --block uses 1 ms and so over-counts up to 1 ms per run.)
  */
+static void
+kcont_step(void)
+{
+	static const struct timespec ms1 = { 0, 1000000 };
+	int n;
+
+	n = kevent(kq_fd, NULL, 0, kq_evs, NEVENTS,
+	    block_mode ? &ms1 : &zero_ts);
+	if (n < 0)
+		die("kcont: kevent: %s", strerror(errno));
+	ch.seen += (unsigned)n;
+}
+
 static double
 kcont_run(void)
 {
-	static const struct timespec ms1 = { 0, 1000000 };
-	const struct timespec *tmo = block_mode ? &ms1 : &zero_ts;
-	double t0;
-	int n;
-
-	run_reset();
-	prime();
-	t0 = now_s();
-	while (ch.count != ch.fired) {
-		n = kevent(kq_fd, NULL, 0, kq_evs, NEVENTS, tmo);
-		if (n < 0)
-			die("kcont: kevent: %s", strerror(errno));
-		ch.waits++;
-		ch.seen += (unsigned)n;
-		stall_check(t0, "kcont");
-	}
-	t0 = now_s() - t0;
-	run_check("kcont", 2);
-	return t0;
+	return timed_chain("kcont", 2, kcont_step);
 }
 
 static void
