@@ -16,7 +16,6 @@
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -204,28 +203,6 @@ fd_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
 	return 0;
 }
 
-/* The descriptor's readiness now, as epoll bits. */
-static uint32_t
-fd_poll(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT | POLLRDHUP };
-	uint32_t ev = 0;
-
-	if (poll(&p, 1, 0) <= 0)
-		return 0;
-	if (p.revents & POLLIN)
-		ev |= EPOLLIN;
-	if (p.revents & POLLOUT)
-		ev |= EPOLLOUT;
-	if (p.revents & POLLRDHUP)
-		ev |= EPOLLRDHUP;
-	if (p.revents & POLLHUP)
-		ev |= EPOLLHUP;
-	if (p.revents & POLLERR)
-		ev |= EPOLLERR;
-	return ev;
-}
-
 static int
 sock_error(int fd)
 {
@@ -273,8 +250,8 @@ filt_read_event(struct kq *kq, struct knote *kn, uint32_t ev,
 		return data > 0 || (kn->kn_kev.fflags & NOTE_FILE_POLL) ||
 		    !S_ISREG(st.st_mode);
 	}
-	if (ev == 0 || (kn->kn_status & KN_EMULATED_LT))
-		ev = fd_poll(fd);
+	if (ev == 0)		/* from the pending list: look now */
+		ev = kq__fd_poll(fd);
 	if (kn->kn_ftype == FT_LISTEN) {
 		data = backlog(fd, kn->kn_nlink != 0, ev);
 	} else if (ioctl(fd, FIONREAD, &n) == 0) {
@@ -327,8 +304,8 @@ filt_write_event(struct kq *kq, struct knote *kn, uint32_t ev,
 		out->data = 0;
 		return true;
 	}
-	if (ev == 0 || (kn->kn_status & KN_EMULATED_LT))
-		ev = fd_poll(fd);
+	if (ev == 0)		/* from the pending list: look now */
+		ev = kq__fd_poll(fd);
 	if (kn->kn_ftype == FT_PIPE) {
 		size = fcntl(fd, F_GETPIPE_SZ);
 		if (size > 0 && ioctl(fd, FIONREAD, &n) == 0)

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -317,12 +316,8 @@ proc_event(struct kq *kq, struct knote *kn, uint32_t ev, struct kevent *out)
 	siginfo_t si;
 
 	(void)kq;
-	if (ev == 0) {
-		struct pollfd p = { .fd = kn->kn_ifd, .events = POLLIN };
-
-		if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
-			return false;
-	}
+	if (ev == 0 && !(kq__fd_poll(kn->kn_ifd) & EPOLLIN))
+		return false;	/* from the pending list: not exited yet */
 	out->data = 0;
 	memset(&si, 0, sizeof(si));
 	/* Our child: its status, leaving it to be reaped by the program. */

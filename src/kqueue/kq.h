@@ -86,7 +86,6 @@ struct knote {
 	int64_t			 kn_count;	/* timer, signal: since reported */
 	uint64_t		 kn_seen;	/* signal: handler count seen */
 	uint32_t		 kn_fflags;	/* user, vnode: output fflags */
-	uint32_t		 kn_lastev;	/* epoll bits of the last wake */
 	int64_t			 kn_size;	/* vnode: last size seen */
 	uint64_t		 kn_nlink;	/* vnode: last link count */
 	struct kc		*kn_kc;		/* EV_KCONT */
@@ -150,6 +149,8 @@ int	kq__ctl_again(struct kq *kq, int fd);
 int	kq__own_fd(struct kq *kq, struct knote *kn, int ifd, uint32_t events);
 /* Release kn's internal descriptor and inotify watch, if any. */
 void	kq__drop_own(struct kq *kq, struct knote *kn);
+/* Descriptor fd's readiness now (poll(2) with no wait), as epoll bits. */
+uint32_t kq__fd_poll(int fd);
 /* Find the knote (ident, filter). */
 struct knote *kq__find(struct kq *kq, uintptr_t ident, short filter);
 /* Watch the file that fd names with inotify for kn; mask is IN_*. */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,6 +458,28 @@ kq__special_fd(struct kq *kq, int fd, bool signalfd)
 	return 0;
 }
 
+/* The descriptor's readiness now, as epoll bits. */
+uint32_t
+kq__fd_poll(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT | POLLRDHUP };
+	uint32_t ev = 0;
+
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	if (p.revents & POLLIN)
+		ev |= EPOLLIN;
+	if (p.revents & POLLOUT)
+		ev |= EPOLLOUT;
+	if (p.revents & POLLRDHUP)
+		ev |= EPOLLRDHUP;
+	if (p.revents & POLLHUP)
+		ev |= EPOLLHUP;
+	if (p.revents & POLLERR)
+		ev |= EPOLLERR;
+	return ev;
+}
+
 /* Knotes. */
 
 static const struct kq_filtops *
@@ -654,22 +677,20 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 		return;
 	if (kn->kn_kc == NULL && kn->kn_dscan == s->id && s->id != 0)
 		return;		/* in this caller's list already */
-	if (kn->kn_status & KN_PENDING) {
-		kn->kn_lastev |= ev;	/* it will be seen from the list */
-		return;
-	}
+	if (kn->kn_status & KN_PENDING)
+		return;		/* it will be seen from the list */
 	if ((kn->kn_status & KN_RUNNING) ||
 	    (s->n >= s->nout && kn->kn_kc == NULL)) {
-		/* Not now: keep the activation (an edge is not seen twice). */
-		kn->kn_lastev |= ev;
+		/*
+		 * Not now: keep the activation (an edge is not seen twice).
+		 * From the list it is looked at afresh (ev 0).
+		 */
 		if (kn->kn_status & KN_RUNNING)
 			requeue(kq, s, kn);
 		else
 			kq__pend(kq, kn);
 		return;
 	}
-	ev |= kn->kn_lastev;
-	kn->kn_lastev = 0;
 	memset(&kev, 0, sizeof(kev));
 	kev.ident = kn->kn_kev.ident;
 	kev.filter = kn->kn_kev.filter;
