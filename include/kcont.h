@@ -12,6 +12,9 @@
 #include <kcont/pool.h>
 #include <kcont/wait.h>
 #include <kcont/kqueue.h>
+#include <kcont/buf.h>
+#include <kcont/msg.h>
+#include <kcont/socket.h>
 
 #define KCONT_VERSION_MAJOR	0
 #define KCONT_VERSION_MINOR	1

@@ -105,6 +105,8 @@ struct kc_executor {
 	/* Soft: its kqueue, and the eventfd that wakes it from epoll. */
 	struct kq		*ex_kq;
 	int			 ex_kqfd;
+	/* Soft: the executor whose port it waits on in kc_msg_do(), or NULL. */
+	struct kc_executor	*ex_waitsfor;
 	int			 ex_wakefd;
 
 	/* Thread executor. */
@@ -1062,4 +1064,22 @@ struct kc *
 kc_next(const struct kc *kc)
 {
 	return kc != NULL ? kc->kc_next : NULL;
+}
+
+bool
+kc__exec_soft(const struct kc_executor *ex)
+{
+	return ex->ex_soft;
+}
+
+const char *
+kc__exec_name(const struct kc_executor *ex)
+{
+	return ex->ex_name;
+}
+
+struct kc_executor **
+kc__exec_waitsfor(struct kc_executor *ex)
+{
+	return &ex->ex_waitsfor;
 }

@@ -188,6 +188,11 @@ bool	kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc);
  */
 int	kc__trigger_inline(struct kc *kc, void *obj, int status);
 
+/* Message ports: what an executor is, and whom it waits on (kc_msg_do). */
+bool	kc__exec_soft(const struct kc_executor *ex);
+const char *kc__exec_name(const struct kc_executor *ex);
+struct kc_executor **kc__exec_waitsfor(struct kc_executor *ex);
+
 /* Wake a soft executor if it sleeps (its kqueue changed). */
 void	kc__exec_poke(struct kc_executor *ex);
 

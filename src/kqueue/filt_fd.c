@@ -252,7 +252,9 @@ filt_read_event(struct kq *kq, struct knote *kn, uint32_t ev,
 	}
 	if (ev == 0)		/* from the pending list: look now */
 		ev = kq__fd_poll(fd);
-	if (kn->kn_ftype == FT_LISTEN) {
+	if (kn->kn_kev.fflags & NOTE_NODATA) {
+		data = (ev & EPOLLIN) ? 1 : 0;	/* ready; the count unasked */
+	} else if (kn->kn_ftype == FT_LISTEN) {
 		data = backlog(fd, kn->kn_nlink != 0, ev);
 	} else if (ioctl(fd, FIONREAD, &n) == 0) {
 		data = n;
@@ -306,7 +308,13 @@ filt_write_event(struct kq *kq, struct knote *kn, uint32_t ev,
 	}
 	if (ev == 0)		/* from the pending list: look now */
 		ev = kq__fd_poll(fd);
-	if (kn->kn_ftype == FT_PIPE) {
+	if (kn->kn_kev.fflags & NOTE_NODATA) {
+		space = (ev & EPOLLOUT) ? 1 : 0;	/* room; how much unasked */
+		eof = (ev & (EPOLLHUP | EPOLLERR)) != 0;
+		if ((ev & EPOLLERR) && kn->kn_ftype != FT_PIPE &&
+		    kn->kn_ftype != FT_OTHER)
+			out->fflags = (unsigned)sock_error(fd);
+	} else if (kn->kn_ftype == FT_PIPE) {
 		size = fcntl(fd, F_GETPIPE_SZ);
 		if (size > 0 && ioctl(fd, FIONREAD, &n) == 0)
 			space = size - n;

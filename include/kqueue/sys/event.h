@@ -117,6 +117,12 @@ struct kevent {
 /* EVFILT_READ, EVFILT_WRITE */
 #define NOTE_LOWAT	0x0001		/* low water mark */
 #define NOTE_FILE_POLL	0x0002		/* behave like poll() */
+/*
+ * kcont's extension: do not compute data (the bytes readable, the room to
+ * write); report 1 when ready.  Saves a system call or two per event for a
+ * reader that reads until a short read or EAGAIN anyway.
+ */
+#define NOTE_NODATA	0x00010000
 
 /* EVFILT_VNODE */
 #define NOTE_DELETE	0x0001		/* vnode was removed */

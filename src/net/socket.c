@@ -1,0 +1,1816 @@
+/*
+ * socket.c: sockets owned by one executor (kcont/socket.h).
+ *
+ * The owner is a soft executor.  It alone touches the descriptor, the
+ * buffers and the lists of waiting requests; it learns of readiness from
+ * two edge-triggered knotes on its own kqueue whose continuations run on
+ * its thread (EV_KCONT).  Other threads reach it through the socket's
+ * message port: every request (a send, a blocking read, an accept, ...) is
+ * a struct sreq, which embeds the message.  The owner handles a request at
+ * once when it can, or parks it on a list until the condition holds; a
+ * parked blocking request is abortable, which is how its timeout works.
+ *
+ * The state bits others read are one atomic word.  Only the owner clears a
+ * bit; other threads set KC_SS_CLOSED, KC_SS_CANTSENDMORE and
+ * KC_SS_CANTRCVMORE (shutdown) and then tell the owner, as seed 003
+ * describes.
+ *
+ * Lifetime: a reference count.  The caller's reference, one for the open
+ * descriptor (the knotes), one per request in flight, one for an armed
+ * linger timer, and one held around each event the owner handles, so that
+ * closing from inside an upcall frees nothing until the stack unwinds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/event.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include <kcont/socket.h>
+
+#define SOCK_MAGIC	((uintptr_t)0x6b63736f636b2121ull)	/* "kcsock!!" */
+
+#define DEF_HIWAT	(256u * 1024u)
+#define DEF_LINGER	(5ull * 1000000000ull)
+#define DGRAM_MAX	65507u
+#define DGRAM_COST	64u	/* buffer accounting per datagram, beyond its bytes */
+#define READ_BATCH	64	/* datagrams or reads per readiness event */
+
+enum sop {
+	OP_SEND = 1, OP_READ, OP_WRITE, OP_ACCEPT, OP_CONNECT, OP_SHUTDOWN,
+	OP_CLOSE,
+};
+
+/* A request to the owner; parked ones wait on the owner's lists. */
+struct sreq {
+	struct kc_msg		 r_msg;
+	struct kc_socket	*r_sock;
+	struct sreq		*r_next;
+	enum sop		 r_op;
+	bool			 r_async;	/* malloc'd; done is the caller's */
+	bool			 r_parked;
+	bool			 r_hasaddr;
+	int			 r_how;
+	size_t			 r_max;
+	bool			 r_taken;	/* write: the send buffer took it */
+	struct kc_chain		 r_chain;	/* send, write: data; read: result */
+	struct kc_sockaddr	 r_addr;	/* send to, connect to, read from */
+	struct kc		*r_done;
+	struct kc_executor	*r_owner;	/* accept: for whom */
+	struct kc_socket	*r_new;		/* accept: the result */
+};
+
+/* A received or queued datagram. */
+struct dgram {
+	struct dgram		*d_next;
+	struct kc_chain		 d_chain;
+	struct kc_sockaddr	 d_addr;
+	bool			 d_hasaddr;
+};
+
+struct reqlist {
+	struct sreq	*head;
+	struct sreq	*tail;
+};
+
+struct kc_socket {
+	uintptr_t		 so_magic;
+	uint32_t		 so_refs;
+	uint32_t		 so_state;	/* KC_SS_*, atomic */
+	int			 so_error;	/* atomic */
+	int			 so_fd;
+	int			 so_domain;
+	int			 so_type;
+	struct kc_executor	*so_owner;
+	struct kc_port		 so_port;
+	struct kc		 so_rkc;	/* EVFILT_READ activation */
+	struct kc		 so_wkc;	/* EVFILT_WRITE activation */
+	struct kc		 so_linger;	/* close: flush deadline */
+	struct kc		 so_ukc;	/* look at the upcall queues */
+	struct sreq		*so_closereq;	/* made with the socket: close never fails */
+	struct kc_queue		 so_q[3];	/* READABLE, WRITABLE, CLOSED */
+	struct kc_socket_attr	 so_attr;
+
+	/* The owner's alone. */
+	struct kc_chain		 so_rcv;	/* stream data */
+	struct kc_chain		 so_snd;
+	struct dgram		*so_rdg, *so_rdg_tail;	/* datagrams in */
+	struct dgram		*so_sdg, *so_sdg_tail;	/* datagrams out */
+	size_t			 so_rcvbytes;	/* atomic for readers */
+	size_t			 so_sndbytes;	/* atomic for readers */
+	struct reqlist		 so_readers;	/* blocked reads */
+	struct reqlist		 so_writers;	/* sends waiting for space */
+	struct reqlist		 so_acceptors;
+	struct sreq		*so_connreq;
+	bool			 so_rstopped;	/* receive buffer full: not reading */
+	bool			 so_wblocked;	/* the descriptor took no more */
+	bool			 so_shutwr;	/* SHUT_WR once the send side drains */
+	bool			 so_closing;	/* flushing before the descriptor goes */
+	bool			 so_final;	/* descriptor closed */
+	bool			 so_lingering;
+	unsigned char		*so_scratch;	/* datagram I/O, DGRAM_MAX */
+};
+
+static long sock_live;
+
+static kc_fn ev_read, ev_write, linger_fired, upcall_check;
+static struct sreq *sreq_new(struct kc_socket *s, enum sop op, struct kc *done);
+static kc_port_fn port_fn;
+static kc_port_abort_fn port_abort;
+static void sock_input(struct kc_socket *s);
+static void sock_output(struct kc_socket *s);
+static void sock_finalize(struct kc_socket *s);
+static void handle(struct kc_socket *s, struct sreq *r);
+
+static inline bool
+sock_valid(const struct kc_socket *s)
+{
+	return s != NULL && s->so_magic == (SOCK_MAGIC ^ (uintptr_t)s);
+}
+
+static inline unsigned
+st_load(const struct kc_socket *s)
+{
+	return __atomic_load_n(&s->so_state, __ATOMIC_ACQUIRE);
+}
+
+static inline void
+st_set(struct kc_socket *s, unsigned bits)
+{
+	__atomic_or_fetch(&s->so_state, bits, __ATOMIC_SEQ_CST);
+}
+
+static inline void
+st_clear(struct kc_socket *s, unsigned bits)
+{
+	__atomic_and_fetch(&s->so_state, ~bits, __ATOMIC_SEQ_CST);
+}
+
+static inline bool
+on_owner(const struct kc_socket *s)
+{
+	return kc_executor_current() == s->so_owner;
+}
+
+static inline bool
+is_stream(const struct kc_socket *s)
+{
+	return s->so_type == SOCK_STREAM;
+}
+
+static void
+sock_ref(struct kc_socket *s)
+{
+	KC__ADD(&s->so_refs, 1u);
+}
+
+static void
+sock_free(struct kc_socket *s)
+{
+	struct dgram *d;
+	int i;
+
+	(void)kc_port_destroy(&s->so_port);
+	(void)kc_cancel_sync(&s->so_linger);
+	(void)kc_cancel_sync(&s->so_ukc);
+	free(s->so_closereq);
+	for (i = 0; i < 3; i++)
+		(void)kc_run_all(&s->so_q[i], s, -ECANCELED);
+	kc_chain_free(&s->so_rcv);
+	kc_chain_free(&s->so_snd);
+	while ((d = s->so_rdg) != NULL) {
+		s->so_rdg = d->d_next;
+		kc_chain_free(&d->d_chain);
+		free(d);
+	}
+	while ((d = s->so_sdg) != NULL) {
+		s->so_sdg = d->d_next;
+		kc_chain_free(&d->d_chain);
+		free(d);
+	}
+	if (s->so_fd >= 0)
+		close(s->so_fd);
+	free(s->so_scratch);
+	s->so_magic = 0;
+	free(s);
+	__atomic_sub_fetch(&sock_live, 1, __ATOMIC_SEQ_CST);
+}
+
+static void
+sock_unref(struct kc_socket *s)
+{
+	if (__atomic_sub_fetch(&s->so_refs, 1u, __ATOMIC_ACQ_REL) == 0)
+		sock_free(s);
+}
+
+long
+kc_socket_count(void)
+{
+	return __atomic_load_n(&sock_live, __ATOMIC_ACQUIRE);
+}
+
+/* Buffer accounting, readable from any thread. */
+static void
+rcv_add(struct kc_socket *s, ssize_t n)
+{
+	__atomic_store_n(&s->so_rcvbytes, s->so_rcvbytes + (size_t)n,
+	    __ATOMIC_RELAXED);
+}
+
+static void
+snd_add(struct kc_socket *s, ssize_t n)
+{
+	__atomic_store_n(&s->so_sndbytes, s->so_sndbytes + (size_t)n,
+	    __ATOMIC_RELAXED);
+}
+
+static void
+rl_push(struct reqlist *l, struct sreq *r)
+{
+	r->r_next = NULL;
+	if (l->tail != NULL)
+		l->tail->r_next = r;
+	else
+		l->head = r;
+	l->tail = r;
+	r->r_parked = true;
+}
+
+static struct sreq *
+rl_pop(struct reqlist *l)
+{
+	struct sreq *r = l->head;
+
+	if (r != NULL) {
+		l->head = r->r_next;
+		if (l->head == NULL)
+			l->tail = NULL;
+		r->r_next = NULL;
+		r->r_parked = false;
+	}
+	return r;
+}
+
+static bool
+rl_remove(struct reqlist *l, struct sreq *r)
+{
+	struct sreq **pp, *prev = NULL;
+
+	for (pp = &l->head; *pp != NULL; prev = *pp, pp = &(*pp)->r_next) {
+		if (*pp == r) {
+			*pp = r->r_next;
+			if (l->tail == r)
+				l->tail = prev;
+			r->r_next = NULL;
+			r->r_parked = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Answer a request.  An asynchronous one runs its caller's continuation
+ * from the message's reply (reply_async); a blocked caller wakes.
+ */
+static void
+answer(struct sreq *r, int status)
+{
+	(void)kc_msg_reply(&r->r_msg, status);
+}
+
+static void
+reply_async(void *obj, void *env, int status)
+{
+	struct sreq *r = obj;
+	struct kc_socket *s = r->r_sock;
+
+	(void)env;
+	switch (r->r_op) {
+	case OP_ACCEPT:
+		if (r->r_done != NULL)
+			(void)kc_run(r->r_done, r->r_new,
+			    r->r_new != NULL ? 0 : (status < 0 ? status :
+			    -ECANCELED));
+		else if (r->r_new != NULL)
+			(void)kc_socket_close(r->r_new);
+		break;
+	default:
+		if (r->r_done != NULL)
+			(void)kc_run(r->r_done, s, status > 0 ? 0 : status);
+		break;
+	}
+	kc_chain_free(&r->r_chain);
+	free(r);
+	sock_unref(s);
+}
+
+/* Fire an upcall queue; the socket stays alive while they run. */
+static void
+upcall(struct kc_socket *s, int which, int status)
+{
+	(void)kc_run_all(&s->so_q[which - 1], s, status);
+}
+
+static bool
+readable_now(const struct kc_socket *s)
+{
+	unsigned st = st_load(s);
+
+	if (st & (KC_SS_CANTRCVMORE | KC_SS_ERROR))
+		return true;
+	if (st & KC_SS_LISTENING)
+		return false;
+	if (!is_stream(s))
+		return s->so_rdg != NULL;
+	return s->so_rcvbytes >= s->so_attr.rcv_lowat && s->so_rcvbytes > 0;
+}
+
+static bool
+writable_now(const struct kc_socket *s)
+{
+	unsigned st = st_load(s);
+
+	if (st & (KC_SS_CANTSENDMORE | KC_SS_ERROR | KC_SS_CLOSED))
+		return true;
+	if (is_stream(s) && !(st & KC_SS_CONNECTED))
+		return false;
+	return s->so_sndbytes <= s->so_attr.snd_lowat &&
+	    s->so_writers.head == NULL;
+}
+
+static bool
+closed_now(const struct kc_socket *s)
+{
+	unsigned st = st_load(s);
+
+	return (st & (KC_SS_ERROR | KC_SS_CLOSED)) ||
+	    ((st & KC_SS_CANTRCVMORE) && (st & KC_SS_CANTSENDMORE) &&
+	    s->so_sndbytes == 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Creating. */
+
+static int
+sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
+    int domain, int type, const struct kc_socket_attr *attr, unsigned state)
+{
+	struct kc_socket *s;
+	struct kevent kev[2];
+	int kq, r, i, nk = 0, listening = 0;
+	socklen_t sl = sizeof(listening);
+
+	if ((kq = kc_executor_kqueue(owner)) < 0)
+		return kq;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->so_fd = fd;
+	s->so_domain = domain;
+	s->so_type = type;
+	s->so_owner = owner;
+	s->so_refs = 2;		/* the caller's and the descriptor's */
+	s->so_state = state;	/* before the knotes can fire */
+	if (attr != NULL)
+		s->so_attr = *attr;
+	if (s->so_attr.rcv_hiwat == 0)
+		s->so_attr.rcv_hiwat = DEF_HIWAT;
+	if (s->so_attr.rcv_lowat == 0)
+		s->so_attr.rcv_lowat = 1;
+	if (s->so_attr.snd_hiwat == 0)
+		s->so_attr.snd_hiwat = DEF_HIWAT;
+	if (s->so_attr.snd_lowat == 0)
+		s->so_attr.snd_lowat = s->so_attr.snd_hiwat / 2;
+	if (s->so_attr.linger_ns == 0)
+		s->so_attr.linger_ns = DEF_LINGER;
+	if (s->so_attr.rcv_lowat > s->so_attr.rcv_hiwat ||
+	    s->so_attr.snd_lowat > s->so_attr.snd_hiwat) {
+		free(s);
+		return -EINVAL;
+	}
+	for (i = 0; i < 3; i++)
+		kc_queue_init(&s->so_q[i]);
+	kc_chain_init(&s->so_rcv);
+	kc_chain_init(&s->so_snd);
+	if ((r = kc_port_init(&s->so_port, owner, port_fn, port_abort,
+	    s)) != 0 ||
+	    (r = kc_init(&s->so_rkc, ev_read, s, owner, 0)) != 0 ||
+	    (r = kc_init(&s->so_wkc, ev_write, s, owner, 0)) != 0 ||
+	    (r = kc_init(&s->so_linger, linger_fired, s, owner, 0)) != 0 ||
+	    (r = kc_init(&s->so_ukc, upcall_check, s, owner, 0)) != 0) {
+		free(s);
+		return r;
+	}
+	if ((s->so_closereq = sreq_new(s, OP_CLOSE, NULL)) == NULL) {
+		(void)kc_port_destroy(&s->so_port);
+		free(s);
+		return -ENOMEM;
+	}
+	if (type == SOCK_DGRAM &&
+	    (s->so_scratch = malloc(DGRAM_MAX + 1)) == NULL) {
+		(void)kc_port_destroy(&s->so_port);
+		free(s->so_closereq);
+		free(s);
+		return -ENOMEM;
+	}
+	if (type == SOCK_STREAM && domain != AF_UNIX) {
+		int one = 1;
+
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) == 0 &&
+	    listening)
+		s->so_state |= KC_SS_LISTENING;
+	s->so_magic = SOCK_MAGIC ^ (uintptr_t)s;
+	EV_SET(&kev[nk++], fd, EVFILT_READ, EV_ADD | EV_CLEAR | EV_KCONT,
+	    NOTE_NODATA, 0, &s->so_rkc);
+	EV_SET(&kev[nk++], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_KCONT,
+	    NOTE_NODATA, 0, &s->so_wkc);
+	if (kevent(kq, kev, nk, NULL, 0, NULL) != 0) {
+		r = -errno;
+		s->so_magic = 0;
+		(void)kc_port_destroy(&s->so_port);
+		free(s->so_scratch);
+		free(s->so_closereq);
+		free(s);
+		return r;
+	}
+	__atomic_add_fetch(&sock_live, 1, __ATOMIC_SEQ_CST);
+	*sp = s;
+	return 0;
+}
+
+int
+kc_socket_create(struct kc_socket **sp, struct kc_executor *owner,
+    int domain, int type, const struct kc_socket_attr *attr)
+{
+	int fd, r;
+
+	if (sp == NULL || owner == NULL || !kc__exec_soft(owner))
+		return -EINVAL;
+	if ((domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX) ||
+	    (type != SOCK_STREAM && type != SOCK_DGRAM))
+		return -EINVAL;
+	fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if ((r = sock_new(sp, owner, fd, domain, type, attr, 0)) != 0)
+		close(fd);
+	return r;
+}
+
+int
+kc_socket_adopt(struct kc_socket **sp, struct kc_executor *owner, int fd,
+    const struct kc_socket_attr *attr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int type = 0, r, fl;
+	socklen_t tl = sizeof(type);
+	unsigned st = 0;
+
+	if (sp == NULL || owner == NULL || !kc__exec_soft(owner) || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		r = errno == ENOTSOCK ? -ENOTSOCK : -errno;
+		close(fd);
+		return r;
+	}
+	if ((ss.ss_family != AF_INET && ss.ss_family != AF_INET6 &&
+	    ss.ss_family != AF_UNIX) ||
+	    (type != SOCK_STREAM && type != SOCK_DGRAM)) {
+		close(fd);
+		return -EINVAL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	{
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+
+		if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
+			st = KC_SS_CONNECTED;
+	}
+	if ((r = sock_new(sp, owner, fd, ss.ss_family, type, attr, st)) != 0) {
+		close(fd);
+		return r;
+	}
+	return 0;
+}
+
+int
+kc_socket_bind(struct kc_socket *s, const struct kc_sockaddr *a)
+{
+	int one = 1;
+
+	if (!sock_valid(s) || a == NULL || a->len == 0)
+		return -EINVAL;
+	if (st_load(s) & KC_SS_CLOSED)
+		return -EBADF;
+	if (a->a.sa.sa_family != s->so_domain)
+		return -EAFNOSUPPORT;
+	if (s->so_domain != AF_UNIX && s->so_type == SOCK_STREAM)
+		(void)setsockopt(s->so_fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+	if (bind(s->so_fd, &a->a.sa, a->len) != 0)
+		return -errno;
+	return 0;
+}
+
+int
+kc_socket_listen(struct kc_socket *s, int backlog)
+{
+	if (!sock_valid(s) || !is_stream(s))
+		return -EINVAL;
+	if (st_load(s) & KC_SS_CLOSED)
+		return -EBADF;
+	if (st_load(s) & (KC_SS_CONNECTED | KC_SS_CONNECTING))
+		return -EISCONN;
+	if (listen(s->so_fd, backlog) != 0)
+		return -errno;
+	st_set(s, KC_SS_LISTENING);
+	return 0;
+}
+
+int
+kc_socket_name(struct kc_socket *s, struct kc_sockaddr *a, int peer)
+{
+	int r;
+
+	if (!sock_valid(s) || a == NULL)
+		return -EINVAL;
+	if (st_load(s) & KC_SS_CLOSED)
+		return -EBADF;
+	memset(a, 0, sizeof(*a));
+	a->len = sizeof(a->a);
+	r = peer ? getpeername(s->so_fd, &a->a.sa, &a->len) :
+	    getsockname(s->so_fd, &a->a.sa, &a->len);
+	return r == 0 ? 0 : -errno;
+}
+
+unsigned
+kc_socket_state(const struct kc_socket *s)
+{
+	return sock_valid(s) ? st_load(s) : 0;
+}
+
+int
+kc_socket_error(const struct kc_socket *s)
+{
+	return sock_valid(s) ? __atomic_load_n(&s->so_error, __ATOMIC_ACQUIRE) :
+	    -EINVAL;
+}
+
+size_t
+kc_socket_rcvbytes(const struct kc_socket *s)
+{
+	return sock_valid(s) ? __atomic_load_n(&s->so_rcvbytes,
+	    __ATOMIC_RELAXED) : 0;
+}
+
+size_t
+kc_socket_sndbytes(const struct kc_socket *s)
+{
+	return sock_valid(s) ? __atomic_load_n(&s->so_sndbytes,
+	    __ATOMIC_RELAXED) : 0;
+}
+
+struct kc_executor *
+kc_socket_owner(const struct kc_socket *s)
+{
+	return sock_valid(s) ? s->so_owner : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The owner: errors, input, output. */
+
+/* Answer every parked request of a list with status. */
+static void
+fail_list(struct reqlist *l, int status)
+{
+	struct sreq *r;
+
+	while ((r = rl_pop(l)) != NULL)
+		answer(r, status);
+}
+
+static void serve_readers(struct kc_socket *s);
+
+/* The connection failed: everything waiting learns it. */
+static void
+sock_error(struct kc_socket *s, int err)
+{
+	int zero = 0;
+
+	(void)__atomic_compare_exchange_n(&s->so_error, &zero, err, false,
+	    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE);
+	st_set(s, KC_SS_ERROR | KC_SS_CANTSENDMORE | KC_SS_CANTRCVMORE);
+	st_clear(s, KC_SS_CONNECTING);
+	s->so_rstopped = false;
+	kc_chain_free(&s->so_snd);
+	while (s->so_sdg != NULL) {
+		struct dgram *d = s->so_sdg;
+
+		s->so_sdg = d->d_next;
+		kc_chain_free(&d->d_chain);
+		free(d);
+	}
+	s->so_sdg_tail = NULL;
+	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
+	fail_list(&s->so_writers, err);
+	fail_list(&s->so_acceptors, err);
+	if (s->so_connreq != NULL) {
+		struct sreq *r = s->so_connreq;
+
+		s->so_connreq = NULL;
+		answer(r, err);
+	}
+	serve_readers(s);
+	upcall(s, KC_SO_READABLE, err);
+	upcall(s, KC_SO_WRITABLE, err);
+	upcall(s, KC_SO_CLOSED, err);
+	if (s->so_closing)
+		sock_finalize(s);
+}
+
+/* Move what a reader may take from the receive buffer; see recv. */
+static ssize_t
+take(struct kc_socket *s, struct kc_chain *into, size_t max,
+    struct kc_sockaddr *from)
+{
+	unsigned st = st_load(s);
+	ssize_t n;
+
+	if (!is_stream(s)) {
+		struct dgram *d = s->so_rdg;
+		size_t len;
+
+		if (d == NULL) {
+			if (st & KC_SS_ERROR)
+				return __atomic_load_n(&s->so_error,
+				    __ATOMIC_ACQUIRE);
+			return (st & KC_SS_CANTRCVMORE) ? 0 : -EAGAIN;
+		}
+		s->so_rdg = d->d_next;
+		if (s->so_rdg == NULL)
+			s->so_rdg_tail = NULL;
+		len = kc_chain_len(&d->d_chain);
+		rcv_add(s, -(ssize_t)(len + DGRAM_COST));
+		if (len > max) {
+			/* Truncated, as recv(2) truncates: the rest is dropped. */
+			struct kc_chain rest = KC_CHAIN_INITIALIZER;
+
+			if (kc_chain_reserve(&d->d_chain, 1) == 0)
+				(void)kc_chain_split(&d->d_chain, max, &rest);
+			kc_chain_free(&rest);
+			len = kc_chain_len(&d->d_chain);
+		}
+		kc_chain_concat(into, &d->d_chain);
+		if (from != NULL) {
+			if (d->d_hasaddr)
+				*from = d->d_addr;
+			else
+				memset(from, 0, sizeof(*from));
+		}
+		free(d);
+		return (ssize_t)len;
+	}
+	if (s->so_rcvbytes == 0) {
+		if (st & KC_SS_ERROR)
+			return __atomic_load_n(&s->so_error, __ATOMIC_ACQUIRE);
+		return (st & KC_SS_CANTRCVMORE) ? 0 : -EAGAIN;
+	}
+	if (max > (size_t)SSIZE_MAX)
+		max = SSIZE_MAX;
+	if (max >= s->so_rcvbytes) {
+		n = (ssize_t)s->so_rcvbytes;
+		kc_chain_concat(into, &s->so_rcv);
+	} else {
+		struct kc_chain rest = KC_CHAIN_INITIALIZER;
+
+		/* The first max bytes go; so_rcv keeps the rest. */
+		if (kc_chain_reserve(&s->so_rcv, 1) != 0)
+			return -ENOMEM;
+		(void)kc_chain_split(&s->so_rcv, max, &rest);
+		kc_chain_concat(into, &s->so_rcv);
+		kc_chain_concat(&s->so_rcv, &rest);
+		kc_chain_free(&rest);
+		n = (ssize_t)max;
+	}
+	rcv_add(s, -n);
+	if (from != NULL)
+		memset(from, 0, sizeof(*from));
+	return n;
+}
+
+static void
+serve_readers(struct kc_socket *s)
+{
+	struct sreq *r;
+
+	while ((r = s->so_readers.head) != NULL) {
+		ssize_t n = take(s, &r->r_chain, r->r_max,
+		    r->r_hasaddr ? &r->r_addr : NULL);
+
+		if (n == -EAGAIN)
+			break;
+		(void)rl_pop(&s->so_readers);
+		answer(r, (int)(n > INT32_MAX ? INT32_MAX : n));
+	}
+}
+
+/* After the receive buffer lost bytes: read again if it had stopped. */
+static void
+rcv_drained(struct kc_socket *s)
+{
+	if (s->so_rstopped && s->so_rcvbytes < s->so_attr.rcv_hiwat) {
+		s->so_rstopped = false;
+		sock_input(s);
+	}
+}
+
+static void
+accept_ready(struct kc_socket *s)
+{
+	struct sreq *r;
+
+	while ((r = s->so_acceptors.head) != NULL) {
+		struct kc_socket *ns;
+		int fd, err;
+
+		fd = accept4(s->so_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			err = errno;
+			if (err == EAGAIN || err == EINTR)
+				return;
+			if (err == ECONNABORTED || err == EPROTO)
+				continue;
+			/* EMFILE and the like: the request learns it. */
+			(void)rl_pop(&s->so_acceptors);
+			answer(r, -err);
+			continue;
+		}
+		err = sock_new(&ns, r->r_owner, fd, s->so_domain, SOCK_STREAM,
+		    &s->so_attr, KC_SS_CONNECTED);
+		(void)rl_pop(&s->so_acceptors);
+		if (err != 0) {
+			close(fd);
+			answer(r, err);
+			continue;
+		}
+		r->r_new = ns;
+		answer(r, 0);
+	}
+}
+
+static void
+dgram_input(struct kc_socket *s)
+{
+	int i;
+
+	for (i = 0; i < READ_BATCH; i++) {
+		struct dgram *d;
+		struct kc_seg *seg;
+		struct msghdr mh;
+		struct iovec iov;
+		ssize_t n;
+
+		if (s->so_rcvbytes >= s->so_attr.rcv_hiwat) {
+			s->so_rstopped = true;
+			return;
+		}
+		d = calloc(1, sizeof(*d));
+		if (d == NULL)
+			return;
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = s->so_scratch;
+		iov.iov_len = DGRAM_MAX + 1;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_name = &d->d_addr.a;
+		mh.msg_namelen = sizeof(d->d_addr.a);
+		n = recvmsg(s->so_fd, &mh, MSG_DONTWAIT);
+		if (n < 0) {
+			int err = errno;
+
+			free(d);
+			if (err == EAGAIN || err == EINTR)
+				return;
+			/* An ICMP error on a connected datagram socket. */
+			if (err == ECONNREFUSED)
+				continue;
+			sock_error(s, -err);
+			return;
+		}
+		d->d_addr.len = mh.msg_namelen;
+		d->d_hasaddr = mh.msg_namelen > 0;
+		kc_chain_init(&d->d_chain);
+		if (n > 0) {
+			if (kc_seg_alloc(&seg, (size_t)n) != 0) {
+				free(d);
+				return;
+			}
+			memcpy(kc_seg_data(seg), s->so_scratch, (size_t)n);
+			if (kc_chain_append_seg(&d->d_chain, seg, 0,
+			    (size_t)n) != 0) {
+				kc_seg_unref(seg);
+				free(d);
+				return;
+			}
+			kc_seg_unref(seg);
+		}
+		if (s->so_rdg_tail != NULL)
+			s->so_rdg_tail->d_next = d;
+		else
+			s->so_rdg = d;
+		s->so_rdg_tail = d;
+		rcv_add(s, n + DGRAM_COST);
+	}
+}
+
+static void
+stream_input(struct kc_socket *s)
+{
+	int i;
+
+	for (i = 0; i < READ_BATCH; i++) {
+		struct iovec iov;
+		size_t want;
+		ssize_t n;
+
+		if (s->so_rcvbytes >= s->so_attr.rcv_hiwat) {
+			s->so_rstopped = true;
+			return;
+		}
+		want = s->so_attr.rcv_hiwat - s->so_rcvbytes;
+		if ((n = kc_chain_room(&s->so_rcv, 0, &iov)) != 0)
+			return;		/* no memory: the next edge retries */
+		if (iov.iov_len > want)
+			iov.iov_len = want;
+		n = read(s->so_fd, iov.iov_base, iov.iov_len);
+		if (n < 0)
+			n = -errno;
+		if (n > 0) {
+			(void)kc_chain_commit(&s->so_rcv, (size_t)n);
+			rcv_add(s, n);
+			/* A short read took all there was: the next edge says more. */
+			if ((size_t)n < iov.iov_len)
+				return;
+			continue;
+		}
+		if (n == 0) {
+			st_set(s, KC_SS_CANTRCVMORE);
+			return;
+		}
+		if (n == -EAGAIN || n == -EINTR)
+			return;
+		sock_error(s, (int)n);
+		return;
+	}
+}
+
+static void
+sock_input(struct kc_socket *s)
+{
+	unsigned st = st_load(s);
+
+	if (s->so_final)
+		return;
+	if (st & KC_SS_LISTENING) {
+		accept_ready(s);
+		return;
+	}
+	if (st & (KC_SS_CANTRCVMORE | KC_SS_ERROR))
+		return;
+	/* An unconnected stream socket reports a hang-up: nothing to read. */
+	if (is_stream(s) && !(st & KC_SS_CONNECTED))
+		return;
+	if (is_stream(s))
+		stream_input(s);
+	else
+		dgram_input(s);
+	if (s->so_final)
+		return;
+	serve_readers(s);
+	if (readable_now(s))
+		upcall(s, KC_SO_READABLE, kc_socket_error(s));
+	if (closed_now(s))
+		upcall(s, KC_SO_CLOSED, kc_socket_error(s));
+}
+
+/* Take stream data into the send buffer: the caller checked for room. */
+static void
+admit(struct kc_socket *s, struct kc_chain *c)
+{
+	size_t len = kc_chain_len(c);
+
+	kc_chain_concat(&s->so_snd, c);
+	snd_add(s, (ssize_t)len);
+}
+
+static int
+dgram_queue(struct kc_socket *s, struct kc_chain *c,
+    const struct kc_sockaddr *to)
+{
+	struct dgram *d = calloc(1, sizeof(*d));
+	size_t len = kc_chain_len(c);
+
+	if (d == NULL)
+		return -ENOMEM;
+	kc_chain_init(&d->d_chain);
+	kc_chain_concat(&d->d_chain, c);
+	if (to != NULL) {
+		d->d_addr = *to;
+		d->d_hasaddr = true;
+	}
+	if (s->so_sdg_tail != NULL)
+		s->so_sdg_tail->d_next = d;
+	else
+		s->so_sdg = d;
+	s->so_sdg_tail = d;
+	snd_add(s, (ssize_t)(len + DGRAM_COST));
+	return 0;
+}
+
+static bool
+has_room(const struct kc_socket *s)
+{
+	return s->so_sndbytes < s->so_attr.snd_hiwat;
+}
+
+/* Admit waiting sends while there is room; true if any was. */
+static bool
+admit_writers(struct kc_socket *s)
+{
+	struct sreq *r;
+	bool any = false;
+
+	if (s->so_writers.head == NULL ||
+	    s->so_sndbytes > s->so_attr.snd_lowat)
+		return false;
+	while ((r = s->so_writers.head) != NULL && has_room(s)) {
+		size_t len = kc_chain_len(&r->r_chain);
+
+		(void)rl_pop(&s->so_writers);
+		if (is_stream(s)) {
+			admit(s, &r->r_chain);
+		} else if (dgram_queue(s, &r->r_chain,
+		    r->r_hasaddr ? &r->r_addr : NULL) != 0) {
+			answer(r, -ENOMEM);
+			continue;
+		}
+		r->r_taken = true;
+		answer(r, (int)(len > INT32_MAX ? INT32_MAX : len));
+		any = true;
+	}
+	return any;
+}
+
+static void
+dgram_output(struct kc_socket *s)
+{
+	struct dgram *d;
+
+	while ((d = s->so_sdg) != NULL) {
+		struct iovec iov[64];
+		struct msghdr mh;
+		size_t len = kc_chain_len(&d->d_chain), bytes;
+		ssize_t n;
+		int niov = kc_chain_iov(&d->d_chain, iov, 64, &bytes);
+
+		if (bytes < len) {
+			(void)kc_chain_copyout(&d->d_chain, 0, s->so_scratch,
+			    len);
+			iov[0].iov_base = s->so_scratch;
+			iov[0].iov_len = len;
+			niov = 1;
+		}
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)niov;
+		if (d->d_hasaddr) {
+			mh.msg_name = &d->d_addr.a;
+			mh.msg_namelen = d->d_addr.len;
+		}
+		n = sendmsg(s->so_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+			s->so_wblocked = true;
+			return;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* Sent, or refused for good (a datagram is never half sent). */
+		s->so_sdg = d->d_next;
+		if (s->so_sdg == NULL)
+			s->so_sdg_tail = NULL;
+		snd_add(s, -(ssize_t)(len + DGRAM_COST));
+		kc_chain_free(&d->d_chain);
+		free(d);
+	}
+}
+
+static void
+sock_output(struct kc_socket *s)
+{
+	if (s->so_final || (st_load(s) & KC_SS_ERROR))
+		return;
+	if (is_stream(s) && !(st_load(s) & KC_SS_CONNECTED))
+		return;
+	s->so_wblocked = false;
+	for (;;) {
+		if (is_stream(s)) {
+			while (s->so_sndbytes > 0) {
+				ssize_t n = kc_chain_write(&s->so_snd, s->so_fd);
+
+				if (n > 0) {
+					snd_add(s, -n);
+					continue;
+				}
+				if (n == -EAGAIN) {
+					s->so_wblocked = true;
+					break;
+				}
+				if (n == -EINTR)
+					continue;
+				sock_error(s, n == 0 ? -EPIPE : (int)n);
+				return;
+			}
+		} else {
+			dgram_output(s);
+		}
+		if (s->so_wblocked || !admit_writers(s))
+			break;
+	}
+	if (s->so_sndbytes == 0 && s->so_writers.head == NULL) {
+		if (s->so_shutwr) {
+			s->so_shutwr = false;
+			(void)shutdown(s->so_fd, SHUT_WR);
+		}
+		if (s->so_closing) {
+			sock_finalize(s);
+			return;
+		}
+	}
+	if (writable_now(s))
+		upcall(s, KC_SO_WRITABLE, kc_socket_error(s));
+	if (closed_now(s))
+		upcall(s, KC_SO_CLOSED, kc_socket_error(s));
+}
+
+static void
+connect_done(struct kc_socket *s)
+{
+	struct sreq *r = s->so_connreq;
+	int err = 0;
+	socklen_t el = sizeof(err);
+
+	if (getsockopt(s->so_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+		err = errno;
+	if (err == 0) {
+		/* Still in progress (a spurious edge)? */
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+
+		if (getpeername(s->so_fd, (struct sockaddr *)&peer, &pl) != 0)
+			return;
+	}
+	s->so_connreq = NULL;
+	if (err != 0) {
+		sock_error(s, -err);
+		if (r != NULL)
+			answer(r, -err);
+		return;
+	}
+	st_clear(s, KC_SS_CONNECTING);
+	st_set(s, KC_SS_CONNECTED);
+	if (r != NULL)
+		answer(r, 0);
+	sock_output(s);
+}
+
+/* The knotes' continuations: on the owner, inside its kqueue scan. */
+static void
+ev_read(void *obj, void *env, int status)
+{
+	struct kc_socket *s = env;
+
+	(void)obj;
+	(void)status;
+	sock_ref(s);
+	sock_input(s);
+	sock_unref(s);
+}
+
+static void
+ev_write(void *obj, void *env, int status)
+{
+	struct kc_socket *s = env;
+
+	(void)obj;
+	(void)status;
+	sock_ref(s);
+	if (st_load(s) & KC_SS_CONNECTING) {
+		if (s->so_connreq != NULL || !(st_load(s) & KC_SS_CONNECTED))
+			connect_done(s);
+	} else if (s->so_wblocked || s->so_sndbytes > 0) {
+		sock_output(s);
+	}
+	sock_unref(s);
+}
+
+/* Someone else added an upcall: fire what holds now. */
+static void
+upcall_check(void *obj, void *env, int status)
+{
+	struct kc_socket *s = env;
+	uint32_t n = kc_coalesced();
+
+	(void)obj;
+	(void)status;
+	sock_ref(s);
+	if (readable_now(s))
+		upcall(s, KC_SO_READABLE, kc_socket_error(s));
+	if (writable_now(s))
+		upcall(s, KC_SO_WRITABLE, kc_socket_error(s));
+	if (closed_now(s))
+		upcall(s, KC_SO_CLOSED, kc_socket_error(s));
+	while (n-- > 0)
+		sock_unref(s);
+	sock_unref(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests, on the owner. */
+
+static int
+send_check(struct kc_socket *s, struct kc_chain *c,
+    const struct kc_sockaddr *to)
+{
+	unsigned st = st_load(s);
+
+	if (st & KC_SS_CLOSED)
+		return -EPIPE;
+	if (st & KC_SS_ERROR)
+		return kc_socket_error(s);
+	if (st & KC_SS_CANTSENDMORE)
+		return -EPIPE;
+	if (is_stream(s)) {
+		if (!(st & (KC_SS_CONNECTED | KC_SS_CONNECTING)))
+			return -ENOTCONN;
+	} else {
+		if (kc_chain_len(c) > DGRAM_MAX)
+			return -EMSGSIZE;
+		if (to == NULL && !(st & KC_SS_CONNECTED))
+			return -ENOTCONN;
+		if (to != NULL && to->a.sa.sa_family != s->so_domain)
+			return -EAFNOSUPPORT;
+	}
+	return 0;
+}
+
+/* A send on the owner: into the buffer, or park r (which has the data). */
+static void
+do_send(struct kc_socket *s, struct sreq *r)
+{
+	int e = send_check(s, &r->r_chain, r->r_hasaddr ? &r->r_addr : NULL);
+	size_t len = kc_chain_len(&r->r_chain);
+
+	if (e != 0) {
+		answer(r, e);
+		return;
+	}
+	if (s->so_writers.head != NULL || !has_room(s)) {
+		rl_push(&s->so_writers, r);
+		return;
+	}
+	if (is_stream(s)) {
+		admit(s, &r->r_chain);
+	} else if ((e = dgram_queue(s, &r->r_chain,
+	    r->r_hasaddr ? &r->r_addr : NULL)) != 0) {
+		answer(r, e);
+		return;
+	}
+	r->r_taken = true;
+	answer(r, (int)(len > INT32_MAX ? INT32_MAX : len));
+	if (!s->so_wblocked)
+		sock_output(s);
+}
+
+static void
+do_read(struct kc_socket *s, struct sreq *r)
+{
+	ssize_t n;
+
+	if (s->so_readers.head != NULL) {
+		rl_push(&s->so_readers, r);
+		return;
+	}
+	n = take(s, &r->r_chain, r->r_max, r->r_hasaddr ? &r->r_addr : NULL);
+	if (n == -EAGAIN) {
+		rl_push(&s->so_readers, r);
+		return;
+	}
+	answer(r, (int)(n > INT32_MAX ? INT32_MAX : n));
+	rcv_drained(s);
+}
+
+static int
+connect_start(struct kc_socket *s, const struct kc_sockaddr *a)
+{
+	unsigned st = st_load(s);
+
+	if (st & KC_SS_CLOSED)
+		return -EBADF;
+	if (st & KC_SS_CONNECTING)
+		return -EALREADY;
+	if ((st & KC_SS_CONNECTED) && is_stream(s))
+		return -EISCONN;
+	if (st & KC_SS_LISTENING)
+		return -EINVAL;
+	if (a->a.sa.sa_family != s->so_domain)
+		return -EAFNOSUPPORT;
+	if (connect(s->so_fd, &a->a.sa, a->len) == 0) {
+		st_set(s, KC_SS_CONNECTED);
+		return 0;
+	}
+	if (errno == EINPROGRESS) {
+		st_set(s, KC_SS_CONNECTING);
+		return 1;
+	}
+	return -errno;
+}
+
+static void
+do_connect(struct kc_socket *s, struct sreq *r)
+{
+	int e = connect_start(s, &r->r_addr);
+
+	if (e == 1) {
+		s->so_connreq = r;
+		return;
+	}
+	answer(r, e);
+	if (e == 0)
+		sock_output(s);
+}
+
+static void
+shut_local(struct kc_socket *s, int how)
+{
+	if (how == SHUT_RD || how == SHUT_RDWR) {
+		st_set(s, KC_SS_CANTRCVMORE);
+		kc_chain_free(&s->so_rcv);
+		while (s->so_rdg != NULL) {
+			struct dgram *d = s->so_rdg;
+
+			s->so_rdg = d->d_next;
+			kc_chain_free(&d->d_chain);
+			free(d);
+		}
+		s->so_rdg_tail = NULL;
+		__atomic_store_n(&s->so_rcvbytes, 0, __ATOMIC_RELAXED);
+		s->so_rstopped = false;
+		(void)shutdown(s->so_fd, SHUT_RD);
+		serve_readers(s);
+		upcall(s, KC_SO_READABLE, 0);
+	}
+	if (how == SHUT_WR || how == SHUT_RDWR) {
+		st_set(s, KC_SS_CANTSENDMORE);
+		s->so_shutwr = true;
+		sock_output(s);
+	}
+}
+
+/* Close, on the owner: the caller's reference is dropped by the caller. */
+static void
+close_local(struct kc_socket *s)
+{
+	if (s->so_closing || s->so_final)
+		return;
+	s->so_closing = true;
+	st_set(s, KC_SS_CLOSED | KC_SS_CANTRCVMORE);
+	kc_chain_free(&s->so_rcv);
+	__atomic_store_n(&s->so_rcvbytes, 0, __ATOMIC_RELAXED);
+	fail_list(&s->so_readers, -ECANCELED);
+	fail_list(&s->so_writers, -ECANCELED);
+	fail_list(&s->so_acceptors, -ECANCELED);
+	if (s->so_connreq != NULL) {
+		struct sreq *r = s->so_connreq;
+
+		s->so_connreq = NULL;
+		answer(r, -ECANCELED);
+	}
+	upcall(s, KC_SO_READABLE, -ECANCELED);
+	upcall(s, KC_SO_WRITABLE, -ECANCELED);
+	upcall(s, KC_SO_CLOSED, -ECANCELED);
+	if (s->so_final)
+		return;
+	if (s->so_sndbytes == 0 || (st_load(s) & KC_SS_ERROR) ||
+	    !(st_load(s) & KC_SS_CONNECTED)) {
+		sock_finalize(s);
+		return;
+	}
+	/* Flush what the send buffer holds, for at most linger_ns. */
+	s->so_shutwr = true;
+	sock_ref(s);
+	s->so_lingering = true;
+	if (kc_defer_after(&s->so_linger, s->so_attr.linger_ns, s, 0) != 0) {
+		s->so_lingering = false;
+		sock_unref(s);
+		sock_finalize(s);
+		return;
+	}
+	sock_output(s);
+}
+
+/* The descriptor goes; the descriptor's reference with it. */
+static void
+sock_finalize(struct kc_socket *s)
+{
+	if (s->so_final)
+		return;
+	s->so_final = true;
+	kc_chain_free(&s->so_snd);
+	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
+	/* close() drops the knotes in the owner's kqueue. */
+	close(s->so_fd);
+	s->so_fd = -1;
+	if (s->so_lingering && kc_cancel(&s->so_linger) > 0) {
+		s->so_lingering = false;
+		sock_unref(s);
+	}
+	sock_unref(s);
+}
+
+static void
+linger_fired(void *obj, void *env, int status)
+{
+	struct kc_socket *s = env;
+
+	(void)obj;
+	(void)status;
+	s->so_lingering = false;
+	if (!s->so_final) {
+		/* The peer would not take it all: reset rather than wait. */
+		struct linger lg = { 1, 0 };
+
+		if (s->so_fd >= 0)
+			(void)setsockopt(s->so_fd, SOL_SOCKET, SO_LINGER, &lg,
+			    sizeof(lg));
+		sock_finalize(s);
+	}
+	sock_unref(s);
+}
+
+static void
+handle(struct kc_socket *s, struct sreq *r)
+{
+	switch (r->r_op) {
+	case OP_SEND:
+	case OP_WRITE:
+		if (s->so_final || s->so_closing) {
+			answer(r, -EPIPE);
+			return;
+		}
+		do_send(s, r);
+		return;
+	case OP_READ:
+		if (s->so_closing) {
+			answer(r, -EBADF);
+			return;
+		}
+		do_read(s, r);
+		return;
+	case OP_ACCEPT:
+		if (s->so_closing || s->so_final) {
+			answer(r, -ECANCELED);
+			return;
+		}
+		rl_push(&s->so_acceptors, r);
+		accept_ready(s);
+		return;
+	case OP_CONNECT:
+		if (s->so_closing || s->so_final) {
+			answer(r, -EBADF);
+			return;
+		}
+		do_connect(s, r);
+		return;
+	case OP_SHUTDOWN:
+		if (!s->so_final)
+			shut_local(s, r->r_how);
+		answer(r, 0);
+		return;
+	case OP_CLOSE:
+		close_local(s);
+		answer(r, 0);
+		return;
+	}
+	answer(r, -EINVAL);
+}
+
+static void
+port_fn(struct kc_port *port, struct kc_msg *msg)
+{
+	struct kc_socket *s = kc_port_env(port);
+	struct sreq *r = (struct sreq *)msg;
+
+	sock_ref(s);
+	handle(s, r);
+	sock_unref(s);
+}
+
+/* A blocked call timed out: take its request off whatever list holds it. */
+static void
+port_abort(struct kc_port *port, struct kc_msg *msg)
+{
+	struct kc_socket *s = kc_port_env(port);
+	struct sreq *r = (struct sreq *)msg;
+
+	if (!r->r_parked)
+		return;
+	if (rl_remove(&s->so_readers, r) || rl_remove(&s->so_writers, r) ||
+	    rl_remove(&s->so_acceptors, r)) {
+		answer(r, -ECANCELED);
+		return;
+	}
+	if (s->so_connreq == r) {
+		s->so_connreq = NULL;
+		r->r_parked = false;
+		answer(r, -ECANCELED);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The calls. */
+
+static struct sreq *
+sreq_new(struct kc_socket *s, enum sop op, struct kc *done)
+{
+	struct sreq *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if (kc_msg_init(&r->r_msg, reply_async, NULL, NULL, 0) != 0) {
+		free(r);
+		return NULL;
+	}
+	kc_chain_init(&r->r_chain);
+	r->r_sock = s;
+	r->r_op = op;
+	r->r_async = true;
+	r->r_done = done;
+	return r;
+}
+
+/* Send an asynchronous request; on failure it is freed and -EPIPE returned. */
+static int
+sreq_post(struct kc_socket *s, struct sreq *r)
+{
+	int e;
+
+	sock_ref(s);
+	if ((e = kc_msg_send(&s->so_port, &r->r_msg)) != 0) {
+		sock_unref(s);
+		return e == -ESHUTDOWN ? -EPIPE : e;
+	}
+	return 0;
+}
+
+/* A blocking request: a message to the owner, waited for. */
+static int
+sreq_wait(struct kc_socket *s, struct sreq *r, uint64_t timeout_ns)
+{
+	int e;
+
+	if (on_owner(s))
+		return -EDEADLK;
+	if ((e = kc_msg_init(&r->r_msg, NULL, NULL, NULL,
+	    KC_MSG_ABORTABLE)) != 0)
+		return e;
+	r->r_sock = s;
+	sock_ref(s);
+	e = kc_msg_do(&s->so_port, &r->r_msg, timeout_ns);
+	sock_unref(s);
+	if (e == -ESHUTDOWN)
+		e = -EBADF;
+	return e;
+}
+
+int
+kc_socket_send(struct kc_socket *s, struct kc_chain *chain,
+    const struct kc_sockaddr *to, struct kc *done)
+{
+	struct sreq *r;
+	int e;
+
+	if (!sock_valid(s) || chain == NULL)
+		return -EINVAL;
+	if ((e = send_check(s, chain, to)) != 0)
+		return e;
+	if (on_owner(s) && s->so_writers.head == NULL && has_room(s) &&
+	    !s->so_closing) {
+		/* The fast path: straight into the buffer, written now. */
+		if (is_stream(s))
+			admit(s, chain);
+		else if ((e = dgram_queue(s, chain, to)) != 0)
+			return e;
+		if (!s->so_wblocked && (st_load(s) & KC_SS_CONNECTED))
+			sock_output(s);
+		if (done != NULL)
+			(void)kc_run(done, s, 0);
+		return 0;
+	}
+	if ((r = sreq_new(s, OP_SEND, done)) == NULL)
+		return -ENOMEM;
+	if (to != NULL) {
+		r->r_addr = *to;
+		r->r_hasaddr = true;
+	}
+	kc_chain_concat(&r->r_chain, chain);
+	/* Elsewhere, or behind sends already waiting: a request, in order. */
+	if ((e = sreq_post(s, r)) != 0) {
+		kc_chain_concat(chain, &r->r_chain);
+		free(r);
+		return e;
+	}
+	return 0;
+}
+
+ssize_t
+kc_socket_recv(struct kc_socket *s, struct kc_chain *into, size_t max,
+    struct kc_sockaddr *from)
+{
+	ssize_t n;
+
+	if (!sock_valid(s) || into == NULL)
+		return -EINVAL;
+	if (!on_owner(s))
+		return -EPERM;
+	if (s->so_closing)
+		return -EBADF;
+	n = take(s, into, max, from);
+	if (n > 0)
+		rcv_drained(s);
+	return n;
+}
+
+int
+kc_socket_upcall(struct kc_socket *s, int which, struct kc *kc)
+{
+	bool now;
+	int e;
+
+	if (!sock_valid(s) || which < KC_SO_READABLE || which > KC_SO_CLOSED)
+		return -EINVAL;
+	if ((e = kc_enqueue(&s->so_q[which - 1], kc)) != 0)
+		return e;
+	if (!on_owner(s)) {
+		/* The owner looks: the buffers are its alone. */
+		sock_ref(s);
+		if (kc_run(&s->so_ukc, s, 0) != 0)
+			sock_unref(s);
+		return 0;
+	}
+	switch (which) {
+	case KC_SO_READABLE:
+		now = readable_now(s);
+		break;
+	case KC_SO_WRITABLE:
+		now = writable_now(s);
+		break;
+	default:
+		now = closed_now(s);
+		break;
+	}
+	if (now)
+		upcall(s, which, kc_socket_error(s));
+	return 0;
+}
+
+int
+kc_socket_connect(struct kc_socket *s, const struct kc_sockaddr *a,
+    struct kc *done)
+{
+	struct sreq *r;
+	int e;
+
+	if (!sock_valid(s) || a == NULL || a->len == 0)
+		return -EINVAL;
+	if (st_load(s) & KC_SS_CLOSED)
+		return -EBADF;
+	if (st_load(s) & KC_SS_CONNECTING)
+		return -EALREADY;
+	if ((st_load(s) & KC_SS_CONNECTED) && is_stream(s))
+		return -EISCONN;
+	if (a->a.sa.sa_family != s->so_domain)
+		return -EAFNOSUPPORT;
+	/* Connecting is rare: always a request, answered on the owner. */
+	if ((r = sreq_new(s, OP_CONNECT, done)) == NULL)
+		return -ENOMEM;
+	r->r_addr = *a;
+	if ((e = sreq_post(s, r)) != 0) {
+		free(r);
+		return e == -EPIPE ? -EBADF : e;
+	}
+	return 0;
+}
+
+int
+kc_socket_accept(struct kc_socket *s, struct kc_executor *owner,
+    struct kc *done)
+{
+	struct sreq *r;
+	int e;
+
+	if (!sock_valid(s) || owner == NULL || !kc__exec_soft(owner))
+		return -EINVAL;
+	if (st_load(s) & KC_SS_CLOSED)
+		return -EBADF;
+	if (!(st_load(s) & KC_SS_LISTENING))
+		return -EINVAL;
+	if ((r = sreq_new(s, OP_ACCEPT, done)) == NULL)
+		return -ENOMEM;
+	r->r_owner = owner;
+	if ((e = sreq_post(s, r)) != 0) {
+		free(r);
+		return e == -EPIPE ? -EBADF : e;
+	}
+	return 0;
+}
+
+ssize_t
+kc_socket_read(struct kc_socket *s, struct kc_chain *into, size_t max,
+    struct kc_sockaddr *from, uint64_t timeout_ns)
+{
+	struct sreq r;
+	int e;
+
+	if (!sock_valid(s) || into == NULL)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	kc_chain_init(&r.r_chain);
+	r.r_op = OP_READ;
+	r.r_max = max > INT32_MAX ? INT32_MAX : max;
+	r.r_hasaddr = from != NULL;
+	e = sreq_wait(s, &r, timeout_ns);
+	if (kc_chain_len(&r.r_chain) > 0 || (e >= 0 && !is_stream(s))) {
+		/* Data reached us, even if the timeout raced it. */
+		e = (int)kc_chain_len(&r.r_chain);
+		kc_chain_concat(into, &r.r_chain);
+		if (from != NULL)
+			*from = r.r_addr;
+	} else if (e == -ECANCELED) {
+		e = -ETIMEDOUT;
+	}
+	kc_chain_free(&r.r_chain);
+	return e;
+}
+
+ssize_t
+kc_socket_write(struct kc_socket *s, struct kc_chain *chain,
+    const struct kc_sockaddr *to, uint64_t timeout_ns)
+{
+	struct sreq r;
+	size_t len;
+	int e;
+
+	if (!sock_valid(s) || chain == NULL)
+		return -EINVAL;
+	if ((e = send_check(s, chain, to)) != 0)
+		return e;
+	memset(&r, 0, sizeof(r));
+	kc_chain_init(&r.r_chain);
+	r.r_op = OP_WRITE;
+	if (to != NULL) {
+		r.r_addr = *to;
+		r.r_hasaddr = true;
+	}
+	len = kc_chain_len(chain);
+	kc_chain_concat(&r.r_chain, chain);
+	e = sreq_wait(s, &r, timeout_ns);
+	if (r.r_taken)
+		return (ssize_t)len;	/* taken, even if the timeout raced it */
+	/* Not taken: the caller gets its chain back. */
+	kc_chain_prepend_chain(chain, &r.r_chain);
+	return e == -ECANCELED ? -ETIMEDOUT : (e >= 0 ? -EIO : e);
+}
+
+int
+kc_socket_accept_wait(struct kc_socket *s, struct kc_executor *owner,
+    struct kc_socket **newp, uint64_t timeout_ns)
+{
+	struct sreq r;
+	int e;
+
+	if (!sock_valid(s) || owner == NULL || newp == NULL ||
+	    !kc__exec_soft(owner))
+		return -EINVAL;
+	if (!(st_load(s) & KC_SS_LISTENING))
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	kc_chain_init(&r.r_chain);
+	r.r_op = OP_ACCEPT;
+	r.r_owner = owner;
+	e = sreq_wait(s, &r, timeout_ns);
+	if (r.r_new != NULL) {
+		*newp = r.r_new;
+		return 0;
+	}
+	*newp = NULL;
+	return e == -ECANCELED ? -ETIMEDOUT : (e == 0 ? -EIO : e);
+}
+
+int
+kc_socket_connect_wait(struct kc_socket *s, const struct kc_sockaddr *a,
+    uint64_t timeout_ns)
+{
+	struct sreq r;
+	int e;
+
+	if (!sock_valid(s) || a == NULL || a->len == 0)
+		return -EINVAL;
+	memset(&r, 0, sizeof(r));
+	kc_chain_init(&r.r_chain);
+	r.r_op = OP_CONNECT;
+	r.r_addr = *a;
+	e = sreq_wait(s, &r, timeout_ns);
+	if (e == -ECANCELED && (st_load(s) & KC_SS_CONNECTED))
+		e = 0;
+	return e == -ECANCELED ? -ETIMEDOUT : e;
+}
+
+int
+kc_socket_shutdown(struct kc_socket *s, int how)
+{
+	struct sreq *r;
+	unsigned st;
+
+	if (!sock_valid(s) ||
+	    (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR))
+		return -EINVAL;
+	st = st_load(s);
+	if (st & KC_SS_CLOSED)
+		return -EBADF;
+	if (is_stream(s) && !(st & KC_SS_CONNECTED))
+		return -ENOTCONN;
+	if (on_owner(s)) {
+		shut_local(s, how);
+		return 0;
+	}
+	/* Set the bits now, so that later calls see them; the owner acts. */
+	if (how != SHUT_RD)
+		st_set(s, KC_SS_CANTSENDMORE);
+	if ((r = sreq_new(s, OP_SHUTDOWN, NULL)) == NULL)
+		return -ENOMEM;
+	r->r_how = how;
+	if (sreq_post(s, r) != 0) {
+		free(r);
+		return -EBADF;
+	}
+	return 0;
+}
+
+int
+kc_socket_close(struct kc_socket *s)
+{
+	struct sreq *r;
+	unsigned st;
+
+	if (!sock_valid(s))
+		return -EINVAL;
+	st = __atomic_fetch_or(&s->so_state, KC_SS_CLOSED, __ATOMIC_SEQ_CST);
+	if (st & KC_SS_CLOSED)
+		return -EBADF;
+	if (on_owner(s)) {
+		sock_ref(s);
+		close_local(s);
+		sock_unref(s);
+	} else {
+		/* The request was made with the socket: this cannot fail. */
+		r = s->so_closereq;
+		s->so_closereq = NULL;
+		KC__ASSERT(r != NULL && sreq_post(s, r) == 0);
+	}
+	sock_unref(s);
+	return 0;
+}
