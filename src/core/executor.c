@@ -660,7 +660,13 @@ soft_main(void *arg)
 		}
 		/* Nothing pending, nothing running: destroy may proceed. */
 		KC__STORE(&ex->ex_idle, 1);
-		if (draining || !soft_spin(ex))
+		/*
+		 * With knotes, readiness comes from the kqueue, which the spin
+		 * does not watch: spinning would only delay I/O and take the
+		 * CPU from the peer that is about to send it.  Sleep in the
+		 * kqueue at once, as an event loop does.
+		 */
+		if (draining || kq__has_knotes(ex->ex_kq) || !soft_spin(ex))
 			soft_sleep(ex, wk, !draining);
 	}
 	soft_control(ex, CTL_HANDBACK);

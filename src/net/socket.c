@@ -87,6 +87,7 @@ struct kc_socket {
 	uint32_t		 so_state;	/* KC_SS_*, atomic */
 	int			 so_error;	/* atomic */
 	int			 so_fd;
+	int			 so_kq;		/* the owner's kqueue */
 	int			 so_domain;
 	int			 so_type;
 	struct kc_executor	*so_owner;
@@ -112,6 +113,7 @@ struct kc_socket {
 	struct sreq		*so_connreq;
 	bool			 so_rstopped;	/* receive buffer full: not reading */
 	bool			 so_wblocked;	/* the descriptor took no more */
+	bool			 so_wnote;	/* the write knote is enabled */
 	bool			 so_shutwr;	/* SHUT_WR once the send side drains */
 	bool			 so_closing;	/* flushing before the descriptor goes */
 	bool			 so_final;	/* descriptor closed */
@@ -357,6 +359,19 @@ closed_now(const struct kc_socket *s)
 	    s->so_sndbytes == 0);
 }
 
+/* A write or connect waits for the descriptor: enable the write knote. */
+static void
+want_write(struct kc_socket *s)
+{
+	struct kevent kev;
+
+	if (s->so_wnote || s->so_final)
+		return;
+	EV_SET(&kev, s->so_fd, EVFILT_WRITE, EV_ENABLE, 0, 0, &s->so_wkc);
+	if (kevent(s->so_kq, &kev, 1, NULL, 0, NULL) == 0)
+		s->so_wnote = true;
+}
+
 /* ------------------------------------------------------------------ */
 /* Creating. */
 
@@ -375,6 +390,7 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	if (s == NULL)
 		return -ENOMEM;
 	s->so_fd = fd;
+	s->so_kq = kq;
 	s->so_domain = domain;
 	s->so_type = type;
 	s->so_owner = owner;
@@ -434,8 +450,12 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	s->so_magic = SOCK_MAGIC ^ (uintptr_t)s;
 	EV_SET(&kev[nk++], fd, EVFILT_READ, EV_ADD | EV_CLEAR | EV_KCONT,
 	    NOTE_NODATA, 0, &s->so_rkc);
-	EV_SET(&kev[nk++], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_KCONT,
-	    NOTE_NODATA, 0, &s->so_wkc);
+	/*
+	 * The write knote is enabled only while a write or a connect waits:
+	 * left on, every ACK that frees room would be a wake-up.
+	 */
+	EV_SET(&kev[nk++], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_KCONT |
+	    EV_DISPATCH | EV_DISABLE, NOTE_NODATA, 0, &s->so_wkc);
 	if (kevent(kq, kev, nk, NULL, 0, NULL) != 0) {
 		r = -errno;
 		s->so_magic = 0;
@@ -1014,6 +1034,7 @@ dgram_output(struct kc_socket *s)
 		n = sendmsg(s->so_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
 			s->so_wblocked = true;
+			want_write(s);
 			return;
 		}
 		if (n < 0 && errno == EINTR)
@@ -1047,6 +1068,7 @@ sock_output(struct kc_socket *s)
 				}
 				if (n == -EAGAIN) {
 					s->so_wblocked = true;
+					want_write(s);
 					break;
 				}
 				if (n == -EINTR)
@@ -1090,8 +1112,10 @@ connect_done(struct kc_socket *s)
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof(peer);
 
-		if (getpeername(s->so_fd, (struct sockaddr *)&peer, &pl) != 0)
+		if (getpeername(s->so_fd, (struct sockaddr *)&peer, &pl) != 0) {
+			want_write(s);
 			return;
+		}
 	}
 	s->so_connreq = NULL;
 	if (err != 0) {
@@ -1128,6 +1152,7 @@ ev_write(void *obj, void *env, int status)
 	(void)obj;
 	(void)status;
 	sock_ref(s);
+	s->so_wnote = false;	/* EV_DISPATCH disabled it */
 	if (st_load(s) & KC_SS_CONNECTING) {
 		if (s->so_connreq != NULL || !(st_load(s) & KC_SS_CONNECTED))
 			connect_done(s);
@@ -1266,6 +1291,7 @@ do_connect(struct kc_socket *s, struct sreq *r)
 
 	if (e == 1) {
 		s->so_connreq = r;
+		want_write(s);
 		return;
 	}
 	answer(r, e);
