@@ -39,6 +39,45 @@ set(KC_MLINKS
 
   kqueue.3:kevent.3
   kqueue.3:EV_SET.3
+
+  kc_msg.3:kc_port_init.3
+  kc_msg.3:kc_port_destroy.3
+  kc_msg.3:kc_port_env.3
+  kc_msg.3:kc_msg_init.3
+  kc_msg.3:kc_msg_send.3
+  kc_msg.3:kc_msg_do.3
+  kc_msg.3:kc_msg_reply.3
+  kc_msg.3:kc_msg_forward.3
+  kc_msg.3:kc_msg_drop.3
+  kc_msg.3:kc_msg_abort.3
+  kc_msg.3:kc_msg_aborted.3
+  kc_msg.3:kc_msg_done.3
+  kc_msg.3:kc_msg_status.3
+
+  kc_socket.3:kc_socket_create.3
+  kc_socket.3:kc_socket_adopt.3
+  kc_socket.3:kc_socket_bind.3
+  kc_socket.3:kc_socket_listen.3
+  kc_socket.3:kc_socket_name.3
+  kc_socket.3:kc_socket_connect.3
+  kc_socket.3:kc_socket_accept.3
+  kc_socket.3:kc_socket_send.3
+  kc_socket.3:kc_socket_recv.3
+  kc_socket.3:kc_socket_upcall.3
+  kc_socket.3:kc_socket_read.3
+  kc_socket.3:kc_socket_write.3
+  kc_socket.3:kc_socket_accept_wait.3
+  kc_socket.3:kc_socket_connect_wait.3
+  kc_socket.3:kc_socket_shutdown.3
+  kc_socket.3:kc_socket_close.3
+  kc_socket.3:kc_socket_state.3
+  kc_socket.3:kc_socket_error.3
+  kc_socket.3:kc_socket_rcvbytes.3
+  kc_socket.3:kc_socket_sndbytes.3
+  kc_socket.3:kc_socket_owner.3
+  kc_socket.3:kc_socket_count.3
+  kc_socket.3:kc_sockaddr_parse.3
+  kc_socket.3:kc_sockaddr_format.3
 )
 
 # The man3 directory as seen at install time (relative MANDIRs are taken

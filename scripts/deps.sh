@@ -1,14 +1,17 @@
 #!/bin/sh
 # Install the Debian packages kcont needs to build, test and benchmark.
 # As root it runs apt-get; otherwise it prints the one line to run and fails.
-# Usage: scripts/deps.sh [build|bench]   (bench adds the benchmark peers)
+# Usage: scripts/deps.sh [build|bench|fuzz]
+#   bench adds the benchmark peers; fuzz adds clang and its runtime libraries
+#   (libFuzzer and the sanitizers), which clang only recommends.
 set -eu
 
 pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev mandoc"
 case "${1:-build}" in
 build) ;;
 bench) pkgs="$pkgs libuv1-dev" ;;
-*) echo "usage: $0 [build|bench]" >&2; exit 64 ;;
+fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
+*) echo "usage: $0 [build|bench|fuzz]" >&2; exit 64 ;;
 esac
 
 missing=""

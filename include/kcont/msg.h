@@ -36,11 +36,13 @@
  *     not free, move or re-send it.  The reply continuation may free it.
  *   - The port's function gets the message "in hand": it owns it until it
  *     replies or forwards it.  After kc_msg_reply() it must not touch it.
- *   - A port must outlive every message sent to it.  kc_port_destroy()
- *     replies -ESHUTDOWN to messages still queued (so their senders get
- *     them, and anything they carry, back) and waits out a running handler;
- *     messages in hand at that moment stay with their handlers, who must
- *     still reply them.
+ *   - kc_port_destroy() replies -ESHUTDOWN to messages still queued (so
+ *     their senders get them, and anything they carry, back) and waits out
+ *     a running handler; messages in hand at that moment stay with their
+ *     handlers, who must still reply them (or forward them), and may do so
+ *     after the port's storage is gone.  Only kc_msg_abort() needs the port
+ *     a message is in hand at: do not abort such a message once its port
+ *     is destroyed.
  *
  * Functions return 0 or a negative errno value; nothing sets errno.
  * See kc_msg(3).
@@ -95,6 +97,8 @@ struct kc_msg {
 	uint32_t		 m_flags;	/* private */
 	int			 m_status;	/* private: the reply's status */
 	int			 m_cmd;		/* the caller's: a command code */
+	kc_fn			*m_fn;		/* private: the reply's function */
+	void			*m_env;		/* private */
 	uintptr_t		 m_magic;	/* private */
 };
 

@@ -1089,3 +1089,9 @@ kc__exec_waitsfor(struct kc_executor *ex)
 {
 	return &ex->ex_waitsfor;
 }
+
+bool
+kc__exec_closed(const struct kc_executor *ex)
+{
+	return __atomic_load_n(&ex->ex_head, __ATOMIC_ACQUIRE) == KC__CLOSED;
+}

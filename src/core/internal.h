@@ -190,6 +190,7 @@ int	kc__trigger_inline(struct kc *kc, void *obj, int status);
 
 /* Message ports: what an executor is, and whom it waits on (kc_msg_do). */
 bool	kc__exec_soft(const struct kc_executor *ex);
+bool	kc__exec_closed(const struct kc_executor *ex);	/* shut down */
 const char *kc__exec_name(const struct kc_executor *ex);
 struct kc_executor **kc__exec_waitsfor(struct kc_executor *ex);
 

@@ -40,10 +40,10 @@
 
 #include "../core/internal.h"
 
-#define BUF_SEG_MAX		((size_t)1 << 30)	/* 1 GiB, as documented */
+#define BUF_SEG_MAX		((size_t)1 << 30)	/* 1 GiB, documented */
 #define BUF_CACHE_VIEWS		256
 #define BUF_CACHE_SEGS		32
-#define BUF_SPARE_KEEP		8	/* spares a chain keeps from views it gives up */
+#define BUF_SPARE_KEEP		8	/* spares kept from views given up */
 #define BUF_RESERVE_MAX		65536u
 #define BUF_WRITE_IOV		64
 
@@ -870,10 +870,10 @@ kc_chain_room(struct kc_chain *c, size_t min, struct iovec *iov)
 
 	if (c == NULL || iov == NULL || min > BUF_SEG_MAX)
 		return -EINVAL;
+	/* One spare for the commit, one for a split. */
+	if ((error = chain_spares(c, 2)) != 0)
+		return error;
 	if (c->ch_room == NULL || c->ch_roomlen < need) {
-		/* One spare for the commit, one for a split. */
-		if ((error = chain_spares(c, 2)) != 0)
-			return error;
 		chain_room_release(c);
 		if (c->ch_tail != NULL && view_free_end(c->ch_tail) >= need) {
 			s = c->ch_tail->v_seg;

@@ -40,9 +40,29 @@
 
 #define MF_ABORTABLE	KC_MSG_ABORTABLE
 #define MF_REPLYFN	0x100u	/* has a reply continuation */
+#define MF_SENT		0x200u	/* has been sent at least once */
 
 /* Messages the drain hands out per run before it yields the executor. */
 #define DRAIN_BATCH	64
+
+/* p_flags: changed under p_lock, read by some without it. */
+static inline uint32_t
+pf_get(const struct kc_port *p)
+{
+	return __atomic_load_n(&p->p_flags, __ATOMIC_ACQUIRE);
+}
+
+static inline void
+pf_set(struct kc_port *p, uint32_t bits)
+{
+	__atomic_or_fetch(&p->p_flags, bits, __ATOMIC_RELEASE);
+}
+
+static inline void
+pf_clear(struct kc_port *p, uint32_t bits)
+{
+	__atomic_and_fetch(&p->p_flags, ~bits, __ATOMIC_RELEASE);
+}
 
 static inline bool
 port_valid(const struct kc_port *p)
@@ -54,6 +74,12 @@ static inline bool
 msg_valid(const struct kc_msg *m)
 {
 	return m != NULL && m->m_magic == (MSG_MAGIC ^ (uintptr_t)m);
+}
+
+static inline bool
+msg_sent(const struct kc_msg *m)
+{
+	return (__atomic_load_n(&m->m_flags, __ATOMIC_ACQUIRE) & MF_SENT) != 0;
 }
 
 static void
@@ -89,9 +115,9 @@ list_remove(struct kc_port *p, struct kc_msg *m)
 static bool
 sched_locked(struct kc_port *p)
 {
-	if (p->p_flags & P_SCHED)
+	if (pf_get(p) & P_SCHED)
 		return false;
-	p->p_flags |= P_SCHED;
+	pf_set(p, P_SCHED);
 	return true;
 }
 
@@ -120,8 +146,12 @@ complete(struct kc_msg *m)
 			kc__futex_wake(&m->m_state, 1);
 		return;
 	}
-	KC__STORE(&m->m_state, 0u);
-	if (fn) {
+	if (!fn) {
+		KC__STORE(&m->m_state, 0u);
+		return;
+	}
+	/* The message stays "replied" until its continuation runs. */
+	{
 		int r = kc_run(&m->m_kc, m, status);
 
 		KC__ASSERT(r == 0 || r == -ESHUTDOWN || r == -ELOOP);
@@ -129,6 +159,19 @@ complete(struct kc_msg *m)
 			fprintf(stderr, "kcont: reply to message %p lost: %s\n",
 			    (void *)m, strerror(-r));
 	}
+}
+
+/* The reply continuation: the message is the sender's again, then its function. */
+static void
+reply_tramp(void *obj, void *env, int status)
+{
+	struct kc_msg *m = obj;
+	kc_fn *fn = m->m_fn;
+	void *fenv = m->m_env;
+
+	(void)env;
+	KC__STORE(&m->m_state, 0u);
+	fn(m, fenv, status);
 }
 
 /*
@@ -158,7 +201,8 @@ reply(struct kc_msg *m, int status)
 		if (st & (MS_REPLYING | MS_REPLIED))
 			return -EALREADY;
 		if (!(st & MS_HAND))
-			return (st & MS_QUEUED) ? -EINVAL : -EALREADY;
+			return (st & MS_QUEUED) || !msg_sent(m) ? -EINVAL :
+			    -EALREADY;
 		if (KC__CAS(&m->m_state, &st, st | MS_REPLYING))
 			break;
 	}
@@ -183,7 +227,7 @@ kc_port_init(struct kc_port *port, struct kc_executor *exec, kc_port_fn *fn,
 
 	if (port == NULL || exec == NULL || fn == NULL)
 		return -EINVAL;
-	if (port_valid(port) && (port->p_flags & P_LIVE))
+	if (port_valid(port) && (pf_get(port) & P_LIVE))
 		return -EBUSY;
 	memset(port, 0, sizeof(*port));
 	r = kc_init(&port->p_kc, port_drain, NULL, exec, 0);
@@ -193,7 +237,7 @@ kc_port_init(struct kc_port *port, struct kc_executor *exec, kc_port_fn *fn,
 	port->p_fn = fn;
 	port->p_abort = abort;
 	port->p_env = env;
-	port->p_flags = P_LIVE;
+	__atomic_store_n(&port->p_flags, P_LIVE, __ATOMIC_RELEASE);
 	port->p_magic = PORT_MAGIC ^ (uintptr_t)port;
 	return 0;
 }
@@ -234,7 +278,7 @@ port_drain(void *obj, void *env, int status)
 		kc__lock(&p->p_lock);
 		m = p->p_head;
 		if (m == NULL) {
-			p->p_flags &= ~P_SCHED;
+			pf_clear(p, P_SCHED);
 			__atomic_store_n(&p->p_gone, NULL, __ATOMIC_RELEASE);
 			kc__unlock(&p->p_lock);
 			return;
@@ -259,7 +303,7 @@ port_drain(void *obj, void *env, int status)
 	/* More may wait: let the executor run other work first. */
 	if (sched_trigger(p) != 0) {
 		kc__lock(&p->p_lock);
-		p->p_flags &= ~P_SCHED;
+		pf_clear(p, P_SCHED);
 		kc__unlock(&p->p_lock);
 	}
 }
@@ -270,14 +314,14 @@ kc_port_destroy(struct kc_port *port)
 	struct kc_msg *m, *next;
 	int n = 0;
 
-	if (!port_valid(port) || !(port->p_flags & P_LIVE))
+	if (!port_valid(port) || !(pf_get(port) & P_LIVE))
 		return -EINVAL;
 	kc__lock(&port->p_lock);
-	if (port->p_flags & P_CLOSED) {
+	if (pf_get(port) & P_CLOSED) {
 		kc__unlock(&port->p_lock);
 		return -EINVAL;
 	}
-	port->p_flags |= P_CLOSED;
+	pf_set(port, P_CLOSED);
 	m = port->p_head;
 	port->p_head = port->p_tail = NULL;
 	{
@@ -306,7 +350,7 @@ kc_port_destroy(struct kc_port *port)
 	}
 	/* Wait out a drain running elsewhere; from inside it, just cancel. */
 	(void)kc_cancel_sync(&port->p_kc);
-	port->p_flags = 0;
+	__atomic_store_n(&port->p_flags, 0u, __ATOMIC_RELEASE);
 	port->p_magic = 0;
 	return n;
 }
@@ -325,9 +369,11 @@ kc_msg_init(struct kc_msg *msg, kc_fn *fn, void *env,
 		return -EBUSY;
 	memset(msg, 0, sizeof(*msg));
 	if (fn != NULL) {
-		r = kc_init(&msg->m_kc, fn, env, exec, 0);
+		r = kc_init(&msg->m_kc, reply_tramp, NULL, exec, 0);
 		if (r != 0)
 			return r;
+		msg->m_fn = fn;
+		msg->m_env = env;
 		flags |= MF_REPLYFN;
 	}
 	msg->m_flags = flags;
@@ -347,7 +393,7 @@ enqueue(struct kc_port *p, struct kc_msg *m, uint32_t from, uint32_t sync)
 	int r;
 
 	kc__lock(&p->p_lock);
-	if (p->p_flags & P_CLOSED) {
+	if (pf_get(p) & P_CLOSED) {
 		kc__unlock(&p->p_lock);
 		return -ESHUTDOWN;
 	}
@@ -360,13 +406,14 @@ enqueue(struct kc_port *p, struct kc_msg *m, uint32_t from, uint32_t sync)
 	} while (!KC__CAS(&m->m_state, &st,
 	    MS_QUEUED | sync | (st & MS_WAITING)));
 	m->m_port = p;
+	__atomic_or_fetch(&m->m_flags, MF_SENT, __ATOMIC_RELEASE);
 	list_append(p, m);
 	kick = sched_locked(p);
 	kc__unlock(&p->p_lock);
 	if (kick && (r = sched_trigger(p)) != 0) {
 		/* The executor is shut down: take it back. */
 		kc__lock(&p->p_lock);
-		p->p_flags &= ~P_SCHED;
+		pf_clear(p, P_SCHED);
 		st = __atomic_load_n(&m->m_state, __ATOMIC_ACQUIRE);
 		if (st & MS_QUEUED) {
 			list_remove(p, m);
@@ -478,8 +525,7 @@ kc_msg_do(struct kc_port *port, struct kc_msg *msg, uint64_t timeout_ns)
 		/* The caller runs the port's executor: hand it over inline. */
 		uint32_t st = 0;
 
-		if (__atomic_load_n(&port->p_flags, __ATOMIC_ACQUIRE) &
-		    P_CLOSED)
+		if (pf_get(port) & P_CLOSED)
 			return -ESHUTDOWN;
 		if (!KC__CAS(&msg->m_state, &st, MS_HAND | MS_SYNC))
 			return -EBUSY;
@@ -523,8 +569,10 @@ kc_msg_forward(struct kc_msg *msg, struct kc_port *port)
 	uint32_t st;
 	int r;
 
-	if (!msg_valid(msg) || !port_valid(port))
+	if (!msg_valid(msg) || port == NULL)
 		return -EINVAL;
+	if (!port_valid(port))
+		return port->p_magic == 0 ? -ESHUTDOWN : -EINVAL;
 	st = __atomic_load_n(&msg->m_state, __ATOMIC_ACQUIRE);
 	if (!(st & MS_HAND) || (st & (MS_REPLYING | MS_REPLIED)))
 		return -EINVAL;
@@ -575,6 +623,8 @@ kc_msg_abort(struct kc_msg *msg)
 		return -EINVAL;
 	st = __atomic_load_n(&msg->m_state, __ATOMIC_ACQUIRE);
 	for (;;) {
+		if (st == 0 && !msg_sent(msg))
+			return -EINVAL;
 		if (st == 0 || (st & (MS_REPLYING | MS_REPLIED)))
 			return -EALREADY;
 		if (st & MS_ABORT)
@@ -607,7 +657,7 @@ kc_msg_abort(struct kc_msg *msg)
 	}
 	/* Tell the port's side; the notice holds completion back. */
 	kc__lock(&p->p_lock);
-	if (p->p_flags & P_CLOSED) {
+	if (pf_get(p) & P_CLOSED) {
 		kc__unlock(&p->p_lock);
 		notice_run(p, msg, false);
 		return 0;
@@ -617,7 +667,7 @@ kc_msg_abort(struct kc_msg *msg)
 	kc__unlock(&p->p_lock);
 	if (kick && sched_trigger(p) != 0) {
 		kc__lock(&p->p_lock);
-		p->p_flags &= ~P_SCHED;
+		pf_clear(p, P_SCHED);
 		list_remove(p, msg);
 		kc__unlock(&p->p_lock);
 		notice_run(p, msg, false);

@@ -96,6 +96,7 @@ struct kc_socket {
 	struct kc		 so_wkc;	/* EVFILT_WRITE activation */
 	struct kc		 so_linger;	/* close: flush deadline */
 	struct kc		 so_ukc;	/* look at the upcall queues */
+	struct kc		 so_mkc;	/* read on: a batch ended, not the data */
 	struct sreq		*so_closereq;	/* made with the socket: close never fails */
 	struct kc_queue		 so_q[3];	/* READABLE, WRITABLE, CLOSED */
 	struct kc_socket_attr	 so_attr;
@@ -112,9 +113,11 @@ struct kc_socket {
 	struct reqlist		 so_acceptors;
 	struct sreq		*so_connreq;
 	bool			 so_rstopped;	/* receive buffer full: not reading */
+	bool			 so_rdhup;	/* the peer has shut: read to the end */
 	bool			 so_wblocked;	/* the descriptor took no more */
 	bool			 so_wnote;	/* the write knote is enabled */
 	bool			 so_shutwr;	/* SHUT_WR once the send side drains */
+	bool			 so_wshut;	/* the owner has taken SHUT_WR */
 	bool			 so_closing;	/* flushing before the descriptor goes */
 	bool			 so_final;	/* descriptor closed */
 	bool			 so_lingering;
@@ -123,7 +126,7 @@ struct kc_socket {
 
 static long sock_live;
 
-static kc_fn ev_read, ev_write, linger_fired, upcall_check;
+static kc_fn ev_read, ev_write, linger_fired, upcall_check, read_more;
 static struct sreq *sreq_new(struct kc_socket *s, enum sop op, struct kc *done);
 static kc_port_fn port_fn;
 static kc_port_abort_fn port_abort;
@@ -183,6 +186,7 @@ sock_free(struct kc_socket *s)
 	(void)kc_port_destroy(&s->so_port);
 	(void)kc_cancel_sync(&s->so_linger);
 	(void)kc_cancel_sync(&s->so_ukc);
+	(void)kc_cancel_sync(&s->so_mkc);
 	free(s->so_closereq);
 	for (i = 0; i < 3; i++)
 		(void)kc_run_all(&s->so_q[i], s, -ECANCELED);
@@ -384,6 +388,8 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	int kq, r, i, nk = 0, listening = 0;
 	socklen_t sl = sizeof(listening);
 
+	if (kc__exec_closed(owner))
+		return -ESHUTDOWN;
 	if ((kq = kc_executor_kqueue(owner)) < 0)
 		return kq;
 	s = calloc(1, sizeof(*s));
@@ -422,7 +428,8 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	    (r = kc_init(&s->so_rkc, ev_read, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_wkc, ev_write, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_linger, linger_fired, s, owner, 0)) != 0 ||
-	    (r = kc_init(&s->so_ukc, upcall_check, s, owner, 0)) != 0) {
+	    (r = kc_init(&s->so_ukc, upcall_check, s, owner, 0)) != 0 ||
+	    (r = kc_init(&s->so_mkc, read_more, s, owner, 0)) != 0) {
 		free(s);
 		return r;
 	}
@@ -802,6 +809,33 @@ accept_ready(struct kc_socket *s)
 	}
 }
 
+/*
+ * A batch of reads ended with the descriptor maybe not drained: no new edge
+ * will come for what is left, so read on after the owner's other work.
+ */
+static void
+more_later(struct kc_socket *s)
+{
+	sock_ref(s);
+	if (kc_defer(&s->so_mkc, s, 0) != 0)
+		sock_unref(s);
+}
+
+static void
+read_more(void *obj, void *env, int status)
+{
+	struct kc_socket *s = env;
+	uint32_t n = kc_coalesced();
+
+	(void)obj;
+	(void)status;
+	sock_ref(s);
+	sock_input(s);
+	while (n-- > 0)
+		sock_unref(s);
+	sock_unref(s);
+}
+
 static void
 dgram_input(struct kc_socket *s)
 {
@@ -865,6 +899,7 @@ dgram_input(struct kc_socket *s)
 		s->so_rdg_tail = d;
 		rcv_add(s, n + DGRAM_COST);
 	}
+	more_later(s);
 }
 
 static void
@@ -892,8 +927,12 @@ stream_input(struct kc_socket *s)
 		if (n > 0) {
 			(void)kc_chain_commit(&s->so_rcv, (size_t)n);
 			rcv_add(s, n);
-			/* A short read took all there was: the next edge says more. */
-			if ((size_t)n < iov.iov_len)
+			/*
+			 * A short read took all there was: the next edge says
+			 * more.  Not so once the peer has shut: no edge will
+			 * come for the end of file.
+			 */
+			if ((size_t)n < iov.iov_len && !s->so_rdhup)
 				return;
 			continue;
 		}
@@ -906,6 +945,7 @@ stream_input(struct kc_socket *s)
 		sock_error(s, (int)n);
 		return;
 	}
+	more_later(s);
 }
 
 static void
@@ -1099,13 +1139,16 @@ sock_output(struct kc_socket *s)
 }
 
 static void
-connect_done(struct kc_socket *s)
+connect_done(struct kc_socket *s, const struct kevent *kev)
 {
 	struct sreq *r = s->so_connreq;
 	int err = 0;
 	socklen_t el = sizeof(err);
 
-	if (getsockopt(s->so_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+	/* The kqueue may have fetched (and cleared) the error already. */
+	if (kev != NULL && (kev->flags & EV_EOF) && kev->fflags != 0)
+		err = (int)kev->fflags;
+	else if (getsockopt(s->so_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
 		err = errno;
 	if (err == 0) {
 		/* Still in progress (a spurious edge)? */
@@ -1113,8 +1156,15 @@ connect_done(struct kc_socket *s)
 		socklen_t pl = sizeof(peer);
 
 		if (getpeername(s->so_fd, (struct sockaddr *)&peer, &pl) != 0) {
-			want_write(s);
-			return;
+			/*
+			 * Not connected.  A hang-up means it failed (the other
+			 * knote fetched the error); otherwise it goes on.
+			 */
+			if (kev == NULL || !(kev->flags & EV_EOF)) {
+				want_write(s);
+				return;
+			}
+			err = ECONNREFUSED;
 		}
 	}
 	s->so_connreq = NULL;
@@ -1132,15 +1182,49 @@ connect_done(struct kc_socket *s)
 }
 
 /* The knotes' continuations: on the owner, inside its kqueue scan. */
+/*
+ * The kqueue fetched (and so cleared) the socket's pending error into
+ * fflags: it is ours to report, a read would no longer see it.
+ */
+static bool
+ev_error(struct kc_socket *s, const struct kevent *kev)
+{
+	if (kev == NULL || !(kev->flags & EV_EOF) || kev->fflags == 0 ||
+	    (st_load(s) & (KC_SS_LISTENING | KC_SS_CONNECTING)) || s->so_final)
+		return false;
+	if (is_stream(s)) {
+		/*
+		 * Data that arrived before the reset is still delivered: read
+		 * it, then fail the socket (readers get the data first).
+		 */
+		if (!(st_load(s) & (KC_SS_CANTRCVMORE | KC_SS_ERROR)) &&
+		    (st_load(s) & KC_SS_CONNECTED))
+			stream_input(s);
+		if (!(st_load(s) & KC_SS_ERROR))
+			sock_error(s, -(int)kev->fflags);
+		return true;
+	}
+	return false;
+}
+
 static void
 ev_read(void *obj, void *env, int status)
 {
 	struct kc_socket *s = env;
 
-	(void)obj;
 	(void)status;
 	sock_ref(s);
-	sock_input(s);
+	if (obj != NULL && (((const struct kevent *)obj)->flags & EV_EOF)) {
+		s->so_rdhup = true;
+		if (st_load(s) & KC_SS_CONNECTING) {
+			/* A failed connect: this event has the error. */
+			connect_done(s, obj);
+			sock_unref(s);
+			return;
+		}
+	}
+	if (!ev_error(s, obj))
+		sock_input(s);
 	sock_unref(s);
 }
 
@@ -1149,13 +1233,16 @@ ev_write(void *obj, void *env, int status)
 {
 	struct kc_socket *s = env;
 
-	(void)obj;
 	(void)status;
 	sock_ref(s);
 	s->so_wnote = false;	/* EV_DISPATCH disabled it */
+	if (!(st_load(s) & KC_SS_CONNECTING) && ev_error(s, obj)) {
+		sock_unref(s);
+		return;
+	}
 	if (st_load(s) & KC_SS_CONNECTING) {
 		if (s->so_connreq != NULL || !(st_load(s) & KC_SS_CONNECTED))
-			connect_done(s);
+			connect_done(s, obj);
 	} else if (s->so_wblocked || s->so_sndbytes > 0) {
 		sock_output(s);
 	}
@@ -1186,17 +1273,22 @@ upcall_check(void *obj, void *env, int status)
 /* ------------------------------------------------------------------ */
 /* Requests, on the owner. */
 
+/*
+ * Can this send go?  At call time the state word decides; the owner,
+ * handling requests in order, goes by what it has itself taken (a shutdown
+ * or close requested after a send must not fail that send).
+ */
 static int
 send_check(struct kc_socket *s, struct kc_chain *c,
-    const struct kc_sockaddr *to)
+    const struct kc_sockaddr *to, bool owner)
 {
 	unsigned st = st_load(s);
 
-	if (st & KC_SS_CLOSED)
+	if (owner ? s->so_closing : (st & KC_SS_CLOSED))
 		return -EPIPE;
 	if (st & KC_SS_ERROR)
 		return kc_socket_error(s);
-	if (st & KC_SS_CANTSENDMORE)
+	if (owner ? s->so_wshut : (st & KC_SS_CANTSENDMORE))
 		return -EPIPE;
 	if (is_stream(s)) {
 		if (!(st & (KC_SS_CONNECTED | KC_SS_CONNECTING)))
@@ -1216,7 +1308,8 @@ send_check(struct kc_socket *s, struct kc_chain *c,
 static void
 do_send(struct kc_socket *s, struct sreq *r)
 {
-	int e = send_check(s, &r->r_chain, r->r_hasaddr ? &r->r_addr : NULL);
+	int e = send_check(s, &r->r_chain, r->r_hasaddr ? &r->r_addr : NULL,
+	    true);
 	size_t len = kc_chain_len(&r->r_chain);
 
 	if (e != 0) {
@@ -1322,6 +1415,7 @@ shut_local(struct kc_socket *s, int how)
 	if (how == SHUT_WR || how == SHUT_RDWR) {
 		st_set(s, KC_SS_CANTSENDMORE);
 		s->so_shutwr = true;
+		s->so_wshut = true;
 		sock_output(s);
 	}
 }
@@ -1536,6 +1630,9 @@ sreq_wait(struct kc_socket *s, struct sreq *r, uint64_t timeout_ns)
 	r->r_sock = s;
 	sock_ref(s);
 	e = kc_msg_do(&s->so_port, &r->r_msg, timeout_ns);
+	/* A timeout aborts the message; a close cancels it. */
+	if (e == -ECANCELED && !(st_load(s) & KC_SS_CLOSED))
+		e = -ETIMEDOUT;
 	sock_unref(s);
 	if (e == -ESHUTDOWN)
 		e = -EBADF;
@@ -1551,7 +1648,7 @@ kc_socket_send(struct kc_socket *s, struct kc_chain *chain,
 
 	if (!sock_valid(s) || chain == NULL)
 		return -EINVAL;
-	if ((e = send_check(s, chain, to)) != 0)
+	if ((e = send_check(s, chain, to, false)) != 0)
 		return e;
 	if (on_owner(s) && s->so_writers.head == NULL && has_room(s) &&
 	    !s->so_closing) {
@@ -1560,8 +1657,8 @@ kc_socket_send(struct kc_socket *s, struct kc_chain *chain,
 			admit(s, chain);
 		else if ((e = dgram_queue(s, chain, to)) != 0)
 			return e;
-		if (!s->so_wblocked && (st_load(s) & KC_SS_CONNECTED))
-			sock_output(s);
+		if (!s->so_wblocked)
+			sock_output(s);	/* a connecting stream waits inside */
 		if (done != NULL)
 			(void)kc_run(done, s, 0);
 		return 0;
@@ -1705,8 +1802,6 @@ kc_socket_read(struct kc_socket *s, struct kc_chain *into, size_t max,
 		kc_chain_concat(into, &r.r_chain);
 		if (from != NULL)
 			*from = r.r_addr;
-	} else if (e == -ECANCELED) {
-		e = -ETIMEDOUT;
 	}
 	kc_chain_free(&r.r_chain);
 	return e;
@@ -1722,7 +1817,7 @@ kc_socket_write(struct kc_socket *s, struct kc_chain *chain,
 
 	if (!sock_valid(s) || chain == NULL)
 		return -EINVAL;
-	if ((e = send_check(s, chain, to)) != 0)
+	if ((e = send_check(s, chain, to, false)) != 0)
 		return e;
 	memset(&r, 0, sizeof(r));
 	kc_chain_init(&r.r_chain);
@@ -1738,7 +1833,7 @@ kc_socket_write(struct kc_socket *s, struct kc_chain *chain,
 		return (ssize_t)len;	/* taken, even if the timeout raced it */
 	/* Not taken: the caller gets its chain back. */
 	kc_chain_prepend_chain(chain, &r.r_chain);
-	return e == -ECANCELED ? -ETIMEDOUT : (e >= 0 ? -EIO : e);
+	return e >= 0 ? -EIO : e;
 }
 
 int
@@ -1763,7 +1858,7 @@ kc_socket_accept_wait(struct kc_socket *s, struct kc_executor *owner,
 		return 0;
 	}
 	*newp = NULL;
-	return e == -ECANCELED ? -ETIMEDOUT : (e == 0 ? -EIO : e);
+	return e == 0 ? -EIO : e;
 }
 
 int
@@ -1780,9 +1875,9 @@ kc_socket_connect_wait(struct kc_socket *s, const struct kc_sockaddr *a,
 	r.r_op = OP_CONNECT;
 	r.r_addr = *a;
 	e = sreq_wait(s, &r, timeout_ns);
-	if (e == -ECANCELED && (st_load(s) & KC_SS_CONNECTED))
+	if (e == -ETIMEDOUT && (st_load(s) & KC_SS_CONNECTED))
 		e = 0;
-	return e == -ECANCELED ? -ETIMEDOUT : e;
+	return e;
 }
 
 int
