@@ -718,6 +718,7 @@ take(struct kc_socket *s, struct kc_chain *into, size_t max,
 			else
 				memset(from, 0, sizeof(*from));
 		}
+		kc_chain_free(&d->d_chain);	/* its spare views */
 		free(d);
 		return (ssize_t)len;
 	}
@@ -1829,10 +1830,11 @@ kc_socket_write(struct kc_socket *s, struct kc_chain *chain,
 	len = kc_chain_len(chain);
 	kc_chain_concat(&r.r_chain, chain);
 	e = sreq_wait(s, &r, timeout_ns);
+	if (!r.r_taken)		/* not taken: the caller gets its chain back */
+		kc_chain_prepend_chain(chain, &r.r_chain);
+	kc_chain_free(&r.r_chain);	/* spare views */
 	if (r.r_taken)
 		return (ssize_t)len;	/* taken, even if the timeout raced it */
-	/* Not taken: the caller gets its chain back. */
-	kc_chain_prepend_chain(chain, &r.r_chain);
 	return e >= 0 ? -EIO : e;
 }
 
