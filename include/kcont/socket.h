@@ -122,7 +122,9 @@ struct kc_socket_attr {
 
 /*
  * A new socket owned by owner (a soft executor): domain AF_INET, AF_INET6
- * or AF_UNIX, type SOCK_STREAM or SOCK_DGRAM.  attr may be NULL.
+ * or AF_UNIX, type SOCK_STREAM or SOCK_DGRAM.  attr may be NULL.  TCP
+ * sockets (created, adopted or accepted) get TCP_NODELAY: the owner writes
+ * each send at once, so Nagle's delay would only add latency.
  * Errors: -EINVAL (owner not a soft executor, bad domain or type, or lowat
  * above hiwat), -ESHUTDOWN (owner shut down), -ENOMEM, -EMFILE and what
  * socket(2) and kc_executor_kqueue() return.
