@@ -40,7 +40,9 @@ parse_unix(struct kc_sockaddr *a, const char *path)
 
 	if (n == 0 || (path[0] == '@' && n == 1))
 		return -EINVAL;
-	if (n >= sizeof(un->sun_path))
+	/* A path needs its NUL; an abstract name's '@' becomes the NUL. */
+	if (path[0] == '@' ? n > sizeof(un->sun_path) :
+	    n >= sizeof(un->sun_path))
 		return -ENAMETOOLONG;
 	un->sun_family = AF_UNIX;
 	memcpy(un->sun_path, path, n);
