@@ -40,6 +40,32 @@ set(KC_MLINKS
   kqueue.3:kevent.3
   kqueue.3:EV_SET.3
 
+  kc_chain.3:kc_chain_init.3
+  kc_chain.3:kc_chain_free.3
+  kc_chain.3:kc_chain_len.3
+  kc_chain.3:kc_chain_append.3
+  kc_chain.3:kc_chain_prepend.3
+  kc_chain.3:kc_chain_append_seg.3
+  kc_chain.3:kc_chain_share.3
+  kc_chain.3:kc_chain_concat.3
+  kc_chain.3:kc_chain_prepend_chain.3
+  kc_chain.3:kc_chain_split.3
+  kc_chain.3:kc_chain_reserve.3
+  kc_chain.3:kc_chain_copyout.3
+  kc_chain.3:kc_chain_drop.3
+  kc_chain.3:kc_chain_iov.3
+  kc_chain.3:kc_chain_room.3
+  kc_chain.3:kc_chain_commit.3
+  kc_chain.3:kc_chain_read.3
+  kc_chain.3:kc_chain_write.3
+  kc_chain.3:kc_seg_alloc.3
+  kc_chain.3:kc_seg_wrap.3
+  kc_chain.3:kc_seg_data.3
+  kc_chain.3:kc_seg_size.3
+  kc_chain.3:kc_seg_ref.3
+  kc_chain.3:kc_seg_unref.3
+  kc_chain.3:kc_seg_refs.3
+
   kc_msg.3:kc_port_init.3
   kc_msg.3:kc_port_destroy.3
   kc_msg.3:kc_port_env.3

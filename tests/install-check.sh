@@ -24,7 +24,8 @@ pc="$libdir/pkgconfig/kcont.pc"
 for page in kcont.3 kc_init.3 kc_run.3 kc_run_all.3 kc_cancel_sync.3 \
     kc_executor_create.3 kc_alloc.3 kc_wait.3 \
     kqueue.3 kevent.3 EV_SET.3 kc_executor_kqueue.3 \
-    kc_msg.3 kc_msg_send.3 kc_port_init.3; do
+    kc_msg.3 kc_msg_send.3 kc_port_init.3 \
+    kc_chain.3 kc_chain_split.3 kc_seg_wrap.3; do
 	[ -e "$root/share/man/man3/$page" ] || fail "man page $page missing"
 	[ -f "$root/share/man/man3/$page" ] || fail "man link $page dangles"
 done

@@ -139,6 +139,12 @@ buf_malloc(size_t n)
 	void *p;
 
 	p = malloc(n);
+	/*
+	 * A failing malloc() sets errno, but LLVM assumes malloc() leaves it
+	 * alone and drops the restore as a store of the value just loaded;
+	 * the barrier tells the compiler memory may have changed.
+	 */
+	__asm__ __volatile__("" ::: "memory");
 	errno = saved;
 	return p;
 }

@@ -5,11 +5,12 @@
  * The input is a sequence of operations on four chains and three segments
  * of the caller's (allocated or wrapped): append, prepend, split, concat,
  * prepend_chain, share, drop, copyout, iov, room, commit, append_seg,
- * reserve, free, new segment, and a write and read through a pipe or a
- * socketpair.  After each one the chains it touched are compared with the
- * model, and any difference, unexpected return value or broken promise
- * (a split after an allocating call must not fail, a wrapped segment is
- * released exactly once) aborts.  Chains stay below 1 MiB.
+ * reserve, free, new segment, a write and read through a pipe or a
+ * socketpair, and bad arguments.  After each one the chains it touched
+ * are compared with the model, and any difference, unexpected return value
+ * or broken promise (a split after an allocating call must not fail, a
+ * wrapped segment is released exactly once) aborts.  Chains stay within
+ * 1 MiB.
  * KC_FUZZ_TRACE=1 in the environment prints each operation.
  */
 #include <errno.h>
@@ -291,6 +292,38 @@ op_newseg(void)
 		memcpy(kc_seg_data(s->s_seg), s->s_copy, size);
 	}
 	CHECK(kc_seg_refs(s->s_seg) == 1);
+	kc_seg_ref(s->s_seg);
+	CHECK(kc_seg_refs(s->s_seg) == 2);
+	kc_seg_unref(s->s_seg);
+}
+
+/* Arguments every function must refuse, on a chain that must not change. */
+static void
+op_bad(int i)
+{
+	struct kc_chain *c = &fz.c[i];
+	struct iovec iov;
+
+	CHECK(kc_chain_append(NULL, scratch, 1) == -EINVAL);
+	CHECK(kc_chain_append(c, NULL, 1) == -EINVAL);
+	CHECK(kc_chain_prepend(c, NULL, 1) == -EINVAL);
+	CHECK(kc_chain_append_seg(c, NULL, 0, 1) == -EINVAL);
+	CHECK(kc_chain_share(c, NULL, 0, 0) == -EINVAL);
+	CHECK(kc_chain_split(c, 0, NULL) == -EINVAL);
+	CHECK(kc_chain_reserve(NULL, 1) == -EINVAL);
+	CHECK(kc_chain_iov(c, NULL, 1, NULL) == -EINVAL);
+	CHECK(kc_chain_iov(c, &iov, -1, NULL) == -EINVAL);
+	CHECK(kc_chain_room(c, 0, NULL) == -EINVAL);
+	CHECK(kc_chain_commit(NULL, 0) == -EINVAL);
+	CHECK(kc_chain_read(c, -1, 0) == -EINVAL);
+	CHECK(kc_chain_write(NULL, -1) == -EINVAL);
+	CHECK(kc_chain_copyout(c, 0, NULL, 1) == 0);
+	CHECK(kc_chain_drop(NULL, 1) == 0);
+	kc_chain_concat(c, NULL);
+	kc_chain_concat(c, c);
+	kc_chain_prepend_chain(NULL, c);
+	kc_chain_prepend_chain(c, c);
+	verify(i);
 }
 
 static void
@@ -616,9 +649,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		i = (int)(in_u8() % NCHAIN);
 		j = (int)((op >> 4) % NCHAIN);
-		TRACE("op %u i %d j %d, lengths %zu %zu %zu %zu\n", op % 17, i,
+		TRACE("op %u i %d j %d, lengths %zu %zu %zu %zu\n", op % 18, i,
 		    j, fz.len[0], fz.len[1], fz.len[2], fz.len[3]);
-		switch (op % 17) {
+		switch (op % 18) {
 		case 0:
 			op_append(i, false);
 			break;
@@ -671,6 +704,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* A split right after an allocating call. */
 			op_append(i, false);
 			op_split(i, j);
+			break;
+		case 17:
+			op_bad(i);
 			break;
 		}
 	}
