@@ -55,7 +55,6 @@ struct sreq {
 	struct kc_socket	*r_sock;
 	struct sreq		*r_next;
 	enum sop		 r_op;
-	bool			 r_async;	/* malloc'd; done is the caller's */
 	bool			 r_parked;
 	bool			 r_hasaddr;
 	int			 r_how;
@@ -1598,7 +1597,6 @@ sreq_new(struct kc_socket *s, enum sop op, struct kc *done)
 	kc_chain_init(&r->r_chain);
 	r->r_sock = s;
 	r->r_op = op;
-	r->r_async = true;
 	r->r_done = done;
 	return r;
 }
