@@ -98,6 +98,8 @@
 #include <kcont/buf.h>
 #include <kcont/socket.h>
 
+#include "benchlib.h"
+
 #define MAX_CONNS	1024
 #define MAX_SIZE	(1u << 20)	/* -s */
 #define MAX_DEPTH	64u		/* -d */
@@ -112,62 +114,6 @@
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 
-static void
-die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	va_start(ap, fmt);
-	fprintf(stderr, "bench-echo: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(2);
-}
-
-static void
-watchdog(int sig)
-{
-	static const char msg[] = "bench-echo: watchdog expired, aborting\n";
-	ssize_t r;
-
-	(void)sig;
-	r = write(2, msg, sizeof(msg) - 1);
-	(void)r;
-	_exit(3);
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void
-sleep_s(double s)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static double
 tv_s(const struct timeval *tv)
@@ -251,7 +197,7 @@ make_pattern(void)
 
 	pat = malloc(PERIOD + CHUNK);
 	if (pat == NULL)
-		die("malloc: out of memory");
+		bench_die("malloc: out of memory");
 	for (i = 0; i < PERIOD; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
@@ -379,12 +325,12 @@ kc_srv_accepted(void *obj, void *env, int status)
 	atomic_fetch_add(&ks->sv->conns, 1);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
-		die("calloc: out of memory");
+		bench_die("calloc: out of memory");
 	c->ks = ks;
 	c->s = obj;
 	kc_chain_init(&c->chain);
 	if ((r = kc_init(&c->rd, kc_conn_readable, c, ks->ex, 0)) != 0)
-		die("kc_init: %s", strerror(-r));
+		bench_die("kc_init: %s", strerror(-r));
 	if ((r = kc_socket_upcall(c->s, KC_SO_READABLE, &c->rd)) != 0) {
 		server_error(ks->sv, "kc_socket_upcall", r);
 		kc_conn_close(c);
@@ -404,31 +350,31 @@ kcont_start(struct server *sv)
 
 	ks = calloc(1, sizeof(*ks));
 	if (ks == NULL)
-		die("calloc: out of memory");
+		bench_die("calloc: out of memory");
 	ks->sv = sv;
 	sv->priv = ks;
 	r = kc_executor_create(&ks->ex, &(struct kc_executor_attr){
 	    .kind = KC_EXEC_SOFT, .name = "kc-echo" });
 	if (r)
-		die("kcont: kc_executor_create: %s", strerror(-r));
+		bench_die("kcont: kc_executor_create: %s", strerror(-r));
 	if ((r = kc_socket_create(&ks->lsn, ks->ex, AF_INET, SOCK_STREAM,
 	    NULL)) != 0)
-		die("kcont: kc_socket_create: %s", strerror(-r));
+		bench_die("kcont: kc_socket_create: %s", strerror(-r));
 	if ((r = kc_sockaddr_parse(&a, "127.0.0.1:0")) != 0)
-		die("kcont: kc_sockaddr_parse: %s", strerror(-r));
+		bench_die("kcont: kc_sockaddr_parse: %s", strerror(-r));
 	if ((r = kc_socket_bind(ks->lsn, &a)) != 0)
-		die("kcont: kc_socket_bind: %s", strerror(-r));
+		bench_die("kcont: kc_socket_bind: %s", strerror(-r));
 	if ((r = kc_socket_listen(ks->lsn, 128)) != 0)
-		die("kcont: kc_socket_listen: %s", strerror(-r));
+		bench_die("kcont: kc_socket_listen: %s", strerror(-r));
 	if ((r = kc_socket_name(ks->lsn, &a, 0)) != 0)
-		die("kcont: kc_socket_name: %s", strerror(-r));
+		bench_die("kcont: kc_socket_name: %s", strerror(-r));
 	if (a.a.sa.sa_family != AF_INET || a.a.in.sin_port == 0)
-		die("kcont: the listener has no IPv4 port");
+		bench_die("kcont: the listener has no IPv4 port");
 	sv->port = a.a.in.sin_port;
 	if ((r = kc_init(&ks->acc, kc_srv_accepted, ks, ks->ex, 0)) != 0)
-		die("kc_init: %s", strerror(-r));
+		bench_die("kc_init: %s", strerror(-r));
 	if ((r = kc_socket_accept(ks->lsn, ks->ex, &ks->acc)) != 0)
-		die("kcont: kc_socket_accept: %s", strerror(-r));
+		bench_die("kcont: kc_socket_accept: %s", strerror(-r));
 }
 
 static void
@@ -440,20 +386,20 @@ kcont_stop(struct server *sv)
 	int r;
 
 	if ((r = kc_socket_close(ks->lsn)) != 0)
-		die("kcont: kc_socket_close (listener): %s", strerror(-r));
+		bench_die("kcont: kc_socket_close (listener): %s", strerror(-r));
 	/* The pending accept is answered -ECANCELED on the executor. */
-	t0 = now_s();
+	t0 = bench_now_s();
 	while (!atomic_load(&ks->acc_done)) {
-		if (now_s() - t0 > CLOSE_S)
-			die("kcont: the accept continuation did not get "
+		if (bench_now_s() - t0 > CLOSE_S)
+			bench_die("kcont: the accept continuation did not get "
 			    "-ECANCELED within %.0f s of closing the listener",
 			    CLOSE_S);
-		sleep_s(0.001);
+		bench_sleep_s(0.001);
 	}
 	if ((r = kc_executor_shutdown(ks->ex, KC_SHUTDOWN_DRAIN, NULL)) != 0)
-		die("kcont: kc_executor_shutdown: %s", strerror(-r));
+		bench_die("kcont: kc_executor_shutdown: %s", strerror(-r));
 	if ((r = kc_executor_destroy(ks->ex)) != 0)
-		die("kcont: kc_executor_destroy: %s", strerror(-r));
+		bench_die("kcont: kc_executor_destroy: %s", strerror(-r));
 	left = kc_socket_count();
 	if (left != 0)
 		fprintf(stderr, "bench-echo: kcont: %ld socket(s) still alive "
@@ -581,10 +527,10 @@ uv_srv_connection(uv_stream_t *lsn, int status)
 	}
 	c = malloc(sizeof(*c));
 	if (c == NULL)
-		die("malloc: out of memory");
+		bench_die("malloc: out of memory");
 	c->us = us;
 	if ((r = uv_tcp_init(&us->loop, &c->tcp)) != 0)
-		die("libuv: uv_tcp_init: %s", uv_strerror(r));
+		bench_die("libuv: uv_tcp_init: %s", uv_strerror(r));
 	c->tcp.data = c;
 	atomic_fetch_add(&us->sv->conns, 1);
 	if ((r = uv_accept(lsn, (uv_stream_t *)&c->tcp)) != 0) {
@@ -667,7 +613,7 @@ uv_srv_main(void *arg)
 	flag_set(&us->ready);
 	uv_run(&us->loop, UV_RUN_DEFAULT);
 	if ((r = uv_loop_close(&us->loop)) != 0)
-		die("libuv: uv_loop_close: %s", uv_strerror(r));
+		bench_die("libuv: uv_loop_close: %s", uv_strerror(r));
 	return NULL;
 fail:
 	us->err = r;
@@ -683,16 +629,16 @@ libuv_start(struct server *sv)
 
 	us = calloc(1, sizeof(*us));
 	if (us == NULL)
-		die("calloc: out of memory");
+		bench_die("calloc: out of memory");
 	us->sv = sv;
 	sv->priv = us;
 	flag_init(&us->ready);
 	if ((r = pthread_create(&us->th, NULL, uv_srv_main, us)) != 0)
-		die("pthread_create: %s", strerror(r));
+		bench_die("pthread_create: %s", strerror(r));
 	if (!flag_wait(&us->ready, CLOSE_S))
-		die("libuv: the server thread did not start");
+		bench_die("libuv: the server thread did not start");
 	if (us->err)
-		die("libuv: %s: %s", us->what, uv_strerror(us->err));
+		bench_die("libuv: %s: %s", us->what, uv_strerror(us->err));
 }
 
 static void
@@ -702,7 +648,7 @@ libuv_stop(struct server *sv)
 	int r;
 
 	if ((r = uv_async_send(&us->stop)) != 0)
-		die("libuv: uv_async_send: %s", uv_strerror(r));
+		bench_die("libuv: uv_async_send: %s", uv_strerror(r));
 	pthread_join(us->th, NULL);
 	flag_destroy(&us->ready);
 	free(us);
@@ -789,11 +735,11 @@ le_srv_accept(struct evconnlistener *l, evutil_socket_t fd,
 		server_error(ls->sv, "setsockopt(TCP_NODELAY)", errno);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
-		die("calloc: out of memory");
+		bench_die("calloc: out of memory");
 	c->ls = ls;
 	c->bev = bufferevent_socket_new(ls->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
-		die("libevent: bufferevent_socket_new failed");
+		bench_die("libevent: bufferevent_socket_new failed");
 	c->next = ls->head;
 	if (ls->head != NULL)
 		ls->head->prev = c;
@@ -875,7 +821,7 @@ le_srv_main(void *arg)
 	}
 	flag_set(&ls->ready);
 	if (event_base_dispatch(ls->base) < 0)
-		die("libevent: event_base_dispatch failed");
+		bench_die("libevent: event_base_dispatch failed");
 	event_base_free(ls->base);
 	ls->base = NULL;
 	return NULL;
@@ -892,19 +838,19 @@ libevent_start(struct server *sv)
 
 	ls = calloc(1, sizeof(*ls));
 	if (ls == NULL)
-		die("calloc: out of memory");
+		bench_die("calloc: out of memory");
 	ls->sv = sv;
 	sv->priv = ls;
 	ls->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (ls->stop_fd < 0)
-		die("eventfd: %s", strerror(errno));
+		bench_die("eventfd: %s", strerror(errno));
 	flag_init(&ls->ready);
 	if ((r = pthread_create(&ls->th, NULL, le_srv_main, ls)) != 0)
-		die("pthread_create: %s", strerror(r));
+		bench_die("pthread_create: %s", strerror(r));
 	if (!flag_wait(&ls->ready, CLOSE_S))
-		die("libevent: the server thread did not start");
+		bench_die("libevent: the server thread did not start");
 	if (ls->err != NULL)
-		die("libevent: %s", ls->err);
+		bench_die("libevent: %s", ls->err);
 }
 
 static void
@@ -914,7 +860,7 @@ libevent_stop(struct server *sv)
 	uint64_t one = 1;
 
 	if (write(ls->stop_fd, &one, sizeof(one)) != sizeof(one))
-		die("libevent: eventfd write: %s", strerror(errno));
+		bench_die("libevent: eventfd write: %s", strerror(errno));
 	pthread_join(ls->th, NULL);
 	close(ls->stop_fd);
 	flag_destroy(&ls->ready);
@@ -957,7 +903,7 @@ cc_arm(struct client *cl, struct cconn *c, int out)
 	e.events = EPOLLIN | (out ? EPOLLOUT : 0);
 	e.data.ptr = c;
 	if (epoll_ctl(cl->ep, EPOLL_CTL_MOD, c->fd, &e) != 0)
-		die("client: epoll_ctl: %s", strerror(errno));
+		bench_die("client: epoll_ctl: %s", strerror(errno));
 	c->out = out;
 }
 
@@ -978,7 +924,7 @@ cc_send(struct client *cl, struct cconn *c)
 				break;
 			if (errno == EINTR)
 				continue;
-			die("%s: client connection %u lost: send: %s",
+			bench_die("%s: client connection %u lost: send: %s",
 			    cl->sv->name, c->idx, strerror(errno));
 		}
 		c->tx += (uint64_t)n;
@@ -1000,15 +946,15 @@ cc_recv(struct client *cl, struct cconn *c, unsigned char *buf)
 				break;
 			if (errno == EINTR)
 				continue;
-			die("%s: client connection %u lost: recv: %s",
+			bench_die("%s: client connection %u lost: recv: %s",
 			    cl->sv->name, c->idx, strerror(errno));
 		}
 		if (n == 0)
-			die("%s: client connection %u lost: the server closed "
+			bench_die("%s: client connection %u lost: the server closed "
 			    "it after echoing %" PRIu64 " of %" PRIu64 " bytes",
 			    cl->sv->name, c->idx, c->rx, c->tx);
 		if (c->rx + (uint64_t)n > c->tx)
-			die("%s: connection %u: %zd bytes echoed at offset %"
+			bench_die("%s: connection %u: %zd bytes echoed at offset %"
 			    PRIu64 ", but only %" PRIu64 " were sent",
 			    cl->sv->name, c->idx, n, c->rx, c->tx);
 		if (memcmp(buf, pat_at(c->idx, c->rx), (size_t)n) != 0) {
@@ -1017,7 +963,7 @@ cc_recv(struct client *cl, struct cconn *c, unsigned char *buf)
 			for (i = 0; i < n && buf[i] == pat_at(c->idx,
 			    c->rx)[i]; i++)
 				;
-			die("%s: connection %u: echoed byte at offset %"
+			bench_die("%s: connection %u: echoed byte at offset %"
 			    PRIu64 " is %#x, sent %#x", cl->sv->name, c->idx,
 			    c->rx + (uint64_t)i, buf[i],
 			    pat_at(c->idx, c->rx)[i]);
@@ -1038,18 +984,18 @@ connect_one(uint16_t port)
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		die("client: socket: %s", strerror(errno));
+		bench_die("client: socket: %s", strerror(errno));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sin.sin_port = port;
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
-		die("client: connect 127.0.0.1:%u: %s", ntohs(port),
+		bench_die("client: connect 127.0.0.1:%u: %s", ntohs(port),
 		    strerror(errno));
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
-		die("client: TCP_NODELAY: %s", strerror(errno));
+		bench_die("client: TCP_NODELAY: %s", strerror(errno));
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
-		die("client: O_NONBLOCK: %s", strerror(errno));
+		bench_die("client: O_NONBLOCK: %s", strerror(errno));
 	return fd;
 }
 
@@ -1067,7 +1013,7 @@ snap_take(struct snap *sn, uint64_t total)
 
 	getrusage(RUSAGE_SELF, &rp);
 	getrusage(RUSAGE_THREAD, &rt);
-	sn->t = now_s();
+	sn->t = bench_now_s();
 	sn->proc_cpu = tv_s(&rp.ru_utime) + tv_s(&rp.ru_stime);
 	sn->thr_cpu = tv_s(&rt.ru_utime) + tv_s(&rt.ru_stime);
 	sn->proc_vcsw = rp.ru_nvcsw;
@@ -1092,10 +1038,10 @@ client_main(void *arg)
 	evs = calloc(opt_conns, sizeof(*evs));
 	cl->cc = calloc(opt_conns, sizeof(*cl->cc));
 	if (buf == NULL || evs == NULL || cl->cc == NULL)
-		die("client: out of memory");
+		bench_die("client: out of memory");
 	cl->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (cl->ep < 0)
-		die("client: epoll_create1: %s", strerror(errno));
+		bench_die("client: epoll_create1: %s", strerror(errno));
 	for (i = 0; i < opt_conns; i++) {
 		struct cconn *c = &cl->cc[i];
 
@@ -1104,7 +1050,7 @@ client_main(void *arg)
 		e.events = EPOLLIN;
 		e.data.ptr = c;
 		if (epoll_ctl(cl->ep, EPOLL_CTL_ADD, c->fd, &e) != 0)
-			die("client: epoll_ctl: %s", strerror(errno));
+			bench_die("client: epoll_ctl: %s", strerror(errno));
 	}
 	/* Prime: D requests on every connection. */
 	for (i = 0; i < opt_conns; i++) {
@@ -1112,7 +1058,7 @@ client_main(void *arg)
 		cc_send(cl, &cl->cc[i]);
 	}
 
-	t_start = t_last = now_s();
+	t_start = t_last = bench_now_s();
 	t_win = t_start + opt_warmup;
 	t_end = t_win + opt_secs;
 	memset(&s0, 0, sizeof(s0));
@@ -1122,7 +1068,7 @@ client_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			die("client: epoll_wait: %s", strerror(errno));
+			bench_die("client: epoll_wait: %s", strerror(errno));
 		}
 		for (k = 0; k < n; k++) {
 			struct cconn *c = evs[k].data.ptr;
@@ -1139,18 +1085,18 @@ client_main(void *arg)
 					left--;
 				}
 			} else if (evs[k].events & (EPOLLERR | EPOLLHUP)) {
-				die("%s: client connection %u lost (epoll "
+				bench_die("%s: client connection %u lost (epoll "
 				    "events %#x)", cl->sv->name, c->idx,
 				    evs[k].events);
 			}
 			if (c->tx < c->target)
 				cc_send(cl, c);
 		}
-		t = now_s();
+		t = bench_now_s();
 		if (n > 0)
 			t_last = t;
 		else if (t - t_last > STALL_S)
-			die("%s: no echo for %.0f s (%" PRIu64 " requests "
+			bench_die("%s: no echo for %.0f s (%" PRIu64 " requests "
 			    "done)", cl->sv->name, STALL_S, total);
 		if (phase == 0 && t >= t_win) {
 			snap_take(&s0, total);
@@ -1168,7 +1114,7 @@ client_main(void *arg)
 			if (left == 0)
 				break;
 			if (t - t_last > DRAIN_S)
-				die("%s: %u connection(s) still waiting for "
+				bench_die("%s: %u connection(s) still waiting for "
 				    "their echo %.0f s after the window",
 				    cl->sv->name, left, DRAIN_S);
 		}
@@ -1177,7 +1123,7 @@ client_main(void *arg)
 		struct cconn *c = &cl->cc[i];
 
 		if (c->rx != c->tx || c->tx != c->target)
-			die("%s: connection %u: %" PRIu64 " sent, %" PRIu64
+			bench_die("%s: connection %u: %" PRIu64 " sent, %" PRIu64
 			    " echoed at the end", cl->sv->name, i, c->tx,
 			    c->rx);
 		close(c->fd);
@@ -1240,39 +1186,32 @@ measure(struct server *sv)
 	memset(&cl, 0, sizeof(cl));
 	cl.sv = sv;
 	if ((r = pthread_create(&th, NULL, client_main, &cl)) != 0)
-		die("pthread_create: %s", strerror(r));
+		bench_die("pthread_create: %s", strerror(r));
 	pthread_join(th, NULL);
 
 	/* The client has closed everything: the server must follow. */
-	t0 = now_s();
+	t0 = bench_now_s();
 	while (atomic_load(&sv->conns) != 0 ||
 	    atomic_load(&sv->accepted) != (long)opt_conns) {
-		if (now_s() - t0 > CLOSE_S)
-			die("%s: %d connection(s) still open on the server "
+		if (bench_now_s() - t0 > CLOSE_S)
+			bench_die("%s: %d connection(s) still open on the server "
 			    "(%ld accepted of %u) %.0f s after the client "
 			    "closed them", sv->name, atomic_load(&sv->conns),
 			    atomic_load(&sv->accepted), opt_conns, CLOSE_S);
-		sleep_s(0.001);
+		bench_sleep_s(0.001);
 	}
 	sv->stop(sv);
 	if (atomic_load(&sv->errors) != 0)
-		die("%s: the server met %ld unexpected error(s)", sv->name,
+		bench_die("%s: the server met %ld unexpected error(s)", sv->name,
 		    atomic_load(&sv->errors));
 	if (cl.reqs == 0 || cl.secs <= 0)
-		die("%s: no request completed in the window", sv->name);
+		bench_die("%s: no request completed in the window", sv->name);
 	sm.rps = (double)cl.reqs / cl.secs;
 	sm.cpu_us = cl.srv_cpu * 1e6 / (double)cl.reqs;
 	sm.vcsw = cl.srv_vcsw / (double)cl.reqs;
 	sm.cli_cpu_us = cl.cli_cpu * 1e6 / (double)cl.reqs;
 	sm.total = cl.total;
 	return sm;
-}
-
-static double
-median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void
@@ -1370,14 +1309,13 @@ main(int argc, char **argv)
 	    rl.rlim_cur < (rlim_t)opt_conns * 2 + 64) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			die("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+			bench_die("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
 	}
 	/* Bounded: every server-round has its window, warm-up and limits. */
 	budget = (unsigned)(opt_rounds * NS * (opt_warmup + opt_secs +
 	    STALL_S + DRAIN_S + 2 * CLOSE_S)) + 60;
-	signal(SIGALRM, watchdog);
+	bench_init("bench-echo", budget);
 	signal(SIGPIPE, SIG_IGN);
-	alarm(budget);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	make_pattern();
 
@@ -1394,7 +1332,7 @@ main(int argc, char **argv)
 
 			if (!want(s))
 				continue;
-			t = now_s();
+			t = bench_now_s();
 			sm = measure(&servers[s]);
 			rps[s][r] = sm.rps;
 			cpu[s][r] = sm.cpu_us;
@@ -1404,7 +1342,7 @@ main(int argc, char **argv)
 			    "cpu/req %6.3f vcsw/req  client %5.2f us cpu/req"
 			    "  (%" PRIu64 " in all, %.2f s)\n", r + 1,
 			    servers[s].name, sm.rps, sm.cpu_us, sm.vcsw,
-			    sm.cli_cpu_us, sm.total, now_s() - t);
+			    sm.cli_cpu_us, sm.total, bench_now_s() - t);
 		}
 	}
 
@@ -1416,23 +1354,23 @@ main(int argc, char **argv)
 		med[s] = 0.0;
 		if (!want(s))
 			continue;
-		med[s] = median(rps[s], opt_rounds);
+		med[s] = bench_median(rps[s], opt_rounds);
 		lo = rps[s][0];
 		hi = rps[s][opt_rounds - 1];
 		printf("  %-8s %10.0f req/s  server %6.2f us cpu/req  %6.3f "
 		    "vcsw/req  client %5.2f us cpu/req  (%.0f-%.0f)\n",
-		    servers[s].name, med[s], median(cpu[s], opt_rounds),
-		    median(vcsw[s], opt_rounds), median(ccpu[s], opt_rounds),
+		    servers[s].name, med[s], bench_median(cpu[s], opt_rounds),
+		    bench_median(vcsw[s], opt_rounds), bench_median(ccpu[s], opt_rounds),
 		    lo, hi);
 	}
 	/* Information: the server side's CPU per request, kcont's over each. */
 	printf("server cpu per request: kcont/libuv=%.2f kcont/libevent=%.2f "
 	    "(above 1: kcont spends more)\n",
-	    want(S_KCONT) && want(S_LIBUV) ? median(cpu[S_KCONT], opt_rounds) /
-	    median(cpu[S_LIBUV], opt_rounds) : 0.0,
+	    want(S_KCONT) && want(S_LIBUV) ? bench_median(cpu[S_KCONT], opt_rounds) /
+	    bench_median(cpu[S_LIBUV], opt_rounds) : 0.0,
 	    want(S_KCONT) && want(S_LIBEVENT) ?
-	    median(cpu[S_KCONT], opt_rounds) /
-	    median(cpu[S_LIBEVENT], opt_rounds) : 0.0);
+	    bench_median(cpu[S_KCONT], opt_rounds) /
+	    bench_median(cpu[S_LIBEVENT], opt_rounds) : 0.0);
 	printf("echo: vs_libuv=%.2f vs_libevent=%.2f\n",
 	    med[S_LIBUV] > 0 ? med[S_KCONT] / med[S_LIBUV] : 0.0,
 	    med[S_LIBEVENT] > 0 ? med[S_KCONT] / med[S_LIBEVENT] : 0.0);

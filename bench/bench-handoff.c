@@ -45,6 +45,8 @@
 
 #include <kcont.h>
 
+#include "benchlib.h"
+
 #define REPS		3
 #define NITEMS		4096u		/* R: continuations / items per producer */
 #define WATCHDOG_S	120
@@ -78,20 +80,7 @@ static int failures;
 static void
 die(const char *what, int err)
 {
-	fprintf(stderr, "bench-handoff: %s: %s\n", what, strerror(err < 0 ? -err : err));
-	exit(2);
-}
-
-static void
-watchdog(int sig)
-{
-	static const char msg[] = "bench-handoff: watchdog expired, aborting\n";
-	ssize_t r;
-
-	(void)sig;
-	r = write(2, msg, sizeof(msg) - 1);
-	(void)r;
-	_exit(3);
+	bench_die("%s: %s", what, strerror(err < 0 ? -err : err));
 }
 
 static uint64_t
@@ -102,89 +91,6 @@ scaled(uint64_t n)
 	if (v < 1000.0)
 		v = 1000.0;
 	return (uint64_t)v;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Voluntary + involuntary context switches of the whole process. */
-static uint64_t
-csw_now(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)ru.ru_nvcsw + (uint64_t)ru.ru_nivcsw;
-}
-
-/* User + system CPU time of the whole process, seconds. */
-static double
-cpu_now(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
-
-/* A one-shot completion flag: signalled once per measurement, never hot. */
-struct done {
-	pthread_mutex_t	m;
-	pthread_cond_t	c;
-	int		flag;
-};
-
-static void
-done_init(struct done *d)
-{
-	pthread_condattr_t ca;
-
-	pthread_mutex_init(&d->m, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->c, &ca);
-	pthread_condattr_destroy(&ca);
-	d->flag = 0;
-}
-
-static void
-done_destroy(struct done *d)
-{
-	pthread_cond_destroy(&d->c);
-	pthread_mutex_destroy(&d->m);
-}
-
-static void
-done_signal(struct done *d)
-{
-	pthread_mutex_lock(&d->m);
-	d->flag = 1;
-	pthread_cond_signal(&d->c);
-	pthread_mutex_unlock(&d->m);
-}
-
-/* 0 when signalled, -ETIMEDOUT after DONE_TIMEOUT_S. */
-static int
-done_wait(struct done *d)
-{
-	struct timespec ts;
-	int r = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += DONE_TIMEOUT_S;
-	pthread_mutex_lock(&d->m);
-	while (!d->flag && r == 0)
-		r = pthread_cond_timedwait(&d->c, &d->m, &ts);
-	r = d->flag ? 0 : -ETIMEDOUT;
-	pthread_mutex_unlock(&d->m);
-	return r;
 }
 
 /* One measurement. */
@@ -212,17 +118,17 @@ struct meter {
 static void
 meter_start(struct meter *m)
 {
-	m->csw = csw_now();
-	m->cpu = cpu_now();
-	m->t = now_s();
+	m->csw = bench_csw();
+	m->cpu = bench_cpu_s();
+	m->t = bench_now_s();
 }
 
 static void
 meter_stop(const struct meter *m, struct result *res)
 {
-	res->secs = now_s() - m->t;
-	res->csw = csw_now() - m->csw;
-	res->cpu = cpu_now() - m->cpu;
+	res->secs = bench_now_s() - m->t;
+	res->csw = bench_csw() - m->csw;
+	res->cpu = bench_cpu_s() - m->cpu;
 }
 
 static double
@@ -293,7 +199,7 @@ struct peer {
 	uint64_t	accounted;	/* triggers accounted by the consumer */
 	uint64_t	runs;		/* item function calls */
 	int		signalled;
-	struct done	done;
+	struct bench_done	done;
 	struct item	items[NITEMS];
 };
 
@@ -306,7 +212,7 @@ item_fn(struct item *it, uint64_t n)
 	p->accounted += n;
 	if (p->accounted >= p->n && !p->signalled) {
 		p->signalled = 1;
-		done_signal(&p->done);
+		bench_done_signal(&p->done);
 	}
 }
 
@@ -319,7 +225,7 @@ peer_new(uint64_t n)
 	if (p == NULL)
 		die("calloc", ENOMEM);
 	p->n = n;
-	done_init(&p->done);
+	bench_done_init(&p->done);
 	for (i = 0; i < NITEMS; i++) {
 		p->items[i].fn = item_fn;
 		p->items[i].peer = p;
@@ -330,7 +236,7 @@ peer_new(uint64_t n)
 static void
 peer_free(struct peer *p)
 {
-	done_destroy(&p->done);
+	bench_done_destroy(&p->done);
 	free(p);
 }
 
@@ -342,7 +248,7 @@ struct ktp {
 	uint64_t	accounted;
 	uint64_t	runs;
 	int		signalled;
-	struct done	done;
+	struct bench_done	done;
 	struct kc	kcs[NITEMS];
 	_Atomic int	busy[NITEMS];	/* strict mode: triggered, not yet run */
 };
@@ -361,7 +267,7 @@ ktp_fn(void *obj, void *env, int status)
 	t->accounted += kc_coalesced();
 	if (t->accounted >= t->n && !t->signalled) {
 		t->signalled = 1;
-		done_signal(&t->done);
+		bench_done_signal(&t->done);
 	}
 }
 
@@ -386,7 +292,7 @@ tp_kcont_common(struct result *res, uint64_t n, int strict)
 	if (t == NULL)
 		die("calloc", ENOMEM);
 	t->n = n;
-	done_init(&t->done);
+	bench_done_init(&t->done);
 	r = kc_executor_create(&ex, &(struct kc_executor_attr){
 	    .kind = KC_EXEC_SOFT, .name = "kc-consumer" });
 	if (r)
@@ -413,7 +319,7 @@ tp_kcont_common(struct result *res, uint64_t n, int strict)
 		    NULL, 0) != 0)
 			errs++;
 	}
-	r = done_wait(&t->done);
+	r = bench_done_wait(&t->done, DONE_TIMEOUT_S);
 	meter_stop(&m, res);
 
 	/* Drained: every run has returned and been counted. */
@@ -433,7 +339,7 @@ tp_kcont_common(struct result *res, uint64_t n, int strict)
 		    PRIu64 ", %" PRIu64 " kc_run errors, runs %" PRIu64
 		    " (stats say %" PRIu64 ")\n", t->accounted, n, errs,
 		    t->runs, s1.runs - s0.runs);
-	done_destroy(&t->done);
+	bench_done_destroy(&t->done);
 	free(t);
 }
 
@@ -509,7 +415,7 @@ tp_cond(struct result *res, uint64_t n)
 		pthread_mutex_unlock(&s.m);
 		pthread_cond_signal(&s.full_cv);
 	}
-	r = done_wait(&s.p->done);
+	r = bench_done_wait(&s.p->done, DONE_TIMEOUT_S);
 	meter_stop(&m, res);
 
 	pthread_join(th, NULL);
@@ -532,7 +438,7 @@ struct uvq {
 	uv_loop_t	 loop;
 	uv_async_t	 async;
 	uint64_t	 callbacks;
-	struct done	 ready;
+	struct bench_done	 ready;
 	struct peer	*p;
 };
 
@@ -572,7 +478,7 @@ uvq_consumer(void *arg)
 	if (r)
 		die("uv_async_init", r);
 	q->async.data = q;
-	done_signal(&q->ready);
+	bench_done_signal(&q->ready);
 	uv_run(&q->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&q->loop);
 	return NULL;
@@ -597,11 +503,11 @@ tp_libuv_common(struct result *res, uint64_t n, int literal, int strict)
 		die("calloc", ENOMEM);
 	q->p = peer_new(n);
 	pthread_mutex_init(&q->m, NULL);
-	done_init(&q->ready);
+	bench_done_init(&q->ready);
 	r = pthread_create(&th, NULL, uvq_consumer, q);
 	if (r)
 		die("pthread_create", r);
-	done_wait(&q->ready);
+	bench_done_wait(&q->ready, DONE_TIMEOUT_S);
 
 	meter_start(&m);
 	for (i = 0; i < n; i++) {
@@ -644,7 +550,7 @@ tp_libuv_common(struct result *res, uint64_t n, int literal, int strict)
 		pthread_mutex_unlock(&q->m);
 		uv_async_send(&q->async);
 	}
-	r = done_wait(&q->p->done);
+	r = bench_done_wait(&q->p->done, DONE_TIMEOUT_S);
 	meter_stop(&m, res);
 
 	pthread_mutex_lock(&q->m);
@@ -657,7 +563,7 @@ tp_libuv_common(struct result *res, uint64_t n, int literal, int strict)
 	res->runs = q->p->runs;
 	res->extra = q->callbacks;
 	res->ok = r == 0 && q->p->accounted == n;
-	done_destroy(&q->ready);
+	bench_done_destroy(&q->ready);
 	pthread_mutex_destroy(&q->m);
 	peer_free(q->p);
 	free(q);
@@ -767,7 +673,7 @@ tp_bridge(struct result *res, uint64_t n)
 		if (kc_run_all(&s.fullq, NULL, 0) < 0)
 			atomic_fetch_add(&s.errs, 1);
 	}
-	r = atomic_load(&s.errs) ? -EIO : done_wait(&s.p->done);
+	r = atomic_load(&s.errs) ? -EIO : bench_done_wait(&s.p->done, DONE_TIMEOUT_S);
 	meter_stop(&m, res);
 
 	pthread_join(th, NULL);
@@ -799,7 +705,7 @@ struct krt {
 	int		capped;
 	_Atomic uint64_t errs;
 	struct kc	a, b;
-	struct done	done;
+	struct bench_done	done;
 };
 
 static void
@@ -813,15 +719,15 @@ krt_a(void *obj, void *env, int status)
 		atomic_fetch_add(&t->errs, 1);
 	/* The first run starts the ping-pong; each later one ends a round. */
 	if (t->a_runs++ == t->m || ((t->a_runs & 1023) == 0 &&
-	    now_s() > t->deadline)) {
+	    bench_now_s() > t->deadline)) {
 		t->rounds = t->a_runs - 1;
 		t->capped = t->rounds != t->m;
-		done_signal(&t->done);
+		bench_done_signal(&t->done);
 		return;
 	}
 	if (kc_run(&t->b, NULL, 0) != 0) {
 		atomic_fetch_add(&t->errs, 1);
-		done_signal(&t->done);
+		bench_done_signal(&t->done);
 	}
 }
 
@@ -836,7 +742,7 @@ krt_b(void *obj, void *env, int status)
 		atomic_fetch_add(&t->errs, 1);
 	if (kc_run(&t->a, NULL, 0) != 0) {
 		atomic_fetch_add(&t->errs, 1);
-		done_signal(&t->done);
+		bench_done_signal(&t->done);
 	}
 }
 
@@ -853,7 +759,7 @@ rt_kcont(struct result *res, uint64_t m)
 	if (t == NULL)
 		die("calloc", ENOMEM);
 	t->m = m;
-	done_init(&t->done);
+	bench_done_init(&t->done);
 	r = kc_executor_create(&ea, &(struct kc_executor_attr){
 	    .kind = KC_EXEC_SOFT, .name = "kc-ping" });
 	if (r)
@@ -872,7 +778,7 @@ rt_kcont(struct result *res, uint64_t m)
 	t->deadline = mt.t + RT_CAP_S;
 	r = kc_run(&t->a, NULL, 0);
 	if (r == 0)
-		r = done_wait(&t->done);
+		r = bench_done_wait(&t->done, DONE_TIMEOUT_S);
 	meter_stop(&mt, res);
 
 	kc_executor_shutdown(ea, KC_SHUTDOWN_DRAIN, NULL);
@@ -889,7 +795,7 @@ rt_kcont(struct result *res, uint64_t m)
 	res->wakeups = (sa1.wakeups - sa0.wakeups) + (sb1.wakeups - sb0.wakeups);
 	res->ok = r == 0 && t->rounds > 0 && t->a_runs == t->rounds + 1 &&
 	    atomic_load(&t->errs) == 0;
-	done_destroy(&t->done);
+	bench_done_destroy(&t->done);
 	free(t);
 }
 
@@ -948,7 +854,7 @@ rt_cond(struct result *res, uint64_t m)
 			pthread_cond_wait(&c.cv[0], &c.m);
 		pthread_mutex_unlock(&c.m);
 		done++;
-		if ((done & 1023) == 0 && now_s() > mt.t + RT_CAP_S)
+		if ((done & 1023) == 0 && bench_now_s() > mt.t + RT_CAP_S)
 			break;
 	}
 	meter_stop(&mt, res);
@@ -987,11 +893,11 @@ inline_immediate(struct result *res, uint64_t k)
 	r = kc_init(&kc, count_fn, &cnt, NULL, 0);
 	if (r)
 		die("kc_init", r);
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < k; i++)
 		if (kc_run(&kc, NULL, 0) != 0)
 			errs++;
-	res->secs = now_s() - t0;
+	res->secs = bench_now_s() - t0;
 	res->ops = k;
 	res->ok = cnt == k && errs == 0;
 }
@@ -1002,7 +908,7 @@ struct ionexec {
 	uint64_t	errs;
 	double		secs;
 	struct kc	inner;
-	struct done	done;
+	struct bench_done	done;
 };
 
 static void
@@ -1014,12 +920,12 @@ ionexec_outer(void *obj, void *env, int status)
 
 	(void)obj;
 	(void)status;
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < t->k; i++)
 		if (kc_run(&t->inner, NULL, 0) != 0)
 			t->errs++;
-	t->secs = now_s() - t0;
-	done_signal(&t->done);
+	t->secs = bench_now_s() - t0;
+	bench_done_signal(&t->done);
 }
 
 static void
@@ -1033,7 +939,7 @@ inline_onexec(struct result *res, uint64_t k)
 
 	memset(&t, 0, sizeof(t));
 	t.k = k;
-	done_init(&t.done);
+	bench_done_init(&t.done);
 	r = kc_executor_create(&ex, &(struct kc_executor_attr){
 	    .kind = KC_EXEC_SOFT, .name = "kc-inline" });
 	if (r)
@@ -1044,7 +950,7 @@ inline_onexec(struct result *res, uint64_t k)
 	kc_executor_stats(ex, &s0);
 	r = kc_run(&outer, NULL, 0);
 	if (r == 0)
-		r = done_wait(&t.done);
+		r = bench_done_wait(&t.done, DONE_TIMEOUT_S);
 	kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL);
 	kc_executor_stats(ex, &s1);
 	kc_executor_destroy(ex);
@@ -1052,7 +958,7 @@ inline_onexec(struct result *res, uint64_t k)
 	res->ops = k;
 	res->extra = s1.inline_runs - s0.inline_runs;
 	res->ok = r == 0 && t.cnt == k && t.errs == 0;
-	done_destroy(&t.done);
+	bench_done_destroy(&t.done);
 }
 
 static void
@@ -1062,10 +968,10 @@ indirect_call(struct result *res, uint64_t k)
 	uint64_t cnt = 0, i;
 	double t0;
 
-	t0 = now_s();
+	t0 = bench_now_s();
 	for (i = 0; i < k; i++)
 		fp(NULL, &cnt, 0);
-	res->secs = now_s() - t0;
+	res->secs = bench_now_s() - t0;
 	res->ops = k;
 	res->ok = cnt == k;
 }
@@ -1150,8 +1056,7 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	signal(SIGALRM, watchdog);
-	alarm(WATCHDOG_S);
+	bench_init("bench-handoff", WATCHDOG_S);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	printf("bench-handoff: %ld CPUs, best of %d, R=%u, scale %g "

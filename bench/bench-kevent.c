@@ -106,6 +106,8 @@ enum { LIBEV_READ = EV_READ };
 #include <sys/event.h>		/* kcont's <sys/event.h> (include/kqueue) */
 #include <kcont.h>
 
+#include "benchlib.h"
+
 #define NEVENTS		64	/* events collected per wait */
 #define WATCHDOG_S	300
 #define STALL_S		10.0	/* a run that takes this long is broken */
@@ -113,51 +115,6 @@ enum { LIBEV_READ = EV_READ };
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 
-static void
-die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	va_start(ap, fmt);
-	fprintf(stderr, "bench-kevent: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(2);
-}
-
-static void
-watchdog(int sig)
-{
-	static const char msg[] = "bench-kevent: watchdog expired, aborting\n";
-	ssize_t r;
-
-	(void)sig;
-	r = write(2, msg, sizeof(msg) - 1);
-	(void)r;
-	_exit(3);
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* ------------------------------------------------------------------ */
 /* The chain (bench.c's read_cb), shared by every variant             */
@@ -230,8 +187,8 @@ prime(void)
 static inline void
 stall_check(double t0, const char *who)
 {
-	if ((ch.waits & 4095) == 0 && now_s() - t0 > STALL_S)
-		die("%s: stalled: %" PRIu64 " of %" PRIu64 " bytes read after "
+	if ((ch.waits & 4095) == 0 && bench_now_s() - t0 > STALL_S)
+		bench_die("%s: stalled: %" PRIu64 " of %" PRIu64 " bytes read after "
 		    "%.0f s (%" PRIu64 " waits, %" PRIu64 " events)", who,
 		    ch.count, ch.fired, STALL_S, ch.waits, ch.seen);
 }
@@ -247,16 +204,16 @@ run_check(const char *who, int seen_mode)
 
 	if (ch.count != want || ch.fired != want || ch.calls != want ||
 	    ch.writes != 0 || ch.spurious != 0 || ch.errors != 0)
-		die("%s: wrong result: %" PRIu64 " callbacks, %" PRIu64
+		bench_die("%s: wrong result: %" PRIu64 " callbacks, %" PRIu64
 		    " bytes read, %" PRIu64 " written (want %" PRIu64 " each), "
 		    "%" PRIu64 " writes left, %" PRIu64 " spurious, %" PRIu64
 		    " errors", who, ch.calls, ch.count, ch.fired, want,
 		    ch.writes, ch.spurious, ch.errors);
 	if (seen_mode == 1 && ch.seen != want)
-		die("%s: the loop was handed %" PRIu64 " events for %" PRIu64
+		bench_die("%s: the loop was handed %" PRIu64 " events for %" PRIu64
 		    " callbacks", who, ch.seen, want);
 	if (seen_mode == 2 && ch.seen != 0)
-		die("%s: kevent() returned %" PRIu64 " events; every knote "
+		bench_die("%s: kevent() returned %" PRIu64 " events; every knote "
 		    "carries a continuation, so it must return none", who,
 		    ch.seen);
 }
@@ -271,7 +228,7 @@ check_drained(const char *who)
 	for (i = 0; i < ch.n; i++)
 		if (recv(ch.pairs[i].rfd, &c, 1, MSG_DONTWAIT) != -1 ||
 		    errno != EAGAIN)
-			die("%s: pair %u still holds data after the runs", who,
+			bench_die("%s: pair %u still holds data after the runs", who,
 			    i);
 }
 
@@ -287,13 +244,13 @@ timed_chain(const char *who, int seen_mode, void (*step)(void))
 
 	run_reset();
 	prime();
-	t0 = now_s();
+	t0 = bench_now_s();
 	while (ch.count != ch.fired) {
 		step();
 		ch.waits++;
 		stall_check(t0, who);
 	}
-	t0 = now_s() - t0;
+	t0 = bench_now_s() - t0;
 	run_check(who, seen_mode);
 	return t0;
 }
@@ -329,9 +286,9 @@ kqueue_setup(void)
 
 	kq_fd = kqueue();
 	if (kq_fd < 0)
-		die("kqueue: %s", strerror(errno));
+		bench_die("kqueue: %s", strerror(errno));
 	if ((r = kq_register(kq_fd, 0, NULL)) != 0)
-		die("kqueue: registering %u knotes: %s", ch.n, strerror(r));
+		bench_die("kqueue: registering %u knotes: %s", ch.n, strerror(r));
 	return 0;
 }
 
@@ -343,13 +300,13 @@ kqueue_step(void)
 
 	n = kevent(kq_fd, NULL, 0, kq_evs, NEVENTS, tmo);
 	if (n < 0)
-		die("kqueue: kevent: %s", strerror(errno));
+		bench_die("kqueue: kevent: %s", strerror(errno));
 	ch.seen += (unsigned)n;
 	for (i = 0; i < n; i++) {
 		struct kevent *e = &kq_evs[i];
 
 		if (e->filter != EVFILT_READ || (e->flags & EV_ERROR))
-			die("kqueue: unexpected event: filter %d "
+			bench_die("kqueue: unexpected event: filter %d "
 			    "flags %#x data %" PRId64, e->filter,
 			    e->flags, e->data);
 		chain_step(e->udata, (int)e->ident);
@@ -367,14 +324,14 @@ static void
 kqueue_flush(void)
 {
 	if (kevent(kq_fd, NULL, 0, kq_evs, NEVENTS, &zero_ts) != 0)
-		die("kevent: an event with nothing written");
+		bench_die("kevent: an event with nothing written");
 }
 
 static void
 kqueue_teardown(void)
 {
 	if (close(kq_fd) != 0)
-		die("kqueue: close: %s", strerror(errno));
+		bench_die("kqueue: close: %s", strerror(errno));
 	kq_fd = -1;
 }
 
@@ -392,12 +349,12 @@ epoll_setup(void)
 
 	ep_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (ep_fd < 0)
-		die("epoll_create1: %s", strerror(errno));
+		bench_die("epoll_create1: %s", strerror(errno));
 	for (i = 0; i < ch.n; i++) {
 		e.events = EPOLLIN;
 		e.data.ptr = &ch.pairs[i];
 		if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, ch.pairs[i].rfd, &e) != 0)
-			die("epoll_ctl: %s", strerror(errno));
+			bench_die("epoll_ctl: %s", strerror(errno));
 	}
 	return 0;
 }
@@ -409,7 +366,7 @@ epoll_step(void)
 
 	n = epoll_wait(ep_fd, ep_evs, NEVENTS, block_mode ? -1 : 0);
 	if (n < 0)
-		die("epoll_wait: %s", strerror(errno));
+		bench_die("epoll_wait: %s", strerror(errno));
 	ch.seen += (unsigned)n;
 	for (i = 0; i < n; i++) {
 		struct pair *p = ep_evs[i].data.ptr;
@@ -428,7 +385,7 @@ static void
 epoll_flush(void)
 {
 	if (epoll_wait(ep_fd, ep_evs, NEVENTS, 0) != 0)
-		die("epoll_wait: an event with nothing written");
+		bench_die("epoll_wait: an event with nothing written");
 }
 
 static void
@@ -459,21 +416,21 @@ libevent_setup(void)
 
 	cfg = event_config_new();
 	if (cfg == NULL)
-		die("event_config_new failed");
+		bench_die("event_config_new failed");
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 	le_base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (le_base == NULL)
-		die("event_base_new_with_config failed");
+		bench_die("event_base_new_with_config failed");
 	if (strcmp(event_base_get_method(le_base), "epoll") != 0)
-		die("libevent: backend is %s, not epoll (libev's libevent "
+		bench_die("libevent: backend is %s, not epoll (libev's libevent "
 		    "emulation linked in libevent's place?)",
 		    event_base_get_method(le_base));
 	for (i = 0; i < ch.n; i++) {
 		if (event_assign(&le_evs[i], le_base, ch.pairs[i].rfd,
 		    EV_READ | EV_PERSIST, le_cb, &ch.pairs[i]) != 0 ||
 		    event_add(&le_evs[i], NULL) != 0)
-			die("libevent: event_assign/event_add failed");
+			bench_die("libevent: event_assign/event_add failed");
 	}
 	return 0;
 }
@@ -483,7 +440,7 @@ libevent_step(void)
 {
 	if (event_base_loop(le_base,
 	    EVLOOP_ONCE | (block_mode ? 0 : EVLOOP_NONBLOCK)) != 0)
-		die("libevent: event_base_loop failed");
+		bench_die("libevent: event_base_loop failed");
 }
 
 static double
@@ -496,7 +453,7 @@ static void
 libevent_flush(void)
 {
 	if (event_base_loop(le_base, EVLOOP_ONCE | EVLOOP_NONBLOCK) != 0)
-		die("libevent: event_base_loop failed");
+		bench_die("libevent: event_base_loop failed");
 }
 
 static void
@@ -531,7 +488,7 @@ libev_setup(void)
 
 	lv_loop = ev_loop_new(EVBACKEND_EPOLL);
 	if (lv_loop == NULL)
-		die("ev_loop_new(EVBACKEND_EPOLL) failed");
+		bench_die("ev_loop_new(EVBACKEND_EPOLL) failed");
 	for (i = 0; i < ch.n; i++) {
 		ev_io_init(&lv_ios[i], lv_cb, ch.pairs[i].rfd, LIBEV_READ);
 		lv_ios[i].data = &ch.pairs[i];
@@ -596,12 +553,12 @@ kcont_setup(void)
 	for (i = 0; i < ch.n; i++)
 		if ((r = kc_init(&kc_arr[i], kcont_fn, &ch.pairs[i], NULL,
 		    0)) != 0)
-			die("kc_init: %s", strerror(-r));
+			bench_die("kc_init: %s", strerror(-r));
 	kq_fd = kqueue();
 	if (kq_fd < 0)
-		die("kqueue: %s", strerror(errno));
+		bench_die("kqueue: %s", strerror(errno));
 	if ((r = kq_register(kq_fd, EV_KCONT, kc_arr)) != 0)
-		die("kcont: registering %u EV_KCONT knotes: %s", ch.n,
+		bench_die("kcont: registering %u EV_KCONT knotes: %s", ch.n,
 		    strerror(r));
 	return 0;
 }
@@ -621,7 +578,7 @@ kcont_step(void)
 	n = kevent(kq_fd, NULL, 0, kq_evs, NEVENTS,
 	    block_mode ? &ms1 : &zero_ts);
 	if (n < 0)
-		die("kcont: kevent: %s", strerror(errno));
+		bench_die("kcont: kevent: %s", strerror(errno));
 	ch.seen += (unsigned)n;
 }
 
@@ -635,7 +592,7 @@ static void
 kcont_teardown(void)
 {
 	if (close(kq_fd) != 0)
-		die("kcont: close: %s", strerror(errno));
+		bench_die("kcont: close: %s", strerror(errno));
 	kq_fd = -1;
 }
 
@@ -656,7 +613,7 @@ static struct {
 static void
 kx_done(void)
 {
-	kx.t1 = now_s();
+	kx.t1 = bench_now_s();
 	pthread_mutex_lock(&kx.m);
 	kx.done = 1;
 	pthread_cond_signal(&kx.c);
@@ -671,7 +628,7 @@ kx_start_fn(void *obj, void *env, int status)
 	(void)env;
 	(void)status;
 	prime();
-	kx.t0 = now_s();
+	kx.t0 = bench_now_s();
 }
 
 static void
@@ -699,7 +656,7 @@ kcont_exec_setup(void)
 	r = kc_executor_create(&kx.ex, &(struct kc_executor_attr){
 	    .kind = KC_EXEC_SOFT, .name = "kc-bench-kevent" });
 	if (r)
-		die("kc_executor_create: %s", strerror(-r));
+		bench_die("kc_executor_create: %s", strerror(-r));
 	kx.kq = kc_executor_kqueue(kx.ex);
 	if (kx.kq < 0) {
 		printf("  (kcont-exec: kc_executor_kqueue: %s; variant "
@@ -707,11 +664,11 @@ kcont_exec_setup(void)
 		goto fail;
 	}
 	if ((r = kc_init(&kx.start, kx_start_fn, NULL, kx.ex, 0)) != 0)
-		die("kc_init: %s", strerror(-r));
+		bench_die("kc_init: %s", strerror(-r));
 	for (i = 0; i < ch.n; i++)
 		if ((r = kc_init(&kc_arr[i], kx_fn, &ch.pairs[i], kx.ex,
 		    0)) != 0)
-			die("kc_init: %s", strerror(-r));
+			bench_die("kc_init: %s", strerror(-r));
 	if ((r = kq_register(kx.kq, EV_KCONT, kc_arr)) != 0) {
 		printf("  (kcont-exec: registering %u EV_KCONT knotes: %s; "
 		    "variant skipped)\n", ch.n, strerror(r));
@@ -746,7 +703,7 @@ kcont_exec_run(void)
 	kx.done = 0;
 	pthread_mutex_unlock(&kx.m);
 	if ((r = kc_run(&kx.start, NULL, 0)) != 0)
-		die("kcont-exec: kc_run: %s", strerror(-r));
+		bench_die("kcont-exec: kc_run: %s", strerror(-r));
 
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += (time_t)STALL_S;
@@ -757,11 +714,11 @@ kcont_exec_run(void)
 	r = kx.done;
 	pthread_mutex_unlock(&kx.m);
 	if (!r)
-		die("kcont-exec: stalled: %" PRIu64 " of %" PRIu64 " bytes read "
+		bench_die("kcont-exec: stalled: %" PRIu64 " of %" PRIu64 " bytes read "
 		    "after %.0f s", ch.count, ch.fired, STALL_S);
 	run_check("kcont-exec", 0);
 	if (kx.coalesced)
-		die("kcont-exec: %" PRIu64 " runs stood for coalesced "
+		bench_die("kcont-exec: %" PRIu64 " runs stood for coalesced "
 		    "activations", kx.coalesced);
 	return kx.t1 - kx.t0;
 }
@@ -772,9 +729,9 @@ kcont_exec_teardown(void)
 	int r;
 
 	if ((r = kc_executor_shutdown(kx.ex, KC_SHUTDOWN_DRAIN, NULL)) != 0)
-		die("kc_executor_shutdown: %s", strerror(-r));
+		bench_die("kc_executor_shutdown: %s", strerror(-r));
 	if ((r = kc_executor_destroy(kx.ex)) != 0)
-		die("kc_executor_destroy: %s", strerror(-r));
+		bench_die("kc_executor_destroy: %s", strerror(-r));
 	kx.ex = NULL;
 	pthread_cond_destroy(&kx.c);
 	pthread_mutex_destroy(&kx.m);
@@ -838,11 +795,11 @@ make_pairs(unsigned n)
 
 	ch.pairs = calloc(n, sizeof(*ch.pairs));
 	if (ch.pairs == NULL)
-		die("calloc: out of memory");
+		bench_die("calloc: out of memory");
 	for (i = 0; i < n; i++) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0, sv) != 0)
-			die("socketpair (pair %u of %u): %s", i, n,
+			bench_die("socketpair (pair %u of %u): %s", i, n,
 			    strerror(errno));
 		ch.pairs[i].rfd = sv[0];
 		ch.pairs[i].wfd = sv[1];
@@ -882,12 +839,12 @@ run_config(const struct config *cf, struct vstat st[NV])
 	kc_arr = calloc(cf->n, sizeof(*kc_arr));
 	if (kq_changes == NULL || le_evs == NULL || lv_ios == NULL ||
 	    kc_arr == NULL)
-		die("calloc: out of memory");
+		bench_die("calloc: out of memory");
 	for (v = 0; v < NV; v++) {
 		samples[v] = calloc((size_t)rounds * runs_per, sizeof(double));
 		setups[v] = calloc(rounds, sizeof(double));
 		if (samples[v] == NULL || setups[v] == NULL)
-			die("calloc: out of memory");
+			bench_die("calloc: out of memory");
 		cnt[v] = 0;
 		waits[v] = 0;
 	}
@@ -898,14 +855,14 @@ run_config(const struct config *cf, struct vstat st[NV])
 			v = (int)((r & 1 ? NV - 1 - j + r : j + r) % NV);
 			if (!want(v) || disabled[v])
 				continue;
-			t = now_s();
+			t = bench_now_s();
 			if (variants[v].setup() != 0) {
 				disabled[v] = 1;	/* not available */
 				continue;
 			}
 			if (variants[v].flush != NULL)
 				variants[v].flush();
-			setups[v][r] = (now_s() - t) / cf->n;
+			setups[v][r] = (bench_now_s() - t) / cf->n;
 			(void)variants[v].run();	/* warm-up */
 			for (k = 0; k < runs_per; k++) {
 				samples[v][cnt[v]++] = variants[v].run();
@@ -925,14 +882,13 @@ run_config(const struct config *cf, struct vstat st[NV])
 		memset(&st[v], 0, sizeof(st[v]));
 		if (c == 0)
 			continue;
-		qsort(s, c, sizeof(*s), cmp_double);
 		st[v].have = 1;
-		st[v].median = c & 1 ? s[c / 2] : (s[c / 2 - 1] + s[c / 2]) / 2;
+		st[v].median = bench_median(s, c);
 		st[v].min = s[0];
 		st[v].q1 = s[c / 4];
 		st[v].q3 = s[(3 * c) / 4];
 		st[v].waits = (double)waits[v] / c;
-		qsort(setups[v], c / runs_per, sizeof(double), cmp_double);
+		bench_sort(setups[v], c / runs_per);
 		st[v].setup = setups[v][c / runs_per / 2];
 		printf("  %-10s %8.1f us/run %6.3f us/event  min %8.1f  "
 		    "iqr %3.0f%%  setup %5.2f us/fd", variants[v].name,
@@ -972,15 +928,15 @@ raise_nofile(unsigned nmax)
 	rlim_t need = (rlim_t)nmax * 2 + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		die("getrlimit: %s", strerror(errno));
+		bench_die("getrlimit: %s", strerror(errno));
 	if (rl.rlim_cur >= need)
 		return;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
-		die("%u pairs need %lu descriptors; the hard limit is %lu",
+		bench_die("%u pairs need %lu descriptors; the hard limit is %lu",
 		    nmax, (unsigned long)need, (unsigned long)rl.rlim_max);
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		die("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		bench_die("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
 }
 
 static void
@@ -1067,7 +1023,7 @@ main(int argc, char **argv)
 		runs_per = 4;
 	if (have_one) {
 		if (one.a > one.n)
-			die("-a %u: more active pairs than pairs (%u)", one.a,
+			bench_die("-a %u: more active pairs than pairs (%u)", one.a,
 			    one.n);
 		cfs[ncf++] = one;
 	} else {
@@ -1079,9 +1035,8 @@ main(int argc, char **argv)
 		if (cfs[i].n > nmax)
 			nmax = cfs[i].n;
 	raise_nofile(nmax);
-	signal(SIGALRM, watchdog);
+	bench_init("bench-kevent", WATCHDOG_S);
 	signal(SIGPIPE, SIG_IGN);
-	alarm(WATCHDOG_S);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	printf("bench-kevent: %ld CPUs, AF_UNIX stream socketpairs, %s loops, "

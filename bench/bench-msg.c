@@ -64,6 +64,8 @@
 #include <kcont.h>
 #include <kcont/msg.h>
 
+#include "benchlib.h"
+
 #define WATCHDOG_S	180
 #define CAP_S		2.0	/* a run stops early after this long */
 #define STALL_S		20.0	/* waiting this long for a run to end: broken */
@@ -80,34 +82,6 @@ static unsigned rounds = 7;
 /* ------------------------------------------------------------------ */
 /* Helpers                                                            */
 
-static void die(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "bench-msg: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static void
-watchdog(int sig)
-{
-	static const char msg[] = "bench-msg: watchdog expired, aborting\n";
-	ssize_t r;
-
-	(void)sig;
-	r = write(2, msg, sizeof(msg) - 1);
-	(void)r;
-	_exit(3);
-}
 
 static inline void
 cpu_relax(void)
@@ -115,25 +89,6 @@ cpu_relax(void)
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
 #endif
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Voluntary + involuntary context switches of the whole process. */
-static uint64_t
-csw_now(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (uint64_t)ru.ru_nvcsw + (uint64_t)ru.ru_nivcsw;
 }
 
 static uint64_t
@@ -153,7 +108,7 @@ soft_exec(const char *name)
 	r = kc_executor_create(&ex, &(struct kc_executor_attr){
 	    .kind = KC_EXEC_SOFT, .name = name });
 	if (r != 0)
-		die("kc_executor_create: %s", strerror(-r));
+		bench_die("kc_executor_create: %s", strerror(-r));
 	return ex;
 }
 
@@ -163,61 +118,9 @@ exec_finish(struct kc_executor *ex)
 	int r;
 
 	if ((r = kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL)) != 0)
-		die("kc_executor_shutdown: %s", strerror(-r));
+		bench_die("kc_executor_shutdown: %s", strerror(-r));
 	if ((r = kc_executor_destroy(ex)) != 0)
-		die("kc_executor_destroy: %s", strerror(-r));
-}
-
-/* A one-shot completion flag, signalled once per run. */
-struct done {
-	pthread_mutex_t	m;
-	pthread_cond_t	c;
-	int		flag;
-};
-
-static void
-done_init(struct done *d)
-{
-	pthread_condattr_t ca;
-
-	pthread_mutex_init(&d->m, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->c, &ca);
-	pthread_condattr_destroy(&ca);
-	d->flag = 0;
-}
-
-static void
-done_destroy(struct done *d)
-{
-	pthread_cond_destroy(&d->c);
-	pthread_mutex_destroy(&d->m);
-}
-
-static void
-done_signal(struct done *d)
-{
-	pthread_mutex_lock(&d->m);
-	d->flag = 1;
-	pthread_cond_signal(&d->c);
-	pthread_mutex_unlock(&d->m);
-}
-
-static int
-done_wait(struct done *d)
-{
-	struct timespec ts;
-	int r = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)STALL_S;
-	pthread_mutex_lock(&d->m);
-	while (!d->flag && r == 0)
-		r = pthread_cond_timedwait(&d->c, &d->m, &ts);
-	r = d->flag ? 0 : -ETIMEDOUT;
-	pthread_mutex_unlock(&d->m);
-	return r;
+		bench_die("kc_executor_destroy: %s", strerror(-r));
 }
 
 /* What one run measured. */
@@ -238,7 +141,7 @@ struct krt {
 	uint64_t	 rts;		/* round trips completed (on A) */
 	double		 t0, t1, deadline;
 	_Atomic int	 errs;
-	struct done	 done;
+	struct bench_done	 done;
 };
 
 /* B: the request's number comes back as the reply's status. */
@@ -259,8 +162,8 @@ krt_send(struct krt *t)
 	m->m_cmd = (int)(t->rts & 0x3fffffff);
 	if (kc_msg_send(&t->port, m) != 0) {
 		atomic_fetch_add(&t->errs, 1);
-		t->t1 = now_s();
-		done_signal(&t->done);
+		t->t1 = bench_now_s();
+		bench_done_signal(&t->done);
 	}
 }
 
@@ -275,9 +178,9 @@ krt_reply(void *obj, void *env, int status)
 		atomic_fetch_add(&t->errs, 1);
 	t->rts++;
 	if (t->rts == t->n || ((t->rts & 1023) == 0 &&
-	    now_s() > t->deadline)) {
-		t->t1 = now_s();
-		done_signal(&t->done);
+	    bench_now_s() > t->deadline)) {
+		t->t1 = bench_now_s();
+		bench_done_signal(&t->done);
 		return;
 	}
 	krt_send(t);
@@ -290,7 +193,7 @@ krt_start(void *obj, void *env, int status)
 
 	(void)obj;
 	(void)status;
-	t->t0 = now_s();
+	t->t0 = bench_now_s();
 	t->deadline = t->t0 + CAP_S;
 	krt_send(t);
 }
@@ -306,25 +209,25 @@ run_rt_kcont(uint64_t n)
 
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
-		die("calloc: out of memory");
+		bench_die("calloc: out of memory");
 	t->n = n;
-	done_init(&t->done);
+	bench_done_init(&t->done);
 	ea = soft_exec("msg-A");
 	eb = soft_exec("msg-B");
 	if ((r = kc_port_init(&t->port, eb, krt_port_fn, NULL, t)) != 0)
-		die("kc_port_init: %s", strerror(-r));
+		bench_die("kc_port_init: %s", strerror(-r));
 	for (i = 0; i < 2; i++)
 		if ((r = kc_msg_init(&t->msg[i], krt_reply, t, ea, 0)) != 0)
-			die("kc_msg_init: %s", strerror(-r));
+			bench_die("kc_msg_init: %s", strerror(-r));
 	if ((r = kc_init(&t->start, krt_start, t, ea, 0)) != 0)
-		die("kc_init: %s", strerror(-r));
+		bench_die("kc_init: %s", strerror(-r));
 
-	csw0 = csw_now();
+	csw0 = bench_csw();
 	if ((r = kc_run(&t->start, NULL, 0)) != 0)
-		die("kc_run: %s", strerror(-r));
-	if (done_wait(&t->done) != 0)
-		die("rt-kcont: stalled after %" PRIu64 " round trips", t->rts);
-	s.csw = csw_now() - csw0;
+		bench_die("kc_run: %s", strerror(-r));
+	if (bench_done_wait(&t->done, (unsigned)STALL_S) != 0)
+		bench_die("rt-kcont: stalled after %" PRIu64 " round trips", t->rts);
+	s.csw = bench_csw() - csw0;
 	s.secs = t->t1 - t->t0;
 	s.ops = t->rts;
 
@@ -334,15 +237,15 @@ run_rt_kcont(uint64_t n)
 	 * only then may A go.
 	 */
 	if ((r = kc_port_destroy(&t->port)) != 0)
-		die("kc_port_destroy: %d", r);
+		bench_die("kc_port_destroy: %d", r);
 	exec_finish(eb);
 	exec_finish(ea);
 	if (atomic_load(&t->errs) != 0)
-		die("rt-kcont: %d wrong replies or failed calls",
+		bench_die("rt-kcont: %d wrong replies or failed calls",
 		    atomic_load(&t->errs));
 	if (s.ops == 0)
-		die("rt-kcont: no round trip completed");
-	done_destroy(&t->done);
+		bench_die("rt-kcont: no round trip completed");
+	bench_done_destroy(&t->done);
 	free(t);
 	return s;
 }
@@ -393,10 +296,10 @@ run_rt_cond(uint64_t n)
 	pthread_cond_init(&c.req_cv, NULL);
 	pthread_cond_init(&c.rep_cv, NULL);
 	if ((r = pthread_create(&th, NULL, crt_server, &c)) != 0)
-		die("pthread_create: %s", strerror(r));
+		bench_die("pthread_create: %s", strerror(r));
 
-	csw0 = csw_now();
-	t0 = now_s();
+	csw0 = bench_csw();
+	t0 = bench_now_s();
 	deadline = t0 + CAP_S;
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&c.m);
@@ -409,13 +312,13 @@ run_rt_cond(uint64_t n)
 		if (c.answer != i)
 			errs++;
 		pthread_mutex_unlock(&c.m);
-		if (((i + 1) & 1023) == 0 && now_s() > deadline) {
+		if (((i + 1) & 1023) == 0 && bench_now_s() > deadline) {
 			i++;
 			break;
 		}
 	}
-	s.secs = now_s() - t0;
-	s.csw = csw_now() - csw0;
+	s.secs = bench_now_s() - t0;
+	s.csw = bench_csw() - csw0;
 	s.ops = i;
 
 	pthread_mutex_lock(&c.m);
@@ -427,7 +330,7 @@ run_rt_cond(uint64_t n)
 	pthread_cond_destroy(&c.req_cv);
 	pthread_mutex_destroy(&c.m);
 	if (errs != 0)
-		die("rt-cond: %" PRIu64 " wrong replies", errs);
+		bench_die("rt-cond: %" PRIu64 " wrong replies", errs);
 	return s;
 }
 
@@ -469,16 +372,16 @@ run_async(uint64_t n)
 
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
-		die("calloc: out of memory");
+		bench_die("calloc: out of memory");
 	eb = soft_exec("msg-B");
 	if ((r = kc_port_init(&a->port, eb, kas_port_fn, NULL, a)) != 0)
-		die("kc_port_init: %s", strerror(-r));
+		bench_die("kc_port_init: %s", strerror(-r));
 	for (k = 0; k < RING; k++)
 		if ((r = kc_msg_init(&a->ring[k], NULL, NULL, NULL, 0)) != 0)
-			die("kc_msg_init: %s", strerror(-r));
+			bench_die("kc_msg_init: %s", strerror(-r));
 
-	csw0 = csw_now();
-	t0 = now_s();
+	csw0 = bench_csw();
+	t0 = bench_now_s();
 	deadline = t0 + CAP_S;
 	stall = t0 + STALL_S;
 	for (i = 0; i < n; i++) {
@@ -491,16 +394,16 @@ run_async(uint64_t n)
 				continue;
 			}
 			sched_yield();
-			if ((spins & 1023) == 0 && now_s() > stall)
-				die("async: message %" PRIu64 " never came "
+			if ((spins & 1023) == 0 && bench_now_s() > stall)
+				bench_die("async: message %" PRIu64 " never came "
 				    "back", i - RING);
 		}
 		if (i >= RING && kc_msg_status(m) != 0)
 			atomic_fetch_add(&a->errs, 1);
 		m->m_cmd = (int)(uint32_t)i;
 		if ((r = kc_msg_send(&a->port, m)) != 0)
-			die("async: kc_msg_send: %s", strerror(-r));
-		if (((i + 1) & 1023) == 0 && now_s() > deadline) {
+			bench_die("async: kc_msg_send: %s", strerror(-r));
+		if (((i + 1) & 1023) == 0 && bench_now_s() > deadline) {
 			i++;
 			break;
 		}
@@ -509,19 +412,19 @@ run_async(uint64_t n)
 	for (spins = 0; atomic_load_explicit(&a->handled,
 	    memory_order_acquire) < i; spins++) {
 		cpu_relax();
-		if ((spins & 4095) == 0 && now_s() > stall)
-			die("async: %" PRIu64 " of %" PRIu64 " handled",
+		if ((spins & 4095) == 0 && bench_now_s() > stall)
+			bench_die("async: %" PRIu64 " of %" PRIu64 " handled",
 			    atomic_load(&a->handled), i);
 	}
-	s.secs = now_s() - t0;
-	s.csw = csw_now() - csw0;
+	s.secs = bench_now_s() - t0;
+	s.csw = bench_csw() - csw0;
 	s.ops = i;
 
 	if ((r = kc_port_destroy(&a->port)) != 0)
-		die("kc_port_destroy: %d (messages left queued)", r);
+		bench_die("kc_port_destroy: %d (messages left queued)", r);
 	exec_finish(eb);
 	if (atomic_load(&a->errs) != 0)
-		die("async: %d messages out of order, wrongly replied or "
+		bench_die("async: %d messages out of order, wrongly replied or "
 		    "refused", atomic_load(&a->errs));
 	free(a);
 	return s;
@@ -554,14 +457,6 @@ struct vstat {
 	double	csw;			/* context switches per op (median run) */
 	int	capped;			/* runs stopped at CAP_S */
 };
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void
 usage(void)
@@ -607,8 +502,7 @@ main(int argc, char **argv)
 		if (!set_rounds)
 			rounds = 3;
 	}
-	signal(SIGALRM, watchdog);
-	alarm(WATCHDOG_S);
+	bench_init("bench-msg", WATCHDOG_S);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	printf("bench-msg: %ld CPUs, median of %u rounds, variants "
@@ -619,7 +513,7 @@ main(int argc, char **argv)
 		per[v] = calloc(rounds, sizeof(double));
 		cswp[v] = calloc(rounds, sizeof(double));
 		if (per[v] == NULL || cswp[v] == NULL)
-			die("calloc: out of memory");
+			bench_die("calloc: out of memory");
 		memset(&st[v], 0, sizeof(st[v]));
 		/* Warm-up, untimed: a tenth of a run. */
 		(void)variants[v].run(variants[v].n / 10 > 1000 ?
@@ -644,9 +538,8 @@ main(int argc, char **argv)
 		double *p = per[v];
 		unsigned c = rounds;
 
-		qsort(p, c, sizeof(*p), cmp_double);
-		qsort(cswp[v], c, sizeof(double), cmp_double);
-		st[v].median = c & 1 ? p[c / 2] : (p[c / 2 - 1] + p[c / 2]) / 2;
+		st[v].median = bench_median(p, c);
+		bench_sort(cswp[v], c);
 		st[v].min = p[0];
 		st[v].q1 = p[c / 4];
 		st[v].q3 = p[(3 * c) / 4];
