@@ -977,16 +977,6 @@ sock_input(struct kc_socket *s)
 		upcall(s, KC_SO_CLOSED, kc_socket_error(s));
 }
 
-/* Take stream data into the send buffer: the caller checked for room. */
-static void
-admit(struct kc_socket *s, struct kc_chain *c)
-{
-	size_t len = kc_chain_len(c);
-
-	kc_chain_concat(&s->so_snd, c);
-	snd_add(s, (ssize_t)len);
-}
-
 static int
 dgram_queue(struct kc_socket *s, struct kc_chain *c,
     const struct kc_sockaddr *to)
@@ -1011,6 +1001,40 @@ dgram_queue(struct kc_socket *s, struct kc_chain *c,
 	return 0;
 }
 
+/*
+ * Take a send into the send buffer (the caller checked for room): a
+ * stream's bytes join the buffer, a datagram becomes a record.  0, or
+ * -ENOMEM with the chain untouched.
+ */
+static int
+admit(struct kc_socket *s, struct kc_chain *c, const struct kc_sockaddr *to)
+{
+	size_t len;
+
+	if (!is_stream(s))
+		return dgram_queue(s, c, to);
+	len = kc_chain_len(c);
+	kc_chain_concat(&s->so_snd, c);
+	snd_add(s, (ssize_t)len);
+	return 0;
+}
+
+/* A request's send into the buffer, answered with its length or the error. */
+static bool
+admit_req(struct kc_socket *s, struct sreq *r)
+{
+	size_t len = kc_chain_len(&r->r_chain);
+	int e = admit(s, &r->r_chain, r->r_hasaddr ? &r->r_addr : NULL);
+
+	if (e != 0) {
+		answer(r, e);
+		return false;
+	}
+	r->r_taken = true;
+	answer(r, (int)(len > INT32_MAX ? INT32_MAX : len));
+	return true;
+}
+
 static bool
 has_room(const struct kc_socket *s)
 {
@@ -1028,19 +1052,9 @@ admit_writers(struct kc_socket *s)
 	    s->so_sndbytes > s->so_attr.snd_lowat)
 		return false;
 	while ((r = s->so_writers.head) != NULL && has_room(s)) {
-		size_t len = kc_chain_len(&r->r_chain);
-
 		(void)rl_pop(&s->so_writers);
-		if (is_stream(s)) {
-			admit(s, &r->r_chain);
-		} else if (dgram_queue(s, &r->r_chain,
-		    r->r_hasaddr ? &r->r_addr : NULL) != 0) {
-			answer(r, -ENOMEM);
-			continue;
-		}
-		r->r_taken = true;
-		answer(r, (int)(len > INT32_MAX ? INT32_MAX : len));
-		any = true;
+		if (admit_req(s, r))
+			any = true;
 	}
 	return any;
 }
@@ -1310,7 +1324,6 @@ do_send(struct kc_socket *s, struct sreq *r)
 {
 	int e = send_check(s, &r->r_chain, r->r_hasaddr ? &r->r_addr : NULL,
 	    true);
-	size_t len = kc_chain_len(&r->r_chain);
 
 	if (e != 0) {
 		answer(r, e);
@@ -1320,16 +1333,7 @@ do_send(struct kc_socket *s, struct sreq *r)
 		rl_push(&s->so_writers, r);
 		return;
 	}
-	if (is_stream(s)) {
-		admit(s, &r->r_chain);
-	} else if ((e = dgram_queue(s, &r->r_chain,
-	    r->r_hasaddr ? &r->r_addr : NULL)) != 0) {
-		answer(r, e);
-		return;
-	}
-	r->r_taken = true;
-	answer(r, (int)(len > INT32_MAX ? INT32_MAX : len));
-	if (!s->so_wblocked)
+	if (admit_req(s, r) && !s->so_wblocked)
 		sock_output(s);
 }
 
@@ -1652,9 +1656,7 @@ kc_socket_send(struct kc_socket *s, struct kc_chain *chain,
 	if (on_owner(s) && s->so_writers.head == NULL && has_room(s) &&
 	    !s->so_closing) {
 		/* The fast path: straight into the buffer, written now. */
-		if (is_stream(s))
-			admit(s, chain);
-		else if ((e = dgram_queue(s, chain, to)) != 0)
+		if ((e = admit(s, chain, to)) != 0)
 			return e;
 		if (!s->so_wblocked)
 			sock_output(s);	/* a connecting stream waits inside */
