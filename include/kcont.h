@@ -15,6 +15,7 @@
 #include <kcont/buf.h>
 #include <kcont/msg.h>
 #include <kcont/socket.h>
+#include <kcont/splice.h>
 
 #define KCONT_VERSION_MAJOR	0
 #define KCONT_VERSION_MINOR	1

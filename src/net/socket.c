@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "net/sockhook.h"
 #include <kcont/socket.h>
 
 #define SOCK_MAGIC	((uintptr_t)0x6b63736f636b2121ull)	/* "kcsock!!" */
@@ -120,7 +121,9 @@ struct kc_socket {
 	bool			 so_closing;	/* flushing before the descriptor goes */
 	bool			 so_final;	/* descriptor closed */
 	bool			 so_lingering;
-	unsigned char		*so_scratch;	/* datagram I/O, DGRAM_MAX */
+	unsigned char		*so_scratch;	/* datagram input, made when first used */
+	kc__sock_hook_fn	*so_hook;	/* a splice has the descriptor */
+	void			*so_hookarg;
 };
 
 static long sock_live;
@@ -434,13 +437,6 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	}
 	if ((s->so_closereq = sreq_new(s, OP_CLOSE, NULL)) == NULL) {
 		(void)kc_port_destroy(&s->so_port);
-		free(s);
-		return -ENOMEM;
-	}
-	if (type == SOCK_DGRAM &&
-	    (s->so_scratch = malloc(DGRAM_MAX + 1)) == NULL) {
-		(void)kc_port_destroy(&s->so_port);
-		free(s->so_closereq);
 		free(s);
 		return -ENOMEM;
 	}
@@ -830,7 +826,10 @@ read_more(void *obj, void *env, int status)
 	(void)obj;
 	(void)status;
 	sock_ref(s);
-	sock_input(s);
+	if (s->so_hook != NULL && !s->so_final)
+		s->so_hook(s, s->so_hookarg, EVFILT_READ, NULL);
+	else
+		sock_input(s);
 	while (n-- > 0)
 		sock_unref(s);
 	sock_unref(s);
@@ -841,6 +840,9 @@ dgram_input(struct kc_socket *s)
 {
 	int i;
 
+	if (s->so_scratch == NULL &&
+	    (s->so_scratch = malloc(DGRAM_MAX + 1)) == NULL)
+		return;		/* the next edge retries */
 	for (i = 0; i < READ_BATCH; i++) {
 		struct dgram *d;
 		struct kc_seg *seg;
@@ -1233,13 +1235,42 @@ ev_read(void *obj, void *env, int status)
 		if (st_load(s) & KC_SS_CONNECTING) {
 			/* A failed connect: this event has the error. */
 			connect_done(s, obj);
+			if (s->so_hook != NULL && !s->so_final)
+				s->so_hook(s, s->so_hookarg, 0, obj);
 			sock_unref(s);
 			return;
 		}
 	}
-	if (!ev_error(s, obj))
+	if (s->so_hook != NULL) {
+		if (!s->so_final && !(st_load(s) & KC_SS_CONNECTING))
+			s->so_hook(s, s->so_hookarg, EVFILT_READ, obj);
+	} else if (!ev_error(s, obj)) {
 		sock_input(s);
+	}
 	sock_unref(s);
+}
+
+/*
+ * The write side of a hooked socket: the connect first, then what its own
+ * send buffer held before the hook came, then the hook.
+ */
+static void
+hooked_write(struct kc_socket *s, const struct kevent *kev)
+{
+	if (s->so_final)
+		return;
+	if (st_load(s) & KC_SS_CONNECTING) {
+		connect_done(s, kev);
+		if (!s->so_final)
+			s->so_hook(s, s->so_hookarg, 0, kev);
+		return;
+	}
+	if (s->so_sndbytes > 0 && !(st_load(s) & KC_SS_ERROR)) {
+		sock_output(s);
+		if (s->so_final || s->so_sndbytes > 0)
+			return;
+	}
+	s->so_hook(s, s->so_hookarg, EVFILT_WRITE, kev);
 }
 
 static void
@@ -1250,6 +1281,11 @@ ev_write(void *obj, void *env, int status)
 	(void)status;
 	sock_ref(s);
 	s->so_wnote = false;	/* EV_DISPATCH disabled it */
+	if (s->so_hook != NULL) {
+		hooked_write(s, obj);
+		sock_unref(s);
+		return;
+	}
 	if (!(st_load(s) & KC_SS_CONNECTING) && ev_error(s, obj)) {
 		sock_unref(s);
 		return;
@@ -1936,4 +1972,78 @@ kc_socket_close(struct kc_socket *s)
 	}
 	sock_unref(s);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* For splice.c (net/sockhook.h); on the owner only. */
+
+int
+kc__socket_hook(struct kc_socket *s, kc__sock_hook_fn *fn, void *arg)
+{
+	if (!sock_valid(s) || !on_owner(s))
+		return -EINVAL;
+	if (fn != NULL && ((st_load(s) & KC_SS_LISTENING) || s->so_closing ||
+	    s->so_final))
+		return -EINVAL;
+	s->so_hook = fn;
+	s->so_hookarg = arg;
+	s->so_rstopped = false;
+	return 0;
+}
+
+int
+kc__socket_fd(const struct kc_socket *s)
+{
+	return s->so_fd;
+}
+
+int
+kc__socket_type(const struct kc_socket *s)
+{
+	return s->so_type;
+}
+
+void
+kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into)
+{
+	if (!is_stream(s) || s->so_rcvbytes == 0)
+		return;
+	kc_chain_concat(into, &s->so_rcv);
+	__atomic_store_n(&s->so_rcvbytes, 0, __ATOMIC_RELAXED);
+}
+
+void
+kc__socket_want_write(struct kc_socket *s)
+{
+	want_write(s);
+}
+
+void
+kc__socket_read_later(struct kc_socket *s)
+{
+	more_later(s);
+}
+
+void
+kc__socket_abort(struct kc_socket *s)
+{
+	struct linger lg = { 1, 0 };
+
+	if (s->so_fd >= 0)
+		(void)setsockopt(s->so_fd, SOL_SOCKET, SO_LINGER, &lg,
+		    sizeof(lg));
+	/* Nothing is flushed: a reset is what the peer is to see. */
+	kc_chain_free(&s->so_snd);
+	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
+	(void)kc_socket_close(s);
+}
+
+void
+kc__socket_fail(struct kc_socket *s, int err)
+{
+	int zero = 0;
+
+	(void)__atomic_compare_exchange_n(&s->so_error, &zero, err, false,
+	    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE);
+	st_set(s, KC_SS_ERROR | KC_SS_CANTSENDMORE | KC_SS_CANTRCVMORE);
 }

@@ -1,0 +1,214 @@
+/*
+ * kcont/splice.h: splice and tee between owned sockets, and a datagram relay.
+ *
+ * kc_splice() joins two sockets owned by the same soft executor: what
+ * arrives on a goes to b and what arrives on b goes to a, and everything a
+ * sends is also teed to any number of mirrors, until both directions have
+ * ended.  It runs as continuations on the owner, driven by the sockets'
+ * readiness (seed 000's splice and tee built from socket upcalls): no thread
+ * waits for it.
+ *
+ * Streams (TCP, UNIX) move data with splice(2) through a pipe taken from
+ * the owner's pool (see below) and copy it to mirrors' own pipes with tee(2):
+ * each region is teed to every mirror exactly once, then spliced out to the
+ * primary.  Bytes that cannot go that way are copied through user space:
+ * those already read into a socket's receive buffer before the splice began
+ * (they go first), a mirror's backlog while it is connecting or slow, and
+ * everything when no pipe can be had or KC_SPLICE_COPY is asked for.  The
+ * statistics count spliced and copied bytes apart.
+ *
+ * Datagram sockets (UDP, UNIX datagram, connected) keep every boundary:
+ * batches of recvmmsg(2) and sendmmsg(2), never a pipe.
+ *
+ * Half-close is forwarded on every leg: when a reaches end of file, b and
+ * every mirror are shut for writing once they have everything; the other
+ * direction goes on, for at most half_close_ns.  A reset or an error on one
+ * side resets the other (an upstream's reset reaches the client).
+ *
+ * A mirror never slows the primary.  A mirror that lags by more than its
+ * budget (bytes teed to it and not yet taken by its socket) is detached
+ * (KC_MIRROR_DETACH, the default: shut, closed, counted) or has what does
+ * not fit dropped (KC_MIRROR_DROP: its stream then has holes; counted in
+ * bytes).  A mirror that fails (refused, reset) is detached.  What mirrors
+ * send back is read and thrown away.
+ *
+ * The pipe pool: one per soft executor.  It probes the largest pipe size
+ * the system allows (F_SETPIPE_SZ up to /proc/sys/fs/pipe-max-size), keeps
+ * its pipes within a share of the per-user pipe page limit
+ * (/proc/sys/fs/pipe-user-pages-soft), lends a pipe only while data is in
+ * it and takes back only empty pipes (one with bytes left in it is closed).
+ * When none can be had, the data is copied and the fall-back counted.
+ *
+ * Memory ownership
+ *   - struct kc_splice and struct kc_dgram_relay are the library's: the
+ *     create call returns them, the free/destroy call gives them back.
+ *   - kc_splice() takes the caller's references to a, b and the mirrors
+ *     when it succeeds: the splice closes them all when it ends (after done
+ *     has run, the caller must not use them).  When it fails they are
+ *     untouched and still the caller's.
+ *   - The attr structures are copied; the account counters they point to
+ *     are the caller's and must outlive every splice or relay using them.
+ *   - done and the event callbacks are the caller's storage.
+ *
+ * Functions return 0 or a negative errno value; nothing sets errno.  See
+ * kc_splice(3).
+ */
+#ifndef KCONT_SPLICE_H
+#define KCONT_SPLICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kcont/kc.h>
+#include <kcont/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct kc_splice;
+struct kc_dgram_relay;
+
+/* Directions in struct kc_splice_stats. */
+#define KC_SPLICE_FWD	0	/* a to b (client to upstream; mirrored) */
+#define KC_SPLICE_REV	1	/* b to a */
+
+/*
+ * Bytes counted when they are delivered to the destination socket.  Read
+ * with kc_splice_stats(); also added to attr.account (relaxed atomic adds),
+ * so that one struct can total many splices.
+ */
+struct kc_splice_stats {
+	uint64_t	spliced[2];	/* by splice(2), per direction */
+	uint64_t	copied[2];	/* through user space, per direction */
+	uint64_t	mirrored;	/* delivered to mirrors, all of them */
+	uint64_t	mirror_dropped;	/* not sent to a mirror (drop policy) */
+	uint64_t	mirror_detached; /* mirrors detached */
+	uint64_t	pipe_fallbacks;	/* no pipe could be had: copied */
+	uint64_t	datagrams[2];	/* datagram splices: per direction */
+	uint64_t	dgram_dropped;	/* datagrams not delivered */
+};
+
+#define KC_MIRROR_DETACH	0
+#define KC_MIRROR_DROP		1
+
+/* kc_splice_attr.flags */
+#define KC_SPLICE_COPY		0x0001u	/* never splice(2)/tee(2): copy */
+
+/* Events reported to attr.event (for logs). */
+#define KC_SPLICE_EV_MIRROR_DETACHED	1	/* err: -ENOBUFS (budget) or the error */
+#define KC_SPLICE_EV_MIRROR_DROPPING	2	/* first drop since it last kept up */
+
+typedef void kc_splice_event_fn(void *arg, struct kc_splice *sp, int event,
+    unsigned mirror, int err);
+
+/* 0 in a field means its default. */
+struct kc_splice_attr {
+	uint64_t	mirror_budget;	/* bytes a mirror may lag (4 MiB) */
+	int		mirror_policy;	/* KC_MIRROR_DETACH (default) or _DROP */
+	unsigned	flags;		/* KC_SPLICE_* */
+	uint64_t	half_close_ns;	/* the other direction's limit (none) */
+	uint64_t	idle_ns;	/* no byte either way: end, -ETIMEDOUT (none) */
+	uint64_t	connect_ns;	/* b still connecting: end, -ETIMEDOUT (none) */
+	size_t		pipe_size;	/* wanted pipe size (the largest allowed) */
+	struct kc_splice_stats *account; /* also add the counts here (or NULL) */
+	kc_splice_event_fn *event;	/* mirror events, on the owner (or NULL) */
+	void		*event_arg;
+};
+
+/*
+ * Splice a and b (both stream or both connected datagram sockets) and tee
+ * what a sends to mirrors[0..nmirrors-1] (same kind; up to 16).  Every
+ * socket must be owned by the same soft executor; b and the mirrors may
+ * still be connecting (data for them waits, within the budget for mirrors;
+ * a mirror that fails to connect is detached).  It may be called from any
+ * thread; the splice starts on the owner.  done runs on the owner, once,
+ * when both directions have ended or on the first error: obj = the splice,
+ * status 0, the error (-ECONNRESET, -ETIMEDOUT, the connect error of b) or
+ * -ECANCELED (kc_splice_cancel()).
+ * Errors: -EINVAL (mixed kinds or owners, a socket listening or closed,
+ * too many mirrors, bad attr), -ENOMEM.
+ */
+KC_EXPORT int	kc_splice(struct kc_splice **spp, struct kc_socket *a,
+		    struct kc_socket *b, struct kc_socket *const *mirrors,
+		    unsigned nmirrors, const struct kc_splice_attr *attr,
+		    struct kc *done);
+
+/* End at once (both sides reset, done gets -ECANCELED); any thread. */
+KC_EXPORT int	kc_splice_cancel(struct kc_splice *sp);
+
+/* A snapshot of the counts; any thread, any time before kc_splice_free(). */
+KC_EXPORT int	kc_splice_stats(const struct kc_splice *sp,
+		    struct kc_splice_stats *st);
+
+/* Give back a splice whose done has run (or is running).  -EBUSY before. */
+KC_EXPORT int	kc_splice_free(struct kc_splice *sp);
+
+/*
+ * The pipe pool of the calling thread's executor: pipes lent now, pipes
+ * idle, the size they have, and the fall-backs so far.
+ */
+struct kc_pipe_stats {
+	unsigned	lent;
+	unsigned	idle;
+	size_t		pipe_size;
+	uint64_t	fallbacks;
+	uint64_t	created;
+};
+KC_EXPORT int	kc_pipe_stats(struct kc_pipe_stats *st);
+
+/*
+ * A datagram relay: datagrams arriving on listener (an unconnected
+ * datagram socket) are relayed to upstream from a socket of their own per
+ * client address (a session), and teed to the mirrors; what upstream sends
+ * back to a session goes to its client from the listener.  Boundaries and
+ * order are kept.  A session ends after session_idle_ns with no datagram
+ * either way; past max_sessions a datagram from a new client is dropped
+ * (counted).  admit (may be NULL) is asked about each new client: 0 lets
+ * it in, anything else drops its datagram (counted as denied).  The relay
+ * takes the caller's reference to listener.  Mirrors of a datagram relay
+ * never wait: a datagram a mirror cannot take at once is dropped for it.
+ */
+struct kc_dgram_relay_attr {
+	uint64_t	session_idle_ns;	/* 60 s */
+	unsigned	max_sessions;		/* 4096 */
+	const struct kc_sockaddr *mirrors;	/* copied; up to 16 */
+	unsigned	nmirrors;
+	struct kc_splice_stats *account;	/* or NULL */
+	int		(*admit)(void *arg, const struct kc_sockaddr *client);
+	void		(*event)(void *arg, int event,
+			    const struct kc_sockaddr *client, int err);
+	void		*arg;
+};
+
+/* kc_dgram_relay_attr.event events. */
+#define KC_DGRAM_EV_OPEN	1	/* a session began */
+#define KC_DGRAM_EV_EXPIRED	2	/* a session ended: idle */
+#define KC_DGRAM_EV_FULL	3	/* dropped: max_sessions reached */
+#define KC_DGRAM_EV_DENIED	4	/* dropped: admit said no */
+#define KC_DGRAM_EV_ERROR	5	/* a session's socket failed (err) */
+
+struct kc_dgram_relay_stats {
+	uint64_t	sessions;	/* open now */
+	uint64_t	opened;
+	uint64_t	expired;
+	uint64_t	refused;	/* max_sessions */
+	uint64_t	denied;		/* admit */
+	struct kc_splice_stats bytes;
+};
+
+KC_EXPORT int	kc_dgram_relay_create(struct kc_dgram_relay **rp,
+		    struct kc_socket *listener,
+		    const struct kc_sockaddr *upstream,
+		    const struct kc_dgram_relay_attr *attr);
+KC_EXPORT int	kc_dgram_relay_stats(const struct kc_dgram_relay *r,
+		    struct kc_dgram_relay_stats *st);
+/* Ends every session, closes the listener; from any thread but the owner's
+ * own continuations may call it too.  Waits until the owner has let go. */
+KC_EXPORT int	kc_dgram_relay_destroy(struct kc_dgram_relay *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,651 @@
+/*
+ * dgramrelay.c: a datagram relay with a session per client
+ * (kcont/splice.h).
+ *
+ * The listener and every session's sockets are hooked (net/sockhook.h) and
+ * belong to the listener's owner.  Datagrams come in by recvmmsg(2) batches
+ * with their senders' addresses; each finds its session in a hash table
+ * (or opens one: a socket connected to the upstream, and one per mirror) and
+ * leaves by sendmmsg(2), runs of the same session together.  Replies come
+ * back on the session's socket and go out of the listener to the client.
+ * A sweep, a fraction of the idle time apart, ends the idle sessions.
+ *
+ * Datagrams are never queued: a socket that cannot take one at once drops
+ * it, as the network would, and the drop is counted.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "net/sockhook.h"
+#include "net/splice_int.h"
+#include <kcont/splice.h>
+
+#define RELAY_MAGIC	((uintptr_t)0x6b6364677272656cull)
+#define MAX_MIRRORS	16u
+#define DEF_IDLE	(60ull * 1000000000ull)
+#define DEF_MAX		4096u
+#define SWEEP_MIN	(10ull * 1000000ull)
+#define SWEEP_MAX	(1000ull * 1000000ull)
+#define READ_ROUNDS	16
+
+struct session {
+	struct session		*s_hnext;
+	struct session		*s_prev, *s_next;
+	struct kc_dgram_relay	*s_r;
+	struct kc_sockaddr	 s_client;
+	uint32_t		 s_hash;
+	uint64_t		 s_last;	/* ns of the last datagram */
+	struct kc_socket	*s_up;
+	int			 s_upfd;
+	struct kc_socket	*s_m[MAX_MIRRORS];
+	int			 s_mfd[MAX_MIRRORS];
+};
+
+struct kc_dgram_relay {
+	uintptr_t		 r_magic;
+	struct kc_executor	*r_owner;
+	struct kc_socket	*r_lis;
+	int			 r_lfd;
+	struct kc_sockaddr	 r_up;
+	struct kc_sockaddr	 r_mir[MAX_MIRRORS];
+	struct kc_dgram_relay_attr r_attr;
+	struct session		**r_tab;
+	unsigned		 r_tabsz;	/* a power of two */
+	struct session		*r_all;
+	struct kc_dgram_relay_stats r_st;	/* relaxed atomics */
+	struct kc		 r_startkc;
+	struct kc		 r_sweepkc;
+	struct kc		 r_stopkc;
+	uint64_t		 r_period;
+	uint32_t		 r_stopped;	/* futex word: 1 when let go */
+	bool			 r_stopping;
+};
+
+static kc_fn start_fn, sweep_fn, stop_fn;
+static kc__sock_hook_fn lis_hook, sess_hook;
+
+#define RCOUNT(r, field, n) \
+	kc__stats_add(&(r)->r_st.bytes, (r)->r_attr.account, \
+	    offsetof(struct kc_splice_stats, field), (n))
+#define RCOUNT_DIR(r, field, d, n) \
+	kc__stats_add(&(r)->r_st.bytes, (r)->r_attr.account, \
+	    offsetof(struct kc_splice_stats, field) + (d) * sizeof(uint64_t), \
+	    (n))
+
+static void
+stat_add(uint64_t *p, int64_t n)
+{
+	__atomic_add_fetch(p, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+static void
+event(struct kc_dgram_relay *r, int ev, const struct kc_sockaddr *client,
+    int err)
+{
+	if (r->r_attr.event != NULL)
+		r->r_attr.event(r->r_attr.arg, ev, client, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions. */
+
+/* The parts of an address that name a client: family, port, host. */
+static size_t
+addr_key(const struct kc_sockaddr *a, const void **p)
+{
+	switch (a->a.sa.sa_family) {
+	case AF_INET:
+		*p = &a->a.in.sin_port;
+		return sizeof(a->a.in.sin_port) + sizeof(a->a.in.sin_addr);
+	case AF_INET6:
+		/* port, flowinfo, address: the flow label may differ */
+		*p = &a->a.in6.sin6_addr;
+		return sizeof(a->a.in6.sin6_addr);
+	default:
+		*p = &a->a;
+		return a->len;
+	}
+}
+
+static uint32_t
+addr_hash(const struct kc_sockaddr *a)
+{
+	const unsigned char *p;
+	const void *v;
+	size_t n = addr_key(a, &v);
+	uint32_t h = 2166136261u;
+
+	p = v;
+	while (n-- > 0)
+		h = (h ^ *p++) * 16777619u;
+	if (a->a.sa.sa_family == AF_INET6)
+		h = (h ^ a->a.in6.sin6_port) * 16777619u;
+	return h;
+}
+
+static bool
+addr_same(const struct kc_sockaddr *a, const struct kc_sockaddr *b)
+{
+	const void *pa, *pb;
+	size_t na, nb;
+
+	if (a->a.sa.sa_family != b->a.sa.sa_family)
+		return false;
+	na = addr_key(a, &pa);
+	nb = addr_key(b, &pb);
+	if (na != nb || memcmp(pa, pb, na) != 0)
+		return false;
+	return a->a.sa.sa_family != AF_INET6 ||
+	    a->a.in6.sin6_port == b->a.in6.sin6_port;
+}
+
+static struct session *
+sess_find(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
+{
+	struct session *s;
+
+	for (s = r->r_tab[h & (r->r_tabsz - 1)]; s != NULL; s = s->s_hnext)
+		if (s->s_hash == h && addr_same(&s->s_client, a))
+			return s;
+	return NULL;
+}
+
+static void
+sock_drop(struct kc_socket *s)
+{
+	if (s == NULL)
+		return;
+	(void)kc__socket_hook(s, NULL, NULL);
+	(void)kc_socket_close(s);
+}
+
+static void
+sess_free(struct kc_dgram_relay *r, struct session *s)
+{
+	struct session **pp = &r->r_tab[s->s_hash & (r->r_tabsz - 1)];
+	unsigned i;
+
+	while (*pp != s)
+		pp = &(*pp)->s_hnext;
+	*pp = s->s_hnext;
+	if (s->s_prev != NULL)
+		s->s_prev->s_next = s->s_next;
+	else
+		r->r_all = s->s_next;
+	if (s->s_next != NULL)
+		s->s_next->s_prev = s->s_prev;
+	sock_drop(s->s_up);
+	for (i = 0; i < r->r_attr.nmirrors; i++)
+		sock_drop(s->s_m[i]);
+	stat_add(&r->r_st.sessions, -1);
+	free(s);
+}
+
+/* A socket of the session's, connected to a, hooked. */
+static int
+sess_sock(struct kc_dgram_relay *r, struct session *s,
+    const struct kc_sockaddr *a, struct kc_socket **sp, int *fdp)
+{
+	struct kc_socket *k;
+	int fd, e;
+
+	/* Connected before anything is sent: a datagram socket does it now. */
+	fd = socket(a->a.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, &a->a.sa, a->len) != 0) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	if ((e = kc_socket_adopt(&k, r->r_owner, fd, NULL)) != 0)
+		return e;
+	if ((e = kc__socket_hook(k, sess_hook, s)) != 0) {
+		(void)kc_socket_close(k);
+		return e;
+	}
+	*sp = k;
+	*fdp = kc__socket_fd(k);
+	return 0;
+}
+
+static struct session *
+sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
+{
+	struct session *s;
+	unsigned i;
+	int e;
+
+	if (r->r_attr.admit != NULL && r->r_attr.admit(r->r_attr.arg, a) != 0) {
+		stat_add(&r->r_st.denied, 1);
+		event(r, KC_DGRAM_EV_DENIED, a, 0);
+		return NULL;
+	}
+	if (r->r_st.sessions >= r->r_attr.max_sessions) {
+		stat_add(&r->r_st.refused, 1);
+		event(r, KC_DGRAM_EV_FULL, a, 0);
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		event(r, KC_DGRAM_EV_ERROR, a, -ENOMEM);
+		return NULL;
+	}
+	s->s_r = r;
+	s->s_client = *a;
+	s->s_hash = h;
+	s->s_last = kc__now();
+	s->s_upfd = -1;
+	if ((e = sess_sock(r, s, &r->r_up, &s->s_up, &s->s_upfd)) != 0) {
+		free(s);
+		event(r, KC_DGRAM_EV_ERROR, a, e);
+		return NULL;
+	}
+	for (i = 0; i < r->r_attr.nmirrors; i++) {
+		s->s_mfd[i] = -1;
+		/* A mirror that cannot be had is left out, not the session. */
+		if (sess_sock(r, s, &r->r_mir[i], &s->s_m[i],
+		    &s->s_mfd[i]) != 0)
+			s->s_m[i] = NULL;
+	}
+	s->s_hnext = r->r_tab[h & (r->r_tabsz - 1)];
+	r->r_tab[h & (r->r_tabsz - 1)] = s;
+	s->s_next = r->r_all;
+	if (r->r_all != NULL)
+		r->r_all->s_prev = s;
+	r->r_all = s;
+	stat_add(&r->r_st.sessions, 1);
+	stat_add(&r->r_st.opened, 1);
+	event(r, KC_DGRAM_EV_OPEN, a, 0);
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Moving datagrams. */
+
+/* sendmmsg(2) all of out[0..n-1] to fd; what it will not take is dropped. */
+static unsigned
+send_all(struct kc_dgram_relay *r, int fd, struct mmsghdr *out, unsigned n,
+    int dir, bool mirror)
+{
+	unsigned k = 0, sent_total = 0, j;
+
+	while (k < n) {
+		int sent = sendmmsg(fd, out + k, n - k,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (sent > 0) {
+			for (j = k; j < k + (unsigned)sent; j++) {
+				if (mirror) {
+					RCOUNT(r, mirrored, out[j].msg_len);
+				} else {
+					RCOUNT_DIR(r, copied, dir,
+					    out[j].msg_len);
+				}
+			}
+			if (!mirror)
+				RCOUNT_DIR(r, datagrams, dir, (uint64_t)sent);
+			sent_total += (unsigned)sent;
+			k += (unsigned)sent;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (mirror)
+			RCOUNT(r, mirror_dropped,
+			    out[k].msg_hdr.msg_iov->iov_len);
+		else
+			RCOUNT(r, dgram_dropped, 1);
+		k++;
+	}
+	return sent_total;
+}
+
+/* Client datagrams from the listener to their sessions. */
+static void
+lis_input(struct kc_dgram_relay *r)
+{
+	struct kc__dgbatch *b = kc__dgbatch();
+	int round;
+
+	if (b == NULL) {
+		kc__socket_read_later(r->r_lis);
+		return;
+	}
+	for (round = 0; round < READ_ROUNDS; round++) {
+		struct session *ss[KC__DG_BATCH];
+		uint64_t now;
+		unsigned n = 0, j, i, k;
+		int got;
+
+		kc__dgbatch_arm(b, true);
+		got = recvmmsg(r->r_lfd, b->mh, KC__DG_BATCH, MSG_DONTWAIT,
+		    NULL);
+		if (got <= 0) {
+			if (got < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		now = kc__now();
+		for (j = 0; j < (unsigned)got; j++) {
+			struct kc_sockaddr *from = &b->from[j];
+			struct session *s;
+			uint32_t h;
+
+			if (b->mh[j].msg_hdr.msg_flags & MSG_TRUNC) {
+				RCOUNT(r, dgram_dropped, 1);
+				continue;
+			}
+			from->len = b->mh[j].msg_hdr.msg_namelen;
+			h = addr_hash(from);
+			if ((s = sess_find(r, from, h)) == NULL &&
+			    (s = sess_open(r, from, h)) == NULL) {
+				RCOUNT(r, dgram_dropped, 1);
+				continue;
+			}
+			s->s_last = now;
+			memset(&b->out[n], 0, sizeof(b->out[n]));
+			b->oiov[n].iov_base = b->iov[j].iov_base;
+			b->oiov[n].iov_len = b->mh[j].msg_len;
+			b->out[n].msg_hdr.msg_iov = &b->oiov[n];
+			b->out[n].msg_hdr.msg_iovlen = 1;
+			ss[n++] = s;
+		}
+		/* Runs of one session's datagrams go out together. */
+		for (i = 0; i < n; i = k) {
+			struct session *s = ss[i];
+			unsigned mi;
+
+			for (k = i + 1; k < n && ss[k] == s; k++)
+				;
+			for (mi = 0; mi < r->r_attr.nmirrors; mi++)
+				if (s->s_m[mi] != NULL)
+					(void)send_all(r, s->s_mfd[mi],
+					    b->out + i, k - i, 0, true);
+			(void)send_all(r, s->s_upfd, b->out + i, k - i,
+			    KC_SPLICE_FWD, false);
+		}
+		if ((unsigned)got < KC__DG_BATCH)
+			return;
+	}
+	kc__socket_read_later(r->r_lis);
+}
+
+/* Replies from the upstream to the session's client. */
+static void
+up_input(struct kc_dgram_relay *r, struct session *s)
+{
+	struct kc__dgbatch *b = kc__dgbatch();
+	int round;
+
+	if (b == NULL) {
+		kc__socket_read_later(s->s_up);
+		return;
+	}
+	for (round = 0; round < READ_ROUNDS; round++) {
+		unsigned n = 0, j;
+		int got;
+
+		kc__dgbatch_arm(b, false);
+		got = recvmmsg(s->s_upfd, b->mh, KC__DG_BATCH, MSG_DONTWAIT,
+		    NULL);
+		if (got <= 0) {
+			if (got < 0 && errno == EINTR)
+				continue;
+			/* ECONNREFUSED: the upstream is not there (yet). */
+			return;
+		}
+		s->s_last = kc__now();
+		for (j = 0; j < (unsigned)got; j++) {
+			if (b->mh[j].msg_hdr.msg_flags & MSG_TRUNC) {
+				RCOUNT(r, dgram_dropped, 1);
+				continue;
+			}
+			memset(&b->out[n], 0, sizeof(b->out[n]));
+			b->oiov[n].iov_base = b->iov[j].iov_base;
+			b->oiov[n].iov_len = b->mh[j].msg_len;
+			b->out[n].msg_hdr.msg_iov = &b->oiov[n];
+			b->out[n].msg_hdr.msg_iovlen = 1;
+			b->out[n].msg_hdr.msg_name = &s->s_client.a;
+			b->out[n].msg_hdr.msg_namelen = s->s_client.len;
+			n++;
+		}
+		(void)send_all(r, r->r_lfd, b->out, n, KC_SPLICE_REV, false);
+		if ((unsigned)got < KC__DG_BATCH)
+			return;
+	}
+	kc__socket_read_later(s->s_up);
+}
+
+static void
+mirror_input(struct kc_socket *k, int fd)
+{
+	static __thread char sink[512];
+	int i;
+
+	for (i = 0; i < READ_ROUNDS * KC__DG_BATCH; i++) {
+		ssize_t n = recv(fd, sink, sizeof(sink),
+		    MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != ECONNREFUSED)
+			return;
+	}
+	kc__socket_read_later(k);
+}
+
+static void
+sess_hook(struct kc_socket *k, void *arg, int filter,
+    const struct kevent *kev)
+{
+	struct session *s = arg;
+	struct kc_dgram_relay *r = s->s_r;
+	unsigned i;
+
+	(void)kev;
+	if (filter != EVFILT_READ || r->r_stopping)
+		return;
+	if (k == s->s_up) {
+		up_input(r, s);
+		return;
+	}
+	for (i = 0; i < r->r_attr.nmirrors; i++)
+		if (k == s->s_m[i]) {
+			mirror_input(k, s->s_mfd[i]);
+			return;
+		}
+}
+
+static void
+lis_hook(struct kc_socket *k, void *arg, int filter,
+    const struct kevent *kev)
+{
+	struct kc_dgram_relay *r = arg;
+
+	(void)k;
+	(void)kev;
+	if (filter == EVFILT_READ && !r->r_stopping)
+		lis_input(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Time and the end. */
+
+static void
+sweep_fn(void *obj, void *env, int status)
+{
+	struct kc_dgram_relay *r = env;
+	struct session *s, *next;
+	uint64_t now = kc__now();
+
+	(void)obj;
+	(void)status;
+	if (r->r_stopping)
+		return;
+	for (s = r->r_all; s != NULL; s = next) {
+		next = s->s_next;
+		if (now - s->s_last >= r->r_attr.session_idle_ns) {
+			struct kc_sockaddr client = s->s_client;
+
+			sess_free(r, s);
+			stat_add(&r->r_st.expired, 1);
+			event(r, KC_DGRAM_EV_EXPIRED, &client, 0);
+		}
+	}
+	(void)kc_defer_after(&r->r_sweepkc, r->r_period, NULL, 0);
+}
+
+static void
+start_fn(void *obj, void *env, int status)
+{
+	struct kc_dgram_relay *r = env;
+
+	(void)obj;
+	(void)status;
+	if (r->r_stopping)
+		return;
+	if (kc__socket_hook(r->r_lis, lis_hook, r) != 0)
+		return;
+	(void)kc_defer_after(&r->r_sweepkc, r->r_period, NULL, 0);
+	lis_input(r);
+}
+
+static void
+stop_local(struct kc_dgram_relay *r)
+{
+	if (r->r_stopping)
+		return;
+	r->r_stopping = true;
+	(void)kc_cancel(&r->r_startkc);
+	(void)kc_cancel(&r->r_sweepkc);
+	while (r->r_all != NULL)
+		sess_free(r, r->r_all);
+	sock_drop(r->r_lis);
+	r->r_lis = NULL;
+}
+
+static void
+stop_fn(void *obj, void *env, int status)
+{
+	struct kc_dgram_relay *r = env;
+
+	(void)obj;
+	(void)status;
+	stop_local(r);
+	__atomic_store_n(&r->r_stopped, 1, __ATOMIC_RELEASE);
+	kc__futex_wake(&r->r_stopped, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* The calls. */
+
+int
+kc_dgram_relay_create(struct kc_dgram_relay **rp, struct kc_socket *listener,
+    const struct kc_sockaddr *upstream,
+    const struct kc_dgram_relay_attr *attr)
+{
+	struct kc_dgram_relay *r;
+	struct kc_executor *owner;
+	unsigned i;
+	int e;
+
+	if (rp == NULL || listener == NULL || upstream == NULL)
+		return -EINVAL;
+	if ((owner = kc_socket_owner(listener)) == NULL ||
+	    !kc__exec_soft(owner) || kc__socket_type(listener) != SOCK_DGRAM ||
+	    (kc_socket_state(listener) & KC_SS_CLOSED))
+		return -EINVAL;
+	if (attr != NULL && (attr->nmirrors > MAX_MIRRORS ||
+	    (attr->nmirrors > 0 && attr->mirrors == NULL)))
+		return -EINVAL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return -ENOMEM;
+	if (attr != NULL)
+		r->r_attr = *attr;
+	if (r->r_attr.session_idle_ns == 0)
+		r->r_attr.session_idle_ns = DEF_IDLE;
+	if (r->r_attr.max_sessions == 0)
+		r->r_attr.max_sessions = DEF_MAX;
+	for (i = 0; i < r->r_attr.nmirrors; i++)
+		r->r_mir[i] = attr->mirrors[i];
+	r->r_attr.mirrors = NULL;
+	r->r_up = *upstream;
+	r->r_owner = owner;
+	r->r_lis = listener;
+	r->r_lfd = kc__socket_fd(listener);
+	r->r_period = r->r_attr.session_idle_ns / 4;
+	if (r->r_period < SWEEP_MIN)
+		r->r_period = SWEEP_MIN;
+	if (r->r_period > SWEEP_MAX)
+		r->r_period = SWEEP_MAX;
+	for (r->r_tabsz = 64; r->r_tabsz < r->r_attr.max_sessions &&
+	    r->r_tabsz < (1u << 20); r->r_tabsz *= 2)
+		;
+	if ((r->r_tab = calloc(r->r_tabsz, sizeof(*r->r_tab))) == NULL) {
+		free(r);
+		return -ENOMEM;
+	}
+	if ((e = kc_init(&r->r_startkc, start_fn, r, owner, 0)) != 0 ||
+	    (e = kc_init(&r->r_sweepkc, sweep_fn, r, owner, 0)) != 0 ||
+	    (e = kc_init(&r->r_stopkc, stop_fn, r, owner, 0)) != 0 ||
+	    (e = kc_defer(&r->r_startkc, NULL, 0)) != 0) {
+		free(r->r_tab);
+		free(r);
+		return e;
+	}
+	r->r_magic = RELAY_MAGIC ^ (uintptr_t)r;
+	*rp = r;
+	return 0;
+}
+
+static bool
+relay_valid(const struct kc_dgram_relay *r)
+{
+	return r != NULL && r->r_magic == (RELAY_MAGIC ^ (uintptr_t)r);
+}
+
+int
+kc_dgram_relay_stats(const struct kc_dgram_relay *r,
+    struct kc_dgram_relay_stats *st)
+{
+	const uint64_t *src;
+	uint64_t *dst;
+	size_t i;
+
+	if (!relay_valid(r) || st == NULL)
+		return -EINVAL;
+	src = (const uint64_t *)&r->r_st;
+	dst = (uint64_t *)st;
+	for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+kc_dgram_relay_destroy(struct kc_dgram_relay *r)
+{
+	if (!relay_valid(r))
+		return -EINVAL;
+	if (kc_executor_current() == r->r_owner) {
+		stop_local(r);
+	} else if (kc_defer(&r->r_stopkc, NULL, 0) == 0) {
+		while (__atomic_load_n(&r->r_stopped, __ATOMIC_ACQUIRE) == 0)
+			(void)kc__futex_wait(&r->r_stopped, 0, 0);
+	} else {
+		/* The owner is gone: nothing runs there any more. */
+		stop_local(r);
+	}
+	(void)kc_cancel_sync(&r->r_startkc);
+	(void)kc_cancel_sync(&r->r_sweepkc);
+	(void)kc_cancel_sync(&r->r_stopkc);
+	r->r_magic = 0;
+	free(r->r_tab);
+	free(r);
+	return 0;
+}

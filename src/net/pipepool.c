@@ -1,0 +1,218 @@
+/*
+ * pipepool.c: pipes for splice(2), one pool per soft executor.
+ *
+ * A pipe is lent only while data is in it and is taken back only empty, so
+ * a few pipes serve many connections.  Pipe memory counts against the
+ * user's pipe page limit (pipe-user-pages-soft): past it the kernel gives
+ * new pipes a single page and refuses to grow them, which would hurt every
+ * other program of the same user.  The pools of a process therefore keep,
+ * between them, to half of that limit; when a pipe cannot be had within it
+ * (or the kernel refuses), the caller copies and the fall-back is counted.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "net/pipe.h"
+#include <kcont/splice.h>
+
+#define MIN_PIPE	(64u * 1024u)
+#define IDLE_MAX	16u
+
+struct pool {
+	struct kc__pipe	*idle;
+	unsigned	 nidle;
+	unsigned	 lent;
+	uint64_t	 fallbacks;
+	uint64_t	 created;
+	bool		 keyed;
+};
+
+static __thread struct pool pool;
+static pthread_key_t pool_key;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static size_t pipe_max;		/* bytes */
+static long page_budget;	/* pages all pools may hold; <= 0: no limit */
+static long pages_held;		/* atomic */
+static long page_size;
+
+static long
+read_long(const char *path, long dflt)
+{
+	FILE *f = fopen(path, "re");
+	long v;
+
+	if (f == NULL)
+		return dflt;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = dflt;
+	fclose(f);
+	return v;
+}
+
+static void
+pipe_close(struct kc__pipe *p)
+{
+	close(p->p_rd);
+	close(p->p_wr);
+	__atomic_sub_fetch(&pages_held, (long)(p->p_size / (size_t)page_size),
+	    __ATOMIC_RELAXED);
+	free(p);
+}
+
+/* The thread ends: its idle pipes go. */
+static void
+pool_exit(void *arg)
+{
+	struct kc__pipe *p;
+
+	(void)arg;
+	while ((p = pool.idle) != NULL) {
+		pool.idle = p->p_next;
+		pipe_close(p);
+	}
+	pool.nidle = 0;
+}
+
+static void
+pool_setup(void)
+{
+	long soft, max;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	if (page_size <= 0)
+		page_size = 4096;
+	max = read_long("/proc/sys/fs/pipe-max-size", 1048576);
+	if (max < (long)MIN_PIPE)
+		max = MIN_PIPE;
+	pipe_max = (size_t)max;
+	soft = read_long("/proc/sys/fs/pipe-user-pages-soft", 16384);
+	page_budget = soft > 0 ? soft / 2 : 0;
+	(void)pthread_key_create(&pool_key, pool_exit);
+}
+
+size_t
+kc__pipe_max(void)
+{
+	(void)pthread_once(&pool_once, pool_setup);
+	return pipe_max;
+}
+
+static bool
+take_pages(long n)
+{
+	long old = __atomic_load_n(&pages_held, __ATOMIC_RELAXED);
+
+	do {
+		if (page_budget > 0 && old + n > page_budget)
+			return false;
+	} while (!__atomic_compare_exchange_n(&pages_held, &old, old + n,
+	    true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return true;
+}
+
+static struct kc__pipe *
+pipe_new(size_t want)
+{
+	struct kc__pipe *p;
+	int fds[2];
+	size_t size;
+	int got;
+
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+		return NULL;
+	/* The largest size within the budget that the kernel grants. */
+	for (size = want; size >= MIN_PIPE; size /= 2) {
+		if (!take_pages((long)(size / (size_t)page_size)))
+			continue;
+		got = fcntl(fds[1], F_SETPIPE_SZ, (int)size);
+		if (got >= (int)size) {
+			/* The kernel rounds up to a power of two pages. */
+			if ((size_t)got > size)
+				(void)take_pages((long)(((size_t)got - size) /
+				    (size_t)page_size));
+			size = (size_t)got;
+			goto ok;
+		}
+		__atomic_sub_fetch(&pages_held, (long)(size / (size_t)page_size),
+		    __ATOMIC_RELAXED);
+		if (got < 0 && errno != EPERM && errno != EBUSY)
+			break;
+	}
+	close(fds[0]);
+	close(fds[1]);
+	return NULL;
+ok:
+	if ((p = malloc(sizeof(*p))) == NULL) {
+		__atomic_sub_fetch(&pages_held, (long)(size / (size_t)page_size),
+		    __ATOMIC_RELAXED);
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	p->p_rd = fds[0];
+	p->p_wr = fds[1];
+	p->p_size = size;
+	p->p_next = NULL;
+	pool.created++;
+	return p;
+}
+
+struct kc__pipe *
+kc__pipe_get(size_t want)
+{
+	struct kc__pipe *p;
+
+	(void)pthread_once(&pool_once, pool_setup);
+	if (!pool.keyed) {
+		/* Any non-NULL value: the destructor runs at thread exit. */
+		(void)pthread_setspecific(pool_key, &pool);
+		pool.keyed = true;
+	}
+	if (want == 0 || want > pipe_max)
+		want = pipe_max;
+	if (want < MIN_PIPE)
+		want = MIN_PIPE;
+	if ((p = pool.idle) != NULL && p->p_size >= want / 2) {
+		pool.idle = p->p_next;
+		pool.nidle--;
+	} else if ((p = pipe_new(want)) == NULL) {
+		pool.fallbacks++;
+		return NULL;
+	}
+	p->p_next = NULL;
+	pool.lent++;
+	return p;
+}
+
+void
+kc__pipe_put(struct kc__pipe *p, bool empty)
+{
+	if (p == NULL)
+		return;
+	pool.lent--;
+	if (!empty || pool.nidle >= IDLE_MAX) {
+		pipe_close(p);
+		return;
+	}
+	p->p_next = pool.idle;
+	pool.idle = p;
+	pool.nidle++;
+}
+
+int
+kc_pipe_stats(struct kc_pipe_stats *st)
+{
+	if (st == NULL)
+		return -EINVAL;
+	(void)pthread_once(&pool_once, pool_setup);
+	st->lent = pool.lent;
+	st->idle = pool.nidle;
+	st->pipe_size = pool.idle != NULL ? pool.idle->p_size : pipe_max;
+	st->fallbacks = pool.fallbacks;
+	st->created = pool.created;
+	return 0;
+}

@@ -1,0 +1,1268 @@
+/*
+ * splice.c: splice and tee between owned sockets (kcont/splice.h).
+ *
+ * A splice hooks every socket it joins (net/sockhook.h): their readiness
+ * comes here, on the owner, and this file reads and writes the descriptors
+ * itself.  Each direction moves one region at a time: it fills a pipe from
+ * the source with splice(2) (or a chain with read(2) when it copies), tees
+ * that region to every mirror, and empties it into the destination before
+ * it reads again, so a region is teed exactly once, before it goes out, and
+ * the order of bytes never depends on which path carried them.  A
+ * direction that cannot write waits for its destination's write knote and
+ * does not read meanwhile: the kernel's flow control then slows the source,
+ * never a mirror.
+ *
+ * Every entry (hook, timer, start, cancel) counts itself in sp_busy; the
+ * end of the splice (sockets closed, done run) happens when the last one
+ * leaves, so that nothing here touches a splice its done has freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "net/pipe.h"
+#include "net/sockhook.h"
+#include "net/splice_int.h"
+#include <kcont/splice.h>
+
+#define SPLICE_MAGIC	((uintptr_t)0x6b6373706c696365ull)	/* "kcsplice" */
+#define MAX_MIRRORS	16u
+#define DEF_BUDGET	(4ull << 20)
+#define COPY_CHUNK	(256u * 1024u)
+#define PUMP_BATCH	16	/* regions per readiness event */
+#define DISCARD_BATCH	64
+
+enum { FWD = KC_SPLICE_FWD, REV = KC_SPLICE_REV };
+
+/* A datagram waiting for its destination to take it. */
+struct dgq {
+	struct dgq	*q_next;
+	size_t		 q_len;
+	unsigned char	 q_data[];
+};
+
+struct dir {
+	struct kc_socket	*d_src;
+	struct kc_socket	*d_dst;
+	int			 d_sfd;
+	int			 d_dfd;
+	unsigned		 d_idx;
+	struct kc__pipe		*d_pipe;
+	size_t			 d_plen;	/* bytes in d_pipe */
+	struct kc_chain		 d_pend;	/* copied bytes, before the pipe's */
+	struct dgq		*d_qh, *d_qt;	/* datagrams waiting */
+	int			 d_rerr;	/* the source's error, from its knote */
+	bool			 d_eof;		/* the source has ended */
+	bool			 d_done;	/* and the destination is shut */
+	bool			 d_copy;	/* this direction cannot splice */
+};
+
+struct mirror {
+	struct kc_socket	*m_sock;	/* NULL once let go */
+	int			 m_fd;
+	struct kc__pipe		*m_pipe;
+	size_t			 m_plen;
+	struct kc_chain		 m_back;	/* after the pipe's bytes */
+	bool			 m_eof;		/* shut it once drained */
+	bool			 m_shut;
+	bool			 m_dropping;
+};
+
+struct kc_splice {
+	uintptr_t		 sp_magic;
+	struct kc_executor	*sp_owner;
+	struct kc_socket	*sp_a;
+	struct kc_socket	*sp_b;
+	struct dir		 sp_dir[2];
+	struct mirror		 sp_m[MAX_MIRRORS];
+	unsigned		 sp_nm;
+	bool			 sp_dgram;
+	struct kc_splice_attr	 sp_attr;
+	struct kc_splice_stats	 sp_st;		/* relaxed atomics: read anywhere */
+	struct kc		*sp_done;
+	struct kc		 sp_startkc;
+	struct kc		 sp_cancelkc;
+	struct kc		 sp_idlekc;
+	struct kc		 sp_halfkc;
+	struct kc		 sp_connkc;
+	uint64_t		 sp_moved;	/* bytes read, both ways: idle check */
+	uint64_t		 sp_seen;
+	int			 sp_status;
+	unsigned		 sp_busy;
+	bool			 sp_ended;
+	bool			 sp_fired;	/* atomic */
+	bool			 sp_cancelled;	/* atomic: one cancel queued */
+};
+
+static kc_fn start_fn, cancel_fn, idle_fn, half_fn, conn_fn;
+static kc__sock_hook_fn hook;
+static void end(struct kc_splice *sp, int status);
+static void mirror_flush(struct kc_splice *sp, struct mirror *m);
+
+/* ------------------------------------------------------------------ */
+/* Counting. */
+
+void
+kc__stats_add(struct kc_splice_stats *st, struct kc_splice_stats *account,
+    size_t off, uint64_t n)
+{
+	__atomic_add_fetch((uint64_t *)((char *)st + off), n, __ATOMIC_RELAXED);
+	if (account != NULL)
+		__atomic_add_fetch((uint64_t *)((char *)account + off), n,
+		    __ATOMIC_RELAXED);
+}
+
+static inline void
+count(struct kc_splice *sp, size_t off, uint64_t n)
+{
+	kc__stats_add(&sp->sp_st, sp->sp_attr.account, off, n);
+}
+
+#define COUNT(sp, field, n) \
+	count((sp), offsetof(struct kc_splice_stats, field), (n))
+#define COUNT_DIR(sp, field, d, n) \
+	count((sp), offsetof(struct kc_splice_stats, field) + \
+	    (d) * sizeof(uint64_t), (n))
+
+/* ------------------------------------------------------------------ */
+/* Batches of datagrams, one set per thread (a soft executor's). */
+
+static pthread_key_t dg_key;
+static pthread_once_t dg_once = PTHREAD_ONCE_INIT;
+static __thread struct kc__dgbatch *dg_batch;
+
+static void
+dg_exit(void *p)
+{
+	free(p);
+	dg_batch = NULL;
+}
+
+static void
+dg_setup(void)
+{
+	(void)pthread_key_create(&dg_key, dg_exit);
+}
+
+struct kc__dgbatch *
+kc__dgbatch(void)
+{
+	struct kc__dgbatch *b = dg_batch;
+	unsigned i;
+
+	if (b != NULL)
+		return b;
+	(void)pthread_once(&dg_once, dg_setup);
+	if ((b = malloc(sizeof(*b))) == NULL)
+		return NULL;
+	for (i = 0; i < KC__DG_BATCH; i++) {
+		b->iov[i].iov_base = b->data[i];
+		b->iov[i].iov_len = KC__DG_SLOT;
+	}
+	dg_batch = b;
+	(void)pthread_setspecific(dg_key, b);
+	return b;
+}
+
+/* Prepare the batch for recvmmsg(2) (names wanted or not). */
+void
+kc__dgbatch_arm(struct kc__dgbatch *b, bool names)
+{
+	unsigned i;
+
+	memset(b->mh, 0, sizeof(b->mh));
+	for (i = 0; i < KC__DG_BATCH; i++) {
+		b->iov[i].iov_len = KC__DG_SLOT;
+		b->mh[i].msg_hdr.msg_iov = &b->iov[i];
+		b->mh[i].msg_hdr.msg_iovlen = 1;
+		if (names) {
+			b->mh[i].msg_hdr.msg_name = &b->from[i].a;
+			b->mh[i].msg_hdr.msg_namelen = sizeof(b->from[i].a);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Entering and leaving. */
+
+static void
+fire(struct kc_splice *sp)
+{
+	struct kc *done = sp->sp_done;
+	int status = sp->sp_status;
+
+	__atomic_store_n(&sp->sp_fired, true, __ATOMIC_RELEASE);
+	/* sp may be freed by done: nothing after this. */
+	if (done != NULL)
+		(void)kc_run(done, sp, status);
+}
+
+static inline void
+enter(struct kc_splice *sp)
+{
+	sp->sp_busy++;
+}
+
+static inline void
+leave(struct kc_splice *sp)
+{
+	if (--sp->sp_busy == 0 && sp->sp_ended &&
+	    !__atomic_load_n(&sp->sp_fired, __ATOMIC_ACQUIRE))
+		fire(sp);
+}
+
+static bool
+connecting(const struct kc_socket *s)
+{
+	return (kc_socket_state(s) & KC_SS_CONNECTING) != 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Mirrors. */
+
+static void
+mirror_event(struct kc_splice *sp, struct mirror *m, int ev, int err)
+{
+	if (sp->sp_attr.event != NULL)
+		sp->sp_attr.event(sp->sp_attr.event_arg, sp, ev,
+		    (unsigned)(m - sp->sp_m), err);
+}
+
+/* Let the mirror's socket go: reset (abort) or the socket's own close. */
+static void
+mirror_release(struct mirror *m, bool abort)
+{
+	struct kc_socket *s = m->m_sock;
+
+	if (s == NULL)
+		return;
+	m->m_sock = NULL;
+	(void)kc__socket_hook(s, NULL, NULL);
+	if (m->m_pipe != NULL) {
+		kc__pipe_put(m->m_pipe, m->m_plen == 0);
+		m->m_pipe = NULL;
+		m->m_plen = 0;
+	}
+	kc_chain_free(&m->m_back);
+	if (abort)
+		kc__socket_abort(s);
+	else
+		(void)kc_socket_close(s);
+}
+
+static void
+detach(struct kc_splice *sp, struct mirror *m, int err)
+{
+	if (m->m_sock == NULL)
+		return;
+	mirror_release(m, true);
+	COUNT(sp, mirror_detached, 1);
+	mirror_event(sp, m, KC_SPLICE_EV_MIRROR_DETACHED, err);
+}
+
+static bool
+mirror_ready(struct kc_splice *sp, struct mirror *m)
+{
+	unsigned st;
+
+	if (m->m_sock == NULL)
+		return false;
+	st = kc_socket_state(m->m_sock);
+	if (st & KC_SS_ERROR) {
+		detach(sp, m, kc_socket_error(m->m_sock));
+		return false;
+	}
+	return (st & KC_SS_CONNECTED) && !(st & KC_SS_CONNECTING);
+}
+
+static void
+mirror_flush(struct kc_splice *sp, struct mirror *m)
+{
+	ssize_t n;
+
+	if (!mirror_ready(sp, m))
+		return;
+	while (m->m_plen > 0) {
+		n = splice(m->m_pipe->p_rd, NULL, m->m_fd, NULL, m->m_plen,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			m->m_plen -= (size_t)n;
+			COUNT(sp, mirrored, (uint64_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			kc__socket_want_write(m->m_sock);
+			return;
+		}
+		detach(sp, m, n < 0 ? -errno : -EPIPE);
+		return;
+	}
+	if (m->m_pipe != NULL) {
+		kc__pipe_put(m->m_pipe, true);
+		m->m_pipe = NULL;
+	}
+	while (kc_chain_len(&m->m_back) > 0) {
+		n = kc_chain_write(&m->m_back, m->m_fd);
+		if (n > 0) {
+			COUNT(sp, mirrored, (uint64_t)n);
+			continue;
+		}
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN) {
+			kc__socket_want_write(m->m_sock);
+			return;
+		}
+		detach(sp, m, n < 0 ? (int)n : -EPIPE);
+		return;
+	}
+	if (m->m_eof && !m->m_shut) {
+		m->m_shut = true;
+		(void)kc_socket_shutdown(m->m_sock, SHUT_WR);
+	}
+}
+
+/* What a mirror sends back is read and thrown away. */
+static void
+mirror_input(struct kc_splice *sp, struct mirror *m, int err)
+{
+	static __thread char sink[16384];
+	int i;
+
+	for (i = 0; i < DISCARD_BATCH; i++) {
+		ssize_t n = recv(m->m_fd, sink, sizeof(sink),
+		    MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n > 0)
+			continue;
+		if (n == 0)
+			return;		/* it shut its sending side */
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			if (err != 0)
+				detach(sp, m, err);
+			return;
+		}
+		detach(sp, m, -errno);
+		return;
+	}
+	kc__socket_read_later(m->m_sock);
+}
+
+/*
+ * The region in d's pipe (n bytes, all of it new) as a chain, for mirrors
+ * that cannot take it by tee(2): teed to a scratch pipe and read out.
+ */
+static int
+region_copy(struct kc_splice *sp, struct dir *d, size_t n,
+    struct kc_chain *out)
+{
+	struct kc__pipe *s = kc__pipe_get(d->d_pipe->p_size);
+	size_t got = 0;
+	ssize_t r;
+
+	if (s == NULL) {
+		COUNT(sp, pipe_fallbacks, 1);
+		return -ENOBUFS;
+	}
+	r = tee(d->d_pipe->p_rd, s->p_wr, n, SPLICE_F_NONBLOCK);
+	if (r != (ssize_t)n) {
+		kc__pipe_put(s, r <= 0);
+		return -ENOBUFS;
+	}
+	while (got < n) {
+		r = kc_chain_read(out, s->p_rd, n - got);
+		if (r <= 0) {
+			kc__pipe_put(s, false);
+			kc_chain_free(out);
+			return r < 0 ? (int)r : -EIO;
+		}
+		got += (size_t)r;
+	}
+	kc__pipe_put(s, true);
+	return 0;
+}
+
+/* Would n more bytes put m past its budget?  Then the policy decides. */
+static bool
+over_budget(struct kc_splice *sp, struct mirror *m, size_t n)
+{
+	if (m->m_plen + kc_chain_len(&m->m_back) + n <=
+	    sp->sp_attr.mirror_budget) {
+		m->m_dropping = false;
+		return false;
+	}
+	if (sp->sp_attr.mirror_policy == KC_MIRROR_DROP) {
+		COUNT(sp, mirror_dropped, n);
+		if (!m->m_dropping) {
+			m->m_dropping = true;
+			mirror_event(sp, m, KC_SPLICE_EV_MIRROR_DROPPING,
+			    -ENOBUFS);
+		}
+		return true;
+	}
+	detach(sp, m, -ENOBUFS);
+	return true;
+}
+
+/* Tee the region d's pipe holds (n bytes) to every mirror. */
+static void
+tee_region(struct kc_splice *sp, struct dir *d, size_t n)
+{
+	struct kc_chain copy = KC_CHAIN_INITIALIZER;
+	bool have = false;
+	unsigned i;
+
+	for (i = 0; i < sp->sp_nm; i++) {
+		struct mirror *m = &sp->sp_m[i];
+		size_t t = 0;
+		ssize_t r;
+		int e;
+
+		if (m->m_sock == NULL || over_budget(sp, m, n))
+			continue;
+		if (kc_chain_len(&m->m_back) == 0 && mirror_ready(sp, m)) {
+			if (m->m_pipe == NULL &&
+			    (m->m_pipe = kc__pipe_get(sp->sp_attr.pipe_size)) ==
+			    NULL)
+				COUNT(sp, pipe_fallbacks, 1);
+			if (m->m_pipe != NULL) {
+				r = tee(d->d_pipe->p_rd, m->m_pipe->p_wr, n,
+				    SPLICE_F_NONBLOCK);
+				if (r > 0) {
+					t = (size_t)r;
+					m->m_plen += t;
+				}
+			}
+		}
+		if (m->m_sock == NULL)
+			continue;
+		if (t < n) {
+			if (!have) {
+				if ((e = region_copy(sp, d, n, &copy)) != 0) {
+					detach(sp, m, e);
+					continue;
+				}
+				have = true;
+			}
+			if ((e = kc_chain_share(&m->m_back, &copy, t,
+			    n - t)) != 0) {
+				detach(sp, m, e);
+				continue;
+			}
+		}
+		mirror_flush(sp, m);
+	}
+	kc_chain_free(&copy);
+}
+
+/* Copied bytes (the front of d's pending chain, n of them) to mirrors. */
+static void
+tee_chain(struct kc_splice *sp, struct dir *d, size_t off, size_t n)
+{
+	unsigned i;
+
+	for (i = 0; i < sp->sp_nm; i++) {
+		struct mirror *m = &sp->sp_m[i];
+		int e;
+
+		if (m->m_sock == NULL || over_budget(sp, m, n))
+			continue;
+		if ((e = kc_chain_share(&m->m_back, &d->d_pend, off, n)) != 0) {
+			detach(sp, m, e);
+			continue;
+		}
+		mirror_flush(sp, m);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Streams. */
+
+/*
+ * Write what d holds to its destination: 1 when all is out, 0 when the
+ * destination is full (or still connecting), or the error.
+ */
+static int
+flush(struct kc_splice *sp, struct dir *d)
+{
+	unsigned st = kc_socket_state(d->d_dst);
+	ssize_t n;
+
+	if (st & KC_SS_ERROR)
+		return kc_socket_error(d->d_dst);
+	if (st & KC_SS_CONNECTING)
+		return 0;
+	while (kc_chain_len(&d->d_pend) > 0) {
+		n = kc_chain_write(&d->d_pend, d->d_dfd);
+		if (n > 0) {
+			COUNT_DIR(sp, copied, d->d_idx, (uint64_t)n);
+			continue;
+		}
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN) {
+			kc__socket_want_write(d->d_dst);
+			return 0;
+		}
+		return n < 0 ? (int)n : -EPIPE;
+	}
+	while (d->d_plen > 0) {
+		n = splice(d->d_pipe->p_rd, NULL, d->d_dfd, NULL, d->d_plen,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			d->d_plen -= (size_t)n;
+			COUNT_DIR(sp, spliced, d->d_idx, (uint64_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			kc__socket_want_write(d->d_dst);
+			return 0;
+		}
+		return n < 0 ? -errno : -EPIPE;
+	}
+	if (d->d_pipe != NULL) {
+		kc__pipe_put(d->d_pipe, true);
+		d->d_pipe = NULL;
+	}
+	return 1;
+}
+
+/* Read the next region: 1 (data or end of file), 0 (nothing yet), error. */
+static int
+fill(struct kc_splice *sp, struct dir *d)
+{
+	ssize_t n;
+
+	if (!d->d_copy) {
+		if (d->d_pipe == NULL &&
+		    (d->d_pipe = kc__pipe_get(sp->sp_attr.pipe_size)) == NULL) {
+			COUNT(sp, pipe_fallbacks, 1);
+			goto copy;
+		}
+		n = splice(d->d_sfd, NULL, d->d_pipe->p_wr, NULL,
+		    d->d_pipe->p_size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			d->d_plen = (size_t)n;
+			sp->sp_moved += (uint64_t)n;
+			if (d->d_idx == FWD && sp->sp_nm > 0)
+				tee_region(sp, d, (size_t)n);
+			return 1;
+		}
+		if (n == 0) {
+			d->d_eof = true;
+			return 1;
+		}
+		if (errno == EAGAIN || errno == EINTR) {
+			kc__pipe_put(d->d_pipe, true);
+			d->d_pipe = NULL;
+			return 0;
+		}
+		if (errno != EINVAL)
+			return -errno;
+		/* This descriptor cannot be spliced from: copy from now on. */
+		kc__pipe_put(d->d_pipe, true);
+		d->d_pipe = NULL;
+		d->d_copy = true;
+	}
+copy:
+	n = kc_chain_read(&d->d_pend, d->d_sfd, COPY_CHUNK);
+	if (n > 0) {
+		sp->sp_moved += (uint64_t)n;
+		if (d->d_idx == FWD && sp->sp_nm > 0)
+			tee_chain(sp, d, kc_chain_len(&d->d_pend) - (size_t)n,
+			    (size_t)n);
+		return 1;
+	}
+	if (n == 0) {
+		d->d_eof = true;
+		return 1;
+	}
+	if (n == -EAGAIN || n == -EINTR)
+		return 0;
+	return (int)n;
+}
+
+/* The source ended and everything went out: pass the end on. */
+static void
+dir_finish(struct kc_splice *sp, struct dir *d)
+{
+	struct dir *o = &sp->sp_dir[d->d_idx ^ 1];
+	unsigned i;
+
+	if (d->d_rerr != 0) {
+		end(sp, d->d_rerr);
+		return;
+	}
+	d->d_done = true;
+	(void)kc_socket_shutdown(d->d_dst, SHUT_WR);
+	if (d->d_idx == FWD) {
+		for (i = 0; i < sp->sp_nm; i++) {
+			sp->sp_m[i].m_eof = true;
+			mirror_flush(sp, &sp->sp_m[i]);
+		}
+	}
+	if (o->d_done) {
+		end(sp, 0);
+		return;
+	}
+	if (sp->sp_attr.half_close_ns != 0 &&
+	    kc_state(&sp->sp_halfkc) == KC_STATE_IDLE)
+		(void)kc_defer_after(&sp->sp_halfkc, sp->sp_attr.half_close_ns,
+		    NULL, 0);
+}
+
+static void
+pump_stream(struct kc_splice *sp, struct dir *d)
+{
+	int i, r;
+
+	for (i = 0; i < PUMP_BATCH; i++) {
+		if (sp->sp_ended || d->d_done)
+			return;
+		if ((r = flush(sp, d)) <= 0) {
+			if (r < 0)
+				end(sp, r);
+			return;
+		}
+		if (d->d_eof) {
+			dir_finish(sp, d);
+			return;
+		}
+		if ((r = fill(sp, d)) <= 0) {
+			if (r < 0)
+				end(sp, r);
+			else if (d->d_rerr != 0)
+				end(sp, d->d_rerr);
+			return;
+		}
+	}
+	/* More may be waiting, and no new edge will say so. */
+	kc__socket_read_later(d->d_src);
+}
+
+/* ------------------------------------------------------------------ */
+/* Datagrams. */
+
+static int
+dq_push(struct dir *d, const void *data, size_t len)
+{
+	struct dgq *q = malloc(sizeof(*q) + len);
+
+	if (q == NULL)
+		return -ENOMEM;
+	q->q_next = NULL;
+	q->q_len = len;
+	if (len > 0)
+		memcpy(q->q_data, data, len);
+	if (d->d_qt != NULL)
+		d->d_qt->q_next = q;
+	else
+		d->d_qh = q;
+	d->d_qt = q;
+	return 0;
+}
+
+static void
+dq_free(struct dir *d)
+{
+	struct dgq *q;
+
+	while ((q = d->d_qh) != NULL) {
+		d->d_qh = q->q_next;
+		free(q);
+	}
+	d->d_qt = NULL;
+}
+
+/* Send what waits, in order: 1 all out, 0 the destination is full. */
+static int
+dq_flush(struct kc_splice *sp, struct dir *d)
+{
+	struct dgq *q;
+
+	while ((q = d->d_qh) != NULL) {
+		ssize_t n = send(d->d_dfd, q->q_data, q->q_len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+			kc__socket_want_write(d->d_dst);
+			return 0;
+		}
+		if (n < 0)
+			COUNT(sp, dgram_dropped, 1);
+		else
+			COUNT_DIR(sp, datagrams, d->d_idx, 1);
+		d->d_qh = q->q_next;
+		if (d->d_qh == NULL)
+			d->d_qt = NULL;
+		free(q);
+	}
+	return 1;
+}
+
+/* Tee a batch to the datagram mirrors: what one cannot take is dropped. */
+static void
+dg_mirror(struct kc_splice *sp, struct kc__dgbatch *b, unsigned n)
+{
+	unsigned i, k;
+
+	for (i = 0; i < sp->sp_nm; i++) {
+		struct mirror *m = &sp->sp_m[i];
+		int sent;
+
+		if (!mirror_ready(sp, m))
+			continue;
+		for (k = 0; k < n; ) {
+			sent = sendmmsg(m->m_fd, b->out + k, n - k,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (sent > 0) {
+				unsigned j;
+
+				for (j = k; j < k + (unsigned)sent; j++)
+					COUNT(sp, mirrored, b->out[j].msg_len);
+				k += (unsigned)sent;
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			/* Full, refused, gone: this one is lost to it. */
+			COUNT(sp, mirror_dropped,
+			    b->out[k].msg_hdr.msg_iov->iov_len);
+			k++;
+		}
+	}
+}
+
+static void
+pump_dgram(struct kc_splice *sp, struct dir *d)
+{
+	struct kc__dgbatch *b;
+	int i;
+
+	if (dq_flush(sp, d) == 0)
+		return;
+	if ((b = kc__dgbatch()) == NULL) {
+		kc__socket_read_later(d->d_src);
+		return;
+	}
+	for (i = 0; i < PUMP_BATCH; i++) {
+		unsigned n, k, j;
+		int got;
+
+		kc__dgbatch_arm(b, false);
+		got = recvmmsg(d->d_sfd, b->mh, KC__DG_BATCH, MSG_DONTWAIT,
+		    NULL);
+		if (got < 0) {
+			if (errno == EINTR || errno == ECONNREFUSED)
+				continue;
+			if (errno != EAGAIN)
+				end(sp, -errno);
+			return;
+		}
+		if (got == 0)
+			return;
+		/* Keep only whole datagrams; the send list points at them. */
+		for (n = 0, j = 0; j < (unsigned)got; j++) {
+			if (b->mh[j].msg_hdr.msg_flags & MSG_TRUNC) {
+				COUNT(sp, dgram_dropped, 1);
+				continue;
+			}
+			memset(&b->out[n], 0, sizeof(b->out[n]));
+			b->oiov[n].iov_base = b->iov[j].iov_base;
+			b->oiov[n].iov_len = b->mh[j].msg_len;
+			b->out[n].msg_hdr.msg_iov = &b->oiov[n];
+			b->out[n].msg_hdr.msg_iovlen = 1;
+			sp->sp_moved += b->mh[j].msg_len + 1;
+			n++;
+		}
+		if (d->d_idx == FWD && sp->sp_nm > 0)
+			dg_mirror(sp, b, n);
+		for (k = 0; k < n; ) {
+			int sent = sendmmsg(d->d_dfd, b->out + k, n - k,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (sent > 0) {
+				COUNT_DIR(sp, datagrams, d->d_idx,
+				    (uint64_t)sent);
+				for (j = k; j < k + (unsigned)sent; j++)
+					COUNT_DIR(sp, copied, d->d_idx,
+					    b->out[j].msg_len);
+				k += (unsigned)sent;
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == ENOBUFS) {
+				/* Keep the rest, in order; read no more. */
+				for (; k < n; k++) {
+					struct iovec *v =
+					    b->out[k].msg_hdr.msg_iov;
+
+					if (dq_push(d, v->iov_base,
+					    v->iov_len) != 0)
+						COUNT(sp, dgram_dropped, 1);
+				}
+				kc__socket_want_write(d->d_dst);
+				return;
+			}
+			COUNT(sp, dgram_dropped, 1);
+			k++;
+		}
+		if ((unsigned)got < KC__DG_BATCH)
+			return;
+	}
+	kc__socket_read_later(d->d_src);
+}
+
+static void
+pump(struct kc_splice *sp, struct dir *d)
+{
+	if (sp->sp_ended)
+		return;
+	if (sp->sp_dgram)
+		pump_dgram(sp, d);
+	else
+		pump_stream(sp, d);
+}
+
+/* ------------------------------------------------------------------ */
+/* The end. */
+
+static void
+dir_release(struct dir *d)
+{
+	if (d->d_pipe != NULL) {
+		kc__pipe_put(d->d_pipe, d->d_plen == 0);
+		d->d_pipe = NULL;
+		d->d_plen = 0;
+	}
+	kc_chain_free(&d->d_pend);
+	dq_free(d);
+}
+
+/*
+ * Both directions ended well: a mirror still behind gets what it is owed
+ * through its socket's own send buffer, and the socket's graceful close
+ * (bounded by its linger time) finishes the job.
+ */
+static void
+mirror_handover(struct mirror *m)
+{
+	struct kc_chain c = KC_CHAIN_INITIALIZER;
+	struct kc_socket *s = m->m_sock;
+
+	if (s == NULL)
+		return;
+	if (m->m_plen == 0 && kc_chain_len(&m->m_back) == 0) {
+		mirror_release(m, false);
+		return;
+	}
+	while (m->m_plen > 0) {
+		ssize_t r = kc_chain_read(&c, m->m_pipe->p_rd, m->m_plen);
+
+		if (r <= 0)
+			break;
+		m->m_plen -= (size_t)r;
+	}
+	kc_chain_concat(&c, &m->m_back);
+	(void)kc__socket_hook(s, NULL, NULL);
+	if (kc_chain_len(&c) > 0 && kc_socket_send(s, &c, NULL, NULL) != 0)
+		kc_chain_free(&c);
+	kc_chain_free(&c);
+	(void)kc_socket_shutdown(s, SHUT_WR);
+	mirror_release(m, false);
+}
+
+static void
+end(struct kc_splice *sp, int status)
+{
+	bool reset;
+	unsigned i;
+	int k;
+
+	if (sp->sp_ended)
+		return;
+	sp->sp_ended = true;
+	sp->sp_status = status;
+	(void)kc_cancel(&sp->sp_idlekc);
+	(void)kc_cancel(&sp->sp_halfkc);
+	(void)kc_cancel(&sp->sp_connkc);
+	/*
+	 * A peer's failure is passed on as a reset; a timeout or a cancel
+	 * closes (what was in flight is lost either way).
+	 */
+	reset = status != 0 && status != -ETIMEDOUT && status != -ECANCELED;
+	for (k = 0; k < 2; k++) {
+		(void)kc__socket_hook(sp->sp_dir[k].d_src, NULL, NULL);
+		dir_release(&sp->sp_dir[k]);
+	}
+	for (i = 0; i < sp->sp_nm; i++) {
+		if (status == 0)
+			mirror_handover(&sp->sp_m[i]);
+		else
+			mirror_release(&sp->sp_m[i], reset);
+	}
+	if (reset) {
+		kc__socket_abort(sp->sp_a);
+		kc__socket_abort(sp->sp_b);
+	} else {
+		(void)kc_socket_close(sp->sp_a);
+		(void)kc_socket_close(sp->sp_b);
+	}
+	if (sp->sp_busy == 0)
+		fire(sp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events. */
+
+static int
+kev_error(const struct kevent *kev)
+{
+	if (kev != NULL && (kev->flags & EV_EOF) && kev->fflags != 0)
+		return -(int)kev->fflags;
+	return 0;
+}
+
+static void
+hook(struct kc_socket *s, void *arg, int filter, const struct kevent *kev)
+{
+	struct kc_splice *sp = arg;
+	int err = kev_error(kev);
+	unsigned i;
+
+	enter(sp);
+	if (sp->sp_ended)
+		goto out;
+	if (s == sp->sp_a || s == sp->sp_b) {
+		struct dir *in = &sp->sp_dir[s == sp->sp_a ? FWD : REV];
+		struct dir *outd = &sp->sp_dir[s == sp->sp_a ? REV : FWD];
+
+		if (filter == EVFILT_READ) {
+			if (err != 0 && !sp->sp_dgram)
+				in->d_rerr = err;
+			pump(sp, in);
+		} else if (filter == EVFILT_WRITE) {
+			if (err != 0 && !sp->sp_dgram) {
+				end(sp, err);
+				goto out;
+			}
+			pump(sp, outd);
+		} else {
+			/* b's connect finished. */
+			if (kc_socket_state(s) & KC_SS_ERROR) {
+				end(sp, kc_socket_error(s));
+				goto out;
+			}
+			(void)kc_cancel(&sp->sp_connkc);
+			pump(sp, &sp->sp_dir[FWD]);
+			pump(sp, &sp->sp_dir[REV]);
+		}
+		goto out;
+	}
+	for (i = 0; i < sp->sp_nm; i++) {
+		struct mirror *m = &sp->sp_m[i];
+
+		if (m->m_sock != s)
+			continue;
+		if (filter == EVFILT_READ) {
+			if (sp->sp_dgram) {
+				mirror_input(sp, m, 0);
+			} else {
+				mirror_input(sp, m, err);
+			}
+		} else {
+			if (err != 0)
+				detach(sp, m, err);
+			else
+				mirror_flush(sp, m);
+		}
+		break;
+	}
+out:
+	leave(sp);
+}
+
+static void
+start_fn(void *obj, void *env, int status)
+{
+	struct kc_splice *sp = env;
+	struct kc_socket *all[2 + MAX_MIRRORS];
+	unsigned i, n = 0, st;
+	int k;
+
+	(void)obj;
+	(void)status;
+	enter(sp);
+	all[n++] = sp->sp_a;
+	all[n++] = sp->sp_b;
+	for (i = 0; i < sp->sp_nm; i++)
+		all[n++] = sp->sp_m[i].m_sock;
+	for (i = 0; i < n; i++) {
+		if (kc__socket_hook(all[i], hook, sp) != 0) {
+			if (i >= 2) {
+				detach(sp, &sp->sp_m[i - 2], -EBADF);
+				continue;
+			}
+			end(sp, -EBADF);
+			goto out;
+		}
+	}
+	for (k = 0; k < 2; k++) {
+		struct dir *d = &sp->sp_dir[k];
+
+		kc__socket_take_rcv(d->d_src, &d->d_pend);
+		sp->sp_moved += kc_chain_len(&d->d_pend);
+		if (d->d_idx == FWD && kc_chain_len(&d->d_pend) > 0 &&
+		    sp->sp_nm > 0)
+			tee_chain(sp, d, 0, kc_chain_len(&d->d_pend));
+		st = kc_socket_state(d->d_src);
+		if (st & KC_SS_ERROR) {
+			end(sp, kc_socket_error(d->d_src));
+			goto out;
+		}
+		/* The socket itself read the end of file already. */
+		if (!sp->sp_dgram && (st & KC_SS_CANTRCVMORE))
+			d->d_eof = true;
+	}
+	for (i = 0; i < sp->sp_nm; i++) {
+		struct mirror *m = &sp->sp_m[i];
+		struct kc_chain junk = KC_CHAIN_INITIALIZER;
+
+		if (m->m_sock == NULL)
+			continue;
+		kc__socket_take_rcv(m->m_sock, &junk);
+		kc_chain_free(&junk);
+		mirror_flush(sp, m);
+	}
+	if (sp->sp_attr.idle_ns != 0)
+		(void)kc_defer_after(&sp->sp_idlekc, sp->sp_attr.idle_ns, NULL,
+		    0);
+	if (sp->sp_attr.connect_ns != 0 && connecting(sp->sp_b))
+		(void)kc_defer_after(&sp->sp_connkc, sp->sp_attr.connect_ns,
+		    NULL, 0);
+	pump(sp, &sp->sp_dir[FWD]);
+	pump(sp, &sp->sp_dir[REV]);
+out:
+	leave(sp);
+}
+
+static void
+cancel_fn(void *obj, void *env, int status)
+{
+	struct kc_splice *sp = env;
+
+	(void)obj;
+	(void)status;
+	enter(sp);
+	end(sp, -ECANCELED);
+	leave(sp);
+}
+
+static void
+idle_fn(void *obj, void *env, int status)
+{
+	struct kc_splice *sp = env;
+
+	(void)obj;
+	(void)status;
+	enter(sp);
+	if (!sp->sp_ended) {
+		if (sp->sp_moved == sp->sp_seen)
+			end(sp, -ETIMEDOUT);
+		else {
+			sp->sp_seen = sp->sp_moved;
+			(void)kc_defer_after(&sp->sp_idlekc,
+			    sp->sp_attr.idle_ns, NULL, 0);
+		}
+	}
+	leave(sp);
+}
+
+static void
+half_fn(void *obj, void *env, int status)
+{
+	struct kc_splice *sp = env;
+
+	(void)obj;
+	(void)status;
+	enter(sp);
+	end(sp, -ETIMEDOUT);
+	leave(sp);
+}
+
+static void
+conn_fn(void *obj, void *env, int status)
+{
+	struct kc_splice *sp = env;
+
+	(void)obj;
+	(void)status;
+	enter(sp);
+	if (connecting(sp->sp_b))
+		end(sp, -ETIMEDOUT);
+	leave(sp);
+}
+
+/* ------------------------------------------------------------------ */
+/* The calls. */
+
+static bool
+usable(struct kc_socket *s, struct kc_executor *owner, int type)
+{
+	unsigned st;
+
+	if (s == NULL || kc_socket_owner(s) != owner ||
+	    kc__socket_type(s) != type)
+		return false;
+	st = kc_socket_state(s);
+	return !(st & (KC_SS_LISTENING | KC_SS_CLOSED));
+}
+
+int
+kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
+    struct kc_socket *const *mirrors, unsigned nmirrors,
+    const struct kc_splice_attr *attr, struct kc *done)
+{
+	struct kc_executor *owner;
+	struct kc_splice *sp;
+	unsigned i;
+	int type, r;
+
+	if (spp == NULL || a == NULL || b == NULL || a == b ||
+	    nmirrors > MAX_MIRRORS || (nmirrors > 0 && mirrors == NULL))
+		return -EINVAL;
+	if ((owner = kc_socket_owner(a)) == NULL || !kc__exec_soft(owner))
+		return -EINVAL;
+	type = kc__socket_type(a);
+	if (!usable(a, owner, type) || !usable(b, owner, type))
+		return -EINVAL;
+	for (i = 0; i < nmirrors; i++) {
+		unsigned j;
+
+		if (!usable(mirrors[i], owner, type) || mirrors[i] == a ||
+		    mirrors[i] == b)
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (mirrors[j] == mirrors[i])
+				return -EINVAL;
+	}
+	if (attr != NULL && attr->mirror_policy != KC_MIRROR_DETACH &&
+	    attr->mirror_policy != KC_MIRROR_DROP)
+		return -EINVAL;
+	if (attr != NULL && (attr->flags & ~KC_SPLICE_COPY) != 0)
+		return -EINVAL;
+	if ((sp = calloc(1, sizeof(*sp))) == NULL)
+		return -ENOMEM;
+	if (attr != NULL)
+		sp->sp_attr = *attr;
+	if (sp->sp_attr.mirror_budget == 0)
+		sp->sp_attr.mirror_budget = DEF_BUDGET;
+	if (sp->sp_attr.pipe_size == 0)
+		sp->sp_attr.pipe_size = kc__pipe_max();
+	sp->sp_owner = owner;
+	sp->sp_a = a;
+	sp->sp_b = b;
+	sp->sp_dgram = type == SOCK_DGRAM;
+	sp->sp_done = done;
+	for (i = 0; i < 2; i++) {
+		struct dir *d = &sp->sp_dir[i];
+
+		d->d_idx = i;
+		d->d_src = i == FWD ? a : b;
+		d->d_dst = i == FWD ? b : a;
+		d->d_sfd = kc__socket_fd(d->d_src);
+		d->d_dfd = kc__socket_fd(d->d_dst);
+		d->d_copy = (sp->sp_attr.flags & KC_SPLICE_COPY) != 0;
+		kc_chain_init(&d->d_pend);
+	}
+	sp->sp_nm = nmirrors;
+	for (i = 0; i < nmirrors; i++) {
+		sp->sp_m[i].m_sock = mirrors[i];
+		sp->sp_m[i].m_fd = kc__socket_fd(mirrors[i]);
+		kc_chain_init(&sp->sp_m[i].m_back);
+	}
+	if ((r = kc_init(&sp->sp_startkc, start_fn, sp, owner, 0)) != 0 ||
+	    (r = kc_init(&sp->sp_cancelkc, cancel_fn, sp, owner, 0)) != 0 ||
+	    (r = kc_init(&sp->sp_idlekc, idle_fn, sp, owner, 0)) != 0 ||
+	    (r = kc_init(&sp->sp_halfkc, half_fn, sp, owner, 0)) != 0 ||
+	    (r = kc_init(&sp->sp_connkc, conn_fn, sp, owner, 0)) != 0) {
+		free(sp);
+		return r;
+	}
+	sp->sp_magic = SPLICE_MAGIC ^ (uintptr_t)sp;
+	*spp = sp;
+	/* Always queued, so that done never runs before this returns. */
+	if ((r = kc_defer(&sp->sp_startkc, NULL, 0)) != 0) {
+		sp->sp_magic = 0;
+		free(sp);
+		*spp = NULL;
+		return r;
+	}
+	return 0;
+}
+
+static bool
+splice_valid(const struct kc_splice *sp)
+{
+	return sp != NULL && sp->sp_magic == (SPLICE_MAGIC ^ (uintptr_t)sp);
+}
+
+int
+kc_splice_cancel(struct kc_splice *sp)
+{
+	if (!splice_valid(sp))
+		return -EINVAL;
+	if (__atomic_load_n(&sp->sp_fired, __ATOMIC_ACQUIRE))
+		return -EALREADY;
+	if (__atomic_exchange_n(&sp->sp_cancelled, true, __ATOMIC_ACQ_REL))
+		return 0;
+	return kc_defer(&sp->sp_cancelkc, NULL, 0);
+}
+
+int
+kc_splice_stats(const struct kc_splice *sp, struct kc_splice_stats *st)
+{
+	const uint64_t *src;
+	uint64_t *dst;
+	size_t i;
+
+	if (!splice_valid(sp) || st == NULL)
+		return -EINVAL;
+	src = (const uint64_t *)&sp->sp_st;
+	dst = (uint64_t *)st;
+	for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+kc_splice_free(struct kc_splice *sp)
+{
+	if (!splice_valid(sp))
+		return -EINVAL;
+	if (!__atomic_load_n(&sp->sp_fired, __ATOMIC_ACQUIRE))
+		return -EBUSY;
+	(void)kc_cancel_sync(&sp->sp_startkc);
+	(void)kc_cancel_sync(&sp->sp_cancelkc);
+	(void)kc_cancel_sync(&sp->sp_idlekc);
+	(void)kc_cancel_sync(&sp->sp_halfkc);
+	(void)kc_cancel_sync(&sp->sp_connkc);
+	sp->sp_magic = 0;
+	free(sp);
+	return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * splice_int.h: what splice.c shares with dgramrelay.c.
+ */
+#ifndef KC_NET_SPLICE_INT_H
+#define KC_NET_SPLICE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <kcont/socket.h>
+
+#define KC__DG_BATCH	16
+#define KC__DG_SLOT	65536	/* more than any UDP datagram */
+
+/* One per thread: recvmmsg(2) in, sendmmsg(2) out. */
+struct kc__dgbatch {
+	struct mmsghdr		mh[KC__DG_BATCH];
+	struct iovec		iov[KC__DG_BATCH];
+	struct kc_sockaddr	from[KC__DG_BATCH];
+	struct mmsghdr		out[KC__DG_BATCH];
+	struct iovec		oiov[KC__DG_BATCH];
+	unsigned char		data[KC__DG_BATCH][KC__DG_SLOT];
+};
+
+struct kc_splice_stats;
+
+struct kc__dgbatch *kc__dgbatch(void);
+/* Add n to the counter at offset off of st, and of account if not NULL. */
+void	kc__stats_add(struct kc_splice_stats *st,
+	    struct kc_splice_stats *account, size_t off, uint64_t n);
+void	kc__dgbatch_arm(struct kc__dgbatch *b, bool names);
+
+#endif

@@ -1,0 +1,966 @@
+/*
+ * conf.c: kcsplice's command line (conf.h, kcsplice(1)).
+ *
+ * A hand-written loop rather than getopt_long(3): it keeps no state between
+ * calls (getopt's optind, nextchar and permutation are global), it names the
+ * offending argument exactly, and it takes long options only by their full
+ * names (no abbreviations, so adding an option never breaks a script).
+ * Options and operands may come in any order; "--" ends the options.  The
+ * first error is kept and the scan goes on, so that --help or --version
+ * anywhere wins over a mistake elsewhere on the line.
+ *
+ * Numbers are parsed digit by digit (no strtoul, no floating point): no
+ * sign, no spaces, no base prefix, nothing after the digits but the suffix
+ * the value allows, and every step is checked for overflow.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define NSEC_PER_SEC		1000000000ull
+#define KS_SEC_MAX		1000000ull	/* seconds */
+#define KS_COUNT_MAX		1000000000u	/* --max-conns, --udp-max-sessions */
+#define KS_PIPE_MAX		(1ull << 30)	/* --pipe-size */
+#define KS_UNIX_PATH_MAX	107		/* sun_path less its NUL or '@' */
+
+#define KS_EX_USAGE		64		/* sysexits.h's EX_USAGE */
+
+/* How much of an argument a message quotes. */
+#define QUOTE_MAX		72
+
+#define ADDR_EXPECTED \
+	"expected tcp:HOST:PORT, unix:PATH or udp:HOST:PORT"
+
+enum opt_id {
+	O_MIRROR, O_BUDGET, O_POLICY, O_THREADS, O_MAXCONNS, O_ALLOW,
+	O_IDLE, O_HALFCLOSE, O_UDPSESSION, O_UDPMAX, O_CONNECT, O_STATS,
+	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_QUIET, O_VERBOSE,
+	O_HELP, O_VERSION
+};
+
+struct opt {
+	const char	*name;		/* long name, without "--" */
+	char		 letter;	/* short name, or 0 */
+	enum opt_id	 id;
+	const char	*arg;		/* what the value is, or NULL: a flag */
+};
+
+static const struct opt opts[] = {
+	{ "mirror",		'm', O_MIRROR,		"ADDR" },
+	{ "mirror-budget",	0,   O_BUDGET,		"BYTES" },
+	{ "mirror-policy",	0,   O_POLICY,		"detach|drop" },
+	{ "threads",		'j', O_THREADS,		"N" },
+	{ "max-conns",		0,   O_MAXCONNS,	"N" },
+	{ "allow",		0,   O_ALLOW,		"CIDR" },
+	{ "idle-timeout",	0,   O_IDLE,		"SEC" },
+	{ "half-close-timeout",	0,   O_HALFCLOSE,	"SEC" },
+	{ "udp-session-timeout", 0,  O_UDPSESSION,	"SEC" },
+	{ "udp-max-sessions",	0,   O_UDPMAX,		"N" },
+	{ "connect-timeout",	0,   O_CONNECT,		"SEC" },
+	{ "stats",		0,   O_STATS,		"SEC" },
+	{ "stats-format",	0,   O_STATSFMT,	"text|json" },
+	{ "shutdown-timeout",	0,   O_SHUTDOWN,	"SEC" },
+	{ "pipe-size",		0,   O_PIPESIZE,	"BYTES" },
+	{ "no-splice",		0,   O_NOSPLICE,	NULL },
+	{ "quiet",		'q', O_QUIET,		NULL },
+	{ "verbose",		'v', O_VERBOSE,		NULL },
+	{ "help",		'h', O_HELP,		NULL },
+	{ "version",		'V', O_VERSION,		NULL },
+};
+#define NOPTS	(sizeof(opts) / sizeof(opts[0]))
+
+/* One call's state: nothing outlives it. */
+struct parse {
+	struct ks_conf	*c;
+	char		*err;
+	size_t		 errlen;
+	bool		 failed;	/* err holds the first error */
+	enum ks_action	 action;	/* the first --help or --version */
+	const char	*operand[2];
+	unsigned	 noperands;
+	const char	*extra;		/* the first operand past two */
+	const char	*mirror_text[KS_MAX_MIRRORS];
+};
+
+/* A quoted argument for a message: one line, bounded. */
+struct quote {
+	char	s[QUOTE_MAX * 4 + 4];
+};
+
+static const char *
+quote(struct quote *q, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+	unsigned char ch;
+
+	for (i = 0; s[i] != '\0' && i < QUOTE_MAX; i++) {
+		ch = (unsigned char)s[i];
+		if (ch < 0x20 || ch == 0x7f) {
+			/* Control bytes would break the one line. */
+			q->s[o++] = '\\';
+			q->s[o++] = 'x';
+			q->s[o++] = hex[ch >> 4];
+			q->s[o++] = hex[ch & 15];
+		} else {
+			q->s[o++] = (char)ch;
+		}
+	}
+	if (s[i] != '\0') {
+		memcpy(q->s + o, "...", 3);
+		o += 3;
+	}
+	q->s[o] = '\0';
+	return q->s;
+}
+
+static void fail(struct parse *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Record the first error; the scan goes on. */
+static void
+fail(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->failed)
+		return;
+	p->failed = true;
+	if (p->err == NULL || p->errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->err, p->errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* A decimal integer from lo to hi: digits only. */
+static int
+parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (*s == '\0')
+		return -EINVAL;
+	for (p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > hi)
+			return -EINVAL;		/* also stops any overflow */
+	}
+	if (v < lo)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int
+ks_size_parse(uint64_t *out, const char *s)
+{
+	uint64_t v = 0, mul = 1, d;
+	const char *p;
+
+	if (out == NULL || s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		d = (uint64_t)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 'k': case 'K':
+		mul = 1ull << 10;
+		p++;
+		break;
+	case 'm': case 'M':
+		mul = 1ull << 20;
+		p++;
+		break;
+	case 'g': case 'G':
+		mul = 1ull << 30;
+		p++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*p != '\0' || v > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+int
+ks_sec_parse(uint64_t *ns, const char *s)
+{
+	uint64_t whole = 0, frac = 0;
+	unsigned nfrac = 0;
+	bool digits = false, rest = false;
+	const char *p;
+
+	if (ns == NULL || s == NULL)
+		return -EINVAL;
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		digits = true;
+		/* Past the limit only "too big" matters: no overflow. */
+		if (whole <= KS_SEC_MAX)
+			whole = whole * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			digits = true;
+			if (nfrac < 9) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				nfrac++;
+			} else if (*p != '0') {
+				rest = true;	/* below a nanosecond */
+			}
+		}
+	}
+	if (!digits || *p != '\0')
+		return -EINVAL;
+	for (; nfrac < 9; nfrac++)
+		frac *= 10;
+	if (whole > KS_SEC_MAX ||
+	    (whole == KS_SEC_MAX && (frac != 0 || rest)))
+		return -EINVAL;
+	/* A fraction of a nanosecond rounds up, so that no positive value
+	 * becomes 0 (which means "never" for some options). */
+	*ns = whole * NSEC_PER_SEC + frac + (rest ? 1 : 0);
+	return 0;
+}
+
+/*
+ * The address parser proper; *why says what is wrong (for messages).
+ * a is zeroed on failure.
+ */
+static int
+addr_parse(struct ks_addr *a, const char *s, const char **why)
+{
+	char hp[sizeof(a->text)];
+	const char *rest, *colon, *q;
+	size_t n;
+	int r;
+
+	*why = ADDR_EXPECTED;
+	memset(a, 0, sizeof(*a));
+	if (s == NULL)
+		return -EINVAL;
+	n = strlen(s);
+	for (q = s; *q != '\0'; q++) {
+		if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+			*why = "control characters are not allowed";
+			return -EINVAL;
+		}
+	}
+	if (strncmp(s, "unix:", 5) == 0) {
+		a->kind = KS_UNIX;
+		r = kc_sockaddr_parse(&a->sa, s);
+		if (r == -ENAMETOOLONG)
+			*why = "the path is longer than 107 bytes";
+	} else {
+		if (strncmp(s, "tcp:", 4) == 0)
+			a->kind = KS_TCP;
+		else if (strncmp(s, "udp:", 4) == 0)
+			a->kind = KS_UDP;
+		else
+			goto bad;
+		rest = s + 4;
+		/* kc_sockaddr_parse() would take "unix:" here too. */
+		if (strncmp(rest, "unix:", 5) == 0)
+			goto bad;
+		if (strncmp(rest, "localhost:", 10) == 0) {
+			if (strlen(rest + 10) > 5)
+				goto bad;
+			snprintf(hp, sizeof(hp), "127.0.0.1:%s", rest + 10);
+			rest = hp;
+		}
+		r = kc_sockaddr_parse(&a->sa, rest);
+		if (r != 0 && rest[0] != '[' &&
+		    (colon = strrchr(rest, ':')) != NULL) {
+			/* A name where a number should be is worth saying. */
+			for (q = rest; q < colon; q++) {
+				if ((*q >= 'a' && *q <= 'z') ||
+				    (*q >= 'A' && *q <= 'Z')) {
+					*why = "HOST must be numeric: an IPv4 "
+					    "address, an IPv6 address in "
+					    "brackets, or localhost";
+					break;
+				}
+			}
+		}
+	}
+	if (r != 0)
+		goto bad;
+	if (n >= sizeof(a->text))
+		goto bad;		/* cannot happen with a valid address */
+	memcpy(a->text, s, n + 1);
+	return 0;
+bad:
+	memset(a, 0, sizeof(*a));
+	return -EINVAL;
+}
+
+int
+ks_addr_parse(struct ks_addr *a, const char *s)
+{
+	const char *why;
+
+	if (a == NULL)
+		return -EINVAL;
+	return addr_parse(a, s, &why);
+}
+
+static unsigned
+addr_port(const struct kc_sockaddr *sa)
+{
+	switch (sa->a.sa.sa_family) {
+	case AF_INET:
+		return ntohs(sa->a.in.sin_port);
+	case AF_INET6:
+		return ntohs(sa->a.in6.sin6_port);
+	default:
+		return 1;		/* no port to be 0 */
+	}
+}
+
+int
+ks_addr_format(enum ks_kind kind, const struct kc_sockaddr *sa, char *buf,
+    size_t size)
+{
+	const char *prefix;
+	size_t pl;
+	int family, n;
+
+	if (sa == NULL || buf == NULL)
+		return -EINVAL;
+	family = sa->a.sa.sa_family;
+	switch (kind) {
+	case KS_TCP:
+	case KS_UDP:
+		if (family != AF_INET && family != AF_INET6)
+			return -EINVAL;
+		prefix = kind == KS_TCP ? "tcp:" : "udp:";
+		break;
+	case KS_UNIX:
+		if (family != AF_UNIX)
+			return -EINVAL;
+		prefix = "";		/* kc_sockaddr_format() says unix: */
+		break;
+	default:
+		return -EINVAL;
+	}
+	pl = strlen(prefix);
+	if (size <= pl)
+		return -ENOSPC;
+	memcpy(buf, prefix, pl);
+	n = kc_sockaddr_format(sa, buf + pl, size - pl);
+	if (n < 0)
+		return n;
+	return n + (int)pl;
+}
+
+static void
+clear_host_bits(uint8_t *addr, unsigned prefix, unsigned bits)
+{
+	unsigned i, keep;
+
+	for (i = 0; i < bits / 8; i++) {
+		keep = prefix > i * 8 ? prefix - i * 8 : 0;
+		if (keep < 8)
+			addr[i] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
+int
+ks_cidr_parse(struct ks_cidr *c, const char *s)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *hs, *he, *rest;
+	unsigned max, prefix;
+	size_t hl;
+
+	if (c == NULL)
+		return -EINVAL;
+	memset(c, 0, sizeof(*c));
+	if (s == NULL)
+		return -EINVAL;
+	if (s[0] == '[') {
+		hs = s + 1;
+		if ((he = strchr(hs, ']')) == NULL)
+			goto bad;
+		rest = he + 1;
+	} else {
+		hs = s;
+		he = hs + strcspn(hs, "/");
+		rest = he;
+	}
+	if (*rest != '\0' && *rest != '/')
+		goto bad;
+	hl = (size_t)(he - hs);
+	if (hl == 0 || hl >= sizeof(host))
+		goto bad;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	if (memchr(host, ':', hl) != NULL) {
+		if (inet_pton(AF_INET6, host, c->addr) != 1)
+			goto bad;
+		c->family = AF_INET6;
+		max = 128;
+	} else {
+		/* Brackets are for IPv6 only. */
+		if (s[0] == '[' || inet_pton(AF_INET, host, c->addr) != 1)
+			goto bad;
+		c->family = AF_INET;
+		max = 32;
+	}
+	prefix = max;
+	if (*rest == '/' && (rest[1] == '\0' ||
+	    parse_uint(rest + 1, 0, max, &prefix) != 0))
+		goto bad;
+	c->prefix = prefix;
+	clear_host_bits(c->addr, prefix, max);
+	return 0;
+bad:
+	memset(c, 0, sizeof(*c));
+	return -EINVAL;
+}
+
+static const uint8_t v4mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
+/*
+ * Ranges and clients are compared as IPv6: an IPv4 address a.b.c.d is
+ * ::ffff:a.b.c.d and an IPv4 range /p is ::ffff:a.b.c.d/(96 + p).  So a
+ * v4-mapped client matches v4 ranges, a v4 client matches ::ffff:0:0/96,
+ * and ::/0 matches everyone.
+ */
+bool
+ks_cidr_match(const struct ks_cidr *c, const struct kc_sockaddr *sa)
+{
+	uint8_t net[16], host[16];
+	unsigned prefix, i, bits;
+
+	if (c == NULL || sa == NULL)
+		return false;
+	switch (sa->a.sa.sa_family) {
+	case AF_INET:
+		memcpy(host, v4mapped, 12);
+		memcpy(host + 12, &sa->a.in.sin_addr, 4);
+		break;
+	case AF_INET6:
+		memcpy(host, &sa->a.in6.sin6_addr, 16);
+		break;
+	default:
+		return false;
+	}
+	switch (c->family) {
+	case AF_INET:
+		if (c->prefix > 32)
+			return false;
+		memcpy(net, v4mapped, 12);
+		memcpy(net + 12, c->addr, 4);
+		prefix = 96 + c->prefix;
+		break;
+	case AF_INET6:
+		if (c->prefix > 128)
+			return false;
+		memcpy(net, c->addr, 16);
+		prefix = c->prefix;
+		break;
+	default:
+		return false;
+	}
+	for (i = 0; i < 16 && prefix > 0; i++) {
+		bits = prefix < 8 ? prefix : 8;
+		if (((net[i] ^ host[i]) & (uint8_t)(0xff00u >> bits)) != 0)
+			return false;
+		prefix -= bits;
+	}
+	return true;
+}
+
+static const struct opt *
+find_long(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++)
+		if (strlen(opts[i].name) == len &&
+		    memcmp(opts[i].name, name, len) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static const struct opt *
+find_short(char letter)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++)
+		if (opts[i].letter != 0 && opts[i].letter == letter)
+			return &opts[i];
+	return NULL;
+}
+
+static void
+bad_sec(struct parse *p, const struct opt *o, const char *v, bool zero_ok)
+{
+	struct quote q;
+
+	fail(p, "--%s: '%s' is not a number of seconds from %s to 1000000",
+	    o->name, quote(&q, v), zero_ok ? "0" : "0.000000001");
+}
+
+static void
+set_sec(struct parse *p, const struct opt *o, const char *v, uint64_t *ns,
+    bool zero_ok)
+{
+	uint64_t t;
+
+	if (ks_sec_parse(&t, v) != 0 || (t == 0 && !zero_ok)) {
+		bad_sec(p, o, v, zero_ok);
+		return;
+	}
+	*ns = t;
+}
+
+static void
+set_uint(struct parse *p, const struct opt *o, const char *v, unsigned lo,
+    unsigned hi, unsigned *out)
+{
+	struct quote q;
+
+	if (parse_uint(v, lo, hi, out) != 0)
+		fail(p, "--%s: '%s' is not a number from %u to %u", o->name,
+		    quote(&q, v), lo, hi);
+}
+
+static void
+set_option(struct parse *p, const struct opt *o, const char *v)
+{
+	struct ks_conf *c = p->c;
+	struct quote q;
+	const char *why;
+	uint64_t size;
+	unsigned i;
+
+	switch (o->id) {
+	case O_MIRROR:
+		if (c->nmirrors == KS_MAX_MIRRORS) {
+			fail(p, "too many mirrors at '%s': at most %u",
+			    quote(&q, v), KS_MAX_MIRRORS);
+			return;
+		}
+		i = c->nmirrors;
+		if (addr_parse(&c->mirrors[i], v, &why) != 0) {
+			fail(p, "bad address '%s' for --mirror: %s",
+			    quote(&q, v), why);
+			return;
+		}
+		if (addr_port(&c->mirrors[i].sa) == 0) {
+			memset(&c->mirrors[i], 0, sizeof(c->mirrors[i]));
+			fail(p, "bad address '%s' for --mirror: port 0 is "
+			    "allowed only for LISTEN", quote(&q, v));
+			return;
+		}
+		p->mirror_text[i] = v;
+		c->nmirrors++;
+		break;
+	case O_BUDGET:
+		if (ks_size_parse(&size, v) != 0 || size == 0) {
+			fail(p, "--%s: '%s' is not a size of 1 byte or more "
+			    "(suffixes k, m, g: powers of 1024)", o->name,
+			    quote(&q, v));
+			return;
+		}
+		c->mirror_budget = size;
+		break;
+	case O_POLICY:
+		if (strcmp(v, "detach") == 0)
+			c->mirror_drop = false;
+		else if (strcmp(v, "drop") == 0)
+			c->mirror_drop = true;
+		else
+			fail(p, "--%s: '%s' is not detach or drop", o->name,
+			    quote(&q, v));
+		break;
+	case O_THREADS:
+		set_uint(p, o, v, 1, KS_MAX_THREADS, &c->threads);
+		break;
+	case O_MAXCONNS:
+		set_uint(p, o, v, 0, KS_COUNT_MAX, &c->max_conns);
+		break;
+	case O_ALLOW:
+		if (c->nallow == KS_MAX_ALLOW) {
+			fail(p, "too many --allow ranges at '%s': at most %u",
+			    quote(&q, v), KS_MAX_ALLOW);
+			return;
+		}
+		if (ks_cidr_parse(&c->allow[c->nallow], v) != 0) {
+			fail(p, "--%s: bad range '%s': expected ADDR or "
+			    "ADDR/PREFIX, as in 10.0.0.0/8, 10.1.2.3, ::1/128 "
+			    "or [::1]/128", o->name, quote(&q, v));
+			return;
+		}
+		c->nallow++;
+		break;
+	case O_IDLE:
+		set_sec(p, o, v, &c->idle_ns, true);
+		break;
+	case O_HALFCLOSE:
+		set_sec(p, o, v, &c->half_close_ns, true);
+		break;
+	case O_UDPSESSION:
+		set_sec(p, o, v, &c->udp_session_ns, false);
+		break;
+	case O_UDPMAX:
+		set_uint(p, o, v, 1, KS_COUNT_MAX, &c->udp_max_sessions);
+		break;
+	case O_CONNECT:
+		set_sec(p, o, v, &c->connect_ns, false);
+		break;
+	case O_STATS:
+		set_sec(p, o, v, &c->stats_ns, true);
+		break;
+	case O_STATSFMT:
+		if (strcmp(v, "text") == 0)
+			c->stats_json = false;
+		else if (strcmp(v, "json") == 0)
+			c->stats_json = true;
+		else
+			fail(p, "--%s: '%s' is not text or json", o->name,
+			    quote(&q, v));
+		break;
+	case O_SHUTDOWN:
+		set_sec(p, o, v, &c->shutdown_ns, true);
+		break;
+	case O_PIPESIZE:
+		if (ks_size_parse(&size, v) != 0 || size == 0 ||
+		    size > KS_PIPE_MAX) {
+			fail(p, "--%s: '%s' is not a size from 1 byte to 1G "
+			    "(suffixes k, m, g: powers of 1024)", o->name,
+			    quote(&q, v));
+			return;
+		}
+		c->pipe_size = (size_t)size;
+		break;
+	case O_NOSPLICE:
+		c->no_splice = true;
+		break;
+	case O_QUIET:
+		c->verbosity = -1;
+		break;
+	case O_VERBOSE:
+		c->verbosity = 1;
+		break;
+	case O_HELP:
+		if (p->action == KS_RUN)
+			p->action = KS_HELP;
+		break;
+	case O_VERSION:
+		if (p->action == KS_RUN)
+			p->action = KS_VERSION;
+		break;
+	}
+}
+
+static void
+operand(struct parse *p, const char *s)
+{
+	if (p->noperands < 2)
+		p->operand[p->noperands] = s;
+	else if (p->extra == NULL)
+		p->extra = s;
+	p->noperands++;
+}
+
+/* "--name", "--name=value" or "--name value"; returns the args used. */
+static int
+long_option(struct parse *p, int argc, char *const argv[], int i)
+{
+	const char *arg = argv[i] + 2, *eq;
+	const struct opt *o;
+	struct quote q;
+	size_t len;
+
+	eq = strchr(arg, '=');
+	len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+	if ((o = find_long(arg, len)) == NULL) {
+		char name[QUOTE_MAX + 3];
+
+		snprintf(name, sizeof(name), "--%.*s",
+		    (int)(len < QUOTE_MAX ? len : QUOTE_MAX), arg);
+		fail(p, "unknown option '%s'; see kcsplice --help",
+		    quote(&q, name));
+		return 1;
+	}
+	if (o->arg == NULL) {
+		if (eq != NULL)
+			fail(p, "option '--%s' takes no value", o->name);
+		else
+			set_option(p, o, NULL);
+		return 1;
+	}
+	if (eq != NULL) {
+		set_option(p, o, eq + 1);
+		return 1;
+	}
+	if (i + 1 >= argc || argv[i + 1] == NULL) {
+		fail(p, "option '--%s' needs a value (%s); see kcsplice --help",
+		    o->name, o->arg);
+		return 1;
+	}
+	set_option(p, o, argv[i + 1]);
+	return 2;
+}
+
+/* "-qv", "-j4", "-j 4", "-qm ADDR"; returns the args used. */
+static int
+short_options(struct parse *p, int argc, char *const argv[], int i)
+{
+	const char *s = argv[i] + 1;
+	const struct opt *o;
+	struct quote q;
+	char name[3];
+
+	for (; *s != '\0'; s++) {
+		if ((o = find_short(*s)) == NULL) {
+			name[0] = '-';
+			name[1] = *s;
+			name[2] = '\0';
+			fail(p, "unknown option '%s'; see kcsplice --help",
+			    quote(&q, name));
+			continue;
+		}
+		if (o->arg == NULL) {
+			set_option(p, o, NULL);
+			continue;
+		}
+		if (s[1] != '\0') {
+			set_option(p, o, s + 1);
+			return 1;
+		}
+		if (i + 1 >= argc || argv[i + 1] == NULL) {
+			fail(p, "option '-%c' (--%s) needs a value (%s); "
+			    "see kcsplice --help", o->letter, o->name, o->arg);
+			return 1;
+		}
+		set_option(p, o, argv[i + 1]);
+		return 2;
+	}
+	return 1;
+}
+
+static void
+set_defaults(struct ks_conf *c)
+{
+	long ncpu;
+
+	memset(c, 0, sizeof(*c));
+	c->action = KS_RUN;
+	c->mirror_budget = 4ull << 20;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (ncpu > KS_MAX_THREADS)
+		ncpu = KS_MAX_THREADS;
+	c->threads = (unsigned)ncpu;
+	c->max_conns = 10000;
+	c->idle_ns = 300 * NSEC_PER_SEC;
+	c->half_close_ns = 60 * NSEC_PER_SEC;
+	c->udp_session_ns = 60 * NSEC_PER_SEC;
+	c->udp_max_sessions = 4096;
+	c->connect_ns = 10 * NSEC_PER_SEC;
+	c->shutdown_ns = 10 * NSEC_PER_SEC;
+}
+
+static void
+operand_addr(struct parse *p, struct ks_addr *a, const char *s,
+    const char *role, bool port0_ok)
+{
+	struct quote q;
+	const char *why;
+
+	if (addr_parse(a, s, &why) != 0) {
+		fail(p, "bad address '%s' for %s: %s", quote(&q, s), role, why);
+		return;
+	}
+	if (!port0_ok && addr_port(&a->sa) == 0) {
+		memset(a, 0, sizeof(*a));
+		fail(p, "bad address '%s' for %s: port 0 is allowed only for "
+		    "LISTEN", quote(&q, s), role);
+	}
+}
+
+/* udp on every side, or on none. */
+static void
+check_mixing(struct parse *p)
+{
+	const struct ks_conf *c = p->c;
+	bool udp = c->listen.kind == KS_UDP;
+	struct quote q1, q2;
+	unsigned i;
+
+	if ((c->upstream.kind == KS_UDP) != udp) {
+		fail(p, "cannot mix udp with tcp/unix: LISTEN '%s', UPSTREAM "
+		    "'%s'", quote(&q1, p->operand[0]),
+		    quote(&q2, p->operand[1]));
+		return;
+	}
+	for (i = 0; i < c->nmirrors; i++) {
+		if ((c->mirrors[i].kind == KS_UDP) != udp) {
+			fail(p, "cannot mix udp with tcp/unix: LISTEN '%s', "
+			    "--mirror '%s'", quote(&q1, p->operand[0]),
+			    quote(&q2, p->mirror_text[i]));
+			return;
+		}
+	}
+}
+
+int
+ks_conf_parse(struct ks_conf *c, int argc, char *const argv[], char *err,
+    size_t errlen)
+{
+	struct parse p;
+	struct quote q;
+	bool options = true;
+	const char *a;
+	int i;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (c == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "no configuration to fill");
+		return KS_EX_USAGE;
+	}
+	set_defaults(c);
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	p.err = err;
+	p.errlen = errlen;
+	p.action = KS_RUN;
+	if (argv == NULL)
+		argc = 0;
+
+	for (i = 1; i < argc && argv[i] != NULL; ) {
+		a = argv[i];
+		if (options && a[0] == '-' && a[1] == '-' && a[2] == '\0') {
+			options = false;
+			i++;
+		} else if (options && a[0] == '-' && a[1] == '-') {
+			i += long_option(&p, argc, argv, i);
+		} else if (options && a[0] == '-' && a[1] != '\0') {
+			i += short_options(&p, argc, argv, i);
+		} else {
+			operand(&p, a);
+			i++;
+		}
+	}
+
+	if (p.action != KS_RUN) {
+		/* --help and --version win over any mistake. */
+		if (err != NULL && errlen > 0)
+			err[0] = '\0';
+		c->action = p.action;
+		return 0;
+	}
+	if (!p.failed) {
+		if (p.noperands == 0)
+			fail(&p, "missing LISTEN and UPSTREAM addresses; see "
+			    "kcsplice --help");
+		else if (p.noperands == 1)
+			fail(&p, "missing UPSTREAM address after '%s'; see "
+			    "kcsplice --help", quote(&q, p.operand[0]));
+		else if (p.noperands > 2)
+			fail(&p, "unexpected operand '%s': only LISTEN and "
+			    "UPSTREAM are given", quote(&q, p.extra));
+	}
+	if (!p.failed) {
+		operand_addr(&p, &c->listen, p.operand[0], "LISTEN", true);
+		operand_addr(&p, &c->upstream, p.operand[1], "UPSTREAM",
+		    false);
+	}
+	if (!p.failed)
+		check_mixing(&p);
+	return p.failed ? KS_EX_USAGE : 0;
+}
+
+void
+ks_usage(FILE *f)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ncpu < 1)
+		ncpu = 1;
+	if (ncpu > KS_MAX_THREADS)
+		ncpu = KS_MAX_THREADS;
+	fprintf(f,
+"usage: kcsplice [options] LISTEN UPSTREAM\n"
+"\n"
+"Relay each connection (or UDP session) accepted on LISTEN to UPSTREAM, and\n"
+"copy every byte a client sends to each mirror; what mirrors send back is\n"
+"read and thrown away, and a mirror never slows the primary.\n"
+"\n"
+"Addresses (LISTEN, UPSTREAM, --mirror):\n"
+"  tcp:HOST:PORT   HOST an IPv4 address (127.0.0.1), an IPv6 address in\n"
+"                  brackets ([::1]) or localhost; PORT 1 to 65535 (0 for\n"
+"                  LISTEN: any free port)\n"
+"  unix:PATH       a UNIX stream socket; unix:@NAME: abstract namespace\n"
+"  udp:HOST:PORT   as tcp; udp on every side or on none\n"
+"\n"
+"Options:\n"
+"  -m, --mirror ADDR            mirror client-to-upstream bytes to ADDR\n"
+"                               (repeatable, at most %u)\n"
+"      --mirror-budget BYTES    bytes a mirror may lag the primary\n"
+"                               (default 4M)\n"
+"      --mirror-policy detach|drop\n"
+"                               past the budget, detach the mirror or drop\n"
+"                               what does not fit (default detach)\n"
+"  -j, --threads N              threads, 1 to %u (default: online CPUs, "
+"here %ld)\n"
+"      --max-conns N            concurrent connections, 0 = no cap\n"
+"                               (default 10000)\n"
+"      --allow CIDR             let in only TCP and UDP clients in these\n"
+"                               ranges (repeatable, at most %u; default:\n"
+"                               everyone); 10.0.0.0/8, 10.1.2.3, ::1/128\n"
+"      --idle-timeout SEC       end a connection silent both ways for SEC,\n"
+"                               0 = never (default 300)\n"
+"      --half-close-timeout SEC after one direction ended, the other may go\n"
+"                               on SEC more, 0 = forever (default 60)\n"
+"      --udp-session-timeout SEC\n"
+"                               end a UDP session silent for SEC\n"
+"                               (default 60)\n"
+"      --udp-max-sessions N     UDP sessions at once (default 4096)\n"
+"      --connect-timeout SEC    upstream connect limit (default 10)\n"
+"      --stats SEC              a stats line on stderr every SEC, 0 = off\n"
+"                               (default 0)\n"
+"      --stats-format text|json (default text)\n"
+"      --shutdown-timeout SEC   after SIGINT or SIGTERM, let connections\n"
+"                               finish for SEC (default 10)\n"
+"      --pipe-size BYTES        splice pipe size, up to 1G (default: the\n"
+"                               largest allowed)\n"
+"      --no-splice              copy through user space only (no splice or\n"
+"                               tee)\n"
+"  -q, --quiet                  log only errors\n"
+"  -v, --verbose                log each connection opened and closed\n"
+"  -h, --help                   print this help and exit\n"
+"  -V, --version                print the version and exit\n"
+"\n"
+"SEC takes decimals (0.5) up to 1000000; BYTES takes the suffixes k, m\n"
+"and g (powers of 1024); N is a decimal integer.  A long option's value\n"
+"may follow it or an '=' (--threads=4).  SIGUSR1 prints a stats line at\n"
+"once; SIGINT or SIGTERM stops after a drain, a second one at once.\n"
+"See kcsplice(1).\n",
+	    KS_MAX_MIRRORS, KS_MAX_THREADS, ncpu, KS_MAX_ALLOW);
+}

@@ -1,0 +1,120 @@
+/*
+ * conf.h: kcsplice's command line (kcsplice(1)).
+ *
+ * Parsing never prints, never exits and keeps no state between calls, so
+ * that the fuzz target can call it again and again; the tool prints the
+ * message and exits with the status it returns.
+ *
+ * Memory: struct ks_conf is the caller's; ks_conf_parse() allocates nothing
+ * (every list has a fixed maximum) and keeps no pointer into argv.
+ */
+#ifndef KCSPLICE_CONF_H
+#define KCSPLICE_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <kcont/socket.h>
+
+#define KS_MAX_MIRRORS	8
+#define KS_MAX_ALLOW	64
+#define KS_MAX_THREADS	64
+
+enum ks_kind { KS_TCP = 1, KS_UNIX, KS_UDP };
+
+/* An address as written on the command line. */
+struct ks_addr {
+	enum ks_kind		kind;
+	struct kc_sockaddr	sa;
+	char			text[128];	/* as given, NUL-terminated, for logs */
+};
+
+/* An --allow range. */
+struct ks_cidr {
+	int		family;		/* AF_INET or AF_INET6 */
+	uint8_t		addr[16];	/* network order; host bits cleared */
+	unsigned	prefix;		/* 0..32 or 0..128 */
+};
+
+enum ks_action { KS_RUN = 0, KS_HELP, KS_VERSION };
+
+struct ks_conf {
+	enum ks_action	action;
+	struct ks_addr	listen;
+	struct ks_addr	upstream;
+	struct ks_addr	mirrors[KS_MAX_MIRRORS];
+	unsigned	nmirrors;
+	uint64_t	mirror_budget;		/* bytes; default 4 MiB */
+	bool		mirror_drop;		/* --mirror-policy drop */
+	unsigned	threads;		/* default: online CPUs (1..64) */
+	unsigned	max_conns;		/* 0: no cap; default 10000; <= 1e9 */
+	struct ks_cidr	allow[KS_MAX_ALLOW];
+	unsigned	nallow;
+	uint64_t	idle_ns;		/* 0: never; default 300 s */
+	uint64_t	half_close_ns;		/* 0: forever; default 60 s */
+	uint64_t	udp_session_ns;		/* default 60 s; never 0 */
+	unsigned	udp_max_sessions;	/* default 4096; 1..1e9 */
+	uint64_t	connect_ns;		/* default 10 s; never 0 */
+	uint64_t	stats_ns;		/* 0: off (default) */
+	bool		stats_json;
+	uint64_t	shutdown_ns;		/* default 10 s */
+	size_t		pipe_size;		/* 0: the largest allowed; <= 1 GiB */
+	bool		no_splice;
+	int		verbosity;		/* -1 quiet, 0, 1 verbose */
+};
+
+/*
+ * Parse argv (argv[0] is the program name and is skipped) into c, after
+ * setting every default.  Returns 0, or 64 (EX_USAGE) with a one-line
+ * message in err (no "kcsplice: " prefix, no newline) naming what is wrong.
+ * --help or --version anywhere among the options gives 0 with c->action set
+ * (and nothing else checked).  On 64, c holds defaults and part of argv.
+ */
+int	ks_conf_parse(struct ks_conf *c, int argc, char *const argv[],
+	    char *err, size_t errlen);
+
+/*
+ * tcp:HOST:PORT, unix:PATH, unix:@NAME, udp:HOST:PORT.  0 or -EINVAL (and
+ * *a zeroed).  HOST is numeric (IPv4, or IPv6 in brackets) or "localhost"
+ * (127.0.0.1); port 0 parses here, ks_conf_parse() allows it only for
+ * LISTEN.  Control characters are refused, so that text is one log line.
+ */
+int	ks_addr_parse(struct ks_addr *a, const char *s);
+
+/*
+ * Format an address in the same syntax ("tcp:127.0.0.1:40001", "udp:[::1]:53",
+ * "unix:/run/x", "unix:@name"), e.g. the bound address of LISTEN for the
+ * listening line.  Returns the length, or -ENOSPC, -EINVAL (kind and family
+ * disagree).  What it writes, ks_addr_parse() reads back to the same sa.
+ */
+int	ks_addr_format(enum ks_kind kind, const struct kc_sockaddr *sa,
+	    char *buf, size_t size);
+
+/*
+ * 10.0.0.0/8, 10.1.2.3, ::1/128, [::1]/128.  0 or -EINVAL (and *c zeroed).
+ * An IPv4 range keeps its address in addr[0..3].
+ */
+int	ks_cidr_parse(struct ks_cidr *c, const char *s);
+
+/*
+ * Does the address (AF_INET, AF_INET6, v4-mapped v6) fall in the range?
+ * Both are compared as IPv6, a.b.c.d as ::ffff:a.b.c.d and an IPv4 range /p
+ * as ::ffff:a.b.c.d/(96 + p): a v4-mapped client matches IPv4 ranges, an
+ * IPv4 client matches ::ffff:0:0/96 and ::/0.  Other families: false.
+ */
+bool	ks_cidr_match(const struct ks_cidr *c, const struct kc_sockaddr *sa);
+
+/*
+ * "4M" and the like into bytes (k, m, g in either case: powers of 1024; no
+ * overflow); "0.5" seconds into ns (0 to 1e6 s; digits and one '.'; a
+ * fraction of a nanosecond rounds up).  0, or -EINVAL with *out untouched.
+ */
+int	ks_size_parse(uint64_t *out, const char *s);
+int	ks_sec_parse(uint64_t *ns, const char *s);
+
+/* The --help text. */
+void	ks_usage(FILE *f);
+
+#endif

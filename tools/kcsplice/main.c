@@ -1,0 +1,902 @@
+/*
+ * kcsplice: a TCP, UNIX and UDP relay that mirrors traffic (kcsplice(1)).
+ *
+ * One soft executor per thread (-j).  Streams: one listener; every executor
+ * keeps a few accept requests on it (the library serves them in order, so
+ * connections go round the executors), and each connection is a kc_splice
+ * of the client, a new upstream connection and one connection per mirror,
+ * all owned by the executor that accepted it.  UDP: one listener per
+ * executor on the same port (SO_REUSEPORT: the kernel keeps a client on one
+ * of them), each with its own kc_dgram_relay.
+ *
+ * The main thread does no I/O: it waits for signals (all blocked in every
+ * thread, taken with sigtimedwait) and prints the statistics.
+ */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kcont.h>
+
+#include "conf.h"
+
+#define ACCEPTS_PER_WORKER	4
+
+struct worker;
+
+/* A stream connection: the splice and what it needs to be found again. */
+struct conn {
+	struct conn		*c_prev, *c_next;	/* the worker's list */
+	struct worker		*c_w;
+	struct kc_splice	*c_sp;
+	struct kc		 c_done;
+	uint64_t		 c_id;
+	char			 c_client[64];
+};
+
+struct worker {
+	struct kc_executor	*w_ex;
+	unsigned		 w_idx;
+	struct kc		 w_acc[ACCEPTS_PER_WORKER];
+	struct kc		 w_retry[ACCEPTS_PER_WORKER];
+	struct kc		 w_cancelall;
+	struct conn		*w_conns;	/* the worker's own */
+	struct kc_socket	*w_udp;		/* UDP listener, until the relay has it */
+	struct kc_dgram_relay	*w_relay;
+	struct kc_dgram_relay_stats w_rlast;	/* the relay's, when it went */
+	struct kc_splice_stats	 w_acct __attribute__((aligned(64)));
+};
+
+static struct ks_conf conf;
+static struct worker *workers;
+static struct kc_socket *listener;	/* streams */
+static uint64_t next_id;
+static bool stopping;			/* atomic */
+
+/* Counters the statistics show, beyond the byte counts. */
+static struct {
+	uint64_t conns, active, refused, denied, errors;
+} ctr;
+
+/* ------------------------------------------------------------------ */
+/* Logging: one write(2) per line; floods of one kind are summarised. */
+
+enum lk { LK_INFO, LK_REFUSED, LK_DENIED, LK_UPSTREAM, LK_MIRROR, LK_UDP,
+	LK_CONN, LK_N };
+
+static struct {
+	uint32_t lock;
+	time_t	 sec;
+	unsigned n[LK_N];
+	unsigned missed[LK_N];
+} lg;
+
+#define LOG_BURST	10
+
+static void
+put_line(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void __attribute__((format(printf, 2, 3)))
+logk(enum lk kind, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	time_t now = time(NULL);
+	int len;
+	unsigned missed = 0;
+	bool show = true;
+
+	if (conf.verbosity < 0 && kind != LK_INFO)
+		return;
+	if (kind != LK_INFO) {
+		while (__atomic_exchange_n(&lg.lock, 1, __ATOMIC_ACQUIRE))
+			;
+		if (now != lg.sec) {
+			lg.sec = now;
+			memset(lg.n, 0, sizeof(lg.n));
+		}
+		if (++lg.n[kind] > LOG_BURST) {
+			lg.missed[kind]++;
+			show = false;
+		} else {
+			missed = lg.missed[kind];
+			lg.missed[kind] = 0;
+		}
+		__atomic_store_n(&lg.lock, 0, __ATOMIC_RELEASE);
+	}
+	if (!show)
+		return;
+	len = snprintf(buf, sizeof(buf), "kcsplice: ");
+	va_start(ap, fmt);
+	len += vsnprintf(buf + len, sizeof(buf) - (size_t)len, fmt, ap);
+	va_end(ap);
+	if (len > (int)sizeof(buf) - 40)
+		len = (int)sizeof(buf) - 40;
+	if (missed > 0)
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len,
+		    " (and %u more like it)", missed);
+	buf[len++] = '\n';
+	put_line(buf, (size_t)len);
+}
+
+static void
+addr_text(const struct kc_sockaddr *a, enum ks_kind kind, char *buf,
+    size_t size)
+{
+	char tmp[160];
+
+	if (kc_sockaddr_format(a, tmp, sizeof(tmp)) < 0)
+		snprintf(tmp, sizeof(tmp), "?");
+	if (a->a.sa.sa_family == AF_UNIX)
+		snprintf(buf, size, "%s", tmp);
+	else
+		snprintf(buf, size, "%s:%s", kind == KS_UDP ? "udp" : "tcp",
+		    tmp);
+}
+
+static void
+peer_text(const struct kc_sockaddr *a, char *buf, size_t size)
+{
+	if (a->a.sa.sa_family == AF_UNIX) {
+		snprintf(buf, size, "unix-client");
+		return;
+	}
+	if (kc_sockaddr_format(a, buf, size) < 0)
+		snprintf(buf, size, "?");
+}
+
+/* ------------------------------------------------------------------ */
+/* Statistics. */
+
+static unsigned
+count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n > 0 ? n - 1 : 0;	/* not the directory's own */
+}
+
+static uint64_t
+ld(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static void
+print_stats(void)
+{
+	struct kc_splice_stats t;
+	uint64_t udp_sessions = 0, udp_expired = 0, udp_refused = 0;
+	uint64_t udp_denied = 0, udp_opened = 0;
+	uint64_t up, down, spliced, copied;
+	struct mallinfo2 mi = mallinfo2();
+	char buf[768];
+	unsigned i, fds = count_fds();
+	int len;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < conf.threads; i++) {
+		const uint64_t *src = (const uint64_t *)&workers[i].w_acct;
+		uint64_t *dst = (uint64_t *)&t;
+		size_t k;
+
+		for (k = 0; k < sizeof(t) / sizeof(uint64_t); k++)
+			dst[k] += ld(&src[k]);
+		{
+			struct kc_dgram_relay_stats rs = workers[i].w_rlast;
+
+			if (workers[i].w_relay != NULL)
+				(void)kc_dgram_relay_stats(workers[i].w_relay,
+				    &rs);
+			udp_sessions += rs.sessions;
+			udp_expired += rs.expired;
+			udp_refused += rs.refused;
+			udp_denied += rs.denied;
+			udp_opened += rs.opened;
+		}
+	}
+	up = t.spliced[KC_SPLICE_FWD] + t.copied[KC_SPLICE_FWD];
+	down = t.spliced[KC_SPLICE_REV] + t.copied[KC_SPLICE_REV];
+	spliced = t.spliced[0] + t.spliced[1];
+	copied = t.copied[0] + t.copied[1];
+#define STATS_ARGS \
+	    (unsigned long long)(ld(&ctr.conns) + udp_opened), \
+	    (unsigned long long)(ld(&ctr.active) + udp_sessions), \
+	    (unsigned long long)(ld(&ctr.refused) + udp_refused), \
+	    (unsigned long long)(ld(&ctr.denied) + udp_denied), \
+	    (unsigned long long)up, (unsigned long long)down, \
+	    (unsigned long long)spliced, (unsigned long long)copied, \
+	    (unsigned long long)t.mirrored, \
+	    (unsigned long long)t.mirror_detached, \
+	    (unsigned long long)t.mirror_dropped, \
+	    (unsigned long long)ld(&ctr.errors), \
+	    (unsigned long long)udp_sessions, (unsigned long long)udp_expired, \
+	    (unsigned long long)t.pipe_fallbacks, fds, \
+	    (unsigned long long)mi.uordblks
+	if (conf.stats_json)
+		len = snprintf(buf, sizeof(buf), "{\"conns\":%llu,"
+		    "\"active\":%llu,\"refused\":%llu,\"denied\":%llu,"
+		    "\"up_bytes\":%llu,\"down_bytes\":%llu,\"spliced\":%llu,"
+		    "\"copied\":%llu,\"mirror_bytes\":%llu,"
+		    "\"mirror_detached\":%llu,\"mirror_dropped\":%llu,"
+		    "\"errors\":%llu,\"udp_sessions\":%llu,"
+		    "\"udp_expired\":%llu,\"pipe_fallbacks\":%llu,"
+		    "\"fds\":%u,\"heap_bytes\":%llu}\n", STATS_ARGS);
+	else
+		len = snprintf(buf, sizeof(buf), "kcsplice: stats conns=%llu "
+		    "active=%llu refused=%llu denied=%llu up_bytes=%llu "
+		    "down_bytes=%llu spliced=%llu copied=%llu "
+		    "mirror_bytes=%llu mirror_detached=%llu "
+		    "mirror_dropped=%llu errors=%llu udp_sessions=%llu "
+		    "udp_expired=%llu pipe_fallbacks=%llu fds=%u "
+		    "heap_bytes=%llu\n", STATS_ARGS);
+#undef STATS_ARGS
+	if (len > 0)
+		put_line(buf, (size_t)len < sizeof(buf) ? (size_t)len :
+		    sizeof(buf) - 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Streams. */
+
+static bool
+allowed(const struct kc_sockaddr *a)
+{
+	unsigned i;
+
+	if (conf.nallow == 0 || a->a.sa.sa_family == AF_UNIX)
+		return true;
+	for (i = 0; i < conf.nallow; i++)
+		if (ks_cidr_match(&conf.allow[i], a))
+			return true;
+	return false;
+}
+
+static const char *
+err_text(int e)
+{
+	return e == -ENOBUFS ? "budget exceeded" : strerror(-e);
+}
+
+static void
+mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
+    int err)
+{
+	struct conn *c = arg;
+
+	(void)sp;
+	if (mirror >= conf.nmirrors)
+		return;
+	if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOBUFS)
+		logk(LK_MIRROR, "mirror %s detached: budget %llu bytes "
+		    "exceeded (conn %llu)", conf.mirrors[mirror].text,
+		    (unsigned long long)conf.mirror_budget,
+		    (unsigned long long)c->c_id);
+	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED)
+		logk(LK_MIRROR, "mirror %s: %s (conn %llu, detached)",
+		    conf.mirrors[mirror].text, err_text(err),
+		    (unsigned long long)c->c_id);
+	else if (ev == KC_SPLICE_EV_MIRROR_DROPPING)
+		logk(LK_MIRROR, "mirror %s dropping: budget exceeded "
+		    "(conn %llu)", conf.mirrors[mirror].text,
+		    (unsigned long long)c->c_id);
+}
+
+static void
+conn_unlink(struct conn *c)
+{
+	struct worker *w = c->c_w;
+
+	if (c->c_prev != NULL)
+		c->c_prev->c_next = c->c_next;
+	else
+		w->w_conns = c->c_next;
+	if (c->c_next != NULL)
+		c->c_next->c_prev = c->c_prev;
+}
+
+/* The splice ended: on the worker. */
+static void
+conn_done(void *obj, void *env, int status)
+{
+	struct conn *c = env;
+
+	(void)obj;
+	if (status != 0 && status != -ECANCELED) {
+		__atomic_add_fetch(&ctr.errors, 1, __ATOMIC_RELAXED);
+		if (status == -ECONNREFUSED || status == -ENOENT ||
+		    status == -ETIMEDOUT || status == -EHOSTUNREACH ||
+		    status == -ENETUNREACH)
+			logk(LK_UPSTREAM, "conn %llu from %s: %s",
+			    (unsigned long long)c->c_id, c->c_client,
+			    status == -ECONNREFUSED ?
+			    "upstream refused the connection (client reset)" :
+			    strerror(-status));
+		else if (conf.verbosity > 0)
+			logk(LK_CONN, "conn %llu from %s ended: %s",
+			    (unsigned long long)c->c_id, c->c_client,
+			    strerror(-status));
+	} else if (conf.verbosity > 0) {
+		logk(LK_CONN, "conn %llu from %s closed",
+		    (unsigned long long)c->c_id, c->c_client);
+	}
+	conn_unlink(c);
+	(void)kc_splice_free(c->c_sp);
+	free(c);
+	__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
+}
+
+/* A new socket for addr on w, connecting. */
+static int
+dial(struct worker *w, const struct ks_addr *a, struct kc_socket **sp)
+{
+	int e;
+
+	if ((e = kc_socket_create(sp, w->w_ex, a->sa.a.sa.sa_family,
+	    SOCK_STREAM, NULL)) != 0)
+		return e;
+	if ((e = kc_socket_connect(*sp, &a->sa, NULL)) != 0) {
+		(void)kc_socket_close(*sp);
+		*sp = NULL;
+	}
+	return e;
+}
+
+static void
+reject(struct kc_socket *s)
+{
+	(void)kc_socket_close(s);
+}
+
+static void
+conn_start(struct worker *w, struct kc_socket *cs)
+{
+	struct kc_socket *up = NULL, *mir[KS_MAX_MIRRORS];
+	struct kc_splice_attr at;
+	struct kc_sockaddr peer;
+	struct conn *c;
+	unsigned i, nm = 0;
+	int e;
+
+	memset(&peer, 0, sizeof(peer));
+	(void)kc_socket_name(cs, &peer, 1);
+	if (!allowed(&peer)) {
+		char p[64];
+
+		peer_text(&peer, p, sizeof(p));
+		__atomic_add_fetch(&ctr.denied, 1, __ATOMIC_RELAXED);
+		logk(LK_DENIED, "denied %s: not in --allow", p);
+		reject(cs);
+		return;
+	}
+	if (__atomic_add_fetch(&ctr.active, 1, __ATOMIC_RELAXED) >
+	    conf.max_conns && conf.max_conns != 0) {
+		char p[64];
+
+		__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&ctr.refused, 1, __ATOMIC_RELAXED);
+		peer_text(&peer, p, sizeof(p));
+		logk(LK_REFUSED, "refused %s: max-conns %u reached", p,
+		    conf.max_conns);
+		reject(cs);
+		return;
+	}
+	__atomic_add_fetch(&ctr.conns, 1, __ATOMIC_RELAXED);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto fail;
+	c->c_w = w;
+	c->c_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+	peer_text(&peer, c->c_client, sizeof(c->c_client));
+	if ((e = dial(w, &conf.upstream, &up)) != 0) {
+		__atomic_add_fetch(&ctr.errors, 1, __ATOMIC_RELAXED);
+		logk(LK_UPSTREAM, "upstream %s: %s (client %s reset)",
+		    conf.upstream.text, strerror(-e), c->c_client);
+		free(c);
+		(void)kc_socket_close(cs);
+		__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	for (i = 0; i < conf.nmirrors; i++) {
+		if ((e = dial(w, &conf.mirrors[i], &mir[nm])) != 0) {
+			__atomic_add_fetch(&w->w_acct.mirror_detached, 1,
+			    __ATOMIC_RELAXED);
+			logk(LK_MIRROR, "mirror %s: %s (conn %llu, detached)",
+			    conf.mirrors[i].text, strerror(-e),
+			    (unsigned long long)c->c_id);
+			continue;
+		}
+		nm++;
+	}
+	memset(&at, 0, sizeof(at));
+	at.mirror_budget = conf.mirror_budget;
+	at.mirror_policy = conf.mirror_drop ? KC_MIRROR_DROP :
+	    KC_MIRROR_DETACH;
+	at.flags = conf.no_splice ? KC_SPLICE_COPY : 0;
+	at.half_close_ns = conf.half_close_ns;
+	at.idle_ns = conf.idle_ns;
+	at.connect_ns = conf.connect_ns;
+	at.pipe_size = conf.pipe_size;
+	at.account = &w->w_acct;
+	at.event = mirror_event;
+	at.event_arg = c;
+	if (kc_init(&c->c_done, conn_done, c, w->w_ex, 0) != 0 ||
+	    kc_splice(&c->c_sp, cs, up, mir, nm, &at, &c->c_done) != 0) {
+		for (i = 0; i < nm; i++)
+			(void)kc_socket_close(mir[i]);
+		(void)kc_socket_close(up);
+		free(c);
+		goto fail;
+	}
+	c->c_next = w->w_conns;
+	if (w->w_conns != NULL)
+		w->w_conns->c_prev = c;
+	w->w_conns = c;
+	if (conf.verbosity > 0)
+		logk(LK_CONN, "conn %llu from %s", (unsigned long long)c->c_id,
+		    c->c_client);
+	return;
+fail:
+	__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&ctr.errors, 1, __ATOMIC_RELAXED);
+	logk(LK_CONN, "cannot relay a connection: out of memory");
+	reject(cs);
+}
+
+static void accept_again(struct worker *w, unsigned k);
+
+static void
+accepted(void *obj, void *env, int status)
+{
+	struct kc *kc = env;
+	struct worker *w = NULL;
+	unsigned i, k = 0;
+
+	for (i = 0; i < conf.threads && w == NULL; i++)
+		if (kc >= workers[i].w_acc &&
+		    kc < workers[i].w_acc + ACCEPTS_PER_WORKER) {
+			w = &workers[i];
+			k = (unsigned)(kc - w->w_acc);
+		}
+	if (w == NULL)
+		return;
+	if (status == -ECANCELED || __atomic_load_n(&stopping,
+	    __ATOMIC_ACQUIRE)) {
+		if (obj != NULL)
+			reject(obj);
+		return;
+	}
+	if (status != 0) {
+		/* Out of descriptors and the like: try again a little later. */
+		logk(LK_CONN, "accept: %s", strerror(-status));
+		(void)kc_defer_after(&w->w_retry[k], 50000000ull, NULL, 0);
+		return;
+	}
+	conn_start(w, obj);
+	accept_again(w, k);
+}
+
+static void
+retry_fn(void *obj, void *env, int status)
+{
+	struct kc *kc = env;
+	unsigned i;
+
+	(void)obj;
+	(void)status;
+	for (i = 0; i < conf.threads; i++)
+		if (kc >= workers[i].w_retry &&
+		    kc < workers[i].w_retry + ACCEPTS_PER_WORKER)
+			accept_again(&workers[i],
+			    (unsigned)(kc - workers[i].w_retry));
+}
+
+static void
+accept_again(struct worker *w, unsigned k)
+{
+	if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE))
+		return;
+	if (kc_socket_accept(listener, w->w_ex, &w->w_acc[k]) != 0)
+		(void)kc_defer_after(&w->w_retry[k], 50000000ull, NULL, 0);
+}
+
+/* On each worker: cancel what is left (the drain time is over). */
+static void
+cancel_all(void *obj, void *env, int status)
+{
+	struct worker *w = env;
+	struct conn *c;
+
+	(void)obj;
+	(void)status;
+	for (c = w->w_conns; c != NULL; c = c->c_next)
+		(void)kc_splice_cancel(c->c_sp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Datagrams. */
+
+static int
+udp_admit(void *arg, const struct kc_sockaddr *client)
+{
+	(void)arg;
+	return allowed(client) ? 0 : -1;
+}
+
+static void
+udp_event(void *arg, int ev, const struct kc_sockaddr *client, int err)
+{
+	char p[64];
+
+	(void)arg;
+	peer_text(client, p, sizeof(p));
+	switch (ev) {
+	case KC_DGRAM_EV_FULL:
+		logk(LK_UDP, "udp: session cap %u reached, dropping datagram "
+		    "from %s", conf.udp_max_sessions, p);
+		break;
+	case KC_DGRAM_EV_DENIED:
+		logk(LK_DENIED, "denied %s: not in --allow", p);
+		break;
+	case KC_DGRAM_EV_ERROR:
+		__atomic_add_fetch(&ctr.errors, 1, __ATOMIC_RELAXED);
+		logk(LK_UDP, "udp: session for %s: %s", p, strerror(-err));
+		break;
+	case KC_DGRAM_EV_OPEN:
+		if (conf.verbosity > 0)
+			logk(LK_CONN, "udp: session for %s", p);
+		break;
+	case KC_DGRAM_EV_EXPIRED:
+		if (conf.verbosity > 0)
+			logk(LK_CONN, "udp: session for %s expired", p);
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Setting up. */
+
+static int
+open_listener(const struct ks_addr *a, bool reuseport, struct kc_sockaddr *bound,
+    int *fdp)
+{
+	int type = a->kind == KS_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	int fd, one = 1, e;
+	socklen_t len;
+
+	fd = socket(a->sa.a.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
+		return -errno;
+	if (a->sa.a.sa.sa_family != AF_UNIX) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		if (reuseport)
+			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+			    sizeof(one));
+	} else if (a->sa.a.un.sun_path[0] != '\0') {
+		/* A stale socket file of a previous run; never anything else. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (probe >= 0) {
+			if (connect(probe, &a->sa.a.sa, a->sa.len) != 0 &&
+			    errno == ECONNREFUSED)
+				(void)unlink(a->sa.a.un.sun_path);
+			close(probe);
+		}
+	}
+	if (bind(fd, &bound->a.sa, bound->len) != 0 ||
+	    (type == SOCK_STREAM && listen(fd, 4096) != 0)) {
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	len = sizeof(bound->a);
+	if (getsockname(fd, &bound->a.sa, &len) == 0)
+		bound->len = len;
+	*fdp = fd;
+	return 0;
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int
+setup(void)
+{
+	struct kc_sockaddr bound = conf.listen.sa;
+	char ltext[200], utext[200];
+	unsigned i, k;
+	int e, fd;
+
+	if ((workers = calloc(conf.threads, sizeof(*workers))) == NULL)
+		return EX_OSERR;
+	for (i = 0; i < conf.threads; i++) {
+		struct kc_executor_attr ea;
+		char name[32];
+
+		memset(&ea, 0, sizeof(ea));
+		ea.kind = KC_EXEC_SOFT;
+		snprintf(name, sizeof(name), "kcsplice/%u", i);
+		ea.name = name;
+		workers[i].w_idx = i;
+		if ((e = kc_executor_create(&workers[i].w_ex, &ea)) != 0) {
+			logk(LK_INFO, "cannot start thread %u: %s", i,
+			    strerror(-e));
+			return EX_OSERR;
+		}
+		for (k = 0; k < ACCEPTS_PER_WORKER; k++) {
+			(void)kc_init(&workers[i].w_acc[k], accepted,
+			    &workers[i].w_acc[k], workers[i].w_ex, 0);
+			(void)kc_init(&workers[i].w_retry[k], retry_fn,
+			    &workers[i].w_retry[k], workers[i].w_ex, 0);
+		}
+		(void)kc_init(&workers[i].w_cancelall, cancel_all, &workers[i],
+		    workers[i].w_ex, 0);
+	}
+	if (conf.listen.kind == KS_UDP) {
+		struct kc_dgram_relay_attr ra;
+		struct kc_sockaddr mir[KS_MAX_MIRRORS];
+
+		memset(&ra, 0, sizeof(ra));
+		for (i = 0; i < conf.nmirrors; i++)
+			mir[i] = conf.mirrors[i].sa;
+		ra.session_idle_ns = conf.udp_session_ns;
+		ra.max_sessions = conf.udp_max_sessions;
+		ra.mirrors = mir;
+		ra.nmirrors = conf.nmirrors;
+		ra.admit = udp_admit;
+		ra.event = udp_event;
+		for (i = 0; i < conf.threads; i++) {
+			struct worker *w = &workers[i];
+
+			if ((e = open_listener(&conf.listen, true, &bound,
+			    &fd)) != 0) {
+				logk(LK_INFO, "cannot listen on %s: %s",
+				    conf.listen.text, strerror(-e));
+				return EX_UNAVAILABLE;
+			}
+			if ((e = kc_socket_adopt(&w->w_udp, w->w_ex, fd,
+			    NULL)) != 0) {
+				logk(LK_INFO, "cannot listen on %s: %s",
+				    conf.listen.text, strerror(-e));
+				return EX_OSERR;
+			}
+			/* The share of the session cap each listener gets. */
+			ra.max_sessions = (conf.udp_max_sessions + conf.threads -
+			    1) / conf.threads;
+			ra.account = &w->w_acct;
+			if ((e = kc_dgram_relay_create(&w->w_relay, w->w_udp,
+			    &conf.upstream.sa, &ra)) != 0) {
+				logk(LK_INFO, "cannot start the relay: %s",
+				    strerror(-e));
+				return EX_OSERR;
+			}
+			w->w_udp = NULL;	/* the relay's now */
+		}
+	} else {
+		if ((e = open_listener(&conf.listen, false, &bound, &fd)) != 0) {
+			logk(LK_INFO, "cannot listen on %s: %s",
+			    conf.listen.text, strerror(-e));
+			return EX_UNAVAILABLE;
+		}
+		if ((e = kc_socket_adopt(&listener, workers[0].w_ex, fd,
+		    NULL)) != 0) {
+			logk(LK_INFO, "cannot listen on %s: %s",
+			    conf.listen.text, strerror(-e));
+			return EX_OSERR;
+		}
+		for (i = 0; i < conf.threads; i++)
+			for (k = 0; k < ACCEPTS_PER_WORKER; k++)
+				accept_again(&workers[i], k);
+	}
+	addr_text(&bound, conf.listen.kind, ltext, sizeof(ltext));
+	addr_text(&conf.upstream.sa, conf.upstream.kind, utext, sizeof(utext));
+	{
+		/* Even with -q: scripts read the port from it. */
+		int v = conf.verbosity;
+
+		conf.verbosity = 0;
+		logk(LK_INFO, "listening on %s, upstream %s, %u mirror%s, "
+		    "%u thread%s", ltext, utext, conf.nmirrors,
+		    conf.nmirrors == 1 ? "" : "s", conf.threads,
+		    conf.threads == 1 ? "" : "s");
+		conf.verbosity = v;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running and stopping. */
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+open_now(void)
+{
+	return __atomic_load_n(&ctr.active, __ATOMIC_RELAXED);
+}
+
+static void
+stop_listening(void)
+{
+	unsigned i;
+
+	__atomic_store_n(&stopping, true, __ATOMIC_RELEASE);
+	if (listener != NULL) {
+		(void)kc_socket_close(listener);
+		listener = NULL;
+	}
+	for (i = 0; i < conf.threads; i++)
+		if (workers[i].w_relay != NULL) {
+			/* Datagrams have nothing to drain. */
+			struct kc_dgram_relay *r = workers[i].w_relay;
+
+			(void)kc_dgram_relay_stats(r, &workers[i].w_rlast);
+			workers[i].w_rlast.sessions = 0;
+			workers[i].w_relay = NULL;
+			(void)kc_dgram_relay_destroy(r);
+		}
+}
+
+static void
+cut_the_rest(void)
+{
+	unsigned i;
+
+	for (i = 0; i < conf.threads; i++)
+		(void)kc_defer(&workers[i].w_cancelall, NULL, 0);
+}
+
+/* Wait for signals; print statistics.  Returns the exit status. */
+static int
+run(void)
+{
+	sigset_t set;
+	uint64_t next_stats = 0, deadline = 0;
+	bool draining = false;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	if (conf.stats_ns != 0)
+		next_stats = now_ns() + conf.stats_ns;
+	for (;;) {
+		struct timespec ts;
+		uint64_t now = now_ns(), wait = 1000000000ull;
+		int sig;
+
+		if (next_stats != 0) {
+			if (now >= next_stats) {
+				print_stats();
+				next_stats += conf.stats_ns;
+				if (next_stats <= now)
+					next_stats = now + conf.stats_ns;
+			}
+			if (next_stats - now < wait)
+				wait = next_stats - now;
+		}
+		if (draining) {
+			if (open_now() == 0)
+				break;
+			if (now >= deadline) {
+				logk(LK_INFO, "stopping: %llu connections "
+				    "still open after %.1f s: closing them",
+				    (unsigned long long)open_now(),
+				    (double)conf.shutdown_ns / 1e9);
+				cut_the_rest();
+				deadline = UINT64_MAX;
+			}
+			if (wait > 50000000ull)
+				wait = 50000000ull;
+		}
+		ts.tv_sec = (time_t)(wait / 1000000000ull);
+		ts.tv_nsec = (long)(wait % 1000000000ull);
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig < 0)
+			continue;
+		if (sig == SIGUSR1) {
+			print_stats();
+			continue;
+		}
+		if (draining) {
+			logk(LK_INFO, "stopping at once: %llu connections cut",
+			    (unsigned long long)open_now());
+			cut_the_rest();
+			break;
+		}
+		draining = true;
+		stop_listening();
+		logk(LK_INFO, "stopping: %llu connection%s open, waiting up "
+		    "to %.1f s", (unsigned long long)open_now(),
+		    open_now() == 1 ? "" : "s", (double)conf.shutdown_ns / 1e9);
+		deadline = now_ns() + conf.shutdown_ns;
+	}
+	if (conf.verbosity >= 0)
+		print_stats();
+	logk(LK_INFO, "stopped");
+	return EX_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	char err[512];
+	sigset_t set;
+	int r;
+
+	r = ks_conf_parse(&conf, argc, argv, err, sizeof(err));
+	if (r != 0) {
+		fprintf(stderr, "kcsplice: %s\n", err);
+		return r;
+	}
+	if (conf.action == KS_HELP) {
+		ks_usage(stdout);
+		return EX_OK;
+	}
+	if (conf.action == KS_VERSION) {
+		printf("kcsplice %s\n", KCSPLICE_VERSION);
+		return EX_OK;
+	}
+	/* Every thread inherits this: only run() takes these signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGPIPE);
+	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
+	raise_nofile();
+	if ((r = setup()) != 0)
+		_exit(r);	/* threads may be running: no clean-up owed */
+	r = run();
+	/* The executors may still hold sockets being closed: just go. */
+	fflush(stdout);
+	_exit(r);
+}
