@@ -39,13 +39,14 @@ check: all
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 run: all
-	$(BUILD)/bench/bench-handoff
+	scripts/demo.sh $(BUILD)
 
 bench: all
 	$(BUILD)/bench/bench-handoff
 	$(BUILD)/bench/bench-kevent
 	$(BUILD)/bench/bench-msg
 	$(BUILD)/bench/bench-echo
+	bench/relay.sh $(BUILD)
 
 # Each fuzzer runs in turn and keeps its corpus between runs; a seed corpus
 # in tests/fuzz/corpus/<name>, if any, is read too.  A crash stops make and

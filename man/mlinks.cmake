@@ -104,6 +104,14 @@ set(KC_MLINKS
   kc_socket.3:kc_socket_count.3
   kc_socket.3:kc_sockaddr_parse.3
   kc_socket.3:kc_sockaddr_format.3
+
+  kc_splice.3:kc_splice_cancel.3
+  kc_splice.3:kc_splice_stats.3
+  kc_splice.3:kc_splice_free.3
+  kc_splice.3:kc_pipe_stats.3
+  kc_splice.3:kc_dgram_relay_create.3
+  kc_splice.3:kc_dgram_relay_stats.3
+  kc_splice.3:kc_dgram_relay_destroy.3
 )
 
 # The man3 directory as seen at install time (relative MANDIRs are taken

@@ -9,7 +9,9 @@ set -eu
 pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev mandoc"
 case "${1:-build}" in
 build) ;;
-bench) pkgs="$pkgs libuv1-dev" ;;
+# The relay benchmark's load generators and peers (bench/relay.sh);
+# redis-benchmark is in redis-tools.
+bench) pkgs="$pkgs iperf3 haproxy socat redis-server redis-tools" ;;
 fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 *) echo "usage: $0 [build|bench|fuzz]" >&2; exit 64 ;;
 esac

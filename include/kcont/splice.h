@@ -175,6 +175,8 @@ struct kc_dgram_relay_attr {
 	const struct kc_sockaddr *mirrors;	/* copied; up to 16 */
 	unsigned	nmirrors;
 	struct kc_splice_stats *account;	/* or NULL */
+	unsigned	*shared_sessions;	/* several relays' count (or NULL):
+						   max_sessions caps their sum */
 	int		(*admit)(void *arg, const struct kc_sockaddr *client);
 	void		(*event)(void *arg, int event,
 			    const struct kc_sockaddr *client, int err);

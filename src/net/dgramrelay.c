@@ -63,6 +63,7 @@ struct kc_dgram_relay {
 	struct kc		 r_stopkc;
 	uint64_t		 r_period;
 	uint32_t		 r_stopped;	/* futex word: 1 when let go */
+	unsigned		 r_count;	/* sessions, for the cap */
 	bool			 r_stopping;
 };
 
@@ -93,6 +94,29 @@ event(struct kc_dgram_relay *r, int ev, const struct kc_sockaddr *client,
 
 /* ------------------------------------------------------------------ */
 /* Sessions. */
+
+/* A place under the cap: this relay's, or the one several relays share. */
+static bool
+cap_take(struct kc_dgram_relay *r)
+{
+	unsigned *c = r->r_attr.shared_sessions != NULL ?
+	    r->r_attr.shared_sessions : &r->r_count;
+	unsigned old = __atomic_load_n(c, __ATOMIC_RELAXED);
+
+	do {
+		if (old >= r->r_attr.max_sessions)
+			return false;
+	} while (!__atomic_compare_exchange_n(c, &old, old + 1, true,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return true;
+}
+
+static void
+cap_give(struct kc_dgram_relay *r)
+{
+	__atomic_sub_fetch(r->r_attr.shared_sessions != NULL ?
+	    r->r_attr.shared_sessions : &r->r_count, 1, __ATOMIC_RELAXED);
+}
 
 /* The parts of an address that name a client: family, port, host. */
 static size_t
@@ -183,6 +207,7 @@ sess_free(struct kc_dgram_relay *r, struct session *s)
 	for (i = 0; i < r->r_attr.nmirrors; i++)
 		sock_drop(s->s_m[i]);
 	stat_add(&r->r_st.sessions, -1);
+	cap_give(r);
 	free(s);
 }
 
@@ -227,12 +252,13 @@ sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 		event(r, KC_DGRAM_EV_DENIED, a, 0);
 		return NULL;
 	}
-	if (r->r_st.sessions >= r->r_attr.max_sessions) {
+	if (!cap_take(r)) {
 		stat_add(&r->r_st.refused, 1);
 		event(r, KC_DGRAM_EV_FULL, a, 0);
 		return NULL;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		cap_give(r);
 		event(r, KC_DGRAM_EV_ERROR, a, -ENOMEM);
 		return NULL;
 	}
@@ -242,6 +268,7 @@ sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 	s->s_last = kc__now();
 	s->s_upfd = -1;
 	if ((e = sess_sock(r, s, &r->r_up, &s->s_up, &s->s_upfd)) != 0) {
+		cap_give(r);
 		free(s);
 		event(r, KC_DGRAM_EV_ERROR, a, e);
 		return NULL;
@@ -501,6 +528,44 @@ sweep_fn(void *obj, void *env, int status)
 	(void)kc_defer_after(&r->r_sweepkc, r->r_period, NULL, 0);
 }
 
+/* Datagrams the listener read itself before the relay had it. */
+static void
+lis_early(struct kc_dgram_relay *r)
+{
+	struct kc_chain c = KC_CHAIN_INITIALIZER;
+	struct kc_sockaddr from;
+	ssize_t n;
+
+	while ((n = kc_socket_recv(r->r_lis, &c, KC__DG_SLOT, &from)) >= 0) {
+		struct kc__dgbatch *b = kc__dgbatch();
+		struct session *s;
+		uint32_t h = addr_hash(&from);
+		unsigned mi;
+
+		if (b == NULL || (size_t)n > KC__DG_SLOT ||
+		    ((s = sess_find(r, &from, h)) == NULL &&
+		    (s = sess_open(r, &from, h)) == NULL)) {
+			RCOUNT(r, dgram_dropped, 1);
+			kc_chain_free(&c);
+			continue;
+		}
+		s->s_last = kc__now();
+		(void)kc_chain_copyout(&c, 0, b->data[0], (size_t)n);
+		kc_chain_free(&c);
+		memset(&b->out[0], 0, sizeof(b->out[0]));
+		b->oiov[0].iov_base = b->data[0];
+		b->oiov[0].iov_len = (size_t)n;
+		b->out[0].msg_hdr.msg_iov = &b->oiov[0];
+		b->out[0].msg_hdr.msg_iovlen = 1;
+		for (mi = 0; mi < r->r_attr.nmirrors; mi++)
+			if (s->s_m[mi] != NULL)
+				(void)send_all(r, s->s_mfd[mi], b->out, 1, 0,
+				    true);
+		(void)send_all(r, s->s_upfd, b->out, 1, KC_SPLICE_FWD, false);
+	}
+	kc_chain_free(&c);
+}
+
 static void
 start_fn(void *obj, void *env, int status)
 {
@@ -512,6 +577,7 @@ start_fn(void *obj, void *env, int status)
 		return;
 	if (kc__socket_hook(r->r_lis, lis_hook, r) != 0)
 		return;
+	lis_early(r);
 	(void)kc_defer_after(&r->r_sweepkc, r->r_period, NULL, 0);
 	lis_input(r);
 }

@@ -1395,6 +1395,7 @@ static int
 connect_start(struct kc_socket *s, const struct kc_sockaddr *a)
 {
 	unsigned st = st_load(s);
+	int e;
 
 	if (st & KC_SS_CLOSED)
 		return -EBADF;
@@ -1414,7 +1415,10 @@ connect_start(struct kc_socket *s, const struct kc_sockaddr *a)
 		st_set(s, KC_SS_CONNECTING);
 		return 1;
 	}
-	return -errno;
+	/* Refused at once (a UNIX path nobody listens on): the socket failed. */
+	e = -errno;
+	sock_error(s, e);
+	return e;
 }
 
 static void
@@ -1484,8 +1488,9 @@ close_local(struct kc_socket *s)
 	upcall(s, KC_SO_CLOSED, -ECANCELED);
 	if (s->so_final)
 		return;
+	/* A socket still connecting flushes once connected. */
 	if (s->so_sndbytes == 0 || (st_load(s) & KC_SS_ERROR) ||
-	    !(st_load(s) & KC_SS_CONNECTED)) {
+	    !(st_load(s) & (KC_SS_CONNECTED | KC_SS_CONNECTING))) {
 		sock_finalize(s);
 		return;
 	}

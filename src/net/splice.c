@@ -860,7 +860,7 @@ dir_release(struct dir *d)
  * (bounded by its linger time) finishes the job.
  */
 static void
-mirror_handover(struct mirror *m)
+mirror_handover(struct kc_splice *sp, struct mirror *m)
 {
 	struct kc_chain c = KC_CHAIN_INITIALIZER;
 	struct kc_socket *s = m->m_sock;
@@ -880,8 +880,13 @@ mirror_handover(struct mirror *m)
 	}
 	kc_chain_concat(&c, &m->m_back);
 	(void)kc__socket_hook(s, NULL, NULL);
-	if (kc_chain_len(&c) > 0 && kc_socket_send(s, &c, NULL, NULL) != 0)
-		kc_chain_free(&c);
+	if (kc_chain_len(&c) > 0) {
+		size_t len = kc_chain_len(&c);
+
+		/* Counted as delivered: the socket's close flushes it. */
+		if (kc_socket_send(s, &c, NULL, NULL) == 0)
+			COUNT(sp, mirrored, len);
+	}
 	kc_chain_free(&c);
 	(void)kc_socket_shutdown(s, SHUT_WR);
 	mirror_release(m, false);
@@ -902,17 +907,17 @@ end(struct kc_splice *sp, int status)
 	(void)kc_cancel(&sp->sp_halfkc);
 	(void)kc_cancel(&sp->sp_connkc);
 	/*
-	 * A peer's failure is passed on as a reset; a timeout or a cancel
+	 * A peer's failure and a cancel are passed on as a reset; a timeout
 	 * closes (what was in flight is lost either way).
 	 */
-	reset = status != 0 && status != -ETIMEDOUT && status != -ECANCELED;
+	reset = status != 0 && status != -ETIMEDOUT;
 	for (k = 0; k < 2; k++) {
 		(void)kc__socket_hook(sp->sp_dir[k].d_src, NULL, NULL);
 		dir_release(&sp->sp_dir[k]);
 	}
 	for (i = 0; i < sp->sp_nm; i++) {
 		if (status == 0)
-			mirror_handover(&sp->sp_m[i]);
+			mirror_handover(sp, &sp->sp_m[i]);
 		else
 			mirror_release(&sp->sp_m[i], reset);
 	}
@@ -997,6 +1002,29 @@ out:
 	leave(sp);
 }
 
+/* Datagrams the source read itself before the splice: they go first. */
+static void
+dg_early(struct kc_splice *sp, struct dir *d)
+{
+	struct kc_chain c = KC_CHAIN_INITIALIZER;
+	unsigned char *buf = NULL;
+	ssize_t n;
+
+	while ((n = kc_socket_recv(d->d_src, &c, KC__DG_SLOT, NULL)) >= 0) {
+		if (buf == NULL && (buf = malloc(KC__DG_SLOT)) == NULL) {
+			COUNT(sp, dgram_dropped, 1);
+			kc_chain_free(&c);
+			continue;
+		}
+		(void)kc_chain_copyout(&c, 0, buf, (size_t)n);
+		kc_chain_free(&c);
+		if (dq_push(d, buf, (size_t)n) != 0)
+			COUNT(sp, dgram_dropped, 1);
+	}
+	kc_chain_free(&c);
+	free(buf);
+}
+
 static void
 start_fn(void *obj, void *env, int status)
 {
@@ -1026,6 +1054,8 @@ start_fn(void *obj, void *env, int status)
 		struct dir *d = &sp->sp_dir[k];
 
 		kc__socket_take_rcv(d->d_src, &d->d_pend);
+		if (sp->sp_dgram)
+			dg_early(sp, d);
 		sp->sp_moved += kc_chain_len(&d->d_pend);
 		if (d->d_idx == FWD && kc_chain_len(&d->d_pend) > 0 &&
 		    sp->sp_nm > 0)

@@ -64,6 +64,7 @@ static struct worker *workers;
 static struct kc_socket *listener;	/* streams */
 static uint64_t next_id;
 static bool stopping;			/* atomic */
+static unsigned udp_sessions_open;	/* the relays' shared count */
 
 /* Counters the statistics show, beyond the byte counts. */
 static struct {
@@ -73,7 +74,7 @@ static struct {
 /* ------------------------------------------------------------------ */
 /* Logging: one write(2) per line; floods of one kind are summarised. */
 
-enum lk { LK_INFO, LK_REFUSED, LK_DENIED, LK_UPSTREAM, LK_MIRROR, LK_UDP,
+enum lk { LK_INFO, LK_NOTE, LK_REFUSED, LK_DENIED, LK_UPSTREAM, LK_MIRROR, LK_UDP,
 	LK_CONN, LK_N };
 
 static struct {
@@ -112,7 +113,7 @@ logk(enum lk kind, const char *fmt, ...)
 
 	if (conf.verbosity < 0 && kind != LK_INFO)
 		return;
-	if (kind != LK_INFO) {
+	if (kind != LK_INFO && kind != LK_NOTE) {
 		while (__atomic_exchange_n(&lg.lock, 1, __ATOMIC_ACQUIRE))
 			;
 		if (now != lg.sec) {
@@ -141,21 +142,6 @@ logk(enum lk kind, const char *fmt, ...)
 		    " (and %u more like it)", missed);
 	buf[len++] = '\n';
 	put_line(buf, (size_t)len);
-}
-
-static void
-addr_text(const struct kc_sockaddr *a, enum ks_kind kind, char *buf,
-    size_t size)
-{
-	char tmp[160];
-
-	if (kc_sockaddr_format(a, tmp, sizeof(tmp)) < 0)
-		snprintf(tmp, sizeof(tmp), "?");
-	if (a->a.sa.sa_family == AF_UNIX)
-		snprintf(buf, size, "%s", tmp);
-	else
-		snprintf(buf, size, "%s:%s", kind == KS_UDP ? "udp" : "tcp",
-		    tmp);
 }
 
 static void
@@ -339,11 +325,9 @@ conn_done(void *obj, void *env, int status)
 		if (status == -ECONNREFUSED || status == -ENOENT ||
 		    status == -ETIMEDOUT || status == -EHOSTUNREACH ||
 		    status == -ENETUNREACH)
-			logk(LK_UPSTREAM, "conn %llu from %s: %s",
-			    (unsigned long long)c->c_id, c->c_client,
-			    status == -ECONNREFUSED ?
-			    "upstream refused the connection (client reset)" :
-			    strerror(-status));
+			logk(LK_UPSTREAM, "upstream %s: %s (conn %llu, client "
+			    "%s reset)", conf.upstream.text, strerror(-status),
+			    (unsigned long long)c->c_id, c->c_client);
 		else if (conf.verbosity > 0)
 			logk(LK_CONN, "conn %llu from %s ended: %s",
 			    (unsigned long long)c->c_id, c->c_client,
@@ -701,9 +685,8 @@ setup(void)
 				    conf.listen.text, strerror(-e));
 				return EX_OSERR;
 			}
-			/* The share of the session cap each listener gets. */
-			ra.max_sessions = (conf.udp_max_sessions + conf.threads -
-			    1) / conf.threads;
+			/* One cap for all the listeners. */
+			ra.shared_sessions = &udp_sessions_open;
 			ra.account = &w->w_acct;
 			if ((e = kc_dgram_relay_create(&w->w_relay, w->w_udp,
 			    &conf.upstream.sa, &ra)) != 0) {
@@ -729,8 +712,9 @@ setup(void)
 			for (k = 0; k < ACCEPTS_PER_WORKER; k++)
 				accept_again(&workers[i], k);
 	}
-	addr_text(&bound, conf.listen.kind, ltext, sizeof(ltext));
-	addr_text(&conf.upstream.sa, conf.upstream.kind, utext, sizeof(utext));
+	if (ks_addr_format(conf.listen.kind, &bound, ltext, sizeof(ltext)) < 0)
+		snprintf(ltext, sizeof(ltext), "%s", conf.listen.text);
+	snprintf(utext, sizeof(utext), "%s", conf.upstream.text);
 	{
 		/* Even with -q: scripts read the port from it. */
 		int v = conf.verbosity;
@@ -827,7 +811,7 @@ run(void)
 			if (open_now() == 0)
 				break;
 			if (now >= deadline) {
-				logk(LK_INFO, "stopping: %llu connections "
+				logk(LK_NOTE, "stopping: %llu connections "
 				    "still open after %.1f s: closing them",
 				    (unsigned long long)open_now(),
 				    (double)conf.shutdown_ns / 1e9);
@@ -847,21 +831,21 @@ run(void)
 			continue;
 		}
 		if (draining) {
-			logk(LK_INFO, "stopping at once: %llu connections cut",
+			logk(LK_NOTE, "stopping at once: %llu connections cut",
 			    (unsigned long long)open_now());
 			cut_the_rest();
 			break;
 		}
 		draining = true;
 		stop_listening();
-		logk(LK_INFO, "stopping: %llu connection%s open, waiting up "
+		logk(LK_NOTE, "stopping: %llu connection%s open, waiting up "
 		    "to %.1f s", (unsigned long long)open_now(),
 		    open_now() == 1 ? "" : "s", (double)conf.shutdown_ns / 1e9);
 		deadline = now_ns() + conf.shutdown_ns;
 	}
 	if (conf.verbosity >= 0)
 		print_stats();
-	logk(LK_INFO, "stopped");
+	logk(LK_NOTE, "stopped");
 	return EX_OK;
 }
 

@@ -1,0 +1,191 @@
+/*
+ * splicetest.h: helpers shared by the splice, tee and datagram relay tests
+ * (tests/net/splice_*.c), on top of nettest.h.
+ *
+ * Streams are runs of one reference buffer of 16 MiB of pseudo-random bytes
+ * (made once from the test seed): stream sid's byte i is
+ * st_ref[(sid + i) mod 16 MiB].  Senders send straight from the buffer and
+ * receivers compare with memcmp, so that tens of MiB can be checked byte
+ * for byte cheaply, also under sanitizers.  Two streams with different sids
+ * differ everywhere a test looks, so a byte of the wrong stream shows.
+ *
+ * A peer (struct st_peer) is a raw descriptor driven by a thread of its own,
+ * full duplex with poll(2): it sends a stream (or garbage) and receives and
+ * checks another until end of file or an error, each wait bounded.  The
+ * main thread sets a test up, starts peers and checks what they saw.
+ *
+ * A splice set-up (struct st_sp) is the usual picture:
+ *
+ *   client (raw) <-> a (accepted by a kc listener) ==splice== b <-> server
+ *                                                     \=> mirrors (raw)
+ *
+ * where b and the mirrors are created with kc_socket_create() and
+ * kc_socket_connect() and are still connecting when kc_splice() is called.
+ */
+#ifndef SPLICETEST_H
+#define SPLICETEST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include <kcont.h>
+#include <kcont/splice.h>
+
+#include "nettest.h"
+
+#define ST_MIB		(1u << 20)
+#define ST_REF_SIZE	(16u << 20)
+
+/* Fill the reference buffer (once; kct_begin() must have run). */
+void	st_init(void);
+
+/*
+ * Run the scenario named (printf) fmt?  Yes, unless KC_SPLICE_ONLY is set
+ * and the name does not contain it (to repeat one scenario: KC_SPLICE_ONLY=drop).  Prints
+ * the name when yes.
+ */
+KCT_PRINTF(1, 2)
+bool	st_want(const char *fmt, ...);
+
+/* A fresh stream id. */
+uint64_t st_sid(void);
+
+/* The next at most max bytes of stream sid from off, without wrapping. */
+const uint8_t *st_bytes(uint64_t sid, uint64_t off, size_t max, size_t *lenp);
+
+/* buf[0, len) must be stream sid's bytes from off. */
+#define st_check(buf, len, sid, off, what)				\
+	st_check_at(__FILE__, __LINE__, (buf), (len), (sid), (off), (what))
+void	st_check_at(const char *file, int line, const void *buf, size_t len,
+	    uint64_t sid, uint64_t off, const char *what);
+
+/* Append len bytes of stream sid from off to c. */
+void	st_chain(struct kc_chain *c, uint64_t sid, uint64_t off, size_t len);
+
+/* ---- peers ---- */
+
+struct st_peer {
+	/* Set before st_peer_start(); zero means "not". */
+	const char	*name;
+	int		 fd;
+	uint64_t	 send_sid;
+	uint64_t	 send_len;
+	bool		 garbage;	/* send 0xee bytes, not the stream */
+	bool		 shut_after;	/* shutdown(SHUT_WR) once all is sent */
+	bool		 send_after_eof; /* start sending at end of file */
+	uint64_t	 recv_sid;
+	uint64_t	 recv_len;	/* expected bytes; more fails */
+	bool		 recv_any;	/* don't check (a stream with holes) */
+	size_t		 read_chunk;	/* 0: 256 KiB */
+	uint64_t	 read_pause_ns;	/* sleep after each read */
+	unsigned	 limit_s;	/* 0: NT_WAIT_S * 2 */
+	atomic_int	 hold;		/* nonzero: do not read (yet) */
+
+	/* Results. */
+	pthread_t	 thread;
+	atomic_ullong	 sent;
+	atomic_ullong	 rcvd;
+	atomic_int	 send_err;	/* -errno of a failed send, else 0 */
+	atomic_int	 ended;		/* receiving ended */
+	atomic_int	 end;		/* then: 0 end of file, or -errno */
+	atomic_int	 finished;
+};
+
+void	st_peer_start(struct st_peer *p);
+/* Wait (bounded) for the thread to finish and join it. */
+void	st_peer_join(struct st_peer *p);
+/* Got all of recv_len, then end of file; sent all of send_len. */
+void	st_peer_check_whole(struct st_peer *p);
+
+/* ---- raw helpers ---- */
+
+/* A raw listener whose accepted sockets have a small receive buffer. */
+int	st_raw_listener_small(enum nt_kind k, struct kc_sockaddr *bound,
+	    int rcvbuf);
+/*
+ * A raw stream socket bound to an address of kind k and not listening:
+ * connecting to it is refused (keep it open meanwhile).
+ */
+int	st_raw_refuser(enum nt_kind k, struct kc_sockaddr *bound);
+/* Read and throw away until end of file or an error (bounded): 0 or -errno. */
+int	st_raw_drain(int fd, uint64_t *bytes);
+/* Write until a send fails (bounded): the -errno. */
+int	st_raw_write_until_error(int fd);
+/* A raw connected datagram socket pair is made by the tests themselves. */
+
+/* ---- events ---- */
+
+struct st_events {
+	struct kc_executor *ex;		/* they must run here */
+	struct kc_splice *_Atomic sp;	/* the splice they must name */
+	atomic_int	 n[8];
+	atomic_int	 err[8];	/* the last err per event */
+	atomic_uint	 mirror[8];	/* the last mirror per event */
+	atomic_int	 bad;		/* ran elsewhere, or wrong splice */
+};
+
+void	st_events_init(struct st_events *e, struct kc_executor *ex);
+kc_splice_event_fn st_event_fn;
+
+/* ---- a stream splice set-up ---- */
+
+#define ST_MAXM	17
+
+enum st_mirror_kind {
+	ST_M_LISTEN,		/* a raw listener accepts it */
+	ST_M_SMALL,		/* the same, with a small receive buffer */
+	ST_M_REFUSE,		/* the connection is refused */
+};
+
+struct st_sp {
+	struct kc_executor	*ex;
+	enum nt_kind		 ka, kb, km;
+	struct kc_socket	*a, *b, *m[ST_MAXM];
+	unsigned		 nm;
+	enum st_mirror_kind	 mkind[ST_MAXM];
+	int			 client, server, mirror[ST_MAXM];
+	int			 slfd, mlfd[ST_MAXM];
+	struct kc_sockaddr	 saddr, maddr[ST_MAXM];
+	bool			 b_connected;	/* the test connected b */
+	bool			 m_connected[ST_MAXM];	/* ... or mirror i */
+	struct kc_splice_attr	 attr;
+	struct kc_splice	*sp;
+	struct nt_done		 done;
+	struct st_events	 ev;
+};
+
+/*
+ * Client side: a kc listener of kind ka on s->ex, a raw client connected to
+ * it, a accepted (kc_socket_accept_wait()).
+ */
+void	st_sp_client(struct st_sp *s);
+/*
+ * Upstream side: a raw listener of kind kb, b created and kc_socket_connect()
+ * started (not waited for); the mirrors likewise, per mkind[].
+ */
+void	st_sp_upstream(struct st_sp *s);
+/*
+ * kc_splice() with s->attr (its event set to st_event_fn on s->ev), the
+ * done continuation on s->ex.  held: the owner is held by a gate meanwhile,
+ * so that b and the mirrors are certainly still connecting.
+ */
+void	st_sp_splice(struct st_sp *s, bool held);
+/* Accept the server's and the mirrors' connections (raw). */
+void	st_sp_accept(struct st_sp *s);
+/* All of the above, in order. */
+void	st_sp_open(struct st_sp *s, bool held);
+/* Wait for done; check it ran once on the owner, with obj the splice. */
+int	st_sp_wait(struct st_sp *s);
+/* Stats (must succeed), and printed. */
+void	st_sp_stats(struct st_sp *s, struct kc_splice_stats *st);
+void	st_stats_print(const char *what, const struct kc_splice_stats *st);
+/* kc_splice_free() and close the raw descriptors. */
+void	st_sp_close(struct st_sp *s);
+
+/* The pipe pool's stats of ex (read on ex). */
+void	st_pipe_stats(struct kc_executor *ex, struct kc_pipe_stats *ps);
+
+#endif /* SPLICETEST_H */
