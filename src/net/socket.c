@@ -121,6 +121,8 @@ struct kc_socket {
 	bool			 so_closing;	/* flushing before the descriptor goes */
 	bool			 so_final;	/* descriptor closed */
 	bool			 so_lingering;
+	bool			 so_drain;	/* closing: dropping the peer's data */
+	bool			 so_abort;	/* closing with a reset */
 	unsigned char		*so_scratch;	/* datagram input, made when first used */
 	kc__sock_hook_fn	*so_hook;	/* a splice has the descriptor */
 	void			*so_hookarg;
@@ -135,6 +137,8 @@ static kc_port_abort_fn port_abort;
 static void sock_input(struct kc_socket *s);
 static void sock_output(struct kc_socket *s);
 static void sock_finalize(struct kc_socket *s);
+static bool lingering_close(struct kc_socket *s);
+static bool drain_input(struct kc_socket *s);
 static void handle(struct kc_socket *s, struct sreq *r);
 
 static inline bool
@@ -1230,6 +1234,12 @@ ev_read(void *obj, void *env, int status)
 
 	(void)status;
 	sock_ref(s);
+	if (s->so_drain) {
+		if (!s->so_final && drain_input(s))
+			sock_finalize(s);
+		sock_unref(s);
+		return;
+	}
 	if (obj != NULL && (((const struct kevent *)obj)->flags & EV_EOF)) {
 		s->so_rdhup = true;
 		if (st_load(s) & KC_SS_CONNECTING) {
@@ -1507,11 +1517,70 @@ close_local(struct kc_socket *s)
 	sock_output(s);
 }
 
+/*
+ * Read and throw away what the peer sends after a close: true once it has
+ * ended (end of file or an error), false when there is nothing more now.
+ */
+static bool
+drain_input(struct kc_socket *s)
+{
+	static __thread char sink[4096];
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		ssize_t n = recv(s->so_fd, sink, sizeof(sink),
+		    MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		return n == 0 || errno != EAGAIN;
+	}
+	return false;
+}
+
+/*
+ * A graceful close of a stream: closing while the peer's data is still
+ * unread would make the kernel answer with a reset and throw away what we
+ * sent and it has not read.  So shut our side (the peer gets all of it,
+ * then end of file) and read and drop its data until it ends too, for at
+ * most the linger time.  True while that goes on.
+ */
+static bool
+lingering_close(struct kc_socket *s)
+{
+	unsigned st = st_load(s);
+
+	if (s->so_abort || (st & KC_SS_ERROR))
+		return false;
+	if (!s->so_drain) {
+		if (!is_stream(s) || !(st & KC_SS_CONNECTED) ||
+		    (st & (KC_SS_ERROR | KC_SS_LISTENING)))
+			return false;
+		s->so_drain = true;
+		(void)shutdown(s->so_fd, SHUT_WR);
+	}
+	if (drain_input(s))
+		return false;
+	if (!s->so_lingering) {
+		sock_ref(s);
+		s->so_lingering = true;
+		if (kc_defer_after(&s->so_linger, s->so_attr.linger_ns, s,
+		    0) != 0) {
+			s->so_lingering = false;
+			sock_unref(s);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The descriptor goes; the descriptor's reference with it. */
 static void
 sock_finalize(struct kc_socket *s)
 {
 	if (s->so_final)
+		return;
+	if (lingering_close(s))
 		return;
 	s->so_final = true;
 	kc_chain_free(&s->so_snd);
@@ -1538,6 +1607,7 @@ linger_fired(void *obj, void *env, int status)
 		/* The peer would not take it all: reset rather than wait. */
 		struct linger lg = { 1, 0 };
 
+		s->so_abort = true;
 		if (s->so_fd >= 0)
 			(void)setsockopt(s->so_fd, SOL_SOCKET, SO_LINGER, &lg,
 			    sizeof(lg));
@@ -2034,6 +2104,7 @@ kc__socket_abort(struct kc_socket *s)
 {
 	struct linger lg = { 1, 0 };
 
+	s->so_abort = true;
 	if (s->so_fd >= 0)
 		(void)setsockopt(s->so_fd, SOL_SOCKET, SO_LINGER, &lg,
 		    sizeof(lg));

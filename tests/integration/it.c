@@ -43,7 +43,8 @@ static atomic_int it_failing;
  * In a ThreadSanitizer build: a failing test leaves by _exit with its peer
  * threads running, which is not a leak worth a report.
  */
-const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+	__attribute__((visibility("default")));
 
 const char *
 __tsan_default_options(void)

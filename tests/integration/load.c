@@ -6,10 +6,13 @@
  *                     still open (stats active = all), then each finishes
  *                     its exchange, checked by hash
  *   churn             after a warm-up of 200 connections, 10,000 more
- *                     (2,000 under sanitizers) in batches of 100: every
- *                     echo checked, and kcsplice's descriptors and heap
- *                     (stats fds, heap_bytes) come back to where they were
- *                     after the warm-up (fds exactly, heap within 256 KiB)
+ *                     (2,000 under sanitizers) in batches of 100, in two
+ *                     halves: every echo checked; after each half
+ *                     kcsplice's descriptors (stats fds) are exactly where
+ *                     they were after the warm-up, and its heap
+ *                     (heap_bytes) within 256 KiB plus what kcont's bounded
+ *                     buffer caches may hold (about 1 MiB for -j 2): a leak
+ *                     of ~130 bytes a connection shows
  */
 #include "it.h"
 #include "peer.h"
@@ -17,7 +20,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <stdlib.h>
 
 static const struct pbehav echo_b = { .read = true, .echo = true,
 	.fin = true };
@@ -122,54 +124,90 @@ batches(struct peer *cl, const struct it_addr *to, unsigned count,
 	}
 }
 
+/*
+ * The heap a correct kcsplice may hold past its connections: kcont keeps
+ * freed buffer segments (16 KiB) and views in bounded per-thread caches
+ * (src/msg/buf.c: 32 segments and 256 views a thread), whose fill wanders
+ * with which thread frees what; kcsplice runs with -j 2 here.
+ */
+#define CHURN_THREADS	2
+#define CACHE_BOUND	(CHURN_THREADS * (32 * (16384 + 128) + 256 * 64))
+#define HEAP_SLACK	(CACHE_BOUND + (256 << 10))
+
+/*
+ * kcsplice's descriptors and heap once every connection so far is closed;
+ * closing is asynchronous, so let them settle (bounded) toward want_fds and
+ * a heap within HEAP_SLACK of want_heap, and return what they are.
+ */
+static void
+settled(struct ks *k, const struct it_stats *want, struct it_stats *st)
+{
+	uint64_t deadline = it_now_ns() + (uint64_t)(it_limit(10) * 1e9);
+
+	for (;;) {
+		ks_wait_active(k, 0, st);
+		if (st->fds == want->fds && (int64_t)st->heap_bytes -
+		    (int64_t)want->heap_bytes <= HEAP_SLACK)
+			return;
+		if (it_now_ns() > deadline)
+			return;
+		it_sleep_ms(50);
+	}
+}
+
+static void
+check_back(const struct it_stats *st0, const struct it_stats *st,
+    unsigned after)
+{
+	int64_t d = (int64_t)st->heap_bytes - (int64_t)st0->heap_bytes;
+
+	it_log("after %u more: fds %" PRIu64 ", heap %" PRIu64 " (%+" PRId64
+	    ")", after, st->fds, st->heap_bytes, d);
+	IT_CHECKF(st->fds == st0->fds, "after %u more connections kcsplice "
+	    "has %" PRIu64 " descriptors, not %" PRIu64, after, st->fds,
+	    st0->fds);
+	IT_CHECKF(d <= HEAP_SLACK, "after %u more connections kcsplice's "
+	    "heap grew %" PRId64 " bytes (allowed: %d of caches and 256 KiB)",
+	    after, d, CACHE_BOUND);
+}
+
 static void
 churn(void)
 {
-	unsigned warm = 200, n = getenv("CHURN_N") ? (unsigned)atoi(getenv("CHURN_N")) : IT_SCALE(10000, 2000), batch = 100;
-	uint64_t deadline, settle;
-	struct it_stats st0, st;
+	unsigned warm = 200, n = IT_SCALE(10000, 2000), batch = 100;
+	struct it_stats st0, st1, st2;
 	struct peer *up, *cl;
-	const char *args[4];
+	const char *args[6];
+	uint64_t deadline;
 	struct ks k;
-	int64_t dheap;
 
 	it_raise_nofile();
 	up = peer_listen("upstream", "tcp:127.0.0.1:0", &echo_b);
-	args[0] = "tcp:127.0.0.1:0";
-	args[1] = up->addr.text;
-	args[2] = NULL;
+	args[0] = "-j";
+	args[1] = "2";
+	args[2] = "tcp:127.0.0.1:0";
+	args[3] = up->addr.text;
+	args[4] = NULL;
 	ks_start(&k, args);
 	cl = peer_client("client");
-	deadline = it_now_ns() + (uint64_t)(it_limit(1000) * 1e9);
+	deadline = it_now_ns() + (uint64_t)(it_limit(100) * 1e9);
 
 	batches(cl, &k.listen, warm, batch, deadline);
 	ks_wait_active(&k, 0, &st0);
 	it_log("after %u connections: fds %" PRIu64 ", heap %" PRIu64, warm,
 	    st0.fds, st0.heap_bytes);
-	batches(cl, &k.listen, n, batch, deadline);
+	batches(cl, &k.listen, n / 2, batch, deadline);
+	settled(&k, &st0, &st1);
+	check_back(&st0, &st1, n / 2);
+	batches(cl, &k.listen, n - n / 2, batch, deadline);
+	settled(&k, &st0, &st2);
+	check_back(&st0, &st2, n);
+
 	peer_check_echoed(cl, warm + n);
 	PEER_WAIT(up, up->ndone == warm + n, 30);
 	peer_check_same(cl, true, up, warm + n, "client -> upstream");
-
-	/* Closing is asynchronous: let it settle, but only so long. */
-	settle = it_now_ns() + (uint64_t)(it_limit(10) * 1e9);
-	for (;;) {
-		ks_wait_active(&k, 0, &st);
-		dheap = (int64_t)st.heap_bytes - (int64_t)st0.heap_bytes;
-		if (st.fds == st0.fds && dheap <= 256 * 1024 &&
-		    dheap >= -256 * 1024)
-			break;
-		if (it_now_ns() > settle)
-			IT_FAIL("after %u more connections: fds %" PRIu64
-			    " (was %" PRIu64 "), heap %" PRIu64 " (was %" PRIu64
-			    ", %+" PRId64 " bytes)", n, st.fds, st0.fds,
-			    st.heap_bytes, st0.heap_bytes, dheap);
-		it_sleep_ms(50);
-	}
-	it_log("after %u more: fds %" PRIu64 ", heap %" PRIu64 " (%+" PRId64
-	    ")", n, st.fds, st.heap_bytes, dheap);
-	IT_EQ(st.conns, warm + n);
-	IT_EQ(st.errors, 0);
+	IT_EQ(st2.conns, warm + n);
+	IT_EQ(st2.errors, 0);
 	ks_stop(&k);
 	peer_free(cl);
 	peer_free(up);

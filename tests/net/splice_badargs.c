@@ -15,7 +15,8 @@
  * 16 mirrors are not too many: each gets the client's bytes.
  *
  * kc_splice_free() before done has run: -EBUSY, and the splice goes on;
- * after kc_splice_cancel() and done, kc_splice_free() succeeds.
+ * after kc_splice_cancel() and done, kc_splice_free() succeeds.  done may
+ * call kc_splice_free() itself (as kc_splice(3)'s example does).
  * NULL to kc_splice_cancel(), kc_splice_stats(), kc_splice_free() and
  * kc_pipe_stats(): -EINVAL.
  */
@@ -297,6 +298,59 @@ free_busy(struct kc_executor *ex)
 	st_sp_close(&s);
 }
 
+struct self_free {
+	struct kc		 kc;
+	struct kc_splice	*sp;
+	atomic_int		 status;
+	atomic_int		 freed;	/* kc_splice_free() + 1 */
+};
+
+static void
+self_free_fn(void *obj, void *env, int status)
+{
+	struct self_free *f = env;
+
+	atomic_store(&f->status, status);
+	/* done may give the splice back itself. */
+	atomic_store(&f->freed, kc_splice_free(obj) + 1);
+}
+
+static void
+free_in_done(struct kc_executor *ex)
+{
+	struct st_sp s;
+	struct self_free f;
+	long base = kc_socket_count();
+	char c;
+
+	if (!st_want("kc_splice_free() from done"))
+		return;
+	memset(&s, 0, sizeof(s));
+	memset(&f, 0, sizeof(f));
+	s.ex = ex;
+	s.ka = s.kb = s.km = NT_TCP4;
+	st_sp_client(&s);
+	st_sp_upstream(&s);
+	KC_CHECK_OK(kc_init(&f.kc, self_free_fn, &f, ex, 0));
+	KC_CHECK_OK(kc_socket_connect(s.b, &s.saddr, NULL));
+	KC_CHECK_OK(kc_splice(&f.sp, s.a, s.b, NULL, 0, NULL, &f.kc));
+	s.server = nt_raw_accept(s.slfd);
+	nt_raw_close(s.slfd);
+	nt_raw_write(s.client, "x", 1);
+	KC_CHECK_OK(shutdown(s.client, SHUT_WR));
+	KC_CHECK_EQ(nt_raw_read(s.server, &c, 1), 1);
+	KC_CHECK_EQ(c, 'x');
+	nt_raw_expect_eof(s.server);
+	KC_CHECK_OK(shutdown(s.server, SHUT_WR));
+	nt_raw_expect_eof(s.client);
+	KCT_WAIT(atomic_load(&f.freed) != 0, NT_WAIT_S);
+	KC_CHECK_EQ(atomic_load(&f.status), 0);
+	KC_CHECK_EQ(atomic_load(&f.freed) - 1, 0);
+	nt_wait_count(base);
+	nt_raw_close(s.client);
+	nt_raw_close(s.server);
+}
+
 int
 main(void)
 {
@@ -311,6 +365,7 @@ main(void)
 	simple_cases(ex, ex2);
 	mirror_count(ex);
 	free_busy(ex);
+	free_in_done(ex);
 	nt_wait_count(base);
 	kct_exec_finish(ex);
 	kct_exec_finish(ex2);

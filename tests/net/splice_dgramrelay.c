@@ -71,13 +71,14 @@ struct up {
 static void *
 up_main(void *arg)
 {
-	static uint8_t buf[65536];
+	uint8_t *buf = malloc(65536);
 	struct up *u = arg;
 	struct kc_sockaddr from;
 	struct pollfd p;
 	ssize_t n;
 	unsigned i;
 
+	KC_CHECK(buf != NULL);
 	while (!atomic_load(&u->stop)) {
 		p.fd = u->fd;
 		p.events = POLLIN;
@@ -86,7 +87,7 @@ up_main(void *arg)
 			continue;
 		memset(&from, 0, sizeof(from));
 		from.len = sizeof(from.a);
-		n = recvfrom(u->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+		n = recvfrom(u->fd, buf, 65536, MSG_DONTWAIT | MSG_TRUNC,
 		    &from.a.sa, &from.len);
 		if (n < 0)
 			continue;
@@ -105,6 +106,7 @@ up_main(void *arg)
 		KC_CHECK_EQ(sendto(u->fd, buf, (size_t)n, 0, &from.a.sa,
 		    from.len), n);
 	}
+	free(buf);
 	return NULL;
 }
 
@@ -156,7 +158,7 @@ struct rec {
 	atomic_int		 bad;
 	pthread_mutex_t		 mu;
 	struct kc_sockaddr	 last[8];
-	struct kc_sockaddr	 deny;		/* admit says no to it */
+	struct kc_sockaddr	 deny;		/* admit: no to it */
 	bool			 denying;
 	atomic_int		 asked_deny;
 	atomic_int		 asked_other;
@@ -283,7 +285,7 @@ struct rl {
 	int				 mfd[2];
 	struct kc_sockaddr		 maddr[2];
 	unsigned			 nm;
-	bool				 deny1;	/* admit says no to client 1 */
+	bool				 deny1;	/* no to client 1 */
 };
 
 /* The listener, upstream, clients and mirrors; no relay yet. */

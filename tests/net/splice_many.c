@@ -12,15 +12,18 @@
  * gets 0.  Per splice, and in the account struct they all share, the
  * counts are the bytes sent each way.
  *
- * Then 24 connections (8 under sanitizers) at once whose servers do not
- * read until the pool has lent pipes (data the destination cannot take
- * yet), while each client sends 4 MiB (1 MiB); then they read, and every
- * stream arrives whole.
+ * Then 24 connections (8 under sanitizers) at once, b and the servers with
+ * small kernel buffers, whose servers do not read until the pools have
+ * lent pipes (holding data the destination cannot take yet), while each
+ * client sends 4 MiB (1 MiB); then they read, and every stream arrives
+ * whole.
  *
  * After each: kc_socket_count() is back where it was; each executor's pipe
  * pool (kc_pipe_stats(), read on that executor) lends no pipe; and the
  * descriptors open (/proc/self/fd) are those before, plus two per pipe the
- * pools now keep idle that they did not keep before.
+ * pools now keep idle that they did not keep before.  Once the executors
+ * are destroyed, the descriptors are those before they were created: their
+ * pools' pipes went with them.
  */
 #include "splicetest.h"
 
@@ -253,6 +256,8 @@ held(struct kc_executor **exs, unsigned n, uint64_t len)
 	for (i = 0; i < n; i++) {
 		s[i].ex = exs[i & 1];
 		s[i].ka = s[i].kb = s[i].km = i % 3 == 2 ? NT_UNIX : NT_TCP4;
+		/* b and the server buffer little: the pipes must hold on. */
+		s[i].small = 32768;
 		st_sp_open(&s[i], false);
 		cl[i].name = "client";
 		cl[i].fd = s[i].client;
@@ -303,11 +308,13 @@ main(void)
 	struct kc_executor *exs[2];
 	long base;
 	unsigned n;
+	int fds0;
 
 	kct_begin("net-splice-many", 600);
 	st_init();
 	n = kct_sanitized() ? 200 : MAXN;
 	base = kc_socket_count();
+	fds0 = nt_fd_count();
 	exs[0] = kct_exec_soft("splice-many-a");
 	exs[1] = kct_exec_soft("splice-many-b");
 	/*
@@ -324,5 +331,7 @@ main(void)
 	nt_wait_count(base);
 	kct_exec_finish(exs[0]);
 	kct_exec_finish(exs[1]);
+	/* The executors took their pools' pipes (and all else) with them. */
+	KC_CHECK_EQ(nt_fd_count(), fds0);
 	return kct_done();
 }

@@ -63,11 +63,9 @@ raw_pass(int from, int to, size_t len)
 {
 	uint64_t sid = st_sid();
 	uint8_t *buf = malloc(len);
-	size_t n;
 
 	KC_CHECK(buf != NULL);
-	nt_raw_write(from, st_bytes(sid, 0, len, &n), len);
-	KC_CHECK_EQ(n, len);
+	st_raw_write(from, sid, 0, len);
 	nt_raw_read_full(to, buf, len);
 	st_check(buf, len, sid, 0, "first exchange");
 	free(buf);
@@ -356,7 +354,6 @@ idle_traffic(struct kc_executor *ex, enum nt_kind k)
 	uint64_t t0, sid = st_sid(), off = 0;
 	long base = kc_socket_count();
 	uint8_t buf[100];
-	size_t n;
 
 	if (!st_want("%s: idle_ns, kept alive by traffic", nt_kind_name[k]))
 		return;
@@ -370,9 +367,7 @@ idle_traffic(struct kc_executor *ex, enum nt_kind k)
 		int from = (off / sizeof(buf)) & 1 ? s.server : s.client;
 		int to = from == s.client ? s.server : s.client;
 
-		nt_raw_write(from, st_bytes(sid, off, sizeof(buf), &n),
-		    sizeof(buf));
-		KC_CHECK_EQ(n, sizeof(buf));
+		st_raw_write(from, sid, off, sizeof(buf));
 		nt_raw_read_full(to, buf, sizeof(buf));
 		st_check(buf, sizeof(buf), sid, off, "traffic");
 		off += sizeof(buf);

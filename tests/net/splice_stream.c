@@ -15,8 +15,8 @@
  * is back).
  *
  * TCP over 127.0.0.1 and ::1, UNIX streams, and mixed: a UNIX and b TCP, a
- * TCP over ::1 and b UNIX.  The last kind is also spliced from a
- * continuation running on the owner itself.
+ * TCP over ::1 and b UNIX (spliced from a continuation running on the
+ * owner itself), a TCP and b UNIX with attr.pipe_size 64 KiB.
  */
 #include "splicetest.h"
 
@@ -44,7 +44,7 @@ splice_on_owner(void *arg)
 
 static void
 run(struct kc_executor *ex, enum nt_kind ka, enum nt_kind kb, unsigned flags,
-    bool on_owner)
+    bool on_owner, size_t pipe_size)
 {
 	struct kc_splice_stats st;
 	struct kc_pipe_stats ps0, ps;
@@ -53,9 +53,10 @@ run(struct kc_executor *ex, enum nt_kind ka, enum nt_kind kb, unsigned flags,
 	long base = kc_socket_count();
 	unsigned d;
 
-	if (!st_want("%s -> %s%s%s", nt_kind_name[ka], nt_kind_name[kb],
+	if (!st_want("%s -> %s%s%s%s", nt_kind_name[ka], nt_kind_name[kb],
 	    flags & KC_SPLICE_COPY ? ", KC_SPLICE_COPY" : "",
-	    on_owner ? ", spliced on the owner" : ""))
+	    on_owner ? ", spliced on the owner" : "",
+	    pipe_size != 0 ? ", 64 KiB pipes" : ""))
 		return;
 	st_pipe_stats(ex, &ps0);
 	memset(&s, 0, sizeof(s));
@@ -63,6 +64,7 @@ run(struct kc_executor *ex, enum nt_kind ka, enum nt_kind kb, unsigned flags,
 	s.ka = ka;
 	s.kb = kb;
 	s.attr.flags = flags;
+	s.attr.pipe_size = pipe_size;
 	if (on_owner) {
 		struct from_owner f = { .s = &s, .r = 1 };
 
@@ -150,15 +152,16 @@ main(void)
 	base = kc_socket_count();
 	ex = kct_exec_soft("splice-stream");
 
-	run(ex, NT_TCP4, NT_TCP4, 0, false);
-	run(ex, NT_TCP4, NT_TCP4, KC_SPLICE_COPY, false);
-	run(ex, NT_TCP6, NT_TCP6, 0, false);
-	run(ex, NT_TCP6, NT_TCP6, KC_SPLICE_COPY, false);
-	run(ex, NT_UNIX, NT_UNIX, 0, false);
-	run(ex, NT_UNIX, NT_UNIX, KC_SPLICE_COPY, false);
-	run(ex, NT_UNIX, NT_TCP4, 0, false);
-	run(ex, NT_UNIX, NT_TCP4, KC_SPLICE_COPY, false);
-	run(ex, NT_TCP6, NT_UNIX, 0, true);
+	run(ex, NT_TCP4, NT_TCP4, 0, false, 0);
+	run(ex, NT_TCP4, NT_TCP4, KC_SPLICE_COPY, false, 0);
+	run(ex, NT_TCP6, NT_TCP6, 0, false, 0);
+	run(ex, NT_TCP6, NT_TCP6, KC_SPLICE_COPY, false, 0);
+	run(ex, NT_UNIX, NT_UNIX, 0, false, 0);
+	run(ex, NT_UNIX, NT_UNIX, KC_SPLICE_COPY, false, 0);
+	run(ex, NT_UNIX, NT_TCP4, 0, false, 0);
+	run(ex, NT_UNIX, NT_TCP4, KC_SPLICE_COPY, false, 0);
+	run(ex, NT_TCP6, NT_UNIX, 0, true, 0);
+	run(ex, NT_TCP4, NT_UNIX, 0, false, 65536);
 
 	nt_wait_count(base);
 	kct_exec_finish(ex);

@@ -7,15 +7,17 @@
  * Every mirror is created and kc_socket_connect()ed while the owner is held,
  * so it is still connecting when kc_splice() is called.
  *
- *   1, 2 and 3 mirrors (TCP, and UNIX mirrors of a TCP splice): every
- *   mirror receives exactly the client's stream, then end of file; the
- *   server too; the client receives the server's stream; counted: mirrored
- *   = mirrors x stream.  In the 2-mirror runs the first mirror writes 16 MiB
- *   of garbage back, more than the kernel buffers hold: it can do so only
- *   if the splice reads and throws it away, and none of it reaches the
- *   client (whose stream is checked byte for byte).
+ *   1, 2 and 3 mirrors (TCP mirrors of TCP, UNIX mirrors of TCP over ::1,
+ *   UNIX mirrors of UNIX), with a budget above the stream's length: every
+ *   mirror receives exactly the client's stream (8 MiB, 2 MiB under
+ *   sanitizers), then end of file; the server too; the client receives the
+ *   server's stream; counted: mirrored = mirrors x stream.  In the 2-mirror
+ *   runs the first mirror writes 16 MiB of garbage back before the stream
+ *   starts, more than the kernel buffers hold: it can do so only if the
+ *   splice reads and throws it away, and none of it reaches the client
+ *   (whose stream is checked byte for byte).
  *
- *   A mirror that never reads (a small receive buffer), a budget of
+ *   A mirror that never reads (small kernel buffers), a budget of
  *   256 KiB and a 32 MiB stream (8 MiB under sanitizers): the mirror is
  *   detached (mirror_detached 1, the event KC_SPLICE_EV_MIRROR_DETACHED
  *   for mirror 0 with -ENOBUFS) while the client and server exchange their
@@ -28,10 +30,10 @@
  *   mirrored bytes and end of file, and mirrored + mirror_dropped is the
  *   stream's length.
  *
- *   A mirror whose connection is refused (beside one that works), whether
- *   its connect is still in progress at kc_splice() or has failed already:
- *   it is detached with its error (-ECONNREFUSED), the other mirror and the
- *   primary get everything.
+ *   A mirror whose connection is refused (mirror 0 or 1, beside one that
+ *   works), whether its connect is still in progress at kc_splice() or has
+ *   failed already: it is detached, the event names it and its error
+ *   (-ECONNREFUSED); the other mirror and the primary get everything.
  *
  *   A mirror that keeps writing garbage back, before, during and after the
  *   stream: it still gets the whole stream (and then its connection ends,
@@ -216,8 +218,8 @@ stuck_mirror(struct kc_executor *ex, enum nt_kind k, int policy)
 		KC_CHECK_EQ(st.mirror_dropped, 0);
 		KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DETACHED]),
 		    1);
-		KC_CHECK_EQ(atomic_load(&s.ev.err[KC_SPLICE_EV_MIRROR_DETACHED]),
-		    -ENOBUFS);
+		KC_CHECK_EQ(atomic_load(
+		    &s.ev.err[KC_SPLICE_EV_MIRROR_DETACHED]), -ENOBUFS);
 		KC_CHECK_EQ(atomic_load(
 		    &s.ev.mirror[KC_SPLICE_EV_MIRROR_DETACHED]), 0);
 		KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DROPPING]),
@@ -244,36 +246,39 @@ stuck_mirror(struct kc_executor *ex, enum nt_kind k, int policy)
 }
 
 /* Mirror 0 is refused, mirror 1 works. */
+/* Mirror bad is refused, the other one works. */
 static void
-refused_mirror(struct kc_executor *ex, enum nt_kind k, bool failed_first)
+refused_mirror(struct kc_executor *ex, enum nt_kind k, unsigned bad,
+    bool failed_first)
 {
 	struct kc_splice_stats st;
 	struct st_peer cl, sv, mi;
 	struct st_sp s;
+	unsigned good = bad ^ 1;
 	long base = kc_socket_count();
 
-	if (!st_want("%s: a refused mirror (%s)", nt_kind_name[k],
+	if (!st_want("%s: a refused mirror %u (%s)", nt_kind_name[k], bad,
 	    failed_first ? "failed before kc_splice()" : "still connecting"))
 		return;
 	memset(&s, 0, sizeof(s));
 	s.ex = ex;
 	s.ka = s.kb = s.km = k;
 	s.nm = 2;
-	s.mkind[0] = ST_M_REFUSE;
-	s.mkind[1] = ST_M_LISTEN;
+	s.mkind[bad] = ST_M_REFUSE;
+	s.mkind[good] = ST_M_LISTEN;
 	st_sp_client(&s);
 	st_sp_upstream(&s);
 	if (failed_first) {
-		/* Mirror 0's connect has failed before the call. */
-		KC_CHECK_EQ(kc_socket_connect_wait(s.m[0], &s.maddr[0],
+		/* Its connect has failed before the call. */
+		KC_CHECK_EQ(kc_socket_connect_wait(s.m[bad], &s.maddr[bad],
 		    NT_WAIT_S * KCT_NSEC_PER_SEC), -ECONNREFUSED);
-		KC_CHECK(kc_socket_state(s.m[0]) & KC_SS_ERROR);
-		s.m_connected[0] = true;
+		KC_CHECK(kc_socket_state(s.m[bad]) & KC_SS_ERROR);
+		s.m_connected[bad] = true;
 	}
 	st_sp_splice(&s, true);
 	st_sp_accept(&s);
 	peers_init(&s, &cl, &sv, big, ST_MIB);
-	mirror_init(&mi, "mirror 1", s.mirror[1], &cl);
+	mirror_init(&mi, "the good mirror", s.mirror[good], &cl);
 	st_peer_start(&cl);
 	st_peer_start(&sv);
 	st_peer_start(&mi);
@@ -293,7 +298,7 @@ refused_mirror(struct kc_executor *ex, enum nt_kind k, bool failed_first)
 	KC_CHECK_EQ(atomic_load(&s.ev.err[KC_SPLICE_EV_MIRROR_DETACHED]),
 	    -ECONNREFUSED);
 	KC_CHECK_EQ(atomic_load(&s.ev.mirror[KC_SPLICE_EV_MIRROR_DETACHED]),
-	    0);
+	    bad);
 	nt_wait_count(base);
 	st_sp_close(&s);
 }
@@ -334,6 +339,8 @@ chatty_mirror(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_EQ(st_sp_wait(&s), 0);
 	/* It got everything, then its connection ended. */
 	st_peer_join(&mi);
+	st_sp_stats(&s, &st);
+	st_stats_print("chatty mirror", &st);
 	KC_CHECK(atomic_load(&mi.ended));
 	end = atomic_load(&mi.end);
 	if (atomic_load(&mi.rcvd) != big)
@@ -345,8 +352,6 @@ chatty_mirror(struct kc_executor *ex, enum nt_kind k)
 	if (end != 0 && end != -ECONNRESET)
 		kct_fail(__FILE__, __LINE__, "the mirror's connection ended "
 		    "with %d", end);
-	st_sp_stats(&s, &st);
-	st_stats_print("chatty mirror", &st);
 	check_primary(&s, &st, big, ST_MIB);
 	KC_CHECK_EQ(st.mirrored, big);
 	KC_CHECK_EQ(st.mirror_detached, 0);
@@ -420,9 +425,10 @@ main(void)
 	stuck_mirror(ex, NT_UNIX, KC_MIRROR_DETACH);
 	stuck_mirror(ex, NT_UNIX, KC_MIRROR_DROP);
 
-	refused_mirror(ex, NT_TCP4, false);
-	refused_mirror(ex, NT_UNIX, false);
-	refused_mirror(ex, NT_TCP4, true);
+	refused_mirror(ex, NT_TCP4, 0, false);
+	refused_mirror(ex, NT_UNIX, 1, false);
+	refused_mirror(ex, NT_TCP4, 1, true);
+	refused_mirror(ex, NT_UNIX, 0, true);
 
 	chatty_mirror(ex, NT_TCP4);
 	chatty_mirror(ex, NT_UNIX);

@@ -99,6 +99,20 @@ st_check_at(const char *file, int line, const void *buf, size_t len,
 }
 
 void
+st_raw_write(int fd, uint64_t sid, uint64_t off, size_t len)
+{
+	const uint8_t *r;
+	size_t n;
+
+	while (len > 0) {
+		r = st_bytes(sid, off, len, &n);
+		nt_raw_write(fd, r, n);
+		off += n;
+		len -= n;
+	}
+}
+
+void
 st_chain(struct kc_chain *c, uint64_t sid, uint64_t off, size_t len)
 {
 	const uint8_t *r;
@@ -150,11 +164,10 @@ static void
 st_peer_fail(struct st_peer *p, const char *why)
 {
 	st_sp_dump(atomic_load(&st_current));
-	kct_fail(__FILE__, __LINE__, "peer %s: %s (sent %llu of %llu%s, "
+	kct_fail(__FILE__, __LINE__, "peer %s: %s (sent %llu of %llu, "
 	    "received %llu of %llu%s, receiving %s %d, send error %d)",
 	    p->name, why, (unsigned long long)atomic_load(&p->sent),
 	    (unsigned long long)p->send_len,
-	    p->send_after_eof ? " after EOF" : "",
 	    (unsigned long long)atomic_load(&p->rcvd),
 	    (unsigned long long)p->recv_len, p->recv_any ? " (any)" : "",
 	    atomic_load(&p->ended) ? "ended" : "not ended",
@@ -166,8 +179,7 @@ st_peer_main(void *arg)
 {
 	struct st_peer *p = arg;
 	size_t chunk = p->read_chunk != 0 ? p->read_chunk : ST_CHUNK;
-	uint64_t deadline = kct_now_ns() + (uint64_t)(p->limit_s != 0 ?
-	    p->limit_s : 2 * NT_WAIT_S) * KCT_NSEC_PER_SEC;
+	uint64_t deadline = kct_now_ns() + ST_PEER_S * KCT_NSEC_PER_SEC;
 	uint8_t *buf = malloc(chunk);
 	bool sending = p->send_len > 0 || p->shut_after;
 	bool receiving = true;
@@ -182,8 +194,7 @@ st_peer_main(void *arg)
 
 		if (kct_now_ns() > deadline)
 			st_peer_fail(p, "timed out");
-		want_out = sending && (!p->send_after_eof ||
-		    atomic_load(&p->ended));
+		want_out = sending;
 		want_in = receiving && !atomic_load(&p->hold);
 		if (want_out && sent == p->send_len) {
 			/* All sent: shut, and stop sending. */
@@ -276,9 +287,7 @@ st_peer_start(struct st_peer *p)
 void
 st_peer_join(struct st_peer *p)
 {
-	unsigned limit = (p->limit_s != 0 ? p->limit_s : 2 * NT_WAIT_S) + 10;
-
-	KCT_WAIT(atomic_load(&p->finished), limit);
+	KCT_WAIT(atomic_load(&p->finished), ST_PEER_S + 10);
 	kct_thread_join(p->thread);
 }
 
@@ -326,6 +335,23 @@ st_raw_listener_small(enum nt_kind k, struct kc_sockaddr *bound, int rcvbuf)
 
 	KC_CHECK_OK(listen(fd, 1024));
 	return fd;
+}
+
+struct kc_socket *
+st_socket(struct kc_executor *ex, enum nt_kind k, int sndbuf)
+{
+	struct kc_socket *so = NULL;
+	int fd;
+
+	if (sndbuf == 0)
+		return nt_socket(ex, k, NULL);
+	fd = socket(nt_domain(k), nt_type(k) | SOCK_CLOEXEC, 0);
+	KC_CHECK_GE(fd, 0);
+	KC_CHECK_OK(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    sizeof(sndbuf)));
+	KC_CHECK_OK(kc_socket_adopt(&so, ex, fd, NULL));
+	KC_CHECK_PTR_EQ(kc_socket_owner(so), ex);
+	return so;
 }
 
 int
@@ -427,24 +453,29 @@ st_sp_upstream(struct st_sp *s)
 {
 	unsigned i;
 
-	s->slfd = nt_raw_listener(s->kb, &s->saddr);
+	if (s->small != 0)
+		s->slfd = st_raw_listener_small(s->kb, &s->saddr, s->small);
+	else
+		s->slfd = nt_raw_listener(s->kb, &s->saddr);
 	s->server = -1;
-	s->b = nt_socket(s->ex, s->kb, NULL);
+	s->b = st_socket(s->ex, s->kb, s->small);
 	for (i = 0; i < s->nm; i++) {
 		s->mirror[i] = -1;
 		switch (s->mkind[i]) {
 		case ST_M_LISTEN:
 			s->mlfd[i] = nt_raw_listener(s->km, &s->maddr[i]);
+			s->m[i] = st_socket(s->ex, s->km, 0);
 			break;
 		case ST_M_SMALL:
 			s->mlfd[i] = st_raw_listener_small(s->km,
 			    &s->maddr[i], 16384);
+			s->m[i] = st_socket(s->ex, s->km, 32768);
 			break;
 		case ST_M_REFUSE:
 			s->mlfd[i] = st_raw_refuser(s->km, &s->maddr[i]);
+			s->m[i] = st_socket(s->ex, s->km, 0);
 			break;
 		}
-		s->m[i] = nt_socket(s->ex, s->km, NULL);
 	}
 }
 

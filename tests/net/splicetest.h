@@ -11,7 +11,7 @@
  *
  * A peer (struct st_peer) is a raw descriptor driven by a thread of its own,
  * full duplex with poll(2): it sends a stream (or garbage) and receives and
- * checks another until end of file or an error, each wait bounded.  The
+ * checks another until end of file or an error, all within ST_PEER_S.  The
  * main thread sets a test up, starts peers and checks what they saw.
  *
  * A splice set-up (struct st_sp) is the usual picture:
@@ -37,6 +37,7 @@
 #include "nettest.h"
 
 #define ST_MIB		(1u << 20)
+#define ST_PEER_S	(2 * NT_WAIT_S)	/* a peer's whole life */
 #define ST_REF_SIZE	(16u << 20)
 
 /* Fill the reference buffer (once; kct_begin() must have run). */
@@ -44,8 +45,8 @@ void	st_init(void);
 
 /*
  * Run the scenario named (printf) fmt?  Yes, unless KC_SPLICE_ONLY is set
- * and the name does not contain it (to repeat one scenario: KC_SPLICE_ONLY=drop).  Prints
- * the name when yes.
+ * and the name does not contain it (to repeat one scenario, say
+ * KC_SPLICE_ONLY=DROP).  Prints the name when yes.
  */
 KCT_PRINTF(1, 2)
 bool	st_want(const char *fmt, ...);
@@ -62,6 +63,9 @@ const uint8_t *st_bytes(uint64_t sid, uint64_t off, size_t max, size_t *lenp);
 void	st_check_at(const char *file, int line, const void *buf, size_t len,
 	    uint64_t sid, uint64_t off, const char *what);
 
+/* Write len bytes of stream sid from off to raw fd (bounded waits). */
+void	st_raw_write(int fd, uint64_t sid, uint64_t off, size_t len);
+
 /* Append len bytes of stream sid from off to c. */
 void	st_chain(struct kc_chain *c, uint64_t sid, uint64_t off, size_t len);
 
@@ -73,24 +77,22 @@ struct st_peer {
 	int		 fd;
 	uint64_t	 send_sid;
 	uint64_t	 send_len;
-	bool		 garbage;	/* send 0xee bytes, not the stream */
-	bool		 shut_after;	/* shutdown(SHUT_WR) once all is sent */
-	bool		 send_after_eof; /* start sending at end of file */
+	bool		 garbage;	/* send 0xee bytes */
+	bool		 shut_after;	/* SHUT_WR once all is sent */
 	uint64_t	 recv_sid;
-	uint64_t	 recv_len;	/* expected bytes; more fails */
-	bool		 recv_any;	/* don't check (a stream with holes) */
+	uint64_t	 recv_len;	/* expected; more fails */
+	bool		 recv_any;	/* no check (has holes) */
 	size_t		 read_chunk;	/* 0: 256 KiB */
-	uint64_t	 read_pause_ns;	/* sleep after each read */
-	unsigned	 limit_s;	/* 0: NT_WAIT_S * 2 */
-	atomic_int	 hold;		/* nonzero: do not read (yet) */
+	uint64_t	 read_pause_ns;	/* sleep after a read */
+	atomic_int	 hold;		/* nonzero: no reading */
 
 	/* Results. */
 	pthread_t	 thread;
 	atomic_ullong	 sent;
 	atomic_ullong	 rcvd;
-	atomic_int	 send_err;	/* -errno of a failed send, else 0 */
-	atomic_int	 ended;		/* receiving ended */
-	atomic_int	 end;		/* then: 0 end of file, or -errno */
+	atomic_int	 send_err;	/* a send's -errno, or 0 */
+	atomic_int	 ended;		/* receiving ended, */
+	atomic_int	 end;		/* with 0 (EOF) or -errno */
 	atomic_int	 finished;
 };
 
@@ -106,25 +108,31 @@ void	st_peer_check_whole(struct st_peer *p);
 int	st_raw_listener_small(enum nt_kind k, struct kc_sockaddr *bound,
 	    int rcvbuf);
 /*
+ * A socket of kind k owned by ex whose kernel send buffer is sndbuf bytes
+ * (made raw, then kc_socket_adopt()ed), so that a destination that does
+ * not read pushes back soon whatever the system's defaults; 0: nt_socket().
+ */
+struct kc_socket *st_socket(struct kc_executor *ex, enum nt_kind k,
+	    int sndbuf);
+/*
  * A raw stream socket bound to an address of kind k and not listening:
  * connecting to it is refused (keep it open meanwhile).
  */
 int	st_raw_refuser(enum nt_kind k, struct kc_sockaddr *bound);
-/* Read and throw away until end of file or an error (bounded): 0 or -errno. */
+/* Read and drop until end of file or an error (bounded): 0 or -errno. */
 int	st_raw_drain(int fd, uint64_t *bytes);
 /* Write until a send fails (bounded): the -errno. */
 int	st_raw_write_until_error(int fd);
-/* A raw connected datagram socket pair is made by the tests themselves. */
 
 /* ---- events ---- */
 
 struct st_events {
 	struct kc_executor *ex;		/* they must run here */
-	struct kc_splice *_Atomic sp;	/* the splice they must name */
+	struct kc_splice *_Atomic sp;	/* and name this splice */
 	atomic_int	 n[8];
 	atomic_int	 err[8];	/* the last err per event */
-	atomic_uint	 mirror[8];	/* the last mirror per event */
-	atomic_int	 bad;		/* ran elsewhere, or wrong splice */
+	atomic_uint	 mirror[8];	/* its mirror */
+	atomic_int	 bad;		/* one ran wrong */
 };
 
 void	st_events_init(struct st_events *e, struct kc_executor *ex);
@@ -136,7 +144,7 @@ kc_splice_event_fn st_event_fn;
 
 enum st_mirror_kind {
 	ST_M_LISTEN,		/* a raw listener accepts it */
-	ST_M_SMALL,		/* the same, with a small receive buffer */
+	ST_M_SMALL,		/* the same, small kernel buffers both ends */
 	ST_M_REFUSE,		/* the connection is refused */
 };
 
@@ -149,8 +157,9 @@ struct st_sp {
 	int			 client, server, mirror[ST_MAXM];
 	int			 slfd, mlfd[ST_MAXM];
 	struct kc_sockaddr	 saddr, maddr[ST_MAXM];
-	bool			 b_connected;	/* the test connected b */
-	bool			 m_connected[ST_MAXM];	/* ... or mirror i */
+	int			 small;		/* b's, server's buffers */
+	bool			 b_connected;	/* by the test */
+	bool			 m_connected[ST_MAXM];
 	struct kc_splice_attr	 attr;
 	struct kc_splice	*sp;
 	struct nt_done		 done;

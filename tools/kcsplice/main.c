@@ -715,17 +715,10 @@ setup(void)
 	if (ks_addr_format(conf.listen.kind, &bound, ltext, sizeof(ltext)) < 0)
 		snprintf(ltext, sizeof(ltext), "%s", conf.listen.text);
 	snprintf(utext, sizeof(utext), "%s", conf.upstream.text);
-	{
-		/* Even with -q: scripts read the port from it. */
-		int v = conf.verbosity;
-
-		conf.verbosity = 0;
-		logk(LK_INFO, "listening on %s, upstream %s, %u mirror%s, "
-		    "%u thread%s", ltext, utext, conf.nmirrors,
-		    conf.nmirrors == 1 ? "" : "s", conf.threads,
-		    conf.threads == 1 ? "" : "s");
-		conf.verbosity = v;
-	}
+	/* LK_INFO: even with -q, for scripts read the port from it. */
+	logk(LK_INFO, "listening on %s, upstream %s, %u mirror%s, %u thread%s",
+	    ltext, utext, conf.nmirrors, conf.nmirrors == 1 ? "" : "s",
+	    conf.threads, conf.threads == 1 ? "" : "s");
 	return 0;
 }
 
