@@ -266,8 +266,8 @@ mirror_count(struct kc_executor *ex)
 	KC_CHECK_EQ(st_sp_wait(&s), 0);
 	st_sp_stats(&s, &st);
 	KC_CHECK_EQ(st.mirror_detached, 0);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 static void
@@ -294,8 +294,8 @@ free_busy(struct kc_executor *ex)
 	KC_CHECK_EQ(atomic_load(&s.done.n), 0);
 	KC_CHECK_OK(kc_splice_cancel(s.sp));
 	KC_CHECK_EQ(st_sp_wait(&s), -ECANCELED);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 struct self_free {
@@ -346,9 +346,9 @@ free_in_done(struct kc_executor *ex)
 	KCT_WAIT(atomic_load(&f.freed) != 0, NT_WAIT_S);
 	KC_CHECK_EQ(atomic_load(&f.status), 0);
 	KC_CHECK_EQ(atomic_load(&f.freed) - 1, 0);
-	nt_wait_count(base);
 	nt_raw_close(s.client);
 	nt_raw_close(s.server);
+	nt_wait_count(base);
 }
 
 int

@@ -205,8 +205,8 @@ run(struct kc_executor *ex, enum nt_kind k, bool mirror, bool idle)
 		KC_CHECK_EQ(st.mirror_dropped, 0);
 		KC_CHECK_EQ(st.mirror_detached, 0);
 	}
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 int

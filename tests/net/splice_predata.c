@@ -135,8 +135,8 @@ early_data(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_EQ(st.mirrored, big);
 	KC_CHECK_EQ(st.mirror_detached, 0);
 	KC_CHECK_EQ(st.mirror_dropped, 0);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 static void
@@ -197,8 +197,8 @@ both_shut(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_EQ(st.spliced[KC_SPLICE_FWD], 0);
 	KC_CHECK_EQ(st.spliced[KC_SPLICE_REV], 0);
 	KC_CHECK_EQ(st.mirrored, P);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 int

@@ -132,8 +132,8 @@ peer_resets(struct kc_executor *ex, enum nt_kind k, bool server)
 		expect_end(k, s.server, true, "server");
 	}
 	KC_CHECK_EQ(st, -ECONNRESET);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 static void
@@ -161,8 +161,8 @@ refused(struct kc_executor *ex, enum nt_kind k, bool failed_first)
 	st_sp_splice(&s, true);
 	KC_CHECK_EQ(st_sp_wait(&s), -ECONNREFUSED);
 	expect_end(k, s.client, false, "client");
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 /*
@@ -241,9 +241,9 @@ connect_timeout(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_EQ(st_sp_wait(&s), -ETIMEDOUT);
 	KC_CHECK_GE(kct_now_ns() - t0, LIMIT);
 	expect_end(k, s.client, false, "client");
-	nt_wait_count(base);
 	st_sp_close(&s);
 	nt_raw_close(filler);
+	nt_wait_count(base);
 }
 
 static void
@@ -277,8 +277,8 @@ cancel_idle(struct kc_executor *ex, enum nt_kind k, bool on_owner)
 	    EXCHANGE);
 	KC_CHECK_EQ(st.spliced[KC_SPLICE_REV] + st.copied[KC_SPLICE_REV],
 	    EXCHANGE);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 static void
@@ -320,8 +320,8 @@ cancel_flowing(struct kc_executor *ex, enum nt_kind k)
 	printf("    client got %llu bytes, server %llu, before the end\n",
 	    (unsigned long long)atomic_load(&cl.rcvd),
 	    (unsigned long long)atomic_load(&sv.rcvd));
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 static void
@@ -343,8 +343,8 @@ idle_nothing(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_GE(kct_now_ns() - t0, LIMIT);
 	expect_end(k, s.client, false, "client");
 	expect_end(k, s.server, false, "server");
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 static void
@@ -378,8 +378,8 @@ idle_traffic(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_EQ(st_sp_wait(&s), -ETIMEDOUT);
 	expect_end(k, s.client, false, "client");
 	expect_end(k, s.server, false, "server");
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 int

@@ -122,9 +122,9 @@ run(struct kc_executor *ex, enum nt_kind ka, enum nt_kind kb, unsigned flags,
 	KC_CHECK_EQ(st.dgram_dropped, 0);
 	KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DETACHED]), 0);
 	KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DROPPING]), 0);
-	/* The splice closed a and b. */
-	nt_wait_count(base);
+	/* The splice closed a and b: with the raw ends closed, they go. */
 	st_sp_close(&s);
+	nt_wait_count(base);
 
 	st_pipe_stats(ex, &ps);
 	printf("    pipes: lent %u idle %u size %zu created %llu "

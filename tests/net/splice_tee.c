@@ -159,8 +159,8 @@ some_mirrors(struct kc_executor *ex, enum nt_kind k, enum nt_kind km,
 	KC_CHECK_EQ(st.mirror_detached, 0);
 	KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DETACHED]), 0);
 	KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DROPPING]), 0);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 /* A mirror that does not read while 32 MiB flow; detach or drop. */
@@ -241,8 +241,8 @@ stuck_mirror(struct kc_executor *ex, enum nt_kind k, int policy)
 		KC_CHECK_EQ(atomic_load(&mi.rcvd), st.mirrored);
 		KC_CHECK_EQ(st.mirrored + st.mirror_dropped, flow);
 	}
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 /* Mirror 0 is refused, mirror 1 works. */
@@ -264,6 +264,8 @@ refused_mirror(struct kc_executor *ex, enum nt_kind k, unsigned bad,
 	s.ex = ex;
 	s.ka = s.kb = s.km = k;
 	s.nm = 2;
+	/* The good mirror must get everything, however late its reader runs. */
+	s.attr.mirror_budget = 2 * big;
 	s.mkind[bad] = ST_M_REFUSE;
 	s.mkind[good] = ST_M_LISTEN;
 	st_sp_client(&s);
@@ -299,8 +301,8 @@ refused_mirror(struct kc_executor *ex, enum nt_kind k, unsigned bad,
 	    -ECONNREFUSED);
 	KC_CHECK_EQ(atomic_load(&s.ev.mirror[KC_SPLICE_EV_MIRROR_DETACHED]),
 	    bad);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 /*
@@ -326,8 +328,7 @@ chatty_mirror(struct kc_executor *ex, enum nt_kind k)
 	st_sp_open(&s, true);
 	peers_init(&s, &cl, &sv, big, ST_MIB);
 	mirror_init(&mi, "chatty mirror", s.mirror[0], &cl);
-	mi.garbage = true;
-	mi.send_len = 1024 * ST_MIB;	/* until the end comes */
+	mi.chatter = true;	/* until its stream has ended */
 	st_peer_start(&mi);
 	KCT_WAIT(atomic_load(&mi.sent) >= 2 * ST_MIB, NT_WAIT_S);
 	st_peer_start(&cl);
@@ -355,8 +356,8 @@ chatty_mirror(struct kc_executor *ex, enum nt_kind k)
 	check_primary(&s, &st, big, ST_MIB);
 	KC_CHECK_EQ(st.mirrored, big);
 	KC_CHECK_EQ(st.mirror_detached, 0);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 static void
@@ -398,8 +399,8 @@ slow_mirror(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_EQ(st.mirror_detached, 0);
 	KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DETACHED]), 0);
 	KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DROPPING]), 0);
-	nt_wait_count(base);
 	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 int

@@ -181,7 +181,7 @@ st_peer_main(void *arg)
 	size_t chunk = p->read_chunk != 0 ? p->read_chunk : ST_CHUNK;
 	uint64_t deadline = kct_now_ns() + ST_PEER_S * KCT_NSEC_PER_SEC;
 	uint8_t *buf = malloc(chunk);
-	bool sending = p->send_len > 0 || p->shut_after;
+	bool sending = p->send_len > 0 || p->shut_after || p->chatter;
 	bool receiving = true;
 
 	KC_CHECK(buf != NULL);
@@ -194,9 +194,11 @@ st_peer_main(void *arg)
 
 		if (kct_now_ns() > deadline)
 			st_peer_fail(p, "timed out");
+		if (p->chatter && !receiving)
+			sending = false;	/* it has had its say */
 		want_out = sending;
 		want_in = receiving && !atomic_load(&p->hold);
-		if (want_out && sent == p->send_len) {
+		if (want_out && !p->chatter && sent == p->send_len) {
 			/* All sent: shut, and stop sending. */
 			if (p->shut_after && shutdown(p->fd, SHUT_WR) != 0 &&
 			    errno != ENOTCONN)
@@ -219,7 +221,10 @@ st_peer_main(void *arg)
 			const uint8_t *src;
 			size_t len;
 
-			if (p->garbage) {
+			if (p->chatter) {
+				src = st_garbage;
+				len = ST_CHUNK;
+			} else if (p->garbage) {
 				src = st_garbage;
 				len = p->send_len - sent < ST_CHUNK ?
 				    p->send_len - sent : ST_CHUNK;
@@ -338,18 +343,19 @@ st_raw_listener_small(enum nt_kind k, struct kc_sockaddr *bound, int rcvbuf)
 }
 
 struct kc_socket *
-st_socket(struct kc_executor *ex, enum nt_kind k, int sndbuf)
+st_socket(struct kc_executor *ex, enum nt_kind k, int sndbuf,
+    const struct kc_socket_attr *attr)
 {
 	struct kc_socket *so = NULL;
 	int fd;
 
 	if (sndbuf == 0)
-		return nt_socket(ex, k, NULL);
+		return nt_socket(ex, k, attr);
 	fd = socket(nt_domain(k), nt_type(k) | SOCK_CLOEXEC, 0);
 	KC_CHECK_GE(fd, 0);
 	KC_CHECK_OK(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
 	    sizeof(sndbuf)));
-	KC_CHECK_OK(kc_socket_adopt(&so, ex, fd, NULL));
+	KC_CHECK_OK(kc_socket_adopt(&so, ex, fd, attr));
 	KC_CHECK_PTR_EQ(kc_socket_owner(so), ex);
 	return so;
 }
@@ -432,13 +438,26 @@ st_event_fn(void *arg, struct kc_splice *sp, int event, unsigned mirror,
 
 /* ---- a stream splice set-up ---- */
 
+/* The attributes of the splice's sockets: NULL, or a linger time. */
+static const struct kc_socket_attr *
+st_sp_attr(const struct st_sp *s, struct kc_socket_attr *attr)
+{
+	if (s->linger_ns == 0)
+		return NULL;
+	memset(attr, 0, sizeof(*attr));
+	attr->linger_ns = s->linger_ns;
+	return attr;
+}
+
 void
 st_sp_client(struct st_sp *s)
 {
+	struct kc_socket_attr attr;
 	struct kc_sockaddr laddr;
 	struct kc_socket *lsn;
 
-	lsn = nt_listener(s->ex, s->ka, NULL, &laddr);
+	/* Accepted sockets get the listener's attributes. */
+	lsn = nt_listener(s->ex, s->ka, st_sp_attr(s, &attr), &laddr);
 	s->client = nt_raw_connect(&laddr);
 	s->a = NULL;
 	KC_CHECK_OK(kc_socket_accept_wait(lsn, s->ex, &s->a,
@@ -451,6 +470,8 @@ st_sp_client(struct st_sp *s)
 void
 st_sp_upstream(struct st_sp *s)
 {
+	struct kc_socket_attr attr;
+	const struct kc_socket_attr *ap = st_sp_attr(s, &attr);
 	unsigned i;
 
 	if (s->small != 0)
@@ -458,22 +479,22 @@ st_sp_upstream(struct st_sp *s)
 	else
 		s->slfd = nt_raw_listener(s->kb, &s->saddr);
 	s->server = -1;
-	s->b = st_socket(s->ex, s->kb, s->small);
+	s->b = st_socket(s->ex, s->kb, s->small, ap);
 	for (i = 0; i < s->nm; i++) {
 		s->mirror[i] = -1;
 		switch (s->mkind[i]) {
 		case ST_M_LISTEN:
 			s->mlfd[i] = nt_raw_listener(s->km, &s->maddr[i]);
-			s->m[i] = st_socket(s->ex, s->km, 0);
+			s->m[i] = st_socket(s->ex, s->km, 0, ap);
 			break;
 		case ST_M_SMALL:
 			s->mlfd[i] = st_raw_listener_small(s->km,
 			    &s->maddr[i], 16384);
-			s->m[i] = st_socket(s->ex, s->km, 32768);
+			s->m[i] = st_socket(s->ex, s->km, 32768, ap);
 			break;
 		case ST_M_REFUSE:
 			s->mlfd[i] = st_raw_refuser(s->km, &s->maddr[i]);
-			s->m[i] = st_socket(s->ex, s->km, 0);
+			s->m[i] = st_socket(s->ex, s->km, 0, ap);
 			break;
 		}
 	}

@@ -78,6 +78,7 @@ struct st_peer {
 	uint64_t	 send_sid;
 	uint64_t	 send_len;
 	bool		 garbage;	/* send 0xee bytes */
+	bool		 chatter;	/* garbage until recv ends */
 	bool		 shut_after;	/* SHUT_WR once all is sent */
 	uint64_t	 recv_sid;
 	uint64_t	 recv_len;	/* expected; more fails */
@@ -111,9 +112,10 @@ int	st_raw_listener_small(enum nt_kind k, struct kc_sockaddr *bound,
  * A socket of kind k owned by ex whose kernel send buffer is sndbuf bytes
  * (made raw, then kc_socket_adopt()ed), so that a destination that does
  * not read pushes back soon whatever the system's defaults; 0: nt_socket().
+ * attr may be NULL.
  */
 struct kc_socket *st_socket(struct kc_executor *ex, enum nt_kind k,
-	    int sndbuf);
+	    int sndbuf, const struct kc_socket_attr *attr);
 /*
  * A raw stream socket bound to an address of kind k and not listening:
  * connecting to it is refused (keep it open meanwhile).
@@ -158,6 +160,7 @@ struct st_sp {
 	int			 slfd, mlfd[ST_MAXM];
 	struct kc_sockaddr	 saddr, maddr[ST_MAXM];
 	int			 small;		/* b's, server's buffers */
+	uint64_t		 linger_ns;	/* a's, b's, mirrors' */
 	bool			 b_connected;	/* by the test */
 	bool			 m_connected[ST_MAXM];
 	struct kc_splice_attr	 attr;
