@@ -830,10 +830,14 @@ read_more(void *obj, void *env, int status)
 	(void)obj;
 	(void)status;
 	sock_ref(s);
-	if (s->so_hook != NULL && !s->so_final)
+	if (s->so_drain) {
+		if (!s->so_final && drain_input(s))
+			sock_finalize(s);
+	} else if (s->so_hook != NULL && !s->so_final) {
 		s->so_hook(s, s->so_hookarg, EVFILT_READ, NULL);
-	else
+	} else {
 		sock_input(s);
+	}
 	while (n-- > 0)
 		sock_unref(s);
 	sock_unref(s);
@@ -1535,6 +1539,8 @@ drain_input(struct kc_socket *s)
 			continue;
 		return n == 0 || errno != EAGAIN;
 	}
+	/* More may be there, and no new edge will say so: go on soon. */
+	more_later(s);
 	return false;
 }
 

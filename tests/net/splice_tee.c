@@ -245,7 +245,6 @@ stuck_mirror(struct kc_executor *ex, enum nt_kind k, int policy)
 	nt_wait_count(base);
 }
 
-/* Mirror 0 is refused, mirror 1 works. */
 /* Mirror bad is refused, the other one works. */
 static void
 refused_mirror(struct kc_executor *ex, enum nt_kind k, unsigned bad,
