@@ -2093,6 +2093,12 @@ kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into)
 	__atomic_store_n(&s->so_rcvbytes, 0, __ATOMIC_RELAXED);
 }
 
+bool
+kc__socket_rdhup(const struct kc_socket *s)
+{
+	return s->so_rdhup;
+}
+
 void
 kc__socket_want_write(struct kc_socket *s)
 {

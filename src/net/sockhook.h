@@ -25,6 +25,8 @@ int	kc__socket_fd(const struct kc_socket *s);
 int	kc__socket_type(const struct kc_socket *s);
 /* Move what the receive buffer holds (streams) to the end of into. */
 void	kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into);
+/* Has the peer shut (an end of file that no new edge will announce)? */
+bool	kc__socket_rdhup(const struct kc_socket *s);
 /* Arm the write knote once (the hook gets EVFILT_WRITE). */
 void	kc__socket_want_write(struct kc_socket *s);
 /* Run the hook's read side again soon (a batch ended, data may be left). */

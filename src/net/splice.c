@@ -37,6 +37,8 @@
 #define COPY_CHUNK	(256u * 1024u)
 #define PUMP_BATCH	16	/* regions per readiness event */
 #define DISCARD_BATCH	64
+#define SMALL_MAX	(64u * 1024u)	/* a copy read this full means bulk */
+#define SMALL_RUN	4		/* small spliced regions: copy again */
 
 enum { FWD = KC_SPLICE_FWD, REV = KC_SPLICE_REV };
 
@@ -61,6 +63,11 @@ struct dir {
 	bool			 d_eof;		/* the source has ended */
 	bool			 d_done;	/* and the destination is shut */
 	bool			 d_copy;	/* this direction cannot splice */
+	bool			 d_small;	/* copying small messages */
+	bool			 d_drained;	/* a short copy read took all */
+	bool			 d_rdhup;	/* the source has shut: no edge will
+						   come for its end of file */
+	unsigned		 d_smallrun;	/* small spliced regions in a row */
 };
 
 struct mirror {
@@ -539,12 +546,64 @@ flush(struct kc_splice *sp, struct dir *d)
 	return 1;
 }
 
+/*
+ * Small messages are copied: read(2) and write(2) of a few hundred bytes
+ * cost less than two splices and a pipe, and a short read says the socket
+ * is drained (a short splice does not: the pipe may have run out of
+ * slots), which saves the read that would only say EAGAIN.  A direction
+ * starts so; a read that fills SMALL_MAX bytes means bulk, and it splices
+ * from then on, until SMALL_RUN small regions in a row bring it back.
+ */
+static int
+fill_small(struct kc_splice *sp, struct dir *d)
+{
+	size_t got = 0;
+
+	while (got < SMALL_MAX) {
+		struct iovec iov;
+		ssize_t n;
+
+		if (kc_chain_room(&d->d_pend, 0, &iov) != 0)
+			return got > 0 ? 1 : -ENOMEM;
+		if (iov.iov_len > SMALL_MAX - got)
+			iov.iov_len = SMALL_MAX - got;
+		n = read(d->d_sfd, iov.iov_base, iov.iov_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno != EAGAIN)
+				return got > 0 ? 1 : -errno;
+			break;
+		}
+		if (n == 0) {
+			d->d_eof = true;
+			break;
+		}
+		(void)kc_chain_commit(&d->d_pend, (size_t)n);
+		got += (size_t)n;
+		if ((size_t)n < iov.iov_len) {
+			d->d_drained = true;
+			break;
+		}
+	}
+	if (got > 0) {
+		sp->sp_moved += got;
+		if (d->d_idx == FWD && sp->sp_nm > 0)
+			tee_chain(sp, d, kc_chain_len(&d->d_pend) - got, got);
+	}
+	if (got >= SMALL_MAX)
+		d->d_small = false;	/* bulk: splice the rest */
+	return got > 0 || d->d_eof ? 1 : 0;
+}
+
 /* Read the next region: 1 (data or end of file), 0 (nothing yet), error. */
 static int
 fill(struct kc_splice *sp, struct dir *d)
 {
 	ssize_t n;
 
+	if (d->d_small && !d->d_copy)
+		return fill_small(sp, d);
 	if (!d->d_copy) {
 		if (d->d_pipe == NULL &&
 		    (d->d_pipe = kc__pipe_get(sp->sp_attr.pipe_size)) == NULL) {
@@ -556,6 +615,12 @@ fill(struct kc_splice *sp, struct dir *d)
 		if (n > 0) {
 			d->d_plen = (size_t)n;
 			sp->sp_moved += (uint64_t)n;
+			if ((size_t)n >= SMALL_MAX)
+				d->d_smallrun = 0;
+			else if (++d->d_smallrun >= SMALL_RUN) {
+				d->d_smallrun = 0;
+				d->d_small = true;
+			}
 			if (d->d_idx == FWD && sp->sp_nm > 0)
 				tee_region(sp, d, (size_t)n);
 			return 1;
@@ -645,6 +710,17 @@ pump_stream(struct kc_splice *sp, struct dir *d)
 				end(sp, r);
 			else if (d->d_rerr != 0)
 				end(sp, d->d_rerr);
+			return;
+		}
+		if (d->d_drained && !d->d_eof && d->d_rerr == 0 &&
+		    !d->d_rdhup) {
+			/*
+			 * The socket had no more: write this out and wait
+			 * for the next edge rather than read for EAGAIN.
+			 */
+			d->d_drained = false;
+			if ((r = flush(sp, d)) < 0)
+				end(sp, r);
 			return;
 		}
 	}
@@ -960,6 +1036,8 @@ hook(struct kc_socket *s, void *arg, int filter, const struct kevent *kev)
 		if (filter == EVFILT_READ) {
 			if (err != 0 && !sp->sp_dgram)
 				in->d_rerr = err;
+			if (kev != NULL && (kev->flags & EV_EOF))
+				in->d_rdhup = true;
 			pump(sp, in);
 		} else if (filter == EVFILT_WRITE) {
 			if (err != 0 && !sp->sp_dgram) {
@@ -1065,9 +1143,10 @@ start_fn(void *obj, void *env, int status)
 			end(sp, kc_socket_error(d->d_src));
 			goto out;
 		}
-		/* The socket itself read the end of file already. */
+		/* The socket itself read the end of file already, or saw it. */
 		if (!sp->sp_dgram && (st & KC_SS_CANTRCVMORE))
 			d->d_eof = true;
+		d->d_rdhup = kc__socket_rdhup(d->d_src);
 	}
 	for (i = 0; i < sp->sp_nm; i++) {
 		struct mirror *m = &sp->sp_m[i];
@@ -1218,6 +1297,7 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 		d->d_sfd = kc__socket_fd(d->d_src);
 		d->d_dfd = kc__socket_fd(d->d_dst);
 		d->d_copy = (sp->sp_attr.flags & KC_SPLICE_COPY) != 0;
+		d->d_small = true;
 		kc_chain_init(&d->d_pend);
 	}
 	sp->sp_nm = nmirrors;
