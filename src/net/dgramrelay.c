@@ -376,11 +376,8 @@ lis_input(struct kc_dgram_relay *r)
 				continue;
 			}
 			s->s_last = now;
-			memset(&b->out[n], 0, sizeof(b->out[n]));
-			b->oiov[n].iov_base = b->iov[j].iov_base;
-			b->oiov[n].iov_len = b->mh[j].msg_len;
-			b->out[n].msg_hdr.msg_iov = &b->oiov[n];
-			b->out[n].msg_hdr.msg_iovlen = 1;
+			kc__dgbatch_out(b, n, b->iov[j].iov_base,
+			    b->mh[j].msg_len);
 			ss[n++] = s;
 		}
 		/* Runs of one session's datagrams go out together. */
@@ -433,11 +430,8 @@ up_input(struct kc_dgram_relay *r, struct session *s)
 				RCOUNT(r, dgram_dropped, 1);
 				continue;
 			}
-			memset(&b->out[n], 0, sizeof(b->out[n]));
-			b->oiov[n].iov_base = b->iov[j].iov_base;
-			b->oiov[n].iov_len = b->mh[j].msg_len;
-			b->out[n].msg_hdr.msg_iov = &b->oiov[n];
-			b->out[n].msg_hdr.msg_iovlen = 1;
+			kc__dgbatch_out(b, n, b->iov[j].iov_base,
+			    b->mh[j].msg_len);
 			b->out[n].msg_hdr.msg_name = &s->s_client.a;
 			b->out[n].msg_hdr.msg_namelen = s->s_client.len;
 			n++;
@@ -552,11 +546,7 @@ lis_early(struct kc_dgram_relay *r)
 		s->s_last = kc__now();
 		(void)kc_chain_copyout(&c, 0, b->data[0], (size_t)n);
 		kc_chain_free(&c);
-		memset(&b->out[0], 0, sizeof(b->out[0]));
-		b->oiov[0].iov_base = b->data[0];
-		b->oiov[0].iov_len = (size_t)n;
-		b->out[0].msg_hdr.msg_iov = &b->oiov[0];
-		b->out[0].msg_hdr.msg_iovlen = 1;
+		kc__dgbatch_out(b, 0, b->data[0], (size_t)n);
 		for (mi = 0; mi < r->r_attr.nmirrors; mi++)
 			if (s->s_m[mi] != NULL)
 				(void)send_all(r, s->s_mfd[mi], b->out, 1, 0,
@@ -680,16 +670,9 @@ int
 kc_dgram_relay_stats(const struct kc_dgram_relay *r,
     struct kc_dgram_relay_stats *st)
 {
-	const uint64_t *src;
-	uint64_t *dst;
-	size_t i;
-
 	if (!relay_valid(r) || st == NULL)
 		return -EINVAL;
-	src = (const uint64_t *)&r->r_st;
-	dst = (uint64_t *)st;
-	for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
-		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	kc__stats_load(st, &r->r_st, sizeof(*st));
 	return 0;
 }
 

@@ -44,6 +44,7 @@
 #define DGRAM_MAX	65507u
 #define DGRAM_COST	64u	/* buffer accounting per datagram, beyond its bytes */
 #define READ_BATCH	64	/* datagrams or reads per readiness event */
+#define DISCARD_BATCH	64	/* reads thrown away per readiness event */
 
 enum sop {
 	OP_SEND = 1, OP_READ, OP_WRITE, OP_ACCEPT, OP_CONNECT, OP_SHUTDOWN,
@@ -1522,26 +1523,36 @@ close_local(struct kc_socket *s)
 }
 
 /*
- * Read and throw away what the peer sends after a close: true once it has
- * ended (end of file or an error), false when there is nothing more now.
+ * Read and throw away what the peer sends, a batch at most: 0 at end of
+ * file, -EAGAIN when nothing more is there now, -EINPROGRESS when the
+ * batch ran out with more perhaps left (reading goes on soon, on the
+ * owner: no new edge would say so), or the error.
  */
-static bool
-drain_input(struct kc_socket *s)
+int
+kc__socket_discard(struct kc_socket *s)
 {
-	static __thread char sink[4096];
+	static __thread char sink[16384];
 	int i;
 
-	for (i = 0; i < 256; i++) {
+	for (i = 0; i < DISCARD_BATCH; i++) {
 		ssize_t n = recv(s->so_fd, sink, sizeof(sink),
 		    MSG_DONTWAIT | MSG_TRUNC);
 
 		if (n > 0 || (n < 0 && errno == EINTR))
 			continue;
-		return n == 0 || errno != EAGAIN;
+		return n == 0 ? 0 : -errno;
 	}
-	/* More may be there, and no new edge will say so: go on soon. */
 	more_later(s);
-	return false;
+	return -EINPROGRESS;
+}
+
+/* Closing: has the peer ended (end of file or an error)? */
+static bool
+drain_input(struct kc_socket *s)
+{
+	int r = kc__socket_discard(s);
+
+	return r != -EAGAIN && r != -EINPROGRESS;
 }
 
 /*

@@ -25,6 +25,12 @@ int	kc__socket_fd(const struct kc_socket *s);
 int	kc__socket_type(const struct kc_socket *s);
 /* Move what the receive buffer holds (streams) to the end of into. */
 void	kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into);
+/*
+ * Read and throw away what the peer sends, a batch at most: 0 at end of
+ * file, -EAGAIN (nothing more now), -EINPROGRESS (the batch ran out; the
+ * hook's read side runs again soon), or the error.
+ */
+int	kc__socket_discard(struct kc_socket *s);
 /* Has the peer shut (an end of file that no new edge will announce)? */
 bool	kc__socket_rdhup(const struct kc_socket *s);
 /* Arm the write knote once (the hook gets EVFILT_WRITE). */

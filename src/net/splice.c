@@ -36,7 +36,6 @@
 #define DEF_BUDGET	(4ull << 20)
 #define COPY_CHUNK	(256u * 1024u)
 #define PUMP_BATCH	16	/* regions per readiness event */
-#define DISCARD_BATCH	64
 #define SMALL_MAX	(64u * 1024u)	/* a copy read this full means bulk */
 #define SMALL_RUN	4		/* small spliced regions: copy again */
 
@@ -195,6 +194,27 @@ kc__dgbatch_arm(struct kc__dgbatch *b, bool names)
 	}
 }
 
+void
+kc__dgbatch_out(struct kc__dgbatch *b, unsigned n, void *base, size_t len)
+{
+	memset(&b->out[n], 0, sizeof(b->out[n]));
+	b->oiov[n].iov_base = base;
+	b->oiov[n].iov_len = len;
+	b->out[n].msg_hdr.msg_iov = &b->oiov[n];
+	b->out[n].msg_hdr.msg_iovlen = 1;
+}
+
+void
+kc__stats_load(void *dst, const void *src, size_t size)
+{
+	const uint64_t *from = src;
+	uint64_t *to = dst;
+	size_t i;
+
+	for (i = 0; i < size / sizeof(uint64_t); i++)
+		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+}
+
 /* ------------------------------------------------------------------ */
 /* Entering and leaving. */
 
@@ -341,28 +361,14 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 static void
 mirror_input(struct kc_splice *sp, struct mirror *m, int err)
 {
-	static __thread char sink[16384];
-	int i;
+	int r = kc__socket_discard(m->m_sock);
 
-	for (i = 0; i < DISCARD_BATCH; i++) {
-		ssize_t n = recv(m->m_fd, sink, sizeof(sink),
-		    MSG_DONTWAIT | MSG_TRUNC);
-
-		if (n > 0)
-			continue;
-		if (n == 0)
-			return;		/* it shut its sending side */
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) {
-			if (err != 0)
-				detach(sp, m, err);
-			return;
-		}
-		detach(sp, m, -errno);
-		return;
-	}
-	kc__socket_read_later(m->m_sock);
+	if (r == 0 || r == -EINPROGRESS)
+		return;		/* it shut its sending side, or more soon */
+	if (r != -EAGAIN)
+		detach(sp, m, r);
+	else if (err != 0)
+		detach(sp, m, err);
 }
 
 /*
@@ -857,11 +863,8 @@ pump_dgram(struct kc_splice *sp, struct dir *d)
 				COUNT(sp, dgram_dropped, 1);
 				continue;
 			}
-			memset(&b->out[n], 0, sizeof(b->out[n]));
-			b->oiov[n].iov_base = b->iov[j].iov_base;
-			b->oiov[n].iov_len = b->mh[j].msg_len;
-			b->out[n].msg_hdr.msg_iov = &b->oiov[n];
-			b->out[n].msg_hdr.msg_iovlen = 1;
+			kc__dgbatch_out(b, n, b->iov[j].iov_base,
+			    b->mh[j].msg_len);
 			sp->sp_moved += b->mh[j].msg_len + 1;
 			n++;
 		}
@@ -1347,16 +1350,9 @@ kc_splice_cancel(struct kc_splice *sp)
 int
 kc_splice_stats(const struct kc_splice *sp, struct kc_splice_stats *st)
 {
-	const uint64_t *src;
-	uint64_t *dst;
-	size_t i;
-
 	if (!splice_valid(sp) || st == NULL)
 		return -EINVAL;
-	src = (const uint64_t *)&sp->sp_st;
-	dst = (uint64_t *)st;
-	for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
-		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	kc__stats_load(st, &sp->sp_st, sizeof(*st));
 	return 0;
 }
 

@@ -28,6 +28,11 @@ struct kc__dgbatch {
 struct kc_splice_stats;
 
 struct kc__dgbatch *kc__dgbatch(void);
+/* Entry n of the send list: len bytes at base (no address). */
+void	kc__dgbatch_out(struct kc__dgbatch *b, unsigned n, void *base,
+	    size_t len);
+/* A snapshot of size bytes of relaxed-atomic uint64_t counters. */
+void	kc__stats_load(void *dst, const void *src, size_t size);
 /* Add n to the counter at offset off of st, and of account if not NULL. */
 void	kc__stats_add(struct kc_splice_stats *st,
 	    struct kc_splice_stats *account, size_t off, uint64_t n);

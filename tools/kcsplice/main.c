@@ -46,11 +46,17 @@ struct conn {
 	char			 c_client[64];
 };
 
+/* One accept request a worker keeps on the listener, and its retry. */
+struct accept_slot {
+	struct kc		 a_done;
+	struct kc		 a_retry;
+	struct worker		*a_w;
+};
+
 struct worker {
 	struct kc_executor	*w_ex;
 	unsigned		 w_idx;
-	struct kc		 w_acc[ACCEPTS_PER_WORKER];
-	struct kc		 w_retry[ACCEPTS_PER_WORKER];
+	struct accept_slot	 w_acc[ACCEPTS_PER_WORKER];
 	struct kc		 w_cancelall;
 	struct conn		*w_conns;	/* the worker's own */
 	struct kc_socket	*w_udp;		/* UDP listener, until the relay has it */
@@ -458,23 +464,13 @@ fail:
 	reject(cs);
 }
 
-static void accept_again(struct worker *w, unsigned k);
+static void accept_again(struct accept_slot *a);
 
 static void
 accepted(void *obj, void *env, int status)
 {
-	struct kc *kc = env;
-	struct worker *w = NULL;
-	unsigned i, k = 0;
+	struct accept_slot *a = env;
 
-	for (i = 0; i < conf.threads && w == NULL; i++)
-		if (kc >= workers[i].w_acc &&
-		    kc < workers[i].w_acc + ACCEPTS_PER_WORKER) {
-			w = &workers[i];
-			k = (unsigned)(kc - w->w_acc);
-		}
-	if (w == NULL)
-		return;
 	if (status == -ECANCELED || __atomic_load_n(&stopping,
 	    __ATOMIC_ACQUIRE)) {
 		if (obj != NULL)
@@ -484,35 +480,28 @@ accepted(void *obj, void *env, int status)
 	if (status != 0) {
 		/* Out of descriptors and the like: try again a little later. */
 		logk(LK_CONN, "accept: %s", strerror(-status));
-		(void)kc_defer_after(&w->w_retry[k], 50000000ull, NULL, 0);
+		(void)kc_defer_after(&a->a_retry, 50000000ull, NULL, 0);
 		return;
 	}
-	conn_start(w, obj);
-	accept_again(w, k);
+	conn_start(a->a_w, obj);
+	accept_again(a);
 }
 
 static void
 retry_fn(void *obj, void *env, int status)
 {
-	struct kc *kc = env;
-	unsigned i;
-
 	(void)obj;
 	(void)status;
-	for (i = 0; i < conf.threads; i++)
-		if (kc >= workers[i].w_retry &&
-		    kc < workers[i].w_retry + ACCEPTS_PER_WORKER)
-			accept_again(&workers[i],
-			    (unsigned)(kc - workers[i].w_retry));
+	accept_again(env);
 }
 
 static void
-accept_again(struct worker *w, unsigned k)
+accept_again(struct accept_slot *a)
 {
 	if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE))
 		return;
-	if (kc_socket_accept(listener, w->w_ex, &w->w_acc[k]) != 0)
-		(void)kc_defer_after(&w->w_retry[k], 50000000ull, NULL, 0);
+	if (kc_socket_accept(listener, a->a_w->w_ex, &a->a_done) != 0)
+		(void)kc_defer_after(&a->a_retry, 50000000ull, NULL, 0);
 }
 
 /* On each worker: cancel what is left (the drain time is over). */
@@ -649,10 +638,13 @@ setup(void)
 			return EX_OSERR;
 		}
 		for (k = 0; k < ACCEPTS_PER_WORKER; k++) {
-			(void)kc_init(&workers[i].w_acc[k], accepted,
-			    &workers[i].w_acc[k], workers[i].w_ex, 0);
-			(void)kc_init(&workers[i].w_retry[k], retry_fn,
-			    &workers[i].w_retry[k], workers[i].w_ex, 0);
+			struct accept_slot *a = &workers[i].w_acc[k];
+
+			a->a_w = &workers[i];
+			(void)kc_init(&a->a_done, accepted, a,
+			    workers[i].w_ex, 0);
+			(void)kc_init(&a->a_retry, retry_fn, a,
+			    workers[i].w_ex, 0);
 		}
 		(void)kc_init(&workers[i].w_cancelall, cancel_all, &workers[i],
 		    workers[i].w_ex, 0);
@@ -710,7 +702,7 @@ setup(void)
 		}
 		for (i = 0; i < conf.threads; i++)
 			for (k = 0; k < ACCEPTS_PER_WORKER; k++)
-				accept_again(&workers[i], k);
+				accept_again(&workers[i].w_acc[k]);
 	}
 	if (ks_addr_format(conf.listen.kind, &bound, ltext, sizeof(ltext)) < 0)
 		snprintf(ltext, sizeof(ltext), "%s", conf.listen.text);
