@@ -2,6 +2,7 @@
  * it.c: the harness of kcsplice's integration tests (see it.h).
  */
 #include "it.h"
+#include "conf.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -251,69 +252,15 @@ it_main(int argc, char **argv, const struct it_case *cases, size_t ncases)
 int
 it_addr_parse(struct it_addr *a, const char *text)
 {
-	struct sockaddr_in *in = (struct sockaddr_in *)&a->ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
-	struct sockaddr_un *un = (struct sockaddr_un *)&a->ss;
-	char host[64];
-	const char *p, *port;
-	unsigned long v;
-	char *end;
-	size_t n;
+	struct ks_addr ka;
 
 	memset(a, 0, sizeof(*a));
 	snprintf(a->text, sizeof(a->text), "%s", text);
-	if (strncmp(text, "unix:", 5) == 0) {
-		p = text + 5;
-		n = strlen(p);
-		if (n == 0 || n >= sizeof(un->sun_path))
-			return -1;
-		a->type = SOCK_STREAM;
-		un->sun_family = AF_UNIX;
-		memcpy(un->sun_path, p, n);
-		if (p[0] == '@')
-			un->sun_path[0] = '\0';
-		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-		    n + (p[0] == '@' ? 0 : 1));
-		return 0;
-	}
-	if (strncmp(text, "tcp:", 4) == 0)
-		a->type = SOCK_STREAM;
-	else if (strncmp(text, "udp:", 4) == 0)
-		a->type = SOCK_DGRAM;
-	else
+	if (ks_addr_parse(&ka, text) != 0)
 		return -1;
-	p = text + 4;
-	if (*p == '[') {
-		port = strchr(p, ']');
-		if (port == NULL || port[1] != ':' ||
-		    (size_t)(port - p - 1) >= sizeof(host))
-			return -1;
-		memcpy(host, p + 1, (size_t)(port - p - 1));
-		host[port - p - 1] = '\0';
-		port += 2;
-	} else {
-		port = strrchr(p, ':');
-		if (port == NULL || (size_t)(port - p) >= sizeof(host))
-			return -1;
-		memcpy(host, p, (size_t)(port - p));
-		host[port - p] = '\0';
-		port++;
-	}
-	errno = 0;
-	v = strtoul(port, &end, 10);
-	if (errno != 0 || end == port || *end != '\0' || v > 65535)
-		return -1;
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)v);
-		a->len = sizeof(*in);
-	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)v);
-		a->len = sizeof(*in6);
-	} else {
-		return -1;
-	}
+	a->type = ka.kind == KS_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	memcpy(&a->ss, &ka.sa.a.ss, sizeof(a->ss));
+	a->len = ka.sa.len;
 	return 0;
 }
 
@@ -321,8 +268,9 @@ void
 it_addr_from(struct it_addr *a, int type, const struct sockaddr *sa,
     socklen_t len)
 {
-	const char *kind = type == SOCK_DGRAM ? "udp" : "tcp";
-	char host[INET6_ADDRSTRLEN];
+	struct kc_sockaddr ksa;
+	enum ks_kind kind = sa->sa_family == AF_UNIX ? KS_UNIX :
+	    type == SOCK_DGRAM ? KS_UDP : KS_TCP;
 
 	memset(a, 0, sizeof(*a));
 	if (len > sizeof(a->ss))
@@ -330,41 +278,13 @@ it_addr_from(struct it_addr *a, int type, const struct sockaddr *sa,
 	memcpy(&a->ss, sa, len);
 	a->len = len;
 	a->type = type;
-	switch (sa->sa_family) {
-	case AF_INET: {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(a->text, sizeof(a->text), "%s:%s:%u", kind, host,
-		    ntohs(in->sin_port));
-		break;
-	}
-	case AF_INET6: {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(a->text, sizeof(a->text), "%s:[%s]:%u", kind, host,
-		    ntohs(in6->sin6_port));
-		break;
-	}
-	case AF_UNIX: {
-		const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
-		size_t n = len > offsetof(struct sockaddr_un, sun_path) ?
-		    len - offsetof(struct sockaddr_un, sun_path) : 0;
-
-		if (n == 0)
-			snprintf(a->text, sizeof(a->text), "unix:");
-		else if (un->sun_path[0] == '\0')
-			snprintf(a->text, sizeof(a->text), "unix:@%.*s",
-			    (int)(n - 1), un->sun_path + 1);
-		else
-			snprintf(a->text, sizeof(a->text), "unix:%.*s",
-			    (int)strnlen(un->sun_path, n), un->sun_path);
-		break;
-	}
-	default:
-		snprintf(a->text, sizeof(a->text), "?");
-	}
+	memset(&ksa, 0, sizeof(ksa));
+	memcpy(&ksa.a, sa, len);
+	ksa.len = len;
+	/* An unnamed UNIX socket (a client's) has no text of its own. */
+	if (ks_addr_format(kind, &ksa, a->text, sizeof(a->text)) < 0)
+		snprintf(a->text, sizeof(a->text), "%s",
+		    kind == KS_UNIX ? "unix:" : "?");
 }
 
 uint16_t

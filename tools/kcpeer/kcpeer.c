@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "peerdata.h"
 
 #define BUFSZ		(1024 * 1024)
@@ -139,155 +140,49 @@ on_signal(int sig)
 	stop_signal = sig;
 }
 
+/* A count with an optional k, m or g (powers of 1024), as kcsplice reads. */
 static uint64_t
 parse_size(const char *s, const char *what)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *s == '-')
-		die("bad %s '%s'", what, s);
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		v <<= 10;
-		end++;
-		break;
-	case 'm': case 'M':
-		v <<= 20;
-		end++;
-		break;
-	case 'g': case 'G':
-		v <<= 30;
-		end++;
-		break;
-	default:
-		die("bad %s '%s'", what, s);
-	}
-	if (*end != '\0')
+	if (ks_size_parse(&v, s) != 0)
 		die("bad %s '%s'", what, s);
 	return v;
 }
 
-/* tcp:HOST:PORT (IPv4, [IPv6], localhost), unix:PATH, unix:@NAME, udp:... */
+/* tcp:HOST:PORT, unix:PATH, unix:@NAME, udp:HOST:PORT, as kcsplice reads them. */
 static void
 parse_addr(struct addr *a, const char *s)
 {
-	struct sockaddr_in *in = (struct sockaddr_in *)&a->ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
-	struct sockaddr_un *un = (struct sockaddr_un *)&a->ss;
-	char host[64];
-	const char *p, *port;
-	unsigned long v;
-	char *end;
-	size_t n;
+	struct ks_addr ka;
 
 	memset(a, 0, sizeof(*a));
-	if (strncmp(s, "unix:", 5) == 0) {
-		p = s + 5;
-		n = strlen(p);
-		if (n == 0 || n >= sizeof(un->sun_path))
-			die("bad address '%s'", s);
-		a->type = SOCK_STREAM;
-		un->sun_family = AF_UNIX;
-		memcpy(un->sun_path, p, n);
-		if (p[0] == '@')
-			un->sun_path[0] = '\0';
-		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-		    n + (p[0] == '@' ? 0 : 1));
-		return;
-	}
-	if (strncmp(s, "tcp:", 4) == 0)
-		a->type = SOCK_STREAM;
-	else if (strncmp(s, "udp:", 4) == 0)
-		a->type = SOCK_DGRAM;
-	else
+	if (ks_addr_parse(&ka, s) != 0)
 		die("bad address '%s': expected tcp:HOST:PORT, unix:PATH or "
 		    "udp:HOST:PORT", s);
-	p = s + 4;
-	if (*p == '[') {
-		port = strchr(p, ']');
-		if (port == NULL || port[1] != ':')
-			die("bad address '%s'", s);
-		n = (size_t)(port - p - 1);
-		if (n >= sizeof(host))
-			die("bad address '%s'", s);
-		memcpy(host, p + 1, n);
-		host[n] = '\0';
-		port += 2;
-	} else {
-		port = strrchr(p, ':');
-		if (port == NULL || (size_t)(port - p) >= sizeof(host))
-			die("bad address '%s'", s);
-		memcpy(host, p, (size_t)(port - p));
-		host[port - p] = '\0';
-		port++;
-	}
-	errno = 0;
-	v = strtoul(port, &end, 10);
-	if (errno != 0 || end == port || *end != '\0' || v > 65535 ||
-	    *port == '-')
-		die("bad port in '%s'", s);
-	if (strcmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)v);
-		a->len = sizeof(*in);
-	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)v);
-		a->len = sizeof(*in6);
-	} else {
-		die("bad host in '%s' (numeric addresses only)", s);
-	}
+	a->type = ka.kind == KS_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	memcpy(&a->ss, &ka.sa.a.ss, sizeof(a->ss));
+	a->len = ka.sa.len;
 }
 
 static void
 format_addr(char *buf, size_t size, int type, const struct sockaddr *sa,
     socklen_t len)
 {
-	const char *kind = type == SOCK_DGRAM ? "udp" : "tcp";
-	char host[INET6_ADDRSTRLEN];
-	const struct sockaddr_un *un;
-	size_t n;
+	struct kc_sockaddr ksa;
+	enum ks_kind kind = sa->sa_family == AF_UNIX ? KS_UNIX :
+	    type == SOCK_DGRAM ? KS_UDP : KS_TCP;
 
-	switch (sa->sa_family) {
-	case AF_INET: {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(buf, size, "%s:%s:%u", kind, host,
-		    ntohs(in->sin_port));
-		break;
-	}
-	case AF_INET6: {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(buf, size, "%s:[%s]:%u", kind, host,
-		    ntohs(in6->sin6_port));
-		break;
-	}
-	case AF_UNIX:
-		un = (const struct sockaddr_un *)sa;
-		n = len > offsetof(struct sockaddr_un, sun_path) ?
-		    len - offsetof(struct sockaddr_un, sun_path) : 0;
-		if (n == 0)
-			snprintf(buf, size, "unix:(unnamed)");
-		else if (un->sun_path[0] == '\0')
-			snprintf(buf, size, "unix:@%.*s", (int)(n - 1),
-			    un->sun_path + 1);
-		else
-			snprintf(buf, size, "unix:%.*s", (int)strnlen(
-			    un->sun_path, n), un->sun_path);
-		break;
-	default:
-		snprintf(buf, size, "?");
-	}
+	memset(&ksa, 0, sizeof(ksa));
+	if (len > sizeof(ksa.a))
+		len = sizeof(ksa.a);
+	memcpy(&ksa.a, sa, len);
+	ksa.len = len;
+	/* An unnamed UNIX socket (a client's) has no text of its own. */
+	if (ks_addr_format(kind, &ksa, buf, size) < 0)
+		snprintf(buf, size, "%s",
+		    kind == KS_UNIX ? "unix:(unnamed)" : "?");
 }
 
 static void
