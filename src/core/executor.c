@@ -570,7 +570,7 @@ soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 			ts.tv_nsec = (long)(d % 1000000000ull);
 			tp = &ts;
 		}
-		kq__poll(ex->ex_kq, tp);
+		kq__poll(ex->ex_kq, tp, &ex->ex_sleeping);
 	} else {
 		kc__futex_wait(&ex->ex_sleeping, 1, deadline);
 	}
@@ -585,7 +585,7 @@ soft_kqueue(struct kc_executor *ex)
 
 	if (!kq__has_knotes(ex->ex_kq))
 		return false;
-	return kq__poll(ex->ex_kq, &zero) > 0;
+	return kq__poll(ex->ex_kq, &zero, NULL) > 0;
 }
 
 /*

@@ -185,8 +185,14 @@ int	kq__scan(struct kq *kq, struct kevent *out, int nout,
 bool	kq__has_knotes(struct kq *kq);
 /* Add an executor's wake-up eventfd to its kqueue. */
 int	kq__wake_fd(struct kq *kq, int fd);
-/* One round for the executor: run what is ready, waiting up to timeout. */
-int	kq__poll(struct kq *kq, const struct timespec *timeout);
+/*
+ * One round for the executor: run what is ready, waiting up to timeout.
+ * sleeping (may be NULL) is the executor's "asleep in epoll" word: it is
+ * cleared before any continuation runs, so that what they trigger on their
+ * own executor does not write its wake-up eventfd.
+ */
+int	kq__poll(struct kq *kq, const struct timespec *timeout,
+	    uint32_t *sleeping);
 /* Close an executor's kqueue (the executor is going away). */
 void	kq__destroy_owned(struct kq *kq, int fd);
 

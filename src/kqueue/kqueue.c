@@ -558,12 +558,15 @@ kn_register(struct kq *kq, const struct kevent *kev)
 
 	if (fop == NULL)
 		return EINVAL;
-	if (fop->f_isfd) {
-		if (kev->ident > INT_MAX ||
-		    fcntl((int)kev->ident, F_GETFD) < 0)
-			return EBADF;
-	}
+	if (fop->f_isfd && kev->ident > INT_MAX)
+		return EBADF;
+	/*
+	 * A knote that exists names an open descriptor (closing one drops its
+	 * knotes), so only a new one costs the check.
+	 */
 	kn = kq__find(kq, kev->ident, kev->filter);
+	if (kn == NULL && fop->f_isfd && fcntl((int)kev->ident, F_GETFD) < 0)
+		return EBADF;
 	if (kn == NULL) {
 		if (!(kev->flags & EV_ADD))
 			return ENOENT;
@@ -1247,8 +1250,9 @@ kq__wake_fd(struct kq *kq, int fd)
 }
 
 int
-kq__poll(struct kq *kq, const struct timespec *timeout)
+kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 {
+	static const struct timespec zero;
 	struct epoll_event evs[KQ_EPOLL_BATCH];
 	struct scan s = { .out = NULL, .nout = 0 };
 	int i, m;
@@ -1256,6 +1260,11 @@ kq__poll(struct kq *kq, const struct timespec *timeout)
 	kq__lock(kq);
 	s.id = ++kq->kq_scanid;
 	if (kq->kq_phead != NULL) {
+		if (sleeping != NULL) {
+			/* Awake from here on: do not block in epoll below. */
+			__atomic_store_n(sleeping, 0, __ATOMIC_SEQ_CST);
+			timeout = &zero;
+		}
 		drain_pending(kq, &s);
 		if (kq->kq_phead != NULL)
 			timeout = &(const struct timespec){ 0, 0 };
@@ -1265,6 +1274,8 @@ kq__poll(struct kq *kq, const struct timespec *timeout)
 	m = epoll_pwait2(kq->kq_fd, evs, KQ_EPOLL_BATCH, timeout, NULL);
 	if (m <= 0)
 		return 0;
+	if (sleeping != NULL)
+		__atomic_store_n(sleeping, 0, __ATOMIC_SEQ_CST);
 	kq__lock(kq);
 	s.id = ++kq->kq_scanid;
 	for (i = 0; i < m && !kq->kq_closed; i++)

@@ -117,6 +117,7 @@ struct kc_socket {
 	bool			 so_rdhup;	/* the peer has shut: read to the end */
 	bool			 so_wblocked;	/* the descriptor took no more */
 	bool			 so_wnote;	/* the write knote is enabled */
+	bool			 so_rpaused;	/* the hook disabled the read knote */
 	bool			 so_shutwr;	/* SHUT_WR once the send side drains */
 	bool			 so_wshut;	/* the owner has taken SHUT_WR */
 	bool			 so_closing;	/* flushing before the descriptor goes */
@@ -2077,6 +2078,8 @@ kc__socket_hook(struct kc_socket *s, kc__sock_hook_fn *fn, void *arg)
 	if (fn != NULL && ((st_load(s) & KC_SS_LISTENING) || s->so_closing ||
 	    s->so_final))
 		return -EINVAL;
+	if (fn == NULL)
+		kc__socket_read_pause(s, false);
 	s->so_hook = fn;
 	s->so_hookarg = arg;
 	s->so_rstopped = false;
@@ -2114,6 +2117,19 @@ void
 kc__socket_want_write(struct kc_socket *s)
 {
 	want_write(s);
+}
+
+void
+kc__socket_read_pause(struct kc_socket *s, bool pause)
+{
+	struct kevent kev;
+
+	if (s->so_rpaused == pause || s->so_final)
+		return;
+	EV_SET(&kev, s->so_fd, EVFILT_READ, pause ? EV_DISABLE : EV_ENABLE,
+	    0, 0, &s->so_rkc);
+	if (kevent(s->so_kq, &kev, 1, NULL, 0, NULL) == 0)
+		s->so_rpaused = pause;
 }
 
 void

@@ -35,6 +35,13 @@ int	kc__socket_discard(struct kc_socket *s);
 bool	kc__socket_rdhup(const struct kc_socket *s);
 /* Arm the write knote once (the hook gets EVFILT_WRITE). */
 void	kc__socket_want_write(struct kc_socket *s);
+/*
+ * Stop (pause true) or resume the read knote: a hook that cannot use what
+ * the socket receives (its destination is full) sleeps through the edges.
+ * Resuming reports what is ready then (the knote is edge-triggered, and
+ * re-arming looks afresh).  Unhooking resumes.
+ */
+void	kc__socket_read_pause(struct kc_socket *s, bool pause);
 /* Run the hook's read side again soon (a batch ended, data may be left). */
 void	kc__socket_read_later(struct kc_socket *s);
 /* Close with a reset rather than a FIN (SO_LINGER 0), and give the

@@ -64,6 +64,9 @@ struct dir {
 	bool			 d_copy;	/* this direction cannot splice */
 	bool			 d_small;	/* copying small messages */
 	bool			 d_drained;	/* a short copy read took all */
+	bool			 d_wblocked;	/* the destination is full: wait
+						   for its write edge, not the
+						   source's read edges */
 	bool			 d_rdhup;	/* the source has shut: no edge will
 						   come for its end of file */
 	unsigned		 d_smallrun;	/* small spliced regions in a row */
@@ -502,6 +505,20 @@ tee_chain(struct kc_splice *sp, struct dir *d, size_t off, size_t n)
 /* Streams. */
 
 /*
+ * The destination took no more: wait for its write edge.  Until then the
+ * source's read knote is off (each edge would only wake us to try the full
+ * destination again); turning it back on reports what is ready then, and
+ * the pump reads on from the source until EAGAIN, so no edge is lost.
+ */
+static void
+dst_full(struct dir *d)
+{
+	d->d_wblocked = true;
+	kc__socket_want_write(d->d_dst);
+	kc__socket_read_pause(d->d_src, true);
+}
+
+/*
  * Write what d holds to its destination: 1 when all is out, 0 when the
  * destination is full (or still connecting), or the error.
  */
@@ -524,7 +541,7 @@ flush(struct kc_splice *sp, struct dir *d)
 		if (n == -EINTR)
 			continue;
 		if (n == -EAGAIN) {
-			kc__socket_want_write(d->d_dst);
+			dst_full(d);
 			return 0;
 		}
 		return n < 0 ? (int)n : -EPIPE;
@@ -540,7 +557,7 @@ flush(struct kc_splice *sp, struct dir *d)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			kc__socket_want_write(d->d_dst);
+			dst_full(d);
 			return 0;
 		}
 		return n < 0 ? -errno : -EPIPE;
@@ -1041,11 +1058,16 @@ hook(struct kc_socket *s, void *arg, int filter, const struct kevent *kev)
 				in->d_rerr = err;
 			if (kev != NULL && (kev->flags & EV_EOF))
 				in->d_rdhup = true;
-			pump(sp, in);
+			if (!in->d_wblocked)
+				pump(sp, in);
 		} else if (filter == EVFILT_WRITE) {
 			if (err != 0 && !sp->sp_dgram) {
 				end(sp, err);
 				goto out;
+			}
+			if (outd->d_wblocked) {
+				outd->d_wblocked = false;
+				kc__socket_read_pause(outd->d_src, false);
 			}
 			pump(sp, outd);
 		} else {
