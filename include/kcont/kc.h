@@ -64,6 +64,8 @@ struct kc {
 	struct kc_pool		*kc_pool;	/* pool it came from, or NULL */
 	struct kc		*kc_heap[3];	/* timer heap links */
 	uint64_t		 kc_deadline;	/* CLOCK_MONOTONIC, ns */
+	uint64_t		 kc_flow;	/* tracing: the trigger that
+						   queued it */
 };
 
 /*

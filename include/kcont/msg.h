@@ -100,6 +100,7 @@ struct kc_msg {
 	kc_fn			*m_fn;		/* private: the reply's function */
 	void			*m_env;		/* private */
 	uintptr_t		 m_magic;	/* private */
+	uint64_t		 m_flow;	/* private: tracing */
 };
 
 /* kc_msg_init() flags. */

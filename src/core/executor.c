@@ -559,6 +559,7 @@ soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 		return;
 	}
 	KC__STAT_INC(&wk->w_stats.sleeps);
+	(void)KC__TR1(KC_TR_EXEC_SLEEP, ex);
 	if (kq) {
 		struct timespec ts, *tp = NULL;
 
@@ -575,6 +576,8 @@ soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 		kc__futex_wait(&ex->ex_sleeping, 1, deadline);
 	}
 	KC__STORE(&ex->ex_sleeping, 0);
+	if (!kq)
+		(void)KC__TR1(KC_TR_EXEC_WAKE, ex);
 }
 
 /* Run the continuations of the knotes that are ready now, if any. */
@@ -633,6 +636,7 @@ soft_main(void *arg)
 	r->r_exec = ex;
 	r->r_stats = &wk->w_stats;
 	pthread_setname_np(pthread_self(), ex->ex_name);
+	kc__trace_thread_named();
 	for (;;) {
 		/* Destroy is answered before any more work runs. */
 		if (KC__UNLIKELY(KC__LOAD(&ex->ex_ctl) == CTL_DESTROY) &&
@@ -764,6 +768,7 @@ pool_main(void *arg)
 	r->r_stats = &wk->w_stats;
 	snprintf(name, sizeof(name), "%.11s/%u", ex->ex_name, wk->w_index);
 	pthread_setname_np(pthread_self(), name);
+	kc__trace_thread_named();
 	pthread_mutex_lock(&ex->ex_mtx);
 	for (;;) {
 		if (ex->ex_closed)
@@ -792,7 +797,9 @@ pool_main(void *arg)
 		if (ctl != CTL_NONE && pool_control(ex, ctl))
 			break;
 		KC__STAT_INC(&wk->w_stats.sleeps);
+		(void)KC__TR1(KC_TR_EXEC_SLEEP, ex);
 		pool_sleep(ex, ctl == CTL_HANDBACK);
+		(void)KC__TR1(KC_TR_EXEC_WAKE, ex);
 	}
 	pthread_mutex_unlock(&ex->ex_mtx);
 	r->r_exec = NULL;

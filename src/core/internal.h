@@ -16,6 +16,8 @@
 
 #include <kcont.h>
 
+#include "core/trace_int.h"
+
 /* Cheap invariants are always on; expensive ones only with KC_DEBUG. */
 #define KC__ASSERT(c) do {						\
 	if (__builtin_expect(!(c), 0))					\

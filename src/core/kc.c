@@ -102,6 +102,15 @@ kc__save(struct kc *kc, void *obj, int status)
 	KC__STORE_RELAXED(&kc->kc_status, status);
 }
 
+/* A trigger that queues kc: its record's flow goes with kc to its run. */
+static void
+trace_enqueue(struct kc *kc)
+{
+	__atomic_store_n(&kc->kc_flow, kc__trace_rec(KC_TR_ENQUEUE, 4,
+	    KC__TRU(kc), KC__TRU(kc->kc_fn), KC__TRU(kc->kc_exec),
+	    KC__TR_MYFLOW, 0), __ATOMIC_RELAXED);
+}
+
 /*
  * Queue kc on its executor, or fold the trigger into its pending run.  The
  * caller has checked that kc has an executor.
@@ -121,6 +130,8 @@ kc__trigger_defer(struct kc *kc, void *obj, int status)
 			if (!KC__CAS(&kc->kc_word, &w, busy))
 				continue;
 			kc__save(kc, obj, status);
+			if (KC__TRACING())
+				trace_enqueue(kc);
 			/*
 			 * Push while BUSY: if the executor has closed, the
 			 * trigger is undone before anyone could coalesce into it.
@@ -138,8 +149,12 @@ kc__trigger_defer(struct kc *kc, void *obj, int status)
 			/* Pending: coalesce. */
 			if (KC__COUNT(w) == KC__COUNT_MAX)
 				return -EOVERFLOW;
-			if (KC__CAS(&kc->kc_word, &w, w + KC__COUNT_ONE))
+			if (KC__CAS(&kc->kc_word, &w, w + KC__COUNT_ONE)) {
+				/* Folded into the pending run: no flow. */
+				(void)KC__TR4(KC_TR_ENQUEUE, kc, kc->kc_fn,
+				    kc->kc_exec, 0);
 				return 0;
+			}
 			continue;
 		}
 		/*
@@ -151,6 +166,8 @@ kc__trigger_defer(struct kc *kc, void *obj, int status)
 		if (!KC__CAS(&kc->kc_word, &w, busy))
 			continue;
 		kc__save(kc, obj, status);
+		if (KC__TRACING())
+			trace_enqueue(kc);
 		KC__STORE(&kc->kc_word, busy & ~KC__BUSY);
 		return 0;
 	}
@@ -214,6 +231,10 @@ kc_defer_after(struct kc *kc, uint64_t ns, void *obj, int status)
 {
 	if (!kc__valid(kc) || kc->kc_exec == NULL)
 		return -EINVAL;
+	if (KC__TRACING())
+		__atomic_store_n(&kc->kc_flow, kc__trace_rec(KC_TR_DEFER, 5,
+		    KC__TRU(kc), KC__TRU(kc->kc_fn), KC__TRU(kc->kc_exec),
+		    KC__TR_MYFLOW, ns), __ATOMIC_RELAXED);
 	return kc__exec_timer_arm(kc->kc_exec, kc, ns, obj, status);
 }
 
@@ -311,8 +332,11 @@ kc_cancel(struct kc *kc)
 	if (!kc__valid(kc))
 		return -EINVAL;
 	n = kc__disarm(kc);
-	if (n > 0)
+	if (n > 0) {
+		(void)KC__TR2(KC_TR_CANCEL, kc, __atomic_exchange_n(&kc->kc_flow,
+		    0, __ATOMIC_RELAXED));
 		return n;
+	}
 	return kc__running_anywhere(kc) ? -EINPROGRESS : -EALREADY;
 }
 

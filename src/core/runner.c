@@ -181,7 +181,12 @@ kc__invoke(struct kc__runner *r, struct kc *kc, kc_fn *fn, void *env,
 	r->r_depth++;
 	r->r_count = count;
 
+	if (KC__TRACING())
+		(void)kc__trace_rec(KC_TR_RUN_BEGIN, 4, KC__TRU(kc),
+		    KC__TRU(fn), KC__TRU(r->r_exec),
+		    __atomic_exchange_n(&kc->kc_flow, 0, __ATOMIC_RELAXED), 0);
 	fn(obj, env, status);
+	(void)KC__TR2(KC_TR_RUN_END, kc, fn);
 
 	/* From here on kc may be freed: compare its address, never read it. */
 	r->r_count = saved_count;

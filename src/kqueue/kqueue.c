@@ -701,6 +701,8 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 	kev.flags = flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_KCONT);
 	if (!kn->kn_fop->f_event(kq, kn, ev, &kev))
 		return;
+	(void)KC__TR5(KC_TR_KNOTE, kev.ident, (int64_t)kev.filter, kev.flags,
+	    kev.data, kn->kn_kc);
 	flags = kn->kn_kev.flags;	/* a filter may add EV_ONESHOT */
 	if (flags & EV_ONESHOT) {
 		/* Deleted below, after the run. */
@@ -1263,6 +1265,8 @@ kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 		if (sleeping != NULL) {
 			/* Awake from here on: do not block in epoll below. */
 			__atomic_store_n(sleeping, 0, __ATOMIC_SEQ_CST);
+			(void)KC__TR1(KC_TR_EXEC_WAKE, kq->kq_exec);
+			sleeping = NULL;
 			timeout = &zero;
 		}
 		drain_pending(kq, &s);
@@ -1272,10 +1276,12 @@ kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 	kick_sync(kq);
 	kq__unlock(kq);
 	m = epoll_pwait2(kq->kq_fd, evs, KQ_EPOLL_BATCH, timeout, NULL);
+	if (sleeping != NULL) {
+		__atomic_store_n(sleeping, 0, __ATOMIC_SEQ_CST);
+		(void)KC__TR1(KC_TR_EXEC_WAKE, kq->kq_exec);
+	}
 	if (m <= 0)
 		return 0;
-	if (sleeping != NULL)
-		__atomic_store_n(sleeping, 0, __ATOMIC_SEQ_CST);
 	kq__lock(kq);
 	s.id = ++kq->kq_scanid;
 	for (i = 0; i < m && !kq->kq_closed; i++)

@@ -161,6 +161,13 @@ complete(struct kc_msg *m)
 	}
 }
 
+/* The flow of a message's send (tracing). */
+static uint64_t
+msg_flow(const struct kc_msg *msg)
+{
+	return __atomic_load_n(&msg->m_flow, __ATOMIC_RELAXED);
+}
+
 /* The reply continuation: the message is the sender's again, then its function. */
 static void
 reply_tramp(void *obj, void *env, int status)
@@ -291,6 +298,8 @@ port_drain(void *obj, void *env, int status)
 			    (st & ~MS_QUEUED) | MS_HAND))
 				;
 			kc__unlock(&p->p_lock);
+			(void)KC__TR4(KC_TR_MSG_RECV, p, m, (int64_t)m->m_cmd,
+			    msg_flow(m));
 			p->p_fn(p, m);
 		} else {
 			kc__unlock(&p->p_lock);
@@ -444,6 +453,15 @@ send_checks(struct kc_port *port, struct kc_msg *msg)
 	return 0;
 }
 
+/* A send's record: its flow goes with the message to its handling and reply. */
+static void
+trace_send(struct kc_port *port, struct kc_msg *msg)
+{
+	__atomic_store_n(&msg->m_flow, kc__trace_rec(KC_TR_MSG_SEND, 4,
+	    KC__TRU(port), KC__TRU(msg), (uint64_t)(int64_t)msg->m_cmd,
+	    KC__TR_MYFLOW, 0), __ATOMIC_RELAXED);
+}
+
 int
 kc_msg_send(struct kc_port *port, struct kc_msg *msg)
 {
@@ -451,6 +469,8 @@ kc_msg_send(struct kc_port *port, struct kc_msg *msg)
 
 	if (r != 0)
 		return r;
+	if (KC__TRACING())
+		trace_send(port, msg);
 	return enqueue(port, msg, 0, 0);
 }
 
@@ -521,6 +541,8 @@ kc_msg_do(struct kc_port *port, struct kc_msg *msg, uint64_t timeout_ns)
 		if (deadline == 0)
 			deadline = 1;
 	}
+	if (KC__TRACING())
+		trace_send(port, msg);
 	if (self != NULL && self == port->p_exec && kc__exec_soft(self)) {
 		/* The caller runs the port's executor: hand it over inline. */
 		uint32_t st = 0;
@@ -530,6 +552,8 @@ kc_msg_do(struct kc_port *port, struct kc_msg *msg, uint64_t timeout_ns)
 		if (!KC__CAS(&msg->m_state, &st, MS_HAND | MS_SYNC))
 			return -EBUSY;
 		msg->m_port = port;
+		(void)KC__TR4(KC_TR_MSG_RECV, port, msg, (int64_t)msg->m_cmd,
+		    msg_flow(msg));
 		port->p_fn(port, msg);
 	} else {
 		if (self != NULL && kc__exec_soft(self)) {
@@ -560,6 +584,8 @@ kc_msg_reply(struct kc_msg *msg, int status)
 {
 	if (!msg_valid(msg))
 		return -EINVAL;
+	(void)KC__TR4(KC_TR_MSG_REPLY, msg->m_port, msg, (int64_t)status,
+	    msg_flow(msg));
 	return reply(msg, status);
 }
 
@@ -621,6 +647,7 @@ kc_msg_abort(struct kc_msg *msg)
 
 	if (!msg_valid(msg) || !(msg->m_flags & MF_ABORTABLE))
 		return -EINVAL;
+	(void)KC__TR3(KC_TR_MSG_ABORT, msg->m_port, msg, msg_flow(msg));
 	st = __atomic_load_n(&msg->m_state, __ATOMIC_ACQUIRE);
 	for (;;) {
 		if (st == 0 && !msg_sent(msg))

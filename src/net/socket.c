@@ -806,6 +806,7 @@ accept_ready(struct kc_socket *s)
 			answer(r, err);
 			continue;
 		}
+		(void)KC__TR3(KC_TR_SOCK_ACCEPT, s, ns, fd);
 		r->r_new = ns;
 		answer(r, 0);
 	}
@@ -887,6 +888,7 @@ dgram_input(struct kc_socket *s)
 			sock_error(s, -err);
 			return;
 		}
+		(void)KC__TR3(KC_TR_SOCK_RECV, s, s->so_fd, n);
 		d->d_addr.len = mh.msg_namelen;
 		d->d_hasaddr = mh.msg_namelen > 0;
 		kc_chain_init(&d->d_chain);
@@ -937,6 +939,7 @@ stream_input(struct kc_socket *s)
 		if (n < 0)
 			n = -errno;
 		if (n > 0) {
+			(void)KC__TR3(KC_TR_SOCK_RECV, s, s->so_fd, n);
 			(void)kc_chain_commit(&s->so_rcv, (size_t)n);
 			rcv_add(s, n);
 			/*
@@ -1106,6 +1109,8 @@ dgram_output(struct kc_socket *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* Sent, or refused for good (a datagram is never half sent). */
+		if (n >= 0)
+			(void)KC__TR3(KC_TR_SOCK_SEND, s, s->so_fd, n);
 		s->so_sdg = d->d_next;
 		if (s->so_sdg == NULL)
 			s->so_sdg_tail = NULL;
@@ -1129,6 +1134,8 @@ sock_output(struct kc_socket *s)
 				ssize_t n = kc_chain_write(&s->so_snd, s->so_fd);
 
 				if (n > 0) {
+					(void)KC__TR3(KC_TR_SOCK_SEND, s,
+					    s->so_fd, n);
 					snd_add(s, -n);
 					continue;
 				}
@@ -1194,6 +1201,7 @@ connect_done(struct kc_socket *s, const struct kevent *kev)
 		}
 	}
 	s->so_connreq = NULL;
+	(void)KC__TR3(KC_TR_SOCK_CONNECT, s, s->so_fd, (int64_t)-err);
 	if (err != 0) {
 		sock_error(s, -err);
 		if (r != NULL)
@@ -1424,6 +1432,7 @@ connect_start(struct kc_socket *s, const struct kc_sockaddr *a)
 	if (a->a.sa.sa_family != s->so_domain)
 		return -EAFNOSUPPORT;
 	if (connect(s->so_fd, &a->a.sa, a->len) == 0) {
+		(void)KC__TR3(KC_TR_SOCK_CONNECT, s, s->so_fd, 0);
 		st_set(s, KC_SS_CONNECTED);
 		return 0;
 	}
@@ -1433,6 +1442,7 @@ connect_start(struct kc_socket *s, const struct kc_sockaddr *a)
 	}
 	/* Refused at once (a UNIX path nobody listens on): the socket failed. */
 	e = -errno;
+	(void)KC__TR3(KC_TR_SOCK_CONNECT, s, s->so_fd, (int64_t)e);
 	sock_error(s, e);
 	return e;
 }
@@ -1603,6 +1613,7 @@ sock_finalize(struct kc_socket *s)
 	s->so_final = true;
 	kc_chain_free(&s->so_snd);
 	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
+	(void)KC__TR2(KC_TR_SOCK_CLOSE, s, s->so_fd);
 	/* close() drops the knotes in the owner's kqueue. */
 	close(s->so_fd);
 	s->so_fd = -1;

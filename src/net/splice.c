@@ -291,6 +291,8 @@ detach(struct kc_splice *sp, struct mirror *m, int err)
 {
 	if (m->m_sock == NULL)
 		return;
+	(void)KC__TR4(KC_TR_MIRROR_DETACH, sp, m - sp->sp_m, (int64_t)err,
+	    m->m_plen + kc_chain_len(&m->m_back));
 	mirror_release(m, true);
 	COUNT(sp, mirror_detached, 1);
 	mirror_event(sp, m, KC_SPLICE_EV_MIRROR_DETACHED, err);
@@ -476,6 +478,7 @@ tee_region(struct kc_splice *sp, struct dir *d, size_t n)
 				continue;
 			}
 		}
+		(void)KC__TR3(KC_TR_TEE, sp, i, n);
 		mirror_flush(sp, m);
 	}
 	kc_chain_free(&copy);
@@ -497,6 +500,7 @@ tee_chain(struct kc_splice *sp, struct dir *d, size_t off, size_t n)
 			detach(sp, m, e);
 			continue;
 		}
+		(void)KC__TR3(KC_TR_TEE, sp, i, n);
 		mirror_flush(sp, m);
 	}
 }
@@ -536,6 +540,7 @@ flush(struct kc_splice *sp, struct dir *d)
 		n = kc_chain_write(&d->d_pend, d->d_dfd);
 		if (n > 0) {
 			COUNT_DIR(sp, copied, d->d_idx, (uint64_t)n);
+			(void)KC__TR4(KC_TR_SPLICE, sp, d->d_idx, 0, n);
 			continue;
 		}
 		if (n == -EINTR)
@@ -552,6 +557,7 @@ flush(struct kc_splice *sp, struct dir *d)
 		if (n > 0) {
 			d->d_plen -= (size_t)n;
 			COUNT_DIR(sp, spliced, d->d_idx, (uint64_t)n);
+			(void)KC__TR4(KC_TR_SPLICE, sp, d->d_idx, n, 0);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -894,9 +900,12 @@ pump_dgram(struct kc_splice *sp, struct dir *d)
 			if (sent > 0) {
 				COUNT_DIR(sp, datagrams, d->d_idx,
 				    (uint64_t)sent);
-				for (j = k; j < k + (unsigned)sent; j++)
+				for (j = k; j < k + (unsigned)sent; j++) {
 					COUNT_DIR(sp, copied, d->d_idx,
 					    b->out[j].msg_len);
+					(void)KC__TR4(KC_TR_SPLICE, sp,
+					    d->d_idx, 0, b->out[j].msg_len);
+				}
 				k += (unsigned)sent;
 				continue;
 			}
