@@ -39,8 +39,8 @@
 enum opt_id {
 	O_MIRROR, O_BUDGET, O_POLICY, O_THREADS, O_MAXCONNS, O_ALLOW,
 	O_IDLE, O_HALFCLOSE, O_UDPSESSION, O_UDPMAX, O_CONNECT, O_STATS,
-	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_QUIET, O_VERBOSE,
-	O_HELP, O_VERSION
+	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
+	O_VERBOSE, O_HELP, O_VERSION
 };
 
 struct opt {
@@ -67,6 +67,7 @@ static const struct opt opts[] = {
 	{ "shutdown-timeout",	0,   O_SHUTDOWN,	"SEC" },
 	{ "pipe-size",		0,   O_PIPESIZE,	"BYTES" },
 	{ "no-splice",		0,   O_NOSPLICE,	NULL },
+	{ "trace",		0,   O_TRACE,		"FILE" },
 	{ "quiet",		'q', O_QUIET,		NULL },
 	{ "verbose",		'v', O_VERBOSE,		NULL },
 	{ "help",		'h', O_HELP,		NULL },
@@ -644,6 +645,14 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 	case O_SHUTDOWN:
 		set_sec(p, o, v, &c->shutdown_ns, true);
 		break;
+	case O_TRACE:
+		if (*v == '\0' || strlen(v) >= sizeof(c->trace_path))
+			fail(p, "--%s: expected a file name (at most %zu "
+			    "bytes)", o->name, sizeof(c->trace_path) - 1);
+		else
+			snprintf(c->trace_path, sizeof(c->trace_path), "%s",
+			    v);
+		break;
 	case O_PIPESIZE:
 		if (ks_size_parse(&size, v) != 0 || size == 0 ||
 		    size > KS_PIPE_MAX) {
@@ -952,6 +961,8 @@ ks_usage(FILE *f)
 "                               largest allowed)\n"
 "      --no-splice              copy through user space only (no splice or\n"
 "                               tee)\n"
+"      --trace FILE             trace every thread into FILE (mode 0600);\n"
+"                               read it with kcdump(1)\n"
 "  -q, --quiet                  log only errors\n"
 "  -v, --verbose                log each connection opened and closed\n"
 "  -h, --help                   print this help and exit\n"

@@ -62,6 +62,7 @@ struct ks_conf {
 	uint64_t	shutdown_ns;		/* default 10 s */
 	size_t		pipe_size;		/* 0: the largest allowed; <= 1 GiB */
 	bool		no_splice;
+	char		trace_path[4096];	/* --trace; "": off */
 	int		verbosity;		/* -1 quiet, 0, 1 verbose */
 };
 

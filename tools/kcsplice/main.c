@@ -834,6 +834,27 @@ run(void)
 	return EX_OK;
 }
 
+/*
+ * The trace (--trace, or KCONT_TRACE) is written out here: the process
+ * leaves with _exit(), which runs no atexit handler.
+ */
+static void
+trace_end(void)
+{
+	struct kc_trace_stats st;
+	int e;
+
+	if (!kc_trace_enabled())
+		return;
+	(void)kc_trace_stats(&st);
+	if ((e = kc_trace_stop()) != 0)
+		logk(LK_INFO, "trace: not all written: %s", strerror(-e));
+	else
+		logk(LK_NOTE, "trace: %llu records from %u threads (%llu lost)",
+		    (unsigned long long)st.records, st.threads,
+		    (unsigned long long)st.lost);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -862,9 +883,18 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGPIPE);
 	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
 	raise_nofile();
-	if ((r = setup()) != 0)
+	if (conf.trace_path[0] != '\0' &&
+	    (r = kc_trace_start(conf.trace_path, NULL)) != 0) {
+		fprintf(stderr, "kcsplice: --trace %s: %s\n", conf.trace_path,
+		    strerror(-r));
+		return EX_CANTCREAT;
+	}
+	if ((r = setup()) != 0) {
+		trace_end();
 		_exit(r);	/* threads may be running: no clean-up owed */
+	}
 	r = run();
+	trace_end();
 	/* The executors may still hold sockets being closed: just go. */
 	fflush(stdout);
 	_exit(r);
