@@ -112,6 +112,13 @@ set(KC_MLINKS
   kc_splice.3:kc_dgram_relay_create.3
   kc_splice.3:kc_dgram_relay_stats.3
   kc_splice.3:kc_dgram_relay_destroy.3
+
+  kc_trace_start.3:kc_trace_stop.3
+  kc_trace_start.3:kc_trace_flush.3
+  kc_trace_start.3:kc_trace_stats.3
+  kc_trace_start.3:kc_trace_enabled.3
+  kc_trace_start.3:kc_trace_thread_name.3
+  kc_trace_start.3:kc_trace_user.3
 )
 
 # The man3 directory as seen at install time (relative MANDIRs are taken
