@@ -64,6 +64,7 @@ struct dir {
 	bool			 d_copy;	/* this direction cannot splice */
 	bool			 d_small;	/* copying small messages */
 	bool			 d_drained;	/* a short copy read took all */
+	bool			 d_bigread;	/* the last copy read was full */
 	bool			 d_wblocked;	/* the destination is full: wait
 						   for its write edge, not the
 						   source's read edges */
@@ -625,6 +626,32 @@ fill_small(struct kc_splice *sp, struct dir *d)
 	return got > 0 || d->d_eof ? 1 : 0;
 }
 
+/*
+ * A read for the copy path: into a segment of the default size, or, after a
+ * read that filled what it had, of COPY_CHUNK, so that bulk moves in few
+ * large reads while a quiet connection holds small segments.
+ */
+static ssize_t
+copy_read(struct dir *d)
+{
+	struct iovec iov;
+	ssize_t n;
+	int e;
+
+	if ((e = kc_chain_room(&d->d_pend, d->d_bigread ? COPY_CHUNK : 0,
+	    &iov)) != 0)
+		return e;
+	if (iov.iov_len > COPY_CHUNK)
+		iov.iov_len = COPY_CHUNK;
+	n = read(d->d_sfd, iov.iov_base, iov.iov_len);
+	if (n < 0)
+		return -errno;
+	if (n > 0)
+		(void)kc_chain_commit(&d->d_pend, (size_t)n);
+	d->d_bigread = (size_t)n == iov.iov_len;
+	return n;
+}
+
 /* Read the next region: 1 (data or end of file), 0 (nothing yet), error. */
 static int
 fill(struct kc_splice *sp, struct dir *d)
@@ -671,7 +698,7 @@ fill(struct kc_splice *sp, struct dir *d)
 		d->d_copy = true;
 	}
 copy:
-	n = kc_chain_read(&d->d_pend, d->d_sfd, COPY_CHUNK);
+	n = copy_read(d);
 	if (n > 0) {
 		sp->sp_moved += (uint64_t)n;
 		if (d->d_idx == FWD && sp->sp_nm > 0)

@@ -255,6 +255,15 @@ test_options(void)
 	ok(&c, "--no-splice", L, U, NULL);
 	KC_CHECK(c.no_splice);
 
+	KC_CHECK_EQ(c.trace_path[0], '\0');
+	ok(&c, "--trace", "/tmp/k.kct", L, U, NULL);
+	KC_CHECK(strcmp(c.trace_path, "/tmp/k.kct") == 0);
+	ok(&c, "--trace=rel.kct", L, U, NULL);
+	KC_CHECK(strcmp(c.trace_path, "rel.kct") == 0);
+	bad("--trace: expected a file name (at most 4095 bytes)", "--trace=",
+	    L, U, NULL);
+	bad("option '--trace' needs a value (FILE)", L, U, "--trace", NULL);
+
 	ok(&c, "-q", L, U, NULL);
 	KC_CHECK_EQ(c.verbosity, -1);
 	ok(&c, "--quiet", L, U, NULL);
@@ -338,8 +347,7 @@ test_bad_options(void)
 	bad("unknown option '--thread'", "--thread", "2", L, U, NULL);
 	bad("unknown option '--mirror-'", "--mirror-", "2", L, U, NULL);
 	bad("unknown option '--Threads'", "--Threads", "2", L, U, NULL);
-	/* The reserved option of a later issue is not there. */
-	bad("unknown option '--trace'", "--trace", "f", L, U, NULL);
+	bad("unknown option '--traces'", "--traces", "f", L, U, NULL);
 
 	/* Missing values: at the end of the line. */
 	bad("option '--threads' needs a value (N)", L, U, "--threads", NULL);
@@ -1182,7 +1190,8 @@ test_usage(void)
 		"--udp-session-timeout", "--udp-max-sessions", "default 4096",
 		"--connect-timeout", "default 10", "--stats ", "--stats-format",
 		"text|json", "--shutdown-timeout", "--pipe-size",
-		"--no-splice", "--quiet", "-q,", "--verbose", "-v,", "--help",
+		"--no-splice", "--trace FILE", "--quiet", "-q,", "--verbose",
+		"-v,", "--help",
 		"-h,", "--version", "-V,", "tcp:HOST:PORT", "unix:PATH",
 		"unix:@NAME", "udp:HOST:PORT", "LISTEN UPSTREAM",
 	};
@@ -1199,7 +1208,6 @@ test_usage(void)
 		if (strstr(text, words[i]) == NULL)
 			kct_fail(__FILE__, __LINE__, "--help lacks \"%s\"",
 			    words[i]);
-	KC_CHECK(strstr(text, "--trace") == NULL);
 	/* Fits a terminal. */
 	for (line = text; *line != '\0'; ) {
 		char *nl = strchr(line, '\n');
