@@ -46,6 +46,7 @@ bench: all
 	$(BUILD)/bench/bench-kevent
 	$(BUILD)/bench/bench-msg
 	$(BUILD)/bench/bench-echo
+	$(BUILD)/bench/bench-trace
 	bench/relay.sh $(BUILD)
 
 # Each fuzzer runs in turn and keeps its corpus between runs; a seed corpus

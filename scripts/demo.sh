@@ -10,13 +10,15 @@
 # on every connection, exactly what the client sent (count and hash), and
 # every client must have got it back.  Exit 0 only then.
 #
-# Usage: scripts/demo.sh [BUILD_DIR]   (DEMO_CONNS=8 DEMO_BYTES=32M)
+# Usage: scripts/demo.sh [BUILD_DIR]   (DEMO_CONNS=8 DEMO_BYTES=32M;
+#        DEMO_TRACE=FILE: kcsplice --trace FILE, for kcdump(1))
 # Needs only a POSIX shell, coreutils, grep and sed.
 set -u
 
 build=${1:-build}
 conns=${DEMO_CONNS:-8}
 bytes=${DEMO_BYTES:-32M}
+trace=${DEMO_TRACE:-}
 kcsplice=$build/tools/kcsplice/kcsplice
 kcpeer=$build/tools/kcpeer/kcpeer
 
@@ -132,7 +134,8 @@ mirror=$(listen_addr "$tmp/mirror.out" kcpeer $mir_pid) ||
 # The mirror may lag up to 64 MiB, more than a connection sends: on a busy
 # machine it may fall behind, but it is never detached, so it must get all.
 "$kcsplice" --stats 1 --mirror-budget 64M --mirror "$mirror" \
-    tcp:127.0.0.1:0 "$upstream" 2>"$tmp/kcsplice.log" &
+    ${trace:+--trace "$trace"} tcp:127.0.0.1:0 "$upstream" \
+    2>"$tmp/kcsplice.log" &
 ks_pid=$!
 pids="$pids $ks_pid"
 listen=$(listen_addr "$tmp/kcsplice.log" kcsplice $ks_pid) ||
