@@ -6,7 +6,7 @@
 #   (libFuzzer and the sanitizers), which clang only recommends.
 set -eu
 
-pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev mandoc"
+pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev mandoc python3"
 case "${1:-build}" in
 build) ;;
 # The relay benchmark's load generators and peers (bench/relay.sh);

@@ -30,6 +30,9 @@ for page in kcont.3 kc_init.3 kc_run.3 kc_run_all.3 kc_cancel_sync.3 \
 	[ -f "$root/share/man/man3/$page" ] || fail "man link $page dangles"
 done
 [ -f "$root/share/man/man7/kcont.7" ] || fail "kcont.7 missing"
+[ -f "$root/share/man/man1/kcdump.1" ] || fail "kcdump.1 missing"
+[ -f "$root/share/man/man5/kcont-trace.5" ] || fail "kcont-trace.5 missing"
+[ -x "$root/bin/kcdump" ] || fail "kcdump not installed"
 
 # A program built the way a user would, against the staged tree.
 cat > "$stage/prog.c" <<'PROG'

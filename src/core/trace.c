@@ -350,9 +350,16 @@ kc__trace_text(unsigned type, const char *text)
 void
 kc__trace_thread_named(void)
 {
+	struct ring *r = my_ring;
 	char name[16];
 
-	if (!KC__TRACING() || prctl(PR_GET_NAME, name) != 0)
+	if (!KC__TRACING())
+		return;
+	if (r == NULL || r->r_gen != __atomic_load_n(&T.gen, __ATOMIC_RELAXED)) {
+		(void)ring_get();	/* a new ring records the name */
+		return;
+	}
+	if (prctl(PR_GET_NAME, name) != 0)
 		return;
 	name[15] = '\0';
 	kc__trace_text(KC_TR_THREAD_NAME, name);
