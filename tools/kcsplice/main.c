@@ -700,8 +700,13 @@ setup(void)
 			    conf.listen.text, strerror(-e));
 			return EX_OSERR;
 		}
-		for (i = 0; i < conf.threads; i++)
-			for (k = 0; k < ACCEPTS_PER_WORKER; k++)
+		/*
+		 * Interleaved, so that connections go round the executors
+		 * from the first (each slot asks again when it is answered,
+		 * at the back of the queue).
+		 */
+		for (k = 0; k < ACCEPTS_PER_WORKER; k++)
+			for (i = 0; i < conf.threads; i++)
 				accept_again(&workers[i].w_acc[k]);
 	}
 	if (ks_addr_format(conf.listen.kind, &bound, ltext, sizeof(ltext)) < 0)
