@@ -823,7 +823,11 @@ trace_atexit(void)
 	(void)kc_trace_stop();
 }
 
-/* The child is not traced: the file and the writer are the parent's. */
+/*
+ * The child is not traced: the file and the writer are the parent's.  The
+ * lock is made anew rather than taken before the fork: another library's
+ * fork handlers hold their own locks around ours.
+ */
 static void
 trace_child(void)
 {
@@ -835,18 +839,6 @@ trace_child(void)
 	T.writer_up = false;
 	T.rings = NULL;		/* the parent's threads' rings: not ours */
 	T.gen++;
-}
-
-static void
-trace_prepare(void)
-{
-	pthread_mutex_lock(&tlock);
-}
-
-static void
-trace_parent(void)
-{
-	pthread_mutex_unlock(&tlock);
 }
 
 /*
@@ -862,7 +854,7 @@ trace_env(void)
 	size_t o = 0;
 	int rc;
 
-	(void)pthread_atfork(trace_prepare, trace_parent, trace_child);
+	(void)pthread_atfork(NULL, NULL, trace_child);
 	if (v == NULL || *v == '\0')
 		return;
 	for (; *v != '\0' && o < sizeof(path) - 16; v++) {
