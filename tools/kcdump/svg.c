@@ -145,12 +145,25 @@ put_title(struct sctx *c, const struct kd_rec *r, const char *extra)
 	kd_str_free(&d);
 }
 
+/* The tooltip of an element that stands for p->n records (what). */
+static void
+merged_title(struct sctx *c, const struct pend *p, const char *what)
+{
+	char a[KD_TIMEBUF], b[KD_TIMEBUF];
+
+	c->merged += p->n;
+	kd_fmt_sec(a, sizeof(a), p->t0);
+	kd_fmt_sec(b, sizeof(b), p->t1);
+	kd_str_printf(&c->s, "<title>%" PRIu64 " %s from %s s to %s s "
+	    "(merged)</title>", p->n, what, a, b);
+}
+
 static void
 flush_run(struct sctx *c, uint32_t row, unsigned depth)
 {
 	struct pend *p = &c->runs[row * (MAX_DEPTH + 1) + depth];
 	static const char *const fill[] = { "#4e79a7", "#76b7b2", "#edc948" };
-	char a[KD_TIMEBUF], b[KD_TIMEBUF], extra[96];
+	char a[KD_TIMEBUF], extra[96];
 	struct kd_rec r;
 	double w;
 
@@ -172,11 +185,7 @@ flush_run(struct sctx *c, uint32_t row, unsigned depth)
 		    " (no RUN_END)" : "");
 		put_title(c, &r, extra);
 	} else {
-		c->merged += p->n;
-		kd_fmt_sec(a, sizeof(a), p->t0);
-		kd_fmt_sec(b, sizeof(b), p->t1);
-		kd_str_printf(&c->s, "<title>%" PRIu64 " runs from %s s to %s "
-		    "s (merged)</title>", p->n, a, b);
+		merged_title(c, p, "runs");
 	}
 	kd_str_puts(&c->s, "</rect>\n");
 	spill(c);
@@ -186,7 +195,6 @@ static void
 flush_mark(struct sctx *c, uint32_t row)
 {
 	struct pend *p = &c->marks[row];
-	char a[KD_TIMEBUF], b[KD_TIMEBUF];
 	struct kd_rec r;
 
 	if (!p->on)
@@ -199,15 +207,10 @@ flush_mark(struct sctx *c, uint32_t row)
 	    "height=\"7\" fill=\"%s\">", p->x0 - 0.75,
 	    rowtop(row) + ROW_H - 9, p->x1 - p->x0 + 1.5,
 	    p->n == 1 ? mark_color(r.type) : "#333333");
-	if (p->n == 1) {
+	if (p->n == 1)
 		put_title(c, &r, NULL);
-	} else {
-		c->merged += p->n;
-		kd_fmt_sec(a, sizeof(a), p->t0);
-		kd_fmt_sec(b, sizeof(b), p->t1);
-		kd_str_printf(&c->s, "<title>%" PRIu64 " records from %s s to "
-		    "%s s (merged)</title>", p->n, a, b);
-	}
+	else
+		merged_title(c, p, "records");
 	kd_str_puts(&c->s, "</rect>\n");
 	spill(c);
 }
