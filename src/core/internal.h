@@ -210,6 +210,14 @@ void	kc__kcq_unlink(struct kc_queue *q, struct kc *kc);
 int	kc__init_pooled(struct kc *kc, kc_fn *fn, void *env,
 	    struct kc_executor *exec, unsigned flags, struct kc_pool *pool);
 
+/*
+ * kc_chain_read() with the room's size chosen: at least min bytes (0: the
+ * default segment), at most max read.  *full (may be NULL) says whether the
+ * read filled all the room it had: a short read took all there was.
+ */
+ssize_t	kc__chain_read(struct kc_chain *c, int fd, size_t min, size_t max,
+	    bool *full);
+
 /* Pool: return an AUTOFREE kc after it ran or was unlinked cancelled. */
 void	kc__pool_put(struct kc_pool *p, struct kc *kc);
 

@@ -937,7 +937,8 @@ kc_chain_commit(struct kc_chain *c, size_t n)
 }
 
 ssize_t
-kc_chain_read(struct kc_chain *c, int fd, size_t max)
+kc__chain_read(struct kc_chain *c, int fd, size_t min, size_t max,
+    bool *full)
 {
 	struct iovec iov;
 	ssize_t n;
@@ -945,7 +946,7 @@ kc_chain_read(struct kc_chain *c, int fd, size_t max)
 
 	if (c == NULL || max == 0)
 		return -EINVAL;
-	if ((error = kc_chain_room(c, 0, &iov)) != 0)
+	if ((error = kc_chain_room(c, min, &iov)) != 0)
 		return error;
 	if (iov.iov_len > max)
 		iov.iov_len = max;
@@ -961,7 +962,15 @@ kc_chain_read(struct kc_chain *c, int fd, size_t max)
 		error = kc_chain_commit(c, (size_t)n);
 		KC__ASSERT(error == 0);	/* n fits the room just taken */
 	}
+	if (full != NULL)
+		*full = (size_t)n == iov.iov_len;
 	return n;
+}
+
+ssize_t
+kc_chain_read(struct kc_chain *c, int fd, size_t max)
+{
+	return kc__chain_read(c, fd, 0, max, NULL);
 }
 
 ssize_t

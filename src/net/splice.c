@@ -590,28 +590,23 @@ fill_small(struct kc_splice *sp, struct dir *d)
 	size_t got = 0;
 
 	while (got < SMALL_MAX) {
-		struct iovec iov;
+		bool full;
 		ssize_t n;
 
-		if (kc_chain_room(&d->d_pend, 0, &iov) != 0)
-			return got > 0 ? 1 : -ENOMEM;
-		if (iov.iov_len > SMALL_MAX - got)
-			iov.iov_len = SMALL_MAX - got;
-		n = read(d->d_sfd, iov.iov_base, iov.iov_len);
-		if (n < 0 && errno == EINTR)
+		n = kc__chain_read(&d->d_pend, d->d_sfd, 0, SMALL_MAX - got,
+		    &full);
+		if (n == -EINTR)
 			continue;
-		if (n < 0) {
-			if (errno != EAGAIN)
-				return got > 0 ? 1 : -errno;
+		if (n == -EAGAIN)
 			break;
-		}
+		if (n < 0)
+			return got > 0 ? 1 : (int)n;
 		if (n == 0) {
 			d->d_eof = true;
 			break;
 		}
-		(void)kc_chain_commit(&d->d_pend, (size_t)n);
 		got += (size_t)n;
-		if ((size_t)n < iov.iov_len) {
+		if (!full) {
 			d->d_drained = true;
 			break;
 		}
@@ -624,32 +619,6 @@ fill_small(struct kc_splice *sp, struct dir *d)
 	if (got >= SMALL_MAX)
 		d->d_small = false;	/* bulk: splice the rest */
 	return got > 0 || d->d_eof ? 1 : 0;
-}
-
-/*
- * A read for the copy path: into a segment of the default size, or, after a
- * read that filled what it had, of COPY_CHUNK, so that bulk moves in few
- * large reads while a quiet connection holds small segments.
- */
-static ssize_t
-copy_read(struct dir *d)
-{
-	struct iovec iov;
-	ssize_t n;
-	int e;
-
-	if ((e = kc_chain_room(&d->d_pend, d->d_bigread ? COPY_CHUNK : 0,
-	    &iov)) != 0)
-		return e;
-	if (iov.iov_len > COPY_CHUNK)
-		iov.iov_len = COPY_CHUNK;
-	n = read(d->d_sfd, iov.iov_base, iov.iov_len);
-	if (n < 0)
-		return -errno;
-	if (n > 0)
-		(void)kc_chain_commit(&d->d_pend, (size_t)n);
-	d->d_bigread = (size_t)n == iov.iov_len;
-	return n;
 }
 
 /* Read the next region: 1 (data or end of file), 0 (nothing yet), error. */
@@ -698,7 +667,13 @@ fill(struct kc_splice *sp, struct dir *d)
 		d->d_copy = true;
 	}
 copy:
-	n = copy_read(d);
+	/*
+	 * Into a segment of the default size, or, after a read that filled
+	 * what it had, of COPY_CHUNK: bulk moves in few large reads while a
+	 * quiet connection holds small segments.
+	 */
+	n = kc__chain_read(&d->d_pend, d->d_sfd, d->d_bigread ? COPY_CHUNK : 0,
+	    COPY_CHUNK, &d->d_bigread);
 	if (n > 0) {
 		sp->sp_moved += (uint64_t)n;
 		if (d->d_idx == FWD && sp->sp_nm > 0)
