@@ -102,13 +102,16 @@ kc__save(struct kc *kc, void *obj, int status)
 	KC__STORE_RELAXED(&kc->kc_status, status);
 }
 
-/* A trigger that queues kc: its record's flow goes with kc to its run. */
+/*
+ * A trigger that queues kc (KC_TR_ENQUEUE) or arms its timer (KC_TR_DEFER,
+ * after ns): its record's flow goes with kc to its run.
+ */
 static void
-trace_enqueue(struct kc *kc)
+trace_trigger(struct kc *kc, unsigned type, uint64_t ns)
 {
-	__atomic_store_n(&kc->kc_flow, kc__trace_rec(KC_TR_ENQUEUE, 4,
-	    KC__TRU(kc), KC__TRU(kc->kc_fn), KC__TRU(kc->kc_exec),
-	    KC__TR_MYFLOW, 0), __ATOMIC_RELAXED);
+	__atomic_store_n(&kc->kc_flow, kc__trace_rec(type,
+	    type == KC_TR_DEFER ? 5 : 4, KC__TRU(kc), KC__TRU(kc->kc_fn),
+	    KC__TRU(kc->kc_exec), KC__TR_MYFLOW, ns), __ATOMIC_RELAXED);
 }
 
 /*
@@ -131,7 +134,7 @@ kc__trigger_defer(struct kc *kc, void *obj, int status)
 				continue;
 			kc__save(kc, obj, status);
 			if (KC__TRACING())
-				trace_enqueue(kc);
+				trace_trigger(kc, KC_TR_ENQUEUE, 0);
 			/*
 			 * Push while BUSY: if the executor has closed, the
 			 * trigger is undone before anyone could coalesce into it.
@@ -167,7 +170,7 @@ kc__trigger_defer(struct kc *kc, void *obj, int status)
 			continue;
 		kc__save(kc, obj, status);
 		if (KC__TRACING())
-			trace_enqueue(kc);
+			trace_trigger(kc, KC_TR_ENQUEUE, 0);
 		KC__STORE(&kc->kc_word, busy & ~KC__BUSY);
 		return 0;
 	}
@@ -232,9 +235,7 @@ kc_defer_after(struct kc *kc, uint64_t ns, void *obj, int status)
 	if (!kc__valid(kc) || kc->kc_exec == NULL)
 		return -EINVAL;
 	if (KC__TRACING())
-		__atomic_store_n(&kc->kc_flow, kc__trace_rec(KC_TR_DEFER, 5,
-		    KC__TRU(kc), KC__TRU(kc->kc_fn), KC__TRU(kc->kc_exec),
-		    KC__TR_MYFLOW, ns), __ATOMIC_RELAXED);
+		trace_trigger(kc, KC_TR_DEFER, ns);
 	return kc__exec_timer_arm(kc->kc_exec, kc, ns, obj, status);
 }
 

@@ -173,6 +173,7 @@ tsc_hz(void)
 /* The producer: the traced thread. */
 
 static void ring_exit(void *arg);
+static void name_rec(void);
 
 static void
 key_make(void)
@@ -188,7 +189,6 @@ static struct ring *
 ring_attach(void)
 {
 	struct ring *r;
-	char name[16];
 
 	if (my_notrace)
 		return NULL;
@@ -224,25 +224,31 @@ ring_attach(void)
 	my_ring = r;
 	(void)pthread_setspecific(ring_key, r);
 	pthread_mutex_unlock(&tlock);
-	if (prctl(PR_GET_NAME, name) == 0) {
-		name[15] = '\0';
-		kc__trace_text(KC_TR_THREAD_NAME, name);
-	}
+	name_rec();
 	return r;
 fail:
 	pthread_mutex_unlock(&tlock);
 	return NULL;
 }
 
+/* The calling thread's ring if it has one for this session, else NULL. */
 static inline struct ring *
-ring_get(void)
+ring_current(void)
 {
 	struct ring *r = my_ring;
 
 	if (__builtin_expect(r == NULL ||
 	    r->r_gen != __atomic_load_n(&T.gen, __ATOMIC_RELAXED), 0))
-		r = ring_attach();
+		return NULL;
 	return r;
+}
+
+static inline struct ring *
+ring_get(void)
+{
+	struct ring *r = ring_current();
+
+	return r != NULL ? r : ring_attach();
 }
 
 /*
@@ -347,22 +353,27 @@ kc__trace_text(unsigned type, const char *text)
 	rec_commit(r, len);
 }
 
-void
-kc__trace_thread_named(void)
+/* A THREAD_NAME record of the calling thread's name (its comm). */
+static void
+name_rec(void)
 {
-	struct ring *r = my_ring;
 	char name[16];
 
-	if (!KC__TRACING())
-		return;
-	if (r == NULL || r->r_gen != __atomic_load_n(&T.gen, __ATOMIC_RELAXED)) {
-		(void)ring_get();	/* a new ring records the name */
-		return;
-	}
 	if (prctl(PR_GET_NAME, name) != 0)
 		return;
 	name[15] = '\0';
 	kc__trace_text(KC_TR_THREAD_NAME, name);
+}
+
+void
+kc__trace_thread_named(void)
+{
+	if (!KC__TRACING())
+		return;
+	if (ring_current() == NULL)
+		(void)ring_get();	/* a new ring records the name */
+	else
+		name_rec();
 }
 
 /* Thread exit: the ring goes to the writer, or away if no session has it. */
@@ -371,7 +382,7 @@ ring_exit(void *arg)
 {
 	struct ring *r = arg;
 
-	if (r->r_gen == __atomic_load_n(&T.gen, __ATOMIC_RELAXED))
+	if (ring_current() == r)
 		(void)KC__TR(KC_TR_THREAD_EXIT, 0, 0, 0, 0, 0, 0);
 	my_notrace = true;
 	my_ring = NULL;

@@ -1251,6 +1251,18 @@ kq__wake_fd(struct kq *kq, int fd)
 	return 0;
 }
 
+/*
+ * The executor polling kq is awake from here on: clear its sleeping word
+ * (a producer then no longer writes its eventfd) once, and trace the wake.
+ */
+static void
+awake(struct kq *kq, uint32_t **sleeping)
+{
+	__atomic_store_n(*sleeping, 0, __ATOMIC_SEQ_CST);
+	(void)KC__TR1(KC_TR_EXEC_WAKE, kq->kq_exec);
+	*sleeping = NULL;
+}
+
 int
 kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 {
@@ -1264,22 +1276,18 @@ kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 	if (kq->kq_phead != NULL) {
 		if (sleeping != NULL) {
 			/* Awake from here on: do not block in epoll below. */
-			__atomic_store_n(sleeping, 0, __ATOMIC_SEQ_CST);
-			(void)KC__TR1(KC_TR_EXEC_WAKE, kq->kq_exec);
-			sleeping = NULL;
+			awake(kq, &sleeping);
 			timeout = &zero;
 		}
 		drain_pending(kq, &s);
 		if (kq->kq_phead != NULL)
-			timeout = &(const struct timespec){ 0, 0 };
+			timeout = &zero;
 	}
 	kick_sync(kq);
 	kq__unlock(kq);
 	m = epoll_pwait2(kq->kq_fd, evs, KQ_EPOLL_BATCH, timeout, NULL);
-	if (sleeping != NULL) {
-		__atomic_store_n(sleeping, 0, __ATOMIC_SEQ_CST);
-		(void)KC__TR1(KC_TR_EXEC_WAKE, kq->kq_exec);
-	}
+	if (sleeping != NULL)
+		awake(kq, &sleeping);
 	if (m <= 0)
 		return 0;
 	kq__lock(kq);
