@@ -1232,19 +1232,6 @@ usage(void)
 	exit(2);
 }
 
-static unsigned
-parse_uint(const char *s, unsigned lo, unsigned hi)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end != '\0' || end == s || v < lo || v > hi)
-		usage();
-	return (unsigned)v;
-}
-
 static double
 parse_secs(const char *s, double lo, double hi)
 {
@@ -1270,13 +1257,16 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--quick") == 0) {
 			quick = 1;
 		} else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
-			opt_size = parse_uint(argv[++i], 1, MAX_SIZE);
+			opt_size = bench_parse_uint(argv[++i],
+			    1, MAX_SIZE, usage);
 		} else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) {
-			opt_depth = parse_uint(argv[++i], 1, MAX_DEPTH);
+			opt_depth = bench_parse_uint(argv[++i],
+			    1, MAX_DEPTH, usage);
 		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-			opt_conns = parse_uint(argv[++i], 1, MAX_CONNS);
+			opt_conns = bench_parse_uint(argv[++i],
+			    1, MAX_CONNS, usage);
 		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
-			opt_rounds = parse_uint(argv[++i], 1, 64);
+			opt_rounds = bench_parse_uint(argv[++i], 1, 64, usage);
 			set_rounds = 1;
 		} else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
 			opt_secs = parse_secs(argv[++i], 0.05, 60.0);

@@ -957,19 +957,6 @@ usage(void)
 	exit(2);
 }
 
-static unsigned
-parse_uint(const char *s, unsigned lo, unsigned hi)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end != '\0' || end == s || v < lo || v > hi)
-		usage();
-	return (unsigned)v;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -989,19 +976,21 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--quick") == 0) {
 			quick = 1;
 		} else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
-			one.n = parse_uint(argv[++i], 1, 1000000);
+			one.n = bench_parse_uint(argv[++i], 1, 1000000, usage);
 			have_one = 1;
 		} else if (strcmp(argv[i], "-a") == 0 && i + 1 < argc) {
-			one.a = parse_uint(argv[++i], 1, 1000000);
+			one.a = bench_parse_uint(argv[++i], 1, 1000000, usage);
 			have_one = 1;
 		} else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc) {
-			one.w = parse_uint(argv[++i], 0, 100000000);
+			one.w = bench_parse_uint(argv[++i],
+			    0, 100000000, usage);
 			have_one = 1;
 		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
-			rounds = parse_uint(argv[++i], 1, 10000);
+			rounds = bench_parse_uint(argv[++i], 1, 10000, usage);
 			set_rounds = 1;
 		} else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-			runs_per = parse_uint(argv[++i], 1, 100000);
+			runs_per = bench_parse_uint(argv[++i],
+			    1, 100000, usage);
 			set_runs = 1;
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];

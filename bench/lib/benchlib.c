@@ -156,3 +156,16 @@ bench_done_wait(struct bench_done *d, unsigned timeout_s)
 	pthread_mutex_unlock(&d->m);
 	return r;
 }
+
+unsigned
+bench_parse_uint(const char *s, unsigned lo, unsigned hi, void (*bad)(void))
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || end == s || v < lo || v > hi)
+		bad();
+	return (unsigned)v;
+}

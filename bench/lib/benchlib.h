@@ -19,6 +19,13 @@ void	bench_init(const char *prog, unsigned watchdog_s);
 void	bench_die(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * s as a decimal integer in [lo, hi]; anything else calls bad (the
+ * program's usage(), which does not return).
+ */
+unsigned bench_parse_uint(const char *s, unsigned lo, unsigned hi,
+	    void (*bad)(void));
+
 /* CLOCK_MONOTONIC, seconds. */
 double	bench_now_s(void);
 /* Sleep s seconds (restarted after signals). */
