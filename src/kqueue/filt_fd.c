@@ -113,6 +113,37 @@ fd_slot(struct kq *kq, struct knote *kn)
 	return kn->kn_kev.filter == EVFILT_READ ? &fe->fe_rd : &fe->fe_wr;
 }
 
+/*
+ * Watch what kn's descriptor can be watched with.  A descriptor epoll
+ * refuses (EPERM: /dev/null, a terminal and the like) is treated as a file,
+ * always ready; epoll says so only when the item is first registered, which
+ * for a knote added disabled is when it is enabled, so every path that
+ * (re)registers the item comes here.
+ */
+static int
+fd_watch(struct kq *kq, struct knote *kn)
+{
+	int fd = (int)kn->kn_kev.ident, rc;
+
+	if (kn->kn_ftype != FT_FILE) {
+		rc = kq__fd_rearm(kq, fd);
+		if (rc != EPERM)
+			return rc;	/* epoll watches it */
+		kn->kn_ftype = FT_FILE;
+		if ((rc = kq__fd_rearm(kq, fd)) != 0)
+			return rc;
+		kn->kn_status &= ~KN_EMULATED_LT;
+		if (!(kn->kn_kev.flags & EV_CLEAR))
+			kn->kn_status |= KN_EMULATED_LT;
+		if (kn->kn_kev.filter == EVFILT_READ && kn->kn_wd == -1)
+			(void)kq__watch(kq, kn, fd, IN_MODIFY | IN_ATTRIB);
+	}
+	/* A file is looked at from the pending list, not by epoll. */
+	if (!(kn->kn_status & KN_DISABLED))
+		kq__pend(kq, kn);
+	return 0;
+}
+
 static int
 fd_attach(struct kq *kq, struct knote *kn)
 {
@@ -131,18 +162,6 @@ fd_attach(struct kq *kq, struct knote *kn)
 	if (fe->fe_own != NULL)
 		return EBADF;	/* one of the library's own descriptors */
 	*fd_slot(kq, kn) = kn;
-	if (kn->kn_ftype != FT_FILE) {
-		rc = kq__fd_rearm(kq, fd);
-		if (rc == EPERM) {
-			/* Not pollable (a terminal device and the like). */
-			kn->kn_ftype = FT_FILE;
-			rc = kq__fd_rearm(kq, fd);
-		}
-		if (rc != 0) {
-			*fd_slot(kq, kn) = NULL;
-			return rc;
-		}
-	}
 	if (kn->kn_ftype == FT_FILE) {
 		if (!(kn->kn_kev.flags & EV_CLEAR))
 			kn->kn_status |= KN_EMULATED_LT;
@@ -150,8 +169,11 @@ fd_attach(struct kq *kq, struct knote *kn)
 			(void)kq__watch(kq, kn, fd, IN_MODIFY | IN_ATTRIB);
 		if (!(kn->kn_status & KN_DISABLED))
 			kq__pend(kq, kn);
+		return 0;
 	}
-	return 0;
+	if ((rc = fd_watch(kq, kn)) != 0)
+		*fd_slot(kq, kn) = NULL;
+	return rc;
 }
 
 static void
@@ -168,11 +190,10 @@ fd_detach(struct kq *kq, struct knote *kn)
 static int
 fd_arm(struct kq *kq, struct knote *kn, bool on)
 {
-	if (kn->kn_ftype == FT_FILE) {
-		if (on)
-			kq__pend(kq, kn);
+	if (on)
+		return fd_watch(kq, kn);
+	if (kn->kn_ftype == FT_FILE)
 		return 0;
-	}
 	return kq__fd_rearm(kq, (int)kn->kn_kev.ident);
 }
 
@@ -193,7 +214,9 @@ fd_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
 		int rc, fd = (int)kn->kn_kev.ident;
 		uint32_t mask = kq->kq_fds[fd].fe_mask;
 
-		if ((rc = kq__fd_rearm(kq, fd)) != 0)
+		if ((rc = kq__fd_rearm(kq, fd)) == EPERM)
+			return fd_watch(kq, kn);
+		if (rc != 0)
 			return rc;
 		if (mask == kq->kq_fds[fd].fe_mask && mask != 0)
 			return kq__ctl_again(kq, fd);

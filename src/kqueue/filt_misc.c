@@ -19,6 +19,22 @@
 #define TIMER_UNITS	(NOTE_SECONDS | NOTE_MSECONDS | NOTE_USECONDS | \
 			 NOTE_NSECONDS)
 
+/* When the system booted, on CLOCK_REALTIME, in ns since the Epoch. */
+static uint64_t
+boot_ns(void)
+{
+	struct timespec rt, up;
+	uint64_t r, u;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &up);
+	if (rt.tv_sec < 0)
+		return 0;
+	r = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+	u = (uint64_t)up.tv_sec * 1000000000ull + (uint64_t)up.tv_nsec;
+	return r > u ? r - u : 0;
+}
+
 static int
 timer_ns(const struct kevent *kev, uint64_t *ns)
 {
@@ -41,7 +57,36 @@ timer_ns(const struct kevent *kev, uint64_t *ns)
 		*ns = INT64_MAX;
 	else
 		*ns = (uint64_t)kev->data * mul;
+	/*
+	 * As FreeBSD's filt_timervalidate: an absolute time before the
+	 * system booted is refused.  Zero counts as one unit there, unless
+	 * the timer is one-shot.
+	 */
+	if (kev->fflags & NOTE_ABSTIME) {
+		uint64_t t = *ns;
+
+		if (t == 0 && !(kev->flags & EV_ONESHOT))
+			t = mul;
+		if (t < boot_ns())
+			return EINVAL;
+	}
 	return 0;
+}
+
+/*
+ * A relative timer is EV_CLEAR of its own, as FreeBSD's filt_timerattach
+ * makes it: each event counts the expirations since the last.  An
+ * absolute one is not: once expired it stays triggered (level), reported
+ * again until it is deleted, unless the program asked for EV_CLEAR.
+ */
+static void
+timer_mode(struct knote *kn)
+{
+	if (!(kn->kn_kev.fflags & NOTE_ABSTIME))
+		kn->kn_kev.flags |= EV_CLEAR;
+	kn->kn_status &= ~KN_EMULATED_LT;
+	if (!(kn->kn_kev.flags & EV_CLEAR))
+		kn->kn_status |= KN_EMULATED_LT;
 }
 
 static int
@@ -75,6 +120,7 @@ timer_attach(struct kq *kq, struct knote *kn)
 
 	if ((rc = timer_ns(&kn->kn_kev, &ns)) != 0)
 		return rc;
+	timer_mode(kn);
 	fd = timerfd_create((kn->kn_kev.fflags & NOTE_ABSTIME) ?
 	    CLOCK_REALTIME : CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0)
@@ -130,7 +176,8 @@ static void
 timer_clear(struct kq *kq, struct knote *kn)
 {
 	(void)kq;
-	kn->kn_count = 0;	/* a timer is always EV_CLEAR */
+	if (kn->kn_kev.flags & EV_CLEAR)
+		kn->kn_count = 0;
 }
 
 static int
@@ -273,6 +320,7 @@ proc_attach(struct kq *kq, struct knote *kn)
 
 	if ((rc = proc_check(&kn->kn_kev)) != 0)
 		return rc;
+	kn->kn_kev.flags |= EV_CLEAR;	/* as FreeBSD's filt_procattach */
 	fd = (int)syscall(SYS_pidfd_open, (pid_t)kn->kn_kev.ident, 0);
 	if (fd < 0)
 		return errno == EINVAL ? ESRCH : errno;
@@ -305,6 +353,7 @@ proc_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
 		return rc;
 	kn->kn_kev.fflags = kev->fflags;
 	kn->kn_kev.data = kev->data;
+	kn->kn_kev.flags |= EV_CLEAR;
 	if (!(kn->kn_status & KN_DISABLED))
 		return kq__ctl_again(kq, kn->kn_ifd);
 	return 0;
@@ -318,6 +367,14 @@ proc_event(struct kq *kq, struct knote *kn, uint32_t ev, struct kevent *out)
 	(void)kq;
 	if (ev == 0 && !(kq__fd_poll(kn->kn_ifd) & EPOLLIN))
 		return false;	/* from the pending list: not exited yet */
+	if (!(kn->kn_kev.fflags & NOTE_EXIT)) {
+		/*
+		 * Nothing it watches happened, and nothing more will: as
+		 * FreeBSD's filt_proc, drop it without an event.
+		 */
+		kn->kn_status |= KN_DROP;
+		return false;
+	}
 	out->data = 0;
 	memset(&si, 0, sizeof(si));
 	/* Our child: its status, leaving it to be reaped by the program. */

@@ -54,18 +54,27 @@ kq__watch(struct kq *kq, struct knote *kn, int fd, uint32_t mask)
 	return 0;
 }
 
+/*
+ * The notes one inotify event stands for.  *together gets those of them
+ * that FreeBSD posts as one hint: a write that extends the file
+ * (NOTE_WRITE|NOTE_EXTEND), or a subdirectory made or removed
+ * (NOTE_WRITE|NOTE_LINK on the directory); every other note is a hint of
+ * its own.
+ */
 static uint32_t
-vnode_notes(struct knote *kn, uint32_t mask)
+vnode_notes(struct knote *kn, uint32_t mask, uint32_t *together)
 {
 	struct stat st;
 	uint32_t notes = 0;
 	int fd = (int)kn->kn_kev.ident;
 	bool have = fstat(fd, &st) == 0;
 
+	*together = 0;
 	if (mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) {
 		notes |= NOTE_WRITE;	/* a directory's entries changed */
 		if (mask & IN_ISDIR)
 			notes |= NOTE_LINK;
+		*together = notes;
 	}
 	if (mask & IN_MODIFY)
 		notes |= NOTE_WRITE;
@@ -74,6 +83,8 @@ vnode_notes(struct knote *kn, uint32_t mask)
 		    NOTE_TRUNCATE;
 		kn->kn_size = st.st_size;
 	}
+	if ((notes & (NOTE_WRITE | NOTE_EXTEND)) == (NOTE_WRITE | NOTE_EXTEND))
+		*together |= NOTE_WRITE | NOTE_EXTEND;
 	if (mask & IN_ATTRIB) {
 		if (have && st.st_nlink != kn->kn_nlink) {
 			notes |= NOTE_LINK;
@@ -116,7 +127,7 @@ kq__inotify_read(struct kq *kq)
 			off += (ssize_t)sizeof(*ie) + ie->len;
 			for (kn = kq->kq_watches; kn != NULL;
 			    kn = kn->kn_wnext) {
-				uint32_t notes;
+				uint32_t notes, together;
 
 				if (kn->kn_wd != ie->wd ||
 				    (kn->kn_status & KN_DISABLED))
@@ -128,8 +139,15 @@ kq__inotify_read(struct kq *kq)
 				/* In a directory, only its entries matter. */
 				notes = vnode_notes(kn, ie->len == 0 ? ie->mask :
 				    ie->mask & (IN_CREATE | IN_DELETE |
-				    IN_MOVED_FROM | IN_MOVED_TO | IN_ISDIR)) &
-				    kn->kn_kev.fflags;
+				    IN_MOVED_FROM | IN_MOVED_TO | IN_ISDIR),
+				    &together);
+				/*
+				 * As FreeBSD's filt_vfsvnode: a hint that holds
+				 * a watched note is reported whole.
+				 */
+				notes = (notes & ~together & kn->kn_kev.fflags) |
+				    ((together & kn->kn_kev.fflags) ? together :
+				    0);
 				if (notes == 0)
 					continue;
 				kn->kn_fflags |= notes;

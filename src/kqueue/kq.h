@@ -39,12 +39,23 @@ struct knote;
 
 /* Status bits of a knote, under its kqueue's lock. */
 #define KN_DISABLED	0x01u	/* EV_DISABLE, or EV_DISPATCH after delivery */
-#define KN_PENDING	0x02u	/* on the pending list */
+#define KN_FORCED	0x02u	/* EV_FORCEONESHOT: delivered even if not ready */
 #define KN_DELETED	0x04u	/* detached; freed when its runner returns */
 #define KN_RUNNING	0x08u	/* its continuation runs (kn_runner) */
 #define KN_TRIGGERED	0x10u	/* EVFILT_USER: NOTE_TRIGGER seen */
 #define KN_EMULATED_LT	0x20u	/* level-triggered over an edge source */
-#define KN_LOWATQ	0x40u	/* on the low-water list */
+#define KN_DROP		0x40u	/* f_event: delete it without an event */
+
+/*
+ * The list a knote waits on.  The pending list and the low-water list share
+ * the link kn_pnext, so a knote is on one of them at most: this one value
+ * says which, and only kqueue.c moves a knote between them.
+ */
+enum kn_queue {
+	KNQ_NONE,
+	KNQ_PENDING,	/* the pending list: looked at by the next scan */
+	KNQ_LOWAT,	/* the low-water list: looked at every few ms */
+};
 
 /* The user's flags a knote keeps. */
 #define KN_KEPT_FLAGS	(EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT | \
@@ -77,7 +88,8 @@ struct knote {
 	struct kevent		 kn_kev;	/* as registered (sfflags, sdata) */
 	const struct kq_filtops	*kn_fop;
 	struct knote		*kn_hnext;	/* hash chain */
-	struct knote		*kn_pnext;	/* pending list */
+	struct knote		*kn_pnext;	/* pending or low-water list */
+	enum kn_queue		 kn_queue;	/* which of them, if any */
 	struct knote		*kn_wnext;	/* inotify watch list */
 	uint32_t		 kn_status;
 	int			 kn_ifd;	/* internal descriptor, or -1 */
@@ -137,9 +149,15 @@ void	kq__lock(struct kq *kq);
 void	kq__unlock(struct kq *kq);
 /* Raw close(2), past the library's own close(). */
 int	kq__sys_close(int fd);
-/* Park kn until its low-water mark may be met (checked every few ms). */
+/*
+ * Park kn until its low-water mark may be met (checked every few ms), unless
+ * it is on the pending list already.
+ */
 void	kq__lowat_wait(struct kq *kq, struct knote *kn);
-/* Put kn on the pending list (it is checked again at the next scan). */
+/*
+ * Put kn on the pending list (it is checked again at the next scan), taking
+ * it off the low-water list if it is there.
+ */
 void	kq__pend(struct kq *kq, struct knote *kn);
 /* Epoll item for descriptor fd: set its events (0 removes it). */
 int	kq__ctl(struct kq *kq, int fd, uint32_t events);

@@ -248,12 +248,81 @@ kick_sync(struct kq *kq)
 	}
 }
 
+/*
+ * Debug builds check the two lists whole once per scan and when the kqueue
+ * goes (each knote moved is checked as it moves, in queue_leave): each knote
+ * on a list says it is on that one, none is on both or twice, and the
+ * pending list's tail is its last link.  The walks are bounded by the knote
+ * count, so a cycle is caught rather than followed for ever.
+ */
+#ifdef KC_DEBUG
+static void
+queue_check(struct kq *kq)
+{
+	struct knote *kn, **tail = &kq->kq_phead;
+	size_t n = 0;
+
+	for (kn = kq->kq_phead; kn != NULL; kn = kn->kn_pnext) {
+		KC__ASSERT(kn->kn_queue == KNQ_PENDING);
+		KC__ASSERT(!(kn->kn_status & KN_DELETED));
+		KC__ASSERT(n++ <= kq->kq_count);
+		tail = &kn->kn_pnext;
+	}
+	KC__ASSERT(kq->kq_ptail == tail);
+	for (n = 0, kn = kq->kq_lowat; kn != NULL; kn = kn->kn_pnext) {
+		KC__ASSERT(kn->kn_queue == KNQ_LOWAT);
+		KC__ASSERT(!(kn->kn_status & KN_DELETED));
+		KC__ASSERT(n++ <= kq->kq_count);
+	}
+}
+#else
+#define queue_check(kq)	do { } while (0)
+#endif
+
+/* Take kn off the list it is on, if any. */
+static void
+queue_leave(struct kq *kq, struct knote *kn)
+{
+	struct knote **pp;
+	bool found = false;
+
+	switch (kn->kn_queue) {
+	case KNQ_LOWAT:
+		for (pp = &kq->kq_lowat; *pp != NULL; pp = &(*pp)->kn_pnext)
+			if (*pp == kn) {
+				*pp = kn->kn_pnext;
+				found = true;
+				break;
+			}
+		break;
+	case KNQ_PENDING:
+		for (pp = &kq->kq_phead; *pp != NULL; pp = &(*pp)->kn_pnext)
+			if (*pp == kn) {
+				*pp = kn->kn_pnext;
+				if (kq->kq_ptail == &kn->kn_pnext)
+					kq->kq_ptail = pp;
+				found = true;
+				break;
+			}
+		break;
+	case KNQ_NONE:
+		return;
+	}
+	/* It was on the list it said, so it is on none now. */
+	KC__DASSERT(found);
+	(void)found;
+	kn->kn_queue = KNQ_NONE;
+	kn->kn_pnext = NULL;
+}
+
 void
 kq__pend(struct kq *kq, struct knote *kn)
 {
-	if (kn->kn_status & (KN_PENDING | KN_DELETED))
+	if (kn->kn_queue == KNQ_PENDING || (kn->kn_status & KN_DELETED))
 		return;
-	kn->kn_status |= KN_PENDING;
+	/* From the low-water list: the pending list looks at it sooner. */
+	queue_leave(kq, kn);
+	kn->kn_queue = KNQ_PENDING;
 	kn->kn_pnext = NULL;
 	*kq->kq_ptail = kn;
 	kq->kq_ptail = &kn->kn_pnext;
@@ -262,9 +331,10 @@ kq__pend(struct kq *kq, struct knote *kn)
 void
 kq__lowat_wait(struct kq *kq, struct knote *kn)
 {
-	if (kn->kn_status & (KN_PENDING | KN_LOWATQ | KN_DELETED))
+	/* On the pending list it is looked at sooner anyway. */
+	if (kn->kn_queue != KNQ_NONE || (kn->kn_status & KN_DELETED))
 		return;
-	kn->kn_status |= KN_LOWATQ;
+	kn->kn_queue = KNQ_LOWAT;
 	kn->kn_pnext = kq->kq_lowat;
 	kq->kq_lowat = kn;
 }
@@ -275,39 +345,8 @@ lowat_recheck(struct kq *kq)
 {
 	struct knote *kn;
 
-	while ((kn = kq->kq_lowat) != NULL) {
-		kq->kq_lowat = kn->kn_pnext;
-		kn->kn_status &= ~KN_LOWATQ;
+	while ((kn = kq->kq_lowat) != NULL)
 		kq__pend(kq, kn);
-	}
-}
-
-static void
-unpend(struct kq *kq, struct knote *kn)
-{
-	struct knote **pp;
-
-	if (kn->kn_status & KN_LOWATQ) {
-		for (pp = &kq->kq_lowat; *pp != NULL; pp = &(*pp)->kn_pnext)
-			if (*pp == kn) {
-				*pp = kn->kn_pnext;
-				break;
-			}
-		kn->kn_status &= ~KN_LOWATQ;
-		return;
-	}
-
-	if (!(kn->kn_status & KN_PENDING))
-		return;
-	for (pp = &kq->kq_phead; *pp != NULL; pp = &(*pp)->kn_pnext) {
-		if (*pp == kn) {
-			*pp = kn->kn_pnext;
-			if (kq->kq_ptail == &kn->kn_pnext)
-				kq->kq_ptail = pp;
-			break;
-		}
-	}
-	kn->kn_status &= ~KN_PENDING;
 }
 
 /* Epoll items. */
@@ -500,6 +539,7 @@ filtops(short filter)
 static void
 kn_free(struct knote *kn)
 {
+	KC__DASSERT(kn->kn_queue == KNQ_NONE);
 	free(kn);
 }
 
@@ -508,7 +548,7 @@ static void
 kn_drop(struct kq *kq, struct knote *kn)
 {
 	hash_remove(kq, kn);
-	unpend(kq, kn);
+	queue_leave(kq, kn);
 	kn->kn_fop->f_detach(kq, kn);
 	kq__drop_own(kq, kn);
 	kn->kn_status |= KN_DELETED;
@@ -549,8 +589,13 @@ check_kc(struct kq *kq, const struct kevent *kev)
 	return 0;
 }
 
+/*
+ * Apply one change.  *rfflags is the fflags of its receipt: the change's,
+ * or 0 once a new knote is made for it, as FreeBSD's kqueue_register clears
+ * them when it copies the change into a new knote.
+ */
 static int
-kn_register(struct kq *kq, const struct kevent *kev)
+kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
 {
 	const struct kq_filtops *fop = filtops(kev->filter);
 	struct knote *kn;
@@ -578,6 +623,7 @@ kn_register(struct kq *kq, const struct kevent *kev)
 		} else if (kq->kq_exec != NULL) {
 			return EINVAL;
 		}
+		*rfflags = 0;
 		kn = calloc(1, sizeof(*kn));
 		if (kn == NULL)
 			return ENOMEM;
@@ -601,8 +647,10 @@ kn_register(struct kq *kq, const struct kevent *kev)
 			free(kn);
 			return rc;
 		}
-		if (kev->flags & EV_FORCEONESHOT)
+		if (kev->flags & EV_FORCEONESHOT) {
+			kn->kn_status |= KN_FORCED;
 			kq__pend(kq, kn);
+		}
 		return 0;
 	}
 	if (kev->flags & EV_DELETE)
@@ -629,8 +677,10 @@ kn_register(struct kq *kq, const struct kevent *kev)
 			kn->kn_kc = okc;
 			return rc;
 		}
-		if (kev->flags & EV_FORCEONESHOT)
+		if (kev->flags & EV_FORCEONESHOT) {
+			kn->kn_status |= KN_FORCED;
 			kq__pend(kq, kn);
+		}
 	} else if (kn->kn_kev.filter == EVFILT_USER &&
 	    (kev->fflags & (NOTE_TRIGGER | NOTE_FFCTRLMASK))) {
 		/* NOTE_TRIGGER and fflags changes need no EV_ADD. */
@@ -639,7 +689,7 @@ kn_register(struct kq *kq, const struct kevent *kev)
 	}
 	if ((kev->flags & EV_DISABLE) && !(kn->kn_status & KN_DISABLED)) {
 		kn->kn_status |= KN_DISABLED;
-		unpend(kq, kn);
+		queue_leave(kq, kn);
 		if ((rc = fop->f_arm(kq, kn, false)) != 0)
 			return rc;
 	}
@@ -647,6 +697,8 @@ kn_register(struct kq *kq, const struct kevent *kev)
 	if ((kev->flags & (EV_ENABLE | EV_ADD)) && !(kev->flags & EV_DISABLE) &&
 	    (kn->kn_status & KN_DISABLED)) {
 		kn->kn_status &= ~KN_DISABLED;
+		if (kn->kn_status & KN_FORCED)
+			kq__pend(kq, kn);	/* still owed its event */
 		if ((rc = fop->f_arm(kq, kn, true)) != 0)
 			return rc;
 	}
@@ -680,7 +732,7 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 		return;
 	if (kn->kn_kc == NULL && kn->kn_dscan == s->id && s->id != 0)
 		return;		/* in this caller's list already */
-	if (kn->kn_status & KN_PENDING)
+	if (kn->kn_queue == KNQ_PENDING)
 		return;		/* it will be seen from the list */
 	if ((kn->kn_status & KN_RUNNING) ||
 	    (s->n >= s->nout && kn->kn_kc == NULL)) {
@@ -698,9 +750,22 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 	kev.ident = kn->kn_kev.ident;
 	kev.filter = kn->kn_kev.filter;
 	kev.udata = kn->kn_kev.udata;
-	kev.flags = flags & (EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_KCONT);
-	if (!kn->kn_fop->f_event(kq, kn, ev, &kev))
-		return;
+	/*
+	 * The knote's own flags, as FreeBSD returns them: EV_RECEIPT
+	 * included, the action bits never (the knote does not keep them).
+	 */
+	kev.flags = flags & KN_KEPT_FLAGS;
+	if (!kn->kn_fop->f_event(kq, kn, ev, &kev)) {
+		if (kn->kn_status & KN_DROP) {
+			/* Done without an event (FreeBSD's EV_DROP). */
+			kn_drop(kq, kn);
+			return;
+		}
+		/* EV_FORCEONESHOT: delivered once whether ready or not. */
+		if (!(kn->kn_status & KN_FORCED))
+			return;
+	}
+	kn->kn_status &= ~KN_FORCED;	/* owed one event: this one */
 	(void)KC__TR5(KC_TR_KNOTE, kev.ident, (int64_t)kev.filter, kev.flags,
 	    kev.data, kn->kn_kc);
 	flags = kn->kn_kev.flags;	/* a filter may add EV_ONESHOT */
@@ -788,6 +853,7 @@ drain_pending(struct kq *kq, struct scan *s)
 	struct knote *kn;
 	size_t budget = 0;
 
+	queue_check(kq);
 	for (kn = kq->kq_phead; kn != NULL; kn = kn->kn_pnext)
 		budget++;
 	budget += KQ_EPOLL_BATCH;
@@ -796,10 +862,7 @@ drain_pending(struct kq *kq, struct scan *s)
 		if (kn->kn_kc == NULL &&
 		    (s->n >= s->nout || kn->kn_scan == s->id))
 			break;	/* full, or already delivered by this scan */
-		kq->kq_phead = kn->kn_pnext;
-		if (kq->kq_phead == NULL)
-			kq->kq_ptail = &kq->kq_phead;
-		kn->kn_status &= ~KN_PENDING;
+		queue_leave(kq, kn);
 		activate(kq, kn, 0, s);
 	}
 }
@@ -978,10 +1041,12 @@ kq_free(struct kq *kq)
 	size_t i;
 
 	kq__lock(kq);
+	queue_check(kq);
 	for (i = 0; i < kq->kq_hsize; i++) {
 		while ((kn = kq->kq_hash[i]) != NULL)
 			kn_drop(kq, kn);
 	}
+	KC__DASSERT(kq->kq_phead == NULL && kq->kq_lowat == NULL);
 	kq__unlock(kq);
 	if (kq->kq_inotify >= 0)
 		kq__sys_close(kq->kq_inotify);
@@ -1117,6 +1182,7 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges,
     struct kevent *eventlist, int nevents, const struct timespec *timeout)
 {
 	struct kq *kq;
+	unsigned rff;
 	int i, n = 0, rc;
 
 	if ((kq = kq_get(kqfd)) == NULL) {
@@ -1147,10 +1213,12 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges,
 				kq__unlock(kq);
 				goto fail;
 			}
-			rc = kn_register(kq, kev);
+			rff = kev->fflags;
+			rc = kn_register(kq, kev, &rff);
 			if (rc != 0 || (kev->flags & EV_RECEIPT)) {
 				if (n < nevents) {
 					eventlist[n] = *kev;
+					eventlist[n].fflags = rff;
 					eventlist[n].flags = EV_ERROR;
 					eventlist[n].data = rc;
 					n++;

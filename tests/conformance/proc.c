@@ -14,7 +14,9 @@
  * delivered on enable), EV_ONESHOT (implied: gone after the event),
  * EV_DISPATCH, EV_RECEIPT, udata round trip, EV_ADD modify replacing udata,
  * EV_CLEAR, several kqueues watching one child, and one kqueue watching
- * several.  Every child is reaped before the test ends.
+ * several; as FreeBSD, EV_CLEAR set by the filter, EV_RECEIPT kept on the
+ * event, and a knote modified to fflags 0 dropped at the exit without an
+ * event.  Every child is reaped before the test ends.
  */
 #include <sys/event.h>
 
@@ -430,6 +432,51 @@ test_several(void)
 	close(kq2);
 }
 
+/*
+ * As FreeBSD's filt_procattach and filt_proc (issue 13, defects 12 and 13):
+ * the knote gets EV_CLEAR of its own, the event carries the knote's flags
+ * (EV_RECEIPT included, no action bits), and a knote modified to watch no
+ * note is dropped at the exit without an event.
+ */
+static void
+test_freebsd_flags(void)
+{
+	struct kevent ch, out, ev;
+	struct child c;
+	int kq = kqt_open();
+
+	c = spawn(3);
+	CHANGE_OK(kq, c.pid, EV_ADD, NOTE_EXIT, NULL);
+	go(&c);
+	ev = get_exit(kq, c.pid);
+	KC_CHECK(ev.flags & EV_CLEAR);
+	KC_CHECK_EQ(ev.flags & (EV_ADD | EV_ENABLE | EV_RECEIPT), 0);
+	KC_CHECK_EQ(reap(c.pid), (int)ev.data);
+
+	c = spawn(4);
+	EV_SET(&ch, (uintptr_t)c.pid, EVFILT_PROC, EV_ADD | EV_RECEIPT,
+	    NOTE_EXIT, 0, NULL);
+	KC_CHECK_EQ(kevent(kq, &ch, 1, &out, 1, &kqt_zero_ts), 1);
+	KC_CHECK(out.flags & EV_ERROR);
+	KC_CHECK_EQ(out.data, 0);
+	go(&c);
+	ev = get_exit(kq, c.pid);
+	KC_CHECK(ev.flags & EV_RECEIPT);
+	KC_CHECK(ev.flags & EV_CLEAR);
+	KC_CHECK_EQ(reap(c.pid), (int)ev.data);
+
+	/* fflags 0: the exit is not reported, and the knote is gone. */
+	c = spawn(5);
+	CHANGE_OK(kq, c.pid, EV_ADD, NOTE_EXIT, NULL);
+	CHANGE_OK(kq, c.pid, EV_ADD, 0, NULL);
+	go(&c);
+	wait_zombie(c.pid);
+	kqt_expect_none_ms(kq, 100);
+	change_err(kq, c.pid, EV_DELETE, 0, ENOENT);
+	KC_CHECK_EQ(WEXITSTATUS(reap(c.pid)), 5);
+	KC_CHECK_OK(close(kq));
+}
+
 int
 main(void)
 {
@@ -441,6 +488,7 @@ main(void)
 	test_errors();
 	test_flags();
 	test_several();
+	test_freebsd_flags();
 	/* Every child was reaped. */
 	errno = 0;
 	KC_CHECK_EQ(waitpid(-1, NULL, WNOHANG), -1);

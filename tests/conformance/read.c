@@ -18,7 +18,10 @@
  *   zero-length datagram: readable, data 0, no EV_EOF;
  *   EV_ADD|EV_DISABLE on a ready descriptor, 10^5 times, never reported;
  *   descriptor reuse: a closed descriptor's knotes are gone, the new file
- *   under the same number is never reported through them.
+ *   under the same number is never reported through them;
+ *   EV_RECEIPT kept on the knote's EOF events;
+ *   /dev/null (which epoll refuses) added disabled, then enabled: always
+ *   ready, READ and WRITE.
  */
 #include <sys/event.h>
 #include "kctest.h"
@@ -292,7 +295,7 @@ enum hangup { H_CLOSE, H_SHUTDOWN };
 static void
 test_eof(enum kqt_kind k, enum hangup how)
 {
-	struct kevent ev;
+	struct kevent ev, ch;
 	struct kqt_ends e;
 	char buf[16];
 	int kq = kqt_open();
@@ -341,6 +344,14 @@ test_eof(enum kqt_kind k, enum hangup how)
 	ev = kqt_expect_one(kq, e.rd, EVFILT_READ);
 	KC_CHECK(ev.flags & EV_EOF);
 	kqt_expect_none(kq);
+	/* EV_RECEIPT is the knote's: the EOF event carries it. */
+	EV_SET(&ch, (uintptr_t)e.rd, EVFILT_READ, EV_ADD | EV_RECEIPT, 0, 0,
+	    UD1);
+	KC_CHECK_EQ(kevent(kq, &ch, 1, &ev, 1, &kqt_zero_ts), 1);
+	KC_CHECK_EQ(ev.flags, EV_ERROR);
+	KC_CHECK_EQ(ev.data, 0);
+	ev = kqt_expect_one(kq, e.rd, EVFILT_READ);
+	KC_CHECK_EQ(ev.flags, EV_EOF | EV_RECEIPT);
 	kqt_close_ends(&e);
 	KC_CHECK_OK(close(kq));
 }
@@ -623,6 +634,44 @@ test_file_offset(void)
 	KC_CHECK_OK(close(kq));
 }
 
+/*
+ * A descriptor epoll cannot watch (/dev/null) is always ready, also when
+ * its knote is added disabled and enabled later (issue 13, defect 4).
+ */
+static void
+test_unwatchable_enable(void)
+{
+	struct kevent ev;
+	int kq = kqt_open(), rd, wr;
+
+	rd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	wr = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	KC_CHECK_GE(rd, 0);
+	KC_CHECK_GE(wr, 0);
+	KQT_CHANGE_OK(kq, rd, EVFILT_READ, EV_ADD | EV_DISABLE, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, wr, EVFILT_WRITE, EV_ADD | EV_DISABLE, 0, 0, UD2);
+	kqt_expect_none(kq);
+	/* Each always ready, level-triggered: one at a time. */
+	KQT_CHANGE_OK(kq, rd, EVFILT_READ, EV_ENABLE, 0, 0, NULL);
+	ev = kqt_expect_one(kq, rd, EVFILT_READ);
+	KC_CHECK_PTR_EQ(ev.udata, UD1);
+	ev = kqt_expect_one(kq, rd, EVFILT_READ);
+	KQT_CHANGE_OK(kq, rd, EVFILT_READ, EV_DISABLE, 0, 0, NULL);
+	kqt_expect_none(kq);
+	KQT_CHANGE_OK(kq, wr, EVFILT_WRITE, EV_ENABLE, 0, 0, NULL);
+	ev = kqt_expect_one(kq, wr, EVFILT_WRITE);
+	KC_CHECK_PTR_EQ(ev.udata, UD2);
+	KQT_CHANGE_OK(kq, wr, EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
+	kqt_expect_none(kq);
+	/* Modified while disabled: EV_ADD enables it, still always ready. */
+	KQT_CHANGE_OK(kq, rd, EVFILT_READ, EV_ADD, 0, 0, UD2);
+	ev = kqt_expect_one(kq, rd, EVFILT_READ);
+	KC_CHECK_PTR_EQ(ev.udata, UD2);
+	KC_CHECK_OK(close(rd));
+	KC_CHECK_OK(close(wr));
+	KC_CHECK_OK(close(kq));
+}
+
 int
 main(void)
 {
@@ -655,5 +704,6 @@ main(void)
 	test_add_disabled_loop();
 
 	KC_CHECK_OK(rmdir(kqt_tmpdir));
+	test_unwatchable_enable();
 	return kct_done();
 }

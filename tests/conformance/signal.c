@@ -14,8 +14,8 @@
  * (0, 65, 1000, huge) -> EINVAL; add, delete, delete / enable / disable of a
  * missing knote -> ENOENT, EV_ADD|EV_DISABLE, EV_DISABLE and EV_ENABLE,
  * EV_ONESHOT, EV_DISPATCH, EV_RECEIPT, udata round trip, EV_ADD modify,
- * re-adding after delete counts only new deliveries, and several kqueues
- * counting the same signal.  Uses SIGUSR1, SIGUSR2 and SIGRTMIN and leaves
+ * re-adding after delete counts only new deliveries, several kqueues
+ * counting the same signal, and EV_RECEIPT on the events after a modify.  Uses SIGUSR1, SIGUSR2 and SIGRTMIN and leaves
  * dispositions, mask and pending set as it found them.
  */
 #include <sys/event.h>
@@ -536,6 +536,35 @@ restore(void)
 	KC_CHECK(!sigismember(&s, SIGRTMIN));
 }
 
+/*
+ * A modify with EV_RECEIPT: the receipt, then events that carry the
+ * knote's flags, EV_RECEIPT and the filter's own EV_CLEAR included, and no
+ * action bit (issue 13, defect 12).
+ */
+static void
+test_output_flags(void)
+{
+	struct kevent ch, out, ev;
+	int kq = kqueue();
+
+	KC_CHECK_GE(kq, 0);
+	set_handler(SIGUSR1, on_usr1);
+	CHANGE_OK(kq, SIGUSR1, EV_ADD, (void *)0x20);
+	EV_SET(&ch, SIGUSR1, EVFILT_SIGNAL, EV_ADD | EV_RECEIPT, 0, 0,
+	    (void *)0x21);
+	KC_CHECK_EQ(kevent(kq, &ch, 1, &out, 1, &kqt_zero_ts), 1);
+	KC_CHECK(out.flags & EV_ERROR);
+	KC_CHECK_EQ(out.data, 0);
+	raise_usr1(1);
+	ev = get_one(kq, SIGUSR1);
+	KC_CHECK_PTR_EQ(ev.udata, (void *)0x21);
+	KC_CHECK(ev.flags & EV_RECEIPT);
+	KC_CHECK(ev.flags & EV_CLEAR);
+	KC_CHECK_EQ(ev.flags & (EV_ADD | EV_ENABLE | EV_ERROR), 0);
+	CHANGE_OK(kq, SIGUSR1, EV_DELETE, NULL);
+	close(kq);
+}
+
 int
 main(void)
 {
@@ -548,6 +577,7 @@ main(void)
 	test_flags();
 	test_several_kqueues();
 	test_blocked_queued();
+	test_output_flags();
 	restore();
 	return kct_done();
 }

@@ -4,7 +4,10 @@
  * Covers: every unit (NOTE_SECONDS, NOTE_MSECONDS, NOTE_USECONDS,
  * NOTE_NSECONDS, and milliseconds when no unit is given), one-shot and
  * periodic timers, NOTE_ABSTIME in each unit (CLOCK_REALTIME since the Epoch;
- * fires once; a past time fires at once), "never early" (CLOCK_MONOTONIC for
+ * expires once and, without EV_CLEAR, stays triggered; a past time fires at
+ * once; a time before the system booted is EINVAL), relative timers
+ * reported with EV_CLEAR of their own and EV_RECEIPT kept after a modify,
+ * "never early" (CLOCK_MONOTONIC for
  * relative timers, CLOCK_REALTIME for absolute ones: the expirations reported
  * never exceed the time elapsed), data counting the expirations missed while
  * nobody collected (lower bound only), EV_ADD on an existing timer restarting
@@ -217,8 +220,15 @@ test_abstime(void)
 		get_one(kq, 20 + (uintptr_t)unit, &ev);
 		KC_CHECK_GE(real_ns(), target_ns);	/* never early */
 		KC_CHECK_PTR_EQ(ev.udata, (void *)0xab5);
-		/* Fires once. */
-		kqt_expect_none_ms(kq, 200);
+		/*
+		 * No EV_CLEAR of its own (FreeBSD's filt_timerattach sets it
+		 * for relative timers only): it stays triggered, reported
+		 * again with the one expiration it had.
+		 */
+		KC_CHECK_EQ(ev.flags & EV_CLEAR, 0);
+		KC_CHECK_EQ(ev.data, 1);
+		get_one(kq, 20 + (uintptr_t)unit, &ev);
+		KC_CHECK_EQ(ev.data, 1);
 		(void)kqt_change(kq, 20 + (uintptr_t)unit, EVFILT_TIMER,
 		    EV_DELETE, 0, 0, NULL);
 	}
@@ -227,8 +237,17 @@ test_abstime(void)
 	CHANGE_OK(kq, 30, EV_ADD, NOTE_ABSTIME | NOTE_SECONDS,
 	    (int64_t)(now / KCT_NSEC_PER_SEC) - 10, NULL);
 	get_one(kq, 30, &ev);
-	CHANGE_OK(kq, 31, EV_ADD, NOTE_ABSTIME, 1, NULL);	/* 1970 */
-	get_one(kq, 31, &ev);
+	(void)kqt_change(kq, 30, EVFILT_TIMER, EV_DELETE, 0, 0, NULL);
+	/* Before the system booted: EINVAL, as filt_timervalidate says. */
+	change_err(kq, 31, EV_ADD, NOTE_ABSTIME, 1, EINVAL);	/* 1970 */
+	change_err(kq, 31, EV_ADD, NOTE_ABSTIME | NOTE_SECONDS, 0, EINVAL);
+	kqt_expect_none_ms(kq, 100);
+	/* With EV_CLEAR given: reported once. */
+	now = real_ns();
+	CHANGE_OK(kq, 32, EV_ADD | EV_CLEAR, NOTE_ABSTIME | NOTE_SECONDS,
+	    (int64_t)(now / KCT_NSEC_PER_SEC) - 10, NULL);
+	get_one(kq, 32, &ev);
+	KC_CHECK(ev.flags & EV_CLEAR);
 	kqt_expect_none_ms(kq, 100);
 	close(kq);
 }
@@ -474,6 +493,37 @@ test_several_kqueues(void)
 	close(kq3);
 }
 
+/*
+ * The flags of a delivered timer event are the knote's (issue 13, defects
+ * 12 and 13): EV_CLEAR set by the filter on a relative timer, EV_RECEIPT
+ * kept, also after a modify, and never an action bit.
+ */
+static void
+test_output_flags(void)
+{
+	struct kevent ch, out, ev;
+	int kq = kqueue();
+
+	KC_CHECK_GE(kq, 0);
+	CHANGE_OK(kq, 1, EV_ADD, 0, 10, NULL);
+	get_one(kq, 1, &ev);
+	KC_CHECK(ev.flags & EV_CLEAR);
+	KC_CHECK_EQ(ev.flags & (EV_ADD | EV_ENABLE | EV_RECEIPT | EV_ONESHOT),
+	    0);
+	/* Modified with EV_RECEIPT: a receipt, then events that keep it. */
+	EV_SET(&ch, 1, EVFILT_TIMER, EV_ADD | EV_RECEIPT, NOTE_MSECONDS, 20,
+	    (void *)0x3c);
+	KC_CHECK_EQ(kevent(kq, &ch, 1, &out, 1, &kqt_zero_ts), 1);
+	KC_CHECK(out.flags & EV_ERROR);
+	KC_CHECK_EQ(out.data, 0);
+	get_one(kq, 1, &ev);
+	KC_CHECK(ev.flags & EV_RECEIPT);
+	KC_CHECK(ev.flags & EV_CLEAR);
+	KC_CHECK_EQ(ev.flags & (EV_ADD | EV_ERROR), 0);
+	KC_CHECK_PTR_EQ(ev.udata, (void *)0x3c);
+	close(kq);
+}
+
 int
 main(void)
 {
@@ -486,5 +536,6 @@ main(void)
 	test_modify();
 	test_flags();
 	test_several_kqueues();
+	test_output_flags();
 	return kct_done();
 }

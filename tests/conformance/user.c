@@ -11,8 +11,9 @@
  * / trigger of a missing knote -> ENOENT, EV_ADD|EV_DISABLE, EV_DISABLE and
  * EV_ENABLE, EV_ONESHOT, EV_DISPATCH, EV_RECEIPT, udata round trip, EV_ADD
  * modify replacing udata and fflags, several kqueues with the same ident
- * (independent), output flags echoing the knote's (EV_ADD included, as
- * FreeBSD returns kn_flags), a trigger from another thread waking a thread
+ * (independent), output flags echoing the knote's (EV_RECEIPT included, the
+ * action bits never, as FreeBSD returns kn_flags), a receipt for a new
+ * knote with fflags 0, a trigger from another thread waking a thread
  * blocked in kevent(), and 10^6 cross-thread NOTE_TRIGGERs with none lost:
  * two threads play ping-pong, each with its own kqueue and EV_CLEAR user
  * knote, every trigger carrying its round number through NOTE_FFCOPY, so
@@ -481,6 +482,37 @@ test_output_flags(void)
 	close(kq);
 }
 
+/*
+ * The knote's flags on its events, EV_RECEIPT included, also after a bare
+ * NOTE_TRIGGER (issue 13, defect 12); a receipt for a new knote has fflags
+ * 0 as FreeBSD's has, while one for a modify echoes the change (defect 16).
+ */
+static void
+test_receipt_flags(void)
+{
+	struct kevent ch, out, ev;
+	int kq = kqueue();
+
+	KC_CHECK_GE(kq, 0);
+	EV_SET(&ch, 2, EVFILT_USER, EV_ADD | EV_CLEAR | EV_RECEIPT,
+	    NOTE_FFCOPY | 0x15, 0, (void *)0x2a);
+	memset(&out, 0, sizeof(out));
+	KC_CHECK_EQ(kevent(kq, &ch, 1, &out, 1, &kqt_zero_ts), 1);
+	KC_CHECK_EQ(out.ident, 2);
+	KC_CHECK_EQ(out.filter, EVFILT_USER);
+	KC_CHECK_EQ(out.flags, EV_ERROR);
+	KC_CHECK_EQ(out.data, 0);
+	KC_CHECK_EQ(out.fflags, 0);
+	KC_CHECK_PTR_EQ(out.udata, (void *)0x2a);
+	TRIGGER(kq, 2, 0);
+	KC_CHECK_EQ(get_one(kq, 2, &ev), 0x15);
+	KC_CHECK(ev.flags & EV_RECEIPT);
+	KC_CHECK(ev.flags & EV_CLEAR);
+	KC_CHECK_EQ(ev.flags & (EV_ADD | EV_ERROR), 0);
+	kqt_expect_none(kq);
+	close(kq);
+}
+
 int
 main(void)
 {
@@ -494,5 +526,6 @@ main(void)
 	test_wake();
 	test_pingpong();
 	test_output_flags();
+	test_receipt_flags();
 	return kct_done();
 }

@@ -8,8 +8,10 @@
  * name goes), NOTE_RENAME (rename), and on a directory NOTE_WRITE when an
  * entry is created, removed or renamed (not when an entry's contents are
  * written, nor NOTE_ATTRIB for an entry's chmod) and NOTE_LINK on mkdir and
- * rmdir of a subdirectory; output fflags
- * only ever contain watched notes, and exactly the ones that happened; a
+ * rmdir of a subdirectory; as FreeBSD's filt_vfsvnode, an event reports
+ * the whole change that a watched note was part of (a write that extends
+ * the file is NOTE_WRITE|NOTE_EXTEND, a subdirectory made or removed is
+ * NOTE_WRITE|NOTE_LINK on the directory), nothing else; a
  * socket or pipe descriptor -> EINVAL, a closed or negative one -> EBADF;
  * add, delete, delete / enable / disable of a missing knote -> ENOENT,
  * EV_ADD|EV_DISABLE, EV_DISABLE and EV_ENABLE, EV_ONESHOT, EV_DISPATCH,
@@ -135,13 +137,17 @@ test_notes(void)
 	KC_CHECK_OK(close(fd2));
 	KC_CHECK_OK(close(fd));
 
-	/* NOTE_EXTEND: append; with NOTE_WRITE watched, both. */
+	/*
+	 * NOTE_EXTEND: append.  The write that extends the file is one change,
+	 * NOTE_WRITE|NOTE_EXTEND, reported whole (issue 13, defect 14).
+	 */
 	fd = mkfile("e");
 	afd = open(path("e"), O_WRONLY | O_APPEND | O_CLOEXEC);
 	KC_CHECK_GE(afd, 0);
 	CHANGE_OK(kq, fd, EV_ADD | EV_CLEAR, NOTE_EXTEND, NULL);
 	KC_CHECK_EQ(write(afd, "more", 4), 4);
-	EXPECT_NOTES(kq, fd, NOTE_EXTEND, NOTE_EXTEND);
+	EXPECT_NOTES(kq, fd, NOTE_WRITE | NOTE_EXTEND,
+	    NOTE_WRITE | NOTE_EXTEND);
 	/* In place: size unchanged, no NOTE_EXTEND. */
 	KC_CHECK_EQ(pwrite(fd, "z", 1, 0), 1);
 	kqt_expect_none_ms(kq, 100);
@@ -162,7 +168,8 @@ test_notes(void)
 	CHANGE_OK(kq, fd, EV_ADD | EV_CLEAR, NOTE_TRUNCATE | NOTE_EXTEND,
 	    (void *)0x7);
 	KC_CHECK_OK(ftruncate(fd, 4096));
-	EXPECT_NOTES(kq, fd, NOTE_TRUNCATE | NOTE_EXTEND, NOTE_EXTEND);
+	EXPECT_NOTES(kq, fd, NOTE_WRITE | NOTE_TRUNCATE | NOTE_EXTEND,
+	    NOTE_WRITE | NOTE_EXTEND);
 	KC_CHECK_OK(ftruncate(fd, 0));
 	EXPECT_NOTES(kq, fd, NOTE_TRUNCATE | NOTE_EXTEND, NOTE_TRUNCATE);
 	KC_CHECK_OK(close(fd));
@@ -261,12 +268,15 @@ test_dir(void)
 	EXPECT_NOTES(kq, dfd, NOTE_WRITE, NOTE_WRITE);
 	KC_CHECK_OK(unlink(path("dw/g")));
 	EXPECT_NOTES(kq, dfd, NOTE_WRITE, NOTE_WRITE);
-	/* A subdirectory changes the link count. */
+	/*
+	 * A subdirectory changes the link count: NOTE_LINK, with the
+	 * NOTE_WRITE of the same change.
+	 */
 	CHANGE_OK(kq, dfd, EV_ADD | EV_CLEAR, NOTE_LINK, (void *)0xd);
 	KC_CHECK_OK(mkdir(path("dw/s"), 0755));
-	EXPECT_NOTES(kq, dfd, NOTE_LINK, NOTE_LINK);
+	EXPECT_NOTES(kq, dfd, NOTE_WRITE | NOTE_LINK, NOTE_WRITE | NOTE_LINK);
 	KC_CHECK_OK(rmdir(path("dw/s")));
-	EXPECT_NOTES(kq, dfd, NOTE_LINK, NOTE_LINK);
+	EXPECT_NOTES(kq, dfd, NOTE_WRITE | NOTE_LINK, NOTE_WRITE | NOTE_LINK);
 	/* An entry's attributes are not the directory's. */
 	fd = open(path("dw/h"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	KC_CHECK_GE(fd, 0);
