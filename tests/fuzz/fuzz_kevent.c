@@ -404,7 +404,12 @@ change_done(const struct kevent *kev, int rc)
 		k->oneshot = (kev->flags & (EV_ONESHOT | EV_FORCEONESHOT)) != 0;
 		k->dispatch = (kev->flags & EV_DISPATCH) != 0;
 		k->disabled = (kev->flags & EV_DISABLE) != 0;
-		k->forced = (kev->flags & EV_FORCEONESHOT) != 0;
+		/*
+		 * A forced event still owed stays owed through a change
+		 * (and one may be owed when the harness lost track).
+		 */
+		k->forced = (kev->flags & EV_FORCEONESHOT) != 0 ||
+		    (prev == K_LIVE && k->forced) || prev == K_UNKNOWN;
 		k->sfflags = kev->fflags;
 		if (kev->filter == EVFILT_PROC && !(kev->fflags & NOTE_EXIT)) {
 			/*
@@ -447,8 +452,15 @@ event_seen(const struct kevent *ev, struct kc *kc)
 	CHECK(k->kcont == (kc != NULL));
 	CHECK(!k->disabled);
 	if (k->forced) {
-		/* A forced event is delivered ready or not: nothing to check. */
-		k->state = K_DEAD;
+		/*
+		 * The first event after EV_FORCEONESHOT is delivered ready or
+		 * not: nothing in it to check.
+		 */
+		k->forced = false;
+		if (k->oneshot || (ev->flags & EV_ONESHOT))
+			k->state = K_DEAD;
+		else if (k->dispatch)
+			k->disabled = true;
 		return;
 	}
 	switch (ev->filter) {
