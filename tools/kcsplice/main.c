@@ -959,8 +959,11 @@ main(int argc, char **argv)
 	raise_nofile();
 	if (conf.trace_path[0] != '\0' &&
 	    (r = kc_trace_start(conf.trace_path, NULL)) != 0) {
-		fprintf(stderr, "kcsplice: --trace %s: %s\n", conf.trace_path,
-		    strerror(-r));
+		fprintf(stderr, "kcsplice: --trace %s: %s%s\n",
+		    conf.trace_path, strerror(-r), r == -ELOOP ?
+		    " (a symbolic link: refused, left alone)" : r == -EINVAL ?
+		    " (not a regular file: refused, left alone)" : r == -EPERM ?
+		    " (a file of another user: refused, left alone)" : "");
 		return EX_CANTCREAT;
 	}
 	if ((r = setup()) != 0) {
