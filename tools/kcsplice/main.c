@@ -570,8 +570,9 @@ udp_event(void *arg, int ev, const struct kc_sockaddr *client, int err)
  * refused, and the file must still be the same one (device and inode) just
  * before it is removed.  Anything else is left exactly as it is: -ENOTSOCK
  * for what is not a socket, -EADDRINUSE for a socket that answers or that
- * changed meanwhile.  Linux's connect() is also refused for a path that is
- * not a socket, so the refusal alone proves nothing.
+ * changed meanwhile, the connect's error if it failed otherwise.  Linux's
+ * connect() is also refused for a path that is not a socket, so the
+ * refusal alone proves nothing.
  *
  * What remains: unlink() takes a path, not an inode, so a process that may
  * write to the directory can still swap another file in between the last
@@ -592,8 +593,11 @@ unix_clear(const struct kc_sockaddr *sa)
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (probe < 0)
 		return -errno;
-	if (connect(probe, &sa->a.sa, sa->len) == 0 || errno != ECONNREFUSED)
+	if (connect(probe, &sa->a.sa, sa->len) == 0 || errno == EAGAIN ||
+	    errno == EINPROGRESS)
 		e = -EADDRINUSE;
+	else if (errno != ECONNREFUSED)
+		e = -errno;		/* e.g. EACCES: not ours to judge */
 	close(probe);
 	if (e != 0)
 		return e;
