@@ -646,6 +646,50 @@ start_writer(void)
 	return 0;
 }
 
+/*
+ * The trace file must be a regular file that is new or the caller's own,
+ * and nothing about any other path may change: so it is opened without
+ * O_TRUNC (and without following a link, and without blocking, which a
+ * FIFO with no reader would do), checked on the descriptor, and only then
+ * truncated and given mode 0600.  A path that lstat() shows to be something
+ * else is refused before it is opened at all, so that opening has no side
+ * effect on a device; the checks on the descriptor decide, whatever the
+ * path came to name in between.  Returns the descriptor or -errno: EINVAL
+ * for a file that is not regular, EPERM for one of another user.
+ */
+static int
+trace_open(const char *path)
+{
+	struct stat sb;
+	int fd, rc;
+
+	if (lstat(path, &sb) == 0) {
+		if (S_ISLNK(sb.st_mode))
+			return -ELOOP;
+		if (!S_ISREG(sb.st_mode))
+			return -EINVAL;
+		if (sb.st_uid != geteuid())
+			return -EPERM;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) != 0)
+		rc = -errno;
+	else if (!S_ISREG(sb.st_mode))
+		rc = -EINVAL;
+	else if (sb.st_uid != geteuid())
+		rc = -EPERM;
+	else if (ftruncate(fd, 0) != 0 || fchmod(fd, 0600) != 0 ||
+	    fcntl(fd, F_SETFL, 0) != 0)
+		rc = -errno;
+	else
+		return fd;
+	close(fd);
+	return rc;
+}
+
 int
 kc_trace_start(const char *path, const struct kc_trace_attr *attr)
 {
@@ -668,14 +712,9 @@ kc_trace_start(const char *path, const struct kc_trace_attr *attr)
 		pthread_mutex_unlock(&tlock);
 		return -EALREADY;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd < 0 || fchmod(fd, 0600) != 0) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+	if ((fd = trace_open(path)) < 0) {
 		pthread_mutex_unlock(&tlock);
-		return rc;
+		return fd;
 	}
 	if (T.stage == NULL && (T.stage = malloc(STAGE_BYTES)) == NULL) {
 		close(fd);

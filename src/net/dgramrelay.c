@@ -8,7 +8,8 @@
  * (or opens one: a socket connected to the upstream, and one per mirror) and
  * leaves by sendmmsg(2), runs of the same session together.  Replies come
  * back on the session's socket and go out of the listener to the client.
- * A sweep, a fraction of the idle time apart, ends the idle sessions.
+ * A sweep ends the idle sessions; it runs again when the first of the
+ * others would expire (but never sooner than r_period after itself).
  *
  * Datagrams are never queued: a socket that cannot take one at once drops
  * it, as the network would, and the drop is counted.
@@ -29,8 +30,7 @@
 #define MAX_MIRRORS	16u
 #define DEF_IDLE	(60ull * 1000000000ull)
 #define DEF_MAX		4096u
-#define SWEEP_MIN	(10ull * 1000000ull)
-#define SWEEP_MAX	(1000ull * 1000000ull)
+#define SWEEP_MIN	(50ull * 1000000ull)	/* the least between sweeps */
 #define READ_ROUNDS	16
 
 struct session {
@@ -503,23 +503,35 @@ sweep_fn(void *obj, void *env, int status)
 {
 	struct kc_dgram_relay *r = env;
 	struct session *s, *next;
-	uint64_t now = kc__now();
+	uint64_t now = kc__now(), idle = r->r_attr.session_idle_ns;
+	uint64_t wait = idle;	/* a session opened from now on */
 
 	(void)obj;
 	(void)status;
 	if (r->r_stopping)
 		return;
 	for (s = r->r_all; s != NULL; s = next) {
+		uint64_t quiet = now > s->s_last ? now - s->s_last : 0;
+
 		next = s->s_next;
-		if (now - s->s_last >= r->r_attr.session_idle_ns) {
+		if (quiet >= idle) {
 			struct kc_sockaddr client = s->s_client;
 
 			sess_free(r, s);
 			stat_add(&r->r_st.expired, 1);
 			event(r, KC_DGRAM_EV_EXPIRED, &client, 0);
+		} else if (idle - quiet < wait) {
+			wait = idle - quiet;
 		}
 	}
-	(void)kc_defer_after(&r->r_sweepkc, r->r_period, NULL, 0);
+	/*
+	 * A sweep once a fixed period let a session live up to a period too
+	 * long; this one comes when the first session is due, at most
+	 * r_period late, but not so often that walking the sessions costs.
+	 */
+	if (wait < r->r_period)
+		wait = r->r_period;
+	(void)kc_defer_after(&r->r_sweepkc, wait, NULL, 0);
 }
 
 /* Datagrams the listener read itself before the relay had it. */
@@ -635,11 +647,10 @@ kc_dgram_relay_create(struct kc_dgram_relay **rp, struct kc_socket *listener,
 	r->r_owner = owner;
 	r->r_lis = listener;
 	r->r_lfd = kc__socket_fd(listener);
-	r->r_period = r->r_attr.session_idle_ns / 4;
+	/* Expiry within 5% or 50 ms of the limit (kc_dgram_relay(3)). */
+	r->r_period = r->r_attr.session_idle_ns / 20;
 	if (r->r_period < SWEEP_MIN)
 		r->r_period = SWEEP_MIN;
-	if (r->r_period > SWEEP_MAX)
-		r->r_period = SWEEP_MAX;
 	for (r->r_tabsz = 64; r->r_tabsz < r->r_attr.max_sessions &&
 	    r->r_tabsz < (1u << 20); r->r_tabsz *= 2)
 		;

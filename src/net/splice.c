@@ -102,7 +102,8 @@ struct kc_splice {
 	struct kc		 sp_halfkc;
 	struct kc		 sp_connkc;
 	uint64_t		 sp_moved;	/* bytes read, both ways: idle check */
-	uint64_t		 sp_seen;
+	uint64_t		 sp_seen;	/* sp_moved at sp_active */
+	uint64_t		 sp_active;	/* kc__now() of the last read */
 	int			 sp_status;
 	unsigned		 sp_busy;
 	bool			 sp_ended;
@@ -240,9 +241,19 @@ enter(struct kc_splice *sp)
 	sp->sp_busy++;
 }
 
+/*
+ * An entry that read bytes notes when: the idle timer then knows how long
+ * the splice has really been idle, rather than only whether bytes came in
+ * its last whole period (which cut a connection up to twice too late).
+ * One clock read per entry that moved bytes, none for the others.
+ */
 static inline void
 leave(struct kc_splice *sp)
 {
+	if (sp->sp_attr.idle_ns != 0 && sp->sp_moved != sp->sp_seen) {
+		sp->sp_seen = sp->sp_moved;
+		sp->sp_active = kc__now();
+	}
 	if (--sp->sp_busy == 0 && sp->sp_ended &&
 	    !__atomic_load_n(&sp->sp_fired, __ATOMIC_ACQUIRE))
 		fire(sp);
@@ -1194,9 +1205,11 @@ start_fn(void *obj, void *env, int status)
 		kc_chain_free(&junk);
 		mirror_flush(sp, m);
 	}
-	if (sp->sp_attr.idle_ns != 0)
+	if (sp->sp_attr.idle_ns != 0) {
+		sp->sp_active = kc__now();
 		(void)kc_defer_after(&sp->sp_idlekc, sp->sp_attr.idle_ns, NULL,
 		    0);
+	}
 	if (sp->sp_attr.connect_ns != 0 && connecting(sp->sp_b))
 		(void)kc_defer_after(&sp->sp_connkc, sp->sp_attr.connect_ns,
 		    NULL, 0);
@@ -1227,13 +1240,15 @@ idle_fn(void *obj, void *env, int status)
 	(void)status;
 	enter(sp);
 	if (!sp->sp_ended) {
-		if (sp->sp_moved == sp->sp_seen)
+		/* Every entry that read has noted its time on leaving. */
+		uint64_t now = kc__now();
+		uint64_t idle = now > sp->sp_active ? now - sp->sp_active : 0;
+
+		if (idle >= sp->sp_attr.idle_ns)
 			end(sp, -ETIMEDOUT);
-		else {
-			sp->sp_seen = sp->sp_moved;
+		else
 			(void)kc_defer_after(&sp->sp_idlekc,
-			    sp->sp_attr.idle_ns, NULL, 0);
-		}
+			    sp->sp_attr.idle_ns - idle, NULL, 0);
 	}
 	leave(sp);
 }

@@ -22,6 +22,11 @@
  *   (expired 1, sessions 0, an EXPIRED event for that client); the next
  *   datagram opens a new session, from a new source address.
  *
+ *   session_idle_ns (2 s), one exchange just after the relay's first
+ *   half second: the session expires 2 s after that exchange, not before
+ *   and at most max(10%, 100 ms) after (kc_dgram_relay(3)); a sweep once
+ *   a quarter of the limit let it live up to 25% longer.
+ *
  *   max_sessions 1: a second client's datagrams are dropped (refused 3,
  *   FULL events); they never reach the upstream nor bring replies; the
  *   first client goes on.
@@ -479,6 +484,60 @@ expiry(struct kc_executor *ex, enum nt_kind k)
 	rl_close(&x, base);
 }
 
+/*
+ * As net-splice-reset's idle_on_time: looks every 2 ms; one that finds the
+ * session not yet expired at t proves it expired after t, one that finds it
+ * expired proves it did before.  The exchange comes 520 ms after the relay
+ * started, just after where the old quarter-period sweep looked, so that
+ * the old code was late by nearly a whole period (480 ms) every time.
+ */
+static void
+expiry_on_time(struct kc_executor *ex, enum nt_kind k)
+{
+	const uint64_t idle = 2000 * KCT_NSEC_PER_MSEC;
+	const uint64_t slack = idle / 10 > 100 * KCT_NSEC_PER_MSEC ?
+	    idle / 10 : 100 * KCT_NSEC_PER_MSEC;
+	struct kc_dgram_relay_stats st;
+	struct rl x;
+	long base = kc_socket_count();
+	uint64_t t0, tw, tr, last_not = 0, seen = 0;
+	unsigned looks;
+
+	if (!st_want("%s: session_idle_ns, expiry on time", nt_kind_name[k]))
+		return;
+	memset(&x, 0, sizeof(x));
+	x.ex = ex;
+	x.k = k;
+	x.attr.session_idle_ns = idle;
+	rl_open(&x);
+	t0 = kct_now_ns();
+	kct_sleep_ns(520 * KCT_NSEC_PER_MSEC);
+	tw = kct_now_ns();
+	rl_exchange(&x, 0, 100);
+	tr = kct_now_ns();
+	/* Bounded: three limits after the exchange at most. */
+	for (looks = 0; looks < 3 * idle / (2 * KCT_NSEC_PER_MSEC); looks++) {
+		uint64_t t;
+
+		KC_CHECK_OK(kc_dgram_relay_stats(x.r, &st));
+		t = kct_now_ns();
+		if (st.expired != 0) {
+			seen = t;
+			break;
+		}
+		last_not = t;
+		kct_sleep_ns(2 * KCT_NSEC_PER_MSEC);
+	}
+	KC_CHECK(seen != 0);
+	printf("    exchange at %.3f s, expired between %.3f s and %.3f s\n",
+	    (double)(tw - t0) / 1e9, (double)(last_not - t0) / 1e9,
+	    (double)(seen - t0) / 1e9);
+	KC_CHECK_EQ(st.expired, 1);
+	KC_CHECK_GE(seen, tw + idle);
+	KC_CHECK_LE(last_not, tr + idle + slack);
+	rl_close(&x, base);
+}
+
 static void
 full(struct kc_executor *ex, enum nt_kind k)
 {
@@ -697,6 +756,7 @@ main(void)
 	two_clients(ex, NT_UDP4);
 	two_clients(ex, NT_UDP6);
 	expiry(ex, NT_UDP4);
+	expiry_on_time(ex, NT_UDP4);
 	full(ex, NT_UDP4);
 	denied(ex, NT_UDP6);
 	destroy_on_owner(ex, NT_UDP4);

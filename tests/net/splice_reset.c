@@ -27,6 +27,10 @@
  *     and both connections end;
  *   - 100 bytes every 20 ms for 1.5 s keep a 1 s limit from firing (done
  *     has not run); once they stop, done gets -ETIMEDOUT.
+ *   - one exchange 60% into a 1.5 s limit: the cut comes idle_ns after
+ *     that exchange, not before and at most max(10%, 100 ms) after (the
+ *     limit's own promise, kc_splice(3)), rather than at the end of the
+ *     next whole period the limit once waited out.
  *
  * TCP over 127.0.0.1 and ::1, and UNIX streams.
  */
@@ -382,6 +386,71 @@ idle_traffic(struct kc_executor *ex, enum nt_kind k)
 	nt_wait_count(base);
 }
 
+/*
+ * The one place this file measures time against a bound that is not a
+ * lower one: the promise itself is about time.  The test thread looks at
+ * done every 2 ms; a look that finds done not yet run at time t proves the
+ * cut came after t, and one that finds it run proves the cut came before.
+ * So "not early" and "not late" are each decided by one such proof, and a
+ * slow machine can only make the looks later, which weakens neither proof
+ * except through the executor's own wake-up being late by more than the
+ * slack (100 ms here): the old code was late by 600 ms.
+ */
+static void
+idle_on_time(struct kc_executor *ex, enum nt_kind k)
+{
+	const uint64_t idle = 1500 * KCT_NSEC_PER_MSEC;
+	const uint64_t slack = idle / 10 > 100 * KCT_NSEC_PER_MSEC ?
+	    idle / 10 : 100 * KCT_NSEC_PER_MSEC;
+	struct st_sp s;
+	uint64_t t0, tw, tr, last_not = 0, seen = 0, sid = st_sid();
+	long base = kc_socket_count();
+	uint8_t buf[100];
+	unsigned looks;
+
+	if (!st_want("%s: idle_ns, cut idle_ns after the last activity",
+	    nt_kind_name[k]))
+		return;
+	memset(&s, 0, sizeof(s));
+	s.ex = ex;
+	s.ka = s.kb = s.km = k;
+	s.attr.idle_ns = idle;
+	st_sp_open(&s, true);
+	t0 = kct_now_ns();
+	kct_sleep_ns(idle * 6 / 10);
+	KC_CHECK_EQ(atomic_load(&s.done.n), 0);
+	tw = kct_now_ns();
+	st_raw_write(s.client, sid, 0, sizeof(buf));
+	nt_raw_read_full(s.server, buf, sizeof(buf));
+	tr = kct_now_ns();
+	st_check(buf, sizeof(buf), sid, 0, "the one exchange");
+	/* Bounded: three limits after the exchange at most. */
+	for (looks = 0; looks < 3 * idle / (2 * KCT_NSEC_PER_MSEC); looks++) {
+		int n = atomic_load(&s.done.n);
+		uint64_t t = kct_now_ns();
+
+		if (n != 0) {
+			seen = t;
+			break;
+		}
+		last_not = t;
+		kct_sleep_ns(2 * KCT_NSEC_PER_MSEC);
+	}
+	KC_CHECK(seen != 0);
+	printf("    exchange at %.3f s, cut between %.3f s and %.3f s\n",
+	    (double)(tw - t0) / 1e9, (double)(last_not - t0) / 1e9,
+	    (double)(seen - t0) / 1e9);
+	/* Not early: the splice saw the bytes after tw. */
+	KC_CHECK_GE(seen, tw + idle);
+	/* Not late: it saw them before tr, and had not cut at last_not. */
+	KC_CHECK_LE(last_not, tr + idle + slack);
+	KC_CHECK_EQ(st_sp_wait(&s), -ETIMEDOUT);
+	expect_end(k, s.client, false, "client");
+	expect_end(k, s.server, false, "server");
+	st_sp_close(&s);
+	nt_wait_count(base);
+}
+
 int
 main(void)
 {
@@ -406,6 +475,8 @@ main(void)
 		idle_nothing(ex, kinds[i]);
 	}
 	idle_traffic(ex, NT_TCP4);
+	idle_on_time(ex, NT_TCP4);
+	idle_on_time(ex, NT_UNIX);
 	nt_wait_count(base);
 	kct_exec_finish(ex);
 	return kct_done();

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,8 @@ static struct kc_socket *listener;	/* streams */
 static uint64_t next_id;
 static bool stopping;			/* atomic */
 static unsigned udp_sessions_open;	/* the relays' shared count */
+static const char *unix_path;		/* the socket file made, if any */
+static struct stat unix_made;		/* and what it was */
 
 /* Counters the statistics show, beyond the byte counts. */
 static struct {
@@ -560,6 +563,79 @@ udp_event(void *arg, int ev, const struct kc_sockaddr *client, int err)
 /* ------------------------------------------------------------------ */
 /* Setting up. */
 
+/*
+ * A UNIX listening path that is there already is taken over only if it is
+ * a socket file nobody listens on (a previous run's): lstat() must say
+ * socket (a symbolic link is never followed), a connect to it must be
+ * refused, and the file must still be the same one (device and inode) just
+ * before it is removed.  Anything else is left exactly as it is: -ENOTSOCK
+ * for what is not a socket, -EADDRINUSE for a socket that answers or that
+ * changed meanwhile, the connect's error if it failed otherwise.  Linux's
+ * connect() is also refused for a path that is not a socket, so the
+ * refusal alone proves nothing.
+ *
+ * What remains: unlink() takes a path, not an inode, so a process that may
+ * write to the directory can still swap another file in between the last
+ * lstat() and the unlink(); it could remove that file itself anyway.
+ */
+static int
+unix_clear(const struct kc_sockaddr *sa)
+{
+	const char *path = sa->a.un.sun_path;
+	struct stat before, after;
+	int probe, e = 0;
+
+	if (lstat(path, &before) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(before.st_mode))
+		return -ENOTSOCK;
+	/* Non-blocking: a listener with a full backlog answers EAGAIN. */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return -errno;
+	if (connect(probe, &sa->a.sa, sa->len) == 0 || errno == EAGAIN ||
+	    errno == EINPROGRESS)
+		e = -EADDRINUSE;
+	else if (errno != ECONNREFUSED)
+		e = -errno;		/* e.g. EACCES: not ours to judge */
+	close(probe);
+	if (e != 0)
+		return e;
+	if (lstat(path, &after) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(after.st_mode) || after.st_dev != before.st_dev ||
+	    after.st_ino != before.st_ino)
+		return -EADDRINUSE;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/*
+ * The socket file this run made: removed on the way out, if it is still
+ * that file (another run may have taken the path over meanwhile).
+ */
+static void
+unix_remove(void)
+{
+	struct stat sb;
+
+	if (unix_path != NULL && lstat(unix_path, &sb) == 0 &&
+	    S_ISSOCK(sb.st_mode) && sb.st_dev == unix_made.st_dev &&
+	    sb.st_ino == unix_made.st_ino)
+		(void)unlink(unix_path);
+	unix_path = NULL;
+}
+
+/* The error of a failed listen, in words where errno's are not enough. */
+static const char *
+listen_error(int e)
+{
+	if (e == -ENOTSOCK)
+		return "there is a file that is not a socket (left alone)";
+	return strerror(-e);
+}
+
 static int
 open_listener(const struct ks_addr *a, bool reuseport, struct kc_sockaddr *bound,
     int *fdp)
@@ -578,16 +654,10 @@ open_listener(const struct ks_addr *a, bool reuseport, struct kc_sockaddr *bound
 		if (reuseport)
 			(void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
 			    sizeof(one));
-	} else if (a->sa.a.un.sun_path[0] != '\0') {
-		/* A stale socket file of a previous run; never anything else. */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (probe >= 0) {
-			if (connect(probe, &a->sa.a.sa, a->sa.len) != 0 &&
-			    errno == ECONNREFUSED)
-				(void)unlink(a->sa.a.un.sun_path);
-			close(probe);
-		}
+	} else if (a->sa.a.un.sun_path[0] != '\0' &&
+	    (e = unix_clear(&a->sa)) != 0) {
+		close(fd);
+		return e;
 	}
 	if (bind(fd, &bound->a.sa, bound->len) != 0 ||
 	    (type == SOCK_STREAM && listen(fd, 4096) != 0)) {
@@ -595,6 +665,9 @@ open_listener(const struct ks_addr *a, bool reuseport, struct kc_sockaddr *bound
 		close(fd);
 		return e;
 	}
+	if (a->sa.a.sa.sa_family == AF_UNIX && a->sa.a.un.sun_path[0] != '\0' &&
+	    lstat(a->sa.a.un.sun_path, &unix_made) == 0)
+		unix_path = a->sa.a.un.sun_path;
 	len = sizeof(bound->a);
 	if (getsockname(fd, &bound->a.sa, &len) == 0)
 		bound->len = len;
@@ -668,7 +741,7 @@ setup(void)
 			if ((e = open_listener(&conf.listen, true, &bound,
 			    &fd)) != 0) {
 				logk(LK_INFO, "cannot listen on %s: %s",
-				    conf.listen.text, strerror(-e));
+				    conf.listen.text, listen_error(e));
 				return EX_UNAVAILABLE;
 			}
 			if ((e = kc_socket_adopt(&w->w_udp, w->w_ex, fd,
@@ -691,7 +764,7 @@ setup(void)
 	} else {
 		if ((e = open_listener(&conf.listen, false, &bound, &fd)) != 0) {
 			logk(LK_INFO, "cannot listen on %s: %s",
-			    conf.listen.text, strerror(-e));
+			    conf.listen.text, listen_error(e));
 			return EX_UNAVAILABLE;
 		}
 		if ((e = kc_socket_adopt(&listener, workers[0].w_ex, fd,
@@ -890,15 +963,20 @@ main(int argc, char **argv)
 	raise_nofile();
 	if (conf.trace_path[0] != '\0' &&
 	    (r = kc_trace_start(conf.trace_path, NULL)) != 0) {
-		fprintf(stderr, "kcsplice: --trace %s: %s\n", conf.trace_path,
-		    strerror(-r));
+		fprintf(stderr, "kcsplice: --trace %s: %s%s\n",
+		    conf.trace_path, strerror(-r), r == -ELOOP ?
+		    " (a symbolic link: refused, left alone)" : r == -EINVAL ?
+		    " (not a regular file: refused, left alone)" : r == -EPERM ?
+		    " (a file of another user: refused, left alone)" : "");
 		return EX_CANTCREAT;
 	}
 	if ((r = setup()) != 0) {
+		unix_remove();
 		trace_end();
 		_exit(r);	/* threads may be running: no clean-up owed */
 	}
 	r = run();
+	unix_remove();
 	trace_end();
 	/* The executors may still hold sockets being closed: just go. */
 	fflush(stdout);
