@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "core/siphash.h"
 #include "net/sockhook.h"
 #include "net/splice_int.h"
 #include <kcont/splice.h>
@@ -136,20 +137,27 @@ addr_key(const struct kc_sockaddr *a, const void **p)
 	}
 }
 
-static uint32_t
-addr_hash(const struct kc_sockaddr *a)
+/*
+ * Keyed (src/core/siphash.h) with this process's key: with an unkeyed
+ * hash, whoever picks the source addresses and ports of the datagrams can
+ * pick their buckets, and make every datagram walk one long chain.
+ */
+uint32_t
+kc__dgram_addr_hash(const struct kc_sockaddr *a)
 {
-	const unsigned char *p;
+	unsigned char b[sizeof(a->a) + sizeof(a->a.in6.sin6_port)];
 	const void *v;
 	size_t n = addr_key(a, &v);
-	uint32_t h = 2166136261u;
 
-	p = v;
-	while (n-- > 0)
-		h = (h ^ *p++) * 16777619u;
-	if (a->a.sa.sa_family == AF_INET6)
-		h = (h ^ a->a.in6.sin6_port) * 16777619u;
-	return h;
+	/* A length past the address's union reads no further than it. */
+	if (n > sizeof(a->a))
+		n = sizeof(a->a);
+	memcpy(b, v, n);
+	if (a->a.sa.sa_family == AF_INET6) {
+		memcpy(b + n, &a->a.in6.sin6_port, sizeof(a->a.in6.sin6_port));
+		n += sizeof(a->a.in6.sin6_port);
+	}
+	return (uint32_t)kc__siphash(kc__hash_key(), b, n);
 }
 
 static bool
@@ -369,7 +377,7 @@ lis_input(struct kc_dgram_relay *r)
 				continue;
 			}
 			from->len = b->mh[j].msg_hdr.msg_namelen;
-			h = addr_hash(from);
+			h = kc__dgram_addr_hash(from);
 			if ((s = sess_find(r, from, h)) == NULL &&
 			    (s = sess_open(r, from, h)) == NULL) {
 				RCOUNT(r, dgram_dropped, 1);
@@ -545,7 +553,7 @@ lis_early(struct kc_dgram_relay *r)
 	while ((n = kc_socket_recv(r->r_lis, &c, KC__DG_SLOT, &from)) >= 0) {
 		struct kc__dgbatch *b = kc__dgbatch();
 		struct session *s;
-		uint32_t h = addr_hash(&from);
+		uint32_t h = kc__dgram_addr_hash(&from);
 		unsigned mi;
 
 		if (b == NULL || (size_t)n > KC__DG_SLOT ||

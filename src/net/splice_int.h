@@ -37,5 +37,8 @@ void	kc__stats_load(void *dst, const void *src, size_t size);
 void	kc__stats_add(struct kc_splice_stats *st,
 	    struct kc_splice_stats *account, size_t off, uint64_t n);
 void	kc__dgbatch_arm(struct kc__dgbatch *b, bool names);
+/* The datagram relay's hash of a client's address (the parts that name
+ * it: family, port, host), which picks the address's session bucket. */
+uint32_t kc__dgram_addr_hash(const struct kc_sockaddr *a);
 
 #endif

@@ -3,7 +3,8 @@
 
     check.py CASE KCDUMP TRACEDIR
 
-CASE is one of: text times filters loss stdin bad usage json svg.  Each
+CASE is one of: text times filters loss stdin bad usage json svg hostile
+memory header.  Each
 runs the real kcdump and asserts on what it prints and how it exits; the
 expected values below are those of gentrace.c's scenario.  Exit 0 when
 every check held; a failed check raises with what was expected.
@@ -592,9 +593,139 @@ def case_svg():
     ET.fromstring(run(["--svg", trace("header-only.trace")])[0])
 
 
+# The hostile files gentrace.c writes: (file, records).  Every record is a
+# new thread (tids-*), or a flow put and looked up (flows-*, 2 per flow).
+HOSTILE = [("tids-old.trace", 30000), ("tids-stride.trace", 30000),
+           ("tids-seq.trace", 30000), ("flows-old.trace", 60000),
+           ("flows-stride.trace", 60000)]
+# Hash table slots looked at, at most, per record.  A keyed table at most
+# half full looks at about 1.5 slots to find a key and 2.5 to miss one, and
+# moves each key about twice as it grows: some 5 per record here, in each
+# mode.  The old unkeyed hash on tids-old.trace or flows-old.trace looked
+# at some 15000 per record (every id in one cluster).
+PROBES_PER_RECORD = 12
+
+
+def stats(err):
+    """The KCDUMP_STATS line: (records, probes)."""
+    for line in err.splitlines():
+        if line.startswith("kcdump: stats: "):
+            w = line.split()
+            return int(w[2]), int(w[4])
+    fail(f"no stats line in: {err}")
+
+
+def case_hostile():
+    """Work bounded by the records, whatever the ids (defect 7)."""
+    env = dict(os.environ, KCDUMP_STATS="1")
+    for name, nrec in HOSTILE:
+        for args in (["-s"], [], ["--json"], ["--svg"]):
+            p = subprocess.run([KCDUMP] + args + [trace(name)], env=env,
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, timeout=120)
+            err = p.stderr.decode()
+            check(p.returncode == 0, f"{name} {args}: exit {p.returncode}")
+            recs, probes = stats(err)
+            check(recs == nrec, f"{name}: {recs} records, not {nrec}")
+            check(probes <= PROBES_PER_RECORD * nrec,
+                  f"{name} {args}: {probes} map probes for {nrec} records,"
+                  f" more than {PROBES_PER_RECORD} a record")
+
+
+def child_rusage(args, stdin=None):
+    """Run kcdump; (exit status, stderr, peak RSS in bytes, bytes read)."""
+    p = subprocess.Popen([KCDUMP] + args, stdin=stdin,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    # Not reaped yet: its I/O counts are still there to read.
+    os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
+    with open(f"/proc/{p.pid}/io") as f:
+        io = dict(line.split(": ") for line in f.read().splitlines())
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, err.decode(), ru.ru_maxrss * 1024, int(io["rchar"])
+
+
+# Peak memory, at most MEM_K times the file plus MEM_C.  Per record of a
+# thread of its own (32 bytes): the file (32), the thread (64), the index
+# of threads (at most 16, freed before the next), the time order (16) and
+# qsort's copy of it (16): under 4 times the file.  The sanitizers add
+# their own: AddressSanitizer an eighth for shadow and its allocator's
+# reserve, ThreadSanitizer several times the memory touched; their factor
+# is theirs, not kcdump's.
+SAN = os.environ.get("KD_SANITIZE", "")
+MEM_K = 4 * (6 if "thread" in SAN else 2 if "address" in SAN else 1)
+# The constant holds the program, its libraries and the test's own Python
+# (ru_maxrss counts the child from fork, before it runs kcdump).
+MEM_C = (128 if SAN else 32) << 20
+
+
+def case_memory():
+    """A thread per record: memory a small multiple of the file."""
+    path = trace("threads-1m.trace")
+    size = os.path.getsize(path)
+    for args in (["-s"], []):
+        rc, err, rss, _ = child_rusage(args + [path])
+        check(rc == 0, f"{args}: exit {rc}: {err}")
+        check(rss <= MEM_K * size + MEM_C,
+              f"{args}: peak RSS {rss} bytes for a file of {size}: more "
+              f"than {MEM_K} times it and {MEM_C >> 20} MiB")
+
+
+# What a refused file may cost: its 128-byte header, and the reading of
+# the program and its libraries.
+READ_MAX = 1 << 20
+
+
+def case_header():
+    """Not a trace: refused after its header, however long (defect 7)."""
+    with tempfile.TemporaryDirectory(dir=DIR) as d:
+        # 2 GiB of zeros, sparse: no disk.
+        path = os.path.join(d, "zeros")
+        with open(path, "wb") as f:
+            f.truncate(2 << 30)
+        rc, err, rss, rchar = child_rusage([path])
+        check(rc == 65 and err == f"kcdump: {path}: not a kcont trace\n",
+              f"zeros: exit {rc}: {err}")
+        check(rchar <= READ_MAX,
+              f"zeros: read {rchar} bytes of a bad file, not its header")
+        check(rss <= MEM_C, f"zeros: peak RSS {rss} bytes")
+        # A good header and a bad version: refused as early.
+        with open(trace("version2.trace"), "rb") as f:
+            hdr = f.read(128)
+        with open(path, "r+b") as f:
+            f.write(hdr)
+        rc, err, _, rchar = child_rusage([path])
+        check(rc == 65 and err.endswith("version 2, this kcdump reads 1\n"),
+              f"version 2: exit {rc}: {err}")
+        check(rchar <= READ_MAX, f"version 2: read {rchar} bytes")
+    # Through a pipe: what the writer could push into it is the header,
+    # and the pipe's own buffer, not the 64 MiB offered.
+    r, w = os.pipe()
+    p = subprocess.Popen([KCDUMP, "-"], stdin=r, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    os.close(r)
+    chunk = bytes(65536)
+    pushed = 0
+    try:
+        for _ in range(1024):
+            pushed += os.write(w, chunk)
+    except BrokenPipeError:
+        pass
+    os.close(w)
+    err = p.stderr.read().decode()
+    p.wait(timeout=60)
+    check(p.returncode == 65 and err == "kcdump: stdin: not a kcont trace\n",
+          f"stdin zeros: exit {p.returncode}: {err}")
+    check(pushed <= READ_MAX, f"stdin zeros: {pushed} bytes taken of "
+          f"{1024 * len(chunk)}")
+
+
 CASES = {"text": case_text, "times": case_times, "filters": case_filters,
          "loss": case_loss, "stdin": case_stdin, "bad": case_bad,
-         "usage": case_usage, "json": case_json, "svg": case_svg}
+         "usage": case_usage, "json": case_json, "svg": case_svg,
+         "hostile": case_hostile, "memory": case_memory,
+         "header": case_header}
 
 
 def main():

@@ -19,6 +19,12 @@
  * runs than the SVG draws; header-only.trace has no record.  The other
  * files are broken in one way each (see main()).  Random bytes come
  * from a fixed seed: every run writes the same files.
+ *
+ * The hostile files are what a writer who wants kcdump slow would write
+ * (see hostile()): thread ids or flow ids that all fell into a few slots of
+ * the hash kcdump used before its tables were keyed, ids that are
+ * multiples of every table size, sequential ids, and a million threads of
+ * one record each, the most thread table per byte of file.
  */
 #include <endian.h>
 #include <errno.h>
@@ -423,6 +429,136 @@ big(unsigned nthreads, size_t *lenp)
 	return out;
 }
 
+/* ------------------------------------------------------------------ */
+/* Hostile files. */
+
+#define PHI	0x9e3779b97f4a7c15ull
+
+/* The inverse of PHI modulo 2^64 (Newton's iteration: each step doubles
+ * the bits that are right, and PHI * PHI = 1 modulo 8 to start). */
+static uint64_t
+phi_inverse(void)
+{
+	uint64_t x = PHI;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		x *= 2 - PHI * x;
+	return x;
+}
+
+/*
+ * The hash kcdump's tables had before they were keyed put key k in slot
+ * ((k ^ k >> 29) * PHI >> 17) mod cap.  A key whose product has bits 17 to
+ * 33 below 8 lands in slots 0 to 7 at every table size from 8 to 2^17:
+ * n such keys make one cluster, and the n-th insertion walks all of it.
+ *
+ * Thread ids: 32 bits, and below 2^29 so that the shift does nothing.  The
+ * product's bits 0 to 33 are those of (k mod 2^34) * PHI, so the keys are
+ * p * PHI^-1 mod 2^34 for p below 8 << 17, those of them under 2^29.
+ * There are 2^20 / 32 of them: enough for 32768 threads.
+ */
+static size_t
+old_colliding_tids(uint32_t *out, size_t n)
+{
+	const uint64_t inv = phi_inverse(), mask = ((uint64_t)1 << 34) - 1;
+	uint64_t p, k;
+	size_t got = 0;
+
+	for (p = 1; p < ((uint64_t)8 << 17) && got < n; p++) {
+		k = (p * inv) & mask;
+		if (k != 0 && k < ((uint64_t)1 << 29))
+			out[got++] = (uint32_t)k;
+	}
+	return got;
+}
+
+/* Flow ids: any 64 bits, so x = p * PHI^-1 with p from 1 up (slot 0 for
+ * every p below 2^17, at every size), and k the x whose k ^ k >> 29 is x. */
+static uint64_t
+old_colliding_flow(uint64_t p)
+{
+	uint64_t x = p * phi_inverse();
+
+	return x ^ (x >> 29) ^ (x >> 58);
+}
+
+enum hostile {
+	H_TIDS_OLD,	/* n threads, ids colliding under the old hash */
+	H_TIDS_STRIDE,	/* n threads, ids multiples of 2^16 */
+	H_TIDS_SEQ,	/* n threads, ids 1 to n */
+	H_FLOWS_OLD,	/* n flows, ids colliding under the old hash */
+	H_FLOWS_STRIDE	/* n flows, ids multiples of 2^32 */
+};
+
+/*
+ * n records of 32 bytes (KC_TR_THREAD_EXIT) each by a thread of its own,
+ * or n flows on one thread: an ENQUEUE and a RUN_BEGIN of each (so that the
+ * JSON and the SVG both put and look up every flow id), CLOCK_MONOTONIC.
+ */
+static uint8_t *
+hostile(enum hostile kind, size_t n, size_t *lenp)
+{
+	uint64_t pl[4], flow;
+	uint32_t *tids = NULL, tid;
+	uint8_t *out;
+	size_t len = 128, i;
+
+	if ((out = malloc(128 + n * 128)) == NULL)
+		die("hostile");
+	header(out, KC_TRACE_VERSION, 128, KC_TRACE_CLOCK_MONOTONIC, 0, 0,
+	    START_REAL, 0);
+	if (kind == H_TIDS_OLD) {
+		if ((tids = malloc(n * sizeof(*tids))) == NULL)
+			die("hostile");
+		if (old_colliding_tids(tids, n) != n) {
+			fprintf(stderr, "gentrace: not %zu colliding tids\n",
+			    n);
+			exit(1);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		switch (kind) {
+		case H_TIDS_OLD:
+		case H_TIDS_STRIDE:
+		case H_TIDS_SEQ:
+			tid = kind == H_TIDS_OLD ? tids[i] :
+			    kind == H_TIDS_STRIDE ? (uint32_t)(i + 1) << 16 :
+			    (uint32_t)(i + 1);
+			len += raw_rec(out + len, KC_TR_THREAD_EXIT, tid, 0,
+			    i, pl, 0);
+			break;
+		case H_FLOWS_OLD:
+		case H_FLOWS_STRIDE:
+			flow = kind == H_FLOWS_OLD ? old_colliding_flow(i + 1) :
+			    (uint64_t)(i + 1) << 32;
+			pl[0] = 0x1000 + i;
+			pl[1] = 0x4000;
+			pl[2] = 0xe0;
+			pl[3] = flow;
+			len += raw_rec(out + len, KC_TR_ENQUEUE, MAIN, 2 * i,
+			    10 * i, pl, 32);
+			len += raw_rec(out + len, KC_TR_RUN_BEGIN, MAIN,
+			    2 * i + 1, 10 * i + 5, pl, 32);
+			break;
+		}
+	}
+	free(tids);
+	*lenp = len;
+	return out;
+}
+
+static void
+write_hostile(const char *dir, const char *name, enum hostile kind, size_t n)
+{
+	uint8_t *p;
+	size_t len;
+
+	p = hostile(kind, n, &len);
+	write_file(dir, name, p, len);
+	free(p);
+}
+
 static uint64_t
 xorshift(uint64_t *s)
 {
@@ -500,5 +636,13 @@ main(int argc, char **argv)
 	for (i = 128; i < 128 + 4096; i++)
 		buf[i] = (uint8_t)(xorshift(&seed) >> 24);
 	write_file(dir, "random-body.trace", buf, 128 + 4096);
+
+	/* Hostile files (check.py's hostile and memory cases). */
+	write_hostile(dir, "tids-old.trace", H_TIDS_OLD, 30000);
+	write_hostile(dir, "tids-stride.trace", H_TIDS_STRIDE, 30000);
+	write_hostile(dir, "tids-seq.trace", H_TIDS_SEQ, 30000);
+	write_hostile(dir, "flows-old.trace", H_FLOWS_OLD, 30000);
+	write_hostile(dir, "flows-stride.trace", H_FLOWS_STRIDE, 30000);
+	write_hostile(dir, "threads-1m.trace", H_TIDS_SEQ, 1000000);
 	return 0;
 }

@@ -168,6 +168,7 @@ put_head(struct jctx *j, const struct kd_trace *t)
 	uint64_t dummy;
 	size_t n = strnlen(t->h.th_prog, sizeof(t->h.th_prog));
 	uint32_t k;
+	int error;
 
 	kd_fmt_abs(start, sizeof(start), t, 0);
 	kd_str_puts(&j->s, "{\"displayTimeUnit\":\"ns\",\"otherData\":{"
@@ -210,6 +211,10 @@ put_head(struct jctx *j, const struct kd_trace *t)
 			put_meta(j, "thread_name", th->pid, th->tid, buf,
 			    strlen(buf));
 		}
+		/* Out in pieces: a file may have a thread per record. */
+		if (j->s.len >= 65536 &&
+		    (error = kd_str_flush(&j->s, j->out)) != 0)
+			return error;
 	}
 	return 0;
 }

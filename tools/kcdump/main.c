@@ -1,8 +1,10 @@
 /*
  * kcdump: print a kcont trace file, after kdump(1) (kcdump(1)).
  *
- * The file is read whole into memory (at most KD_MAX_INPUT bytes, from a
- * file, a pipe or standard input), checked and sorted by the reader, and
+ * The file's header is read and checked first, so that what is not a trace
+ * is refused after 128 bytes, however long it is; then the file is read
+ * whole into memory (at most KD_MAX_INPUT bytes, from a file, a pipe or
+ * standard input), checked and sorted by the reader, and
  * written out by one formatter: text lines and a summary (the default),
  * the summary alone (-s), Chrome trace JSON (--json) or an SVG timeline
  * (--svg).  A file whose last record is cut short, as a killed writer
@@ -20,6 +22,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "map.h"
 #include "output.h"
 
 enum mode { M_TEXT, M_SUMMARY, M_JSON, M_SVG };
@@ -72,16 +75,41 @@ usage(const char *fmt, ...)
 	return EX_USAGE;
 }
 
+/* Up to n bytes into p, fewer only at the end of the input: the count,
+ * or -1 with errno set. */
+static ssize_t
+read_full(int fd, void *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = read(fd, (uint8_t *)p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 /*
- * The whole input into *bufp (malloc'ed; at least one byte allocated).
- * 0, or an exit status after a one-line message.
+ * The whole input into *bufp (malloc'ed; at least one byte allocated), its
+ * header checked before anything past it is read.  0, or an exit status
+ * after a one-line message.
  */
 static int
 read_input(const char *path, const char *name, uint8_t **bufp, size_t *lenp)
 {
+	struct kc_trace_file_header h;
+	uint8_t hdr[sizeof(h)];
 	struct stat st;
 	uint8_t *buf = NULL, *nbuf;
 	size_t len = 0, cap;
+	char err[160];
 	ssize_t n;
 	int fd, rc = 0;
 
@@ -97,8 +125,25 @@ read_input(const char *path, const char *name, uint8_t **bufp, size_t *lenp)
 	}
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > KD_MAX_INPUT)
 		goto toobig;
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ?
+	/* The header alone first: a file of anything else, or a pipe that
+	   never ends, is refused before the rest is read or stored. */
+	if ((n = read_full(fd, hdr, sizeof(hdr))) < 0)
+		goto noinput;
+	len = (size_t)n;
+	if (kd_check_header(hdr, len, len < sizeof(hdr), &h, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "kcdump: %s: %s\n", name, err);
+		rc = EX_DATAERR;
+		goto out;
+	}
+	cap = S_ISREG(st.st_mode) && (uint64_t)st.st_size > len ?
 	    (size_t)st.st_size + 1 : 65536;
+	if ((buf = malloc(cap)) == NULL) {
+		fprintf(stderr, "kcdump: %s: out of memory\n", name);
+		rc = EX_OSERR;
+		goto out;
+	}
+	memcpy(buf, hdr, len);
 	for (;;) {
 		if (len == cap || buf == NULL) {
 			if (buf != NULL)
@@ -332,6 +377,12 @@ main(int argc, char **argv)
 	}
 	rc = EX_OK;
 out:
+	/* The work the hash tables did, for the tests that bound it by the
+	   number of records (kcdump(1), ENVIRONMENT). */
+	if (getenv("KCDUMP_STATS") != NULL)
+		fprintf(stderr, "kcdump: stats: %llu records, %llu map probes\n",
+		    (unsigned long long)t.nrec,
+		    (unsigned long long)kd_map_probes());
 	if (out != stdout)
 		fclose(out);
 	kd_close(&t);

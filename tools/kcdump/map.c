@@ -1,21 +1,29 @@
 /*
- * map.c: an open-addressing hash map (linear probing, at most half full).
+ * map.c: kcdump's hash tables (map.h): linear probing, at most half full,
+ * slots chosen by a keyed hash.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/siphash.h"
 #include "map.h"
 
 #define MAP_MIN	64
 
+/* Counted per slot looked at; kcdump runs on one thread. */
+static uint64_t probes;
+
+uint64_t
+kd_map_probes(void)
+{
+	return probes;
+}
+
 static size_t
 map_slot(uint64_t key, size_t cap)
 {
-	/* Fibonacci hashing: tids and flow ids are far from random. */
-	key ^= key >> 29;
-	key *= 0x9e3779b97f4a7c15ull;
-	return (size_t)(key >> 17) & (cap - 1);
+	return (size_t)kc__siphash64(kc__hash_key(), key) & (cap - 1);
 }
 
 static int
@@ -37,7 +45,7 @@ map_grow(struct kd_map *m)
 		if (!m->used[i])
 			continue;
 		s = map_slot(m->keys[i], nm.cap);
-		while (nm.used[s])
+		for (probes++; nm.used[s]; probes++)
 			s = (s + 1) & (nm.cap - 1);
 		nm.used[s] = 1;
 		nm.keys[s] = m->keys[i];
@@ -57,7 +65,7 @@ kd_map_put(struct kd_map *m, uint64_t key, uint64_t val)
 	if (2 * (m->n + 1) > m->cap && (error = map_grow(m)) != 0)
 		return error;
 	s = map_slot(key, m->cap);
-	while (m->used[s] && m->keys[s] != key)
+	for (probes++; m->used[s] && m->keys[s] != key; probes++)
 		s = (s + 1) & (m->cap - 1);
 	if (!m->used[s]) {
 		m->used[s] = 1;
@@ -76,7 +84,7 @@ kd_map_get(const struct kd_map *m, uint64_t key, uint64_t *val)
 	if (m->cap == 0)
 		return false;
 	s = map_slot(key, m->cap);
-	while (m->used[s]) {
+	for (probes++; m->used[s]; probes++) {
 		if (m->keys[s] == key) {
 			*val = m->vals[s];
 			return true;
@@ -93,4 +101,76 @@ kd_map_free(struct kd_map *m)
 	free(m->vals);
 	free(m->used);
 	memset(m, 0, sizeof(*m));
+}
+
+void
+kd_index_init(struct kd_index *x, kd_keyof_fn *keyof, const void *ctx)
+{
+	memset(x, 0, sizeof(*x));
+	x->keyof = keyof;
+	x->ctx = ctx;
+}
+
+/* Element i into a table known to have room and not to hold its key. */
+static void
+index_place(uint32_t *slot, size_t cap, uint64_t key, uint32_t i)
+{
+	size_t s = map_slot(key, cap);
+
+	for (probes++; slot[s] != 0; probes++)
+		s = (s + 1) & (cap - 1);
+	slot[s] = i + 1;
+}
+
+bool
+kd_index_get(const struct kd_index *x, uint64_t key, uint32_t *i)
+{
+	size_t s;
+
+	if (x->cap == 0)
+		return false;
+	s = map_slot(key, x->cap);
+	for (probes++; x->slot[s] != 0; probes++) {
+		if (x->keyof(x->ctx, x->slot[s] - 1) == key) {
+			*i = x->slot[s] - 1;
+			return true;
+		}
+		s = (s + 1) & (x->cap - 1);
+	}
+	return false;
+}
+
+int
+kd_index_add(struct kd_index *x, uint32_t i)
+{
+	uint32_t *ns;
+	size_t ncap, k;
+
+	if (i == UINT32_MAX)
+		return -ENOMEM;
+	if (2 * (x->n + 1) > x->cap) {
+		ncap = x->cap != 0 ? 2 * x->cap : MAP_MIN;
+		if ((ns = calloc(ncap, sizeof(*ns))) == NULL)
+			return -ENOMEM;
+		for (k = 0; k < x->cap; k++)
+			if (x->slot[k] != 0)
+				index_place(ns, ncap,
+				    x->keyof(x->ctx, x->slot[k] - 1),
+				    x->slot[k] - 1);
+		free(x->slot);
+		x->slot = ns;
+		x->cap = ncap;
+	}
+	index_place(x->slot, x->cap, x->keyof(x->ctx, i), i);
+	x->n++;
+	return 0;
+}
+
+void
+kd_index_free(struct kd_index *x)
+{
+	free(x->slot);
+	x->slot = NULL;
+	x->cap = 0;
+	x->n = 0;
 }

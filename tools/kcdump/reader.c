@@ -347,10 +347,20 @@ thread_cmp(const void *a, const void *b)
 
 /* The scan's working state. */
 struct scan {
-	struct kd_map	 tids;		/* tid -> index in threads */
+	struct kd_index	 tids;		/* tid -> index in threads */
+	uint32_t	 last;		/* the thread of the record before */
+	bool		 have_last;
 	size_t		 tcap;
 	size_t		 pcap;
 };
+
+static uint64_t
+thread_tid(const void *ctx, uint32_t i)
+{
+	const struct kd_trace *t = ctx;
+
+	return t->threads[i].tid;
+}
 
 static int __attribute__((format(printf, 3, 4)))
 fail(struct kd_trace *t, int error, const char *fmt, ...)
@@ -373,11 +383,17 @@ static struct kd_thread *
 thread_get(struct kd_trace *t, struct scan *s, const struct kd_rec *r)
 {
 	struct kd_thread *th, *nt;
-	uint64_t idx;
+	uint32_t idx;
 	size_t ncap;
 
-	if (kd_map_get(&s->tids, r->tid, &idx))
+	/* A writer drains each thread's records in blocks: most records
+	   are by the thread of the record before. */
+	if (s->have_last && t->threads[s->last].tid == r->tid)
+		return &t->threads[s->last];
+	if (kd_index_get(&s->tids, r->tid, &idx)) {
+		s->last = idx;
 		return &t->threads[idx];
+	}
 	if (t->nthreads == s->tcap) {
 		ncap = s->tcap != 0 ? 2 * s->tcap : 16;
 		if ((nt = realloc(t->threads, ncap * sizeof(*nt))) == NULL)
@@ -385,12 +401,14 @@ thread_get(struct kd_trace *t, struct scan *s, const struct kd_rec *r)
 		t->threads = nt;
 		s->tcap = ncap;
 	}
-	if (kd_map_put(&s->tids, r->tid, t->nthreads) != 0)
-		return NULL;
-	th = &t->threads[t->nthreads++];
+	th = &t->threads[t->nthreads];
 	memset(th, 0, sizeof(*th));
 	th->tid = r->tid;
 	th->pid = r->pid;
+	if (kd_index_add(&s->tids, t->nthreads) != 0)
+		return NULL;
+	s->last = t->nthreads++;
+	s->have_last = true;
 	return th;
 }
 
@@ -433,7 +451,7 @@ account(struct kd_thread *th, const struct kd_rec *r)
 	if (r->type == KC_TR_LOSS)
 		th->lost = sat_add(th->lost, kd_rec_u64(r, 0));
 	else if (r->type == KC_TR_THREAD_NAME)
-		th->namelen = kd_rec_text(r, &th->name);
+		th->namelen = (uint16_t)kd_rec_text(r, &th->name);
 }
 
 /* Walk 1: validate and count.  0, -EBADMSG (t->end is the bad record's
@@ -505,36 +523,63 @@ sort_points(struct kd_trace *t)
 
 /* Walk 2: every record's time, in an array sorted by it. */
 static int
-fill_ents(struct kd_trace *t, struct scan *s)
+fill_ents(struct kd_trace *t)
 {
-	struct kd_thread *th;
 	struct kd_rec r;
-	uint64_t off = t->h.th_size, i, idx;
+	uint64_t off = t->h.th_size, i;
 
 	if (t->nrec == 0)
 		return 0;
 	if ((t->ents = malloc(t->nrec * sizeof(*t->ents))) == NULL)
 		return fail(t, -ENOMEM, "out of memory");
-	for (i = 0; i < t->nthreads; i++) {
-		t->threads[i].first_ns = INT64_MAX;
-		t->threads[i].last_ns = INT64_MIN;
-	}
 	for (i = 0; i < t->nrec; i++) {
 		kd_rec_get(t, off, &r);
 		t->ents[i].ns = r.ns;
 		t->ents[i].off = off;
-		if (kd_map_get(&s->tids, r.tid, &idx)) {
-			th = &t->threads[idx];
-			if (r.ns < th->first_ns)
-				th->first_ns = r.ns;
-			if (r.ns > th->last_ns)
-				th->last_ns = r.ns;
-		}
 		off += r.len;
 	}
 	qsort(t->ents, t->nrec, sizeof(*t->ents), ent_cmp);
 	t->first_ns = t->ents[0].ns;
 	t->last_ns = t->ents[t->nrec - 1].ns;
+	return 0;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+errf(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int
+kd_check_header(const void *buf, size_t len, bool whole,
+    struct kc_trace_file_header *h, char *err, size_t errsize)
+{
+	if (len == 0)
+		return errf(err, errsize, "empty file");
+	if (memcmp(buf, KC_TRACE_MAGIC, len < 8 ? len : 8) != 0)
+		return errf(err, errsize, "not a kcont trace");
+	if (len < HDR_SIZE)
+		return errf(err, errsize, "truncated header (%zu bytes of "
+		    "%zu)", len, HDR_SIZE);
+	decode_header(h, buf);
+	if (h->th_version != KC_TRACE_VERSION)
+		return errf(err, errsize, "version %u, this kcdump reads %u",
+		    h->th_version, KC_TRACE_VERSION);
+	if (h->th_size < HDR_SIZE || h->th_size % 8 != 0 ||
+	    h->th_size > KD_HDR_MAX)
+		return errf(err, errsize, "bad header size %u", h->th_size);
+	/* Only the whole file tells whether a longer header is all there. */
+	if (whole && h->th_size > len)
+		return errf(err, errsize, "truncated header (%zu bytes of %u)",
+		    len, h->th_size);
+	if (h->th_clock != KC_TRACE_CLOCK_MONOTONIC &&
+	    h->th_clock != KC_TRACE_CLOCK_TSC)
+		return errf(err, errsize, "unknown clock %u", h->th_clock);
 	return 0;
 }
 
@@ -549,29 +594,13 @@ kd_open(struct kd_trace *t, const void *buf, size_t len)
 	memset(&s, 0, sizeof(s));
 	t->buf = buf;
 	t->len = len;
-	if (len == 0)
-		return fail(t, -EINVAL, "empty file");
 	if ((uint64_t)len > KD_MAX_INPUT)
 		return fail(t, -EFBIG, "larger than %llu bytes",
 		    (unsigned long long)KD_MAX_INPUT);
-	if (memcmp(buf, KC_TRACE_MAGIC, len < 8 ? len : 8) != 0)
-		return fail(t, -EINVAL, "not a kcont trace");
-	if (len < HDR_SIZE)
-		return fail(t, -EINVAL, "truncated header (%zu bytes of %zu)",
-		    len, HDR_SIZE);
-	decode_header(&t->h, t->buf);
-	if (t->h.th_version != KC_TRACE_VERSION)
-		return fail(t, -EINVAL, "version %u, this kcdump reads %u",
-		    t->h.th_version, KC_TRACE_VERSION);
-	if (t->h.th_size < HDR_SIZE || t->h.th_size % 8 != 0 ||
-	    t->h.th_size > KD_HDR_MAX)
-		return fail(t, -EINVAL, "bad header size %u", t->h.th_size);
-	if (t->h.th_size > len)
-		return fail(t, -EINVAL, "truncated header (%zu bytes of %u)",
-		    len, t->h.th_size);
-	if (t->h.th_clock != KC_TRACE_CLOCK_MONOTONIC &&
-	    t->h.th_clock != KC_TRACE_CLOCK_TSC)
-		return fail(t, -EINVAL, "unknown clock %u", t->h.th_clock);
+	if ((error = kd_check_header(buf, len, true, &t->h, t->err,
+	    sizeof(t->err))) != 0)
+		return error;
+	kd_index_init(&s.tids, thread_tid, t);
 	if (t->h.th_clock == KC_TRACE_CLOCK_TSC &&
 	    add_point(t, &s, t->h.th_start_time, t->h.th_start_mono) != 0) {
 		error = fail(t, -ENOMEM, "out of memory");
@@ -591,7 +620,9 @@ kd_open(struct kd_trace *t, const void *buf, size_t len)
 			goto out;
 		}
 	}
-	if ((error = fill_ents(t, &s)) != 0)
+	/* The index is done with: its memory is not needed beside ents. */
+	kd_index_free(&s.tids);
+	if ((error = fill_ents(t)) != 0)
 		goto out;
 	if (t->nthreads > 1)
 		qsort(t->threads, t->nthreads, sizeof(*t->threads),
@@ -602,7 +633,7 @@ kd_open(struct kd_trace *t, const void *buf, size_t len)
 	}
 	error = tail;
 out:
-	kd_map_free(&s.tids);
+	kd_index_free(&s.tids);
 	return error;
 }
 

@@ -53,25 +53,28 @@ struct kd_ent {
 	uint64_t	 off;
 };
 
-/* What the trace says about one thread (a tr_tid). */
+/*
+ * What the trace says about one thread (a tr_tid).  A file may hold a
+ * thread per record, so this is kept to 64 bytes: counts of records fit in
+ * 32 bits (a file has at most KD_MAX_INPUT / 32 of them), name lengths in
+ * 16 (a record is at most 65535 bytes).
+ */
 struct kd_thread {
 	uint32_t	 tid;
 	uint32_t	 pid;		/* of its first record */
-	uint64_t	 nrec;		/* records with this tr_tid */
+	uint32_t	 nrec;		/* records with this tr_tid */
+	uint32_t	 disorder;	/* records whose seq did not go up */
 	uint64_t	 lost;		/* the sum of its KC_TR_LOSS records */
 	uint64_t	 gaps;		/* sequence numbers missing */
-	uint64_t	 disorder;	/* records whose seq did not go up */
 	uint64_t	 next_seq;	/* the seq expected next */
-	bool		 have_seq;
 	const uint8_t	*name;		/* its last KC_TR_THREAD_NAME in the */
-	size_t		 namelen;	/* file (NULL: none), not terminated */
-	int64_t		 first_ns;	/* its earliest and latest record */
-	int64_t		 last_ns;
+	uint16_t	 namelen;	/* file (NULL: none), not terminated */
+	bool		 have_seq;
 	/* Scratch for a formatter's walk; each sets what it uses first. */
-	const uint8_t	*cur_name;
-	size_t		 cur_namelen;
-	uint32_t	 row;
 	bool		 shown;
+	uint16_t	 cur_namelen;
+	uint16_t	 row;
+	const uint8_t	*cur_name;
 };
 
 /* A clock point: tr_time against CLOCK_MONOTONIC. */
@@ -111,6 +114,15 @@ struct kd_trace {
  * usable).  -EFBIG: len is over KD_MAX_INPUT.  -ENOMEM.
  */
 int	kd_open(struct kd_trace *t, const void *buf, size_t len);
+/*
+ * Check a file's header as kd_open() does, before the rest is read: buf
+ * holds the file's first len bytes, and whole says whether that is all of
+ * it.  Give it at least the 128 bytes of a version 1 header, or the whole
+ * file if it is shorter.  0 with *h decoded, or -EINVAL with err set to the
+ * message kd_open() would give.
+ */
+int	kd_check_header(const void *buf, size_t len, bool whole,
+	    struct kc_trace_file_header *h, char *err, size_t errsize);
 void	kd_close(struct kd_trace *t);
 
 /* The record at off, a record kd_open() accepted (e.g. ents[i].off). */

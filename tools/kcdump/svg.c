@@ -466,7 +466,9 @@ layout(struct sctx *c, const struct kd_filter *f, uint64_t *nrecs)
 		th = &c->t->threads[k];
 		if (!th->shown)
 			continue;
-		th->row = nshown < MAX_ROWS - 1 ? nshown : MAX_ROWS - 1;
+		/* MAX_ROWS fits a row's 16 bits. */
+		th->row = (uint16_t)(nshown < MAX_ROWS - 1 ? nshown :
+		    MAX_ROWS - 1);
 		nshown++;
 	}
 	c->nrows = nshown < MAX_ROWS ? nshown : MAX_ROWS;

@@ -42,7 +42,8 @@ kd_text(FILE *out, struct kd_trace *t, const struct kd_filter *f,
 		kd_rec_at(t, i, &r);
 		th = kd_thread_find(t, r.tid);
 		if (r.type == KC_TR_THREAD_NAME)
-			th->cur_namelen = kd_rec_text(&r, &th->cur_name);
+			th->cur_namelen = (uint16_t)kd_rec_text(&r,
+			    &th->cur_name);
 		if (!kd_filter_match(f, &r))
 			continue;
 		switch (tf) {
@@ -125,13 +126,19 @@ kd_summary(FILE *out, const struct kd_trace *t)
 			kd_str_puts(&s, "-");
 		while (s.len - at < NAME_WIDTH && !s.oom)
 			kd_str_add(&s, " ", 1);
-		kd_str_printf(&s, " %" PRIu64 " records, lost %" PRIu64
+		kd_str_printf(&s, " %" PRIu32 " records, lost %" PRIu64
 		    " records (seq gaps %" PRIu64 ")", th->nrec, th->lost,
 		    th->gaps);
 		if (th->disorder > 0)
-			kd_str_printf(&s, ", %" PRIu64 " out of order",
+			kd_str_printf(&s, ", %" PRIu32 " out of order",
 			    th->disorder);
 		kd_str_add(&s, "\n", 1);
+		/* A line per thread: out in pieces, not held whole (a file
+		   may have as many threads as records). */
+		if (s.len >= 65536 && (error = kd_str_flush(&s, out)) != 0) {
+			kd_str_free(&s);
+			return error;
+		}
 	}
 	kd_str_printf(&s, "total: %" PRIu64 " records, %" PRIu32 " threads, "
 	    "lost %" PRIu64 " records (seq gaps %" PRIu64 "), %" PRIu64
