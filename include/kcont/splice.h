@@ -106,8 +106,11 @@ struct kc_splice_stats {
 #define KC_SPLICE_COPY		0x0001u	/* never splice(2)/tee(2): copy */
 
 /* Events reported to attr.event (for logs). */
-#define KC_SPLICE_EV_MIRROR_DETACHED	1	/* err: -ENOBUFS (budget) or the error */
-#define KC_SPLICE_EV_MIRROR_DROPPING	2	/* first drop since it last kept up */
+#define KC_SPLICE_EV_MIRROR_DETACHED	1	/* err: -ENOBUFS (budget), -ENOSPC
+						   (the cap), -ETIMEDOUT (its
+						   linger time) or the error */
+#define KC_SPLICE_EV_MIRROR_DROPPING	2	/* first drop since it last kept
+						   up; err -ENOBUFS or -ENOSPC */
 
 typedef void kc_splice_event_fn(void *arg, struct kc_splice *sp, int event,
     unsigned mirror, int err);

@@ -608,18 +608,23 @@ region_take(struct dir *d, size_t n)
 
 /*
  * May m take n more bytes?  Within its budget and the process's cap they
- * are counted against both; otherwise the policy decides.
+ * are counted against both; otherwise the policy decides (-ENOBUFS: the
+ * budget, -ENOSPC: the cap).
  */
 static bool
 over_budget(struct kc_splice *sp, struct mirror *m, size_t n)
 {
-	if (m->m_held + n <= sp->sp_attr.mirror_budget && mm_take(n)) {
-		m->m_held += n;
-		m->m_dropping = false;
-		return false;
+	if (m->m_held + n > sp->sp_attr.mirror_budget) {
+		mirror_lose(sp, m, n, -ENOBUFS);
+		return true;
 	}
-	mirror_lose(sp, m, n, -ENOBUFS);
-	return true;
+	if (!mm_take(n)) {
+		mirror_lose(sp, m, n, -ENOSPC);
+		return true;
+	}
+	m->m_held += n;
+	m->m_dropping = false;
+	return false;
 }
 
 /* Tee the region d's pipe holds (n bytes) to every mirror. */

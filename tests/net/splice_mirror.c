@@ -25,7 +25,7 @@
  *   that do not read and the default budget: the bytes held for mirrors
  *   never pass the cap (the gauge's peak), and past it the policy acts:
  *   drop (counted; mirrored + mirror_dropped is the flow per splice) or
- *   detach (-ENOBUFS).  Nothing is held once the splices are done.
+ *   detach (-ENOSPC).  Nothing is held once the splices are done.
  *
  *   The default budget: a mirror that reads at a quarter of the server's
  *   pace receives a large upload whole (64 MiB, 16 MiB under sanitizers;
@@ -257,7 +257,7 @@ drop_many(struct kc_executor *ex)
  * 3 MiB for the process: what all mirrors hold never passes the cap (its
  * peak is checked), the primaries are whole, and past the cap the policy
  * acts: drops (counted, nothing detached, mirrored + dropped = the flow
- * per splice) or detaches (-ENOBUFS).  Nothing is held afterwards.
+ * per splice) or detaches (-ENOSPC).  Nothing is held afterwards.
  */
 static void
 cap_holds(struct kc_executor *ex, int policy)
@@ -339,7 +339,7 @@ cap_holds(struct kc_executor *ex, int policy)
 			KC_CHECK_EQ(st.mirror_dropped, 0);
 			if (st.mirror_detached != 0)
 				KC_CHECK_EQ(atomic_load(&s[i].ev.err[
-				    KC_SPLICE_EV_MIRROR_DETACHED]), -ENOBUFS);
+				    KC_SPLICE_EV_MIRROR_DETACHED]), -ENOSPC);
 		}
 		st_sp_close(&s[i]);
 	}
