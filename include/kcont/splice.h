@@ -147,7 +147,8 @@ KC_EXPORT int	kc_splice(struct kc_splice **spp, struct kc_socket *a,
 		    unsigned nmirrors, const struct kc_splice_attr *attr,
 		    struct kc *done);
 
-/* End at once (both sides reset, done gets -ECANCELED); any thread. */
+/* End at once (both sides reset, done gets -ECANCELED once the mirrors
+ * have their last bytes, as above); any thread. */
 KC_EXPORT int	kc_splice_cancel(struct kc_splice *sp);
 
 /* A snapshot of the counts; any thread, any time before kc_splice_free(). */

@@ -88,6 +88,8 @@ struct mirror {
 	size_t			 m_plen;
 	struct kc_chain		 m_back;	/* after the pipe's bytes */
 	uint64_t		 m_held;	/* bytes counted against the cap */
+	uint64_t		 m_out;		/* bytes written to its socket */
+	uint64_t		 m_seen;	/* m_out at the last linger check */
 	bool			 m_eof;		/* shut it once drained */
 	bool			 m_shut;
 	bool			 m_dropping;
@@ -113,6 +115,7 @@ struct kc_splice {
 	struct kc		 sp_connkc;
 	struct kc		 sp_lingerkc;	/* mirrors draining: their limit */
 	unsigned		 sp_mleft;	/* mirrors still draining */
+	uint64_t		 sp_linger_ns;	/* their limit without progress */
 	uint64_t		 sp_moved;	/* bytes read, both ways: idle check */
 	uint64_t		 sp_seen;
 	int			 sp_status;
@@ -469,6 +472,7 @@ mirror_write(struct kc_splice *sp, struct mirror *m)
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			m->m_plen -= (size_t)n;
+			m->m_out += (uint64_t)n;
 			COUNT(sp, mirrored, (uint64_t)n);
 			continue;
 		}
@@ -488,6 +492,7 @@ mirror_write(struct kc_splice *sp, struct mirror *m)
 	while (kc_chain_len(&m->m_back) > 0) {
 		n = kc_chain_write(&m->m_back, m->m_fd);
 		if (n > 0) {
+			m->m_out += (uint64_t)n;
 			COUNT(sp, mirrored, (uint64_t)n);
 			continue;
 		}
@@ -1194,7 +1199,9 @@ catch_up(struct kc_splice *sp)
  * The splice has ended, however it ended: a mirror still gets every byte
  * it was given, then its end of file, and only then is it closed.  One
  * with nothing left goes at once; the others stay hooked and drain
- * (done waits for them), for at most their sockets' linger time.
+ * (done waits for them) as long as they take bytes: one that takes none
+ * for its socket's linger time is given up, so that a dead mirror cannot
+ * hold the splice for ever, while a slow one still gets everything.
  */
 static void
 mirror_finish(struct kc_splice *sp, struct mirror *m)
@@ -1244,9 +1251,11 @@ end(struct kc_splice *sp, int status)
 		struct mirror *m = &sp->sp_m[i];
 
 		mirror_finish(sp, m);
+		m->m_seen = m->m_out;
 		if (m->m_draining && kc__socket_linger_ns(m->m_sock) > linger)
 			linger = kc__socket_linger_ns(m->m_sock);
 	}
+	sp->sp_linger_ns = linger;
 	if (sp->sp_mleft > 0 && kc_defer_after(&sp->sp_lingerkc, linger, NULL,
 	    0) != 0) {
 		/* No timer, no bound: let them go now. */
@@ -1490,9 +1499,10 @@ conn_fn(void *obj, void *env, int status)
 }
 
 /*
- * Mirrors still draining when their linger time ran out: a mirror that
- * would not take its last bytes.  Under the drop policy they are dropped
- * (counted) and the mirror reset; otherwise it is detached (-ETIMEDOUT).
+ * A linger time after the end, or after the last check: a mirror still
+ * draining that took nothing meanwhile would not take its last bytes.
+ * Under the drop policy they are dropped (counted) and the mirror reset;
+ * otherwise it is detached (-ETIMEDOUT).  Mirrors that took bytes go on.
  */
 static void
 linger_fn(void *obj, void *env, int status)
@@ -1508,6 +1518,10 @@ linger_fn(void *obj, void *env, int status)
 
 		if (!m->m_draining)
 			continue;
+		if (m->m_out != m->m_seen) {
+			m->m_seen = m->m_out;
+			continue;
+		}
 		if (sp->sp_attr.mirror_policy == KC_MIRROR_DROP) {
 			COUNT(sp, mirror_dropped,
 			    m->m_plen + kc_chain_len(&m->m_back));
@@ -1515,6 +1529,13 @@ linger_fn(void *obj, void *env, int status)
 		} else {
 			detach(sp, m, -ETIMEDOUT);
 		}
+	}
+	if (sp->sp_mleft > 0 && kc_defer_after(&sp->sp_lingerkc,
+	    sp->sp_linger_ns, NULL, 0) != 0) {
+		/* No timer, no bound: let them go now. */
+		for (i = 0; i < sp->sp_nm; i++)
+			if (sp->sp_m[i].m_draining)
+				detach(sp, &sp->sp_m[i], -ENOMEM);
 	}
 	leave(sp);
 }
