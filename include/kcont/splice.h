@@ -38,9 +38,9 @@
  * timeout, a cancel), each mirror still attached gets every byte read from
  * a for it, then its end of file, and only then is closed; at a reset, what
  * a's socket still holds is read for the mirrors first.  done waits for
- * that, for at most the mirror socket's linger time (kc_socket_attr), after
- * which a mirror still behind is reset: detached, or under KC_MIRROR_DROP
- * its last bytes are counted as dropped.
+ * that; a mirror that takes nothing for its socket's linger time
+ * (kc_socket_attr) is reset: detached, or under KC_MIRROR_DROP its last
+ * bytes are counted as dropped.
  *
  * The pipe pool: one per soft executor.  It probes the largest pipe size
  * the system allows (F_SETPIPE_SZ up to /proc/sys/fs/pipe-max-size), keeps
@@ -107,8 +107,9 @@ struct kc_splice_stats {
 
 /* Events reported to attr.event (for logs). */
 #define KC_SPLICE_EV_MIRROR_DETACHED	1	/* err: -ENOBUFS (budget), -ENOSPC
-						   (the cap), -ETIMEDOUT (its
-						   linger time) or the error */
+						   (the cap), -ETIMEDOUT (idle
+						   for its linger time at the
+						   end) or the error */
 #define KC_SPLICE_EV_MIRROR_DROPPING	2	/* first drop since it last kept
 						   up; err -ENOBUFS or -ENOSPC */
 

@@ -15,6 +15,11 @@
  *   the splice is cancelled once the server has the N bytes.  Each case
  *   runs several times: whether the mirror is behind at the end is a race.
  *
+ *   A mirror that never reads is given up once it has taken nothing for
+ *   its socket's linger time after the end (detached with -ETIMEDOUT, or
+ *   under KC_MIRROR_DROP reset with its last bytes counted as dropped), so
+ *   that done runs; a slow one that keeps reading is never given up.
+ *
  *   KC_MIRROR_DROP with many splices at once, each with a mirror that does
  *   not read: more mirrors hold pipes than the pipe pool has room for, yet
  *   no mirror is detached; once the mirrors read, each gets what was kept
@@ -166,6 +171,74 @@ ends(struct kc_executor *ex, enum how_end how)
 		return;
 	for (i = 0; i < runs; i++)
 		ends_once(ex, how, n + i * 4099);
+}
+
+/*
+ * A mirror that never reads: after the end it takes nothing for its linger
+ * time (200 ms here) and is given up, so done runs: detached with
+ * -ETIMEDOUT, or under KC_MIRROR_DROP reset with what it held counted as
+ * dropped (mirrored + mirror_dropped = what the client sent).
+ */
+static void
+dead_mirror(struct kc_executor *ex, int policy)
+{
+	struct kc_splice_stats st;
+	struct st_peer cl, sv, mi;
+	struct st_sp s;
+	uint64_t n = 4 * ST_MIB;
+	long base = kc_socket_count();
+
+	if (!st_want("a mirror that never reads is let go at the end, %s",
+	    policy == KC_MIRROR_DROP ? "KC_MIRROR_DROP" : "KC_MIRROR_DETACH"))
+		return;
+	memset(&s, 0, sizeof(s));
+	s.ex = ex;
+	s.ka = s.kb = s.km = NT_TCP4;
+	s.nm = 1;
+	s.mkind[0] = ST_M_SMALL;
+	s.linger_ns = 200 * KCT_NSEC_PER_MSEC;
+	s.attr.mirror_policy = policy;
+	st_sp_open(&s, true);
+	memset(&cl, 0, sizeof(cl));
+	cl.name = "client";
+	cl.fd = s.client;
+	cl.send_sid = st_sid();
+	cl.send_len = n;
+	cl.shut_after = true;
+	memset(&sv, 0, sizeof(sv));
+	sv.name = "server";
+	sv.fd = s.server;
+	sv.recv_sid = cl.send_sid;
+	sv.recv_len = n;
+	sv.shut_after = true;
+	mirror_peer(&mi, s.mirror[0], cl.send_sid, n);
+	mi.recv_any = true;
+	atomic_store(&mi.hold, 1);
+	st_peer_start(&mi);
+	st_peer_start(&sv);
+	st_peer_start(&cl);
+	st_peer_join(&cl);
+	st_peer_join(&sv);
+	st_peer_check_whole(&cl);
+	st_peer_check_whole(&sv);
+	/* done runs while the mirror still reads nothing. */
+	KC_CHECK_EQ(st_sp_wait(&s), 0);
+	KC_CHECK_EQ(atomic_load(&mi.rcvd), 0);
+	st_sp_stats(&s, &st);
+	st_stats_print("dead mirror", &st);
+	if (policy == KC_MIRROR_DROP) {
+		KC_CHECK_EQ(st.mirror_detached, 0);
+		KC_CHECK_EQ(st.mirrored + st.mirror_dropped, n);
+	} else {
+		KC_CHECK_EQ(st.mirror_detached, 1);
+		KC_CHECK_EQ(atomic_load(
+		    &s.ev.err[KC_SPLICE_EV_MIRROR_DETACHED]), -ETIMEDOUT);
+	}
+	atomic_store(&mi.hold, 0);
+	st_peer_join(&mi);
+	KC_CHECK_LE(atomic_load(&mi.rcvd), st.mirrored);
+	st_sp_close(&s);
+	nt_wait_count(base);
 }
 
 /* ---- KC_MIRROR_DROP with more lagging mirrors than the pipe pool holds */
@@ -439,6 +512,8 @@ main(void)
 	ends(ex, END_CLIENT_RESET);
 	ends(ex, END_SERVER_RESET);
 	ends(ex, END_CANCEL);
+	dead_mirror(ex, KC_MIRROR_DETACH);
+	dead_mirror(ex, KC_MIRROR_DROP);
 	drop_many(ex);
 	cap_holds(ex, KC_MIRROR_DROP);
 	cap_holds(ex, KC_MIRROR_DETACH);
