@@ -10,7 +10,12 @@
  *                     -d2s through kcsplice, each request with a path of
  *                     its own.  wrk resets its connections when it exits,
  *                     with requests in flight: every request kcsplice read
- *                     must still reach the mirror.  Once kcsplice has no
+ *                     must still reach the mirror.  The mirror nginx is
+ *                     stopped (SIGSTOP) while wrk runs and continued when
+ *                     wrk has exited, so that it is far behind at the
+ *                     resets, as a slower mirror would be (one that keeps
+ *                     up on loopback has nothing in flight to lose, and
+ *                     would not show the loss).  Once kcsplice has no
  *                     connection left, the request lines of the two access
  *                     logs, compared as multisets, are the same; nothing
  *                     was detached or dropped, and the mirror was written
@@ -363,8 +368,10 @@ nginx_wrk_mirror(void)
 	wargv[i++] = script;
 	wargv[i++] = url;
 	wargv[i] = NULL;
+	IT_CHECK(kill(mir.pid, SIGSTOP) == 0);
 	wpid = spawn(wargv, out);
 	wst = reap(wpid, it_limit(60));
+	IT_CHECK(kill(mir.pid, SIGCONT) == 0);
 	if (wst < 0) {
 		stop(wpid);
 		IT_FAIL("wrk did not finish in time");
@@ -374,7 +381,8 @@ nginx_wrk_mirror(void)
 	IT_EQ(wst, 0);
 	free(ptext);
 
-	/* Every connection, with its mirror's, is over. */
+	/* Every connection, with its mirror's, is over: the mirror has had
+	 * every request kcsplice read (or kcsplice gave it up). */
 	ks_wait_active(&k, 0, &st);
 	/* The mirror may still be answering its last requests: wait until
 	 * both logs have stopped growing and agree in size (bounded). */
