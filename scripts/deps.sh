@@ -1,19 +1,22 @@
 #!/bin/sh
 # Install the Debian packages kcont needs to build, test and benchmark.
 # As root it runs apt-get; otherwise it prints the one line to run and fails.
-# Usage: scripts/deps.sh [build|bench|fuzz]
-#   bench adds the benchmark peers; fuzz adds clang and its runtime libraries
-#   (libFuzzer and the sanitizers), which clang only recommends.
+# Usage: scripts/deps.sh [build|it|bench|fuzz]
+#   it adds what integration tests drive kcsplice with (nginx as upstream
+#   and mirror, wrk as the load); bench adds the benchmark peers; fuzz adds
+#   clang and its runtime libraries (libFuzzer and the sanitizers), which
+#   clang only recommends.
 set -eu
 
 pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev mandoc python3"
 case "${1:-build}" in
 build) ;;
+it) pkgs="$pkgs nginx wrk" ;;
 # The relay benchmark's load generators and peers (bench/relay.sh);
 # redis-benchmark is in redis-tools.
 bench) pkgs="$pkgs iperf3 haproxy socat redis-server redis-tools" ;;
 fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
-*) echo "usage: $0 [build|bench|fuzz]" >&2; exit 64 ;;
+*) echo "usage: $0 [build|it|bench|fuzz]" >&2; exit 64 ;;
 esac
 
 missing=""

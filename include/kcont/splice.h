@@ -26,11 +26,21 @@
  * side resets the other (an upstream's reset reaches the client).
  *
  * A mirror never slows the primary.  A mirror that lags by more than its
- * budget (bytes teed to it and not yet taken by its socket) is detached
- * (KC_MIRROR_DETACH, the default: shut, closed, counted) or has what does
- * not fit dropped (KC_MIRROR_DROP: its stream then has holes; counted in
- * bytes).  A mirror that fails (refused, reset) is detached.  What mirrors
- * send back is read and thrown away.
+ * budget (bytes teed to it and not yet taken by its socket), or whose next
+ * bytes would take what all mirrors of the process hold past the cap
+ * (kc_splice_mirror_cap()), is detached (KC_MIRROR_DETACH, the default:
+ * reset, counted) or has what does not fit dropped (KC_MIRROR_DROP: its
+ * stream then has holes; counted in bytes; it is never detached for
+ * lagging).  A mirror that fails (refused, reset) is detached.  What
+ * mirrors send back is read and thrown away.
+ *
+ * However the splice ends (end of file, a reset either side, an error, a
+ * timeout, a cancel), each mirror still attached gets every byte read from
+ * a for it, then its end of file, and only then is closed; at a reset, what
+ * a's socket still holds is read for the mirrors first.  done waits for
+ * that; a mirror that takes nothing for its socket's linger time
+ * (kc_socket_attr) is reset: detached, or under KC_MIRROR_DROP its last
+ * bytes are counted as dropped.
  *
  * The pipe pool: one per soft executor.  It probes the largest pipe size
  * the system allows (F_SETPIPE_SZ up to /proc/sys/fs/pipe-max-size), keeps
@@ -81,7 +91,7 @@ struct kc_dgram_relay;
 struct kc_splice_stats {
 	uint64_t	spliced[2];	/* by splice(2), per direction */
 	uint64_t	copied[2];	/* through user space, per direction */
-	uint64_t	mirrored;	/* delivered to mirrors, all of them */
+	uint64_t	mirrored;	/* written to mirrors' sockets, all of them */
 	uint64_t	mirror_dropped;	/* not sent to a mirror (drop policy) */
 	uint64_t	mirror_detached; /* mirrors detached */
 	uint64_t	pipe_fallbacks;	/* no pipe could be had: copied */
@@ -96,15 +106,19 @@ struct kc_splice_stats {
 #define KC_SPLICE_COPY		0x0001u	/* never splice(2)/tee(2): copy */
 
 /* Events reported to attr.event (for logs). */
-#define KC_SPLICE_EV_MIRROR_DETACHED	1	/* err: -ENOBUFS (budget) or the error */
-#define KC_SPLICE_EV_MIRROR_DROPPING	2	/* first drop since it last kept up */
+#define KC_SPLICE_EV_MIRROR_DETACHED	1	/* err: -ENOBUFS (budget), -ENOSPC
+						   (the cap), -ETIMEDOUT (idle
+						   for its linger time at the
+						   end) or the error */
+#define KC_SPLICE_EV_MIRROR_DROPPING	2	/* first drop since it last kept
+						   up; err -ENOBUFS or -ENOSPC */
 
 typedef void kc_splice_event_fn(void *arg, struct kc_splice *sp, int event,
     unsigned mirror, int err);
 
 /* 0 in a field means its default. */
 struct kc_splice_attr {
-	uint64_t	mirror_budget;	/* bytes a mirror may lag (4 MiB) */
+	uint64_t	mirror_budget;	/* bytes a mirror may lag (1 GiB) */
 	int		mirror_policy;	/* KC_MIRROR_DETACH (default) or _DROP */
 	unsigned	flags;		/* KC_SPLICE_* */
 	uint64_t	half_close_ns;	/* the other direction's limit (none) */
@@ -134,7 +148,8 @@ KC_EXPORT int	kc_splice(struct kc_splice **spp, struct kc_socket *a,
 		    unsigned nmirrors, const struct kc_splice_attr *attr,
 		    struct kc *done);
 
-/* End at once (both sides reset, done gets -ECANCELED); any thread. */
+/* End at once (both sides reset, done gets -ECANCELED once the mirrors
+ * have their last bytes, as above); any thread. */
 KC_EXPORT int	kc_splice_cancel(struct kc_splice *sp);
 
 /* A snapshot of the counts; any thread, any time before kc_splice_free(). */
@@ -143,6 +158,24 @@ KC_EXPORT int	kc_splice_stats(const struct kc_splice *sp,
 
 /* Give back a splice whose done has run (or is running).  -EBUSY before. */
 KC_EXPORT int	kc_splice_free(struct kc_splice *sp);
+
+/*
+ * Bytes held for mirrors in the whole process (teed to a mirror and not yet
+ * taken by its socket, in its pipe or in memory), against the cap: no
+ * region is given to a mirror if it would take held past cap.  The cap is
+ * by default a quarter of the machine's physical memory (at least 64 MiB);
+ * kc_splice_mirror_cap() sets it (0: the default again), for every splice
+ * at once, from any thread.  peak is the highest held has been (since the
+ * last KC_MIRROR_MEM_RESET_PEAK).
+ */
+struct kc_mirror_mem {
+	uint64_t	cap;
+	uint64_t	held;
+	uint64_t	peak;
+};
+#define KC_MIRROR_MEM_RESET_PEAK	0x0001u	/* then peak = held */
+KC_EXPORT int	kc_splice_mirror_cap(uint64_t cap);
+KC_EXPORT int	kc_splice_mirror_mem(struct kc_mirror_mem *st, unsigned flags);
 
 /*
  * The pipe pool of the calling thread's executor: pipes lent now, pipes

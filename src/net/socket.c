@@ -2164,6 +2164,12 @@ kc__socket_abort(struct kc_socket *s)
 	(void)kc_socket_close(s);
 }
 
+uint64_t
+kc__socket_linger_ns(const struct kc_socket *s)
+{
+	return s->so_attr.linger_ns;
+}
+
 void
 kc__socket_fail(struct kc_socket *s, int err)
 {

@@ -11,6 +11,7 @@
 #define KC_NET_SOCKHOOK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/event.h>
 
 #include <kcont/socket.h>
@@ -47,6 +48,8 @@ void	kc__socket_read_later(struct kc_socket *s);
 /* Close with a reset rather than a FIN (SO_LINGER 0), and give the
  * caller's reference back. */
 void	kc__socket_abort(struct kc_socket *s);
+/* The socket's linger time (kc_socket_attr.linger_ns, or its default). */
+uint64_t kc__socket_linger_ns(const struct kc_socket *s);
 /* Record the error the hook found (state bits, kc_socket_error()). */
 void	kc__socket_fail(struct kc_socket *s, int err);
 

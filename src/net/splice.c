@@ -33,7 +33,15 @@
 
 #define SPLICE_MAGIC	((uintptr_t)0x6b6373706c696365ull)	/* "kcsplice" */
 #define MAX_MIRRORS	16u
-#define DEF_BUDGET	(4ull << 20)
+/*
+ * A mirror may lag by up to 1 GiB by default: one that reads at a quarter
+ * of the primary's pace is then still whole after a 1 GiB upload (it lags
+ * by three quarters of it at the end).  The process-wide cap (mm_cap)
+ * bounds what all mirrors together hold.
+ */
+#define DEF_BUDGET	(1ull << 30)
+#define MM_CAP_MIN	(64ull << 20)
+#define CATCHUP_READS	64	/* reads of a reset client's last bytes */
 #define COPY_CHUNK	(256u * 1024u)
 #define PUMP_BATCH	16	/* regions per readiness event */
 #define SMALL_MAX	(64u * 1024u)	/* a copy read this full means bulk */
@@ -79,9 +87,13 @@ struct mirror {
 	struct kc__pipe		*m_pipe;
 	size_t			 m_plen;
 	struct kc_chain		 m_back;	/* after the pipe's bytes */
+	uint64_t		 m_held;	/* bytes counted against the cap */
+	uint64_t		 m_out;		/* bytes written to its socket */
+	uint64_t		 m_seen;	/* m_out at the last linger check */
 	bool			 m_eof;		/* shut it once drained */
 	bool			 m_shut;
 	bool			 m_dropping;
+	bool			 m_draining;	/* the splice ended: its last bytes */
 };
 
 struct kc_splice {
@@ -101,6 +113,9 @@ struct kc_splice {
 	struct kc		 sp_idlekc;
 	struct kc		 sp_halfkc;
 	struct kc		 sp_connkc;
+	struct kc		 sp_lingerkc;	/* mirrors draining: their limit */
+	unsigned		 sp_mleft;	/* mirrors still draining */
+	uint64_t		 sp_linger_ns;	/* their limit without progress */
 	uint64_t		 sp_moved;	/* bytes read, both ways: idle check */
 	uint64_t		 sp_seen;	/* sp_moved at sp_active */
 	uint64_t		 sp_active;	/* kc__now() of the last read */
@@ -111,7 +126,7 @@ struct kc_splice {
 	bool			 sp_cancelled;	/* atomic: one cancel queued */
 };
 
-static kc_fn start_fn, cancel_fn, idle_fn, half_fn, conn_fn;
+static kc_fn start_fn, cancel_fn, idle_fn, half_fn, conn_fn, linger_fn;
 static kc__sock_hook_fn hook;
 static void end(struct kc_splice *sp, int status);
 static void mirror_flush(struct kc_splice *sp, struct mirror *m);
@@ -140,6 +155,95 @@ count(struct kc_splice *sp, size_t off, uint64_t n)
 #define COUNT_DIR(sp, field, d, n) \
 	count((sp), offsetof(struct kc_splice_stats, field) + \
 	    (d) * sizeof(uint64_t), (n))
+
+/*
+ * Bytes held for mirrors, process-wide: what every mirror of every splice
+ * has been given and its socket has not yet taken (in its pipe or its
+ * backlog; a backlog's segments shared with another mirror count for
+ * each).  A region is admitted only if it fits under the cap, so held
+ * never exceeds it; peak is the highest held has been.
+ */
+static uint64_t mm_cap;		/* 0: not set yet (the default) */
+static uint64_t mm_held;
+static uint64_t mm_peak;
+
+/* A quarter of physical memory, at least MM_CAP_MIN. */
+static uint64_t
+mm_default(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long psize = sysconf(_SC_PAGESIZE);
+	uint64_t cap = 0;
+
+	if (pages > 0 && psize > 0)
+		cap = (uint64_t)pages * (uint64_t)psize / 4;
+	return cap < MM_CAP_MIN ? MM_CAP_MIN : cap;
+}
+
+static uint64_t
+mm_cap_now(void)
+{
+	uint64_t cap = __atomic_load_n(&mm_cap, __ATOMIC_RELAXED);
+	uint64_t zero = 0;
+
+	if (cap != 0)
+		return cap;
+	cap = mm_default();
+	/* Whoever sets it first wins, kc_splice_mirror_cap() included. */
+	if (!__atomic_compare_exchange_n(&mm_cap, &zero, cap, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		cap = zero;
+	return cap;
+}
+
+/* Take n bytes under the cap: false if they do not fit. */
+static bool
+mm_take(uint64_t n)
+{
+	uint64_t cap = mm_cap_now();
+	uint64_t cur = __atomic_load_n(&mm_held, __ATOMIC_RELAXED);
+	uint64_t peak;
+
+	do {
+		if (n > cap || cur > cap - n)
+			return false;
+	} while (!__atomic_compare_exchange_n(&mm_held, &cur, cur + n, true,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	cur += n;
+	peak = __atomic_load_n(&mm_peak, __ATOMIC_RELAXED);
+	while (cur > peak && !__atomic_compare_exchange_n(&mm_peak, &peak,
+	    cur, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	return true;
+}
+
+static void
+mm_give(uint64_t n)
+{
+	if (n > 0)
+		__atomic_sub_fetch(&mm_held, n, __ATOMIC_RELAXED);
+}
+
+int
+kc_splice_mirror_cap(uint64_t cap)
+{
+	__atomic_store_n(&mm_cap, cap != 0 ? cap : mm_default(),
+	    __ATOMIC_RELAXED);
+	return 0;
+}
+
+int
+kc_splice_mirror_mem(struct kc_mirror_mem *st, unsigned flags)
+{
+	if (st == NULL || (flags & ~KC_MIRROR_MEM_RESET_PEAK) != 0)
+		return -EINVAL;
+	st->cap = mm_cap_now();
+	st->held = __atomic_load_n(&mm_held, __ATOMIC_RELAXED);
+	st->peak = __atomic_load_n(&mm_peak, __ATOMIC_RELAXED);
+	if (flags & KC_MIRROR_MEM_RESET_PEAK)
+		__atomic_store_n(&mm_peak, st->held, __ATOMIC_RELAXED);
+	return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* Batches of datagrams, one set per thread (a soft executor's). */
@@ -254,7 +358,7 @@ leave(struct kc_splice *sp)
 		sp->sp_seen = sp->sp_moved;
 		sp->sp_active = kc__now();
 	}
-	if (--sp->sp_busy == 0 && sp->sp_ended &&
+	if (--sp->sp_busy == 0 && sp->sp_ended && sp->sp_mleft == 0 &&
 	    !__atomic_load_n(&sp->sp_fired, __ATOMIC_ACQUIRE))
 		fire(sp);
 }
@@ -276,12 +380,35 @@ mirror_event(struct kc_splice *sp, struct mirror *m, int ev, int err)
 		    (unsigned)(m - sp->sp_m), err);
 }
 
-/* Let the mirror's socket go: reset (abort) or the socket's own close. */
+/* Give back to the cap what m no longer holds (its socket took it). */
 static void
-mirror_release(struct mirror *m, bool abort)
+mirror_sync(struct mirror *m)
+{
+	uint64_t now = m->m_plen + kc_chain_len(&m->m_back);
+
+	if (now < m->m_held) {
+		mm_give(m->m_held - now);
+		m->m_held = now;
+	}
+}
+
+/*
+ * Let the mirror's socket go: reset (abort) or the socket's own graceful
+ * close (it shuts its side, then reads and drops until the mirror ends, for
+ * at most its linger time).
+ */
+static void
+mirror_release(struct kc_splice *sp, struct mirror *m, bool abort)
 {
 	struct kc_socket *s = m->m_sock;
 
+	mm_give(m->m_held);
+	m->m_held = 0;
+	if (m->m_draining) {
+		m->m_draining = false;
+		if (--sp->sp_mleft == 0)
+			(void)kc_cancel(&sp->sp_lingerkc);
+	}
 	if (s == NULL)
 		return;
 	m->m_sock = NULL;
@@ -305,9 +432,29 @@ detach(struct kc_splice *sp, struct mirror *m, int err)
 		return;
 	(void)KC__TR4(KC_TR_MIRROR_DETACH, sp, m - sp->sp_m, (int64_t)err,
 	    m->m_plen + kc_chain_len(&m->m_back));
-	mirror_release(m, true);
+	mirror_release(sp, m, true);
 	COUNT(sp, mirror_detached, 1);
 	mirror_event(sp, m, KC_SPLICE_EV_MIRROR_DETACHED, err);
+}
+
+/*
+ * n bytes cannot be given to m (over its budget or the cap, or no memory
+ * for them): the drop policy drops them and counts them, and the mirror
+ * stays; otherwise it is detached with err.
+ */
+static void
+mirror_lose(struct kc_splice *sp, struct mirror *m, size_t n, int err)
+{
+	if (sp->sp_attr.mirror_policy != KC_MIRROR_DROP) {
+		detach(sp, m, err);
+		return;
+	}
+	COUNT(sp, mirror_dropped, n);
+	mirror_sync(m);
+	if (!m->m_dropping) {
+		m->m_dropping = true;
+		mirror_event(sp, m, KC_SPLICE_EV_MIRROR_DROPPING, err);
+	}
 }
 
 static bool
@@ -325,18 +472,18 @@ mirror_ready(struct kc_splice *sp, struct mirror *m)
 	return (st & KC_SS_CONNECTED) && !(st & KC_SS_CONNECTING);
 }
 
-static void
-mirror_flush(struct kc_splice *sp, struct mirror *m)
+/* Write what m holds; 0 when all is out, 1 when it must wait, -1 gone. */
+static int
+mirror_write(struct kc_splice *sp, struct mirror *m)
 {
 	ssize_t n;
 
-	if (!mirror_ready(sp, m))
-		return;
 	while (m->m_plen > 0) {
 		n = splice(m->m_pipe->p_rd, NULL, m->m_fd, NULL, m->m_plen,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			m->m_plen -= (size_t)n;
+			m->m_out += (uint64_t)n;
 			COUNT(sp, mirrored, (uint64_t)n);
 			continue;
 		}
@@ -344,10 +491,10 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
 			kc__socket_want_write(m->m_sock);
-			return;
+			return 1;
 		}
 		detach(sp, m, n < 0 ? -errno : -EPIPE);
-		return;
+		return -1;
 	}
 	if (m->m_pipe != NULL) {
 		kc__pipe_put(m->m_pipe, true);
@@ -356,6 +503,7 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 	while (kc_chain_len(&m->m_back) > 0) {
 		n = kc_chain_write(&m->m_back, m->m_fd);
 		if (n > 0) {
+			m->m_out += (uint64_t)n;
 			COUNT(sp, mirrored, (uint64_t)n);
 			continue;
 		}
@@ -363,15 +511,37 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 			continue;
 		if (n == -EAGAIN) {
 			kc__socket_want_write(m->m_sock);
-			return;
+			return 1;
 		}
 		detach(sp, m, n < 0 ? (int)n : -EPIPE);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Write what m holds.  Once all is out after its source ended, it is shut
+ * for writing; after the splice ended, it is then let go (closed).
+ */
+static void
+mirror_flush(struct kc_splice *sp, struct mirror *m)
+{
+	int r;
+
+	if (!mirror_ready(sp, m))
+		return;
+	r = mirror_write(sp, m);
+	if (r < 0)
+		return;
+	mirror_sync(m);
+	if (r > 0)
+		return;
 	if (m->m_eof && !m->m_shut) {
 		m->m_shut = true;
 		(void)kc_socket_shutdown(m->m_sock, SHUT_WR);
 	}
+	if (m->m_draining)
+		mirror_release(sp, m, false);
 }
 
 /* What a mirror sends back is read and thrown away. */
@@ -422,26 +592,55 @@ region_copy(struct kc_splice *sp, struct dir *d, size_t n,
 	return 0;
 }
 
-/* Would n more bytes put m past its budget?  Then the policy decides. */
+/*
+ * No scratch pipe to be had (the pool is at its limit, say because many
+ * lagging mirrors each hold one): read the region out of d's pipe into
+ * d's pending chain instead.  The primary then gets it by copy, in the
+ * same order (the pending chain goes before the pipe), and the mirrors
+ * share its segments.  A mirror is never detached for want of a pipe.
+ */
+static int
+region_take(struct dir *d, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = kc_chain_read(&d->d_pend, d->d_pipe->p_rd,
+		    n - got);
+
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? (int)r : -EIO;
+		got += (size_t)r;
+		d->d_plen -= (size_t)r;
+	}
+	if (d->d_plen == 0) {
+		kc__pipe_put(d->d_pipe, true);
+		d->d_pipe = NULL;
+	}
+	return 0;
+}
+
+/*
+ * May m take n more bytes?  Within its budget and the process's cap they
+ * are counted against both; otherwise the policy decides (-ENOBUFS: the
+ * budget, -ENOSPC: the cap).
+ */
 static bool
 over_budget(struct kc_splice *sp, struct mirror *m, size_t n)
 {
-	if (m->m_plen + kc_chain_len(&m->m_back) + n <=
-	    sp->sp_attr.mirror_budget) {
-		m->m_dropping = false;
-		return false;
-	}
-	if (sp->sp_attr.mirror_policy == KC_MIRROR_DROP) {
-		COUNT(sp, mirror_dropped, n);
-		if (!m->m_dropping) {
-			m->m_dropping = true;
-			mirror_event(sp, m, KC_SPLICE_EV_MIRROR_DROPPING,
-			    -ENOBUFS);
-		}
+	if (m->m_held + n > sp->sp_attr.mirror_budget) {
+		mirror_lose(sp, m, n, -ENOBUFS);
 		return true;
 	}
-	detach(sp, m, -ENOBUFS);
-	return true;
+	if (!mm_take(n)) {
+		mirror_lose(sp, m, n, -ENOSPC);
+		return true;
+	}
+	m->m_held += n;
+	m->m_dropping = false;
+	return false;
 }
 
 /* Tee the region d's pipe holds (n bytes) to every mirror. */
@@ -449,7 +648,8 @@ static void
 tee_region(struct kc_splice *sp, struct dir *d, size_t n)
 {
 	struct kc_chain copy = KC_CHAIN_INITIALIZER;
-	bool have = false;
+	struct kc_chain *src = NULL;	/* the region as a chain, once made */
+	size_t base = 0;		/* where it starts in *src */
 	unsigned i;
 
 	for (i = 0; i < sp->sp_nm; i++) {
@@ -460,7 +660,8 @@ tee_region(struct kc_splice *sp, struct dir *d, size_t n)
 
 		if (m->m_sock == NULL || over_budget(sp, m, n))
 			continue;
-		if (kc_chain_len(&m->m_back) == 0 && mirror_ready(sp, m)) {
+		if (src != &d->d_pend && kc_chain_len(&m->m_back) == 0 &&
+		    mirror_ready(sp, m)) {
 			if (m->m_pipe == NULL &&
 			    (m->m_pipe = kc__pipe_get(sp->sp_attr.pipe_size)) ==
 			    NULL)
@@ -477,16 +678,21 @@ tee_region(struct kc_splice *sp, struct dir *d, size_t n)
 		if (m->m_sock == NULL)
 			continue;
 		if (t < n) {
-			if (!have) {
-				if ((e = region_copy(sp, d, n, &copy)) != 0) {
-					detach(sp, m, e);
-					continue;
+			if (src == NULL) {
+				if (region_copy(sp, d, n, &copy) == 0) {
+					src = &copy;
+				} else {
+					base = kc_chain_len(&d->d_pend);
+					if ((e = region_take(d, n)) != 0) {
+						mirror_lose(sp, m, n - t, e);
+						continue;
+					}
+					src = &d->d_pend;
 				}
-				have = true;
 			}
-			if ((e = kc_chain_share(&m->m_back, &copy, t,
+			if ((e = kc_chain_share(&m->m_back, src, base + t,
 			    n - t)) != 0) {
-				detach(sp, m, e);
+				mirror_lose(sp, m, n - t, e);
 				continue;
 			}
 		}
@@ -496,9 +702,9 @@ tee_region(struct kc_splice *sp, struct dir *d, size_t n)
 	kc_chain_free(&copy);
 }
 
-/* Copied bytes (the front of d's pending chain, n of them) to mirrors. */
+/* Bytes of chain c (n of them, from off) to every mirror. */
 static void
-tee_chain(struct kc_splice *sp, struct dir *d, size_t off, size_t n)
+tee_chain(struct kc_splice *sp, struct kc_chain *c, size_t off, size_t n)
 {
 	unsigned i;
 
@@ -508,8 +714,8 @@ tee_chain(struct kc_splice *sp, struct dir *d, size_t off, size_t n)
 
 		if (m->m_sock == NULL || over_budget(sp, m, n))
 			continue;
-		if ((e = kc_chain_share(&m->m_back, &d->d_pend, off, n)) != 0) {
-			detach(sp, m, e);
+		if ((e = kc_chain_share(&m->m_back, c, off, n)) != 0) {
+			mirror_lose(sp, m, n, e);
 			continue;
 		}
 		(void)KC__TR3(KC_TR_TEE, sp, i, n);
@@ -625,7 +831,7 @@ fill_small(struct kc_splice *sp, struct dir *d)
 	if (got > 0) {
 		sp->sp_moved += got;
 		if (d->d_idx == FWD && sp->sp_nm > 0)
-			tee_chain(sp, d, kc_chain_len(&d->d_pend) - got, got);
+			tee_chain(sp, &d->d_pend, kc_chain_len(&d->d_pend) - got, got);
 	}
 	if (got >= SMALL_MAX)
 		d->d_small = false;	/* bulk: splice the rest */
@@ -688,7 +894,7 @@ copy:
 	if (n > 0) {
 		sp->sp_moved += (uint64_t)n;
 		if (d->d_idx == FWD && sp->sp_nm > 0)
-			tee_chain(sp, d, kc_chain_len(&d->d_pend) - (size_t)n,
+			tee_chain(sp, &d->d_pend, kc_chain_len(&d->d_pend) - (size_t)n,
 			    (size_t)n);
 		return 1;
 	}
@@ -973,46 +1179,63 @@ dir_release(struct dir *d)
 }
 
 /*
- * Both directions ended well: a mirror still behind gets what it is owed
- * through its socket's own send buffer, and the socket's graceful close
- * (bounded by its linger time) finishes the job.
+ * The splice ends with a reset (the client's, the upstream's or another
+ * error): what the client's socket still holds, the client sent, and the
+ * kernel keeps it readable before the error.  The mirrors get it too (the
+ * upstream, reset, gets nothing more).  A cancel or a timeout reads no
+ * more.
  */
 static void
-mirror_handover(struct kc_splice *sp, struct mirror *m)
+catch_up(struct kc_splice *sp)
 {
+	struct dir *d = &sp->sp_dir[FWD];
 	struct kc_chain c = KC_CHAIN_INITIALIZER;
-	struct kc_socket *s = m->m_sock;
+	int i;
 
-	if (s == NULL)
-		return;
-	if (m->m_plen == 0 && kc_chain_len(&m->m_back) == 0) {
-		mirror_release(m, false);
-		return;
-	}
-	while (m->m_plen > 0) {
-		ssize_t r = kc_chain_read(&c, m->m_pipe->p_rd, m->m_plen);
+	for (i = 0; i < CATCHUP_READS; i++) {
+		bool full;
+		ssize_t n = kc__chain_read(&c, d->d_sfd, 0, COPY_CHUNK, &full);
 
-		if (r <= 0)
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
 			break;
-		m->m_plen -= (size_t)r;
-	}
-	kc_chain_concat(&c, &m->m_back);
-	(void)kc__socket_hook(s, NULL, NULL);
-	if (kc_chain_len(&c) > 0) {
-		size_t len = kc_chain_len(&c);
-
-		/* Counted as delivered: the socket's close flushes it. */
-		if (kc_socket_send(s, &c, NULL, NULL) == 0)
-			COUNT(sp, mirrored, len);
+		sp->sp_moved += (uint64_t)n;
+		tee_chain(sp, &c, kc_chain_len(&c) - (size_t)n, (size_t)n);
 	}
 	kc_chain_free(&c);
-	(void)kc_socket_shutdown(s, SHUT_WR);
-	mirror_release(m, false);
+}
+
+/*
+ * The splice has ended, however it ended: a mirror still gets every byte
+ * it was given, then its end of file, and only then is it closed.  One
+ * with nothing left goes at once; the others stay hooked and drain
+ * (done waits for them) as long as they take bytes: one that takes none
+ * for its socket's linger time is given up, so that a dead mirror cannot
+ * hold the splice for ever, while a slow one still gets everything.
+ */
+static void
+mirror_finish(struct kc_splice *sp, struct mirror *m)
+{
+	if (m->m_sock == NULL)
+		return;
+	if (!sp->sp_dgram)
+		m->m_eof = true;
+	mirror_flush(sp, m);
+	if (m->m_sock == NULL)
+		return;
+	if (m->m_plen == 0 && kc_chain_len(&m->m_back) == 0) {
+		mirror_release(sp, m, false);
+		return;
+	}
+	m->m_draining = true;
+	sp->sp_mleft++;
 }
 
 static void
 end(struct kc_splice *sp, int status)
 {
+	uint64_t linger = 0;
 	bool reset;
 	unsigned i;
 	int k;
@@ -1026,18 +1249,30 @@ end(struct kc_splice *sp, int status)
 	(void)kc_cancel(&sp->sp_connkc);
 	/*
 	 * A peer's failure and a cancel are passed on as a reset; a timeout
-	 * closes (what was in flight is lost either way).
+	 * closes (what was in flight between them is lost either way).
 	 */
 	reset = status != 0 && status != -ETIMEDOUT;
+	if (reset && status != -ECANCELED && !sp->sp_dgram && sp->sp_nm > 0)
+		catch_up(sp);
 	for (k = 0; k < 2; k++) {
 		(void)kc__socket_hook(sp->sp_dir[k].d_src, NULL, NULL);
 		dir_release(&sp->sp_dir[k]);
 	}
 	for (i = 0; i < sp->sp_nm; i++) {
-		if (status == 0)
-			mirror_handover(sp, &sp->sp_m[i]);
-		else
-			mirror_release(&sp->sp_m[i], reset);
+		struct mirror *m = &sp->sp_m[i];
+
+		mirror_finish(sp, m);
+		m->m_seen = m->m_out;
+		if (m->m_draining && kc__socket_linger_ns(m->m_sock) > linger)
+			linger = kc__socket_linger_ns(m->m_sock);
+	}
+	sp->sp_linger_ns = linger;
+	if (sp->sp_mleft > 0 && kc_defer_after(&sp->sp_lingerkc, linger, NULL,
+	    0) != 0) {
+		/* No timer, no bound: let them go now. */
+		for (i = 0; i < sp->sp_nm; i++)
+			if (sp->sp_m[i].m_draining)
+				detach(sp, &sp->sp_m[i], -ENOMEM);
 	}
 	if (reset) {
 		kc__socket_abort(sp->sp_a);
@@ -1046,7 +1281,7 @@ end(struct kc_splice *sp, int status)
 		(void)kc_socket_close(sp->sp_a);
 		(void)kc_socket_close(sp->sp_b);
 	}
-	if (sp->sp_busy == 0)
+	if (sp->sp_busy == 0 && sp->sp_mleft == 0)
 		fire(sp);
 }
 
@@ -1069,12 +1304,12 @@ hook(struct kc_socket *s, void *arg, int filter, const struct kevent *kev)
 	unsigned i;
 
 	enter(sp);
-	if (sp->sp_ended)
-		goto out;
 	if (s == sp->sp_a || s == sp->sp_b) {
 		struct dir *in = &sp->sp_dir[s == sp->sp_a ? FWD : REV];
 		struct dir *outd = &sp->sp_dir[s == sp->sp_a ? REV : FWD];
 
+		if (sp->sp_ended)
+			goto out;
 		if (filter == EVFILT_READ) {
 			if (err != 0 && !sp->sp_dgram)
 				in->d_rerr = err;
@@ -1184,7 +1419,7 @@ start_fn(void *obj, void *env, int status)
 		sp->sp_moved += kc_chain_len(&d->d_pend);
 		if (d->d_idx == FWD && kc_chain_len(&d->d_pend) > 0 &&
 		    sp->sp_nm > 0)
-			tee_chain(sp, d, 0, kc_chain_len(&d->d_pend));
+			tee_chain(sp, &d->d_pend, 0, kc_chain_len(&d->d_pend));
 		st = kc_socket_state(d->d_src);
 		if (st & KC_SS_ERROR) {
 			end(sp, kc_socket_error(d->d_src));
@@ -1278,6 +1513,48 @@ conn_fn(void *obj, void *env, int status)
 	leave(sp);
 }
 
+/*
+ * A linger time after the end, or after the last check: a mirror still
+ * draining that took nothing meanwhile would not take its last bytes.
+ * Under the drop policy they are dropped (counted) and the mirror reset;
+ * otherwise it is detached (-ETIMEDOUT).  Mirrors that took bytes go on.
+ */
+static void
+linger_fn(void *obj, void *env, int status)
+{
+	struct kc_splice *sp = env;
+	unsigned i;
+
+	(void)obj;
+	(void)status;
+	enter(sp);
+	for (i = 0; i < sp->sp_nm; i++) {
+		struct mirror *m = &sp->sp_m[i];
+
+		if (!m->m_draining)
+			continue;
+		if (m->m_out != m->m_seen) {
+			m->m_seen = m->m_out;
+			continue;
+		}
+		if (sp->sp_attr.mirror_policy == KC_MIRROR_DROP) {
+			COUNT(sp, mirror_dropped,
+			    m->m_plen + kc_chain_len(&m->m_back));
+			mirror_release(sp, m, true);
+		} else {
+			detach(sp, m, -ETIMEDOUT);
+		}
+	}
+	if (sp->sp_mleft > 0 && kc_defer_after(&sp->sp_lingerkc,
+	    sp->sp_linger_ns, NULL, 0) != 0) {
+		/* No timer, no bound: let them go now. */
+		for (i = 0; i < sp->sp_nm; i++)
+			if (sp->sp_m[i].m_draining)
+				detach(sp, &sp->sp_m[i], -ENOMEM);
+	}
+	leave(sp);
+}
+
 /* ------------------------------------------------------------------ */
 /* The calls. */
 
@@ -1361,7 +1638,8 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 	    (r = kc_init(&sp->sp_cancelkc, cancel_fn, sp, owner, 0)) != 0 ||
 	    (r = kc_init(&sp->sp_idlekc, idle_fn, sp, owner, 0)) != 0 ||
 	    (r = kc_init(&sp->sp_halfkc, half_fn, sp, owner, 0)) != 0 ||
-	    (r = kc_init(&sp->sp_connkc, conn_fn, sp, owner, 0)) != 0) {
+	    (r = kc_init(&sp->sp_connkc, conn_fn, sp, owner, 0)) != 0 ||
+	    (r = kc_init(&sp->sp_lingerkc, linger_fn, sp, owner, 0)) != 0) {
 		free(sp);
 		return r;
 	}
@@ -1416,6 +1694,7 @@ kc_splice_free(struct kc_splice *sp)
 	(void)kc_cancel_sync(&sp->sp_idlekc);
 	(void)kc_cancel_sync(&sp->sp_halfkc);
 	(void)kc_cancel_sync(&sp->sp_connkc);
+	(void)kc_cancel_sync(&sp->sp_lingerkc);
 	sp->sp_magic = 0;
 	free(sp);
 	return 0;

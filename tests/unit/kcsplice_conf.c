@@ -122,7 +122,8 @@ check_defaults(const struct ks_conf *c)
 {
 	KC_CHECK_EQ(c->action, KS_RUN);
 	KC_CHECK_EQ(c->nmirrors, 0);
-	KC_CHECK_EQ(c->mirror_budget, 4u << 20);
+	KC_CHECK_EQ(c->mirror_budget, 1u << 30);
+	KC_CHECK_EQ(c->mirror_cap, 0);
 	KC_CHECK(!c->mirror_drop);
 	KC_CHECK_EQ(c->threads, online_cpus());
 	KC_CHECK_EQ(c->max_conns, 10000);
@@ -180,6 +181,11 @@ test_options(void)
 	KC_CHECK_EQ(c.mirror_budget, 8192);
 	ok(&c, L, "--mirror-budget", "3G", U, NULL);
 	KC_CHECK_EQ(c.mirror_budget, 3ull << 30);
+	ok(&c, "--mirror-cap", "64m", L, U, NULL);
+	KC_CHECK_EQ(c.mirror_cap, 64ull << 20);
+	KC_CHECK_EQ(c.mirror_budget, 1ull << 30);
+	ok(&c, "--mirror-cap=2G", L, U, NULL);
+	KC_CHECK_EQ(c.mirror_cap, 2ull << 30);
 
 	ok(&c, "--mirror-policy", "drop", L, U, NULL);
 	KC_CHECK(c.mirror_drop);
@@ -391,6 +397,11 @@ test_bad_options(void)
 	bad("--mirror-budget: '0' is not a size", "--mirror-budget", "0", L,
 	    U, NULL);
 	bad("--mirror-budget: '0k'", "--mirror-budget", "0k", L, U, NULL);
+	bad("--mirror-cap: '0' is not a size", "--mirror-cap", "0", L, U,
+	    NULL);
+	bad("--mirror-cap: '1.5G'", "--mirror-cap", "1.5G", L, U, NULL);
+	bad("option '--mirror-cap' needs a value", L, U, "--mirror-cap",
+	    NULL);
 	bad("--mirror-budget: '4MB'", "--mirror-budget", "4MB", L, U, NULL);
 	bad("--mirror-budget: '1.5M'", "--mirror-budget", "1.5M", L, U, NULL);
 	bad("--mirror-budget: '-4M'", "--mirror-budget", "-4M", L, U, NULL);
@@ -1183,7 +1194,7 @@ static void
 test_usage(void)
 {
 	static const char *const words[] = {
-		"--mirror", "-m,", "--mirror-budget", "default 4M",
+		"--mirror", "-m,", "--mirror-budget", "default 1G", "--mirror-cap",
 		"--mirror-policy", "detach|drop", "--threads", "-j,",
 		"online CPUs", "--max-conns", "default 10000", "--allow",
 		"--idle-timeout", "default 300", "--half-close-timeout",

@@ -37,7 +37,7 @@
 	"expected tcp:HOST:PORT, unix:PATH or udp:HOST:PORT"
 
 enum opt_id {
-	O_MIRROR, O_BUDGET, O_POLICY, O_THREADS, O_MAXCONNS, O_ALLOW,
+	O_MIRROR, O_BUDGET, O_CAP, O_POLICY, O_THREADS, O_MAXCONNS, O_ALLOW,
 	O_IDLE, O_HALFCLOSE, O_UDPSESSION, O_UDPMAX, O_CONNECT, O_STATS,
 	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
 	O_VERBOSE, O_HELP, O_VERSION
@@ -53,6 +53,7 @@ struct opt {
 static const struct opt opts[] = {
 	{ "mirror",		'm', O_MIRROR,		"ADDR" },
 	{ "mirror-budget",	0,   O_BUDGET,		"BYTES" },
+	{ "mirror-cap",		0,   O_CAP,		"BYTES" },
 	{ "mirror-policy",	0,   O_POLICY,		"detach|drop" },
 	{ "threads",		'j', O_THREADS,		"N" },
 	{ "max-conns",		0,   O_MAXCONNS,	"N" },
@@ -578,13 +579,17 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		c->nmirrors++;
 		break;
 	case O_BUDGET:
+	case O_CAP:
 		if (ks_size_parse(&size, v) != 0 || size == 0) {
 			fail(p, "--%s: '%s' is not a size of 1 byte or more "
 			    "(suffixes k, m, g: powers of 1024)", o->name,
 			    quote(&q, v));
 			return;
 		}
-		c->mirror_budget = size;
+		if (o->id == O_CAP)
+			c->mirror_cap = size;
+		else
+			c->mirror_budget = size;
 		break;
 	case O_POLICY:
 		if (strcmp(v, "detach") == 0)
@@ -777,7 +782,7 @@ set_defaults(struct ks_conf *c)
 
 	memset(c, 0, sizeof(*c));
 	c->action = KS_RUN;
-	c->mirror_budget = 4ull << 20;
+	c->mirror_budget = 1ull << 30;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 1)
 		ncpu = 1;
@@ -932,10 +937,13 @@ ks_usage(FILE *f)
 "  -m, --mirror ADDR            mirror client-to-upstream bytes to ADDR\n"
 "                               (repeatable, at most %u)\n"
 "      --mirror-budget BYTES    bytes a mirror may lag the primary\n"
-"                               (default 4M)\n"
+"                               (default 1G)\n"
+"      --mirror-cap BYTES       bytes all mirrors together may lag\n"
+"                               (default: a quarter of physical memory)\n"
 "      --mirror-policy detach|drop\n"
-"                               past the budget, detach the mirror or drop\n"
-"                               what does not fit (default detach)\n"
+"                               past the budget or the cap, detach the\n"
+"                               mirror or drop what does not fit (default\n"
+"                               detach)\n"
 "  -j, --threads N              threads, 1 to %u (default: online CPUs, "
 "here %ld)\n"
 "      --max-conns N            concurrent connections, 0 = no cap\n"

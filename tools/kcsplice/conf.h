@@ -46,7 +46,9 @@ struct ks_conf {
 	struct ks_addr	upstream;
 	struct ks_addr	mirrors[KS_MAX_MIRRORS];
 	unsigned	nmirrors;
-	uint64_t	mirror_budget;		/* bytes; default 4 MiB */
+	uint64_t	mirror_budget;		/* bytes; default 1 GiB */
+	uint64_t	mirror_cap;		/* bytes, all mirrors; 0: the
+						   library's default */
 	bool		mirror_drop;		/* --mirror-policy drop */
 	unsigned	threads;		/* default: online CPUs (1..64) */
 	unsigned	max_conns;		/* 0: no cap; default 10000; <= 1e9 */

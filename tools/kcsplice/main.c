@@ -197,6 +197,7 @@ print_stats(void)
 	uint64_t udp_denied = 0, udp_opened = 0;
 	uint64_t up, down, spliced, copied;
 	struct mallinfo2 mi = mallinfo2();
+	struct kc_mirror_mem mm;
 	char buf[768];
 	unsigned i, fds = count_fds();
 	int len;
@@ -222,6 +223,8 @@ print_stats(void)
 			udp_opened += rs.opened;
 		}
 	}
+	if (kc_splice_mirror_mem(&mm, 0) != 0)
+		memset(&mm, 0, sizeof(mm));
 	up = t.spliced[KC_SPLICE_FWD] + t.copied[KC_SPLICE_FWD];
 	down = t.spliced[KC_SPLICE_REV] + t.copied[KC_SPLICE_REV];
 	spliced = t.spliced[0] + t.spliced[1];
@@ -239,7 +242,8 @@ print_stats(void)
 	    (unsigned long long)ld(&ctr.errors), \
 	    (unsigned long long)udp_sessions, (unsigned long long)udp_expired, \
 	    (unsigned long long)t.pipe_fallbacks, fds, \
-	    (unsigned long long)mi.uordblks
+	    (unsigned long long)mi.uordblks, \
+	    (unsigned long long)mm.held, (unsigned long long)mm.peak
 	if (conf.stats_json)
 		len = snprintf(buf, sizeof(buf), "{\"conns\":%llu,"
 		    "\"active\":%llu,\"refused\":%llu,\"denied\":%llu,"
@@ -248,7 +252,8 @@ print_stats(void)
 		    "\"mirror_detached\":%llu,\"mirror_dropped\":%llu,"
 		    "\"errors\":%llu,\"udp_sessions\":%llu,"
 		    "\"udp_expired\":%llu,\"pipe_fallbacks\":%llu,"
-		    "\"fds\":%u,\"heap_bytes\":%llu}\n", STATS_ARGS);
+		    "\"fds\":%u,\"heap_bytes\":%llu,\"mirror_held\":%llu,"
+		    "\"mirror_peak\":%llu}\n", STATS_ARGS);
 	else
 		len = snprintf(buf, sizeof(buf), "kcsplice: stats conns=%llu "
 		    "active=%llu refused=%llu denied=%llu up_bytes=%llu "
@@ -256,7 +261,8 @@ print_stats(void)
 		    "mirror_bytes=%llu mirror_detached=%llu "
 		    "mirror_dropped=%llu errors=%llu udp_sessions=%llu "
 		    "udp_expired=%llu pipe_fallbacks=%llu fds=%u "
-		    "heap_bytes=%llu\n", STATS_ARGS);
+		    "heap_bytes=%llu mirror_held=%llu mirror_peak=%llu\n",
+		    STATS_ARGS);
 #undef STATS_ARGS
 	if (len > 0)
 		put_line(buf, (size_t)len < sizeof(buf) ? (size_t)len :
@@ -279,6 +285,15 @@ allowed(const struct kc_sockaddr *a)
 	return false;
 }
 
+/* The process-wide cap on bytes held for mirrors, as in force. */
+static uint64_t
+mirror_cap(void)
+{
+	struct kc_mirror_mem mm;
+
+	return kc_splice_mirror_mem(&mm, 0) == 0 ? mm.cap : 0;
+}
+
 static const char *
 err_text(int e)
 {
@@ -299,13 +314,19 @@ mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
 		    "exceeded (conn %llu)", conf.mirrors[mirror].text,
 		    (unsigned long long)conf.mirror_budget,
 		    (unsigned long long)c->c_id);
+	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOSPC)
+		logk(LK_MIRROR, "mirror %s detached: mirror cap %llu bytes "
+		    "reached (conn %llu)", conf.mirrors[mirror].text,
+		    (unsigned long long)mirror_cap(),
+		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED)
 		logk(LK_MIRROR, "mirror %s: %s (conn %llu, detached)",
 		    conf.mirrors[mirror].text, err_text(err),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DROPPING)
-		logk(LK_MIRROR, "mirror %s dropping: budget exceeded "
-		    "(conn %llu)", conf.mirrors[mirror].text,
+		logk(LK_MIRROR, "mirror %s dropping: %s (conn %llu)",
+		    conf.mirrors[mirror].text, err == -ENOSPC ?
+		    "mirror cap reached" : "budget exceeded",
 		    (unsigned long long)c->c_id);
 }
 
@@ -953,6 +974,8 @@ main(int argc, char **argv)
 		printf("kcsplice %s\n", KCSPLICE_VERSION);
 		return EX_OK;
 	}
+	if (conf.mirror_cap != 0)
+		(void)kc_splice_mirror_cap(conf.mirror_cap);
 	/* Every thread inherits this: only run() takes these signals. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
