@@ -104,6 +104,8 @@ struct knote {
 	pthread_t		 kn_runner;	/* thread in kn_kc */
 	uint32_t		 kn_scan;	/* scan that last re-queued it */
 	uint32_t		 kn_dscan;	/* scan that last delivered it */
+	uint32_t		 kn_cgen;	/* READ/WRITE/VNODE: the ident's
+						   close generation at EV_ADD */
 };
 
 /* One per descriptor number the epoll set holds an item for. */
@@ -122,6 +124,11 @@ struct kq {
 	pthread_cond_t		 kq_cond;	/* a continuation returned */
 	unsigned		 kq_refs;	/* table + threads inside */
 	bool			 kq_closed;
+	int			 kq_dead;	/* atomic: close() of the program's
+						   descriptor; kq_closed follows */
+	struct kq		*kq_dnext;	/* closed, awaiting release */
+	unsigned		 kq_slot;	/* in the wrappers' list of epolls */
+	uint64_t		 kq_cseq;	/* closes seen (the close log) */
 	bool			 kq_kicked;	/* kq_kick holds a count */
 	struct kc_executor	*kq_exec;	/* owner, or NULL */
 	uint32_t		 kq_gen;
@@ -147,8 +154,16 @@ struct kq {
 /* kqueue.c */
 void	kq__lock(struct kq *kq);
 void	kq__unlock(struct kq *kq);
-/* Raw close(2), past the library's own close(). */
+/*
+ * Raw close(2), past the library's own close(), of one of the library's
+ * own descriptors (it stops being one).
+ */
 int	kq__sys_close(int fd);
+/*
+ * fd is one of the library's own descriptors: no knote may watch it
+ * (EBADF).  0 or ENOMEM.
+ */
+int	kq__mark_own(int fd);
 /*
  * Park kn until its low-water mark may be met (checked every few ms), unless
  * it is on the pending list already.

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,55 @@
 #define WAKE_GEN	0xfffffffcu	/* ... of an executor's wake-up */
 #define GEN_MAX		0xfffffff0u
 
-/* The table from the program's descriptor to its kqueue, and every kqueue. */
+/*
+ * What the close(), dup2() and dup3() wrappers read.  They may run in a
+ * signal handler, on a thread that is inside kevent() with a kqueue's lock
+ * held, so they take no lock and allocate nothing: everything here is
+ * allocated beforehand (in normal context, under reg_lock or by a
+ * compare-and-swap), published with atomic stores, and never freed.
+ *
+ * fd_dir: one slot per descriptor number, in chunks made on demand.
+ */
+#define SLOT_SHIFT	12
+#define SLOT_CHUNK	(1 << SLOT_SHIFT)
+#define SLOT_DIRN	(1 << 15)	/* 2^27 descriptors */
+#define FD_LIMIT	(SLOT_DIRN * SLOT_CHUNK)
+
+struct fdslot {
+	struct kq	*fs_kq;		/* the program's kqueue descriptor */
+	uint32_t	 fs_gen;	/* closes of the number while watched */
+	uint32_t	 fs_watch;	/* READ/WRITE/VNODE knotes, every kqueue */
+	uint32_t	 fs_own;	/* 1: one of the library's own */
+};
+static struct fdslot *fd_dir[SLOT_DIRN];
+
+/*
+ * The epoll descriptor of every kqueue (ks_ep is the descriptor + 1, 0 for
+ * a free slot): the wrappers take a closed descriptor out of each.
+ * ks_busy counts wrappers looking at the slot, so that kq_free() does not
+ * close the epoll while a wrapper may still use its number.
+ */
+#define KQ_SLOTS	65536
+static struct {
+	int		 ks_ep;
+	unsigned	 ks_busy;
+} kq_slots[KQ_SLOTS];
+static unsigned kq_nslots;	/* slots ever used: the wrappers' bound */
+
+/*
+ * The close log: every close of a watched descriptor, in order.  Each
+ * kqueue consumes it under its own lock (kq_sync) before it registers or
+ * delivers anything; one that fell behind by more than the log holds looks
+ * at all its knotes instead.
+ */
+#define CLOSE_LOG	1024
+static uint64_t close_seq;
+static uint64_t close_log[CLOSE_LOG];	/* seq << 32 | fd */
+
+/* Kqueues whose program descriptor was closed, to release (kq_dnext). */
+static struct kq *reg_doomed;
+
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct kq **reg_tab;
-static int reg_n;
-static struct kq **reg_all;
-static size_t reg_nall, reg_cap;
 static unsigned reg_live;	/* kqueues alive: close() skips work when 0 */
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 
@@ -50,10 +94,64 @@ static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 extern int __close(int fd);
 extern int __dup2(int oldfd, int newfd);
 
+static struct fdslot *
+slot_peek(int fd)
+{
+	struct fdslot *c;
+
+	if (fd < 0 || fd >= FD_LIMIT)
+		return NULL;
+	c = __atomic_load_n(&fd_dir[fd >> SLOT_SHIFT], __ATOMIC_ACQUIRE);
+	return c == NULL ? NULL : &c[fd & (SLOT_CHUNK - 1)];
+}
+
+/* The slot of fd, made if need be (normal context only); NULL: ENOMEM. */
+static struct fdslot *
+slot_get(int fd)
+{
+	struct fdslot *c, *exp = NULL, *s = slot_peek(fd);
+
+	if (s != NULL || fd < 0 || fd >= FD_LIMIT)
+		return s;
+	c = calloc(SLOT_CHUNK, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	if (!__atomic_compare_exchange_n(&fd_dir[fd >> SLOT_SHIFT], &exp, c,
+	    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		free(c);	/* another thread made it first */
+	return slot_peek(fd);
+}
+
+int
+kq__mark_own(int fd)
+{
+	struct fdslot *fs = slot_get(fd);
+
+	if (fs == NULL)
+		return ENOMEM;
+	__atomic_store_n(&fs->fs_own, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int
 kq__sys_close(int fd)
 {
+	struct fdslot *fs = slot_peek(fd);
+
+	/* Before the close: after it, the number may be the program's. */
+	if (fs != NULL)
+		__atomic_store_n(&fs->fs_own, 0, __ATOMIC_RELEASE);
 	return __close(fd);
+}
+
+/* Has the descriptor kn watches been closed since kn was added? */
+static bool
+kn_stale(const struct knote *kn)
+{
+	struct fdslot *fs = slot_peek((int)kn->kn_kev.ident);
+
+	return fs != NULL &&
+	    __atomic_load_n(&fs->fs_gen, __ATOMIC_ACQUIRE) != kn->kn_cgen;
 }
 
 void
@@ -80,67 +178,64 @@ reg_init(void)
 	pthread_atfork(reg_atfork_prepare, reg_atfork_parent, reg_atfork_child);
 }
 
+/* Give kq a slot in the wrappers' list; under reg_lock. */
 static int
 reg_add(struct kq *kq, int fd)
 {
-	pthread_mutex_lock(&reg_lock);
-	if (fd >= reg_n) {
-		int n = reg_n ? reg_n : 64;
-		struct kq **t;
+	struct fdslot *fs = slot_get(fd);
+	unsigned i;
 
-		while (n <= fd)
-			n *= 2;
-		t = realloc(reg_tab, (size_t)n * sizeof(*t));
-		if (t == NULL)
-			goto nomem;
-		memset(t + reg_n, 0, (size_t)(n - reg_n) * sizeof(*t));
-		reg_tab = t;
-		reg_n = n;
-	}
-	if (reg_nall == reg_cap) {
-		size_t c = reg_cap ? reg_cap * 2 : 16;
-		struct kq **a = realloc(reg_all, c * sizeof(*a));
-
-		if (a == NULL)
-			goto nomem;
-		reg_all = a;
-		reg_cap = c;
-	}
+	if (fs == NULL)
+		return ENOMEM;
+	for (i = 0; i < KQ_SLOTS; i++)
+		if (__atomic_load_n(&kq_slots[i].ks_ep, __ATOMIC_RELAXED) == 0)
+			break;
+	if (i == KQ_SLOTS)
+		return EMFILE;
+	kq->kq_slot = i;
+	__atomic_store_n(&kq_slots[i].ks_ep, kq->kq_fd + 1, __ATOMIC_SEQ_CST);
+	if (i >= kq_nslots)
+		__atomic_store_n(&kq_nslots, i + 1, __ATOMIC_RELEASE);
 	/* A stale entry: its descriptor was closed behind the library's back. */
-	reg_tab[fd] = kq;
-	reg_all[reg_nall++] = kq;
-	reg_live++;
-	pthread_mutex_unlock(&reg_lock);
+	__atomic_store_n(&fs->fs_kq, kq, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&reg_live, 1, __ATOMIC_SEQ_CST);
 	return 0;
-nomem:
-	pthread_mutex_unlock(&reg_lock);
-	return ENOMEM;
 }
 
-/* Under reg_lock. */
-static void
-reg_forget(struct kq *kq)
-{
-	size_t i;
+static void kq_put(struct kq *kq);
 
-	for (i = 0; i < reg_nall; i++) {
-		if (reg_all[i] == kq) {
-			reg_all[i] = reg_all[--reg_nall];
-			reg_live--;
-			return;
-		}
+/*
+ * Release the kqueues whose program descriptor a wrapper closed (it could
+ * not: that frees memory).  A kq_get() that found one before the wrapper
+ * took it out of the table took its reference under reg_lock, so the
+ * table's reference goes only after reg_lock has been taken once.
+ */
+static void
+reg_reap(void)
+{
+	struct kq *kq, *next;
+
+	if (__atomic_load_n(&reg_doomed, __ATOMIC_RELAXED) == NULL)
+		return;
+	kq = __atomic_exchange_n(&reg_doomed, NULL, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&reg_lock);
+	pthread_mutex_unlock(&reg_lock);
+	for (; kq != NULL; kq = next) {
+		next = kq->kq_dnext;
+		kq_put(kq);
 	}
 }
 
 static struct kq *
 kq_get(int fd)
 {
+	struct fdslot *fs;
 	struct kq *kq = NULL;
 
-	if (fd < 0)
-		return NULL;
+	reg_reap();
 	pthread_mutex_lock(&reg_lock);
-	if (fd < reg_n && (kq = reg_tab[fd]) != NULL)
+	if ((fs = slot_peek(fd)) != NULL &&
+	    (kq = __atomic_load_n(&fs->fs_kq, __ATOMIC_ACQUIRE)) != NULL)
 		__atomic_add_fetch(&kq->kq_refs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&reg_lock);
 	return kq;
@@ -245,6 +340,17 @@ kick_sync(struct kq *kq)
 		if (read(kq->kq_kick, &v, sizeof(v)) == sizeof(v) ||
 		    errno == EAGAIN)
 			kq->kq_kicked = false;
+		/*
+		 * A close() of the program's descriptor sets kq_dead, then
+		 * writes the eventfd: if that write was just read, kq_dead is
+		 * seen here, and the eventfd is made readable again.
+		 */
+		if (__atomic_load_n(&kq->kq_dead, __ATOMIC_SEQ_CST)) {
+			kq->kq_closed = true;
+			v = 1;
+			if (write(kq->kq_kick, &v, sizeof(v)) == sizeof(v))
+				kq->kq_kicked = true;
+		}
 	}
 }
 
@@ -437,7 +543,7 @@ kq__own_fd(struct kq *kq, struct knote *kn, int ifd, uint32_t events)
 	struct kq_fdent *fe = fdent(kq, ifd, true);
 	int rc;
 
-	if (fe == NULL)
+	if (fe == NULL || kq__mark_own(ifd) != 0)
 		return ENOMEM;
 	fe->fe_own = kn;
 	fe->fe_rd = fe->fe_wr = NULL;
@@ -489,6 +595,8 @@ kq__special_fd(struct kq *kq, int fd, bool signalfd)
 {
 	struct epoll_event ev;
 
+	if (kq__mark_own(fd) != 0)
+		return ENOMEM;
 	ev.events = EPOLLIN | (signalfd ? EPOLLET : 0);
 	ev.data.u64 = (uint64_t)(signalfd ? SIGFD_GEN : INOTIFY_GEN) << 32 |
 	    (uint32_t)fd;
@@ -547,6 +655,9 @@ kn_free(struct knote *kn)
 static void
 kn_drop(struct kq *kq, struct knote *kn)
 {
+	if (kn->kn_fop->f_isfd)
+		__atomic_sub_fetch(&slot_peek((int)kn->kn_kev.ident)->fs_watch,
+		    1, __ATOMIC_SEQ_CST);
 	hash_remove(kq, kn);
 	queue_leave(kq, kn);
 	kn->kn_fop->f_detach(kq, kn);
@@ -577,6 +688,100 @@ kn_delete(struct kq *kq, struct knote *kn)
 	return true;
 }
 
+/*
+ * Descriptor fd was closed (or replaced by dup2): drop the READ, WRITE and
+ * VNODE knotes on it that are older than the close.  The wrapper already
+ * took fd out of this kqueue's epoll set, so the item is forgotten here
+ * without a call: fd may be another file by now, or one of the library's.
+ */
+static void
+fd_forget(struct kq *kq, int fd)
+{
+	static const short fdfilt[] = { EVFILT_READ, EVFILT_WRITE,
+	    EVFILT_VNODE };
+	struct knote *gone[3];
+	struct kq_fdent *fe;
+	bool rearm = false;
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(fdfilt) / sizeof(fdfilt[0]); i++) {
+		struct knote *kn = kq__find(kq, (uintptr_t)fd, fdfilt[i]);
+
+		if (kn != NULL && kn_stale(kn))
+			gone[n++] = kn;
+	}
+	if (n == 0)
+		return;
+	fe = fdent(kq, fd, false);
+	if (fe != NULL && fe->fe_own == NULL) {
+		bool rd = fe->fe_rd != NULL && kn_stale(fe->fe_rd);
+		bool wr = fe->fe_wr != NULL && kn_stale(fe->fe_wr);
+
+		if (rd)
+			fe->fe_rd = NULL;
+		if (wr)
+			fe->fe_wr = NULL;
+		if (fe->fe_rd == NULL && fe->fe_wr == NULL)
+			fe->fe_mask = 0;
+		else if (rd || wr)
+			rearm = true;	/* one knote is on the new file */
+	}
+	for (i = 0; i < n; i++)
+		kn_drop(kq, gone[i]);
+	if (rearm)
+		(void)kq__fd_rearm(kq, fd);
+}
+
+/* Look at every knote: the close log lost some closes. */
+static void
+fd_forget_all(struct kq *kq)
+{
+	struct knote *kn;
+	size_t i;
+
+	for (i = 0; i < kq->kq_hsize; i++) {
+again:
+		for (kn = kq->kq_hash[i]; kn != NULL; kn = kn->kn_hnext) {
+			if (kn->kn_fop->f_isfd && kn_stale(kn)) {
+				fd_forget(kq, (int)kn->kn_kev.ident);
+				goto again;
+			}
+		}
+	}
+}
+
+/*
+ * Catch up with the wrappers, under kq's lock, before registering or
+ * delivering anything: a close of the program's kqueue descriptor, and
+ * the closes of watched descriptors in the close log.
+ */
+static void
+kq_sync(struct kq *kq)
+{
+	uint64_t cur = __atomic_load_n(&close_seq, __ATOMIC_ACQUIRE), i;
+
+	if (__atomic_load_n(&kq->kq_dead, __ATOMIC_ACQUIRE))
+		kq->kq_closed = true;
+	if (cur == kq->kq_cseq)
+		return;
+	if (cur - kq->kq_cseq > CLOSE_LOG) {
+		fd_forget_all(kq);
+	} else {
+		for (i = kq->kq_cseq; i < cur; i++) {
+			uint64_t e = __atomic_load_n(&close_log[i % CLOSE_LOG],
+			    __ATOMIC_ACQUIRE);
+
+			if ((uint32_t)(e >> 32) != (uint32_t)i) {
+				/* Not written yet, or written over. */
+				fd_forget_all(kq);
+				break;
+			}
+			fd_forget(kq, (int)(uint32_t)e);
+		}
+	}
+	kq->kq_cseq = cur;
+}
+
 static int
 check_kc(struct kq *kq, const struct kevent *kev)
 {
@@ -598,6 +803,7 @@ static int
 kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
 {
 	const struct kq_filtops *fop = filtops(kev->filter);
+	struct fdslot *fs = NULL;
 	struct knote *kn;
 	int rc;
 
@@ -605,6 +811,13 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
 		return EINVAL;
 	if (fop->f_isfd && kev->ident > INT_MAX)
 		return EBADF;
+	if (fop->f_isfd) {
+		if ((fs = slot_get((int)kev->ident)) == NULL)
+			return fcntl((int)kev->ident, F_GETFD) < 0 ? EBADF :
+			    ENOMEM;
+		/* Knotes of a closed descriptor with this number go first. */
+		fd_forget(kq, (int)kev->ident);
+	}
 	/*
 	 * A knote that exists names an open descriptor (closing one drops its
 	 * knotes), so only a new one costs the check.
@@ -617,6 +830,9 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
 			return ENOENT;
 		if (kev->flags & EV_DELETE)
 			return ENOENT;
+		/* Not the program's: the library's own (kqueue(3), ERRORS). */
+		if (fs != NULL && __atomic_load_n(&fs->fs_own, __ATOMIC_ACQUIRE))
+			return EBADF;
 		if (kev->flags & EV_KCONT) {
 			if ((rc = check_kc(kq, kev)) != 0)
 				return rc;
@@ -641,11 +857,30 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
 			free(kn);
 			return rc;
 		}
+		if (fs != NULL) {
+			/*
+			 * Counted before epoll has an item for it, so that a
+			 * close() from here on takes the item out; the
+			 * generation read after, so that any close from here
+			 * on makes the knote stale.
+			 */
+			__atomic_add_fetch(&fs->fs_watch, 1, __ATOMIC_SEQ_CST);
+			kn->kn_cgen = __atomic_load_n(&fs->fs_gen,
+			    __ATOMIC_SEQ_CST);
+		}
 		if ((rc = fop->f_attach(kq, kn)) != 0) {
 			hash_remove(kq, kn);
 			kq__drop_own(kq, kn);
+			if (fs != NULL)
+				__atomic_sub_fetch(&fs->fs_watch, 1,
+				    __ATOMIC_SEQ_CST);
 			free(kn);
 			return rc;
+		}
+		if (fs != NULL && kn_stale(kn)) {
+			/* Closed meanwhile by another thread. */
+			fd_forget(kq, (int)kev->ident);
+			return EBADF;
 		}
 		if (kev->flags & EV_FORCEONESHOT) {
 			kn->kn_status |= KN_FORCED;
@@ -730,6 +965,11 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 
 	if (kn->kn_status & (KN_DISABLED | KN_DELETED))
 		return;
+	if (kn->kn_fop->f_isfd && kn_stale(kn)) {
+		/* Its descriptor was closed: never delivered again. */
+		fd_forget(kq, (int)kn->kn_kev.ident);
+		return;
+	}
 	if (kn->kn_kc == NULL && kn->kn_dscan == s->id && s->id != 0)
 		return;		/* in this caller's list already */
 	if (kn->kn_queue == KNQ_PENDING)
@@ -906,6 +1146,7 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 		uint64_t now;
 		int want;
 
+		kq_sync(kq);
 		if (kq->kq_closed) {
 			rc = EBADF;
 			break;
@@ -982,6 +1223,7 @@ kq__create(struct kc_executor *owner, int *fdp)
 	int ufd, err;
 
 	pthread_once(&reg_once, reg_init);
+	reg_reap();
 	kq = calloc(1, sizeof(*kq));
 	if (kq == NULL) {
 		errno = ENOMEM;
@@ -1014,7 +1256,19 @@ kq__create(struct kc_executor *owner, int *fdp)
 	ufd = fcntl(kq->kq_fd, F_DUPFD_CLOEXEC, 0);
 	if (ufd < 0)
 		goto fail;
-	if ((err = reg_add(kq, ufd)) != 0) {
+	/* An executor's descriptor is the library's, as are the others. */
+	if ((err = kq__mark_own(kq->kq_fd)) != 0 ||
+	    (err = kq__mark_own(kq->kq_kick)) != 0 ||
+	    (owner != NULL && (err = kq__mark_own(ufd)) != 0)) {
+		kq__sys_close(ufd);
+		errno = err;
+		goto fail;
+	}
+	kq->kq_cseq = __atomic_load_n(&close_seq, __ATOMIC_ACQUIRE);
+	pthread_mutex_lock(&reg_lock);
+	err = reg_add(kq, ufd);
+	pthread_mutex_unlock(&reg_lock);
+	if (err != 0) {
 		kq__sys_close(ufd);
 		errno = err;
 		goto fail;
@@ -1048,6 +1302,17 @@ kq_free(struct kq *kq)
 	}
 	KC__DASSERT(kq->kq_phead == NULL && kq->kq_lowat == NULL);
 	kq__unlock(kq);
+	/*
+	 * Out of the wrappers' list before the epoll descriptor is closed,
+	 * and no wrapper still looking at its number (they never block).
+	 */
+	pthread_mutex_lock(&reg_lock);
+	__atomic_store_n(&kq_slots[kq->kq_slot].ks_ep, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&kq_slots[kq->kq_slot].ks_busy,
+	    __ATOMIC_SEQ_CST) != 0)
+		sched_yield();
+	__atomic_sub_fetch(&reg_live, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&reg_lock);
 	if (kq->kq_inotify >= 0)
 		kq__sys_close(kq->kq_inotify);
 	if (kq->kq_sigfd >= 0)
@@ -1062,17 +1327,14 @@ kq_free(struct kq *kq)
 }
 
 /*
- * The program's descriptor for kq is being closed: wake every thread in
- * kevent() on it (they return EBADF) and let the knotes go with the last.
- * Under reg_lock.
+ * An executor's kqueue goes: wake every thread in kevent() on it (they
+ * return EBADF) and let the knotes go with the last.  Under reg_lock.
  */
 static void
-kq_close_locked(struct kq *kq, int fd)
+kq_close_locked(struct kq *kq)
 {
 	uint64_t v = 1;
 
-	reg_tab[fd] = NULL;
-	reg_forget(kq);
 	kq__lock(kq);
 	kq->kq_closed = true;
 	if (write(kq->kq_kick, &v, sizeof(v)) == sizeof(v))
@@ -1080,53 +1342,74 @@ kq_close_locked(struct kq *kq, int fd)
 	kq__unlock(kq);
 }
 
-/* Remove the knotes that watch descriptor fd from every kqueue. */
+/*
+ * Descriptor fd is about to be closed, or replaced by dup2() or dup3():
+ * the part of FreeBSD's close() that the kernel does for kqueues.  Called
+ * from the wrappers, possibly in a signal handler: no lock, no allocation,
+ * only atomics on memory that is never freed, and system calls that are
+ * async-signal-safe (epoll_ctl, write).
+ *
+ * If fd is the program's kqueue descriptor, the kqueue is marked dead and
+ * its eventfd written, which wakes every thread in kevent() on it; the
+ * memory goes later (reg_reap), from a normal call.
+ *
+ * If knotes watch fd (fs_watch), the close generation of the number is
+ * increased, the close is logged and fd is taken out of every kqueue's
+ * epoll set while it still names the file (after the close, an item whose
+ * file stays open through a dup could not be removed any more).  Each
+ * kqueue then drops the knotes under its own lock.
+ *
+ * Why a close() that returned before a kevent() call began is seen by that
+ * call: the generation and the log are written with release (or stronger)
+ * order before __close() returns; kevent() reads them with acquire order
+ * under the kqueue's lock (kq_sync) before it registers or delivers, and
+ * compares the generation again before each delivery (activate), so a
+ * close that happens during the call is seen there too.  A registration
+ * counts itself in fs_watch (sequentially consistent) before epoll has an
+ * item, then reads the generation, and checks it again after: a close
+ * racing it either sees the count and removes the item, or makes the new
+ * knote stale, which its registration then reports as EBADF.
+ */
 static void
 fd_closing(int fd)
 {
-	static const short fdfilt[] = { EVFILT_READ, EVFILT_WRITE,
-	    EVFILT_VNODE };
-	struct kq **list = NULL, *gone = NULL;
-	size_t n = 0, i, j;
+	struct fdslot *fs = slot_peek(fd);
+	struct kq *kq;
+	uint64_t seq, v = 1;
+	unsigned i, n;
 
-	pthread_mutex_lock(&reg_lock);
-	if (reg_live == 0) {
-		pthread_mutex_unlock(&reg_lock);
+	if (fs == NULL)
 		return;
-	}
-	if (fd < reg_n && reg_tab[fd] != NULL) {
-		gone = reg_tab[fd];
-		if (gone->kq_exec != NULL) {
-			/* An executor's own: the program may not close it. */
-			gone = NULL;
-		} else {
-			kq_close_locked(gone, fd);
-		}
-	}
-	list = malloc(reg_nall * sizeof(*list) + 1);
-	if (list != NULL) {
-		for (i = 0; i < reg_nall; i++) {
-			list[n++] = reg_all[i];
-			__atomic_add_fetch(&reg_all[i]->kq_refs, 1,
-			    __ATOMIC_RELAXED);
-		}
-	}
-	pthread_mutex_unlock(&reg_lock);
-	for (i = 0; i < n; i++) {
-		struct kq *kq = list[i];
-		struct knote *kn;
+	kq = __atomic_load_n(&fs->fs_kq, __ATOMIC_ACQUIRE);
+	if (kq != NULL && kq->kq_exec == NULL &&
+	    __atomic_compare_exchange_n(&fs->fs_kq, &kq, NULL, false,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		struct kq *head;
 
-		kq__lock(kq);
-		for (j = 0; j < sizeof(fdfilt) / sizeof(fdfilt[0]); j++)
-			if ((kn = kq__find(kq, (uintptr_t)fd, fdfilt[j])) !=
-			    NULL)
-				kn_delete(kq, kn);
-		kq__unlock(kq);
-		kq_put(kq);
+		__atomic_store_n(&kq->kq_dead, 1, __ATOMIC_SEQ_CST);
+		(void)!write(kq->kq_kick, &v, sizeof(v));
+		head = __atomic_load_n(&reg_doomed, __ATOMIC_RELAXED);
+		do
+			kq->kq_dnext = head;
+		while (!__atomic_compare_exchange_n(&reg_doomed, &head, kq,
+		    true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 	}
-	free(list);
-	if (gone != NULL)
-		kq_put(gone);	/* the table's reference */
+	if (__atomic_load_n(&fs->fs_watch, __ATOMIC_SEQ_CST) == 0)
+		return;
+	__atomic_add_fetch(&fs->fs_gen, 1, __ATOMIC_SEQ_CST);
+	seq = __atomic_fetch_add(&close_seq, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&close_log[seq % CLOSE_LOG],
+	    (uint64_t)(uint32_t)seq << 32 | (uint32_t)fd, __ATOMIC_RELEASE);
+	n = __atomic_load_n(&kq_nslots, __ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++) {
+		int ep;
+
+		__atomic_add_fetch(&kq_slots[i].ks_busy, 1, __ATOMIC_SEQ_CST);
+		ep = __atomic_load_n(&kq_slots[i].ks_ep, __ATOMIC_SEQ_CST);
+		if (ep > 0)
+			(void)epoll_ctl(ep - 1, EPOLL_CTL_DEL, fd, NULL);
+		__atomic_sub_fetch(&kq_slots[i].ks_busy, 1, __ATOMIC_SEQ_CST);
+	}
 }
 
 /* fork(): the child has no kqueues. */
@@ -1146,21 +1429,31 @@ reg_atfork_parent(void)
 static void
 reg_atfork_child(void)
 {
-	int fd;
+	unsigned c, i;
 
 	/*
 	 * Other threads' state is gone with them: close the descriptors and
-	 * leave the memory (a lock may have been held across fork()).
+	 * leave the memory (a lock may have been held across fork()).  The
+	 * epoll instances are shared with the parent: the wrappers must not
+	 * touch them from here on.
 	 */
-	for (fd = 0; fd < reg_n; fd++) {
-		struct kq *kq = reg_tab[fd];
+	for (i = 0; i < KQ_SLOTS; i++)
+		kq_slots[i].ks_ep = 0;
+	kq_nslots = 0;
+	for (c = 0; c < SLOT_DIRN; c++) {
+		struct fdslot *chunk = fd_dir[c];
 
-		if (kq == NULL)
+		if (chunk == NULL)
 			continue;
-		reg_tab[fd] = NULL;
-		kq__sys_close(fd);
+		for (i = 0; i < SLOT_CHUNK; i++) {
+			chunk[i].fs_watch = 0;
+			if (chunk[i].fs_kq == NULL)
+				continue;
+			chunk[i].fs_kq = NULL;
+			kq__sys_close((int)(c << SLOT_SHIFT | i));
+		}
 	}
-	reg_nall = 0;
+	reg_doomed = NULL;
 	reg_live = 0;
 	pthread_mutex_unlock(&reg_lock);
 }
@@ -1205,6 +1498,7 @@ kevent(int kqfd, const struct kevent *changelist, int nchanges,
 	}
 	if (nchanges > 0) {
 		kq__lock(kq);
+		kq_sync(kq);
 		for (i = 0; i < nchanges; i++) {
 			const struct kevent *kev = &changelist[i];
 
@@ -1257,21 +1551,26 @@ fail:
 /*
  * With no kqueue alive these are the C library's calls and nothing else; the
  * loads are relaxed, since a kqueue made concurrently by another thread
- * cannot yet hold this descriptor.
+ * cannot yet hold this descriptor.  Async-signal-safe: see fd_closing().
  */
 static int
 close_slow(int fd)
 {
+	int saved = errno;
+
 	fd_closing(fd);
+	errno = saved;
 	return __close(fd);
 }
 
-static bool
+static void
 dup_slow(int oldfd, int newfd)
 {
+	int saved = errno;
+
 	if (oldfd != newfd && newfd >= 0 && fcntl(oldfd, F_GETFD) >= 0)
 		fd_closing(newfd);
-	return true;
+	errno = saved;
 }
 
 __attribute__((visibility("default"))) KQ_UNSANITIZED int
@@ -1312,6 +1611,8 @@ kq__wake_fd(struct kq *kq, int fd)
 {
 	struct epoll_event ev;
 
+	if (kq__mark_own(fd) != 0)
+		return ENOMEM;
 	ev.events = EPOLLIN | EPOLLET;	/* never read: every write is an edge */
 	ev.data.u64 = (uint64_t)WAKE_GEN << 32 | (uint32_t)fd;
 	if (epoll_ctl(kq->kq_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
@@ -1339,7 +1640,9 @@ kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 	struct scan s = { .out = NULL, .nout = 0 };
 	int i, m;
 
+	reg_reap();
 	kq__lock(kq);
+	kq_sync(kq);
 	s.id = ++kq->kq_scanid;
 	if (kq->kq_phead != NULL) {
 		if (sleeping != NULL) {
@@ -1359,6 +1662,7 @@ kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 	if (m <= 0)
 		return 0;
 	kq__lock(kq);
+	kq_sync(kq);
 	s.id = ++kq->kq_scanid;
 	for (i = 0; i < m && !kq->kq_closed; i++)
 		dispatch(kq, &evs[i], &s);
@@ -1372,9 +1676,13 @@ kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 void
 kq__destroy_owned(struct kq *kq, int fd)
 {
+	struct fdslot *fs = slot_peek(fd);
+
 	pthread_mutex_lock(&reg_lock);
-	if (fd < reg_n && reg_tab[fd] == kq)
-		kq_close_locked(kq, fd);
+	if (fs != NULL && __atomic_load_n(&fs->fs_kq, __ATOMIC_ACQUIRE) == kq) {
+		__atomic_store_n(&fs->fs_kq, NULL, __ATOMIC_RELEASE);
+		kq_close_locked(kq);
+	}
 	pthread_mutex_unlock(&reg_lock);
 	kq__sys_close(fd);
 	kq_put(kq);
