@@ -1117,6 +1117,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (sigtimedwait(&set, NULL, &zero) > 0)
 		continue;
 	/*
+	 * A kqueue whose descriptor close() took is released at the next
+	 * kqueue() or kevent() call (close() may run in a signal handler and
+	 * cannot free; kqueue(3)): make that call, as a program would.
+	 */
+	(void)kevent(-1, NULL, 0, NULL, 0, NULL);
+	/*
 	 * The library keeps one eventfd per signal ever watched, for good:
 	 * those may be new; anything else still open is a leak.
 	 */
