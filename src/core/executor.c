@@ -57,6 +57,7 @@ struct kc__worker {
 	pthread_t			 w_thread;
 	unsigned			 w_index;
 	bool				 w_busy;	/* pool: running a continuation */
+	struct kc__runner		*w_runner;	/* its thread's, once it runs */
 	struct kc_executor_stats	 w_stats;
 };
 
@@ -85,7 +86,6 @@ struct kc_executor {
 	struct kc		*ex_local_tail;
 	unsigned		 ex_nbusy;
 	uint32_t		 ex_idle;	/* soft: nothing pending or running */
-	uint32_t		 ex_inbatch;	/* soft: running a batch now */
 
 	/* Timers, under ex_tlock.  ex_tnext is read without it. */
 	uint32_t		 ex_tlock __attribute__((aligned(64)));
@@ -480,11 +480,8 @@ soft_batch(struct kc_executor *ex, struct kc__runner *r, struct kc__worker *wk)
 	unsigned n = 0;
 
 	while (n < ex->ex_batch && (kc = local_pop(ex)) != NULL) {
-		if (n++ == 0) {
-			KC__STORE(&ex->ex_inbatch, 1);
-			if (KC__LOAD_RELAXED(&ex->ex_idle))
-				KC__STORE(&ex->ex_idle, 0);
-		}
+		if (n++ == 0 && KC__LOAD_RELAXED(&ex->ex_idle))
+			KC__STORE(&ex->ex_idle, 0);
 		if (KC__UNLIKELY(KC__LOAD_RELAXED(&ex->ex_ctl) ==
 		    CTL_HANDBACK)) {
 			/* Stop now: kc goes back to the head of the FIFO. */
@@ -499,10 +496,8 @@ soft_batch(struct kc_executor *ex, struct kc__runner *r, struct kc__worker *wk)
 		else
 			KC__STAT_INC(&wk->w_stats.cancelled_unlinked);
 	}
-	if (n > 0) {
-		KC__STORE(&ex->ex_inbatch, 0);
+	if (n > 0)
 		KC__STAT_INC(&wk->w_stats.batches);
-	}
 	return n;
 }
 
@@ -635,6 +630,7 @@ soft_main(void *arg)
 
 	r->r_exec = ex;
 	r->r_stats = &wk->w_stats;
+	KC__STORE(&wk->w_runner, r);
 	pthread_setname_np(pthread_self(), ex->ex_name);
 	kc__trace_thread_named();
 	for (;;) {
@@ -737,8 +733,32 @@ pool_control(struct kc_executor *ex, uint32_t ctl)
 }
 
 /*
+ * True if a thread of ex is inside a continuation now: its runner has one
+ * published (from before the call until the kc is idle again, which is
+ * what a caller that waited for its continuation saw).
+ */
+static bool
+exec_running(struct kc_executor *ex)
+{
+	struct kc__runner *r;
+	unsigned i;
+
+	for (i = 0; i < ex->ex_nthreads; i++) {
+		r = KC__LOAD(&ex->ex_workers[i].w_runner);
+		if (r != NULL && KC__LOAD(&r->r_stack[0]) != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Destroy's check for a pool, made by the requesting thread under the pool
  * mutex, because every worker may be blocked in a continuation.  0: closed.
+ * A worker counted in ex_nbusy that is in no continuation has returned from
+ * one and is on its way back to this mutex: wait for it (it needs only the
+ * mutex), or a destroy just after the last continuation returned would say
+ * -EBUSY for work that has finished.  A worker in a continuation makes the
+ * pool busy at once.
  */
 static int
 pool_close_if_idle(struct kc_executor *ex)
@@ -746,6 +766,11 @@ pool_close_if_idle(struct kc_executor *ex)
 	int rc = -EBUSY;
 
 	pthread_mutex_lock(&ex->ex_mtx);
+	while (ex->ex_nbusy > 0 && !exec_running(ex)) {
+		pthread_mutex_unlock(&ex->ex_mtx);
+		sched_yield();
+		pthread_mutex_lock(&ex->ex_mtx);
+	}
 	if (ex->ex_nbusy == 0 && ex->ex_local == NULL && exec_try_close(ex)) {
 		pthread_cond_broadcast(&ex->ex_cond);
 		rc = 0;
@@ -766,6 +791,7 @@ pool_main(void *arg)
 
 	r->r_exec = ex;
 	r->r_stats = &wk->w_stats;
+	KC__STORE(&wk->w_runner, r);
 	snprintf(name, sizeof(name), "%.11s/%u", ex->ex_name, wk->w_index);
 	pthread_setname_np(pthread_self(), name);
 	kc__trace_thread_named();
@@ -909,20 +935,19 @@ kc_executor_create(struct kc_executor **exp, const struct kc_executor_attr *attr
 /*
  * A soft executor that has just returned from its last continuation is
  * between batches (timers, its kqueue) for a moment before it says it is
- * idle: give it that moment, so that destroy right after a run does not
- * fail.  A running continuation or new work ends the wait at once.
+ * idle: wait that moment out, so that destroy right after a run does not
+ * fail.  A continuation running (exec_running) or new work ends the wait at
+ * once; outside continuations the executor's loop only moves due timers
+ * and polls with no timeout, so the wait is short.  (A bounded count of
+ * yields, as before, ran out on a loaded machine before the executor got a
+ * time slice, and destroy then said -EBUSY for work that had finished.)
  */
 static void
 soft_settle(struct kc_executor *ex)
 {
-	unsigned i;
-
-	for (i = 0; i < 10000; i++) {
-		if (KC__LOAD(&ex->ex_idle) || KC__LOAD(&ex->ex_inbatch) ||
-		    KC__LOAD(&ex->ex_head) != NULL)
-			return;
+	while (!KC__LOAD(&ex->ex_idle) && KC__LOAD(&ex->ex_head) == NULL &&
+	    !exec_running(ex))
 		sched_yield();
-	}
 }
 
 /* Post a control request and wait for the consumer's answer. */
