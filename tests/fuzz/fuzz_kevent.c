@@ -937,8 +937,12 @@ op_file(struct in *in)
 		H.renamed = !H.renamed;
 		break;
 	case 3:
-		if (fd >= 0)
-			(void)fchmod(fd, (b & 0x10) ? 0644 : 0600);
+		/*
+		 * By path, never through the slot: after a dup2() the slot may
+		 * hold /dev/null, and a fuzzer run as root would change the
+		 * device's mode for the whole machine.
+		 */
+		CHECK(chmod(cur, (b & 0x10) ? 0644 : 0600) == 0);
 		break;
 	case 4:
 		CHECK(link(cur, H.lnk) == 0);
