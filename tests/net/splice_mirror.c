@@ -67,6 +67,41 @@ mirror_peer(struct st_peer *m, int fd, uint64_t sid, uint64_t len)
 	m->recv_len = len;
 }
 
+/*
+ * One TCP splice with one mirror that holds (does not read until told),
+ * and the client and server peers that send and take flow bytes through
+ * it.  budget 0 leaves the library's default.
+ */
+static void
+held_open(struct st_sp *s, struct st_peer *cl, struct st_peer *sv,
+    struct st_peer *mi, struct kc_executor *ex, uint64_t flow,
+    uint64_t budget, int policy)
+{
+	memset(s, 0, sizeof(*s));
+	s->ex = ex;
+	s->ka = s->kb = s->km = NT_TCP4;
+	s->nm = 1;
+	s->mkind[0] = ST_M_SMALL;
+	s->attr.mirror_budget = budget;
+	s->attr.mirror_policy = policy;
+	st_sp_open(s, true);
+	memset(cl, 0, sizeof(*cl));
+	cl->name = "client";
+	cl->fd = s->client;
+	cl->send_sid = st_sid();
+	cl->send_len = flow;
+	cl->shut_after = true;
+	memset(sv, 0, sizeof(*sv));
+	sv->name = "server";
+	sv->fd = s->server;
+	sv->recv_sid = cl->send_sid;
+	sv->recv_len = flow;
+	sv->shut_after = true;
+	mirror_peer(mi, s->mirror[0], cl->send_sid, flow);
+	mi->recv_any = true;		/* what it drops leaves holes */
+	atomic_store(&mi->hold, 1);
+}
+
 /* The mirror got exactly len bytes of the stream, then end of file. */
 static void
 check_mirror(struct st_peer *m, uint64_t len, const struct kc_splice_stats *st)
@@ -259,32 +294,9 @@ drop_many(struct kc_executor *ex)
 	if (!st_want("KC_MIRROR_DROP: %u splices, mirrors that do not read",
 	    DROP_SPLICES))
 		return;
-	for (i = 0; i < DROP_SPLICES; i++) {
-		memset(&s[i], 0, sizeof(s[i]));
-		s[i].ex = ex;
-		s[i].ka = s[i].kb = s[i].km = NT_TCP4;
-		s[i].nm = 1;
-		s[i].mkind[0] = ST_M_SMALL;
-		s[i].attr.mirror_budget = 2 * ST_MIB;
-		s[i].attr.mirror_policy = KC_MIRROR_DROP;
-		st_sp_open(&s[i], true);
-
-		memset(&cl[i], 0, sizeof(cl[i]));
-		cl[i].name = "client";
-		cl[i].fd = s[i].client;
-		cl[i].send_sid = st_sid();
-		cl[i].send_len = flow;
-		cl[i].shut_after = true;
-		memset(&sv[i], 0, sizeof(sv[i]));
-		sv[i].name = "server";
-		sv[i].fd = s[i].server;
-		sv[i].recv_sid = cl[i].send_sid;
-		sv[i].recv_len = flow;
-		sv[i].shut_after = true;
-		mirror_peer(&mi[i], s[i].mirror[0], cl[i].send_sid, flow);
-		mi[i].recv_any = true;		/* it has holes */
-		atomic_store(&mi[i].hold, 1);
-	}
+	for (i = 0; i < DROP_SPLICES; i++)
+		held_open(&s[i], &cl[i], &sv[i], &mi[i], ex, flow,
+		    2 * ST_MIB, KC_MIRROR_DROP);
 	for (i = 0; i < DROP_SPLICES; i++) {
 		st_peer_start(&mi[i]);
 		st_peer_start(&sv[i]);
@@ -353,30 +365,8 @@ cap_holds(struct kc_executor *ex, int policy)
 	KC_CHECK_OK(kc_splice_mirror_mem(&mm, KC_MIRROR_MEM_RESET_PEAK));
 	KC_CHECK_EQ(mm.cap, cap);
 	KC_CHECK_EQ(mm.held, 0);
-	for (i = 0; i < CAP_SPLICES; i++) {
-		memset(&s[i], 0, sizeof(s[i]));
-		s[i].ex = ex;
-		s[i].ka = s[i].kb = s[i].km = NT_TCP4;
-		s[i].nm = 1;
-		s[i].mkind[0] = ST_M_SMALL;
-		s[i].attr.mirror_policy = policy;	/* the default budget */
-		st_sp_open(&s[i], true);
-		memset(&cl[i], 0, sizeof(cl[i]));
-		cl[i].name = "client";
-		cl[i].fd = s[i].client;
-		cl[i].send_sid = st_sid();
-		cl[i].send_len = flow;
-		cl[i].shut_after = true;
-		memset(&sv[i], 0, sizeof(sv[i]));
-		sv[i].name = "server";
-		sv[i].fd = s[i].server;
-		sv[i].recv_sid = cl[i].send_sid;
-		sv[i].recv_len = flow;
-		sv[i].shut_after = true;
-		mirror_peer(&mi[i], s[i].mirror[0], cl[i].send_sid, flow);
-		mi[i].recv_any = true;
-		atomic_store(&mi[i].hold, 1);
-	}
+	for (i = 0; i < CAP_SPLICES; i++)	/* the default budget: 0 */
+		held_open(&s[i], &cl[i], &sv[i], &mi[i], ex, flow, 0, policy);
 	for (i = 0; i < CAP_SPLICES; i++) {
 		st_peer_start(&mi[i]);
 		st_peer_start(&sv[i]);
