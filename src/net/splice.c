@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,6 +48,9 @@
 #define PUMP_BATCH	16	/* regions per readiness event */
 #define SMALL_MAX	(64u * 1024u)	/* a copy read this full means bulk */
 #define SMALL_RUN	4		/* small spliced regions: copy again */
+#define SPILL_SEND	(8u << 20)	/* most one sendfile(2) from a spill */
+#define SPILL_TRIM	(2u << 20)	/* sent spill bytes freed in steps:
+					   a multiple of any page size */
 
 enum { FWD = KC_SPLICE_FWD, REV = KC_SPLICE_REV };
 
@@ -81,9 +86,24 @@ struct dir {
 	unsigned		 d_smallrun;	/* small spliced regions in a row */
 };
 
+/*
+ * What a mirror holds goes out in this order: its spill file's bytes
+ * [m_sprd, m_spwr), its pipe's m_plen, then its chain m_back.  A region
+ * is teed to the pipe; when the pipe is full its bytes move to the end of
+ * the spill file (a memfd) first, by one kernel copy into page cache
+ * pages that sendfile(2) later hands to the socket without another.  The
+ * chain (user memory) is what a copied region, or a region no pipe or
+ * spill file could take, is shared into; a spliced region that comes
+ * while the chain holds bytes first moves the pipe's and the chain's bytes
+ * to the spill file, so that it can be teed after them.
+ */
 struct mirror {
 	struct kc_socket	*m_sock;	/* NULL once let go */
 	int			 m_fd;
+	int			 m_spfd;	/* spill file, -1 none */
+	uint64_t		 m_sprd;	/* its next byte to send */
+	uint64_t		 m_spwr;	/* its end */
+	uint64_t		 m_sptrim;	/* freed below this */
 	struct kc__pipe		*m_pipe;
 	size_t			 m_plen;
 	struct kc_chain		 m_back;	/* after the pipe's bytes */
@@ -380,11 +400,117 @@ mirror_event(struct kc_splice *sp, struct mirror *m, int ev, int err)
 		    (unsigned)(m - sp->sp_m), err);
 }
 
+/* What m holds: its spill file's, its pipe's and its chain's bytes. */
+static uint64_t
+mirror_len(const struct mirror *m)
+{
+	return (m->m_spwr - m->m_sprd) + m->m_plen +
+	    kc_chain_len(&m->m_back);
+}
+
+static void
+spill_close(struct mirror *m)
+{
+	if (m->m_spfd >= 0)
+		close(m->m_spfd);
+	m->m_spfd = -1;
+	m->m_sprd = m->m_spwr = m->m_sptrim = 0;
+}
+
+static int
+spill_open(struct mirror *m)
+{
+	if (m->m_spfd < 0 &&
+	    (m->m_spfd = memfd_create("kcsplice-mirror", MFD_CLOEXEC)) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Move all of m's pipe to the end of its spill file (made now if it has
+ * none): 0, or -errno with what did move counted in the file.
+ */
+static int
+spill_pipe(struct mirror *m)
+{
+	loff_t off;
+	ssize_t r;
+	int e;
+
+	if ((e = spill_open(m)) != 0)
+		return e;
+	while (m->m_plen > 0) {
+		off = (loff_t)m->m_spwr;
+		r = splice(m->m_pipe->p_rd, NULL, m->m_spfd, &off, m->m_plen,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		m->m_plen -= (size_t)r;
+		m->m_spwr += (uint64_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Move all that m holds to its spill file, in order (its pipe's bytes,
+ * then its chain's), so that a spliced region can follow them by tee(2):
+ * 0, or -errno with m's order kept (what moved went to the file's end).
+ */
+static int
+spill_all(struct mirror *m)
+{
+	struct iovec iov[64];
+	ssize_t r;
+	int e, cnt;
+
+	if (kc_chain_len(&m->m_back) == 0)
+		return 0;
+	if ((e = spill_pipe(m)) != 0)
+		return e;
+	while (kc_chain_len(&m->m_back) > 0) {
+		cnt = kc_chain_iov(&m->m_back, iov, 64, NULL);
+		r = pwritev(m->m_spfd, iov, cnt, (off_t)m->m_spwr);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		(void)kc_chain_drop(&m->m_back, (size_t)r);
+		m->m_spwr += (uint64_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Free the spill file's pages that its socket has taken, and the file
+ * itself once all of it is out.  Only whole aligned steps are punched:
+ * punching part of a page (or of a huge one) zeroes that part in place,
+ * and the socket may still hold the page for bytes it has not yet
+ * delivered.  A whole page punched leaves the file, not the socket.
+ */
+static void
+spill_trim(struct mirror *m)
+{
+	uint64_t to;
+
+	if (m->m_sprd == m->m_spwr) {
+		spill_close(m);
+		return;
+	}
+	to = m->m_sprd & ~(uint64_t)(SPILL_TRIM - 1);
+	if (to == m->m_sptrim)
+		return;
+	if (fallocate(m->m_spfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    (off_t)m->m_sptrim, (off_t)(to - m->m_sptrim)) == 0)
+		m->m_sptrim = to;
+}
+
 /* Give back to the cap what m no longer holds (its socket took it). */
 static void
 mirror_sync(struct mirror *m)
 {
-	uint64_t now = m->m_plen + kc_chain_len(&m->m_back);
+	uint64_t now = mirror_len(m);
 
 	if (now < m->m_held) {
 		mm_give(m->m_held - now);
@@ -404,6 +530,7 @@ mirror_release(struct kc_splice *sp, struct mirror *m, bool abort)
 
 	mm_give(m->m_held);
 	m->m_held = 0;
+	spill_close(m);
 	if (m->m_draining) {
 		m->m_draining = false;
 		if (--sp->sp_mleft == 0)
@@ -431,7 +558,7 @@ detach(struct kc_splice *sp, struct mirror *m, int err)
 	if (m->m_sock == NULL)
 		return;
 	(void)KC__TR4(KC_TR_MIRROR_DETACH, sp, m - sp->sp_m, (int64_t)err,
-	    m->m_plen + kc_chain_len(&m->m_back));
+	    mirror_len(m));
 	mirror_release(sp, m, true);
 	COUNT(sp, mirror_detached, 1);
 	mirror_event(sp, m, KC_SPLICE_EV_MIRROR_DETACHED, err);
@@ -472,36 +599,47 @@ mirror_ready(struct kc_splice *sp, struct mirror *m)
 	return (st & KC_SS_CONNECTED) && !(st & KC_SS_CONNECTING);
 }
 
+/*
+ * One write of m's first held bytes to its socket, from its spill file,
+ * its pipe or its chain, whichever holds them: how many, or -errno.
+ */
+static ssize_t
+mirror_write1(struct mirror *m)
+{
+	uint64_t left = m->m_spwr - m->m_sprd;
+	loff_t off = (loff_t)m->m_sprd;
+	ssize_t n;
+
+	if (left > 0) {
+		n = sendfile(m->m_fd, m->m_spfd, &off,
+		    left < SPILL_SEND ? (size_t)left : SPILL_SEND);
+		if (n > 0) {
+			m->m_sprd += (uint64_t)n;
+			spill_trim(m);
+		}
+	} else if (m->m_plen > 0) {
+		n = splice(m->m_pipe->p_rd, NULL, m->m_fd, NULL, m->m_plen,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0)
+			m->m_plen -= (size_t)n;
+	} else {
+		if (m->m_pipe != NULL) {
+			kc__pipe_put(m->m_pipe, true);
+			m->m_pipe = NULL;
+		}
+		return kc_chain_write(&m->m_back, m->m_fd);
+	}
+	return n < 0 ? -errno : n;
+}
+
 /* Write what m holds; 0 when all is out, 1 when it must wait, -1 gone. */
 static int
 mirror_write(struct kc_splice *sp, struct mirror *m)
 {
 	ssize_t n;
 
-	while (m->m_plen > 0) {
-		n = splice(m->m_pipe->p_rd, NULL, m->m_fd, NULL, m->m_plen,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0) {
-			m->m_plen -= (size_t)n;
-			m->m_out += (uint64_t)n;
-			COUNT(sp, mirrored, (uint64_t)n);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			kc__socket_want_write(m->m_sock);
-			return 1;
-		}
-		detach(sp, m, n < 0 ? -errno : -EPIPE);
-		return -1;
-	}
-	if (m->m_pipe != NULL) {
-		kc__pipe_put(m->m_pipe, true);
-		m->m_pipe = NULL;
-	}
-	while (kc_chain_len(&m->m_back) > 0) {
-		n = kc_chain_write(&m->m_back, m->m_fd);
+	while (mirror_len(m) > 0) {
+		n = mirror_write1(m);
 		if (n > 0) {
 			m->m_out += (uint64_t)n;
 			COUNT(sp, mirrored, (uint64_t)n);
@@ -515,6 +653,10 @@ mirror_write(struct kc_splice *sp, struct mirror *m)
 		}
 		detach(sp, m, n < 0 ? (int)n : -EPIPE);
 		return -1;
+	}
+	if (m->m_pipe != NULL) {
+		kc__pipe_put(m->m_pipe, true);
+		m->m_pipe = NULL;
 	}
 	return 0;
 }
@@ -643,6 +785,44 @@ over_budget(struct kc_splice *sp, struct mirror *m, size_t n)
 	return false;
 }
 
+/*
+ * Tee the region d's pipe holds (n bytes) to m's pipe; when that is full,
+ * its bytes go to the end of m's spill file first and the region is teed
+ * again (tee(2) always starts at the region's first byte, so those of its
+ * bytes that went to the file with the pipe's come off the file's end).
+ * Returns how many of the n bytes, from the first, m now holds; the rest
+ * go to its chain.
+ */
+static size_t
+tee_mirror(struct kc_splice *sp, struct dir *d, struct mirror *m, size_t n)
+{
+	ssize_t r, again;
+
+	if (m->m_pipe == NULL &&
+	    (m->m_pipe = kc__pipe_get(sp->sp_attr.pipe_size)) == NULL) {
+		COUNT(sp, pipe_fallbacks, 1);
+		return 0;
+	}
+	if ((r = tee(d->d_pipe->p_rd, m->m_pipe->p_wr, n,
+	    SPLICE_F_NONBLOCK)) < 0)
+		r = 0;
+	m->m_plen += (size_t)r;
+	if ((size_t)r == n || spill_pipe(m) != 0)
+		return (size_t)r;
+	again = tee(d->d_pipe->p_rd, m->m_pipe->p_wr, n, SPLICE_F_NONBLOCK);
+	if (again >= r) {
+		m->m_spwr -= (uint64_t)r;
+		m->m_plen = (size_t)again;
+		return (size_t)again;
+	}
+	/* An empty pipe took less than a fuller one: drop it and its bytes. */
+	if (again > 0) {
+		kc__pipe_put(m->m_pipe, false);
+		m->m_pipe = NULL;
+	}
+	return (size_t)r;
+}
+
 /* Tee the region d's pipe holds (n bytes) to every mirror. */
 static void
 tee_region(struct kc_splice *sp, struct dir *d, size_t n)
@@ -655,26 +835,13 @@ tee_region(struct kc_splice *sp, struct dir *d, size_t n)
 	for (i = 0; i < sp->sp_nm; i++) {
 		struct mirror *m = &sp->sp_m[i];
 		size_t t = 0;
-		ssize_t r;
 		int e;
 
 		if (m->m_sock == NULL || over_budget(sp, m, n))
 			continue;
-		if (src != &d->d_pend && kc_chain_len(&m->m_back) == 0 &&
-		    mirror_ready(sp, m)) {
-			if (m->m_pipe == NULL &&
-			    (m->m_pipe = kc__pipe_get(sp->sp_attr.pipe_size)) ==
-			    NULL)
-				COUNT(sp, pipe_fallbacks, 1);
-			if (m->m_pipe != NULL) {
-				r = tee(d->d_pipe->p_rd, m->m_pipe->p_wr, n,
-				    SPLICE_F_NONBLOCK);
-				if (r > 0) {
-					t = (size_t)r;
-					m->m_plen += t;
-				}
-			}
-		}
+		if (src != &d->d_pend && mirror_ready(sp, m) &&
+		    spill_all(m) == 0)
+			t = tee_mirror(sp, d, m, n);
 		if (m->m_sock == NULL)
 			continue;
 		if (t < n) {
@@ -1224,7 +1391,7 @@ mirror_finish(struct kc_splice *sp, struct mirror *m)
 	mirror_flush(sp, m);
 	if (m->m_sock == NULL)
 		return;
-	if (m->m_plen == 0 && kc_chain_len(&m->m_back) == 0) {
+	if (mirror_len(m) == 0) {
 		mirror_release(sp, m, false);
 		return;
 	}
@@ -1538,8 +1705,7 @@ linger_fn(void *obj, void *env, int status)
 			continue;
 		}
 		if (sp->sp_attr.mirror_policy == KC_MIRROR_DROP) {
-			COUNT(sp, mirror_dropped,
-			    m->m_plen + kc_chain_len(&m->m_back));
+			COUNT(sp, mirror_dropped, mirror_len(m));
 			mirror_release(sp, m, true);
 		} else {
 			detach(sp, m, -ETIMEDOUT);
@@ -1632,6 +1798,7 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 	for (i = 0; i < nmirrors; i++) {
 		sp->sp_m[i].m_sock = mirrors[i];
 		sp->sp_m[i].m_fd = kc__socket_fd(mirrors[i]);
+		sp->sp_m[i].m_spfd = -1;
 		kc_chain_init(&sp->sp_m[i].m_back);
 	}
 	if ((r = kc_init(&sp->sp_startkc, start_fn, sp, owner, 0)) != 0 ||

@@ -36,15 +36,29 @@
  *   pace receives a large upload whole (64 MiB, 16 MiB under sanitizers;
  *   KC_MIRROR_UPLOAD_MIB sets it, for measuring by hand), nothing dropped
  *   or detached.
+ *
+ *   What a mirror that does not read holds past its pipe: small writes
+ *   (copied regions) and bulk ones (spliced regions) in turn, while the
+ *   server takes each phase whole.  The bulk is held in a spill file (one
+ *   memfd while it holds, none once the splice is done), and when the
+ *   mirror reads at last it gets every byte in order.  The same again with
+ *   memfd_create(2) failing (a seccomp filter, installed last: it stays for
+ *   the process): the mirror still gets every byte, from the heap.
  */
 #include "splicetest.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/sockios.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -488,6 +502,114 @@ quarter_pace(struct kc_executor *ex)
 	nt_wait_count(base);
 }
 
+/* ---- held bytes past the mirror's pipe ---- */
+
+/* Spill files this process has open. */
+static int
+spill_files(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char path[300], to[256];
+	ssize_t n;
+	int found = 0;
+
+	KC_CHECK(d != NULL);
+	while ((e = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, to, sizeof(to) - 1);
+		if (n <= 0)
+			continue;
+		to[n] = '\0';
+		if (strstr(to, "memfd:kcsplice-mirror") != NULL)
+			found++;
+	}
+	closedir(d);
+	return found;
+}
+
+/* From now on memfd_create(2) fails with EMFILE, in every thread. */
+static void
+deny_memfd(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_memfd_create, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EMFILE),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = (unsigned short)(sizeof(f) / sizeof(f[0])),
+		.filter = f,
+	};
+
+	KC_CHECK_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	KC_CHECK_EQ(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+	    SECCOMP_FILTER_FLAG_TSYNC, &prog), 0);
+	KC_CHECK_EQ(syscall(SYS_memfd_create, "probe", 0), -1);
+	KC_CHECK_EQ(errno, EMFILE);
+}
+
+#define SPILL_PHASES	2
+#define SPILL_SMALL	16		/* small writes a phase, */
+#define SPILL_SMALL_LEN	300		/* of this many bytes */
+#define SPILL_BULK	(8 * ST_MIB)	/* then one bulk write */
+
+static void
+spill(struct kc_executor *ex, bool no_memfd)
+{
+	struct kc_splice_stats st;
+	struct st_peer cl, sv, mi;
+	struct st_sp s;
+	uint64_t flow = (SPILL_PHASES + 1) * SPILL_SMALL * SPILL_SMALL_LEN +
+	    SPILL_PHASES * (uint64_t)SPILL_BULK;
+	uint64_t off = 0;
+	long base = kc_socket_count();
+	int k, j;
+
+	if (!st_want("a mirror that does not read, small and bulk writes in "
+	    "turn%s", no_memfd ? ", memfd_create() failing" : ""))
+		return;
+	if (no_memfd)
+		deny_memfd();
+	held_open(&s, &cl, &sv, &mi, ex, flow, 0, KC_MIRROR_DETACH);
+	mi.recv_any = false;	/* nothing is dropped: check every byte */
+	st_peer_start(&sv);
+	st_peer_start(&mi);
+	for (k = 0; k <= SPILL_PHASES; k++) {
+		for (j = 0; j < SPILL_SMALL; j++) {
+			st_raw_write(s.client, cl.send_sid, off,
+			    SPILL_SMALL_LEN);
+			off += SPILL_SMALL_LEN;
+			kct_sleep_ns(2 * KCT_NSEC_PER_MSEC);
+		}
+		if (k == SPILL_PHASES)
+			break;
+		st_raw_write(s.client, cl.send_sid, off, SPILL_BULK);
+		off += SPILL_BULK;
+		KCT_WAIT(atomic_load(&sv.rcvd) == off, NT_WAIT_S);
+		KC_CHECK_EQ(spill_files(), no_memfd ? 0 : 1);
+	}
+	KC_CHECK_EQ(off, flow);
+	KC_CHECK_OK(shutdown(s.client, SHUT_WR));
+	st_peer_join(&sv);
+	atomic_store(&mi.hold, 0);
+	st_peer_join(&mi);
+	st_peer_check_whole(&sv);
+	st_peer_check_whole(&mi);
+	KC_CHECK_EQ(st_sp_wait(&s), 0);
+	st_sp_stats(&s, &st);
+	st_stats_print(no_memfd ? "no spill file" : "spill file", &st);
+	/* Both kinds of region came, so both orders were tried. */
+	KC_CHECK(st.copied[KC_SPLICE_FWD] > 0);
+	KC_CHECK(st.spliced[KC_SPLICE_FWD] > 0);
+	check_mirror(&mi, flow, &st);
+	KC_CHECK_EQ(spill_files(), 0);
+	st_sp_close(&s);
+	nt_wait_count(base);
+}
+
 int
 main(void)
 {
@@ -508,6 +630,8 @@ main(void)
 	cap_holds(ex, KC_MIRROR_DROP);
 	cap_holds(ex, KC_MIRROR_DETACH);
 	quarter_pace(ex);
+	spill(ex, false);
+	spill(ex, true);	/* last: its filter stays */
 
 	nt_wait_count(base);
 	kct_exec_finish(ex);
