@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "kq.h"
+#include "kqapi.h"
 
 #define NSIGS	65
 
@@ -164,26 +165,13 @@ sigaction_watched(int sig, const struct sigaction *act, struct sigaction *old)
 	return 0;
 }
 
-__attribute__((visibility("default"))) KQ_UNSANITIZED int
-sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+KQ_UNSANITIZED int
+kc__sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if (sig <= 0 || sig >= NSIGS ||
 	    __atomic_load_n(&sig_nwatched, __ATOMIC_ACQUIRE) == 0)
 		return __sigaction(sig, act, old);
 	return sigaction_watched(sig, act, old);
-}
-
-__attribute__((visibility("default"))) sighandler_t
-signal(int sig, sighandler_t handler)
-{
-	struct sigaction sa, old;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = handler;
-	sa.sa_flags = SA_RESTART;	/* BSD semantics, as glibc's signal() */
-	if (sigaction(sig, &sa, &old) != 0)
-		return SIG_ERR;
-	return old.sa_handler;
 }
 
 /* The filter. */

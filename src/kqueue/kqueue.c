@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "kq.h"
+#include "kqapi.h"
 #include "../core/internal.h"
 
 #define KQ_EPOLL_BATCH	64
@@ -1460,8 +1461,8 @@ reg_atfork_child(void)
 
 /* The API. */
 
-__attribute__((visibility("default"))) int
-kqueue(void)
+int
+kc__kqueue(void)
 {
 	int fd;
 
@@ -1470,8 +1471,8 @@ kqueue(void)
 	return fd;
 }
 
-__attribute__((visibility("default"))) int
-kevent(int kqfd, const struct kevent *changelist, int nchanges,
+int
+kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
     struct kevent *eventlist, int nevents, const struct timespec *timeout)
 {
 	struct kq *kq;
@@ -1573,24 +1574,24 @@ dup_slow(int oldfd, int newfd)
 	errno = saved;
 }
 
-__attribute__((visibility("default"))) KQ_UNSANITIZED int
-close(int fd)
+KQ_UNSANITIZED int
+kc__close(int fd)
 {
 	if (fd >= 0 && __atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
 		return close_slow(fd);
 	return __close(fd);
 }
 
-__attribute__((visibility("default"))) KQ_UNSANITIZED int
-dup2(int oldfd, int newfd)
+KQ_UNSANITIZED int
+kc__dup2(int oldfd, int newfd)
 {
 	if (__atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
 		dup_slow(oldfd, newfd);
 	return __dup2(oldfd, newfd);
 }
 
-__attribute__((visibility("default"))) KQ_UNSANITIZED int
-dup3(int oldfd, int newfd, int flags)
+KQ_UNSANITIZED int
+kc__dup3(int oldfd, int newfd, int flags)
 {
 	if (__atomic_load_n(&reg_live, __ATOMIC_RELAXED) != 0)
 		dup_slow(oldfd, newfd);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "kqueue/kqapi.h"
 #include "core/siphash.h"
 #include "net/sockhook.h"
 #include "net/splice_int.h"
@@ -234,7 +235,7 @@ sess_sock(struct kc_dgram_relay *r, struct session *s,
 		return -errno;
 	if (connect(fd, &a->a.sa, a->len) != 0) {
 		e = -errno;
-		close(fd);
+		kc__close(fd);
 		return e;
 	}
 	if ((e = kc_socket_adopt(&k, r->r_owner, fd, NULL)) != 0)

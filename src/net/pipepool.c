@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "kqueue/kqapi.h"
 #include "net/pipe.h"
 #include <kcont/splice.h>
 
@@ -56,8 +57,8 @@ read_long(const char *path, long dflt)
 static void
 pipe_close(struct kc__pipe *p)
 {
-	close(p->p_rd);
-	close(p->p_wr);
+	kc__close(p->p_rd);
+	kc__close(p->p_wr);
 	__atomic_sub_fetch(&pages_held, (long)(p->p_size / (size_t)page_size),
 	    __ATOMIC_RELAXED);
 	free(p);
@@ -142,15 +143,15 @@ pipe_new(size_t want)
 		if (got < 0 && errno != EPERM && errno != EBUSY)
 			break;
 	}
-	close(fds[0]);
-	close(fds[1]);
+	kc__close(fds[0]);
+	kc__close(fds[1]);
 	return NULL;
 ok:
 	if ((p = malloc(sizeof(*p))) == NULL) {
 		__atomic_sub_fetch(&pages_held, (long)(size / (size_t)page_size),
 		    __ATOMIC_RELAXED);
-		close(fds[0]);
-		close(fds[1]);
+		kc__close(fds[0]);
+		kc__close(fds[1]);
 		return NULL;
 	}
 	p->p_rd = fds[0];

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "kqueue/kqapi.h"
 #include "net/sockhook.h"
 #include <kcont/socket.h>
 
@@ -211,7 +212,7 @@ sock_free(struct kc_socket *s)
 		free(d);
 	}
 	if (s->so_fd >= 0)
-		close(s->so_fd);
+		kc__close(s->so_fd);
 	free(s->so_scratch);
 	s->so_magic = 0;
 	free(s);
@@ -380,7 +381,7 @@ want_write(struct kc_socket *s)
 	if (s->so_wnote || s->so_final)
 		return;
 	EV_SET(&kev, s->so_fd, EVFILT_WRITE, EV_ENABLE, 0, 0, &s->so_wkc);
-	if (kevent(s->so_kq, &kev, 1, NULL, 0, NULL) == 0)
+	if (kc__kevent(s->so_kq, &kev, 1, NULL, 0, NULL) == 0)
 		s->so_wnote = true;
 }
 
@@ -464,7 +465,7 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	 */
 	EV_SET(&kev[nk++], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_KCONT |
 	    EV_DISPATCH | EV_DISABLE, NOTE_NODATA, 0, &s->so_wkc);
-	if (kevent(kq, kev, nk, NULL, 0, NULL) != 0) {
+	if (kc__kevent(kq, kev, nk, NULL, 0, NULL) != 0) {
 		r = -errno;
 		s->so_magic = 0;
 		(void)kc_port_destroy(&s->so_port);
@@ -493,7 +494,7 @@ kc_socket_create(struct kc_socket **sp, struct kc_executor *owner,
 	if (fd < 0)
 		return -errno;
 	if ((r = sock_new(sp, owner, fd, domain, type, attr, 0)) != 0)
-		close(fd);
+		kc__close(fd);
 	return r;
 }
 
@@ -509,26 +510,26 @@ kc_socket_adopt(struct kc_socket **sp, struct kc_executor *owner, int fd,
 
 	if (sp == NULL || owner == NULL || !kc__exec_soft(owner) || fd < 0) {
 		if (fd >= 0)
-			close(fd);
+			kc__close(fd);
 		return -EINVAL;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
 		r = errno == ENOTSOCK ? -ENOTSOCK : -errno;
-		close(fd);
+		kc__close(fd);
 		return r;
 	}
 	if ((ss.ss_family != AF_INET && ss.ss_family != AF_INET6 &&
 	    ss.ss_family != AF_UNIX) ||
 	    (type != SOCK_STREAM && type != SOCK_DGRAM)) {
-		close(fd);
+		kc__close(fd);
 		return -EINVAL;
 	}
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
 		r = -errno;
-		close(fd);
+		kc__close(fd);
 		return r;
 	}
 	{
@@ -539,7 +540,7 @@ kc_socket_adopt(struct kc_socket **sp, struct kc_executor *owner, int fd,
 			st = KC_SS_CONNECTED;
 	}
 	if ((r = sock_new(sp, owner, fd, ss.ss_family, type, attr, st)) != 0) {
-		close(fd);
+		kc__close(fd);
 		return r;
 	}
 	return 0;
@@ -802,7 +803,7 @@ accept_ready(struct kc_socket *s)
 		    &s->so_attr, KC_SS_CONNECTED);
 		(void)rl_pop(&s->so_acceptors);
 		if (err != 0) {
-			close(fd);
+			kc__close(fd);
 			answer(r, err);
 			continue;
 		}
@@ -1615,7 +1616,7 @@ sock_finalize(struct kc_socket *s)
 	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
 	(void)KC__TR2(KC_TR_SOCK_CLOSE, s, s->so_fd);
 	/* close() drops the knotes in the owner's kqueue. */
-	close(s->so_fd);
+	kc__close(s->so_fd);
 	s->so_fd = -1;
 	if (s->so_lingering && kc_cancel(&s->so_linger) > 0) {
 		s->so_lingering = false;
@@ -2139,7 +2140,7 @@ kc__socket_read_pause(struct kc_socket *s, bool pause)
 		return;
 	EV_SET(&kev, s->so_fd, EVFILT_READ, pause ? EV_DISABLE : EV_ENABLE,
 	    0, 0, &s->so_rkc);
-	if (kevent(s->so_kq, &kev, 1, NULL, 0, NULL) == 0)
+	if (kc__kevent(s->so_kq, &kev, 1, NULL, 0, NULL) == 0)
 		s->so_rpaused = pause;
 }
 

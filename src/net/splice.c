@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "kqueue/kqapi.h"
 #include "net/pipe.h"
 #include "net/sockhook.h"
 #include "net/splice_int.h"
@@ -412,7 +413,7 @@ static void
 spill_close(struct mirror *m)
 {
 	if (m->m_spfd >= 0)
-		close(m->m_spfd);
+		kc__close(m->m_spfd);
 	m->m_spfd = -1;
 	m->m_sprd = m->m_spwr = m->m_sptrim = 0;
 }
