@@ -19,12 +19,14 @@
  * and is not counted, as FreeBSD does not count it.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "core/internal.h"
 #include "kq.h"
 #include "kqapi.h"
 
@@ -33,7 +35,20 @@
 /* The C library's sigaction behind the wrapper (see kqueue.c on dlsym). */
 extern int __sigaction(int, const struct sigaction *, struct sigaction *);
 
-static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * sig_lock guards sigs[] (but count and efd, which the handler reads and
+ * writes atomically) and sig_nwatched's changes.  sigaction() takes it,
+ * and sigaction() is async-signal-safe, so it is not a mutex: it is taken
+ * with every signal blocked on the taking thread, so that no handler ever
+ * runs on a thread that holds it, and a handler that calls sigaction()
+ * only waits for another thread, which runs on and lets it go.  Held for a
+ * few stores and at most two system calls; nothing is allocated under it.
+ */
+static int sig_lock;
+#ifdef KC_DEBUG
+static pid_t sig_owner;		/* the thread that holds sig_lock */
+#endif
+#define SIG_OWNED()	KC__DASSERT(KC__LOAD_RELAXED(&sig_owner) == gettid())
 static unsigned sig_nwatched;	/* signals with our handler in place */
 
 static struct {
@@ -43,6 +58,31 @@ static struct {
 	unsigned	 watchers;	/* knotes, in every kqueue */
 	bool		 installed;	/* our handler is in place */
 } sigs[NSIGS] = { [0 ... NSIGS - 1] = { .efd = -1 } };
+
+static void
+sig_lock_take(sigset_t *saved)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, saved);
+	while (__atomic_exchange_n(&sig_lock, 1, __ATOMIC_ACQUIRE) != 0)
+		(void)sched_yield();
+#ifdef KC_DEBUG
+	__atomic_store_n(&sig_owner, gettid(), __ATOMIC_RELAXED);
+#endif
+}
+
+static void
+sig_lock_drop(const sigset_t *saved)
+{
+	SIG_OWNED();
+#ifdef KC_DEBUG
+	__atomic_store_n(&sig_owner, 0, __ATOMIC_RELAXED);
+#endif
+	__atomic_store_n(&sig_lock, 0, __ATOMIC_RELEASE);
+	(void)pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
 
 static int
 sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
@@ -107,6 +147,7 @@ sig_install(int sig)
 {
 	struct sigaction sa;
 
+	SIG_OWNED();
 	if (sigs[sig].installed)
 		return 0;
 	if (sys_sigaction(sig, NULL, &sigs[sig].prog) != 0)
@@ -131,6 +172,7 @@ sig_install(int sig)
 static void
 sig_uninstall(int sig)
 {
+	SIG_OWNED();
 	if (!sigs[sig].installed)
 		return;
 	sys_sigaction(sig, &sigs[sig].prog, NULL);
@@ -143,12 +185,13 @@ sig_uninstall(int sig)
 static int
 sigaction_watched(int sig, const struct sigaction *act, struct sigaction *old)
 {
+	sigset_t saved;
 	int rc;
 
-	pthread_mutex_lock(&sig_lock);
+	sig_lock_take(&saved);
 	if (!sigs[sig].installed) {
 		rc = sys_sigaction(sig, act, old);
-		pthread_mutex_unlock(&sig_lock);
+		sig_lock_drop(&saved);
 		return rc;
 	}
 	if (old != NULL)
@@ -161,7 +204,7 @@ sigaction_watched(int sig, const struct sigaction *act, struct sigaction *old)
 			sys_sigaction(sig, act, NULL);
 		}
 	}
-	pthread_mutex_unlock(&sig_lock);
+	sig_lock_drop(&saved);
 	return 0;
 }
 
@@ -179,9 +222,10 @@ kc__sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 static int
 sig_watch(int sig)
 {
+	sigset_t saved;
 	int rc = 0, fd;
 
-	pthread_mutex_lock(&sig_lock);
+	sig_lock_take(&saved);
 	if (sigs[sig].efd < 0) {
 		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (fd < 0) {
@@ -193,17 +237,19 @@ sig_watch(int sig)
 	if (sigs[sig].watchers++ == 0 && (rc = sig_install(sig)) != 0)
 		sigs[sig].watchers--;
 out:
-	pthread_mutex_unlock(&sig_lock);
+	sig_lock_drop(&saved);
 	return rc;
 }
 
 static void
 sig_unwatch(int sig)
 {
-	pthread_mutex_lock(&sig_lock);
+	sigset_t saved;
+
+	sig_lock_take(&saved);
 	if (--sigs[sig].watchers == 0)
 		sig_uninstall(sig);
-	pthread_mutex_unlock(&sig_lock);
+	sig_lock_drop(&saved);
 }
 
 /* Give kq a signalfd that says when any of its signals is generated. */

@@ -46,7 +46,6 @@ static atomic_int g_handled;		/* handlers that returned */
 static atomic_int g_in_kevent;		/* main thread inside kevent() */
 static atomic_int g_handled_in_kevent;	/* ... handlers that ran there */
 static atomic_int g_done;		/* the main loop ended */
-static pthread_t g_main;
 
 static void
 on_usr1(int sig)
@@ -73,61 +72,14 @@ on_usr1(int sig)
 	errno = saved;
 }
 
-static void *
-sender_main(void *arg)
-{
-	unsigned i;
-
-	(void)arg;
-	for (i = 0; i < SEND_MAX && !atomic_load(&g_done); i++) {
-		if (pthread_kill(g_main, SIGUSR1) != 0)
-			break;
-		kct_pause(i % 64);
-	}
-	return NULL;
-}
-
-static void *
-watchdog_main(void *arg)
-{
-	uint64_t deadline = kct_now_ns() + WATCHDOG_S * KCT_NSEC_PER_SEC;
-	static const char dead[] = "FAIL: kq-sigsafe: a signal handler's "
-	    "close()/dup2()/dup3() did not return while its thread was in "
-	    "kevent() (deadlock)\n";
-	static const char hung[] = "FAIL: kq-sigsafe: the main loop hung\n";
-	ssize_t r;
-
-	(void)arg;
-	while (!atomic_load(&g_done)) {
-		if (kct_now_ns() > deadline) {
-			if (atomic_load(&g_in_handler))
-				r = write(2, dead, sizeof(dead) - 1);
-			else
-				r = write(2, hung, sizeof(hung) - 1);
-			(void)r;
-			abort();
-		}
-		kct_sleep_ns(10 * KCT_NSEC_PER_MSEC);
-	}
-	return NULL;
-}
-
 int
 main(void)
 {
 	struct kevent ch[2], ev[8];
-	struct sigaction sa;
-	pthread_t sender, watchdog;
 	int kq, a[2], v[2], s[2], vnum, i, n, iter = 0;
 	uint64_t end;
 
 	kct_begin("kq-sigsafe", WATCHDOG_S + 20);
-	g_main = pthread_self();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_usr1;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	KC_CHECK_OK(sigaction(SIGUSR1, &sa, NULL));
 
 	kq = kqt_open();
 	KC_CHECK_OK(pipe(a));
@@ -140,8 +92,11 @@ main(void)
 	vnum = v[0];
 	atomic_store(&g_victim, v[0]);
 
-	watchdog = kct_thread_start(watchdog_main, NULL);
-	sender = kct_thread_start(sender_main, NULL);
+	kqt_storm_start(SIGUSR1, on_usr1, SEND_MAX, &g_done, &g_in_handler,
+	    WATCHDOG_S, "kq-sigsafe: a signal handler's close()/dup2()/"
+	    "dup3() did not return while its thread was in kevent() "
+	    "(deadlock)",
+	    "kq-sigsafe: the main loop hung");
 	printf("  signals with close()/dup2()/dup3() while in kevent()\n");
 	end = kct_now_ns() + LOOP_S * KCT_NSEC_PER_SEC;
 	while (iter < MAX_ITER && kct_now_ns() < end &&
@@ -172,8 +127,7 @@ main(void)
 		iter++;
 	}
 	atomic_store(&g_done, 1);
-	kct_thread_join(sender);
-	kct_thread_join(watchdog);
+	kqt_storm_stop();
 	printf("  %d kevent() calls, %d handlers (%d inside kevent())\n",
 	    iter, atomic_load(&g_handled), atomic_load(&g_handled_in_kevent));
 	KC_CHECK(atomic_load(&g_victim_closed));

@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -363,4 +365,88 @@ kqt_drain(struct kqt_ends *e)
 	KC_CHECK_LT(i, 100000);
 	e->bytes = e->next = 0;
 	e->ndgram = 0;
+}
+
+/* ---- signal storms ---- */
+
+static struct {
+	pthread_t	 target, sender, watchdog;
+	int		 sig;
+	unsigned	 max, timeout_s;
+	atomic_int	*stop, *in_handler;
+	const char	*dead, *hung;
+} storm;
+
+static void *
+storm_send(void *arg)
+{
+	unsigned i;
+
+	(void)arg;
+	for (i = 0; i < storm.max && !atomic_load(storm.stop); i++) {
+		if (pthread_kill(storm.target, storm.sig) != 0)
+			break;
+		kct_pause(i % 64);
+	}
+	return NULL;
+}
+
+static void
+storm_say(const char *what)
+{
+	ssize_t r;
+
+	r = write(2, "FAIL: ", 6);
+	r = write(2, what, strlen(what));
+	r = write(2, "\n", 1);
+	(void)r;
+}
+
+static void *
+storm_watch(void *arg)
+{
+	uint64_t deadline = kct_now_ns() +
+	    storm.timeout_s * KCT_NSEC_PER_SEC;
+
+	(void)arg;
+	while (!atomic_load(storm.stop)) {
+		if (kct_now_ns() > deadline) {
+			storm_say(atomic_load(storm.in_handler) ? storm.dead :
+			    storm.hung);
+			abort();
+		}
+		kct_sleep_ns(10 * KCT_NSEC_PER_MSEC);
+	}
+	return NULL;
+}
+
+void
+kqt_storm_start(int sig, void (*handler)(int), unsigned max,
+    atomic_int *stop, atomic_int *in_handler, unsigned timeout_s,
+    const char *dead, const char *hung)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	KC_CHECK_OK(sigaction(sig, &sa, NULL));
+	storm.target = pthread_self();
+	storm.sig = sig;
+	storm.max = max;
+	storm.stop = stop;
+	storm.in_handler = in_handler;
+	storm.timeout_s = timeout_s;
+	storm.dead = dead;
+	storm.hung = hung;
+	storm.watchdog = kct_thread_start(storm_watch, NULL);
+	storm.sender = kct_thread_start(storm_send, NULL);
+}
+
+void
+kqt_storm_stop(void)
+{
+	kct_thread_join(storm.sender);
+	kct_thread_join(storm.watchdog);
 }

@@ -11,6 +11,8 @@
 #include <sys/event.h>
 #include <netinet/in.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -110,5 +112,21 @@ int	kqt_inq(int fd);
 void	kqt_put(struct kqt_ends *e, size_t n);
 /* Read everything buffered at rd. */
 void	kqt_drain(struct kqt_ends *e);
+
+/* ---- signals that interrupt a thread, for async-signal-safety tests ---- */
+
+/*
+ * Install handler for sig (SA_RESTART), then start a thread that sends sig
+ * to the calling thread again and again (at most max times, pausing a
+ * little between them) until *stop is set, and one that aborts the process
+ * after timeout_s seconds unless *stop is set by then, saying
+ * "FAIL: <dead>" if *in_handler is set (a handler did not return) and
+ * "FAIL: <hung>" if not.  kqt_storm_stop() joins both once the caller has
+ * set *stop.
+ */
+void	kqt_storm_start(int sig, void (*handler)(int), unsigned max,
+	    atomic_int *stop, atomic_int *in_handler, unsigned timeout_s,
+	    const char *dead, const char *hung);
+void	kqt_storm_stop(void);
 
 #endif /* KQTEST_H */
