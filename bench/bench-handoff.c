@@ -17,8 +17,9 @@
  *  3. The cost of an inline kc_run() against a plain indirect call.
  *
  * Each measurement is repeated REPS times and the best is kept.  The last
- * line of output is the machine-readable summary:
+ * line of output is the machine-readable summary (one line):
  *   handoff: kcont_vs_cond=<r> kcont_vs_libuv=<r> kcont_csw_per_op=<x>
+ *       inline_vs_call=<r>
  *
  * Usage: bench-handoff [-n SCALE] [--quick] [--only NAME]
  *   -n SCALE  multiply every operation count by SCALE (e.g. 0.1)
@@ -1035,6 +1036,7 @@ int
 main(int argc, char **argv)
 {
 	struct result kc_tp, kc_co, cond_tp, uv_tp, uv_co, kc_rt, cond_rt;
+	double inline_vs_call = 0;
 	int i;
 
 	memset(&kc_tp, 0, sizeof(kc_tp));
@@ -1122,21 +1124,27 @@ main(int argc, char **argv)
 
 	/* The cost of one call. */
 	if (want("call")) {
-		(void)best_ns("call kc_run immediate kc", inline_immediate,
+		struct result imm, own, ind;
+
+		imm = best_ns("call kc_run immediate kc", inline_immediate,
 		    scaled(K_INLINE), 0);
-		(void)best_ns("call kc_run inline on own exec", inline_onexec,
+		own = best_ns("call kc_run inline on own exec", inline_onexec,
 		    scaled(K_INLINE), 1);
-		(void)best_ns("call indirect (volatile fp)", indirect_call,
+		ind = best_ns("call indirect (volatile fp)", indirect_call,
 		    scaled(K_INDIRECT), 0);
+		/* The slower of the two inline runs, over the plain call. */
+		if (ns_per(&ind) > 0)
+			inline_vs_call = (ns_per(&imm) > ns_per(&own) ?
+			    ns_per(&imm) : ns_per(&own)) / ns_per(&ind);
 	}
 
 	if (failures)
 		fprintf(stderr, "bench-handoff: %d failed measurement(s)\n",
 		    failures);
 	printf("handoff: kcont_vs_cond=%.2f kcont_vs_libuv=%.2f "
-	    "kcont_csw_per_op=%.4g\n",
+	    "kcont_csw_per_op=%.4g inline_vs_call=%.2f\n",
 	    ops_per_s(&cond_tp) > 0 ? ops_per_s(&kc_tp) / ops_per_s(&cond_tp) : 0.0,
 	    ops_per_s(&uv_tp) > 0 ? ops_per_s(&kc_tp) / ops_per_s(&uv_tp) : 0.0,
-	    csw_per_op(&kc_tp));
+	    csw_per_op(&kc_tp), inline_vs_call);
 	return failures ? 1 : 0;
 }

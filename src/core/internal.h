@@ -123,10 +123,13 @@ void	kc__word_release(struct kc *kc, uint64_t old);
  */
 struct kc__runner {
 	/*
-	 * r_stack[d]: the kc running at nesting depth d.  Bit 0 set means a
-	 * kc_cancel_sync() sleeps on the slot's low 32 bits (a futex).
+	 * r_stack[d]: the kc running at nesting depth d.  A kc_cancel_sync()
+	 * waiting for it sleeps on the slot's low 32 bits (a futex), counted
+	 * in r_waiters (or, where membarrier(2) is not to be had, flagged in
+	 * the slot's bit 0): see kc__unpublish().
 	 */
 	uintptr_t		 r_stack[KC_INLINE_DEPTH_MAX + 1];
+	uint32_t		 r_waiters;	/* cancellers asleep on a slot */
 	uint32_t		 r_depth;	/* own thread only */
 	uint32_t		 r_count;	/* kc_coalesced() of the innermost run */
 	unsigned		 r_index;	/* small, unique among live threads */
@@ -138,24 +141,22 @@ struct kc__runner {
 
 extern __thread struct kc__runner *kc__self;
 
-struct kc__runner *kc__runner_get(void);	/* this thread's; makes one if needed */
+struct kc__runner *kc__runner_make(void);	/* kc__runner_get()'s slow path */
+
+/* This thread's runner; makes one if needed. */
+static inline struct kc__runner *
+kc__runner_get(void)
+{
+	struct kc__runner *r = kc__self;
+
+	return __builtin_expect(r != NULL, 1) ? r : kc__runner_make();
+}
 
 /*
- * Mark kc as running on r (at the next depth) before claiming it, so that a
- * canceller that loses the race sees it running; kc__unpublish() undoes a
- * claim that failed.  Both on r's own thread.
+ * kc__publish(), kc__unpublish() and kc__invoke(), on every run's path, are
+ * defined inline at the end of this file.
  */
-void	kc__publish(struct kc__runner *r, struct kc *kc);
-void	kc__unpublish(struct kc__runner *r);
-
-/*
- * Call kc's function with obj and status as one run that stands for count
- * triggers.  The caller has published kc and made it idle (or never linked
- * it).  After the call the kc is not touched, except that an AUTOFREE kc goes
- * back to its pool.  Must be called on r's thread.
- */
-void	kc__invoke(struct kc__runner *r, struct kc *kc, kc_fn *fn, void *env,
-	    void *obj, int status, uint32_t count, struct kc_pool *autofree);
+extern bool kc__asym;	/* membarrier(2) fences cancellers: runner.c */
 
 /* True if some thread is running kc now. */
 bool	kc__running_anywhere(const struct kc *kc);
@@ -229,5 +230,96 @@ struct kc__heap {
 void		 kc__heap_insert(struct kc__heap *h, struct kc *kc);
 void		 kc__heap_remove(struct kc__heap *h, struct kc *kc);
 struct kc	*kc__heap_min(const struct kc__heap *h);
+
+/* ---- on every run's path: inline ---- */
+
+/*
+ * Mark kc as running on r (at the next depth) before claiming it, so that a
+ * canceller that loses the race sees it running; kc__unpublish() undoes a
+ * claim that failed.  Both on r's own thread.
+ */
+static inline void
+kc__publish(struct kc__runner *r, struct kc *kc)
+{
+	/*
+	 * Relaxed: the caller's claim (a compare-and-swap on kc_word that
+	 * releases) or the trigger that follows orders it before any
+	 * canceller's acquire of the same word, and every later change of that
+	 * word is an acquire-release operation, so the chain holds.
+	 */
+	__atomic_store_n(&r->r_stack[r->r_depth], (uintptr_t)kc,
+	    __ATOMIC_RELAXED);
+}
+
+/* The futex word inside a runner slot: its low 32 bits. */
+static inline uint32_t *
+kc__slot_futex(uintptr_t *slot)
+{
+	return (uint32_t *)(void *)slot +
+	    (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 1 : 0);
+}
+
+/*
+ * The end of a run, on every run's path: clear the slot, and wake a
+ * kc_cancel_sync() that sleeps on it.  A clear that then checks for a
+ * sleeper is Dekker's pattern, which needs a full fence between the store
+ * and the load, or one locked exchange as before: about 6 of the 13 ns an
+ * inline kc_run took.  Instead the canceller, on its rare path, counts
+ * itself in r_waiters and then calls membarrier(2), which runs a full
+ * fence on every thread of the process that is running: either this
+ * thread cleared the slot before that fence (the canceller sees it clear)
+ * or its load comes after it (and sees the count and wakes it).  The
+ * compiler must keep the two in order; the processor is fenced by the
+ * canceller.  Without membarrier, the exchange.
+ */
+static inline void
+kc__unpublish(struct kc__runner *r)
+{
+	uintptr_t *slot = &r->r_stack[r->r_depth];
+
+	if (KC__LIKELY(kc__asym)) {
+		__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (KC__UNLIKELY(__atomic_load_n(&r->r_waiters,
+		    __ATOMIC_RELAXED) != 0))
+			kc__futex_wake(kc__slot_futex(slot), INT32_MAX);
+		return;
+	}
+	/* One exchange both clears the slot and tells whether to wake. */
+	if (__atomic_exchange_n(slot, 0, __ATOMIC_ACQ_REL) & 1)
+		kc__futex_wake(kc__slot_futex(slot), INT32_MAX);
+}
+
+/*
+ * Call kc's function with obj and status as one run that stands for count
+ * triggers.  The caller has published kc and made it idle (or never linked
+ * it).  After the call the kc is not touched, except that an AUTOFREE kc goes
+ * back to its pool.  Must be called on r's thread.
+ */
+static inline __attribute__((always_inline)) void
+kc__invoke(struct kc__runner *r, struct kc *kc, kc_fn *fn, void *env,
+    void *obj, int status, uint32_t count, struct kc_pool *autofree)
+{
+	uint32_t saved_count = r->r_count;
+
+	KC__DASSERT(KC__LOAD_RELAXED(&r->r_stack[r->r_depth]) == (uintptr_t)kc);
+	KC__ASSERT(r->r_depth < KC_INLINE_DEPTH_MAX);
+	r->r_depth++;
+	r->r_count = count;
+
+	if (KC__TRACING())
+		(void)kc__trace_rec(KC_TR_RUN_BEGIN, 4, KC__TRU(kc),
+		    KC__TRU(fn), KC__TRU(r->r_exec),
+		    __atomic_exchange_n(&kc->kc_flow, 0, __ATOMIC_RELAXED), 0);
+	fn(obj, env, status);
+	(void)KC__TR2(KC_TR_RUN_END, kc, fn);
+
+	/* From here on kc may be freed: compare its address, never read it. */
+	r->r_count = saved_count;
+	r->r_depth--;
+	kc__unpublish(r);
+	if (autofree != NULL)
+		kc__pool_put(autofree, kc);
+}
 
 #endif /* KC_CORE_INTERNAL_H */

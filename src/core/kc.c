@@ -180,8 +180,9 @@ kc__trigger_defer(struct kc *kc, void *obj, int status)
  * Run kc on this thread now.  Returns -EAGAIN when it must be deferred
  * instead (already linked somewhere, or nesting too deep).
  */
-int
-kc__trigger_inline(struct kc *kc, void *obj, int status)
+/* kc__trigger_inline(), inlined into kc_run(). */
+static inline __attribute__((always_inline)) int
+trigger_inline(struct kc *kc, void *obj, int status)
 {
 	struct kc__runner *r = kc__runner_get();
 
@@ -202,6 +203,12 @@ kc__trigger_inline(struct kc *kc, void *obj, int status)
 }
 
 int
+kc__trigger_inline(struct kc *kc, void *obj, int status)
+{
+	return trigger_inline(kc, obj, status);
+}
+
+int
 kc_run(struct kc *kc, void *obj, int status)
 {
 	struct kc__runner *r = kc__self;
@@ -210,7 +217,7 @@ kc_run(struct kc *kc, void *obj, int status)
 	if (!kc__valid(kc))
 		return -EINVAL;
 	if (kc->kc_exec == NULL || (r != NULL && r->r_exec == kc->kc_exec)) {
-		rc = kc__trigger_inline(kc, obj, status);
+		rc = trigger_inline(kc, obj, status);
 		if (rc != -EAGAIN)
 			return rc;
 		if (kc->kc_exec == NULL) {

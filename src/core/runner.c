@@ -8,6 +8,7 @@
  * continuation) and are never freed.
  */
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <string.h>
 #include <time.h>
@@ -105,19 +106,28 @@ kc__runner_release(void *arg)
 	kc__self = NULL;
 }
 
+/*
+ * Whether a canceller pays for the fence a finished run would otherwise
+ * need (kc__unpublish in internal.h): membarrier(2)'s private expedited
+ * command, which the process registers for here, once, before its first
+ * runner exists (so every runner sees one answer).  Not to be had under an
+ * old kernel or a seccomp policy that refuses it: then every run pays.
+ */
+bool kc__asym;
+
 static void
 kc__runner_init_once(void)
 {
 	KC__ASSERT(pthread_key_create(&kc__runner_key, kc__runner_release) == 0);
+	kc__asym = syscall(SYS_membarrier,
+	    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
 struct kc__runner *
-kc__runner_get(void)
+kc__runner_make(void)
 {
-	struct kc__runner *r = kc__self;
+	struct kc__runner *r;
 
-	if (KC__LIKELY(r != NULL))
-		return r;
 	pthread_once(&kc__runner_once, kc__runner_init_once);
 	pthread_mutex_lock(&kc__runners_mtx);
 	if ((r = kc__runners_free) != NULL) {
@@ -137,63 +147,6 @@ kc__runner_get(void)
 	pthread_setspecific(kc__runner_key, r);
 	kc__self = r;
 	return r;
-}
-
-void
-kc__publish(struct kc__runner *r, struct kc *kc)
-{
-	/*
-	 * Relaxed: the caller's claim (a compare-and-swap on kc_word that
-	 * releases) or the trigger that follows orders it before any
-	 * canceller's acquire of the same word, and every later change of that
-	 * word is an acquire-release operation, so the chain holds.
-	 */
-	__atomic_store_n(&r->r_stack[r->r_depth], (uintptr_t)kc,
-	    __ATOMIC_RELAXED);
-}
-
-/* The futex word inside a runner slot: its low 32 bits. */
-static uint32_t *
-slot_futex(uintptr_t *slot)
-{
-	return (uint32_t *)(void *)slot +
-	    (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 1 : 0);
-}
-
-void
-kc__unpublish(struct kc__runner *r)
-{
-	uintptr_t *slot = &r->r_stack[r->r_depth];
-
-	/* One exchange both clears the slot and tells whether to wake. */
-	if (__atomic_exchange_n(slot, 0, __ATOMIC_ACQ_REL) & 1)
-		kc__futex_wake(slot_futex(slot), INT32_MAX);
-}
-
-void
-kc__invoke(struct kc__runner *r, struct kc *kc, kc_fn *fn, void *env,
-    void *obj, int status, uint32_t count, struct kc_pool *autofree)
-{
-	uint32_t saved_count = r->r_count;
-
-	KC__DASSERT(KC__LOAD_RELAXED(&r->r_stack[r->r_depth]) == (uintptr_t)kc);
-	KC__ASSERT(r->r_depth < KC_INLINE_DEPTH_MAX);
-	r->r_depth++;
-	r->r_count = count;
-
-	if (KC__TRACING())
-		(void)kc__trace_rec(KC_TR_RUN_BEGIN, 4, KC__TRU(kc),
-		    KC__TRU(fn), KC__TRU(r->r_exec),
-		    __atomic_exchange_n(&kc->kc_flow, 0, __ATOMIC_RELAXED), 0);
-	fn(obj, env, status);
-	(void)KC__TR2(KC_TR_RUN_END, kc, fn);
-
-	/* From here on kc may be freed: compare its address, never read it. */
-	r->r_count = saved_count;
-	r->r_depth--;
-	kc__unpublish(r);
-	if (autofree != NULL)
-		kc__pool_put(autofree, kc);
 }
 
 /* The slot of r where kc runs, or NULL. */
@@ -226,6 +179,23 @@ kc__running_here(const struct kc *kc)
 	return kc__self != NULL && runner_slot(kc__self, kc) != NULL;
 }
 
+/*
+ * kc__wait_not_running() for runner r, with membarrier: counted in
+ * r_waiters, then the fence on every running thread (see kc__unpublish).
+ */
+static void
+wait_asym(struct kc__runner *r, const struct kc *kc)
+{
+	uintptr_t *slot;
+
+	__atomic_add_fetch(&r->r_waiters, 1, __ATOMIC_SEQ_CST);
+	(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	while ((slot = runner_slot(r, kc)) != NULL)
+		(void)kc__futex_wait(kc__slot_futex(slot),
+		    (uint32_t)(uintptr_t)kc, 0);
+	__atomic_sub_fetch(&r->r_waiters, 1, __ATOMIC_SEQ_CST);
+}
+
 void
 kc__wait_not_running(const struct kc *kc)
 {
@@ -233,8 +203,12 @@ kc__wait_not_running(const struct kc *kc)
 	uintptr_t *slot, v;
 
 	for (r = KC__LOAD(&kc__runners); r != NULL; r = r->r_all) {
-		if (r == kc__self)
+		if (r == kc__self || runner_slot(r, kc) == NULL)
 			continue;
+		if (kc__asym) {
+			wait_asym(r, kc);
+			continue;
+		}
 		while ((slot = runner_slot(r, kc)) != NULL) {
 			v = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 			if ((v & ~(uintptr_t)1) != (uintptr_t)kc)
@@ -243,7 +217,8 @@ kc__wait_not_running(const struct kc *kc)
 			if (!(v & 1) && !__atomic_compare_exchange_n(slot, &v,
 			    v | 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 				continue;
-			kc__futex_wait(slot_futex(slot), (uint32_t)(v | 1), 0);
+			kc__futex_wait(kc__slot_futex(slot), (uint32_t)(v | 1),
+			    0);
 		}
 	}
 }

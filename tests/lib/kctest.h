@@ -80,6 +80,13 @@ int	kct_done(void);
 /* True in an ASan or TSan build (use only to size stress loops). */
 bool	kct_sanitized(void);
 
+/*
+ * From now on the system call nr fails with err in every thread of the
+ * process (a seccomp filter, which stays): to test the paths taken where a
+ * kernel or a policy refuses it.
+ */
+void	kct_deny_syscall(long nr, int err);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t kct_now_ns(void);
 void	kct_sleep_ns(uint64_t ns);

@@ -49,14 +49,10 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <linux/sockios.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -528,29 +524,6 @@ spill_files(void)
 	return found;
 }
 
-/* From now on memfd_create(2) fails with EMFILE, in every thread. */
-static void
-deny_memfd(void)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-		    offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_memfd_create, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EMFILE),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {
-		.len = (unsigned short)(sizeof(f) / sizeof(f[0])),
-		.filter = f,
-	};
-
-	KC_CHECK_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-	KC_CHECK_EQ(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-	    SECCOMP_FILTER_FLAG_TSYNC, &prog), 0);
-	KC_CHECK_EQ(syscall(SYS_memfd_create, "probe", 0), -1);
-	KC_CHECK_EQ(errno, EMFILE);
-}
-
 #define SPILL_PHASES	2
 #define SPILL_SMALL	16		/* small writes a phase, */
 #define SPILL_SMALL_LEN	300		/* of this many bytes */
@@ -572,7 +545,7 @@ spill(struct kc_executor *ex, bool no_memfd)
 	    "turn%s", no_memfd ? ", memfd_create() failing" : ""))
 		return;
 	if (no_memfd)
-		deny_memfd();
+		kct_deny_syscall(SYS_memfd_create, EMFILE);
 	held_open(&s, &cl, &sv, &mi, ex, flow, 0, KC_MIRROR_DETACH);
 	mi.recv_any = false;	/* nothing is dropped: check every byte */
 	st_peer_start(&sv);

@@ -9,7 +9,9 @@
 #include "kctest.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 /* A continuation whose first run blocks (sleep-polls) until released. */
 struct blk {
@@ -221,6 +223,9 @@ main(void)
 	struct kc_executor *soft, *thr1, *thr2;
 
 	kct_begin("unit-cancel", 50);
+	/* The same again where membarrier(2) is refused: see CMakeLists. */
+	if (getenv("KCT_DENY_MEMBARRIER") != NULL)
+		kct_deny_syscall(SYS_membarrier, ENOSYS);
 	soft = kct_exec_soft("t-soft");
 	thr1 = kct_exec_thread(1, "t-thr1");
 	thr2 = kct_exec_thread(2, "t-thr2");
