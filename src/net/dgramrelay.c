@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "core/list.h"
 #include "kqueue/kqapi.h"
 #include "core/siphash.h"
 #include "net/sockhook.h"
@@ -37,7 +38,7 @@
 
 struct session {
 	struct session		*s_hnext;
-	struct session		*s_prev, *s_next;
+	struct kc__link		 s_link;	/* on r_all */
 	struct kc_dgram_relay	*s_r;
 	struct kc_sockaddr	 s_client;
 	uint32_t		 s_hash;
@@ -58,7 +59,7 @@ struct kc_dgram_relay {
 	struct kc_dgram_relay_attr r_attr;
 	struct session		**r_tab;
 	unsigned		 r_tabsz;	/* a power of two */
-	struct session		*r_all;
+	struct kc__list		 r_all;
 	struct kc_dgram_relay_stats r_st;	/* relaxed atomics */
 	struct kc		 r_startkc;
 	struct kc		 r_sweepkc;
@@ -206,12 +207,7 @@ sess_free(struct kc_dgram_relay *r, struct session *s)
 	while (*pp != s)
 		pp = &(*pp)->s_hnext;
 	*pp = s->s_hnext;
-	if (s->s_prev != NULL)
-		s->s_prev->s_next = s->s_next;
-	else
-		r->r_all = s->s_next;
-	if (s->s_next != NULL)
-		s->s_next->s_prev = s->s_prev;
+	kc__list_remove(&r->r_all, &s->s_link);
 	sock_drop(s->s_up);
 	for (i = 0; i < r->r_attr.nmirrors; i++)
 		sock_drop(s->s_m[i]);
@@ -291,10 +287,7 @@ sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 	}
 	s->s_hnext = r->r_tab[h & (r->r_tabsz - 1)];
 	r->r_tab[h & (r->r_tabsz - 1)] = s;
-	s->s_next = r->r_all;
-	if (r->r_all != NULL)
-		r->r_all->s_prev = s;
-	r->r_all = s;
+	kc__list_push_head(&r->r_all, &s->s_link);
 	stat_add(&r->r_st.sessions, 1);
 	stat_add(&r->r_st.opened, 1);
 	event(r, KC_DGRAM_EV_OPEN, a, 0);
@@ -511,7 +504,8 @@ static void
 sweep_fn(void *obj, void *env, int status)
 {
 	struct kc_dgram_relay *r = env;
-	struct session *s, *next;
+	struct session *s;
+	struct kc__link *lk;
 	uint64_t now = kc__now(), idle = r->r_attr.session_idle_ns;
 	uint64_t wait = idle;	/* a session opened from now on */
 
@@ -519,10 +513,9 @@ sweep_fn(void *obj, void *env, int status)
 	(void)status;
 	if (r->r_stopping)
 		return;
-	for (s = r->r_all; s != NULL; s = next) {
+	KC__LIST_FOREACH(s, lk, &r->r_all, struct session, s_link) {
 		uint64_t quiet = now > s->s_last ? now - s->s_last : 0;
 
-		next = s->s_next;
 		if (quiet >= idle) {
 			struct kc_sockaddr client = s->s_client;
 
@@ -601,8 +594,8 @@ stop_local(struct kc_dgram_relay *r)
 	r->r_stopping = true;
 	(void)kc_cancel(&r->r_startkc);
 	(void)kc_cancel(&r->r_sweepkc);
-	while (r->r_all != NULL)
-		sess_free(r, r->r_all);
+	while (!kc__list_empty(&r->r_all))
+		sess_free(r, KC__LIST_FIRST(&r->r_all, struct session, s_link));
 	sock_drop(r->r_lis);
 	r->r_lis = NULL;
 }

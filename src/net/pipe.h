@@ -8,11 +8,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/list.h"
+
 struct kc__pipe {
 	int		 p_rd;
 	int		 p_wr;
 	size_t		 p_size;	/* its capacity */
-	struct kc__pipe	*p_next;	/* idle list */
+	struct kc__link	 p_link;	/* on the thread's idle list */
 };
 
 /*

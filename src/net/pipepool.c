@@ -24,7 +24,7 @@
 #define IDLE_MAX	16u
 
 struct pool {
-	struct kc__pipe	*idle;
+	struct kc__list	 idle;		/* newest first */
 	unsigned	 nidle;
 	unsigned	 lent;
 	uint64_t	 fallbacks;
@@ -68,13 +68,11 @@ pipe_close(struct kc__pipe *p)
 static void
 pool_exit(void *arg)
 {
-	struct kc__pipe *p;
+	struct kc__link *lk;
 
 	(void)arg;
-	while ((p = pool.idle) != NULL) {
-		pool.idle = p->p_next;
-		pipe_close(p);
-	}
+	while ((lk = kc__list_pop_head(&pool.idle)) != NULL)
+		pipe_close(KC__LIST_ITEM(lk, struct kc__pipe, p_link));
 	pool.nidle = 0;
 }
 
@@ -157,7 +155,6 @@ ok:
 	p->p_rd = fds[0];
 	p->p_wr = fds[1];
 	p->p_size = size;
-	p->p_next = NULL;
 	pool.created++;
 	return p;
 }
@@ -177,14 +174,14 @@ kc__pipe_get(size_t want)
 		want = pipe_max;
 	if (want < MIN_PIPE)
 		want = MIN_PIPE;
-	if ((p = pool.idle) != NULL && p->p_size >= want / 2) {
-		pool.idle = p->p_next;
+	if ((p = KC__LIST_FIRST(&pool.idle, struct kc__pipe, p_link)) != NULL &&
+	    p->p_size >= want / 2) {
+		kc__list_remove(&pool.idle, &p->p_link);
 		pool.nidle--;
 	} else if ((p = pipe_new(want)) == NULL) {
 		pool.fallbacks++;
 		return NULL;
 	}
-	p->p_next = NULL;
 	pool.lent++;
 	return p;
 }
@@ -199,8 +196,7 @@ kc__pipe_put(struct kc__pipe *p, bool empty)
 		pipe_close(p);
 		return;
 	}
-	p->p_next = pool.idle;
-	pool.idle = p;
+	kc__list_push_head(&pool.idle, &p->p_link);
 	pool.nidle++;
 }
 
@@ -212,7 +208,9 @@ kc_pipe_stats(struct kc_pipe_stats *st)
 	(void)pthread_once(&pool_once, pool_setup);
 	st->lent = pool.lent;
 	st->idle = pool.nidle;
-	st->pipe_size = pool.idle != NULL ? pool.idle->p_size : pipe_max;
+	st->pipe_size = !kc__list_empty(&pool.idle) ?
+	    KC__LIST_FIRST(&pool.idle, struct kc__pipe, p_link)->p_size :
+	    pipe_max;
 	st->fallbacks = pool.fallbacks;
 	st->created = pool.created;
 	return 0;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "core/list.h"
 #include "kqueue/kqapi.h"
 #include "net/sockhook.h"
 #include <kcont/socket.h>
@@ -56,9 +57,10 @@ enum sop {
 struct sreq {
 	struct kc_msg		 r_msg;
 	struct kc_socket	*r_sock;
-	struct sreq		*r_next;
+	struct kc__link		 r_link;	/* on r_list */
+	struct kc__list		*r_list;	/* the owner's list it waits on */
 	enum sop		 r_op;
-	bool			 r_parked;
+	bool			 r_parked;	/* on r_list, or the connect */
 	bool			 r_hasaddr;
 	int			 r_how;
 	size_t			 r_max;
@@ -72,15 +74,10 @@ struct sreq {
 
 /* A received or queued datagram. */
 struct dgram {
-	struct dgram		*d_next;
+	struct kc__link		 d_link;
 	struct kc_chain		 d_chain;
 	struct kc_sockaddr	 d_addr;
 	bool			 d_hasaddr;
-};
-
-struct reqlist {
-	struct sreq	*head;
-	struct sreq	*tail;
 };
 
 struct kc_socket {
@@ -106,13 +103,13 @@ struct kc_socket {
 	/* The owner's alone. */
 	struct kc_chain		 so_rcv;	/* stream data */
 	struct kc_chain		 so_snd;
-	struct dgram		*so_rdg, *so_rdg_tail;	/* datagrams in */
-	struct dgram		*so_sdg, *so_sdg_tail;	/* datagrams out */
+	struct kc__list		 so_rdg;	/* datagrams in */
+	struct kc__list		 so_sdg;	/* datagrams out */
 	size_t			 so_rcvbytes;	/* atomic for readers */
 	size_t			 so_sndbytes;	/* atomic for readers */
-	struct reqlist		 so_readers;	/* blocked reads */
-	struct reqlist		 so_writers;	/* sends waiting for space */
-	struct reqlist		 so_acceptors;
+	struct kc__list		 so_readers;	/* blocked reads */
+	struct kc__list		 so_writers;	/* sends waiting for space */
+	struct kc__list		 so_acceptors;
 	struct sreq		*so_connreq;
 	bool			 so_rstopped;	/* receive buffer full: not reading */
 	bool			 so_rdhup;	/* the peer has shut: read to the end */
@@ -186,10 +183,30 @@ sock_ref(struct kc_socket *s)
 	KC__ADD(&s->so_refs, 1u);
 }
 
+/* Datagram queues (so_rdg, so_sdg): the oldest first. */
+static struct dgram *
+dgq_first(struct kc__list *q)
+{
+	return KC__LIST_FIRST(q, struct dgram, d_link);
+}
+
+/* Free every datagram of q. */
+static void
+dgq_free(struct kc__list *q)
+{
+	struct kc__link *lk;
+
+	while ((lk = kc__list_pop_head(q)) != NULL) {
+		struct dgram *d = KC__LIST_ITEM(lk, struct dgram, d_link);
+
+		kc_chain_free(&d->d_chain);
+		free(d);
+	}
+}
+
 static void
 sock_free(struct kc_socket *s)
 {
-	struct dgram *d;
 	int i;
 
 	(void)kc_port_destroy(&s->so_port);
@@ -201,16 +218,8 @@ sock_free(struct kc_socket *s)
 		(void)kc_run_all(&s->so_q[i], s, -ECANCELED);
 	kc_chain_free(&s->so_rcv);
 	kc_chain_free(&s->so_snd);
-	while ((d = s->so_rdg) != NULL) {
-		s->so_rdg = d->d_next;
-		kc_chain_free(&d->d_chain);
-		free(d);
-	}
-	while ((d = s->so_sdg) != NULL) {
-		s->so_sdg = d->d_next;
-		kc_chain_free(&d->d_chain);
-		free(d);
-	}
+	dgq_free(&s->so_rdg);
+	dgq_free(&s->so_sdg);
 	if (s->so_fd >= 0)
 		kc__close(s->so_fd);
 	free(s->so_scratch);
@@ -247,49 +256,37 @@ snd_add(struct kc_socket *s, ssize_t n)
 	    __ATOMIC_RELAXED);
 }
 
+/* The owner's waiting requests: a list per kind, first come first served. */
 static void
-rl_push(struct reqlist *l, struct sreq *r)
+rl_push(struct kc__list *l, struct sreq *r)
 {
-	r->r_next = NULL;
-	if (l->tail != NULL)
-		l->tail->r_next = r;
-	else
-		l->head = r;
-	l->tail = r;
+	kc__list_push_tail(l, &r->r_link);
+	r->r_list = l;
 	r->r_parked = true;
 }
 
 static struct sreq *
-rl_pop(struct reqlist *l)
+rl_first(struct kc__list *l)
 {
-	struct sreq *r = l->head;
-
-	if (r != NULL) {
-		l->head = r->r_next;
-		if (l->head == NULL)
-			l->tail = NULL;
-		r->r_next = NULL;
-		r->r_parked = false;
-	}
-	return r;
+	return KC__LIST_FIRST(l, struct sreq, r_link);
 }
 
-static bool
-rl_remove(struct reqlist *l, struct sreq *r)
+static void
+rl_remove(struct sreq *r)
 {
-	struct sreq **pp, *prev = NULL;
+	kc__list_remove(r->r_list, &r->r_link);
+	r->r_list = NULL;
+	r->r_parked = false;
+}
 
-	for (pp = &l->head; *pp != NULL; prev = *pp, pp = &(*pp)->r_next) {
-		if (*pp == r) {
-			*pp = r->r_next;
-			if (l->tail == r)
-				l->tail = prev;
-			r->r_next = NULL;
-			r->r_parked = false;
-			return true;
-		}
-	}
-	return false;
+static struct sreq *
+rl_pop(struct kc__list *l)
+{
+	struct sreq *r = rl_first(l);
+
+	if (r != NULL)
+		rl_remove(r);
+	return r;
 }
 
 /*
@@ -345,7 +342,7 @@ readable_now(const struct kc_socket *s)
 	if (st & KC_SS_LISTENING)
 		return false;
 	if (!is_stream(s))
-		return s->so_rdg != NULL;
+		return !kc__list_empty(&s->so_rdg);
 	return s->so_rcvbytes >= s->so_attr.rcv_lowat && s->so_rcvbytes > 0;
 }
 
@@ -359,7 +356,7 @@ writable_now(const struct kc_socket *s)
 	if (is_stream(s) && !(st & KC_SS_CONNECTED))
 		return false;
 	return s->so_sndbytes <= s->so_attr.snd_lowat &&
-	    s->so_writers.head == NULL;
+	    kc__list_empty(&s->so_writers);
 }
 
 static bool
@@ -634,7 +631,7 @@ kc_socket_owner(const struct kc_socket *s)
 
 /* Answer every parked request of a list with status. */
 static void
-fail_list(struct reqlist *l, int status)
+fail_list(struct kc__list *l, int status)
 {
 	struct sreq *r;
 
@@ -656,14 +653,7 @@ sock_error(struct kc_socket *s, int err)
 	st_clear(s, KC_SS_CONNECTING);
 	s->so_rstopped = false;
 	kc_chain_free(&s->so_snd);
-	while (s->so_sdg != NULL) {
-		struct dgram *d = s->so_sdg;
-
-		s->so_sdg = d->d_next;
-		kc_chain_free(&d->d_chain);
-		free(d);
-	}
-	s->so_sdg_tail = NULL;
+	dgq_free(&s->so_sdg);
 	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
 	fail_list(&s->so_writers, err);
 	fail_list(&s->so_acceptors, err);
@@ -690,7 +680,7 @@ take(struct kc_socket *s, struct kc_chain *into, size_t max,
 	ssize_t n;
 
 	if (!is_stream(s)) {
-		struct dgram *d = s->so_rdg;
+		struct dgram *d = dgq_first(&s->so_rdg);
 		size_t len;
 
 		if (d == NULL) {
@@ -699,9 +689,7 @@ take(struct kc_socket *s, struct kc_chain *into, size_t max,
 				    __ATOMIC_ACQUIRE);
 			return (st & KC_SS_CANTRCVMORE) ? 0 : -EAGAIN;
 		}
-		s->so_rdg = d->d_next;
-		if (s->so_rdg == NULL)
-			s->so_rdg_tail = NULL;
+		kc__list_remove(&s->so_rdg, &d->d_link);
 		len = kc_chain_len(&d->d_chain);
 		rcv_add(s, -(ssize_t)(len + DGRAM_COST));
 		if (len > max) {
@@ -757,7 +745,7 @@ serve_readers(struct kc_socket *s)
 {
 	struct sreq *r;
 
-	while ((r = s->so_readers.head) != NULL) {
+	while ((r = rl_first(&s->so_readers)) != NULL) {
 		ssize_t n = take(s, &r->r_chain, r->r_max,
 		    r->r_hasaddr ? &r->r_addr : NULL);
 
@@ -783,7 +771,7 @@ accept_ready(struct kc_socket *s)
 {
 	struct sreq *r;
 
-	while ((r = s->so_acceptors.head) != NULL) {
+	while ((r = rl_first(&s->so_acceptors)) != NULL) {
 		struct kc_socket *ns;
 		int fd, err;
 
@@ -907,11 +895,7 @@ dgram_input(struct kc_socket *s)
 			}
 			kc_seg_unref(seg);
 		}
-		if (s->so_rdg_tail != NULL)
-			s->so_rdg_tail->d_next = d;
-		else
-			s->so_rdg = d;
-		s->so_rdg_tail = d;
+		kc__list_push_tail(&s->so_rdg, &d->d_link);
 		rcv_add(s, n + DGRAM_COST);
 	}
 	more_later(s);
@@ -1008,11 +992,7 @@ dgram_queue(struct kc_socket *s, struct kc_chain *c,
 		d->d_addr = *to;
 		d->d_hasaddr = true;
 	}
-	if (s->so_sdg_tail != NULL)
-		s->so_sdg_tail->d_next = d;
-	else
-		s->so_sdg = d;
-	s->so_sdg_tail = d;
+	kc__list_push_tail(&s->so_sdg, &d->d_link);
 	snd_add(s, (ssize_t)(len + DGRAM_COST));
 	return 0;
 }
@@ -1064,10 +1044,10 @@ admit_writers(struct kc_socket *s)
 	struct sreq *r;
 	bool any = false;
 
-	if (s->so_writers.head == NULL ||
+	if (kc__list_empty(&s->so_writers) ||
 	    s->so_sndbytes > s->so_attr.snd_lowat)
 		return false;
-	while ((r = s->so_writers.head) != NULL && has_room(s)) {
+	while ((r = rl_first(&s->so_writers)) != NULL && has_room(s)) {
 		(void)rl_pop(&s->so_writers);
 		if (admit_req(s, r))
 			any = true;
@@ -1080,7 +1060,7 @@ dgram_output(struct kc_socket *s)
 {
 	struct dgram *d;
 
-	while ((d = s->so_sdg) != NULL) {
+	while ((d = dgq_first(&s->so_sdg)) != NULL) {
 		struct iovec iov[64];
 		struct msghdr mh;
 		size_t len = kc_chain_len(&d->d_chain), bytes;
@@ -1112,9 +1092,7 @@ dgram_output(struct kc_socket *s)
 		/* Sent, or refused for good (a datagram is never half sent). */
 		if (n >= 0)
 			(void)KC__TR3(KC_TR_SOCK_SEND, s, s->so_fd, n);
-		s->so_sdg = d->d_next;
-		if (s->so_sdg == NULL)
-			s->so_sdg_tail = NULL;
+		kc__list_remove(&s->so_sdg, &d->d_link);
 		snd_add(s, -(ssize_t)(len + DGRAM_COST));
 		kc_chain_free(&d->d_chain);
 		free(d);
@@ -1156,7 +1134,7 @@ sock_output(struct kc_socket *s)
 		if (s->so_wblocked || !admit_writers(s))
 			break;
 	}
-	if (s->so_sndbytes == 0 && s->so_writers.head == NULL) {
+	if (s->so_sndbytes == 0 && kc__list_empty(&s->so_writers)) {
 		if (s->so_shutwr) {
 			s->so_shutwr = false;
 			(void)shutdown(s->so_fd, SHUT_WR);
@@ -1390,7 +1368,7 @@ do_send(struct kc_socket *s, struct sreq *r)
 		answer(r, e);
 		return;
 	}
-	if (s->so_writers.head != NULL || !has_room(s)) {
+	if (!kc__list_empty(&s->so_writers) || !has_room(s)) {
 		rl_push(&s->so_writers, r);
 		return;
 	}
@@ -1403,7 +1381,7 @@ do_read(struct kc_socket *s, struct sreq *r)
 {
 	ssize_t n;
 
-	if (s->so_readers.head != NULL) {
+	if (!kc__list_empty(&s->so_readers)) {
 		rl_push(&s->so_readers, r);
 		return;
 	}
@@ -1469,14 +1447,7 @@ shut_local(struct kc_socket *s, int how)
 	if (how == SHUT_RD || how == SHUT_RDWR) {
 		st_set(s, KC_SS_CANTRCVMORE);
 		kc_chain_free(&s->so_rcv);
-		while (s->so_rdg != NULL) {
-			struct dgram *d = s->so_rdg;
-
-			s->so_rdg = d->d_next;
-			kc_chain_free(&d->d_chain);
-			free(d);
-		}
-		s->so_rdg_tail = NULL;
+		dgq_free(&s->so_rdg);
 		__atomic_store_n(&s->so_rcvbytes, 0, __ATOMIC_RELAXED);
 		s->so_rstopped = false;
 		(void)shutdown(s->so_fd, SHUT_RD);
@@ -1713,8 +1684,8 @@ port_abort(struct kc_port *port, struct kc_msg *msg)
 
 	if (!r->r_parked)
 		return;
-	if (rl_remove(&s->so_readers, r) || rl_remove(&s->so_writers, r) ||
-	    rl_remove(&s->so_acceptors, r)) {
+	if (r->r_list != NULL) {
+		rl_remove(r);
 		answer(r, -ECANCELED);
 		return;
 	}
@@ -1794,7 +1765,7 @@ kc_socket_send(struct kc_socket *s, struct kc_chain *chain,
 		return -EINVAL;
 	if ((e = send_check(s, chain, to, false)) != 0)
 		return e;
-	if (on_owner(s) && s->so_writers.head == NULL && has_room(s) &&
+	if (on_owner(s) && kc__list_empty(&s->so_writers) && has_room(s) &&
 	    !s->so_closing) {
 		/* The fast path: straight into the buffer, written now. */
 		if ((e = admit(s, chain, to)) != 0)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "core/list.h"
 #include "kqueue/kqapi.h"
 #include "net/pipe.h"
 #include "net/sockhook.h"
@@ -57,7 +58,7 @@ enum { FWD = KC_SPLICE_FWD, REV = KC_SPLICE_REV };
 
 /* A datagram waiting for its destination to take it. */
 struct dgq {
-	struct dgq	*q_next;
+	struct kc__link	 q_link;
 	size_t		 q_len;
 	unsigned char	 q_data[];
 };
@@ -71,7 +72,7 @@ struct dir {
 	struct kc__pipe		*d_pipe;
 	size_t			 d_plen;	/* bytes in d_pipe */
 	struct kc_chain		 d_pend;	/* copied bytes, before the pipe's */
-	struct dgq		*d_qh, *d_qt;	/* datagrams waiting */
+	struct kc__list		 d_q;		/* datagrams waiting */
 	int			 d_rerr;	/* the source's error, from its knote */
 	bool			 d_eof;		/* the source has ended */
 	bool			 d_done;	/* and the destination is shut */
@@ -1154,28 +1155,20 @@ dq_push(struct dir *d, const void *data, size_t len)
 
 	if (q == NULL)
 		return -ENOMEM;
-	q->q_next = NULL;
 	q->q_len = len;
 	if (len > 0)
 		memcpy(q->q_data, data, len);
-	if (d->d_qt != NULL)
-		d->d_qt->q_next = q;
-	else
-		d->d_qh = q;
-	d->d_qt = q;
+	kc__list_push_tail(&d->d_q, &q->q_link);
 	return 0;
 }
 
 static void
 dq_free(struct dir *d)
 {
-	struct dgq *q;
+	struct kc__link *lk;
 
-	while ((q = d->d_qh) != NULL) {
-		d->d_qh = q->q_next;
-		free(q);
-	}
-	d->d_qt = NULL;
+	while ((lk = kc__list_pop_head(&d->d_q)) != NULL)
+		free(KC__LIST_ITEM(lk, struct dgq, q_link));
 }
 
 /* Send what waits, in order: 1 all out, 0 the destination is full. */
@@ -1184,7 +1177,7 @@ dq_flush(struct kc_splice *sp, struct dir *d)
 {
 	struct dgq *q;
 
-	while ((q = d->d_qh) != NULL) {
+	while ((q = KC__LIST_FIRST(&d->d_q, struct dgq, q_link)) != NULL) {
 		ssize_t n = send(d->d_dfd, q->q_data, q->q_len,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
 
@@ -1198,9 +1191,7 @@ dq_flush(struct kc_splice *sp, struct dir *d)
 			COUNT(sp, dgram_dropped, 1);
 		else
 			COUNT_DIR(sp, datagrams, d->d_idx, 1);
-		d->d_qh = q->q_next;
-		if (d->d_qh == NULL)
-			d->d_qt = NULL;
+		kc__list_remove(&d->d_q, &q->q_link);
 		free(q);
 	}
 	return 1;
