@@ -86,7 +86,7 @@ struct kc_socket {
 	uint32_t		 so_state;	/* KC_SS_*, atomic */
 	int			 so_error;	/* atomic */
 	int			 so_fd;
-	int			 so_kq;		/* the owner's kqueue */
+	struct kq		*so_kq;		/* the owner's kqueue, held */
 	int			 so_domain;
 	int			 so_type;
 	struct kc_executor	*so_owner;
@@ -222,6 +222,7 @@ sock_free(struct kc_socket *s)
 	dgq_free(&s->so_sdg);
 	if (s->so_fd >= 0)
 		kc__close(s->so_fd);
+	kc__kq_release(s->so_kq);
 	free(s->so_scratch);
 	s->so_magic = 0;
 	free(s);
@@ -378,7 +379,7 @@ want_write(struct kc_socket *s)
 	if (s->so_wnote || s->so_final)
 		return;
 	EV_SET(&kev, s->so_fd, EVFILT_WRITE, EV_ENABLE, 0, 0, &s->so_wkc);
-	if (kc__kevent(s->so_kq, &kev, 1, NULL, 0, NULL) == 0)
+	if (kc__kq_change(s->so_kq, &kev, 1) == 0)
 		s->so_wnote = true;
 }
 
@@ -402,7 +403,6 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	if (s == NULL)
 		return -ENOMEM;
 	s->so_fd = fd;
-	s->so_kq = kq;
 	s->so_domain = domain;
 	s->so_type = type;
 	s->so_owner = owner;
@@ -462,8 +462,12 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	 */
 	EV_SET(&kev[nk++], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_KCONT |
 	    EV_DISPATCH | EV_DISABLE, NOTE_NODATA, 0, &s->so_wkc);
-	if (kc__kevent(kq, kev, nk, NULL, 0, NULL) != 0) {
-		r = -errno;
+	if ((s->so_kq = kc__kq_hold(kq)) == NULL)
+		r = -EBADF;
+	else
+		r = kc__kq_change(s->so_kq, kev, nk);
+	if (r != 0) {
+		kc__kq_release(s->so_kq);
 		s->so_magic = 0;
 		(void)kc_port_destroy(&s->so_port);
 		free(s->so_scratch);
@@ -2111,7 +2115,7 @@ kc__socket_read_pause(struct kc_socket *s, bool pause)
 		return;
 	EV_SET(&kev, s->so_fd, EVFILT_READ, pause ? EV_DISABLE : EV_ENABLE,
 	    0, 0, &s->so_rkc);
-	if (kc__kevent(s->so_kq, &kev, 1, NULL, 0, NULL) == 0)
+	if (kc__kq_change(s->so_kq, &kev, 1) == 0)
 		s->so_rpaused = pause;
 }
 
