@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "core/lockdebug.h"
 #include "kqueue/kqapi.h"
 #include "net/pipe.h"
 #include "net/sockhook.h"
@@ -363,6 +364,7 @@ fire(struct kc_splice *sp)
 static inline void
 enter(struct kc_splice *sp)
 {
+	KC__ON_EXEC(sp->sp_owner);	/* every entry runs on the owner */
 	sp->sp_busy++;
 }
 
