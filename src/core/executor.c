@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "lockdebug.h"
 #include "../kqueue/kq.h"
 
 #define KC__DEFAULT_BATCH	64
@@ -138,9 +139,9 @@ exec_wake(struct kc_executor *ex)
 	}
 	if (KC__XCHG(&ex->ex_wake_pending, 1) == 0) {
 		__atomic_add_fetch(&ex->ex_wakeups, 1, __ATOMIC_RELAXED);
-		pthread_mutex_lock(&ex->ex_mtx);
+		kc__mtx_lock(&ex->ex_mtx);
 		pthread_cond_signal(&ex->ex_cond);
-		pthread_mutex_unlock(&ex->ex_mtx);
+		kc__mtx_unlock(&ex->ex_mtx);
 	}
 }
 
@@ -172,10 +173,13 @@ kc__exec_push(struct kc_executor *ex, struct kc *kc, uint64_t word)
 }
 
 /* The consumer's FIFO.  Soft: its own thread; pool: under ex_mtx. */
+#define EX_CONSUMER(ex)							\
+	KC__DASSERT((ex)->ex_soft ? kc__on_exec(ex) : kc__held(&(ex)->ex_mtx))
 
 static void
 local_append(struct kc_executor *ex, struct kc *first, struct kc *last)
 {
+	EX_CONSUMER(ex);
 	last->kc_next = NULL;
 	if (ex->ex_local_tail != NULL)
 		ex->ex_local_tail->kc_next = first;
@@ -190,6 +194,7 @@ local_refill(struct kc_executor *ex, struct kc *closing)
 {
 	struct kc *list, *fifo = NULL, *last, *next;
 
+	EX_CONSUMER(ex);
 	if (KC__LOAD_RELAXED(&ex->ex_head) == NULL && closing == NULL)
 		return false;
 	list = KC__XCHG(&ex->ex_head, closing);
@@ -210,6 +215,7 @@ local_pop(struct kc_executor *ex)
 {
 	struct kc *kc = ex->ex_local;
 
+	EX_CONSUMER(ex);
 	if (kc == NULL && local_refill(ex, NULL))
 		kc = ex->ex_local;
 	if (kc != NULL) {
@@ -225,8 +231,10 @@ local_pop(struct kc_executor *ex)
 static void
 timers_update_next(struct kc_executor *ex)
 {
-	struct kc *min = kc__heap_min(&ex->ex_timers);
+	struct kc *min;
 
+	KC__OWNED(&ex->ex_tlock);
+	min = kc__heap_min(&ex->ex_timers);
 	KC__STORE(&ex->ex_tnext, min != NULL ? min->kc_deadline : UINT64_MAX);
 }
 
@@ -238,6 +246,7 @@ timers_fire(struct kc_executor *ex, struct kc__worker *wk)
 	uint64_t now, w;
 	unsigned n = 0;
 
+	EX_CONSUMER(ex);
 	if (KC__LOAD(&ex->ex_tnext) == UINT64_MAX)
 		return 0;
 	now = kc__now();
@@ -354,6 +363,8 @@ exec_take_all(struct kc_executor *ex)
 	struct kc *kc, *first = NULL, **tailp = &first;
 	uint64_t w;
 
+	EX_CONSUMER(ex);
+	KC__DASSERT(ex->ex_soft || ex->ex_nbusy == 0);
 	local_refill(ex, KC__CLOSED);
 	ex->ex_closed = true;
 	kc__lock(&ex->ex_tlock);
@@ -404,7 +415,7 @@ kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc)
 	if (!pool && (r == NULL || r->r_exec != ex))
 		return false;
 	if (pool)
-		pthread_mutex_lock(&ex->ex_mtx);
+		kc__mtx_lock(&ex->ex_mtx);
 	local_refill(ex, NULL);
 	for (p = ex->ex_local; p != NULL && p != kc; prev = p, p = p->kc_next)
 		;
@@ -417,7 +428,7 @@ kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc)
 			ex->ex_local_tail = prev;
 	}
 	if (pool)
-		pthread_mutex_unlock(&ex->ex_mtx);
+		kc__mtx_unlock(&ex->ex_mtx);
 	if (p == NULL)
 		return false;	/* a pool worker holds it and will unlink it */
 	for (;;) {
@@ -425,10 +436,10 @@ kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc)
 		if (w & KC__ARMED) {
 			/* Re-armed meanwhile: it must run; put it back. */
 			if (pool)
-				pthread_mutex_lock(&ex->ex_mtx);
+				kc__mtx_lock(&ex->ex_mtx);
 			local_append(ex, kc, kc);
 			if (pool)
-				pthread_mutex_unlock(&ex->ex_mtx);
+				kc__mtx_unlock(&ex->ex_mtx);
 			exec_wake_if_idle(ex);
 			return true;
 		}
@@ -449,6 +460,8 @@ exec_try_close(struct kc_executor *ex)
 	struct kc *none = NULL;
 	bool closed = false;
 
+	EX_CONSUMER(ex);
+	KC__DASSERT(ex->ex_local == NULL && (ex->ex_soft || ex->ex_nbusy == 0));
 	kc__lock(&ex->ex_tlock);
 	if (kc__heap_min(&ex->ex_timers) == NULL &&
 	    KC__CAS(&ex->ex_head, &none, KC__CLOSED)) {
@@ -465,6 +478,7 @@ exec_try_close(struct kc_executor *ex)
 static void
 ctl_reply(struct kc_executor *ex, int rc)
 {
+	EX_CONSUMER(ex);
 	ex->ex_ctl_rc = rc;
 	KC__STORE(&ex->ex_ctl, CTL_NONE);
 	KC__STORE(&ex->ex_ctl_done, 1);
@@ -479,6 +493,7 @@ soft_batch(struct kc_executor *ex, struct kc__runner *r, struct kc__worker *wk)
 	struct kc *kc;
 	unsigned n = 0;
 
+	KC__ON_EXEC(ex);
 	while (n < ex->ex_batch && (kc = local_pop(ex)) != NULL) {
 		if (n++ == 0 && KC__LOAD_RELAXED(&ex->ex_idle))
 			KC__STORE(&ex->ex_idle, 0);
@@ -511,6 +526,7 @@ soft_pending(struct kc_executor *ex)
 static bool
 soft_control(struct kc_executor *ex, uint32_t ctl)
 {
+	KC__ON_EXEC(ex);
 	switch (ctl) {
 	case CTL_HANDBACK:
 		ex->ex_handback = exec_take_all(ex);
@@ -541,6 +557,7 @@ soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 	uint64_t deadline;
 	bool kq = kq__has_knotes(ex->ex_kq);
 
+	KC__ON_EXEC(ex);
 	KC__XCHG(&ex->ex_sleeping, kq ? 2 : 1);
 	/* Re-check after announcing: a producer may have pushed meanwhile. */
 	if (KC__LOAD(&ex->ex_head) != NULL ||
@@ -689,6 +706,7 @@ pool_sleep(struct kc_executor *ex, bool handing_back)
 	struct timespec ts;
 	uint64_t deadline;
 
+	KC__OWNED(&ex->ex_mtx);
 	KC__ADD(&ex->ex_nidle, 1);
 	if (!handing_back && KC__LOAD(&ex->ex_head) != NULL) {
 		KC__ADD(&ex->ex_nidle, -1);
@@ -702,11 +720,11 @@ pool_sleep(struct kc_executor *ex, bool handing_back)
 	KC__STORE(&ex->ex_wake_pending, 0);
 	deadline = timers_next(ex);
 	if (deadline == 0) {
-		pthread_cond_wait(&ex->ex_cond, &ex->ex_mtx);
+		kc__cond_wait(&ex->ex_cond, &ex->ex_mtx);
 	} else {
 		ts.tv_sec = (time_t)(deadline / 1000000000ull);
 		ts.tv_nsec = (long)(deadline % 1000000000ull);
-		pthread_cond_timedwait(&ex->ex_cond, &ex->ex_mtx, &ts);
+		(void)kc__cond_timedwait(&ex->ex_cond, &ex->ex_mtx, &ts);
 	}
 	KC__ADD(&ex->ex_nidle, -1);
 	KC__STORE(&ex->ex_wake_pending, 0);
@@ -716,6 +734,8 @@ pool_sleep(struct kc_executor *ex, bool handing_back)
 static bool
 pool_control(struct kc_executor *ex, uint32_t ctl)
 {
+	KC__OWNED(&ex->ex_mtx);
+	KC__ON_EXEC(ex);
 	if (ex->ex_closed)
 		return true;
 	if (ex->ex_nbusy > 0)
@@ -765,17 +785,18 @@ pool_close_if_idle(struct kc_executor *ex)
 {
 	int rc = -EBUSY;
 
-	pthread_mutex_lock(&ex->ex_mtx);
+	KC__OWNED(&ex->ex_ctl_mtx);
+	kc__mtx_lock(&ex->ex_mtx);
 	while (ex->ex_nbusy > 0 && !exec_running(ex)) {
-		pthread_mutex_unlock(&ex->ex_mtx);
+		kc__mtx_unlock(&ex->ex_mtx);
 		sched_yield();
-		pthread_mutex_lock(&ex->ex_mtx);
+		kc__mtx_lock(&ex->ex_mtx);
 	}
 	if (ex->ex_nbusy == 0 && ex->ex_local == NULL && exec_try_close(ex)) {
 		pthread_cond_broadcast(&ex->ex_cond);
 		rc = 0;
 	}
-	pthread_mutex_unlock(&ex->ex_mtx);
+	kc__mtx_unlock(&ex->ex_mtx);
 	return rc;
 }
 
@@ -795,7 +816,7 @@ pool_main(void *arg)
 	snprintf(name, sizeof(name), "%.11s/%u", ex->ex_name, wk->w_index);
 	pthread_setname_np(pthread_self(), name);
 	kc__trace_thread_named();
-	pthread_mutex_lock(&ex->ex_mtx);
+	kc__mtx_lock(&ex->ex_mtx);
 	for (;;) {
 		if (ex->ex_closed)
 			break;
@@ -807,13 +828,13 @@ pool_main(void *arg)
 				pthread_cond_signal(&ex->ex_cond);
 			ex->ex_nbusy++;
 			wk->w_busy = true;
-			pthread_mutex_unlock(&ex->ex_mtx);
+			kc__mtx_unlock(&ex->ex_mtx);
 			if (kc__dispatch(r, kc) > 0)
 				KC__STAT_INC(&wk->w_stats.runs);
 			else
 				KC__STAT_INC(&wk->w_stats.cancelled_unlinked);
 			KC__STAT_INC(&wk->w_stats.batches);
-			pthread_mutex_lock(&ex->ex_mtx);
+			kc__mtx_lock(&ex->ex_mtx);
 			wk->w_busy = false;
 			ex->ex_nbusy--;
 			continue;
@@ -827,7 +848,7 @@ pool_main(void *arg)
 		pool_sleep(ex, ctl == CTL_HANDBACK);
 		(void)KC__TR1(KC_TR_EXEC_WAKE, ex);
 	}
-	pthread_mutex_unlock(&ex->ex_mtx);
+	kc__mtx_unlock(&ex->ex_mtx);
 	r->r_exec = NULL;
 	r->r_stats = NULL;
 	return NULL;
@@ -954,14 +975,16 @@ soft_settle(struct kc_executor *ex)
 static int
 exec_request(struct kc_executor *ex, uint32_t ctl)
 {
+	KC__OWNED(&ex->ex_ctl_mtx);
+	KC__DASSERT(!kc__on_exec(ex));
 	KC__STORE(&ex->ex_ctl_done, 0);
 	KC__STORE(&ex->ex_ctl, ctl);
 	if (ex->ex_kind == KC_EXEC_SOFT) {
 		exec_wake(ex);
 	} else {
-		pthread_mutex_lock(&ex->ex_mtx);
+		kc__mtx_lock(&ex->ex_mtx);
 		pthread_cond_broadcast(&ex->ex_cond);
-		pthread_mutex_unlock(&ex->ex_mtx);
+		kc__mtx_unlock(&ex->ex_mtx);
 	}
 	while (KC__LOAD(&ex->ex_ctl_done) == 0)
 		kc__futex_wait(&ex->ex_ctl_done, 0, 0);
@@ -978,12 +1001,6 @@ exec_join(struct kc_executor *ex)
 	ex->ex_stopped = true;
 }
 
-static bool
-own_thread(const struct kc_executor *ex)
-{
-	return kc__self != NULL && kc__self->r_exec == ex;
-}
-
 int
 kc_executor_shutdown(struct kc_executor *ex, int how, struct kc **handback)
 {
@@ -993,18 +1010,18 @@ kc_executor_shutdown(struct kc_executor *ex, int how, struct kc **handback)
 	    how != KC_SHUTDOWN_HANDBACK) ||
 	    (how == KC_SHUTDOWN_HANDBACK && handback == NULL))
 		return -EINVAL;
-	if (own_thread(ex))
+	if (kc__on_exec(ex))
 		return -EDEADLK;
 	if (handback != NULL)
 		*handback = NULL;
-	pthread_mutex_lock(&ex->ex_ctl_mtx);
+	kc__mtx_lock(&ex->ex_ctl_mtx);
 	if (ex->ex_stopped) {
-		pthread_mutex_unlock(&ex->ex_ctl_mtx);
+		kc__mtx_unlock(&ex->ex_ctl_mtx);
 		return -EALREADY;
 	}
 	if (ex->ex_nthreads == 0) {
 		ex->ex_stopped = true;
-		pthread_mutex_unlock(&ex->ex_ctl_mtx);
+		kc__mtx_unlock(&ex->ex_ctl_mtx);
 		return 0;
 	}
 	rc = exec_request(ex, how == KC_SHUTDOWN_DRAIN ? CTL_DRAIN :
@@ -1013,7 +1030,7 @@ kc_executor_shutdown(struct kc_executor *ex, int how, struct kc **handback)
 	if (handback != NULL)
 		*handback = ex->ex_handback;
 	ex->ex_handback = NULL;
-	pthread_mutex_unlock(&ex->ex_ctl_mtx);
+	kc__mtx_unlock(&ex->ex_ctl_mtx);
 	return rc;
 }
 
@@ -1024,11 +1041,11 @@ kc_executor_destroy(struct kc_executor *ex)
 
 	if (ex == NULL)
 		return -EINVAL;
-	if (own_thread(ex))
+	if (kc__on_exec(ex))
 		return -EDEADLK;
 	if (in_continuation())
 		return -EPERM;
-	pthread_mutex_lock(&ex->ex_ctl_mtx);
+	kc__mtx_lock(&ex->ex_ctl_mtx);
 	if (!ex->ex_stopped && ex->ex_nthreads > 0) {
 		/*
 		 * Never wait for running work: a soft executor that is not idle
@@ -1043,12 +1060,12 @@ kc_executor_destroy(struct kc_executor *ex)
 		} else
 			rc = pool_close_if_idle(ex);
 		if (rc < 0) {
-			pthread_mutex_unlock(&ex->ex_ctl_mtx);
+			kc__mtx_unlock(&ex->ex_ctl_mtx);
 			return rc;
 		}
 		exec_join(ex);
 	}
-	pthread_mutex_unlock(&ex->ex_ctl_mtx);
+	kc__mtx_unlock(&ex->ex_ctl_mtx);
 	KC__ASSERT(ex->ex_local == NULL && ex->ex_timers.h_root == NULL);
 	if (ex->ex_kq != NULL) {
 		kq__destroy_owned(ex->ex_kq, ex->ex_kqfd);

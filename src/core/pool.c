@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "lockdebug.h"
 
 #define KC__NCACHE	64
 #define KC__CACHE_MAX	32
@@ -130,6 +131,8 @@ pool_fill(struct kc_pool *p, struct kc__cache *c, unsigned n)
 {
 	struct kc *kc;
 
+	KC__OWNED(&p->p_lock);
+	KC__OWNED(&c->c_lock);
 	while (n-- > 0 && c->c_n < KC__CACHE_MAX && (kc = p->p_free) != NULL) {
 		p->p_free = kc->kc_next;
 		p->p_nfree--;
@@ -143,6 +146,8 @@ pool_drain(struct kc_pool *p, struct kc__cache *c, unsigned n)
 {
 	struct kc *kc;
 
+	KC__OWNED(&p->p_lock);
+	KC__OWNED(&c->c_lock);
 	while (n-- > 0 && c->c_n > 0) {
 		kc = c->c_items[--c->c_n];
 		kc->kc_next = p->p_free;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "lockdebug.h"
 
 __thread struct kc__runner *kc__self;
 
@@ -72,22 +73,26 @@ kc__lock(uint32_t *l)
 	uint32_t c = 0;
 	int spins;
 
+	KC__NOTOWNED(l);
 	if (KC__CAS(l, &c, 1))
-		return;
+		goto held;
 	for (spins = 0; spins < 100; spins++) {
 		c = 0;
 		if (KC__LOAD_RELAXED(l) == 0 && KC__CAS(l, &c, 1))
-			return;
+			goto held;
 		kc__cpu_relax();
 	}
 	/* Contended: mark waiters and sleep until the holder hands over. */
 	while (KC__XCHG(l, 2) != 0)
 		kc__futex_wait(l, 2, 0);
+held:
+	kc__held_add(l);
 }
 
 void
 kc__unlock(uint32_t *l)
 {
+	kc__held_del(l);
 	if (KC__XCHG(l, 0) == 2)
 		kc__futex_wake(l, 1);
 }
@@ -98,11 +103,11 @@ kc__runner_release(void *arg)
 	struct kc__runner *r = arg;
 
 	KC__ASSERT(r->r_depth == 0);
-	pthread_mutex_lock(&kc__runners_mtx);
+	kc__mtx_lock(&kc__runners_mtx);
 	r->r_exec = NULL;
 	r->r_free = kc__runners_free;
 	kc__runners_free = r;
-	pthread_mutex_unlock(&kc__runners_mtx);
+	kc__mtx_unlock(&kc__runners_mtx);
 	kc__self = NULL;
 }
 
@@ -129,13 +134,13 @@ kc__runner_make(void)
 	struct kc__runner *r;
 
 	pthread_once(&kc__runner_once, kc__runner_init_once);
-	pthread_mutex_lock(&kc__runners_mtx);
+	kc__mtx_lock(&kc__runners_mtx);
 	if ((r = kc__runners_free) != NULL) {
 		kc__runners_free = r->r_free;
 	} else {
 		r = calloc(1, sizeof(*r));
 		if (r == NULL) {
-			pthread_mutex_unlock(&kc__runners_mtx);
+			kc__mtx_unlock(&kc__runners_mtx);
 			kc__panic(__FILE__, __LINE__, "out of memory for a runner");
 		}
 		r->r_index = kc__runners_made++;
@@ -143,7 +148,7 @@ kc__runner_make(void)
 		/* Readers walk the list without the mutex. */
 		KC__STORE(&kc__runners, r);
 	}
-	pthread_mutex_unlock(&kc__runners_mtx);
+	kc__mtx_unlock(&kc__runners_mtx);
 	pthread_setspecific(kc__runner_key, r);
 	kc__self = r;
 	return r;

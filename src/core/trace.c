@@ -41,6 +41,7 @@
 #include <x86intrin.h>
 #endif
 
+#include "lockdebug.h"
 #include "trace_int.h"
 
 #define RING_DEFAULT	((size_t)1 << 20)
@@ -193,9 +194,9 @@ ring_attach(void)
 	if (my_notrace)
 		return NULL;
 	(void)pthread_once(&key_once, key_make);
-	pthread_mutex_lock(&tlock);
+	kc__mtx_lock(&tlock);
 	if (!__atomic_load_n(&kc__trace_flag, __ATOMIC_RELAXED)) {
-		pthread_mutex_unlock(&tlock);
+		kc__mtx_unlock(&tlock);
 		return NULL;
 	}
 	if ((r = my_ring) == NULL && (r = calloc(1, sizeof(*r))) == NULL)
@@ -223,11 +224,11 @@ ring_attach(void)
 	T.threads++;
 	my_ring = r;
 	(void)pthread_setspecific(ring_key, r);
-	pthread_mutex_unlock(&tlock);
+	kc__mtx_unlock(&tlock);
 	name_rec();
 	return r;
 fail:
-	pthread_mutex_unlock(&tlock);
+	kc__mtx_unlock(&tlock);
 	return NULL;
 }
 
@@ -386,12 +387,12 @@ ring_exit(void *arg)
 		(void)KC__TR(KC_TR_THREAD_EXIT, 0, 0, 0, 0, 0, 0);
 	my_notrace = true;
 	my_ring = NULL;
-	pthread_mutex_lock(&tlock);
+	kc__mtx_lock(&tlock);
 	if (r->r_listed) {
 		r->r_exited = true;
 		r = NULL;
 	}
-	pthread_mutex_unlock(&tlock);
+	kc__mtx_unlock(&tlock);
 	if (r != NULL) {
 		free(r->r_buf);
 		free(r);
@@ -407,6 +408,7 @@ out_write(const void *p, size_t n)
 	const unsigned char *b = p;
 	ssize_t w;
 
+	KC__OWNED(&tlock);
 	while (n > 0 && T.err == 0) {
 		w = write(T.fd, b, n);
 		if (w < 0 && errno == EINTR)
@@ -424,6 +426,7 @@ out_write(const void *p, size_t n)
 static void
 stage_flush(void)
 {
+	KC__OWNED(&tlock);
 	if (T.slen > 0)
 		out_write(T.stage, T.slen);
 	T.slen = 0;
@@ -432,6 +435,7 @@ stage_flush(void)
 static void
 stage_put(const void *p, size_t n)
 {
+	KC__OWNED(&tlock);
 	if (T.slen + n > STAGE_BYTES)
 		stage_flush();
 	if (n >= STAGE_BYTES) {
@@ -480,6 +484,7 @@ sync_rec(bool force)
 {
 	uint64_t t, m;
 
+	KC__OWNED(&tlock);
 	if (T.clock != KC_TRACE_CLOCK_TSC)
 		return;
 	m = mono_ns(CLOCK_MONOTONIC);
@@ -494,6 +499,7 @@ sync_rec(bool force)
 static bool
 ring_busy(struct ring *r)
 {
+	KC__OWNED(&tlock);
 	return __atomic_load_n(&r->r_head, __ATOMIC_ACQUIRE) != r->r_tail ||
 	    __atomic_load_n(&r->r_dropped, __ATOMIC_RELAXED) != r->r_lost_told;
 }
@@ -505,6 +511,7 @@ drain_ring(struct ring *r)
 	uint64_t tail = r->r_tail, d;
 	size_t off, n;
 
+	KC__OWNED(&tlock);
 	while (tail != head) {
 		off = (size_t)(tail & (r->r_size - 1));
 		n = r->r_size - off;
@@ -525,6 +532,7 @@ drain_ring(struct ring *r)
 static uint64_t
 ring_records(const struct ring *r)
 {
+	KC__OWNED(&tlock);
 	return __atomic_load_n(&r->r_seq, __ATOMIC_RELAXED) -
 	    __atomic_load_n(&r->r_dropped, __ATOMIC_RELAXED);
 }
@@ -533,8 +541,10 @@ static void
 drain_all(void)
 {
 	struct ring **rp, *r;
-	bool busy = T.last_sync == 0;
+	bool busy;
 
+	KC__OWNED(&tlock);
+	busy = T.last_sync == 0;
 	for (r = T.rings; r != NULL && !busy; r = r->r_next)
 		busy = ring_busy(r);
 	sync_rec(busy);
@@ -577,7 +587,7 @@ writer_main(void *arg)
 	(void)arg;
 	my_notrace = true;
 	(void)prctl(PR_SET_NAME, "kc-trace");
-	pthread_mutex_lock(&tlock);
+	kc__mtx_lock(&tlock);
 	T.wtid = (uint32_t)gettid();
 	writer_name();
 	while (!T.stopping) {
@@ -586,9 +596,9 @@ writer_main(void *arg)
 		ts.tv_nsec += (long)T.flush_ms * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
-		(void)pthread_cond_timedwait(&T.cv, &tlock, &ts);
+		(void)kc__cond_timedwait(&T.cv, &tlock, &ts);
 	}
-	pthread_mutex_unlock(&tlock);
+	kc__mtx_unlock(&tlock);
 	return NULL;
 }
 
@@ -707,18 +717,18 @@ kc_trace_start(const char *path, const struct kc_trace_attr *attr)
 	}
 	if (attr != NULL && (attr->flags & ~KC_TRACE_MONOTONIC) != 0)
 		return -EINVAL;
-	pthread_mutex_lock(&tlock);
+	kc__mtx_lock(&tlock);
 	if (T.fd >= 0) {
-		pthread_mutex_unlock(&tlock);
+		kc__mtx_unlock(&tlock);
 		return -EALREADY;
 	}
 	if ((fd = trace_open(path)) < 0) {
-		pthread_mutex_unlock(&tlock);
+		kc__mtx_unlock(&tlock);
 		return fd;
 	}
 	if (T.stage == NULL && (T.stage = malloc(STAGE_BYTES)) == NULL) {
 		close(fd);
-		pthread_mutex_unlock(&tlock);
+		kc__mtx_unlock(&tlock);
 		return -ENOMEM;
 	}
 	T.fd = fd;
@@ -741,14 +751,14 @@ kc_trace_start(const char *path, const struct kc_trace_attr *attr)
 		rc = T.err != 0 ? -T.err : rc;
 		close(fd);
 		T.fd = -1;
-		pthread_mutex_unlock(&tlock);
+		kc__mtx_unlock(&tlock);
 		return rc;
 	}
 	if (!T.atexit_set && atexit(trace_atexit) == 0)
 		T.atexit_set = true;
 	__atomic_store_n(&T.gen, T.gen + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&kc__trace_flag, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&tlock);
+	kc__mtx_unlock(&tlock);
 	return 0;
 }
 
@@ -758,18 +768,18 @@ kc_trace_stop(void)
 	struct ring *r, *next;
 	int rc;
 
-	pthread_mutex_lock(&tlock);
+	kc__mtx_lock(&tlock);
 	if (T.fd < 0) {
-		pthread_mutex_unlock(&tlock);
+		kc__mtx_unlock(&tlock);
 		return -ENOENT;
 	}
 	__atomic_store_n(&kc__trace_flag, 0, __ATOMIC_RELEASE);
 	T.stopping = true;
 	pthread_cond_signal(&T.cv);
-	pthread_mutex_unlock(&tlock);
+	kc__mtx_unlock(&tlock);
 	if (T.writer_up)
 		pthread_join(T.writer, NULL);
-	pthread_mutex_lock(&tlock);
+	kc__mtx_lock(&tlock);
 	T.writer_up = false;
 	pthread_cond_destroy(&T.cv);
 	drain_all();
@@ -786,7 +796,7 @@ kc_trace_stop(void)
 	if (close(T.fd) != 0 && rc == 0)
 		rc = -errno;
 	T.fd = -1;
-	pthread_mutex_unlock(&tlock);
+	kc__mtx_unlock(&tlock);
 	return rc;
 }
 
@@ -795,14 +805,14 @@ kc_trace_flush(void)
 {
 	int rc;
 
-	pthread_mutex_lock(&tlock);
+	kc__mtx_lock(&tlock);
 	if (T.fd < 0) {
-		pthread_mutex_unlock(&tlock);
+		kc__mtx_unlock(&tlock);
 		return -ENOENT;
 	}
 	drain_all();
 	rc = T.err != 0 ? -T.err : 0;
-	pthread_mutex_unlock(&tlock);
+	kc__mtx_unlock(&tlock);
 	return rc;
 }
 
@@ -814,7 +824,7 @@ kc_trace_stats(struct kc_trace_stats *st)
 	if (st == NULL)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&tlock);
+	kc__mtx_lock(&tlock);
 	st->records = T.gone_records;
 	st->lost = T.gone_lost;
 	for (r = T.rings; r != NULL; r = r->r_next) {
@@ -823,7 +833,7 @@ kc_trace_stats(struct kc_trace_stats *st)
 	}
 	st->bytes = T.bytes;
 	st->threads = T.threads;
-	pthread_mutex_unlock(&tlock);
+	kc__mtx_unlock(&tlock);
 	return 0;
 }
 

@@ -78,6 +78,7 @@ kq__fd_rearm(struct kq *kq, int fd)
 	uint32_t mask = 0;
 	bool et = false;
 
+	KQ_OWNED(kq);
 	if (rd != NULL && rd->kn_ftype == FT_FILE)
 		rd = NULL;
 	if (wr != NULL && wr->kn_ftype == FT_FILE)

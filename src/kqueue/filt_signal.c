@@ -45,10 +45,6 @@ extern int __sigaction(int, const struct sigaction *, struct sigaction *);
  * few stores and at most two system calls; nothing is allocated under it.
  */
 static int sig_lock;
-#ifdef KC_DEBUG
-static pid_t sig_owner;		/* the thread that holds sig_lock */
-#endif
-#define SIG_OWNED()	KC__DASSERT(KC__LOAD_RELAXED(&sig_owner) == gettid())
 static unsigned sig_nwatched;	/* signals with our handler in place */
 
 static struct {
@@ -64,22 +60,18 @@ sig_lock_take(sigset_t *saved)
 {
 	sigset_t all;
 
+	KC__NOTOWNED(&sig_lock);
 	sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, saved);
 	while (__atomic_exchange_n(&sig_lock, 1, __ATOMIC_ACQUIRE) != 0)
 		(void)sched_yield();
-#ifdef KC_DEBUG
-	__atomic_store_n(&sig_owner, gettid(), __ATOMIC_RELAXED);
-#endif
+	kc__held_add(&sig_lock);
 }
 
 static void
 sig_lock_drop(const sigset_t *saved)
 {
-	SIG_OWNED();
-#ifdef KC_DEBUG
-	__atomic_store_n(&sig_owner, 0, __ATOMIC_RELAXED);
-#endif
+	kc__held_del(&sig_lock);	/* which asserts it was held */
 	__atomic_store_n(&sig_lock, 0, __ATOMIC_RELEASE);
 	(void)pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
@@ -147,7 +139,7 @@ sig_install(int sig)
 {
 	struct sigaction sa;
 
-	SIG_OWNED();
+	KC__OWNED(&sig_lock);
 	if (sigs[sig].installed)
 		return 0;
 	if (sys_sigaction(sig, NULL, &sigs[sig].prog) != 0)
@@ -172,7 +164,7 @@ sig_install(int sig)
 static void
 sig_uninstall(int sig)
 {
-	SIG_OWNED();
+	KC__OWNED(&sig_lock);
 	if (!sigs[sig].installed)
 		return;
 	sys_sigaction(sig, &sigs[sig].prog, NULL);
@@ -286,6 +278,7 @@ kq__sigfd_note(struct kq *kq)
 	sigset_t pend;
 	int sig;
 
+	KQ_OWNED(kq);
 	if (sigpending(&pend) != 0)
 		return;
 	for (sig = 1; sig < NSIGS; sig++) {

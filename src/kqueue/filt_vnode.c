@@ -118,6 +118,7 @@ kq__inotify_read(struct kq *kq)
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t len, off;
 
+	KQ_OWNED(kq);
 	while ((len = read(kq->kq_inotify, buf, sizeof(buf))) > 0) {
 		for (off = 0; off < len; ) {
 			const struct inotify_event *ie =

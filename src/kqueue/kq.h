@@ -26,6 +26,8 @@
 #include <sys/event.h>
 #include <kcont.h>
 
+#include "core/lockdebug.h"
+
 struct kq;
 struct knote;
 
@@ -150,6 +152,14 @@ struct kq {
 	int			 kq_sigfd;	/* signalfd for blocked signals */
 	uint64_t		 kq_sigmask;	/* signals watched (bit n-1) */
 };
+
+/*
+ * The calling thread holds, or does not hold, kq's lock (debug builds; see
+ * core/lockdebug.h).  Every function that reads or changes kq's knotes,
+ * its lists or its descriptor table runs under the lock.
+ */
+#define KQ_OWNED(kq)	KC__OWNED(&(kq)->kq_lock)
+#define KQ_NOTOWNED(kq)	KC__NOTOWNED(&(kq)->kq_lock)
 
 /* kqueue.c */
 void	kq__lock(struct kq *kq);

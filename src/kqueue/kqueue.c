@@ -158,13 +158,13 @@ kn_stale(const struct knote *kn)
 void
 kq__lock(struct kq *kq)
 {
-	pthread_mutex_lock(&kq->kq_lock);
+	kc__mtx_lock(&kq->kq_lock);
 }
 
 void
 kq__unlock(struct kq *kq)
 {
-	pthread_mutex_unlock(&kq->kq_lock);
+	kc__mtx_unlock(&kq->kq_lock);
 }
 
 /* Registry. */
@@ -183,10 +183,11 @@ reg_init(void)
 static int
 reg_add(struct kq *kq, int fd)
 {
-	struct fdslot *fs = slot_get(fd);
+	struct fdslot *fs;
 	unsigned i;
 
-	if (fs == NULL)
+	KC__OWNED(&reg_lock);
+	if ((fs = slot_get(fd)) == NULL)
 		return ENOMEM;
 	for (i = 0; i < KQ_SLOTS; i++)
 		if (__atomic_load_n(&kq_slots[i].ks_ep, __ATOMIC_RELAXED) == 0)
@@ -219,8 +220,8 @@ reg_reap(void)
 	if (__atomic_load_n(&reg_doomed, __ATOMIC_RELAXED) == NULL)
 		return;
 	kq = __atomic_exchange_n(&reg_doomed, NULL, __ATOMIC_ACQ_REL);
-	pthread_mutex_lock(&reg_lock);
-	pthread_mutex_unlock(&reg_lock);
+	kc__mtx_lock(&reg_lock);
+	kc__mtx_unlock(&reg_lock);
 	for (; kq != NULL; kq = next) {
 		next = kq->kq_dnext;
 		kq_put(kq);
@@ -234,11 +235,11 @@ kq_get(int fd)
 	struct kq *kq = NULL;
 
 	reg_reap();
-	pthread_mutex_lock(&reg_lock);
+	kc__mtx_lock(&reg_lock);
 	if ((fs = slot_peek(fd)) != NULL &&
 	    (kq = __atomic_load_n(&fs->fs_kq, __ATOMIC_ACQUIRE)) != NULL)
 		__atomic_add_fetch(&kq->kq_refs, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&reg_lock);
+	kc__mtx_unlock(&reg_lock);
 	return kq;
 }
 
@@ -267,6 +268,7 @@ kq__find(struct kq *kq, uintptr_t ident, short filter)
 {
 	struct knote *kn;
 
+	KQ_OWNED(kq);
 	if (kq->kq_hsize == 0)
 		return NULL;
 	for (kn = kq->kq_hash[kn_hash(ident, filter, kq->kq_hsize)];
@@ -332,6 +334,7 @@ kick_sync(struct kq *kq)
 {
 	uint64_t v = 1;
 
+	KQ_OWNED(kq);
 	if (kq->kq_closed)
 		return;		/* stays readable: every waiter must see it */
 	if (kq->kq_phead != NULL && !kq->kq_kicked) {
@@ -393,6 +396,7 @@ queue_leave(struct kq *kq, struct knote *kn)
 	struct knote **pp;
 	bool found = false;
 
+	KQ_OWNED(kq);
 	switch (kn->kn_queue) {
 	case KNQ_LOWAT:
 		for (pp = &kq->kq_lowat; *pp != NULL; pp = &(*pp)->kn_pnext)
@@ -425,6 +429,7 @@ queue_leave(struct kq *kq, struct knote *kn)
 void
 kq__pend(struct kq *kq, struct knote *kn)
 {
+	KQ_OWNED(kq);
 	if (kn->kn_queue == KNQ_PENDING || (kn->kn_status & KN_DELETED))
 		return;
 	/* From the low-water list: the pending list looks at it sooner. */
@@ -438,6 +443,7 @@ kq__pend(struct kq *kq, struct knote *kn)
 void
 kq__lowat_wait(struct kq *kq, struct knote *kn)
 {
+	KQ_OWNED(kq);
 	/* On the pending list it is looked at sooner anyway. */
 	if (kn->kn_queue != KNQ_NONE || (kn->kn_status & KN_DELETED))
 		return;
@@ -485,11 +491,12 @@ fdent(struct kq *kq, int fd, bool create)
 int
 kq__ctl(struct kq *kq, int fd, uint32_t events)
 {
-	struct kq_fdent *fe = fdent(kq, fd, true);
+	struct kq_fdent *fe;
 	struct epoll_event ev;
 	int op;
 
-	if (fe == NULL)
+	KQ_OWNED(kq);
+	if ((fe = fdent(kq, fd, true)) == NULL)
 		return ENOMEM;
 	if (events == fe->fe_mask)
 		return 0;
@@ -526,9 +533,11 @@ kq__ctl(struct kq *kq, int fd, uint32_t events)
 int
 kq__ctl_again(struct kq *kq, int fd)
 {
-	struct kq_fdent *fe = fdent(kq, fd, false);
+	struct kq_fdent *fe;
 	struct epoll_event ev;
 
+	KQ_OWNED(kq);
+	fe = fdent(kq, fd, false);
 	if (fe == NULL || fe->fe_mask == 0)
 		return 0;
 	ev.events = fe->fe_mask;
@@ -541,9 +550,11 @@ kq__ctl_again(struct kq *kq, int fd)
 int
 kq__own_fd(struct kq *kq, struct knote *kn, int ifd, uint32_t events)
 {
-	struct kq_fdent *fe = fdent(kq, ifd, true);
+	struct kq_fdent *fe;
 	int rc;
 
+	KQ_OWNED(kq);
+	fe = fdent(kq, ifd, true);
 	if (fe == NULL || kq__mark_own(ifd) != 0)
 		return ENOMEM;
 	fe->fe_own = kn;
@@ -564,6 +575,7 @@ kq__drop_own(struct kq *kq, struct knote *kn)
 	struct knote **pp;
 	struct kq_fdent *fe;
 
+	KQ_OWNED(kq);
 	if (kn->kn_ifd >= 0) {
 		fe = fdent(kq, kn->kn_ifd, false);
 		if (fe != NULL && fe->fe_own == kn) {
@@ -656,6 +668,7 @@ kn_free(struct knote *kn)
 static void
 kn_drop(struct kq *kq, struct knote *kn)
 {
+	KQ_OWNED(kq);
 	if (kn->kn_fop->f_isfd)
 		__atomic_sub_fetch(&slot_peek((int)kn->kn_kev.ident)->fs_watch,
 		    1, __ATOMIC_SEQ_CST);
@@ -679,9 +692,12 @@ kn_delete(struct kq *kq, struct knote *kn)
 	uintptr_t ident = kn->kn_kev.ident;
 	short filter = kn->kn_kev.filter;
 
+	KQ_OWNED(kq);
 	while (kn->kn_status & KN_RUNNING &&
 	    !pthread_equal(kn->kn_runner, pthread_self())) {
-		pthread_cond_wait(&kq->kq_cond, &kq->kq_lock);
+		/* Nobody waits for a continuation holding reg_lock. */
+		KC__NOTOWNED(&reg_lock);
+		kc__cond_wait(&kq->kq_cond, &kq->kq_lock);
 		if ((kn = kq__find(kq, ident, filter)) == NULL)
 			return false;
 	}
@@ -705,6 +721,7 @@ fd_forget(struct kq *kq, int fd)
 	bool rearm = false;
 	size_t i, n = 0;
 
+	KQ_OWNED(kq);
 	for (i = 0; i < sizeof(fdfilt) / sizeof(fdfilt[0]); i++) {
 		struct knote *kn = kq__find(kq, (uintptr_t)fd, fdfilt[i]);
 
@@ -761,6 +778,7 @@ kq_sync(struct kq *kq)
 {
 	uint64_t cur = __atomic_load_n(&close_seq, __ATOMIC_ACQUIRE), i;
 
+	KQ_OWNED(kq);
 	if (__atomic_load_n(&kq->kq_dead, __ATOMIC_ACQUIRE))
 		kq->kq_closed = true;
 	if (cur == kq->kq_cseq)
@@ -808,6 +826,7 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
 	struct knote *kn;
 	int rc;
 
+	KQ_OWNED(kq);
 	if (fop == NULL)
 		return EINVAL;
 	if (fop->f_isfd && kev->ident > INT_MAX)
@@ -964,6 +983,7 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 	struct kevent kev;
 	unsigned short flags = kn->kn_kev.flags;
 
+	KQ_OWNED(kq);
 	if (kn->kn_status & (KN_DISABLED | KN_DELETED))
 		return;
 	if (kn->kn_fop->f_isfd && kn_stale(kn)) {
@@ -1033,6 +1053,8 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 			kn_drop(kq, kn);
 		}
 		kq__unlock(kq);
+		/* A continuation runs with no lock held (see the top). */
+		KC__UNLOCKED();
 		kc__trigger_inline(kc, &kev, 0);
 		kq__lock(kq);
 		kn->kn_status &= ~KN_RUNNING;
@@ -1055,6 +1077,7 @@ dispatch(struct kq *kq, const struct epoll_event *e, struct scan *s)
 	struct kq_fdent *fe;
 	struct knote *kn;
 
+	KQ_OWNED(kq);
 	if (gen == KICK_GEN || gen == WAKE_GEN)
 		return;		/* the pending list: the caller looks at it */
 	if (gen == INOTIFY_GEN) {
@@ -1094,6 +1117,7 @@ drain_pending(struct kq *kq, struct scan *s)
 	struct knote *kn;
 	size_t budget = 0;
 
+	KQ_OWNED(kq);
 	queue_check(kq);
 	for (kn = kq->kq_phead; kn != NULL; kn = kn->kn_pnext)
 		budget++;
@@ -1266,9 +1290,9 @@ kq__create(struct kc_executor *owner, int *fdp)
 		goto fail;
 	}
 	kq->kq_cseq = __atomic_load_n(&close_seq, __ATOMIC_ACQUIRE);
-	pthread_mutex_lock(&reg_lock);
+	kc__mtx_lock(&reg_lock);
 	err = reg_add(kq, ufd);
-	pthread_mutex_unlock(&reg_lock);
+	kc__mtx_unlock(&reg_lock);
 	if (err != 0) {
 		kq__sys_close(ufd);
 		errno = err;
@@ -1307,13 +1331,13 @@ kq_free(struct kq *kq)
 	 * Out of the wrappers' list before the epoll descriptor is closed,
 	 * and no wrapper still looking at its number (they never block).
 	 */
-	pthread_mutex_lock(&reg_lock);
+	kc__mtx_lock(&reg_lock);
 	__atomic_store_n(&kq_slots[kq->kq_slot].ks_ep, 0, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&kq_slots[kq->kq_slot].ks_busy,
 	    __ATOMIC_SEQ_CST) != 0)
 		sched_yield();
 	__atomic_sub_fetch(&reg_live, 1, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&reg_lock);
+	kc__mtx_unlock(&reg_lock);
 	if (kq->kq_inotify >= 0)
 		kq__sys_close(kq->kq_inotify);
 	if (kq->kq_sigfd >= 0)
@@ -1336,6 +1360,7 @@ kq_close_locked(struct kq *kq)
 {
 	uint64_t v = 1;
 
+	KC__OWNED(&reg_lock);
 	kq__lock(kq);
 	kq->kq_closed = true;
 	if (write(kq->kq_kick, &v, sizeof(v)) == sizeof(v))
@@ -1418,13 +1443,13 @@ fd_closing(int fd)
 static void
 reg_atfork_prepare(void)
 {
-	pthread_mutex_lock(&reg_lock);
+	kc__mtx_lock(&reg_lock);
 }
 
 static void
 reg_atfork_parent(void)
 {
-	pthread_mutex_unlock(&reg_lock);
+	kc__mtx_unlock(&reg_lock);
 }
 
 static void
@@ -1456,7 +1481,7 @@ reg_atfork_child(void)
 	}
 	reg_doomed = NULL;
 	reg_live = 0;
-	pthread_mutex_unlock(&reg_lock);
+	kc__mtx_unlock(&reg_lock);
 }
 
 /* The API. */
@@ -1678,6 +1703,7 @@ kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 	struct scan s = { .out = NULL, .nout = 0 };
 	int i, m;
 
+	KC__ON_EXEC(kq->kq_exec);
 	reg_reap();
 	kq__lock(kq);
 	kq_sync(kq);
@@ -1716,12 +1742,12 @@ kq__destroy_owned(struct kq *kq, int fd)
 {
 	struct fdslot *fs = slot_peek(fd);
 
-	pthread_mutex_lock(&reg_lock);
+	kc__mtx_lock(&reg_lock);
 	if (fs != NULL && __atomic_load_n(&fs->fs_kq, __ATOMIC_ACQUIRE) == kq) {
 		__atomic_store_n(&fs->fs_kq, NULL, __ATOMIC_RELEASE);
 		kq_close_locked(kq);
 	}
-	pthread_mutex_unlock(&reg_lock);
+	kc__mtx_unlock(&reg_lock);
 	kq__sys_close(fd);
 	kq_put(kq);
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/lockdebug.h"
 
 #define P_LIVE		0x1u
 #define P_CLOSED	0x2u
@@ -55,12 +56,14 @@ pf_get(const struct kc_port *p)
 static inline void
 pf_set(struct kc_port *p, uint32_t bits)
 {
+	KC__OWNED(&p->p_lock);
 	__atomic_or_fetch(&p->p_flags, bits, __ATOMIC_RELEASE);
 }
 
 static inline void
 pf_clear(struct kc_port *p, uint32_t bits)
 {
+	KC__OWNED(&p->p_lock);
 	__atomic_and_fetch(&p->p_flags, ~bits, __ATOMIC_RELEASE);
 }
 
@@ -85,6 +88,7 @@ msg_sent(const struct kc_msg *m)
 static void
 list_append(struct kc_port *p, struct kc_msg *m)
 {
+	KC__OWNED(&p->p_lock);
 	m->m_next = NULL;
 	m->m_prev = p->p_tail;
 	if (p->p_tail != NULL)
@@ -97,6 +101,7 @@ list_append(struct kc_port *p, struct kc_msg *m)
 static void
 list_remove(struct kc_port *p, struct kc_msg *m)
 {
+	KC__OWNED(&p->p_lock);
 	if (m->m_prev != NULL)
 		m->m_prev->m_next = m->m_next;
 	else
@@ -115,6 +120,7 @@ list_remove(struct kc_port *p, struct kc_msg *m)
 static bool
 sched_locked(struct kc_port *p)
 {
+	KC__OWNED(&p->p_lock);
 	if (pf_get(p) & P_SCHED)
 		return false;
 	pf_set(p, P_SCHED);
@@ -277,6 +283,7 @@ port_drain(void *obj, void *env, int status)
 
 	(void)env;
 	(void)status;
+	KC__ON_EXEC(p->p_exec);
 	__atomic_store_n(&p->p_gone, &gone, __ATOMIC_RELEASE);
 	for (n = 0; n < DRAIN_BATCH; n++) {
 		struct kc_msg *m;

@@ -23,6 +23,7 @@
 
 #include "core/internal.h"
 #include "core/list.h"
+#include "core/lockdebug.h"
 #include "kqueue/kqapi.h"
 #include "core/siphash.h"
 #include "net/sockhook.h"
@@ -471,6 +472,7 @@ sess_hook(struct kc_socket *k, void *arg, int filter,
 	struct kc_dgram_relay *r = s->s_r;
 	unsigned i;
 
+	KC__ON_EXEC(r->r_owner);
 	(void)kev;
 	if (filter != EVFILT_READ || r->r_stopping)
 		return;
@@ -491,6 +493,7 @@ lis_hook(struct kc_socket *k, void *arg, int filter,
 {
 	struct kc_dgram_relay *r = arg;
 
+	KC__ON_EXEC(r->r_owner);
 	(void)k;
 	(void)kev;
 	if (filter == EVFILT_READ && !r->r_stopping)
@@ -509,6 +512,7 @@ sweep_fn(void *obj, void *env, int status)
 	uint64_t now = kc__now(), idle = r->r_attr.session_idle_ns;
 	uint64_t wait = idle;	/* a session opened from now on */
 
+	KC__ON_EXEC(r->r_owner);
 	(void)obj;
 	(void)status;
 	if (r->r_stopping)
@@ -575,6 +579,7 @@ start_fn(void *obj, void *env, int status)
 {
 	struct kc_dgram_relay *r = env;
 
+	KC__ON_EXEC(r->r_owner);
 	(void)obj;
 	(void)status;
 	if (r->r_stopping)
@@ -605,6 +610,7 @@ stop_fn(void *obj, void *env, int status)
 {
 	struct kc_dgram_relay *r = env;
 
+	KC__ON_EXEC(r->r_owner);
 	(void)obj;
 	(void)status;
 	stop_local(r);

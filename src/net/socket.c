@@ -35,6 +35,7 @@
 
 #include "core/internal.h"
 #include "core/list.h"
+#include "core/lockdebug.h"
 #include "kqueue/kqapi.h"
 #include "net/sockhook.h"
 #include <kcont/socket.h>
@@ -170,6 +171,9 @@ on_owner(const struct kc_socket *s)
 {
 	return kc_executor_current() == s->so_owner;
 }
+
+/* What the comments say runs on the owner asserts it (debug builds). */
+#define SOCK_ON_OWNER(s)	KC__ON_EXEC((s)->so_owner)
 
 static inline bool
 is_stream(const struct kc_socket *s)
@@ -651,6 +655,7 @@ sock_error(struct kc_socket *s, int err)
 {
 	int zero = 0;
 
+	SOCK_ON_OWNER(s);
 	(void)__atomic_compare_exchange_n(&s->so_error, &zero, err, false,
 	    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE);
 	st_set(s, KC_SS_ERROR | KC_SS_CANTSENDMORE | KC_SS_CANTRCVMORE);
@@ -683,6 +688,7 @@ take(struct kc_socket *s, struct kc_chain *into, size_t max,
 	unsigned st = st_load(s);
 	ssize_t n;
 
+	SOCK_ON_OWNER(s);
 	if (!is_stream(s)) {
 		struct dgram *d = dgq_first(&s->so_rdg);
 		size_t len;
@@ -823,6 +829,7 @@ read_more(void *obj, void *env, int status)
 	struct kc_socket *s = env;
 	uint32_t n = kc_coalesced();
 
+	SOCK_ON_OWNER(s);
 	(void)obj;
 	(void)status;
 	sock_ref(s);
@@ -957,6 +964,7 @@ sock_input(struct kc_socket *s)
 {
 	unsigned st = st_load(s);
 
+	SOCK_ON_OWNER(s);
 	if (s->so_final)
 		return;
 	if (st & KC_SS_LISTENING) {
@@ -1011,6 +1019,7 @@ admit(struct kc_socket *s, struct kc_chain *c, const struct kc_sockaddr *to)
 {
 	size_t len;
 
+	SOCK_ON_OWNER(s);
 	if (!is_stream(s))
 		return dgram_queue(s, c, to);
 	len = kc_chain_len(c);
@@ -1106,6 +1115,7 @@ dgram_output(struct kc_socket *s)
 static void
 sock_output(struct kc_socket *s)
 {
+	SOCK_ON_OWNER(s);
 	if (s->so_final || (st_load(s) & KC_SS_ERROR))
 		return;
 	if (is_stream(s) && !(st_load(s) & KC_SS_CONNECTED))
@@ -1161,6 +1171,7 @@ connect_done(struct kc_socket *s, const struct kevent *kev)
 	int err = 0;
 	socklen_t el = sizeof(err);
 
+	SOCK_ON_OWNER(s);
 	/* The kqueue may have fetched (and cleared) the error already. */
 	if (kev != NULL && (kev->flags & EV_EOF) && kev->fflags != 0)
 		err = (int)kev->fflags;
@@ -1229,6 +1240,7 @@ ev_read(void *obj, void *env, int status)
 {
 	struct kc_socket *s = env;
 
+	SOCK_ON_OWNER(s);
 	(void)status;
 	sock_ref(s);
 	if (s->so_drain) {
@@ -1285,6 +1297,7 @@ ev_write(void *obj, void *env, int status)
 {
 	struct kc_socket *s = env;
 
+	SOCK_ON_OWNER(s);
 	(void)status;
 	sock_ref(s);
 	s->so_wnote = false;	/* EV_DISPATCH disabled it */
@@ -1313,6 +1326,7 @@ upcall_check(void *obj, void *env, int status)
 	struct kc_socket *s = env;
 	uint32_t n = kc_coalesced();
 
+	SOCK_ON_OWNER(s);
 	(void)obj;
 	(void)status;
 	sock_ref(s);
@@ -1448,6 +1462,7 @@ do_connect(struct kc_socket *s, struct sreq *r)
 static void
 shut_local(struct kc_socket *s, int how)
 {
+	SOCK_ON_OWNER(s);
 	if (how == SHUT_RD || how == SHUT_RDWR) {
 		st_set(s, KC_SS_CANTRCVMORE);
 		kc_chain_free(&s->so_rcv);
@@ -1470,6 +1485,7 @@ shut_local(struct kc_socket *s, int how)
 static void
 close_local(struct kc_socket *s)
 {
+	SOCK_ON_OWNER(s);
 	if (s->so_closing || s->so_final)
 		return;
 	s->so_closing = true;
@@ -1521,6 +1537,7 @@ kc__socket_discard(struct kc_socket *s)
 	static __thread char sink[16384];
 	int i;
 
+	SOCK_ON_OWNER(s);
 	for (i = 0; i < DISCARD_BATCH; i++) {
 		ssize_t n = recv(s->so_fd, sink, sizeof(sink),
 		    MSG_DONTWAIT | MSG_TRUNC);
@@ -1582,6 +1599,7 @@ lingering_close(struct kc_socket *s)
 static void
 sock_finalize(struct kc_socket *s)
 {
+	SOCK_ON_OWNER(s);
 	if (s->so_final)
 		return;
 	if (lingering_close(s))
@@ -1605,6 +1623,7 @@ linger_fired(void *obj, void *env, int status)
 {
 	struct kc_socket *s = env;
 
+	SOCK_ON_OWNER(s);
 	(void)obj;
 	(void)status;
 	s->so_lingering = false;
@@ -1624,6 +1643,7 @@ linger_fired(void *obj, void *env, int status)
 static void
 handle(struct kc_socket *s, struct sreq *r)
 {
+	SOCK_ON_OWNER(s);
 	switch (r->r_op) {
 	case OP_SEND:
 	case OP_WRITE:
@@ -1686,6 +1706,7 @@ port_abort(struct kc_port *port, struct kc_msg *msg)
 	struct kc_socket *s = kc_port_env(port);
 	struct sreq *r = (struct sreq *)msg;
 
+	SOCK_ON_OWNER(s);
 	if (!r->r_parked)
 		return;
 	if (r->r_list != NULL) {
@@ -2088,6 +2109,7 @@ kc__socket_type(const struct kc_socket *s)
 void
 kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into)
 {
+	SOCK_ON_OWNER(s);
 	if (!is_stream(s) || s->so_rcvbytes == 0)
 		return;
 	kc_chain_concat(into, &s->so_rcv);
@@ -2097,12 +2119,14 @@ kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into)
 bool
 kc__socket_rdhup(const struct kc_socket *s)
 {
+	SOCK_ON_OWNER(s);
 	return s->so_rdhup;
 }
 
 void
 kc__socket_want_write(struct kc_socket *s)
 {
+	SOCK_ON_OWNER(s);
 	want_write(s);
 }
 
@@ -2111,6 +2135,7 @@ kc__socket_read_pause(struct kc_socket *s, bool pause)
 {
 	struct kevent kev;
 
+	SOCK_ON_OWNER(s);
 	if (s->so_rpaused == pause || s->so_final)
 		return;
 	EV_SET(&kev, s->so_fd, EVFILT_READ, pause ? EV_DISABLE : EV_ENABLE,
@@ -2122,6 +2147,7 @@ kc__socket_read_pause(struct kc_socket *s, bool pause)
 void
 kc__socket_read_later(struct kc_socket *s)
 {
+	SOCK_ON_OWNER(s);
 	more_later(s);
 }
 
@@ -2130,6 +2156,7 @@ kc__socket_abort(struct kc_socket *s)
 {
 	struct linger lg = { 1, 0 };
 
+	SOCK_ON_OWNER(s);
 	s->so_abort = true;
 	if (s->so_fd >= 0)
 		(void)setsockopt(s->so_fd, SOL_SOCKET, SO_LINGER, &lg,
@@ -2143,6 +2170,7 @@ kc__socket_abort(struct kc_socket *s)
 uint64_t
 kc__socket_linger_ns(const struct kc_socket *s)
 {
+	SOCK_ON_OWNER(s);
 	return s->so_attr.linger_ns;
 }
 
@@ -2151,6 +2179,7 @@ kc__socket_fail(struct kc_socket *s, int err)
 {
 	int zero = 0;
 
+	SOCK_ON_OWNER(s);
 	(void)__atomic_compare_exchange_n(&s->so_error, &zero, err, false,
 	    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE);
 	st_set(s, KC_SS_ERROR | KC_SS_CANTSENDMORE | KC_SS_CANTRCVMORE);

@@ -29,6 +29,7 @@
 
 #include "core/internal.h"
 #include "core/list.h"
+#include "core/lockdebug.h"
 #include "kqueue/kqapi.h"
 #include "net/pipe.h"
 #include "net/sockhook.h"
@@ -364,6 +365,7 @@ fire(struct kc_splice *sp)
 static inline void
 enter(struct kc_splice *sp)
 {
+	KC__ON_EXEC(sp->sp_owner);	/* every entry runs on the owner */
 	sp->sp_busy++;
 }
 
