@@ -26,6 +26,7 @@
 #include <sys/event.h>
 #include <kcont.h>
 
+#include "core/list.h"
 #include "core/lockdebug.h"
 
 struct kq;
@@ -50,7 +51,7 @@ struct knote;
 
 /*
  * The list a knote waits on.  The pending list and the low-water list share
- * the link kn_pnext, so a knote is on one of them at most: this one value
+ * the link kn_plink, so a knote is on one of them at most: this one value
  * says which, and only kqueue.c moves a knote between them.
  */
 enum kn_queue {
@@ -90,7 +91,7 @@ struct knote {
 	struct kevent		 kn_kev;	/* as registered (sfflags, sdata) */
 	const struct kq_filtops	*kn_fop;
 	struct knote		*kn_hnext;	/* hash chain */
-	struct knote		*kn_pnext;	/* pending or low-water list */
+	struct kc__link		 kn_plink;	/* pending or low-water list */
 	enum kn_queue		 kn_queue;	/* which of them, if any */
 	struct knote		*kn_wnext;	/* inotify watch list */
 	uint32_t		 kn_status;
@@ -143,9 +144,8 @@ struct kq {
 	struct kq_fdent		*kq_fds;
 	int			 kq_nfds;
 
-	struct knote		*kq_phead;	/* pending list */
-	struct knote		**kq_ptail;
-	struct knote		*kq_lowat;	/* below NOTE_LOWAT, re-checked */
+	struct kc__list		 kq_pending;	/* looked at by the next scan */
+	struct kc__list		 kq_lowat;	/* below NOTE_LOWAT, re-checked */
 
 	int			 kq_inotify;	/* -1 until a watch is needed */
 	struct knote		*kq_watches;	/* knotes with an inotify watch */

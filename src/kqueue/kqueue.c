@@ -337,10 +337,10 @@ kick_sync(struct kq *kq)
 	KQ_OWNED(kq);
 	if (kq->kq_closed)
 		return;		/* stays readable: every waiter must see it */
-	if (kq->kq_phead != NULL && !kq->kq_kicked) {
+	if (!kc__list_empty(&kq->kq_pending) && !kq->kq_kicked) {
 		if (write(kq->kq_kick, &v, sizeof(v)) == sizeof(v))
 			kq->kq_kicked = true;
-	} else if (kq->kq_phead == NULL && kq->kq_kicked) {
+	} else if (kc__list_empty(&kq->kq_pending) && kq->kq_kicked) {
 		if (read(kq->kq_kick, &v, sizeof(v)) == sizeof(v) ||
 		    errno == EAGAIN)
 			kq->kq_kicked = false;
@@ -369,17 +369,20 @@ kick_sync(struct kq *kq)
 static void
 queue_check(struct kq *kq)
 {
-	struct knote *kn, **tail = &kq->kq_phead;
+	struct kc__link *lk, *prev = NULL;
+	struct knote *kn;
 	size_t n = 0;
 
-	for (kn = kq->kq_phead; kn != NULL; kn = kn->kn_pnext) {
+	for (lk = kq->kq_pending.first; lk != NULL; prev = lk, lk = lk->next) {
+		kn = KC__LIST_ITEM(lk, struct knote, kn_plink);
+		KC__ASSERT(lk->prev == prev);
 		KC__ASSERT(kn->kn_queue == KNQ_PENDING);
 		KC__ASSERT(!(kn->kn_status & KN_DELETED));
 		KC__ASSERT(n++ <= kq->kq_count);
-		tail = &kn->kn_pnext;
 	}
-	KC__ASSERT(kq->kq_ptail == tail);
-	for (n = 0, kn = kq->kq_lowat; kn != NULL; kn = kn->kn_pnext) {
+	KC__ASSERT(kq->kq_pending.last == prev);
+	for (n = 0, kn = KC__LIST_FIRST(&kq->kq_lowat, struct knote, kn_plink);
+	    kn != NULL; kn = KC__LIST_NEXT(kn, struct knote, kn_plink)) {
 		KC__ASSERT(kn->kn_queue == KNQ_LOWAT);
 		KC__ASSERT(!(kn->kn_status & KN_DELETED));
 		KC__ASSERT(n++ <= kq->kq_count);
@@ -393,37 +396,18 @@ queue_check(struct kq *kq)
 static void
 queue_leave(struct kq *kq, struct knote *kn)
 {
-	struct knote **pp;
-	bool found = false;
-
 	KQ_OWNED(kq);
 	switch (kn->kn_queue) {
 	case KNQ_LOWAT:
-		for (pp = &kq->kq_lowat; *pp != NULL; pp = &(*pp)->kn_pnext)
-			if (*pp == kn) {
-				*pp = kn->kn_pnext;
-				found = true;
-				break;
-			}
+		kc__list_remove(&kq->kq_lowat, &kn->kn_plink);
 		break;
 	case KNQ_PENDING:
-		for (pp = &kq->kq_phead; *pp != NULL; pp = &(*pp)->kn_pnext)
-			if (*pp == kn) {
-				*pp = kn->kn_pnext;
-				if (kq->kq_ptail == &kn->kn_pnext)
-					kq->kq_ptail = pp;
-				found = true;
-				break;
-			}
+		kc__list_remove(&kq->kq_pending, &kn->kn_plink);
 		break;
 	case KNQ_NONE:
 		return;
 	}
-	/* It was on the list it said, so it is on none now. */
-	KC__DASSERT(found);
-	(void)found;
 	kn->kn_queue = KNQ_NONE;
-	kn->kn_pnext = NULL;
 }
 
 void
@@ -435,9 +419,7 @@ kq__pend(struct kq *kq, struct knote *kn)
 	/* From the low-water list: the pending list looks at it sooner. */
 	queue_leave(kq, kn);
 	kn->kn_queue = KNQ_PENDING;
-	kn->kn_pnext = NULL;
-	*kq->kq_ptail = kn;
-	kq->kq_ptail = &kn->kn_pnext;
+	kc__list_push_tail(&kq->kq_pending, &kn->kn_plink);
 }
 
 void
@@ -448,8 +430,7 @@ kq__lowat_wait(struct kq *kq, struct knote *kn)
 	if (kn->kn_queue != KNQ_NONE || (kn->kn_status & KN_DELETED))
 		return;
 	kn->kn_queue = KNQ_LOWAT;
-	kn->kn_pnext = kq->kq_lowat;
-	kq->kq_lowat = kn;
+	kc__list_push_tail(&kq->kq_lowat, &kn->kn_plink);
 }
 
 /* Give the low-water knotes another look (from the pending list). */
@@ -458,7 +439,8 @@ lowat_recheck(struct kq *kq)
 {
 	struct knote *kn;
 
-	while ((kn = kq->kq_lowat) != NULL)
+	while ((kn = KC__LIST_FIRST(&kq->kq_lowat, struct knote,
+	    kn_plink)) != NULL)
 		kq__pend(kq, kn);
 }
 
@@ -1114,15 +1096,17 @@ dispatch(struct kq *kq, const struct epoll_event *e, struct scan *s)
 static void
 drain_pending(struct kq *kq, struct scan *s)
 {
+	struct kc__link *lk;
 	struct knote *kn;
 	size_t budget = 0;
 
 	KQ_OWNED(kq);
 	queue_check(kq);
-	for (kn = kq->kq_phead; kn != NULL; kn = kn->kn_pnext)
+	KC__LIST_FOREACH(kn, lk, &kq->kq_pending, struct knote, kn_plink)
 		budget++;
 	budget += KQ_EPOLL_BATCH;
-	while (budget-- > 0 && (kn = kq->kq_phead) != NULL &&
+	while (budget-- > 0 && (kn = KC__LIST_FIRST(&kq->kq_pending,
+	    struct knote, kn_plink)) != NULL &&
 	    !kq->kq_closed) {
 		if (kn->kn_kc == NULL &&
 		    (s->n >= s->nout || kn->kn_scan == s->id))
@@ -1176,9 +1160,9 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 			rc = EBADF;
 			break;
 		}
-		if (kq->kq_lowat != NULL)
+		if (!kc__list_empty(&kq->kq_lowat))
 			lowat_recheck(kq);
-		if (kq->kq_phead != NULL)
+		if (!kc__list_empty(&kq->kq_pending))
 			drain_pending(kq, &s);
 		if (s.n >= nout || (s.n > 0 && polled))
 			break;
@@ -1198,7 +1182,7 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 			tmo.tv_nsec = (long)((deadline - now) % 1000000000ull);
 			tp = &tmo;
 		}
-		if (kq->kq_lowat != NULL && s.n == 0 && (tp == NULL ||
+		if (!kc__list_empty(&kq->kq_lowat) && s.n == 0 && (tp == NULL ||
 		    tmo.tv_sec > 0 || tmo.tv_nsec > LOWAT_RECHECK_NS)) {
 			/* Space freed by a reader wakes nobody: look again. */
 			tmo.tv_sec = 0;
@@ -1256,7 +1240,6 @@ kq__create(struct kc_executor *owner, int *fdp)
 	}
 	kq->kq_fd = kq->kq_kick = kq->kq_inotify = kq->kq_sigfd = -1;
 	kq->kq_exec = owner;
-	kq->kq_ptail = &kq->kq_phead;
 	kq->kq_refs = 1;
 	pthread_mutex_init(&kq->kq_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -1325,7 +1308,8 @@ kq_free(struct kq *kq)
 		while ((kn = kq->kq_hash[i]) != NULL)
 			kn_drop(kq, kn);
 	}
-	KC__DASSERT(kq->kq_phead == NULL && kq->kq_lowat == NULL);
+	KC__DASSERT(kc__list_empty(&kq->kq_pending) &&
+	    kc__list_empty(&kq->kq_lowat));
 	kq__unlock(kq);
 	/*
 	 * Out of the wrappers' list before the epoll descriptor is closed,
@@ -1708,14 +1692,14 @@ kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 	kq__lock(kq);
 	kq_sync(kq);
 	s.id = ++kq->kq_scanid;
-	if (kq->kq_phead != NULL) {
+	if (!kc__list_empty(&kq->kq_pending)) {
 		if (sleeping != NULL) {
 			/* Awake from here on: do not block in epoll below. */
 			awake(kq, &sleeping);
 			timeout = &zero;
 		}
 		drain_pending(kq, &s);
-		if (kq->kq_phead != NULL)
+		if (!kc__list_empty(&kq->kq_pending))
 			timeout = &zero;
 	}
 	kick_sync(kq);
@@ -1730,7 +1714,7 @@ kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
 	s.id = ++kq->kq_scanid;
 	for (i = 0; i < m && !kq->kq_closed; i++)
 		dispatch(kq, &evs[i], &s);
-	if (kq->kq_phead != NULL)
+	if (!kc__list_empty(&kq->kq_pending))
 		drain_pending(kq, &s);
 	kick_sync(kq);
 	kq__unlock(kq);
