@@ -136,7 +136,7 @@ fd_watch(struct kq *kq, struct knote *kn)
 		kn->kn_status &= ~KN_EMULATED_LT;
 		if (!(kn->kn_kev.flags & EV_CLEAR))
 			kn->kn_status |= KN_EMULATED_LT;
-		if (kn->kn_kev.filter == EVFILT_READ && kn->kn_wd == -1)
+		if (kn->kn_kev.filter == EVFILT_READ && kn->kn_watch == NULL)
 			(void)kq__watch(kq, kn, fd, IN_MODIFY | IN_ATTRIB);
 	}
 	/* A file is looked at from the pending list, not by epoll. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,9 +28,87 @@
 			 NOTE_OPEN | NOTE_CLOSE | NOTE_CLOSE_WRITE | \
 			 NOTE_READ | NOTE_TRUNCATE)
 
+/*
+ * The live watches, by wd.  inotify hands out wds counting up, so a
+ * watch's chain is its wd modulo the table's size.
+ */
+static struct kq_watch **
+watch_slot(struct kq *kq, int wd)
+{
+	return &kq->kq_wtab[(size_t)wd & (kq->kq_wtsize - 1)];
+}
+
+static struct kq_watch *
+watch_find(struct kq *kq, int wd)
+{
+	struct kq_watch *w;
+
+	if (kq->kq_wtsize == 0)
+		return NULL;
+	for (w = *watch_slot(kq, wd); w != NULL; w = w->w_hnext)
+		if (w->w_wd == wd)
+			return w;
+	return NULL;
+}
+
+static void
+watch_unhash(struct kq *kq, struct kq_watch *w)
+{
+	struct kq_watch **pp;
+
+	for (pp = watch_slot(kq, w->w_wd); *pp != w; pp = &(*pp)->w_hnext)
+		;
+	*pp = w->w_hnext;
+	kq->kq_nwatch--;
+	w->w_wd = -1;
+}
+
+/* Room for one more live watch: 0 or ENOMEM. */
+static int
+watch_room(struct kq *kq)
+{
+	struct kq_watch **t, *w, *next;
+	size_t i, n, old = kq->kq_wtsize;
+
+	if (kq->kq_nwatch < old)
+		return 0;
+	n = old ? old * 2 : 16;
+	if ((t = calloc(n, sizeof(*t))) == NULL)
+		return ENOMEM;
+	for (i = 0; i < old; i++) {
+		for (w = kq->kq_wtab[i]; w != NULL; w = next) {
+			next = w->w_hnext;
+			w->w_hnext = t[(size_t)w->w_wd & (n - 1)];
+			t[(size_t)w->w_wd & (n - 1)] = w;
+		}
+	}
+	free(kq->kq_wtab);
+	kq->kq_wtab = t;
+	kq->kq_wtsize = n;
+	return 0;
+}
+
+void
+kq__unwatch(struct kq *kq, struct knote *kn)
+{
+	struct kq_watch *w = kn->kn_watch;
+
+	KQ_OWNED(kq);
+	kc__list_remove(&w->w_knotes, &kn->kn_wlink);
+	kn->kn_watch = NULL;
+	if (!kc__list_empty(&w->w_knotes))
+		return;		/* another knote on the same inode */
+	if (w->w_wd >= 0) {
+		(void)inotify_rm_watch(kq->kq_inotify, w->w_wd);
+		watch_unhash(kq, w);
+	}
+	free(w);
+}
+
 int
 kq__watch(struct kq *kq, struct knote *kn, int fd, uint32_t mask)
 {
+	struct kq_watch *w;
 	char path[64];
 	int wd, rc;
 
@@ -48,9 +127,20 @@ kq__watch(struct kq *kq, struct knote *kn, int fd, uint32_t mask)
 	wd = inotify_add_watch(kq->kq_inotify, path, VN_WATCH);
 	if (wd < 0)
 		return errno == ENOENT ? EBADF : errno;
-	kn->kn_wd = wd;
-	kn->kn_wnext = kq->kq_watches;
-	kq->kq_watches = kn;
+	if ((w = watch_find(kq, wd)) == NULL) {
+		if ((rc = watch_room(kq)) != 0 ||
+		    (w = calloc(1, sizeof(*w))) == NULL) {
+			/* Nobody else has this wd: the watch goes again. */
+			(void)inotify_rm_watch(kq->kq_inotify, wd);
+			return rc != 0 ? rc : ENOMEM;
+		}
+		w->w_wd = wd;
+		w->w_hnext = *watch_slot(kq, wd);
+		*watch_slot(kq, wd) = w;
+		kq->kq_nwatch++;
+	}
+	kc__list_push_tail(&w->w_knotes, &kn->kn_wlink);
+	kn->kn_watch = w;
 	return 0;
 }
 
@@ -123,15 +213,18 @@ kq__inotify_read(struct kq *kq)
 		for (off = 0; off < len; ) {
 			const struct inotify_event *ie =
 			    (const struct inotify_event *)(buf + off);
+			struct kq_watch *w;
+			struct kc__link *lk;
 			struct knote *kn;
 
 			off += (ssize_t)sizeof(*ie) + ie->len;
-			for (kn = kq->kq_watches; kn != NULL;
-			    kn = kn->kn_wnext) {
+			if ((w = watch_find(kq, ie->wd)) == NULL)
+				continue;	/* removed since */
+			KC__LIST_FOREACH(kn, lk, &w->w_knotes, struct knote,
+			    kn_wlink) {
 				uint32_t notes, together;
 
-				if (kn->kn_wd != ie->wd ||
-				    (kn->kn_status & KN_DISABLED))
+				if (kn->kn_status & KN_DISABLED)
 					continue;
 				if (kn->kn_kev.filter != EVFILT_VNODE) {
 					kq__pend(kq, kn);	/* a file grew */
@@ -155,11 +248,11 @@ kq__inotify_read(struct kq *kq)
 				kq__pend(kq, kn);
 			}
 			if (ie->mask & IN_IGNORED) {
-				/* The inode is gone: its watch went with it. */
-				for (kn = kq->kq_watches; kn != NULL;
-				    kn = kn->kn_wnext)
-					if (kn->kn_wd == ie->wd)
-						kn->kn_wd = -2;
+				/*
+				 * The inode is gone: its watch went with it,
+				 * and its wd may be handed out again.
+				 */
+				watch_unhash(kq, w);
 			}
 		}
 	}

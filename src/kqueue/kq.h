@@ -87,16 +87,28 @@ struct kq_filtops {
 	int	(*f_arm)(struct kq *kq, struct knote *kn, bool on);
 };
 
+/*
+ * One inotify watch (one per inode: inotify gives the same wd for every
+ * descriptor of a file) and the knotes it wakes.  Hashed by wd while the
+ * watch is live; once inotify drops it (IN_IGNORED: the inode is gone) it
+ * leaves the table, wd -1, and is freed with its last knote.
+ */
+struct kq_watch {
+	struct kq_watch		*w_hnext;	/* hash chain */
+	int			 w_wd;		/* -1: gone */
+	struct kc__list		 w_knotes;	/* by kn_wlink */
+};
+
 struct knote {
 	struct kevent		 kn_kev;	/* as registered (sfflags, sdata) */
 	const struct kq_filtops	*kn_fop;
 	struct knote		*kn_hnext;	/* hash chain */
 	struct kc__link		 kn_plink;	/* pending or low-water list */
 	enum kn_queue		 kn_queue;	/* which of them, if any */
-	struct knote		*kn_wnext;	/* inotify watch list */
+	struct kq_watch		*kn_watch;	/* its inotify watch, or NULL */
+	struct kc__link		 kn_wlink;	/* on kn_watch's knotes */
 	uint32_t		 kn_status;
 	int			 kn_ifd;	/* internal descriptor, or -1 */
-	int			 kn_wd;		/* inotify watch, or -1 */
 	int			 kn_ftype;	/* READ/WRITE: what the fd is */
 	int64_t			 kn_count;	/* timer, signal: since reported */
 	uint64_t		 kn_seen;	/* signal: handler count seen */
@@ -148,7 +160,9 @@ struct kq {
 	struct kc__list		 kq_lowat;	/* below NOTE_LOWAT, re-checked */
 
 	int			 kq_inotify;	/* -1 until a watch is needed */
-	struct knote		*kq_watches;	/* knotes with an inotify watch */
+	struct kq_watch		**kq_wtab;	/* live watches by wd */
+	size_t			 kq_wtsize;	/* power of two, or 0 */
+	size_t			 kq_nwatch;
 	int			 kq_sigfd;	/* signalfd for blocked signals */
 	uint64_t		 kq_sigmask;	/* signals watched (bit n-1) */
 };
@@ -198,6 +212,8 @@ uint32_t kq__fd_poll(int fd);
 struct knote *kq__find(struct kq *kq, uintptr_t ident, short filter);
 /* Watch the file that fd names with inotify for kn; mask is IN_*. */
 int	kq__watch(struct kq *kq, struct knote *kn, int fd, uint32_t mask);
+/* Take kn off its watch, removing the watch with its last knote. */
+void	kq__unwatch(struct kq *kq, struct knote *kn);
 /* Add the kqueue's inotify descriptor or signalfd to its epoll set. */
 int	kq__special_fd(struct kq *kq, int fd, bool signalfd);
 /* A signal handler of the program's own ran on this thread. */

@@ -554,7 +554,6 @@ kq__own_fd(struct kq *kq, struct knote *kn, int ifd, uint32_t events)
 void
 kq__drop_own(struct kq *kq, struct knote *kn)
 {
-	struct knote **pp;
 	struct kq_fdent *fe;
 
 	KQ_OWNED(kq);
@@ -567,22 +566,8 @@ kq__drop_own(struct kq *kq, struct knote *kn)
 		kq__sys_close(kn->kn_ifd);
 		kn->kn_ifd = -1;
 	}
-	if (kn->kn_wd != -1) {		/* -2: on the list, watch gone */
-		bool shared = false;
-
-		for (pp = &kq->kq_watches; *pp != NULL; ) {
-			if (*pp == kn) {
-				*pp = kn->kn_wnext;
-				continue;
-			}
-			if ((*pp)->kn_wd == kn->kn_wd)
-				shared = true;
-			pp = &(*pp)->kn_wnext;
-		}
-		if (!shared && kn->kn_wd >= 0)
-			inotify_rm_watch(kq->kq_inotify, kn->kn_wd);
-		kn->kn_wd = -1;
-	}
+	if (kn->kn_watch != NULL)
+		kq__unwatch(kq, kn);
 }
 
 int
@@ -851,7 +836,6 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
 			kn->kn_kev.flags |= EV_ONESHOT;
 		kn->kn_fop = fop;
 		kn->kn_ifd = -1;
-		kn->kn_wd = -1;
 		kn->kn_kc = (kev->flags & EV_KCONT) ? kev->udata : NULL;
 		if (kev->flags & EV_DISABLE)
 			kn->kn_status |= KN_DISABLED;
@@ -1322,6 +1306,8 @@ kq_free(struct kq *kq)
 		sched_yield();
 	__atomic_sub_fetch(&reg_live, 1, __ATOMIC_SEQ_CST);
 	kc__mtx_unlock(&reg_lock);
+	KC__DASSERT(kq->kq_nwatch == 0);
+	free(kq->kq_wtab);
 	if (kq->kq_inotify >= 0)
 		kq__sys_close(kq->kq_inotify);
 	if (kq->kq_sigfd >= 0)

@@ -34,6 +34,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -634,6 +635,89 @@ test_file_offset(void)
 	KC_CHECK_OK(close(kq));
 }
 
+/* The inotify watches the process holds: "inotify wd:" lines of every
+   inotify descriptor's fdinfo. */
+static int
+inotify_watches(void)
+{
+	char path[64], link[64], line[256];
+	int fd, n = 0;
+	ssize_t len;
+	FILE *f;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if ((len = readlink(path, link, sizeof(link) - 1)) < 0)
+			continue;
+		link[len] = '\0';
+		if (strcmp(link, "anon_inode:inotify") != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL)
+			n += strncmp(line, "inotify wd:", 11) == 0;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * Knotes on one file share one inotify watch (READ on two descriptors of
+ * it, and a VNODE knote): each delete leaves the others woken by growth,
+ * and the watch goes with the last of them.
+ */
+static void
+test_file_shared_watch(void)
+{
+	struct kevent ev, evs[4];
+	struct kqt_ends e;
+	char path[64];
+	int kq = kqt_open(), rd2, base;
+
+	printf("  file: one watch shared by its knotes\n");
+	kqt_make_ends(K_FILE, &e);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e.rd);
+	rd2 = open(path, O_RDONLY | O_CLOEXEC);
+	KC_CHECK_GE(rd2, 0);
+	base = inotify_watches();
+	KQT_CHANGE_OK(kq, e.rd, EVFILT_READ, EV_ADD, 0, 0, UD1);
+	KQT_CHANGE_OK(kq, rd2, EVFILT_READ, EV_ADD, 0, 0, UD2);
+	KQT_CHANGE_OK(kq, e.rd, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_WRITE,
+	    0, UD1);
+	kqt_expect_none(kq);
+	KC_CHECK_EQ(inotify_watches(), base + 1);
+	KQT_CHANGE_OK(kq, e.rd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	KC_CHECK_EQ(inotify_watches(), base + 1);
+	kqt_put(&e, 5);
+	/* Both, in either order (a kqueue does not promise one). */
+	KC_CHECK_EQ(kqt_collect(kq, evs, 4, 2000), 2);
+	if (evs[0].filter != EVFILT_VNODE) {
+		ev = evs[0];
+		evs[0] = evs[1];
+		evs[1] = ev;
+	}
+	KC_CHECK_EQ(evs[0].ident, (uintptr_t)e.rd);
+	KC_CHECK_EQ(evs[0].filter, EVFILT_VNODE);
+	KC_CHECK(evs[0].fflags & NOTE_WRITE);
+	KC_CHECK_EQ(evs[1].ident, (uintptr_t)rd2);
+	KC_CHECK_EQ(evs[1].filter, EVFILT_READ);
+	KC_CHECK_PTR_EQ(evs[1].udata, UD2);
+	KC_CHECK_EQ(evs[1].data, 5);
+	KQT_CHANGE_OK(kq, e.rd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
+	KC_CHECK_EQ(lseek(rd2, 0, SEEK_END), 5);
+	kqt_expect_none(kq);
+	kqt_put(&e, 3);
+	ev = kqt_expect_one(kq, rd2, EVFILT_READ);
+	KC_CHECK_EQ(ev.data, 3);
+	KC_CHECK_EQ(inotify_watches(), base + 1);
+	KQT_CHANGE_OK(kq, rd2, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	KC_CHECK_EQ(inotify_watches(), base);
+	KC_CHECK_OK(close(rd2));
+	kqt_close_ends(&e);
+	KC_CHECK_OK(close(kq));
+}
+
 /*
  * A descriptor epoll cannot watch (/dev/null) is always ready, also when
  * its knote is added disabled and enabled later (issue 13, defect 4).
@@ -699,6 +783,7 @@ main(void)
 	test_zero_dgram(K_UDP);
 	test_zero_dgram(K_UDGRAM);
 	test_file_offset();
+	test_file_shared_watch();
 	test_fd_reuse(false);
 	test_fd_reuse(true);
 	test_add_disabled_loop();
