@@ -1140,6 +1140,19 @@ kc__exec_waitsfor(struct kc_executor *ex)
 }
 
 bool
+kc__exec_stopped(struct kc_executor *ex)
+{
+	bool stopped;
+
+	KC__DASSERT(!kc__on_exec(ex));
+	/* A shutdown holds this mutex until its threads are joined. */
+	kc__mtx_lock(&ex->ex_ctl_mtx);
+	stopped = ex->ex_stopped;
+	kc__mtx_unlock(&ex->ex_ctl_mtx);
+	return stopped;
+}
+
+bool
 kc__exec_closed(const struct kc_executor *ex)
 {
 	return __atomic_load_n(&ex->ex_head, __ATOMIC_ACQUIRE) == KC__CLOSED;

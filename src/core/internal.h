@@ -194,6 +194,12 @@ int	kc__trigger_inline(struct kc *kc, void *obj, int status);
 /* Message ports: what an executor is, and whom it waits on (kc_msg_do). */
 bool	kc__exec_soft(const struct kc_executor *ex);
 bool	kc__exec_closed(const struct kc_executor *ex);	/* shut down */
+/*
+ * Has ex stopped for good (kc_executor_shutdown() returned: its threads
+ * joined, none of its continuations running or ever to run)?  Waits for
+ * a shutdown in progress to end.  Not on ex's own thread.
+ */
+bool	kc__exec_stopped(struct kc_executor *ex);
 const char *kc__exec_name(const struct kc_executor *ex);
 struct kc_executor **kc__exec_waitsfor(struct kc_executor *ex);
 

@@ -706,7 +706,12 @@ kc_dgram_relay_destroy(struct kc_dgram_relay *r)
 		while (__atomic_load_n(&r->r_stopped, __ATOMIC_ACQUIRE) == 0)
 			(void)kc__futex_wait(&r->r_stopped, 0, 0);
 	} else {
-		/* The owner is gone: nothing runs there any more. */
+		/*
+		 * The owner refuses work: shut down.  Once it has stopped (a
+		 * shutdown in progress is waited for), nothing of it runs any
+		 * more and this thread may do its part.
+		 */
+		(void)kc__exec_stopped(r->r_owner);
 		stop_local(r);
 	}
 	(void)kc_cancel_sync(&r->r_startkc);

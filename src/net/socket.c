@@ -121,6 +121,7 @@ struct kc_socket {
 	bool			 so_wshut;	/* the owner has taken SHUT_WR */
 	bool			 so_closing;	/* flushing before the descriptor goes */
 	bool			 so_final;	/* descriptor closed */
+	bool			 so_orphan;	/* owner stopped: closed by the caller */
 	bool			 so_lingering;
 	bool			 so_drain;	/* closing: dropping the peer's data */
 	bool			 so_abort;	/* closing with a reset */
@@ -172,8 +173,15 @@ on_owner(const struct kc_socket *s)
 	return kc_executor_current() == s->so_owner;
 }
 
-/* What the comments say runs on the owner asserts it (debug builds). */
-#define SOCK_ON_OWNER(s)	KC__ON_EXEC((s)->so_owner)
+/*
+ * What the comments say runs on the owner asserts it (debug builds).  The
+ * one exception: a socket whose owner has stopped for good is closed by the
+ * thread that closes it (orphan_close()), the owner's last work.
+ */
+#define SOCK_ON_OWNER(s)	do {					\
+	if (!(s)->so_orphan)						\
+		KC__ON_EXEC((s)->so_owner);				\
+} while (0)
 
 static inline bool
 is_stream(const struct kc_socket *s)
@@ -2050,6 +2058,26 @@ kc_socket_shutdown(struct kc_socket *s, int how)
 	return 0;
 }
 
+/*
+ * Close a socket whose owner refused the close request: it was shut down.
+ * Once kc__exec_stopped() says the owner has stopped for good, none of its
+ * continuations will ever run again, so this thread does the owner's close
+ * itself: what was parked fails with -ECANCELED, the upcalls' waiters are
+ * triggered with it (on the stopped owner those triggers fail), what the
+ * send buffer holds is dropped (no timer of the owner can linger for it),
+ * and the descriptor goes.
+ */
+static void
+orphan_close(struct kc_socket *s)
+{
+	if (!kc__exec_stopped(s->so_owner))
+		return;		/* refusing, never stopped: leave it alone */
+	s->so_orphan = true;
+	sock_ref(s);
+	close_local(s);
+	sock_unref(s);
+}
+
 int
 kc_socket_close(struct kc_socket *s)
 {
@@ -2066,10 +2094,17 @@ kc_socket_close(struct kc_socket *s)
 		close_local(s);
 		sock_unref(s);
 	} else {
-		/* The request was made with the socket: this cannot fail. */
+		/*
+		 * The request was made with the socket, so only an owner that
+		 * refuses work (shut down) makes the post fail.
+		 */
 		r = s->so_closereq;
 		s->so_closereq = NULL;
-		KC__ASSERT(r != NULL && sreq_post(s, r) == 0);
+		KC__ASSERT(r != NULL);
+		if (sreq_post(s, r) != 0) {
+			s->so_closereq = r;	/* freed with the socket */
+			orphan_close(s);
+		}
 	}
 	sock_unref(s);
 	return 0;

@@ -553,3 +553,37 @@ nt_on(struct kc_executor *ex, void (*fn)(void *), void *arg)
 	KCT_WAIT(atomic_load(&o.done), NT_WAIT_S);
 	/* The kc was idle before its function ran: o may go now. */
 }
+
+/* A plain thread blocked in kc_socket_read(). */
+
+static void *
+blocked_main(void *arg)
+{
+	struct nt_blocked *b = arg;
+	struct kc_chain ch = KC_CHAIN_INITIALIZER;
+
+	atomic_store(&b->started, 1);
+	b->ret = kc_socket_read(b->s, &ch, SIZE_MAX, NULL, b->timeout_ns);
+	if (b->ret < 0)
+		KC_CHECK_EQ(kc_chain_len(&ch), 0);
+	kc_chain_free(&ch);
+	atomic_store(&b->finished, 1);
+	return NULL;
+}
+
+void
+nt_blocked_start(struct nt_blocked *b, struct kc_socket *s,
+    uint64_t timeout_ns)
+{
+	memset(b, 0, sizeof(*b));
+	b->s = s;
+	b->timeout_ns = timeout_ns;
+	b->t = kct_thread_start(blocked_main, b);
+	KCT_WAIT(atomic_load(&b->started), NT_WAIT_S);
+}
+
+void
+nt_blocked_join(struct nt_blocked *b)
+{
+	kct_thread_join(b->t);
+}

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include <kcont.h>
@@ -170,6 +171,27 @@ struct nt_done {
 void	nt_done_init(struct nt_done *d, struct kc_executor *ex);
 /* Wait (bounded) until it has run at least once. */
 void	nt_done_wait(struct nt_done *d);
+
+/* ---- a plain thread blocked in kc_socket_read() ---- */
+
+/*
+ * nt_blocked_start() starts a thread that reads (at most SIZE_MAX bytes,
+ * waiting up to timeout_ns) from s and waits until it has begun; its
+ * result is in ret once finished is set, and nt_blocked_join() joins it.
+ * A read that returns an error must leave its chain empty.
+ */
+struct nt_blocked {
+	struct kc_socket	*s;
+	uint64_t		 timeout_ns;
+	ssize_t			 ret;
+	atomic_int		 started;
+	atomic_int		 finished;
+	pthread_t		 t;
+};
+
+void	nt_blocked_start(struct nt_blocked *b, struct kc_socket *s,
+	    uint64_t timeout_ns);
+void	nt_blocked_join(struct nt_blocked *b);
 
 /* ---- running a function on an executor ---- */
 

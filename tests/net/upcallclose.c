@@ -260,35 +260,12 @@ shutdown_in_readable(struct kc_executor *ex, enum nt_kind k)
 	nt_raw_close(peer);
 }
 
-/* A plain thread blocked in kc_socket_read(). */
-struct blocked {
-	struct kc_socket	*s;
-	ssize_t			 ret;
-	atomic_int		 started;
-	atomic_int		 finished;
-};
-
-static void *
-blocked_main(void *arg)
-{
-	struct blocked *b = arg;
-	struct kc_chain ch = KC_CHAIN_INITIALIZER;
-
-	atomic_store(&b->started, 1);
-	b->ret = kc_socket_read(b->s, &ch, SIZE_MAX, NULL, KC_WAIT_FOREVER);
-	KC_CHECK_EQ(kc_chain_len(&ch), 0);
-	kc_chain_free(&ch);
-	atomic_store(&b->finished, 1);
-	return NULL;
-}
-
 static void
 close_with_waiters(struct kc_executor *ex, enum nt_kind k)
 {
 	struct nt_done rd, cl, wr;
-	struct blocked b;
+	struct nt_blocked b;
 	struct kc_socket *s;
-	pthread_t t;
 	int peer, st;
 
 	s = nt_pair(ex, k, NULL, true, &peer);
@@ -304,17 +281,14 @@ close_with_waiters(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_PTR_EQ(atomic_load(&wr.obj), s);
 	KC_CHECK_PTR_EQ(atomic_load(&wr.ran_on), ex);
 
-	memset(&b, 0, sizeof(b));
-	b.s = s;
-	t = kct_thread_start(blocked_main, &b);
-	KCT_WAIT(atomic_load(&b.started), NT_WAIT_S);
+	nt_blocked_start(&b, s, KC_WAIT_FOREVER);
 	kct_sleep_ns(20 * KCT_NSEC_PER_MSEC);
 	KC_CHECK(!atomic_load(&b.finished));
 	KC_CHECK_EQ(atomic_load(&rd.n), 0);
 	KC_CHECK_EQ(atomic_load(&cl.n), 0);
 
 	nt_close(s);
-	kct_thread_join(t);
+	nt_blocked_join(&b);
 	KC_CHECK_EQ(b.ret, -ECANCELED);
 	nt_done_wait(&rd);
 	nt_done_wait(&cl);
