@@ -24,22 +24,21 @@
  * Control (shutdown, destroy) is a request the consumer acts on between
  * batches, so the consumer alone changes its queue; the requester waits.
  *
- * A soft executor also polls its own kqueue, where knotes carry
- * continuations: between batches while it has knotes, and as its way of
- * sleeping (epoll instead of the futex, with an eventfd as the producers'
- * wake-up) while it has any.
+ * A soft executor owns an event engine (engine.h), where descriptors'
+ * readiness runs continuations: it polls it between batches while anything
+ * is registered, and sleeps in it (epoll instead of the futex, with the
+ * engine's eventfd as the producers' wake-up) while anything is.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "lockdebug.h"
-#include "../kqueue/kq.h"
+#include "engine.h"
 
 #define KC__DEFAULT_BATCH	64
 #define KC__DEFAULT_SPIN_NS	50000u
@@ -69,7 +68,7 @@ struct kc_executor {
 	 * and when it goes to sleep.
 	 */
 	struct kc		*ex_head __attribute__((aligned(64)));
-	uint32_t		 ex_sleeping;	/* soft: 1 futex, 2 kqueue sleep */
+	uint32_t		 ex_sleeping;	/* soft: 1 futex, 2 engine sleep */
 	uint32_t		 ex_nidle;	/* pool: workers waiting */
 	uint32_t		 ex_wake_pending;	/* pool: a signal is on its way */
 	bool			 ex_soft;	/* copy of ex_kind, for producers */
@@ -103,12 +102,10 @@ struct kc_executor {
 	bool			 ex_stopped;	/* threads joined */
 	bool			 ex_closed;	/* queue closed (consumer side) */
 
-	/* Soft: its kqueue, and the eventfd that wakes it from epoll. */
-	struct kq		*ex_kq;
-	int			 ex_kqfd;
+	/* Soft: its event engine, where it sleeps while it has registrations. */
+	struct kc__engine	 ex_en;
 	/* Soft: the executor whose port it waits on in kc_msg_do(), or NULL. */
 	struct kc_executor	*ex_waitsfor;
-	int			 ex_wakefd;
 
 	/* Thread executor. */
 	pthread_mutex_t		 ex_mtx;
@@ -130,10 +127,8 @@ exec_wake(struct kc_executor *ex)
 			__atomic_add_fetch(&ex->ex_wakeups, 1, __ATOMIC_RELAXED);
 			kc__futex_wake(&ex->ex_sleeping, 1);
 		} else if (was == 2) {
-			uint64_t one = 1;
-
 			__atomic_add_fetch(&ex->ex_wakeups, 1, __ATOMIC_RELAXED);
-			(void)!write(ex->ex_wakefd, &one, sizeof(one));
+			kc__engine_wake(&ex->ex_en);
 		}
 		return;
 	}
@@ -555,7 +550,7 @@ static void
 soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 {
 	uint64_t deadline;
-	bool kq = kq__has_knotes(ex->ex_kq);
+	bool kq = kc__engine_busy(&ex->ex_en);
 
 	KC__ON_EXEC(ex);
 	KC__XCHG(&ex->ex_sleeping, kq ? 2 : 1);
@@ -583,7 +578,7 @@ soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 			ts.tv_nsec = (long)(d % 1000000000ull);
 			tp = &ts;
 		}
-		kq__poll(ex->ex_kq, tp, &ex->ex_sleeping);
+		kc__engine_run(&ex->ex_en, tp, &ex->ex_sleeping);
 	} else {
 		kc__futex_wait(&ex->ex_sleeping, 1, deadline);
 	}
@@ -592,15 +587,15 @@ soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 		(void)KC__TR1(KC_TR_EXEC_WAKE, ex);
 }
 
-/* Run the continuations of the knotes that are ready now, if any. */
+/* Run what the engine has ready now, if anything is registered. */
 static bool
-soft_kqueue(struct kc_executor *ex)
+soft_engine(struct kc_executor *ex)
 {
 	static const struct timespec zero;
 
-	if (!kq__has_knotes(ex->ex_kq))
+	if (!kc__engine_busy(&ex->ex_en))
 		return false;
-	return kq__poll(ex->ex_kq, &zero, NULL) > 0;
+	return kc__engine_run(&ex->ex_en, &zero, NULL) > 0;
 }
 
 /*
@@ -659,10 +654,10 @@ soft_main(void *arg)
 			timers_fire(ex, wk);
 			if (KC__LOAD(&ex->ex_ctl) == CTL_HANDBACK)
 				break;
-			soft_kqueue(ex);
+			soft_engine(ex);
 			continue;
 		}
-		if (timers_fire(ex, wk) > 0 || soft_kqueue(ex) ||
+		if (timers_fire(ex, wk) > 0 || soft_engine(ex) ||
 		    soft_pending(ex))
 			continue;
 		ctl = KC__LOAD(&ex->ex_ctl);
@@ -683,7 +678,7 @@ soft_main(void *arg)
 		 * CPU from the peer that is about to send it.  Sleep in the
 		 * kqueue at once, as an event loop does.
 		 */
-		if (draining || kq__has_knotes(ex->ex_kq) || !soft_spin(ex))
+		if (draining || kc__engine_busy(&ex->ex_en) || !soft_spin(ex))
 			soft_sleep(ex, wk, !draining);
 	}
 	soft_control(ex, CTL_HANDBACK);
@@ -907,20 +902,11 @@ kc_executor_create(struct kc_executor **exp, const struct kc_executor_attr *attr
 	    attr->kind == KC_EXEC_SOFT ? "kc-soft" : "kc-pool");
 	ex->ex_tnext = UINT64_MAX;
 	ex->ex_idle = 1;
-	ex->ex_kqfd = ex->ex_wakefd = -1;
-	if (attr->kind == KC_EXEC_SOFT) {
-		ex->ex_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (ex->ex_wakefd < 0 ||
-		    (ex->ex_kq = kq__create(ex, &ex->ex_kqfd)) == NULL ||
-		    kq__wake_fd(ex->ex_kq, ex->ex_wakefd) != 0) {
-			err = errno;
-			if (ex->ex_kq != NULL)
-				kq__destroy_owned(ex->ex_kq, ex->ex_kqfd);
-			if (ex->ex_wakefd >= 0)
-				kq__sys_close(ex->ex_wakefd);
-			free(ex);
-			return err == EMFILE || err == ENFILE ? -err : -ENOMEM;
-		}
+	ex->ex_en.en_epfd = ex->ex_en.en_wakefd = -1;
+	if (attr->kind == KC_EXEC_SOFT &&
+	    (err = kc__engine_init(&ex->ex_en, ex, true)) != 0) {
+		free(ex);
+		return err == -EMFILE || err == -ENFILE ? err : -ENOMEM;
 	}
 	pthread_mutex_init(&ex->ex_ctl_mtx, NULL);
 	pthread_mutex_init(&ex->ex_mtx, NULL);
@@ -1067,10 +1053,8 @@ kc_executor_destroy(struct kc_executor *ex)
 	}
 	kc__mtx_unlock(&ex->ex_ctl_mtx);
 	KC__ASSERT(ex->ex_local == NULL && ex->ex_timers.h_root == NULL);
-	if (ex->ex_kq != NULL) {
-		kq__destroy_owned(ex->ex_kq, ex->ex_kqfd);
-		kq__sys_close(ex->ex_wakefd);
-	}
+	if (ex->ex_soft)
+		kc__engine_fini(&ex->ex_en);
 	pthread_mutex_destroy(&ex->ex_ctl_mtx);
 	pthread_mutex_destroy(&ex->ex_mtx);
 	pthread_cond_destroy(&ex->ex_cond);
@@ -1084,12 +1068,10 @@ kc__exec_poke(struct kc_executor *ex)
 	exec_wake_if_idle(ex);
 }
 
-int
-kc_executor_kqueue(struct kc_executor *ex)
+struct kc__engine *
+kc__exec_engine(struct kc_executor *ex)
 {
-	if (ex == NULL || ex->ex_kq == NULL)
-		return -EINVAL;
-	return ex->ex_kqfd;
+	return ex->ex_soft ? &ex->ex_en : NULL;
 }
 
 int

@@ -107,12 +107,13 @@ static uint32_t clock_kind;		/* KC_TRACE_CLOCK_* of the session */
 /* ------------------------------------------------------------------ */
 /* Clocks. */
 
+/* CLOCK_REALTIME in ns (the library's monotonic clock is kc__now()). */
 static uint64_t
-mono_ns(clockid_t id)
+wall_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(id, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -123,7 +124,7 @@ now_time(void)
 	if (clock_kind == KC_TRACE_CLOCK_TSC)
 		return __rdtsc();
 #endif
-	return mono_ns(CLOCK_MONOTONIC);
+	return kc__now();
 }
 
 /* Can the timestamp counter stand for time on this machine? */
@@ -158,10 +159,10 @@ tsc_hz(void)
 #if defined(__x86_64__)
 	uint64_t m0, m1, t0, t1;
 
-	m0 = mono_ns(CLOCK_MONOTONIC);
+	m0 = kc__now();
 	t0 = __rdtsc();
 	do
-		m1 = mono_ns(CLOCK_MONOTONIC);
+		m1 = kc__now();
 	while (m1 - m0 < 1000000u);
 	t1 = __rdtsc();
 	return (uint64_t)((double)(t1 - t0) * 1e9 / (double)(m1 - m0));
@@ -487,7 +488,7 @@ sync_rec(bool force)
 	KC__OWNED(&tlock);
 	if (T.clock != KC_TRACE_CLOCK_TSC)
 		return;
-	m = mono_ns(CLOCK_MONOTONIC);
+	m = kc__now();
 	if (!force && m - T.last_sync < 1000000000u)
 		return;
 	t = now_time();
@@ -618,8 +619,8 @@ fill_header(struct kc_trace_file_header *h)
 	h->th_size = sizeof(*h);
 	h->th_clock = T.clock;
 	h->th_pid = (uint32_t)getpid();
-	h->th_start_realtime = mono_ns(CLOCK_REALTIME);
-	h->th_start_mono = mono_ns(CLOCK_MONOTONIC);
+	h->th_start_realtime = wall_ns();
+	h->th_start_mono = kc__now();
 	h->th_start_time = now_time();
 	h->th_tsc_hz = T.clock == KC_TRACE_CLOCK_TSC ? tsc_hz() : 0;
 	if (prog != NULL)

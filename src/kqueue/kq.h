@@ -27,6 +27,7 @@
 #include <kcont.h>
 
 #include "core/list.h"
+#include "core/engine.h"
 #include "core/lockdebug.h"
 
 struct kq;
@@ -133,7 +134,12 @@ struct kq_fdent {
 };
 
 struct kq {
-	int			 kq_fd;		/* epoll; the program's descriptor */
+	int			 kq_fd;		/* its engine's epoll descriptor */
+	int			 kq_ufd;	/* the program's (a duplicate) */
+	struct kc__engine	*kq_en;		/* kq_own, an executor's, NULL */
+	struct kc__engine	 kq_own;	/* kqueue(): its own engine */
+	struct kc__eclient	 kq_client;	/* an executor's: its engine's */
+	bool			 kq_slotted;	/* in the wrappers' list */
 	int			 kq_kick;	/* eventfd: pending list not empty */
 	pthread_mutex_t		 kq_lock;
 	pthread_cond_t		 kq_cond;	/* a continuation returned */
@@ -183,6 +189,7 @@ void	kq__unlock(struct kq *kq);
  * own descriptors (it stops being one).
  */
 int	kq__sys_close(int fd);
+
 /*
  * fd is one of the library's own descriptors: no knote may watch it
  * (EBADF).  0 or ENOMEM.
@@ -235,24 +242,8 @@ void	kq__inotify_read(struct kq *kq);
 /* filt_signal.c: the signalfd saw a signal generated. */
 void	kq__sigfd_note(struct kq *kq);
 
-/* The executor's side (executor.c calls these). */
-struct kq *kq__create(struct kc_executor *owner, int *fdp);
 /* Collect activations: run continuations, fill out[]; see kqueue.c. */
 int	kq__scan(struct kq *kq, struct kevent *out, int nout,
 	    const struct timespec *timeout);
-/* True if kq (which may be NULL) has knotes. */
-bool	kq__has_knotes(struct kq *kq);
-/* Add an executor's wake-up eventfd to its kqueue. */
-int	kq__wake_fd(struct kq *kq, int fd);
-/*
- * One round for the executor: run what is ready, waiting up to timeout.
- * sleeping (may be NULL) is the executor's "asleep in epoll" word: it is
- * cleared before any continuation runs, so that what they trigger on their
- * own executor does not write its wake-up eventfd.
- */
-int	kq__poll(struct kq *kq, const struct timespec *timeout,
-	    uint32_t *sleeping);
-/* Close an executor's kqueue (the executor is going away). */
-void	kq__destroy_owned(struct kq *kq, int fd);
 
 #endif /* KC_KQUEUE_KQ_H */

@@ -26,14 +26,22 @@
 #include "kq.h"
 #include "kqapi.h"
 #include "../core/internal.h"
+#include "../core/engine.h"
+#include "../core/ownfd.h"
 
 #define KQ_EPOLL_BATCH	64
 #define LOWAT_RECHECK_NS 5000000L	/* knotes below NOTE_LOWAT */
-#define KICK_GEN	0xffffffffu	/* epoll data of the pending eventfd */
-#define INOTIFY_GEN	0xfffffffeu	/* ... of the inotify descriptor */
-#define SIGFD_GEN	0xfffffffdu	/* ... of the signalfd */
-#define WAKE_GEN	0xfffffffcu	/* ... of an executor's wake-up */
-#define GEN_MAX		0xfffffff0u
+/*
+ * An epoll item of the kqueue's is a token of its engine's client
+ * (core/engine.h): KC__EN_TOKEN, a generation (31 bits) and the descriptor.
+ */
+#define KICK_GEN	0x7fffffffu	/* the pending list's eventfd */
+#define INOTIFY_GEN	0x7ffffffeu	/* the inotify descriptor */
+#define SIGFD_GEN	0x7ffffffdu	/* the signalfd */
+#define GEN_MAX		0x7ffffff0u
+#define TOKEN(gen, fd)	(KC__EN_TOKEN | (uint64_t)(gen) << 32 | (uint32_t)(fd))
+#define TOKEN_GEN(t)	((uint32_t)((t) >> 32) & 0x7fffffffu)
+#define TOKEN_FD(t)	((int)(uint32_t)(t))
 
 /*
  * What the close(), dup2() and dup3() wrappers read.  They may run in a
@@ -53,7 +61,6 @@ struct fdslot {
 	struct kq	*fs_kq;		/* the program's kqueue descriptor */
 	uint32_t	 fs_gen;	/* closes of the number while watched */
 	uint32_t	 fs_watch;	/* READ/WRITE/VNODE knotes, every kqueue */
-	uint32_t	 fs_own;	/* 1: one of the library's own */
 };
 static struct fdslot *fd_dir[SLOT_DIRN];
 
@@ -126,22 +133,14 @@ slot_get(int fd)
 int
 kq__mark_own(int fd)
 {
-	struct fdslot *fs = slot_get(fd);
-
-	if (fs == NULL)
-		return ENOMEM;
-	__atomic_store_n(&fs->fs_own, 1, __ATOMIC_RELEASE);
-	return 0;
+	return -kc__fd_own(fd);
 }
 
 int
 kq__sys_close(int fd)
 {
-	struct fdslot *fs = slot_peek(fd);
-
 	/* Before the close: after it, the number may be the program's. */
-	if (fs != NULL)
-		__atomic_store_n(&fs->fs_own, 0, __ATOMIC_RELEASE);
+	kc__fd_disown(fd);
 	return __close(fd);
 }
 
@@ -244,6 +243,7 @@ kq_get(int fd)
 }
 
 static void kq_free(struct kq *kq);
+static void kq_engine_leave(struct kq *kq);
 
 static void
 kq_put(struct kq *kq)
@@ -307,6 +307,8 @@ hash_insert(struct kq *kq, struct knote *kn)
 	kn->kn_hnext = kq->kq_hash[i];
 	kq->kq_hash[i] = kn;
 	__atomic_store_n(&kq->kq_count, kq->kq_count + 1, __ATOMIC_RELAXED);
+	if (kq->kq_en != NULL)
+		kc__engine_count(kq->kq_en, 1);
 	return 0;
 }
 
@@ -322,6 +324,8 @@ hash_remove(struct kq *kq, struct knote *kn)
 			*pp = kn->kn_hnext;
 			__atomic_store_n(&kq->kq_count, kq->kq_count - 1,
 			    __ATOMIC_RELAXED);
+			if (kq->kq_en != NULL)
+				kc__engine_count(kq->kq_en, -1);
 			return;
 		}
 	}
@@ -474,8 +478,7 @@ int
 kq__ctl(struct kq *kq, int fd, uint32_t events)
 {
 	struct kq_fdent *fe;
-	struct epoll_event ev;
-	int op;
+	int op, rc;
 
 	KQ_OWNED(kq);
 	if ((fe = fdent(kq, fd, true)) == NULL)
@@ -483,9 +486,10 @@ kq__ctl(struct kq *kq, int fd, uint32_t events)
 	if (events == fe->fe_mask)
 		return 0;
 	if (events == 0) {
-		if (epoll_ctl(kq->kq_fd, EPOLL_CTL_DEL, fd, NULL) != 0 &&
-		    errno != ENOENT && errno != EBADF)
-			return errno;
+		rc = kc__engine_ctl(kq->kq_en, EPOLL_CTL_DEL, fd, 0,
+		    TOKEN(fe->fe_gen, fd));
+		if (rc != 0 && rc != -ENOENT && rc != -EBADF)
+			return -rc;
 		fe->fe_mask = 0;
 		return 0;
 	}
@@ -494,19 +498,20 @@ kq__ctl(struct kq *kq, int fd, uint32_t events)
 			kq->kq_gen = 1;
 		fe->fe_gen = kq->kq_gen;
 	}
-	ev.events = events;
-	ev.data.u64 = (uint64_t)fe->fe_gen << 32 | (uint32_t)fd;
 	op = fe->fe_mask == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-	if (epoll_ctl(kq->kq_fd, op, fd, &ev) != 0) {
+	rc = kc__engine_ctl(kq->kq_en, op, fd, events, TOKEN(fe->fe_gen, fd));
+	if (rc != 0) {
 		/* The descriptor was closed and reopened behind our back. */
-		if (op == EPOLL_CTL_MOD && errno == ENOENT)
+		if (op == EPOLL_CTL_MOD && rc == -ENOENT)
 			op = EPOLL_CTL_ADD;
-		else if (op == EPOLL_CTL_ADD && errno == EEXIST)
+		else if (op == EPOLL_CTL_ADD && rc == -EEXIST)
 			op = EPOLL_CTL_MOD;
 		else
-			return errno;
-		if (epoll_ctl(kq->kq_fd, op, fd, &ev) != 0)
-			return errno;
+			return -rc;
+		rc = kc__engine_ctl(kq->kq_en, op, fd, events,
+		    TOKEN(fe->fe_gen, fd));
+		if (rc != 0)
+			return -rc;
 	}
 	fe->fe_mask = events;
 	return 0;
@@ -516,17 +521,13 @@ int
 kq__ctl_again(struct kq *kq, int fd)
 {
 	struct kq_fdent *fe;
-	struct epoll_event ev;
 
 	KQ_OWNED(kq);
 	fe = fdent(kq, fd, false);
 	if (fe == NULL || fe->fe_mask == 0)
 		return 0;
-	ev.events = fe->fe_mask;
-	ev.data.u64 = (uint64_t)fe->fe_gen << 32 | (uint32_t)fd;
-	if (epoll_ctl(kq->kq_fd, EPOLL_CTL_MOD, fd, &ev) != 0)
-		return errno;
-	return 0;
+	return -kc__engine_ctl(kq->kq_en, EPOLL_CTL_MOD, fd, fe->fe_mask,
+	    TOKEN(fe->fe_gen, fd));
 }
 
 int
@@ -573,16 +574,11 @@ kq__drop_own(struct kq *kq, struct knote *kn)
 int
 kq__special_fd(struct kq *kq, int fd, bool signalfd)
 {
-	struct epoll_event ev;
-
 	if (kq__mark_own(fd) != 0)
 		return ENOMEM;
-	ev.events = EPOLLIN | (signalfd ? EPOLLET : 0);
-	ev.data.u64 = (uint64_t)(signalfd ? SIGFD_GEN : INOTIFY_GEN) << 32 |
-	    (uint32_t)fd;
-	if (epoll_ctl(kq->kq_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
-		return errno;
-	return 0;
+	return -kc__engine_ctl(kq->kq_en, EPOLL_CTL_ADD, fd,
+	    EPOLLIN | (signalfd ? EPOLLET : 0),
+	    TOKEN(signalfd ? SIGFD_GEN : INOTIFY_GEN, fd));
 }
 
 /* The descriptor's readiness now, as epoll bits. */
@@ -818,7 +814,7 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
 		if (kev->flags & EV_DELETE)
 			return ENOENT;
 		/* Not the program's: the library's own (kqueue(3), ERRORS). */
-		if (fs != NULL && __atomic_load_n(&fs->fs_own, __ATOMIC_ACQUIRE))
+		if (fop->f_isfd && kc__fd_is_own((int)kev->ident))
 			return EBADF;
 		if (kev->flags & EV_KCONT) {
 			if ((rc = check_kc(kq, kev)) != 0)
@@ -1038,13 +1034,13 @@ activate(struct kq *kq, struct knote *kn, uint32_t ev, struct scan *s)
 static void
 dispatch(struct kq *kq, const struct epoll_event *e, struct scan *s)
 {
-	int fd = (int)(uint32_t)e->data.u64;
-	uint32_t gen = (uint32_t)(e->data.u64 >> 32);
+	int fd = TOKEN_FD(e->data.u64);
+	uint32_t gen = TOKEN_GEN(e->data.u64);
 	struct kq_fdent *fe;
 	struct knote *kn;
 
 	KQ_OWNED(kq);
-	if (gen == KICK_GEN || gen == WAKE_GEN)
+	if (gen == KICK_GEN)
 		return;		/* the pending list: the caller looks at it */
 	if (gen == INOTIFY_GEN) {
 		kq__inotify_read(kq);
@@ -1100,15 +1096,6 @@ drain_pending(struct kq *kq, struct scan *s)
 	}
 }
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* A signal handler of the program's own ran on this thread (filt_signal.c). */
 __thread int kq__tls_user_signal;
 
@@ -1128,7 +1115,7 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 		else if (timeout->tv_sec == 0 && timeout->tv_nsec == 0)
 			zero = true;	/* a poll: no clock to read */
 		else
-			deadline = mono_ns() +
+			deadline = kc__now() +
 			    (uint64_t)timeout->tv_sec * 1000000000ull +
 			    (uint64_t)timeout->tv_nsec;
 	}
@@ -1156,7 +1143,7 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 			tmo.tv_sec = tmo.tv_nsec = 0;
 			tp = &tmo;
 		} else if (!forever) {
-			now = mono_ns();
+			now = kc__now();
 			if (now >= deadline) {
 				if (polled)
 					break;
@@ -1179,11 +1166,11 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 		if (want > KQ_EPOLL_BATCH || want <= 0)
 			want = KQ_EPOLL_BATCH;
 		kq__unlock(kq);
-		m = epoll_pwait2(kq->kq_fd, evs, want, tp, NULL);
+		m = kc__engine_poll(kq->kq_en, evs, want, tp);
 		kq__lock(kq);
 		polled = true;
 		if (m < 0) {
-			if (errno == EINTR) {
+			if (m == -EINTR) {
 				if (kq__tls_user_signal) {
 					kq__tls_user_signal = 0;
 					if (s.n == 0)
@@ -1192,7 +1179,7 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 				}
 				continue;
 			}
-			rc = errno;
+			rc = -m;
 			break;
 		}
 		for (i = 0; i < m && !kq->kq_closed; i++)
@@ -1207,10 +1194,13 @@ kq__scan(struct kq *kq, struct kevent *out, int nout,
 
 /* Creation and destruction. */
 
-struct kq *
-kq__create(struct kc_executor *owner, int *fdp)
+/*
+ * A kqueue on engine en (an executor's), or on an engine of its own (en
+ * NULL: kqueue()).  *fdp gets the program's descriptor.
+ */
+static struct kq *
+kq_create(struct kc__engine *en, int *fdp)
 {
-	struct epoll_event ev;
 	pthread_condattr_t ca;
 	struct kq *kq;
 	int ufd, err;
@@ -1223,23 +1213,31 @@ kq__create(struct kc_executor *owner, int *fdp)
 		return NULL;
 	}
 	kq->kq_fd = kq->kq_kick = kq->kq_inotify = kq->kq_sigfd = -1;
-	kq->kq_exec = owner;
+	kq->kq_ufd = -1;
 	kq->kq_refs = 1;
 	pthread_mutex_init(&kq->kq_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&kq->kq_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	kq->kq_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (kq->kq_fd < 0)
-		goto fail;
+	if (en == NULL) {
+		if ((err = kc__engine_init(&kq->kq_own, NULL, false)) != 0) {
+			errno = -err;
+			goto fail;
+		}
+		en = &kq->kq_own;
+	}
+	kq->kq_en = en;
+	kq->kq_exec = en->en_owner;
+	kq->kq_fd = en->en_epfd;
 	kq->kq_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (kq->kq_kick < 0)
 		goto fail;
-	ev.events = EPOLLIN;
-	ev.data.u64 = (uint64_t)KICK_GEN << 32 | (uint32_t)kq->kq_kick;
-	if (epoll_ctl(kq->kq_fd, EPOLL_CTL_ADD, kq->kq_kick, &ev) != 0)
+	if ((err = kc__engine_ctl(en, EPOLL_CTL_ADD, kq->kq_kick, EPOLLIN,
+	    TOKEN(KICK_GEN, kq->kq_kick))) != 0) {
+		errno = -err;
 		goto fail;
+	}
 	/*
 	 * The program gets its own descriptor for the same epoll instance:
 	 * however it closes it, the library's stays valid until the last
@@ -1249,9 +1247,8 @@ kq__create(struct kc_executor *owner, int *fdp)
 	if (ufd < 0)
 		goto fail;
 	/* An executor's descriptor is the library's, as are the others. */
-	if ((err = kq__mark_own(kq->kq_fd)) != 0 ||
-	    (err = kq__mark_own(kq->kq_kick)) != 0 ||
-	    (owner != NULL && (err = kq__mark_own(ufd)) != 0)) {
+	if ((err = kq__mark_own(kq->kq_kick)) != 0 ||
+	    (kq->kq_exec != NULL && (err = kq__mark_own(ufd)) != 0)) {
 		kq__sys_close(ufd);
 		errno = err;
 		goto fail;
@@ -1265,14 +1262,15 @@ kq__create(struct kc_executor *owner, int *fdp)
 		errno = err;
 		goto fail;
 	}
+	kq->kq_slotted = true;
+	kq->kq_ufd = ufd;
 	*fdp = ufd;
 	return kq;
 fail:
 	err = errno;
 	if (kq->kq_kick >= 0)
 		kq__sys_close(kq->kq_kick);
-	if (kq->kq_fd >= 0)
-		kq__sys_close(kq->kq_fd);
+	kq_engine_leave(kq);
 	pthread_mutex_destroy(&kq->kq_lock);
 	pthread_cond_destroy(&kq->kq_cond);
 	free(kq);
@@ -1280,8 +1278,44 @@ fail:
 	return NULL;
 }
 
+/*
+ * Out of the wrappers' list before the epoll descriptor is closed, and no
+ * wrapper still looking at its number (they never block).
+ */
 static void
-kq_free(struct kq *kq)
+kq_unslot(struct kq *kq)
+{
+	if (!kq->kq_slotted)
+		return;
+	kc__mtx_lock(&reg_lock);
+	__atomic_store_n(&kq_slots[kq->kq_slot].ks_ep, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&kq_slots[kq->kq_slot].ks_busy,
+	    __ATOMIC_SEQ_CST) != 0)
+		sched_yield();
+	__atomic_sub_fetch(&reg_live, 1, __ATOMIC_SEQ_CST);
+	kc__mtx_unlock(&reg_lock);
+	kq->kq_slotted = false;
+}
+
+/*
+ * Let go of the engine: its epoll descriptor stops being one of ours, and
+ * an engine of the kqueue's own is closed.  Nothing reaches the engine
+ * afterwards (kq_en NULL).
+ */
+static void
+kq_engine_leave(struct kq *kq)
+{
+	if (kq->kq_en == NULL)
+		return;
+	if (kq->kq_en == &kq->kq_own)
+		kc__engine_fini(&kq->kq_own);
+	kq->kq_en = NULL;
+	kq->kq_fd = -1;
+}
+
+/* Drop every knote (the kqueue is closed: none can be added). */
+static void
+kq_drop_all(struct kq *kq)
 {
 	struct knote *kn;
 	size_t i;
@@ -1295,17 +1329,13 @@ kq_free(struct kq *kq)
 	KC__DASSERT(kc__list_empty(&kq->kq_pending) &&
 	    kc__list_empty(&kq->kq_lowat));
 	kq__unlock(kq);
-	/*
-	 * Out of the wrappers' list before the epoll descriptor is closed,
-	 * and no wrapper still looking at its number (they never block).
-	 */
-	kc__mtx_lock(&reg_lock);
-	__atomic_store_n(&kq_slots[kq->kq_slot].ks_ep, 0, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&kq_slots[kq->kq_slot].ks_busy,
-	    __ATOMIC_SEQ_CST) != 0)
-		sched_yield();
-	__atomic_sub_fetch(&reg_live, 1, __ATOMIC_SEQ_CST);
-	kc__mtx_unlock(&reg_lock);
+}
+
+static void
+kq_free(struct kq *kq)
+{
+	kq_drop_all(kq);
+	kq_unslot(kq);
 	KC__DASSERT(kq->kq_nwatch == 0);
 	free(kq->kq_wtab);
 	if (kq->kq_inotify >= 0)
@@ -1313,7 +1343,7 @@ kq_free(struct kq *kq)
 	if (kq->kq_sigfd >= 0)
 		kq__sys_close(kq->kq_sigfd);
 	kq__sys_close(kq->kq_kick);
-	kq__sys_close(kq->kq_fd);
+	kq_engine_leave(kq);
 	free(kq->kq_hash);
 	free(kq->kq_fds);
 	pthread_mutex_destroy(&kq->kq_lock);
@@ -1461,7 +1491,7 @@ kc__kqueue(void)
 {
 	int fd;
 
-	if (kq__create(NULL, &fd) == NULL)
+	if (kq_create(NULL, &fd) == NULL)
 		return -1;
 	return fd;
 }
@@ -1525,7 +1555,8 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 		if (kq->kq_exec != NULL)
 			kc__exec_poke(kq->kq_exec);
 	}
-	if (n > 0 || nevents == 0) {
+	/* An executor's kqueue runs its knotes itself: nothing to collect. */
+	if (n > 0 || nevents == 0 || kq->kq_exec != NULL) {
 		kq_put(kq);
 		return n;
 	}
@@ -1630,87 +1661,46 @@ kc__dup3(int oldfd, int newfd, int flags)
 	return (int)syscall(SYS_dup3, oldfd, newfd, flags);
 }
 
-/* Executors. */
-
-bool
-kq__has_knotes(struct kq *kq)
-{
-	return kq != NULL &&
-	    __atomic_load_n(&kq->kq_count, __ATOMIC_RELAXED) != 0;
-}
-
-int
-kq__wake_fd(struct kq *kq, int fd)
-{
-	struct epoll_event ev;
-
-	if (kq__mark_own(fd) != 0)
-		return ENOMEM;
-	ev.events = EPOLLIN | EPOLLET;	/* never read: every write is an edge */
-	ev.data.u64 = (uint64_t)WAKE_GEN << 32 | (uint32_t)fd;
-	if (epoll_ctl(kq->kq_fd, EPOLL_CTL_ADD, fd, &ev) != 0)
-		return errno;
-	return 0;
-}
-
 /*
- * The executor polling kq is awake from here on: clear its sleeping word
- * (a producer then no longer writes its eventfd) once, and trace the wake.
+ * Executors: a soft executor's kqueue is the client of its engine
+ * (core/engine.h), made the first time it is asked for.  The engine hands
+ * it the batch's tokens on the executor's thread; nobody else collects
+ * from it (kc__kevent() applies changes and returns).
  */
-static void
-awake(struct kq *kq, uint32_t **sleeping)
-{
-	__atomic_store_n(*sleeping, 0, __ATOMIC_SEQ_CST);
-	(void)KC__TR1(KC_TR_EXEC_WAKE, kq->kq_exec);
-	*sleeping = NULL;
-}
 
-int
-kq__poll(struct kq *kq, const struct timespec *timeout, uint32_t *sleeping)
+#define KQ_OF_CLIENT(c) \
+	((struct kq *)(void *)((char *)(c) - offsetof(struct kq, kq_client)))
+
+static void
+kq_client_events(struct kc__eclient *c, const struct epoll_event *evs, int n)
 {
-	static const struct timespec zero;
-	struct epoll_event evs[KQ_EPOLL_BATCH];
+	struct kq *kq = KQ_OF_CLIENT(c);
 	struct scan s = { .out = NULL, .nout = 0 };
-	int i, m;
+	int i;
 
 	KC__ON_EXEC(kq->kq_exec);
 	reg_reap();
 	kq__lock(kq);
 	kq_sync(kq);
 	s.id = ++kq->kq_scanid;
-	if (!kc__list_empty(&kq->kq_pending)) {
-		if (sleeping != NULL) {
-			/* Awake from here on: do not block in epoll below. */
-			awake(kq, &sleeping);
-			timeout = &zero;
-		}
-		drain_pending(kq, &s);
-		if (!kc__list_empty(&kq->kq_pending))
-			timeout = &zero;
-	}
-	kick_sync(kq);
-	kq__unlock(kq);
-	m = epoll_pwait2(kq->kq_fd, evs, KQ_EPOLL_BATCH, timeout, NULL);
-	if (sleeping != NULL)
-		awake(kq, &sleeping);
-	if (m <= 0)
-		return 0;
-	kq__lock(kq);
-	kq_sync(kq);
-	s.id = ++kq->kq_scanid;
-	for (i = 0; i < m && !kq->kq_closed; i++)
+	for (i = 0; i < n && !kq->kq_closed; i++)
 		dispatch(kq, &evs[i], &s);
-	if (!kc__list_empty(&kq->kq_pending))
+	if (!kc__list_empty(&kq->kq_pending) && !kq->kq_closed)
 		drain_pending(kq, &s);
 	kick_sync(kq);
 	kq__unlock(kq);
-	return m;
 }
 
-void
-kq__destroy_owned(struct kq *kq, int fd)
+/*
+ * The executor goes (its threads have stopped): the program's descriptor
+ * is closed, threads in kevent() on it return EBADF, the knotes go now and
+ * the kqueue lets go of the engine; the memory goes with the last holder.
+ */
+static void
+kq_client_close(struct kc__eclient *c)
 {
-	struct fdslot *fs = slot_peek(fd);
+	struct kq *kq = KQ_OF_CLIENT(c);
+	struct fdslot *fs = slot_peek(kq->kq_ufd);
 
 	kc__mtx_lock(&reg_lock);
 	if (fs != NULL && __atomic_load_n(&fs->fs_kq, __ATOMIC_ACQUIRE) == kq) {
@@ -1718,6 +1708,42 @@ kq__destroy_owned(struct kq *kq, int fd)
 		kq_close_locked(kq);
 	}
 	kc__mtx_unlock(&reg_lock);
-	kq__sys_close(fd);
+	kq__sys_close(kq->kq_ufd);
+	kq_drop_all(kq);
+	kq_unslot(kq);
+	kq__lock(kq);
+	kq_engine_leave(kq);
+	kq__unlock(kq);
 	kq_put(kq);
+}
+
+int
+kc_executor_kqueue(struct kc_executor *ex)
+{
+	static pthread_mutex_t make_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct kc__engine *en;
+	struct kc__eclient *c;
+	struct kq *kq;
+	int fd, rc = 0;
+
+	if (ex == NULL || (en = kc__exec_engine(ex)) == NULL)
+		return -EINVAL;
+	if ((c = KC__LOAD(&en->en_client)) != NULL)
+		return KQ_OF_CLIENT(c)->kq_ufd;
+	kc__mtx_lock(&make_lock);
+	if ((c = KC__LOAD(&en->en_client)) == NULL) {
+		if ((kq = kq_create(en, &fd)) == NULL) {
+			rc = errno == EMFILE || errno == ENFILE ? -errno :
+			    -ENOMEM;
+		} else {
+			(void)fd;
+			kq->kq_client.ec_events = kq_client_events;
+			kq->kq_client.ec_close = kq_client_close;
+			rc = kc__engine_set_client(en, &kq->kq_client);
+			KC__ASSERT(rc == 0);	/* under make_lock */
+			c = &kq->kq_client;
+		}
+	}
+	kc__mtx_unlock(&make_lock);
+	return rc != 0 ? rc : KQ_OF_CLIENT(c)->kq_ufd;
 }

@@ -22,7 +22,8 @@
  * another executor -> EINVAL; the soft executor's kqueue
  * (kc_executor_kqueue): knotes run on the executor's thread with
  * kc_executor_current() == ex and nobody calling kevent() to collect, for a
- * kc bound to ex and an immediate one, EV_ADD without EV_KCONT -> EINVAL,
+ * kc bound to ex and an immediate one, and a kevent() that asks to collect
+ * there returns no event and runs nothing (the executor runs it), EV_ADD without EV_KCONT -> EINVAL,
  * kc_executor_kqueue on a thread executor -> -EINVAL; and add, delete,
  * delete of a missing knote -> ENOENT, EV_ADD|EV_DISABLE, EV_DISABLE /
  * EV_ENABLE, EV_RECEIPT, EV_ADD modify replacing the kc, and several
@@ -889,8 +890,9 @@ test_soft_kqueue(void)
 {
 	struct kc_executor *ex;
 	struct probe *p, *q, *o;
-	struct kevent ch, out;
-	struct timespec zero = { 0, 0 };
+	struct kevent ch, out, evs[4];
+	struct timespec zero = { 0, 0 }, tmo = { 0, 200 * MS };
+	struct kct_gate gate;
 	int kq, pp[2], i;
 
 	ex = kct_exec_soft("kq-soft");
@@ -937,6 +939,21 @@ test_soft_kqueue(void)
 	KCT_WAIT(atomic_load(&o->runs) == 1, 10);
 	kct_sleep_ns(10 * MS);
 	KC_CHECK_EQ(atomic_load(&q->runs), 50);
+	KC_CHECK_PTR_EQ(snap(o).cur, ex);
+
+	/*
+	 * Nobody else collects: while ex is busy, a kevent() that asks for
+	 * events on its kqueue returns none and runs nothing; the activation
+	 * stays the executor's.
+	 */
+	memset(&gate, 0, sizeof(gate));
+	kct_gate_hold(&gate, ex);
+	CHANGE_OK(kq, 5, EVFILT_USER, 0, NOTE_TRIGGER, NULL);
+	KC_CHECK_EQ(kevent(kq, NULL, 0, evs, 4, &tmo), 0);
+	KC_CHECK_EQ(atomic_load(&o->runs), 1);
+	kct_gate_release(&gate);
+	kct_gate_wait(&gate);
+	KCT_WAIT(atomic_load(&o->runs) == 2, 10);
 	KC_CHECK_PTR_EQ(snap(o).cur, ex);
 
 	/* EV_DISPATCH on the soft kqueue: one run per enable. */

@@ -5,7 +5,8 @@
  *   A kqueue with VNODE (its inotify descriptor), SIGNAL (its signalfd and
  *   the signal's eventfd), USER, TIMER (a timerfd) and PROC (a pidfd)
  *   knotes, a second kqueue with a TIMER knote, and a soft executor (its
- *   kqueue and wake-up eventfd): every descriptor that appeared and is not
+ *   engine's epoll set and wake-up eventfd, and its kqueue, made when
+ *   kc_executor_kqueue() first asks for it): every descriptor that appeared and is not
  *   one the test opened is the library's.  EV_ADD of EVFILT_READ,
  *   EVFILT_WRITE and EVFILT_VNODE on each fails with EBADF (kqueue(3),
  *   ERRORS), in both kqueues.  Afterwards the VNODE, SIGNAL and USER events
@@ -109,6 +110,8 @@ main(void)
 	    0, NULL);
 	KQT_CHANGE_OK(kq2, 8, EVFILT_TIMER, EV_ADD, 0, 3600000, NULL);
 	ex = kct_exec_soft("ownfd");
+	/* Made when first asked for: its descriptor and pending eventfd. */
+	KC_CHECK_GE(kc_executor_kqueue(ex), 0);
 	open_fds(after);
 
 	printf("  knotes on the library's own descriptors\n");
@@ -137,14 +140,15 @@ main(void)
 	 * Each kind at least once: the inotify descriptor, the signalfd, the
 	 * pending-list eventfds (two kqueues and the executor's), the
 	 * signal's eventfd and the executor's wake-up, both timerfds, the
-	 * pidfd, and the epoll descriptors behind the kqueues.
+	 * pidfd, and the epoll descriptors behind the kqueues and the
+	 * executor's engine (and the program's descriptor of its kqueue).
 	 */
 	KC_CHECK_EQ(ninotify, 1);
 	KC_CHECK_EQ(nsignalfd, 1);
 	KC_CHECK_GE(neventfd, 5);
 	KC_CHECK_EQ(ntimerfd, 2);
 	KC_CHECK_EQ(npidfd, 1);
-	KC_CHECK_GE(nepoll, 3);
+	KC_CHECK_GE(nepoll, 4);
 	printf("  %d descriptors of the library's, each refused\n", nown);
 
 	printf("  the events still come\n");
