@@ -124,7 +124,9 @@ make_kq(void)
 	struct kq *kq;
 	int fd;
 
-	kq = kq__create(NULL, &fd);
+	fd = kc__kqueue();
+	KC_CHECK_GE(fd, 0);
+	kq = kc__kq_hold(fd);
 	KC_CHECK(kq != NULL);
 	return kq;
 }

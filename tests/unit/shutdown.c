@@ -161,10 +161,14 @@ test_handback(int soft)
 		KC_CHECK_OK(kc_run(&q[i].kc, NULL, (int)i));	/* coalesced */
 	}
 	for (i = NQ; i < NQ + NT; i++) {
-		/* far-future timers, deadlines in reverse order of arming */
+		/*
+		 * Far-future timers, deadlines in reverse order of arming,
+		 * a second apart: a thread descheduled between two of them
+		 * (a loaded machine, a sanitizer) must not swap their order.
+		 */
 		item_init(&q[i], ex);
 		KC_CHECK_OK(kc_defer_after(&q[i].kc, 30 * KCT_NSEC_PER_SEC +
-		    (NQ + NT - i) * KCT_NSEC_PER_MSEC, NULL, 0));
+		    (NQ + NT - i) * KCT_NSEC_PER_SEC, NULL, 0));
 	}
 	/* a cancelled one: neither run nor handed back */
 	item_init(cx, ex);
