@@ -777,12 +777,49 @@ check_kc(struct kq *kq, const struct kevent *kev)
 }
 
 /*
+ * The knotes a changelist's EV_ADDs may need, made before the kqueue's
+ * lock is taken (FreeBSD's kqueue_register allocates first, "to prevent
+ * waiting with locks"), linked through kn_hnext.  A short list (memory ran
+ * out) makes the adds past it fail with ENOMEM.
+ */
+static struct knote *
+kn_prealloc(const struct kevent *changes, int n)
+{
+	struct knote *list = NULL, *kn;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!(changes[i].flags & EV_ADD))
+			continue;
+		if ((kn = calloc(1, sizeof(*kn))) == NULL)
+			break;
+		kn->kn_hnext = list;
+		list = kn;
+	}
+	return list;
+}
+
+/* Free what kn_prealloc() made and no change used (after the unlock). */
+static void
+kn_prefree(struct knote *list)
+{
+	struct knote *next;
+
+	for (; list != NULL; list = next) {
+		next = list->kn_hnext;
+		free(list);
+	}
+}
+
+/*
  * Apply one change.  *rfflags is the fflags of its receipt: the change's,
  * or 0 once a new knote is made for it, as FreeBSD's kqueue_register clears
- * them when it copies the change into a new knote.
+ * them when it copies the change into a new knote.  A new knote is taken
+ * from *spares (kn_prealloc()).
  */
 static int
-kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
+kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags,
+    struct knote **spares)
 {
 	const struct kq_filtops *fop = filtops(kev->filter);
 	struct fdslot *fs = NULL;
@@ -823,9 +860,10 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags)
 			return EINVAL;
 		}
 		*rfflags = 0;
-		kn = calloc(1, sizeof(*kn));
-		if (kn == NULL)
+		if ((kn = *spares) == NULL)
 			return ENOMEM;
+		*spares = kn->kn_hnext;
+		kn->kn_hnext = NULL;
 		kn->kn_kev = *kev;
 		kn->kn_kev.flags &= KN_KEPT_FLAGS;
 		if (kev->flags & EV_FORCEONESHOT)
@@ -1500,6 +1538,7 @@ int
 kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
     struct kevent *eventlist, int nevents, const struct timespec *timeout)
 {
+	struct knote *spares = NULL;
 	struct kq *kq;
 	unsigned rff;
 	int i, n = 0, rc;
@@ -1523,6 +1562,7 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 		goto fail;
 	}
 	if (nchanges > 0) {
+		spares = kn_prealloc(changelist, nchanges);
 		kq__lock(kq);
 		kq_sync(kq);
 		for (i = 0; i < nchanges; i++) {
@@ -1534,7 +1574,7 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 				goto fail;
 			}
 			rff = kev->fflags;
-			rc = kn_register(kq, kev, &rff);
+			rc = kn_register(kq, kev, &rff, &spares);
 			if (rc != 0 || (kev->flags & EV_RECEIPT)) {
 				if (n < nevents) {
 					eventlist[n] = *kev;
@@ -1551,6 +1591,8 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 		}
 		kick_sync(kq);
 		kq__unlock(kq);
+		kn_prefree(spares);
+		spares = NULL;
 		/* An executor asleep on its futex must start polling. */
 		if (kq->kq_exec != NULL)
 			kc__exec_poke(kq->kq_exec);
@@ -1568,6 +1610,7 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 	}
 	return rc;
 fail:
+	kn_prefree(spares);
 	kq_put(kq);
 	errno = rc;
 	return -1;
@@ -1589,6 +1632,7 @@ kc__kq_release(struct kq *kq)
 int
 kc__kq_change(struct kq *kq, const struct kevent *changes, int n)
 {
+	struct knote *spares = kn_prealloc(changes, n);
 	unsigned rff;
 	int i, rc = 0;
 
@@ -1600,10 +1644,11 @@ kc__kq_change(struct kq *kq, const struct kevent *changes, int n)
 			break;
 		}
 		rff = changes[i].fflags;
-		rc = kn_register(kq, &changes[i], &rff);
+		rc = kn_register(kq, &changes[i], &rff, &spares);
 	}
 	kick_sync(kq);
 	kq__unlock(kq);
+	kn_prefree(spares);
 	/* An executor asleep on its futex must start polling. */
 	if (i > 0 && kq->kq_exec != NULL)
 		kc__exec_poke(kq->kq_exec);
