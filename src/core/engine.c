@@ -79,15 +79,23 @@ kc__engine_add(struct kc__engine *en, struct kc__esrc *src, int fd,
 {
 	struct epoll_event ev;
 
-	KC__ON_EXEC(en->en_owner);
 	KC__DASSERT(((uintptr_t)src & KC__EN_TOKEN) == 0);
+	src->es_mask = events;
+	/*
+	 * Published with a release that the dispatch's acquire pairs with:
+	 * what the caller set up before registering (on any thread) is seen
+	 * by the engine's thread, as the epoll system calls order it anyway.
+	 */
+	__atomic_store_n(&src->es_fd, fd, __ATOMIC_RELEASE);
 	ev.events = events;
 	ev.data.ptr = src;
-	if (epoll_ctl(en->en_epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+	if (epoll_ctl(en->en_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		__atomic_store_n(&src->es_fd, -1, __ATOMIC_RELAXED);
 		return -errno;
-	src->es_fd = fd;
-	src->es_mask = events;
-	KC__ADD(&en->en_nreg, 1);
+	}
+	/* An owner asleep on its futex must now sleep in the engine. */
+	if (KC__ADD(&en->en_nreg, 1) == 1 && !kc__on_exec(en->en_owner))
+		kc__exec_poke(en->en_owner);
 	return 0;
 }
 
@@ -107,12 +115,24 @@ kc__engine_mod(struct kc__engine *en, struct kc__esrc *src, uint32_t events)
 	return 0;
 }
 
+int
+kc__engine_rearm(struct kc__engine *en, struct kc__esrc *src)
+{
+	struct epoll_event ev;
+
+	KC__ON_EXEC(en->en_owner);
+	ev.events = src->es_mask;
+	ev.data.ptr = src;
+	return epoll_ctl(en->en_epfd, EPOLL_CTL_MOD, src->es_fd, &ev) == 0 ?
+	    0 : -errno;
+}
+
 void
 kc__engine_del(struct kc__engine *en, struct kc__esrc *src)
 {
 	int i;
 
-	KC__ON_EXEC(en->en_owner);
+	KC__DASSERT(kc__on_exec(en->en_owner) || kc__exec_closed(en->en_owner));
 	if (src->es_fd < 0)
 		return;
 	/* The descriptor may be closed already: epoll then forgot it. */
@@ -120,7 +140,7 @@ kc__engine_del(struct kc__engine *en, struct kc__esrc *src)
 	for (i = en->en_next; i < en->en_n; i++)
 		if (en->en_batch[i].data.ptr == src)
 			en->en_batch[i].data.u64 = 0;
-	src->es_fd = -1;
+	__atomic_store_n(&src->es_fd, -1, __ATOMIC_RELAXED);
 	src->es_mask = 0;
 	KC__ADD(&en->en_nreg, -1);
 }
@@ -150,7 +170,7 @@ kc__engine_ctl(struct kc__engine *en, int op, int fd, uint32_t events,
 void
 kc__engine_count(struct kc__engine *en, int delta)
 {
-	__atomic_add_fetch(&en->en_nreg, (unsigned)delta, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&en->en_nreg, (unsigned)delta, __ATOMIC_SEQ_CST);
 }
 
 bool
@@ -199,6 +219,8 @@ kc__engine_run(struct kc__engine *en, const struct timespec *timeout,
 		if (d == 0 || d == EN_WAKE_DATA)
 			continue;	/* removed meanwhile, or a wake-up */
 		src = evs[i].data.ptr;
+		if (__atomic_load_n(&src->es_fd, __ATOMIC_ACQUIRE) < 0)
+			continue;	/* see kc__engine_add */
 		en->en_next = i + 1;
 		src->es_fn(src, evs[i].events);
 	}

@@ -8,11 +8,11 @@
  *
  *   - sources (struct kc__esrc), embedded in the object that owns the
  *     descriptor; epoll's data is the source's address, and the engine
- *     calls its function with the epoll bits.  Sources are added, changed
- *     and removed only on the engine's own thread (the executor's), which
- *     is also the only thread that dispatches, so removing one in the
- *     middle of a batch takes it out of the rest of the batch and its
- *     memory may go at once.
+ *     calls its function with the epoll bits.  Sources are changed and
+ *     removed only on the engine's own thread (the executor's), which is
+ *     also the only thread that dispatches, so removing one in the middle
+ *     of a batch takes it out of the rest of the batch and its memory may
+ *     go at once.
  *   - the items of the engine's one client (an executor's kqueue, which
  *     has its own rules: any thread changes its knotes, under its lock):
  *     epoll's data is a token, a 64-bit value with KC__EN_TOKEN set that
@@ -79,15 +79,21 @@ int	kc__engine_init(struct kc__engine *en, struct kc_executor *owner,
 void	kc__engine_fini(struct kc__engine *en);
 
 /*
- * Sources, on the engine's own thread: register src for fd with events
- * (epoll bits, EPOLLET allowed), change its events, remove it.  A removed
- * source is never called again, even for events of the batch being
- * dispatched.  0 or -errno.
+ * Sources.  kc__engine_add registers src (es_fn set) for fd with events
+ * (epoll bits, EPOLLET allowed), from any thread: src may be called on the
+ * engine's thread as soon as it returns, so what it reaches must be ready.
+ * On the engine's own thread: change its events; re-arm it (epoll looks at
+ * the descriptor afresh, so an edge-triggered source that is ready now is
+ * called again); remove it, also from another thread once the owner has
+ * shut down (nothing is dispatched any more).  A removed source is never
+ * called again, even for events of the batch being dispatched.  0 or
+ * -errno.
  */
 int	kc__engine_add(struct kc__engine *en, struct kc__esrc *src, int fd,
 	    uint32_t events);
 int	kc__engine_mod(struct kc__engine *en, struct kc__esrc *src,
 	    uint32_t events);
+int	kc__engine_rearm(struct kc__engine *en, struct kc__esrc *src);
 void	kc__engine_del(struct kc__engine *en, struct kc__esrc *src);
 
 /*

@@ -554,9 +554,14 @@ soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 
 	KC__ON_EXEC(ex);
 	KC__XCHG(&ex->ex_sleeping, kq ? 2 : 1);
-	/* Re-check after announcing: a producer may have pushed meanwhile. */
+	/*
+	 * Re-check after announcing: a producer may have pushed meanwhile, or
+	 * a first registration made the engine the place to sleep (its maker
+	 * pokes us after counting it, and one of us sees the other).
+	 */
 	if (KC__LOAD(&ex->ex_head) != NULL ||
-	    (watch_ctl && KC__LOAD(&ex->ex_ctl) != 0)) {
+	    (watch_ctl && KC__LOAD(&ex->ex_ctl) != 0) ||
+	    (!kq && __atomic_load_n(&ex->ex_en.en_nreg, __ATOMIC_SEQ_CST))) {
 		KC__STORE(&ex->ex_sleeping, 0);
 		return;
 	}

@@ -27,19 +27,13 @@ KC__KQ_EXPORT int kc__kevent(int kqfd, const struct kevent *changelist,
     const struct timespec *timeout);
 
 /*
- * For the library's own layers, which keep a kqueue (their executor's) for
- * their lifetime: hold it by its descriptor once (NULL: not a kqueue),
- * then change its knotes through the object, with no look-up in the
- * process-wide table of kqueues and no lock but the kqueue's own; release
- * it when done.  A change on a kqueue closed meanwhile fails with -EBADF,
- * as kevent() on its descriptor would.  kc__kq_change() applies changes
- * (no receipts, nothing collected) up to the first that fails and returns
- * 0 or its -errno.  Not exported: libkcont's alone.
+ * The kqueue object behind a descriptor, held (NULL: not a kqueue), and
+ * let go.  Not exported: the unit test of the kqueue's locking rules
+ * reaches its object this way.
  */
 struct kq;
 struct kq *kc__kq_hold(int kqfd);
 void	kc__kq_release(struct kq *kq);
-int	kc__kq_change(struct kq *kq, const struct kevent *changes, int n);
 
 /*
  * close, dup2 and dup3 that first tell every kqueue that the descriptor

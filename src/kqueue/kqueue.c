@@ -1629,32 +1629,6 @@ kc__kq_release(struct kq *kq)
 		kq_put(kq);
 }
 
-int
-kc__kq_change(struct kq *kq, const struct kevent *changes, int n)
-{
-	struct knote *spares = kn_prealloc(changes, n);
-	unsigned rff;
-	int i, rc = 0;
-
-	kq__lock(kq);
-	kq_sync(kq);
-	for (i = 0; i < n && rc == 0; i++) {
-		if (kq->kq_closed) {
-			rc = EBADF;
-			break;
-		}
-		rff = changes[i].fflags;
-		rc = kn_register(kq, &changes[i], &rff, &spares);
-	}
-	kick_sync(kq);
-	kq__unlock(kq);
-	kn_prefree(spares);
-	/* An executor asleep on its futex must start polling. */
-	if (i > 0 && kq->kq_exec != NULL)
-		kc__exec_poke(kq->kq_exec);
-	return -rc;
-}
-
 /* Descriptor calls the library must see. */
 
 /*

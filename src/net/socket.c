@@ -3,8 +3,9 @@
  *
  * The owner is a soft executor.  It alone touches the descriptor, the
  * buffers and the lists of waiting requests; it learns of readiness from
- * two edge-triggered knotes on its own kqueue whose continuations run on
- * its thread (EV_KCONT).  Other threads reach it through the socket's
+ * its event engine (core/engine.h): the descriptor is one edge-triggered
+ * source, registered once for reading and writing, whose function runs
+ * on the owner's thread.  Other threads reach it through the socket's
  * message port: every request (a send, a blocking read, an accept, ...) is
  * a struct sreq, which embeds the message.  The owner handles a request at
  * once when it can, or parks it on a list until the condition holds; a
@@ -16,7 +17,7 @@
  * describes.
  *
  * Lifetime: a reference count.  The caller's reference, one for the open
- * descriptor (the knotes), one per request in flight, one for an armed
+ * descriptor (its source in the engine), one per request in flight, one for an armed
  * linger timer, and one held around each event the owner handles, so that
  * closing from inside an upcall frees nothing until the stack unwinds.
  */
@@ -33,6 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/engine.h"
 #include "core/internal.h"
 #include "core/list.h"
 #include "core/lockdebug.h"
@@ -87,13 +89,12 @@ struct kc_socket {
 	uint32_t		 so_state;	/* KC_SS_*, atomic */
 	int			 so_error;	/* atomic */
 	int			 so_fd;
-	struct kq		*so_kq;		/* the owner's kqueue, held */
+	struct kc__engine	*so_en;		/* the owner's engine */
+	struct kc__esrc		 so_src;	/* the descriptor in it */
 	int			 so_domain;
 	int			 so_type;
 	struct kc_executor	*so_owner;
 	struct kc_port		 so_port;
-	struct kc		 so_rkc;	/* EVFILT_READ activation */
-	struct kc		 so_wkc;	/* EVFILT_WRITE activation */
 	struct kc		 so_linger;	/* close: flush deadline */
 	struct kc		 so_ukc;	/* look at the upcall queues */
 	struct kc		 so_mkc;	/* read on: a batch ended, not the data */
@@ -115,8 +116,8 @@ struct kc_socket {
 	bool			 so_rstopped;	/* receive buffer full: not reading */
 	bool			 so_rdhup;	/* the peer has shut: read to the end */
 	bool			 so_wblocked;	/* the descriptor took no more */
-	bool			 so_wnote;	/* the write knote is enabled */
-	bool			 so_rpaused;	/* the hook disabled the read knote */
+	bool			 so_wnote;	/* a write or connect waits for an edge */
+	bool			 so_rpaused;	/* the hook paused reading */
 	bool			 so_shutwr;	/* SHUT_WR once the send side drains */
 	bool			 so_wshut;	/* the owner has taken SHUT_WR */
 	bool			 so_closing;	/* flushing before the descriptor goes */
@@ -132,7 +133,8 @@ struct kc_socket {
 
 static long sock_live;
 
-static kc_fn ev_read, ev_write, linger_fired, upcall_check, read_more;
+static kc_fn linger_fired, upcall_check, read_more;
+static kc__esrc_fn sock_event;
 static struct sreq *sreq_new(struct kc_socket *s, enum sop op, struct kc *done);
 static kc_port_fn port_fn;
 static kc_port_abort_fn port_abort;
@@ -232,9 +234,10 @@ sock_free(struct kc_socket *s)
 	kc_chain_free(&s->so_snd);
 	dgq_free(&s->so_rdg);
 	dgq_free(&s->so_sdg);
-	if (s->so_fd >= 0)
+	if (s->so_fd >= 0) {
+		kc__engine_del(s->so_en, &s->so_src);
 		kc__close(s->so_fd);
-	kc__kq_release(s->so_kq);
+	}
 	free(s->so_scratch);
 	s->so_magic = 0;
 	free(s);
@@ -382,17 +385,51 @@ closed_now(const struct kc_socket *s)
 	    s->so_sndbytes == 0);
 }
 
-/* A write or connect waits for the descriptor: enable the write knote. */
+/*
+ * The descriptor's source: always the read edges; the write edges from the
+ * first time a write or connect waits (EPOLLOUT then stays in, since for a
+ * stream the kernel announces room only after a write found none, and is
+ * taken out again when an edge came that nobody wanted: a datagram
+ * socket's, after each send).
+ */
+#define SOCK_EV		(EPOLLIN | EPOLLRDHUP | EPOLLET)
+
+static bool
+write_edges(struct kc_socket *s)
+{
+	return (s->so_src.es_mask & EPOLLOUT) ||
+	    kc__engine_mod(s->so_en, &s->so_src, SOCK_EV | EPOLLOUT) == 0;
+}
+
+/*
+ * A write or connect waits for the descriptor, after EAGAIN (or a connect
+ * in progress): the next write edge is the one to wait for.
+ */
+static void
+want_write_edge(struct kc_socket *s)
+{
+	if (s->so_wnote || s->so_final)
+		return;
+	if (write_edges(s))
+		s->so_wnote = true;
+}
+
+/*
+ * The same when the descriptor may have room already (no EAGAIN seen since
+ * its last edge): epoll looks afresh, and calls us at once if so.
+ */
 static void
 want_write(struct kc_socket *s)
 {
-	struct kevent kev;
-
 	if (s->so_wnote || s->so_final)
 		return;
-	EV_SET(&kev, s->so_fd, EVFILT_WRITE, EV_ENABLE, 0, 0, &s->so_wkc);
-	if (kc__kq_change(s->so_kq, &kev, 1) == 0)
-		s->so_wnote = true;
+	if (s->so_src.es_mask & EPOLLOUT) {
+		if (kc__engine_rearm(s->so_en, &s->so_src) != 0)
+			return;
+	} else if (!write_edges(s)) {
+		return;
+	}
+	s->so_wnote = true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -402,15 +439,15 @@ static int
 sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
     int domain, int type, const struct kc_socket_attr *attr, unsigned state)
 {
+	struct kc__engine *en = kc__exec_engine(owner);
 	struct kc_socket *s;
-	struct kevent kev[2];
-	int kq, r, i, nk = 0, listening = 0;
+	int r, i, listening = 0;
 	socklen_t sl = sizeof(listening);
 
+	if (en == NULL)
+		return -EINVAL;
 	if (kc__exec_closed(owner))
 		return -ESHUTDOWN;
-	if ((kq = kc_executor_kqueue(owner)) < 0)
-		return kq;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
@@ -443,8 +480,6 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	kc_chain_init(&s->so_snd);
 	if ((r = kc_port_init(&s->so_port, owner, port_fn, port_abort,
 	    s)) != 0 ||
-	    (r = kc_init(&s->so_rkc, ev_read, s, owner, 0)) != 0 ||
-	    (r = kc_init(&s->so_wkc, ev_write, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_linger, linger_fired, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_ukc, upcall_check, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_mkc, read_more, s, owner, 0)) != 0) {
@@ -466,20 +501,14 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	    listening)
 		s->so_state |= KC_SS_LISTENING;
 	s->so_magic = SOCK_MAGIC ^ (uintptr_t)s;
-	EV_SET(&kev[nk++], fd, EVFILT_READ, EV_ADD | EV_CLEAR | EV_KCONT,
-	    NOTE_NODATA, 0, &s->so_rkc);
 	/*
-	 * The write knote is enabled only while a write or a connect waits:
-	 * left on, every ACK that frees room would be a wake-up.
+	 * One edge-triggered source for both directions, registered once:
+	 * reading and pausing cost no system call (see SOCK_EV).
 	 */
-	EV_SET(&kev[nk++], fd, EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_KCONT |
-	    EV_DISPATCH | EV_DISABLE, NOTE_NODATA, 0, &s->so_wkc);
-	if ((s->so_kq = kc__kq_hold(kq)) == NULL)
-		r = -EBADF;
-	else
-		r = kc__kq_change(s->so_kq, kev, nk);
+	s->so_en = en;
+	s->so_src.es_fn = sock_event;
+	r = kc__engine_add(en, &s->so_src, fd, SOCK_EV);
 	if (r != 0) {
-		kc__kq_release(s->so_kq);
 		s->so_magic = 0;
 		(void)kc_port_destroy(&s->so_port);
 		free(s->so_scratch);
@@ -1105,7 +1134,11 @@ dgram_output(struct kc_socket *s)
 		n = sendmsg(s->so_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
 			s->so_wblocked = true;
-			want_write(s);
+			/* ENOBUFS is no full buffer: no edge will say it passed. */
+			if (errno == EAGAIN)
+				want_write_edge(s);
+			else
+				want_write(s);
 			return;
 		}
 		if (n < 0 && errno == EINTR)
@@ -1142,7 +1175,7 @@ sock_output(struct kc_socket *s)
 				}
 				if (n == -EAGAIN) {
 					s->so_wblocked = true;
-					want_write(s);
+					want_write_edge(s);
 					break;
 				}
 				if (n == -EINTR)
@@ -1196,7 +1229,7 @@ connect_done(struct kc_socket *s, const struct kevent *kev)
 			 * knote fetched the error); otherwise it goes on.
 			 */
 			if (kev == NULL || !(kev->flags & EV_EOF)) {
-				want_write(s);
+				want_write_edge(s);
 				return;
 			}
 			err = ECONNREFUSED;
@@ -1244,27 +1277,21 @@ ev_error(struct kc_socket *s, const struct kevent *kev)
 }
 
 static void
-ev_read(void *obj, void *env, int status)
+ev_read(struct kc_socket *s, const struct kevent *obj)
 {
-	struct kc_socket *s = env;
-
 	SOCK_ON_OWNER(s);
-	(void)status;
-	sock_ref(s);
 	if (s->so_drain) {
 		if (!s->so_final && drain_input(s))
 			sock_finalize(s);
-		sock_unref(s);
 		return;
 	}
-	if (obj != NULL && (((const struct kevent *)obj)->flags & EV_EOF)) {
+	if (obj != NULL && (obj->flags & EV_EOF)) {
 		s->so_rdhup = true;
 		if (st_load(s) & KC_SS_CONNECTING) {
 			/* A failed connect: this event has the error. */
 			connect_done(s, obj);
 			if (s->so_hook != NULL && !s->so_final)
 				s->so_hook(s, s->so_hookarg, 0, obj);
-			sock_unref(s);
 			return;
 		}
 	}
@@ -1274,7 +1301,6 @@ ev_read(void *obj, void *env, int status)
 	} else if (!ev_error(s, obj)) {
 		sock_input(s);
 	}
-	sock_unref(s);
 }
 
 /*
@@ -1301,28 +1327,75 @@ hooked_write(struct kc_socket *s, const struct kevent *kev)
 }
 
 static void
-ev_write(void *obj, void *env, int status)
+ev_write(struct kc_socket *s, const struct kevent *obj)
 {
-	struct kc_socket *s = env;
-
 	SOCK_ON_OWNER(s);
-	(void)status;
-	sock_ref(s);
-	s->so_wnote = false;	/* EV_DISPATCH disabled it */
+	s->so_wnote = false;	/* once per wait */
 	if (s->so_hook != NULL) {
 		hooked_write(s, obj);
-		sock_unref(s);
 		return;
 	}
-	if (!(st_load(s) & KC_SS_CONNECTING) && ev_error(s, obj)) {
-		sock_unref(s);
+	if (!(st_load(s) & KC_SS_CONNECTING) && ev_error(s, obj))
 		return;
-	}
 	if (st_load(s) & KC_SS_CONNECTING) {
 		if (s->so_connreq != NULL || !(st_load(s) & KC_SS_CONNECTED))
 			connect_done(s, obj);
 	} else if (s->so_wblocked || s->so_sndbytes > 0) {
 		sock_output(s);
+	}
+}
+
+/*
+ * The descriptor's source: on the owner, from its engine.  Each direction
+ * is handed what an edge-triggered READ or WRITE knote would have said
+ * (EV_EOF, the socket's error in fflags), the read side first, as a
+ * kqueue delivers two knotes of one descriptor.
+ */
+static void
+sock_event(struct kc__esrc *src, uint32_t ev)
+{
+	struct kc_socket *s = (struct kc_socket *)(void *)((char *)src -
+	    offsetof(struct kc_socket, so_src));
+	bool listening = (st_load(s) & KC_SS_LISTENING) != 0;
+	struct kevent kev;
+	int err = 0;
+
+	SOCK_ON_OWNER(s);
+	sock_ref(s);
+	if (ev & EPOLLERR) {
+		socklen_t el = sizeof(err);
+
+		if (getsockopt(s->so_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+			err = errno;
+	}
+	memset(&kev, 0, sizeof(kev));
+	kev.ident = (uintptr_t)s->so_fd;
+	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		kev.filter = EVFILT_READ;
+		kev.data = (ev & EPOLLIN) ? 1 : 0;
+		kev.fflags = (unsigned)err;
+		if ((is_stream(s) && !listening &&
+		    (ev & (EPOLLRDHUP | EPOLLHUP))) ||
+		    (err != 0 || (is_stream(s) && !listening &&
+		    (ev & EPOLLERR))))
+			kev.flags = EV_EOF;
+		if (!s->so_rpaused)
+			ev_read(s, &kev);
+		else if (kev.flags & EV_EOF)
+			s->so_rdhup = true;	/* read to the end on resuming */
+	}
+	if ((ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && !s->so_final) {
+		if (s->so_wnote) {
+			kev.filter = EVFILT_WRITE;
+			kev.data = (ev & EPOLLOUT) ? 1 : 0;
+			kev.fflags = (unsigned)err;
+			kev.flags = (ev & (EPOLLHUP | EPOLLERR)) ? EV_EOF : 0;
+			ev_write(s, &kev);
+		} else if (!(ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP |
+		    EPOLLERR))) {
+			/* A write edge nobody waits for: stop them. */
+			(void)kc__engine_mod(s->so_en, &s->so_src, SOCK_EV);
+		}
 	}
 	sock_unref(s);
 }
@@ -1459,7 +1532,7 @@ do_connect(struct kc_socket *s, struct sreq *r)
 
 	if (e == 1) {
 		s->so_connreq = r;
-		want_write(s);
+		want_write_edge(s);
 		return;
 	}
 	answer(r, e);
@@ -1616,7 +1689,7 @@ sock_finalize(struct kc_socket *s)
 	kc_chain_free(&s->so_snd);
 	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
 	(void)KC__TR2(KC_TR_SOCK_CLOSE, s, s->so_fd);
-	/* close() drops the knotes in the owner's kqueue. */
+	kc__engine_del(s->so_en, &s->so_src);
 	kc__close(s->so_fd);
 	s->so_fd = -1;
 	if (s->so_lingering && kc_cancel(&s->so_linger) > 0) {
@@ -2159,24 +2232,25 @@ kc__socket_rdhup(const struct kc_socket *s)
 }
 
 void
-kc__socket_want_write(struct kc_socket *s)
+kc__socket_want_write(struct kc_socket *s, bool after_eagain)
 {
 	SOCK_ON_OWNER(s);
-	want_write(s);
+	if (after_eagain)
+		want_write_edge(s);
+	else
+		want_write(s);
 }
 
 void
 kc__socket_read_pause(struct kc_socket *s, bool pause)
 {
-	struct kevent kev;
-
 	SOCK_ON_OWNER(s);
 	if (s->so_rpaused == pause || s->so_final)
 		return;
-	EV_SET(&kev, s->so_fd, EVFILT_READ, pause ? EV_DISABLE : EV_ENABLE,
-	    0, 0, &s->so_rkc);
-	if (kc__kq_change(s->so_kq, &kev, 1) == 0)
-		s->so_rpaused = pause;
+	s->so_rpaused = pause;
+	/* Edges that came while paused were not acted on: read now. */
+	if (!pause)
+		more_later(s);
 }
 
 void

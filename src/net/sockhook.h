@@ -34,13 +34,18 @@ void	kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into);
 int	kc__socket_discard(struct kc_socket *s);
 /* Has the peer shut (an end of file that no new edge will announce)? */
 bool	kc__socket_rdhup(const struct kc_socket *s);
-/* Arm the write knote once (the hook gets EVFILT_WRITE). */
-void	kc__socket_want_write(struct kc_socket *s);
 /*
- * Stop (pause true) or resume the read knote: a hook that cannot use what
- * the socket receives (its destination is full) sleeps through the edges.
- * Resuming reports what is ready then (the knote is edge-triggered, and
- * re-arming looks afresh).  Unhooking resumes.
+ * The hook gets EVFILT_WRITE once, at the descriptor's next write edge
+ * (after_eagain: a write just found no room, so the kernel will announce
+ * it) or as soon as it has room (otherwise: epoll looks afresh, a system
+ * call).
+ */
+void	kc__socket_want_write(struct kc_socket *s, bool after_eagain);
+/*
+ * Stop (pause true) or resume reading: a hook that cannot use what the
+ * socket receives (its destination is full) sleeps through the edges.
+ * Resuming runs the hook's read side soon, which reads until EAGAIN, so
+ * no edge missed meanwhile is lost.  Unhooking resumes.
  */
 void	kc__socket_read_pause(struct kc_socket *s, bool pause);
 /* Run the hook's read side again soon (a batch ended, data may be left). */

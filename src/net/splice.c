@@ -652,7 +652,7 @@ mirror_write(struct kc_splice *sp, struct mirror *m)
 		if (n == -EINTR)
 			continue;
 		if (n == -EAGAIN) {
-			kc__socket_want_write(m->m_sock);
+			kc__socket_want_write(m->m_sock, true);
 			return 1;
 		}
 		detach(sp, m, n < 0 ? (int)n : -EPIPE);
@@ -907,7 +907,7 @@ static void
 dst_full(struct dir *d)
 {
 	d->d_wblocked = true;
-	kc__socket_want_write(d->d_dst);
+	kc__socket_want_write(d->d_dst, true);
 	kc__socket_read_pause(d->d_src, true);
 }
 
@@ -1186,7 +1186,7 @@ dq_flush(struct kc_splice *sp, struct dir *d)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-			kc__socket_want_write(d->d_dst);
+			kc__socket_want_write(d->d_dst, errno == EAGAIN);
 			return 0;
 		}
 		if (n < 0)
@@ -1292,6 +1292,8 @@ pump_dgram(struct kc_splice *sp, struct dir *d)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == ENOBUFS) {
+				bool full = errno == EAGAIN;
+
 				/* Keep the rest, in order; read no more. */
 				for (; k < n; k++) {
 					struct iovec *v =
@@ -1301,7 +1303,7 @@ pump_dgram(struct kc_splice *sp, struct dir *d)
 					    v->iov_len) != 0)
 						COUNT(sp, dgram_dropped, 1);
 				}
-				kc__socket_want_write(d->d_dst);
+				kc__socket_want_write(d->d_dst, full);
 				return;
 			}
 			COUNT(sp, dgram_dropped, 1);
