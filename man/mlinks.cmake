@@ -90,8 +90,8 @@ set(KC_MLINKS
   kc_socket.3:kc_socket_send.3
   kc_socket.3:kc_socket_recv.3
   kc_socket.3:kc_socket_upcall.3
-  kc_socket.3:kc_socket_read.3
-  kc_socket.3:kc_socket_write.3
+  kc_socket.3:kc_socket_recv_wait.3
+  kc_socket.3:kc_socket_send_wait.3
   kc_socket.3:kc_socket_accept_wait.3
   kc_socket.3:kc_socket_connect_wait.3
   kc_socket.3:kc_socket_shutdown.3

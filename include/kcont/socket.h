@@ -209,17 +209,19 @@ KC_EXPORT int	kc_socket_upcall(struct kc_socket *s, int which, struct kc *kc);
  * for none; when it passes they return -ETIMEDOUT with nothing consumed.
  * Not from the owner's own thread (-EDEADLK).
  *
- * kc_socket_read: like kc_socket_recv() but waits for data, end of file
+ * kc_socket_recv_wait: like kc_socket_recv() but waits for data, end of file
  *   (returns 0) or an error (-ECONNRESET and so on).
- * kc_socket_write: like kc_socket_send() but waits until the send buffer
+ * kc_socket_send_wait: like kc_socket_send() but waits until the send buffer
  *   takes the chain; returns its length.  On an error the chain is untouched.
  * kc_socket_accept_wait: waits for a connection, for owner.
  * kc_socket_connect_wait: connects and waits for the outcome.
  */
-KC_EXPORT ssize_t kc_socket_read(struct kc_socket *s, struct kc_chain *into,
-		    size_t max, struct kc_sockaddr *from, uint64_t timeout_ns);
-KC_EXPORT ssize_t kc_socket_write(struct kc_socket *s, struct kc_chain *chain,
-		    const struct kc_sockaddr *to, uint64_t timeout_ns);
+KC_EXPORT ssize_t kc_socket_recv_wait(struct kc_socket *s,
+		    struct kc_chain *into, size_t max, struct kc_sockaddr *from,
+		    uint64_t timeout_ns);
+KC_EXPORT ssize_t kc_socket_send_wait(struct kc_socket *s,
+		    struct kc_chain *chain, const struct kc_sockaddr *to,
+		    uint64_t timeout_ns);
 KC_EXPORT int	kc_socket_accept_wait(struct kc_socket *s,
 		    struct kc_executor *owner, struct kc_socket **newp,
 		    uint64_t timeout_ns);

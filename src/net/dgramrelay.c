@@ -28,10 +28,9 @@
 #include "core/siphash.h"
 #include "net/sockhook.h"
 #include "net/splice_int.h"
-#include <kcont/splice.h>
+#include <kcont/dgramrelay.h>
 
 #define RELAY_MAGIC	((uintptr_t)0x6b6364677272656cull)
-#define MAX_MIRRORS	16u
 #define DEF_IDLE	(60ull * 1000000000ull)
 #define DEF_MAX		4096u
 #define SWEEP_MIN	(50ull * 1000000ull)	/* the least between sweeps */
@@ -46,8 +45,8 @@ struct session {
 	uint64_t		 s_last;	/* ns of the last datagram */
 	struct kc_socket	*s_up;
 	int			 s_upfd;
-	struct kc_socket	*s_m[MAX_MIRRORS];
-	int			 s_mfd[MAX_MIRRORS];
+	struct kc_socket	*s_m[KC_SPLICE_MIRRORS_MAX];
+	int			 s_mfd[KC_SPLICE_MIRRORS_MAX];
 };
 
 struct kc_dgram_relay {
@@ -56,7 +55,7 @@ struct kc_dgram_relay {
 	struct kc_socket	*r_lis;
 	int			 r_lfd;
 	struct kc_sockaddr	 r_up;
-	struct kc_sockaddr	 r_mir[MAX_MIRRORS];
+	struct kc_sockaddr	 r_mir[KC_SPLICE_MIRRORS_MAX];
 	struct kc_dgram_relay_attr r_attr;
 	struct session		**r_tab;
 	unsigned		 r_tabsz;	/* a power of two */
@@ -637,7 +636,7 @@ kc_dgram_relay_create(struct kc_dgram_relay **rp, struct kc_socket *listener,
 	    !kc__exec_soft(owner) || kc__socket_type(listener) != SOCK_DGRAM ||
 	    (kc_socket_state(listener) & KC_SS_CLOSED))
 		return -EINVAL;
-	if (attr != NULL && (attr->nmirrors > MAX_MIRRORS ||
+	if (attr != NULL && (attr->nmirrors > KC_SPLICE_MIRRORS_MAX ||
 	    (attr->nmirrors > 0 && attr->mirrors == NULL)))
 		return -EINVAL;
 	if ((r = calloc(1, sizeof(*r))) == NULL)

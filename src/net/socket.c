@@ -1928,7 +1928,7 @@ kc_socket_accept(struct kc_socket *s, struct kc_executor *owner,
 }
 
 ssize_t
-kc_socket_read(struct kc_socket *s, struct kc_chain *into, size_t max,
+kc_socket_recv_wait(struct kc_socket *s, struct kc_chain *into, size_t max,
     struct kc_sockaddr *from, uint64_t timeout_ns)
 {
 	struct sreq r;
@@ -1954,7 +1954,7 @@ kc_socket_read(struct kc_socket *s, struct kc_chain *into, size_t max,
 }
 
 ssize_t
-kc_socket_write(struct kc_socket *s, struct kc_chain *chain,
+kc_socket_send_wait(struct kc_socket *s, struct kc_chain *chain,
     const struct kc_sockaddr *to, uint64_t timeout_ns)
 {
 	struct sreq r;

@@ -37,7 +37,6 @@
 #include <kcont/splice.h>
 
 #define SPLICE_MAGIC	((uintptr_t)0x6b6373706c696365ull)	/* "kcsplice" */
-#define MAX_MIRRORS	16u
 /*
  * A mirror may lag by up to 1 GiB by default: one that reads at a quarter
  * of the primary's pace is then still whole after a 1 GiB upload (it lags
@@ -125,7 +124,7 @@ struct kc_splice {
 	struct kc_socket	*sp_a;
 	struct kc_socket	*sp_b;
 	struct dir		 sp_dir[2];
-	struct mirror		 sp_m[MAX_MIRRORS];
+	struct mirror		 sp_m[KC_SPLICE_MIRRORS_MAX];
 	unsigned		 sp_nm;
 	bool			 sp_dgram;
 	struct kc_splice_attr	 sp_attr;
@@ -1550,7 +1549,7 @@ static void
 start_fn(void *obj, void *env, int status)
 {
 	struct kc_splice *sp = env;
-	struct kc_socket *all[2 + MAX_MIRRORS];
+	struct kc_socket *all[2 + KC_SPLICE_MIRRORS_MAX];
 	unsigned i, n = 0, st;
 	int k;
 
@@ -1741,7 +1740,7 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 	int type, r;
 
 	if (spp == NULL || a == NULL || b == NULL || a == b ||
-	    nmirrors > MAX_MIRRORS || (nmirrors > 0 && mirrors == NULL))
+	    nmirrors > KC_SPLICE_MIRRORS_MAX || (nmirrors > 0 && mirrors == NULL))
 		return -EINVAL;
 	if ((owner = kc_socket_owner(a)) == NULL || !kc__exec_soft(owner))
 		return -EINVAL;

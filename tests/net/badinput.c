@@ -292,8 +292,8 @@ misuse(struct kc_executor *ex, struct kc_executor *other)
 	KC_CHECK_EQ(kc_chain_len(&ch), 3);
 	KC_CHECK_EQ(kc_socket_recv(NULL, &ch, 1, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_socket_upcall(NULL, KC_SO_READABLE, NULL), -EINVAL);
-	KC_CHECK_EQ(kc_socket_read(NULL, &ch, 1, NULL, 0), -EINVAL);
-	KC_CHECK_EQ(kc_socket_write(NULL, &ch, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_socket_recv_wait(NULL, &ch, 1, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_socket_send_wait(NULL, &ch, NULL, 0), -EINVAL);
 	KC_CHECK_EQ(kc_chain_len(&ch), 3);
 	KC_CHECK_EQ(kc_socket_accept_wait(NULL, ex, &ns, 0), -EINVAL);
 	KC_CHECK_EQ(kc_socket_connect_wait(NULL, &a, 0), -EINVAL);
@@ -307,8 +307,8 @@ misuse(struct kc_executor *ex, struct kc_executor *other)
 	KC_CHECK_EQ(kc_socket_connect(s, NULL, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_socket_send(s, NULL, NULL, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_socket_upcall(s, KC_SO_READABLE, NULL), -EINVAL);
-	KC_CHECK_EQ(kc_socket_read(s, NULL, 1, NULL, 0), -EINVAL);
-	KC_CHECK_EQ(kc_socket_write(s, NULL, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_socket_recv_wait(s, NULL, 1, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_socket_send_wait(s, NULL, NULL, 0), -EINVAL);
 	KC_CHECK_EQ(kc_socket_connect_wait(s, NULL, 0), -EINVAL);
 	memset(&t, 0, sizeof(t));
 	t.s = s;
@@ -357,7 +357,7 @@ misuse(struct kc_executor *ex, struct kc_executor *other)
 	KC_CHECK_EQ(kc_chain_len(&ch), 3);
 	KC_CHECK_EQ(kc_chain_copyout(&ch, 0, tmp, 3), 3);
 	KC_CHECK(memcmp(tmp, "abc", 3) == 0);
-	KC_CHECK_EQ(kc_socket_write(u, &ch, NULL, 0), -ENOTCONN);
+	KC_CHECK_EQ(kc_socket_send_wait(u, &ch, NULL, 0), -ENOTCONN);
 	KC_CHECK_EQ(kc_chain_len(&ch), 3);
 	KC_CHECK_EQ(kc_socket_shutdown(u, SHUT_WR), -ENOTCONN);
 	nt_done_init(&k2, ex);
@@ -493,13 +493,13 @@ still_works(struct kc_socket *s, int peer, uint64_t seed)
 	uint8_t buf[777];
 
 	nt_chain_pat(&ch, seed, 0, sizeof(buf));
-	KC_CHECK_EQ(kc_socket_write(s, &ch, NULL,
+	KC_CHECK_EQ(kc_socket_send_wait(s, &ch, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), (ssize_t)sizeof(buf));
 	nt_raw_read_full(peer, buf, sizeof(buf));
 	nt_check_buf(buf, sizeof(buf), seed, 0, "other connection");
 	nt_raw_write(peer, buf, sizeof(buf));
 	while (kc_chain_len(&ch) < sizeof(buf))
-		KC_CHECK_GT(kc_socket_read(s, &ch, sizeof(buf), NULL,
+		KC_CHECK_GT(kc_socket_recv_wait(s, &ch, sizeof(buf), NULL,
 		    NT_WAIT_S * KCT_NSEC_PER_SEC), 0);
 	nt_check_chain(&ch, 0, sizeof(buf), seed, 0, "echo back");
 	kc_chain_free(&ch);

@@ -9,7 +9,7 @@
  *   a connected UNIX stream socket, its owner shut down (drained), then
  *   kc_socket_close() from the main thread: 0, the peer reads end of file,
  *   kc_socket_count() is back to where it was, the owner is destroyed;
- *   the same while a plain thread is blocked in kc_socket_read() on it
+ *   the same while a plain thread is blocked in kc_socket_recv_wait() on it
  *   with a timeout: the read ends (-ECANCELED or -ESHUTDOWN), never hangs;
  *   a send after the owner is gone fails with an error and changes nothing;
  *   a datagram relay with a session open, destroyed after its owner was
@@ -18,7 +18,7 @@
  */
 #include "nettest.h"
 
-#include <kcont/splice.h>
+#include <kcont/dgramrelay.h>
 #include <netinet/in.h>
 
 #include <errno.h>

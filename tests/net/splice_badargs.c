@@ -8,9 +8,9 @@
  * b, a or b as a mirror, a mirror twice); 17 mirrors; NULL for spp, a, b,
  * or mirrors with nmirrors > 0; an unknown mirror_policy or flag.  After
  * each refusal the sockets are untouched: data still goes both ways
- * through a and b (kc_socket_write() and kc_socket_read() against their
- * raw peers), and kc_socket_close() on each succeeds (it would fail on a
- * socket the splice had taken and closed).
+ * through a and b (kc_socket_send_wait() and kc_socket_recv_wait()
+ * against their raw peers), and kc_socket_close() on each succeeds (it
+ * would fail on a socket the splice had taken and closed).
  *
  * 16 mirrors are not too many: each gets the client's bytes.
  *
@@ -18,7 +18,8 @@
  * after kc_splice_cancel() and done, kc_splice_free() succeeds.  done may
  * call kc_splice_free() itself (as kc_splice(3)'s example does).
  * NULL to kc_splice_cancel(), kc_splice_stats(), kc_splice_free() and
- * kc_pipe_stats(): -EINVAL.
+ * kc_pipe_stats(): -EINVAL, as is a NULL st or a thread executor to
+ * kc_pipe_stats().
  */
 #include "splicetest.h"
 
@@ -29,7 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MIRRORS	17
+#define MIRRORS	(KC_SPLICE_MIRRORS_MAX + 1)
 
 /* A stream socket owned by ex, accepted from a raw client (*raw). */
 static struct kc_socket *
@@ -55,14 +56,14 @@ usable(struct kc_socket *s, int raw, const char *what)
 	KC_CHECK(!(kc_socket_state(s) & (KC_SS_CLOSED | KC_SS_ERROR |
 	    KC_SS_CANTSENDMORE | KC_SS_CANTRCVMORE)));
 	KC_CHECK_OK(kc_chain_append(&ch, what, strlen(what)));
-	KC_CHECK_EQ(kc_socket_write(s, &ch, NULL,
+	KC_CHECK_EQ(kc_socket_send_wait(s, &ch, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), strlen(what));
 	kc_chain_free(&ch);
 	memset(buf, 0, sizeof(buf));
 	nt_raw_read_full(raw, buf, strlen(what));
 	KC_CHECK_OK(memcmp(buf, what, strlen(what)));
 	nt_raw_write(raw, "pong", 4);
-	KC_CHECK_EQ(kc_socket_read(s, &ch, 4, NULL,
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &ch, 4, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), 4);
 	KC_CHECK_EQ(kc_chain_copyout(&ch, 0, buf, 4), 4);
 	KC_CHECK_OK(memcmp(buf, "pong", 4));
@@ -115,6 +116,8 @@ static void
 simple_cases(struct kc_executor *ex, struct kc_executor *ex2)
 {
 	struct kc_splice_attr attr;
+	struct kc_pipe_stats ps;
+	struct kc_executor *pool;
 	struct kc_sockaddr la, da;
 	struct kc_socket *lsn, *dg, *m[2];
 	struct pair p;
@@ -191,7 +194,11 @@ simple_cases(struct kc_executor *ex, struct kc_executor *ex2)
 	KC_CHECK_EQ(kc_splice_cancel(NULL), -EINVAL);
 	KC_CHECK_EQ(kc_splice_free(NULL), -EINVAL);
 	KC_CHECK_EQ(kc_splice_stats(NULL, NULL), -EINVAL);
-	KC_CHECK_EQ(kc_pipe_stats(NULL), -EINVAL);
+	KC_CHECK_EQ(kc_pipe_stats(NULL, &ps), -EINVAL);
+	KC_CHECK_EQ(kc_pipe_stats(ex, NULL), -EINVAL);
+	pool = kct_exec_thread(1, "splice-bad-pool");
+	KC_CHECK_EQ(kc_pipe_stats(pool, &ps), -EINVAL);
+	kct_exec_finish(pool);
 	nt_wait_count(base);
 }
 
@@ -227,12 +234,12 @@ mirror_count(struct kc_executor *ex)
 	refused(s.a, s.b, s.m, MIRRORS, NULL, "17 mirrors");
 	usable(s.a, s.client, "17");
 	usable(s.b, s.server, "17");
-	/* The 17th stays ours; 16 go to the splice. */
-	nt_close(s.m[16]);
-	s.nm = 16;
+	/* The last stays ours; KC_SPLICE_MIRRORS_MAX go to the splice. */
+	nt_close(s.m[KC_SPLICE_MIRRORS_MAX]);
+	s.nm = KC_SPLICE_MIRRORS_MAX;
 	st_sp_splice(&s, false);
 	st_sp_accept(&s);
-	nt_raw_close(s.mlfd[16]);
+	nt_raw_close(s.mlfd[KC_SPLICE_MIRRORS_MAX]);
 	memset(&cl, 0, sizeof(cl));
 	cl.name = "client";
 	cl.fd = s.client;
@@ -247,7 +254,7 @@ mirror_count(struct kc_executor *ex)
 	sv.shut_after = true;
 	st_peer_start(&cl);
 	st_peer_start(&sv);
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < KC_SPLICE_MIRRORS_MAX; i++) {
 		memset(&mi[i], 0, sizeof(mi[i]));
 		mi[i].name = "mirror";
 		mi[i].fd = s.mirror[i];
@@ -259,7 +266,7 @@ mirror_count(struct kc_executor *ex)
 	st_peer_join(&sv);
 	st_peer_check_whole(&cl);
 	st_peer_check_whole(&sv);
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < KC_SPLICE_MIRRORS_MAX; i++) {
 		st_peer_join(&mi[i]);
 		st_peer_check_whole(&mi[i]);
 	}

@@ -19,7 +19,7 @@
  * whole.
  *
  * After each: kc_socket_count() is back where it was; each executor's pipe
- * pool (kc_pipe_stats(), read on that executor) lends no pipe; and the
+ * pool (kc_pipe_stats(), read from the test thread) lends no pipe; and the
  * descriptors open (/proc/self/fd) are those before, plus two per pipe the
  * pools now keep idle that they did not keep before.  Once the executors
  * are destroyed, the descriptors are those before they were created: their

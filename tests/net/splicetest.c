@@ -624,25 +624,10 @@ st_sp_close(struct st_sp *s)
 
 /* ---- the pipe pool ---- */
 
-struct st_ps {
-	struct kc_pipe_stats	*ps;
-	int			 r;
-};
-
-static void
-st_pipe_stats_fn(void *arg)
-{
-	struct st_ps *a = arg;
-
-	a->r = kc_pipe_stats(a->ps);
-}
-
+/* Read from the calling (plain) thread: kc_pipe_stats() takes any. */
 void
 st_pipe_stats(struct kc_executor *ex, struct kc_pipe_stats *ps)
 {
-	struct st_ps a = { .ps = ps, .r = -1 };
-
 	memset(ps, 0xa5, sizeof(*ps));
-	nt_on(ex, st_pipe_stats_fn, &a);
-	KC_CHECK_OK(a.r);
+	KC_CHECK_OK(kc_pipe_stats(ex, ps));
 }

@@ -33,6 +33,7 @@
 
 #include <kcont.h>
 #include <kcont/splice.h>
+#include <kcont/dgramrelay.h>
 
 #include "nettest.h"
 

@@ -13,9 +13,9 @@
  *   shutdown from inside READABLE: SHUT_WR (the peer sees end of file), then
  *   SHUT_RD in the next READABLE (reads return 0 at once);
  *   close with READABLE and CLOSED continuations waiting, and a plain
- *   thread blocked in kc_socket_read(): each waiter fires exactly once, the
- *   blocked read returns -ECANCELED; WRITABLE fires at once when enqueued
- *   (the send buffer is empty);
+ *   thread blocked in kc_socket_recv_wait(): each waiter fires exactly once,
+ *   the blocked read returns -ECANCELED; WRITABLE fires at once when
+ *   enqueued (the send buffer is empty);
  *   closing a listener from inside its own accept completion.
  * kc_socket_count() is back to its start after each.
  */
