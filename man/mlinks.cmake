@@ -67,7 +67,7 @@ set(KC_MLINKS
   kc_chain.3:kc_seg_refs.3
 
   kc_msg.3:kc_port_init.3
-  kc_msg.3:kc_port_destroy.3
+  kc_msg.3:kc_port_close.3
   kc_msg.3:kc_port_env.3
   kc_msg.3:kc_msg_init.3
   kc_msg.3:kc_msg_send.3

@@ -33,9 +33,10 @@
  *     kc_socket_adopt() and accepting return one reference to the caller,
  *     which kc_socket_close() gives back.  The library keeps the socket
  *     alive while it uses it (a message in flight, an upcall or event being
- *     run), so closing from inside the socket's own upcall is safe: the
- *     memory goes when the stack unwinds.  After kc_socket_close() the
- *     caller must not use the pointer.
+ *     run, the linger after close), so closing from inside the socket's
+ *     own upcall is safe.  After kc_socket_close() the caller must not use
+ *     the pointer; the close's done continuation says when the memory is
+ *     gone (obj is then only a name for the socket that was).
  *   - Send functions take the caller's chain: on success it is left empty
  *     (its bytes now belong to the socket); on an error returned by the
  *     call, it is untouched (handed back).  A send that fails later (the
@@ -239,13 +240,18 @@ KC_EXPORT int	kc_socket_shutdown(struct kc_socket *s, int how);
 
 /*
  * Close and give back the caller's reference, from any thread or
- * continuation (the socket's own upcalls included).  What the send buffer
- * holds is still written, for at most linger_ns, then the descriptor is
- * closed; sends still waiting for space, blocked calls and accept requests
- * are answered -ECANCELED; continuations still waiting on upcall queues
- * fire once with -ECANCELED.  Errors: -EINVAL, -EBADF (closed already).
+ * continuation (the socket's own upcalls included); it never waits.  What
+ * the send buffer holds is still written, for at most linger_ns, then the
+ * descriptor is closed; sends still waiting for space, blocked calls and
+ * accept requests are answered -ECANCELED; continuations still waiting on
+ * upcall queues fire once with -ECANCELED.  done (may be NULL) is
+ * triggered once, with obj = s and status 0, when the library will never
+ * touch the socket again: after the linger, the descriptor closed and the
+ * memory freed (kc_socket_count() no longer counts it).
+ * Errors: -EINVAL (not a socket), -EBADF (closed already; the pointer is
+ * good for that answer only until the first close's done has run).
  */
-KC_EXPORT int	kc_socket_close(struct kc_socket *s);
+KC_EXPORT int	kc_socket_close(struct kc_socket *s, struct kc *done);
 
 /* KC_SS_* bits (an atomic snapshot; any thread). */
 KC_EXPORT unsigned kc_socket_state(const struct kc_socket *s);

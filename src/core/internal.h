@@ -191,6 +191,21 @@ bool	kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc);
  */
 int	kc__trigger_inline(struct kc *kc, void *obj, int status);
 
+/*
+ * The one lifetime rule's last step: trigger a close's done (if any) with
+ * obj = the address the object had, its memory already freed.  The
+ * address is only a name now and is never dereferenced; it is passed
+ * through an empty asm so that the compiler does not take the call for a
+ * use of the freed memory.
+ */
+static inline void
+kc__close_done(struct kc *done, uintptr_t name)
+{
+	__asm__("" : "+r"(name));
+	if (done != NULL)
+		(void)kc_run(done, (void *)name, 0);
+}
+
 /* Message ports: what an executor is, and whom it waits on (kc_msg_do). */
 bool	kc__exec_soft(const struct kc_executor *ex);
 bool	kc__exec_closed(const struct kc_executor *ex);	/* shut down */

@@ -195,7 +195,7 @@ sock_drop(struct kc_socket *s)
 	if (s == NULL)
 		return;
 	(void)kc__socket_hook(s, NULL, NULL);
-	(void)kc_socket_close(s);
+	(void)kc_socket_close(s, NULL);
 }
 
 static void
@@ -237,7 +237,7 @@ sess_sock(struct kc_dgram_relay *r, struct session *s,
 	if ((e = kc_socket_adopt(&k, r->r_owner, fd, NULL)) != 0)
 		return e;
 	if ((e = kc__socket_hook(k, sess_hook, s)) != 0) {
-		(void)kc_socket_close(k);
+		(void)kc_socket_close(k, NULL);
 		return e;
 	}
 	*sp = k;

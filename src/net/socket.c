@@ -98,6 +98,8 @@ struct kc_socket {
 	struct kc		 so_ukc;	/* look at the upcall queues */
 	struct kc		 so_mkc;	/* read on: a batch ended, not the data */
 	struct sreq		*so_closereq;	/* made with the socket: close never fails */
+	struct kc		 so_gone;	/* the port has ended: free the rest */
+	struct kc		*so_done;	/* the close's done, or NULL */
 	struct kc_queue		 so_q[3];	/* READABLE, WRITABLE, CLOSED */
 	struct kc_socket_attr	 so_attr;
 
@@ -133,6 +135,7 @@ struct kc_socket {
 static long sock_live;
 
 static kc_fn ev_read, ev_write, linger_fired, upcall_check, read_more;
+static kc_fn sock_gone;
 static struct sreq *sreq_new(struct kc_socket *s, enum sop op, struct kc *done);
 static kc_port_fn port_fn;
 static kc_port_abort_fn port_abort;
@@ -216,12 +219,29 @@ dgq_free(struct kc__list *q)
 	}
 }
 
+/*
+ * The last reference is gone.  The socket's port goes first: its drain
+ * may still be running (this is often called from inside it) or be
+ * queued on the owner, so the memory waits for the port's end, which
+ * calls sock_gone() (on the owner, or here when the owner has stopped).
+ */
 static void
 sock_free(struct kc_socket *s)
 {
+	(void)kc_port_close(&s->so_port, &s->so_gone);
+}
+
+/* The port has ended: the rest goes, then the close's done is triggered. */
+static void
+sock_gone(void *obj, void *env, int status)
+{
+	struct kc_socket *s = env;
+	struct kc *done = s->so_done;
+	uintptr_t name = (uintptr_t)s;	/* done's obj: only a name by then */
 	int i;
 
-	(void)kc_port_destroy(&s->so_port);
+	(void)obj;
+	(void)status;
 	(void)kc_cancel_sync(&s->so_linger);
 	(void)kc_cancel_sync(&s->so_ukc);
 	(void)kc_cancel_sync(&s->so_mkc);
@@ -239,6 +259,7 @@ sock_free(struct kc_socket *s)
 	s->so_magic = 0;
 	free(s);
 	__atomic_sub_fetch(&sock_live, 1, __ATOMIC_SEQ_CST);
+	kc__close_done(done, name);
 }
 
 static void
@@ -326,7 +347,7 @@ reply_async(void *obj, void *env, int status)
 			    r->r_new != NULL ? 0 : (status < 0 ? status :
 			    -ECANCELED));
 		else if (r->r_new != NULL)
-			(void)kc_socket_close(r->r_new);
+			(void)kc_socket_close(r->r_new, NULL);
 		break;
 	default:
 		if (r->r_done != NULL)
@@ -447,12 +468,13 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	    (r = kc_init(&s->so_wkc, ev_write, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_linger, linger_fired, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_ukc, upcall_check, s, owner, 0)) != 0 ||
-	    (r = kc_init(&s->so_mkc, read_more, s, owner, 0)) != 0) {
+	    (r = kc_init(&s->so_mkc, read_more, s, owner, 0)) != 0 ||
+	    (r = kc_init(&s->so_gone, sock_gone, s, NULL, 0)) != 0) {
 		free(s);
 		return r;
 	}
+	/* On failure below, the port has had no message: nothing to close. */
 	if ((s->so_closereq = sreq_new(s, OP_CLOSE, NULL)) == NULL) {
-		(void)kc_port_destroy(&s->so_port);
 		free(s);
 		return -ENOMEM;
 	}
@@ -481,7 +503,6 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	if (r != 0) {
 		kc__kq_release(s->so_kq);
 		s->so_magic = 0;
-		(void)kc_port_destroy(&s->so_port);
 		free(s->so_scratch);
 		free(s->so_closereq);
 		free(s);
@@ -2079,7 +2100,7 @@ orphan_close(struct kc_socket *s)
 }
 
 int
-kc_socket_close(struct kc_socket *s)
+kc_socket_close(struct kc_socket *s, struct kc *done)
 {
 	struct sreq *r;
 	unsigned st;
@@ -2089,6 +2110,8 @@ kc_socket_close(struct kc_socket *s)
 	st = __atomic_fetch_or(&s->so_state, KC_SS_CLOSED, __ATOMIC_SEQ_CST);
 	if (st & KC_SS_CLOSED)
 		return -EBADF;
+	/* Read where the last reference goes (sock_gone()), after this. */
+	s->so_done = done;
 	if (on_owner(s)) {
 		sock_ref(s);
 		close_local(s);
@@ -2199,7 +2222,7 @@ kc__socket_abort(struct kc_socket *s)
 	/* Nothing is flushed: a reset is what the peer is to see. */
 	kc_chain_free(&s->so_snd);
 	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
-	(void)kc_socket_close(s);
+	(void)kc_socket_close(s, NULL);
 }
 
 uint64_t

@@ -552,7 +552,7 @@ mirror_release(struct kc_splice *sp, struct mirror *m, bool abort)
 	if (abort)
 		kc__socket_abort(s);
 	else
-		(void)kc_socket_close(s);
+		(void)kc_socket_close(s, NULL);
 }
 
 static void
@@ -1438,8 +1438,8 @@ end(struct kc_splice *sp, int status)
 		kc__socket_abort(sp->sp_a);
 		kc__socket_abort(sp->sp_b);
 	} else {
-		(void)kc_socket_close(sp->sp_a);
-		(void)kc_socket_close(sp->sp_b);
+		(void)kc_socket_close(sp->sp_a, NULL);
+		(void)kc_socket_close(sp->sp_b, NULL);
 	}
 	if (sp->sp_busy == 0 && sp->sp_mleft == 0)
 		fire(sp);

@@ -422,6 +422,48 @@ kct_check_destroy_busy(struct kc_executor *ex, struct kct_gate *gates,
 	KC_CHECK_EQ(rc, -EBUSY);
 }
 
+static void
+kct_done_fn(void *obj, void *env, int status)
+{
+	struct kct_done *d = env;
+
+	d->d_obj = obj;
+	d->d_status = status;
+	d->d_ran_on = kc_executor_current();
+	d->d_sockets = kc_socket_count();
+	d->d_tid = kct_gettid();
+	atomic_fetch_add(&d->d_runs, 1);
+	KC_CHECK_EQ(kc_run_all(&d->d_q, obj, status), 1);
+}
+
+void
+kct_done_init(struct kct_done *d, struct kc_executor *ex)
+{
+	memset(d, 0, sizeof(*d));
+	KC_CHECK_OK(kc_queue_init(&d->d_q));
+	KC_CHECK_OK(kc_init(&d->d_kc, kct_done_fn, d, ex, 0));
+	KC_CHECK_OK(kc_wait_prepare(&d->d_w, &d->d_q));
+}
+
+void
+kct_done_wait(struct kct_done *d, const void *obj)
+{
+	void *got = NULL;
+	int status = -1;
+
+	KC_CHECK(!d->d_waited);
+	d->d_waited = true;
+	KC_CHECK_OK(kc_wait(&d->d_w, 30 * KCT_NSEC_PER_SEC, &got,
+	    &status));
+	KC_CHECK_PTR_EQ(got, obj);
+	KC_CHECK_EQ(status, 0);
+	KC_CHECK_EQ(atomic_load(&d->d_runs), 1);
+	/* Exactly once: a second trigger would show within this. */
+	kct_sleep_ns(20 * 1000 * 1000);
+	KC_CHECK_EQ(atomic_load(&d->d_runs), 1);
+	KC_CHECK_EQ(kc_state(&d->d_kc), KC_STATE_IDLE);
+}
+
 atomic_int kct_ran;
 
 void

@@ -298,7 +298,7 @@ misuse(struct kc_executor *ex, struct kc_executor *other)
 	KC_CHECK_EQ(kc_socket_accept_wait(NULL, ex, &ns, 0), -EINVAL);
 	KC_CHECK_EQ(kc_socket_connect_wait(NULL, &a, 0), -EINVAL);
 	KC_CHECK_EQ(kc_socket_shutdown(NULL, SHUT_RDWR), -EINVAL);
-	KC_CHECK_EQ(kc_socket_close(NULL), -EINVAL);
+	KC_CHECK_EQ(kc_socket_close(NULL, NULL), -EINVAL);
 
 	/* NULL arguments on a live, connected socket. */
 	s = nt_pair(ex, NT_TCP4, NULL, true, &peer);
@@ -432,7 +432,7 @@ after_close_fn(void *obj, void *env, int status)
 
 	KC_CHECK_PTR_EQ(obj, af->s);
 	KC_CHECK_EQ(status, 0);
-	af->close1 = kc_socket_close(af->s);
+	af->close1 = kc_socket_close(af->s, NULL);
 	/* The memory stays until this upcall returns. */
 	af->state = kc_socket_state(af->s);
 	KC_CHECK_OK(kc_chain_append(&ch, "late", 4));
@@ -441,7 +441,7 @@ after_close_fn(void *obj, void *env, int status)
 	kc_chain_free(&ch);
 	af->shut = kc_socket_shutdown(af->s, SHUT_WR);
 	af->conn = kc_socket_connect(af->s, &af->addr, NULL);
-	af->close2 = kc_socket_close(af->s);
+	af->close2 = kc_socket_close(af->s, NULL);
 	atomic_store(&af->ran, 1);
 }
 

@@ -197,7 +197,7 @@ nt_pair(struct kc_executor *ex, enum nt_kind k,
 void
 nt_close(struct kc_socket *s)
 {
-	KC_CHECK_OK(kc_socket_close(s));
+	KC_CHECK_OK(kc_socket_close(s, NULL));
 }
 
 void

@@ -64,7 +64,7 @@ plain(void)
 	KC_CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	KC_CHECK_OK(kc_socket_adopt(&s, ex, sv[0], NULL));
 	KC_CHECK_OK(kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL));
-	KC_CHECK_EQ(kc_socket_close(s), 0);
+	KC_CHECK_EQ(kc_socket_close(s, NULL), 0);
 	expect_eof(sv[1]);
 	KC_CHECK_EQ(kc_socket_count(), base);
 	KC_CHECK_OK(kc_executor_destroy(ex));
@@ -90,7 +90,7 @@ parked(void)
 	/* Nothing of the owner runs: these fail, and change nothing. */
 	KC_CHECK_OK(kc_chain_append(&ch, "x", 1));
 	KC_CHECK(kc_socket_send(s, &ch, NULL, NULL) < 0);
-	KC_CHECK_EQ(kc_socket_close(s), 0);
+	KC_CHECK_EQ(kc_socket_close(s, NULL), 0);
 	nt_blocked_join(&rd);
 	KC_CHECK(rd.ret == -ECANCELED || rd.ret == -ESHUTDOWN);
 	expect_eof(sv[1]);
