@@ -107,13 +107,13 @@ set(KC_MLINKS
 
   kc_splice.3:kc_splice_cancel.3
   kc_splice.3:kc_splice_stats.3
-  kc_splice.3:kc_splice_free.3
+  kc_splice.3:kc_splice_close.3
   kc_splice.3:kc_pipe_stats.3
   kc_splice.3:kc_splice_mirror_cap.3
   kc_splice.3:kc_splice_mirror_mem.3
   kc_splice.3:kc_dgram_relay_create.3
   kc_splice.3:kc_dgram_relay_stats.3
-  kc_splice.3:kc_dgram_relay_destroy.3
+  kc_splice.3:kc_dgram_relay_close.3
 
   kc_trace_start.3:kc_trace_stop.3
   kc_trace_start.3:kc_trace_flush.3

@@ -11,7 +11,8 @@
  *
  * Memory ownership
  *   - struct kc_dgram_relay is the library's: kc_dgram_relay_create()
- *     returns it, kc_dgram_relay_destroy() gives it back.
+ *     returns it, kc_dgram_relay_close() gives it back; the close's done
+ *     says when the memory is gone (obj is then only a name).
  *   - The relay takes the caller's reference to the listener when it is
  *     created, and closes it when it ends; the sessions' sockets are its
  *     own.  When creation fails the listener is still the caller's.
@@ -86,9 +87,18 @@ KC_EXPORT int	kc_dgram_relay_create(struct kc_dgram_relay **rp,
 		    const struct kc_dgram_relay_attr *attr);
 KC_EXPORT int	kc_dgram_relay_stats(const struct kc_dgram_relay *r,
 		    struct kc_dgram_relay_stats *st);
-/* Ends every session, closes the listener; from any thread but the owner's
- * own continuations may call it too.  Waits until the owner has let go. */
-KC_EXPORT int	kc_dgram_relay_destroy(struct kc_dgram_relay *r);
+/*
+ * End every session, close the listener and give the relay back, from any
+ * thread or continuation (the relay's own admit and event functions
+ * included); it never waits.  The work is queued on the owner, so done
+ * (may be NULL) is triggered once, with obj = r and status 0, from the
+ * owner once the relay has let its sockets go and its memory is freed (at
+ * once, from this call, when the owner is shut down).  Errors: -EINVAL
+ * (not a relay), -EBADF (closed already; the pointer is good for that
+ * answer only until the first close's done has run).
+ */
+KC_EXPORT int	kc_dgram_relay_close(struct kc_dgram_relay *r,
+		    struct kc *done);
 
 #ifdef __cplusplus
 }

@@ -51,7 +51,9 @@
  *
  * Memory ownership
  *   - struct kc_splice is the library's: kc_splice() returns it,
- *     kc_splice_free() gives it back.
+ *     kc_splice_close() gives it back.  The memory goes once both the
+ *     splice's done has run and it has been closed; the close's done says
+ *     when (obj is then only a name for the splice that was).
  *   - kc_splice() takes the caller's references to a, b and the mirrors
  *     when it succeeds: the splice closes them all when it ends (after done
  *     has run, the caller must not use them).  When it fails they are
@@ -155,12 +157,21 @@ KC_EXPORT int	kc_splice(struct kc_splice **spp, struct kc_socket *a,
  * have their last bytes, as above); any thread. */
 KC_EXPORT int	kc_splice_cancel(struct kc_splice *sp);
 
-/* A snapshot of the counts; any thread, any time before kc_splice_free(). */
+/* A snapshot of the counts; any thread, any time before kc_splice_close(). */
 KC_EXPORT int	kc_splice_stats(const struct kc_splice *sp,
 		    struct kc_splice_stats *st);
 
-/* Give back a splice whose done has run (or is running).  -EBUSY before. */
-KC_EXPORT int	kc_splice_free(struct kc_splice *sp);
+/*
+ * Give the splice back, from any thread or continuation (its own done
+ * included); it never waits.  A splice still running is cancelled, as by
+ * kc_splice_cancel().  done (may be NULL) is triggered once, with obj = sp
+ * and status 0, when the library will never touch the splice again: after
+ * the splice's own done has run (returned, when the close is called from
+ * inside it) and the memory is freed.  Errors: -EINVAL (not a splice),
+ * -EBADF (closed already; the pointer is good for that answer only until
+ * the first close's done has run).
+ */
+KC_EXPORT int	kc_splice_close(struct kc_splice *sp, struct kc *done);
 
 /*
  * Bytes held for mirrors in the whole process (teed to a mirror and not yet

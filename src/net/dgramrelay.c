@@ -65,7 +65,8 @@ struct kc_dgram_relay {
 	struct kc		 r_sweepkc;
 	struct kc		 r_stopkc;
 	uint64_t		 r_period;
-	uint32_t		 r_stopped;	/* futex word: 1 when let go */
+	uint32_t		 r_closed;	/* atomic: kc_dgram_relay_close() */
+	struct kc		*r_cdone;	/* ... its done */
 	unsigned		 r_count;	/* sessions, for the cap */
 	bool			 r_stopping;
 };
@@ -604,6 +605,25 @@ stop_local(struct kc_dgram_relay *r)
 	r->r_lis = NULL;
 }
 
+/* Stopped: nothing of the owner's refers to r any more; it goes. */
+static void
+relay_free(struct kc_dgram_relay *r)
+{
+	struct kc *cdone = r->r_cdone;
+	uintptr_t name = (uintptr_t)r;
+
+	(void)kc_cancel_sync(&r->r_startkc);
+	(void)kc_cancel_sync(&r->r_sweepkc);
+	r->r_magic = 0;
+	free(r->r_tab);
+	free(r);
+	kc__close_done(cdone, name);
+}
+
+/*
+ * The close, on the owner: always queued, so that it never frees the
+ * relay under one of its own hooks or callbacks.
+ */
 static void
 stop_fn(void *obj, void *env, int status)
 {
@@ -613,8 +633,7 @@ stop_fn(void *obj, void *env, int status)
 	(void)obj;
 	(void)status;
 	stop_local(r);
-	__atomic_store_n(&r->r_stopped, 1, __ATOMIC_RELEASE);
-	kc__futex_wake(&r->r_stopped, 1);
+	relay_free(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -695,29 +714,22 @@ kc_dgram_relay_stats(const struct kc_dgram_relay *r,
 }
 
 int
-kc_dgram_relay_destroy(struct kc_dgram_relay *r)
+kc_dgram_relay_close(struct kc_dgram_relay *r, struct kc *done)
 {
 	if (!relay_valid(r))
 		return -EINVAL;
-	if (kc_executor_current() == r->r_owner) {
-		stop_local(r);
-	} else if (kc_defer(&r->r_stopkc, NULL, 0) == 0) {
-		while (__atomic_load_n(&r->r_stopped, __ATOMIC_ACQUIRE) == 0)
-			(void)kc__futex_wait(&r->r_stopped, 0, 0);
-	} else {
-		/*
-		 * The owner refuses work: shut down.  Once it has stopped (a
-		 * shutdown in progress is waited for), nothing of it runs any
-		 * more and this thread may do its part.
-		 */
-		(void)kc__exec_stopped(r->r_owner);
-		stop_local(r);
-	}
-	(void)kc_cancel_sync(&r->r_startkc);
-	(void)kc_cancel_sync(&r->r_sweepkc);
-	(void)kc_cancel_sync(&r->r_stopkc);
-	r->r_magic = 0;
-	free(r->r_tab);
-	free(r);
+	if (__atomic_exchange_n(&r->r_closed, 1u, __ATOMIC_ACQ_REL) != 0)
+		return -EBADF;
+	r->r_cdone = done;
+	if (kc_defer(&r->r_stopkc, NULL, 0) == 0)
+		return 0;
+	/*
+	 * The owner refuses work: shut down.  Once it has stopped (a shutdown
+	 * in progress is waited for), nothing of it runs any more and this
+	 * thread does the owner's part.
+	 */
+	(void)kc__exec_stopped(r->r_owner);
+	stop_local(r);
+	relay_free(r);
 	return 0;
 }

@@ -107,6 +107,7 @@ relay(void)
 	struct kc_dgram_relay *r;
 	struct kc_socket *lsn;
 	struct kc *back = NULL;
+	struct kct_done d;
 	struct kc_sockaddr la, ua;
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -117,7 +118,7 @@ relay(void)
 	char buf[8];
 
 	printf("  a datagram relay with a session, its owner shut down, then "
-	    "destroyed\n");
+	    "closed\n");
 	up = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	cl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	KC_CHECK_GE(up, 0);
@@ -145,7 +146,11 @@ relay(void)
 	 * which the destroy takes back.
 	 */
 	KC_CHECK_OK(kc_executor_shutdown(ex, KC_SHUTDOWN_HANDBACK, &back));
-	KC_CHECK_OK(kc_dgram_relay_destroy(r));
+	/* Nothing of the owner runs: the close is done in the call. */
+	kct_done_init(&d, NULL);
+	KC_CHECK_OK(kc_dgram_relay_close(r, &d.d_kc));
+	KC_CHECK_EQ(atomic_load(&d.d_runs), 1);
+	kct_done_wait(&d, r);
 	KC_CHECK_EQ(kc_socket_count(), base);
 	KC_CHECK_OK(kc_executor_destroy(ex));
 	KC_CHECK_OK(close(up));

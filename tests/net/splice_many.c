@@ -189,7 +189,7 @@ phase(struct kc_executor **exs, unsigned nex, unsigned n, bool check_fds)
 		KC_CHECK_EQ(st.spliced[KC_SPLICE_REV] +
 		    st.copied[KC_SPLICE_REV], c->slen);
 		KC_CHECK_EQ(atomic_load(&c->done.n), 1);
-		KC_CHECK_OK(kc_splice_free(c->sp));
+		KC_CHECK_OK(kc_splice_close(c->sp, NULL));
 		nt_raw_close(c->client);
 		nt_raw_close(c->server);
 	}

@@ -605,7 +605,14 @@ st_sp_close(struct st_sp *s)
 	KC_CHECK_EQ(atomic_load(&s->done.n), 1);
 	KC_CHECK_EQ(atomic_load(&s->ev.bad), 0);
 	atomic_store(&st_current, NULL);
-	KC_CHECK_OK(kc_splice_free(s->sp));
+	{
+		struct kct_done cd;
+
+		/* done has run: the close frees it at once, done inline. */
+		kct_done_init(&cd, NULL);
+		KC_CHECK_OK(kc_splice_close(s->sp, &cd.d_kc));
+		kct_done_wait(&cd, s->sp);
+	}
 	s->sp = NULL;
 	if (s->client >= 0)
 		nt_raw_close(s->client);

@@ -367,7 +367,7 @@ conn_done(void *obj, void *env, int status)
 		    (unsigned long long)c->c_id, c->c_client);
 	}
 	conn_unlink(c);
-	(void)kc_splice_free(c->c_sp);
+	(void)kc_splice_close(c->c_sp, NULL);
 	free(c);
 	__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 }
@@ -849,7 +849,7 @@ stop_listening(void)
 			(void)kc_dgram_relay_stats(r, &workers[i].w_rlast);
 			workers[i].w_rlast.sessions = 0;
 			workers[i].w_relay = NULL;
-			(void)kc_dgram_relay_destroy(r);
+			(void)kc_dgram_relay_close(r, NULL);
 		}
 }
 
