@@ -398,8 +398,8 @@ kcont_stop(struct server *sv)
 	}
 	if ((r = kc_executor_shutdown(ks->ex, KC_SHUTDOWN_DRAIN, NULL)) != 0)
 		bench_die("kcont: kc_executor_shutdown: %s", strerror(-r));
-	if ((r = kc_executor_destroy(ks->ex)) != 0)
-		bench_die("kcont: kc_executor_destroy: %s", strerror(-r));
+	if ((r = kc_executor_close(ks->ex, NULL)) != 0)
+		bench_die("kcont: kc_executor_close: %s", strerror(-r));
 	left = kc_socket_count();
 	if (left != 0)
 		fprintf(stderr, "bench-echo: kcont: %ld socket(s) still alive "

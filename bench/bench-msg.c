@@ -119,8 +119,8 @@ exec_finish(struct kc_executor *ex)
 
 	if ((r = kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL)) != 0)
 		bench_die("kc_executor_shutdown: %s", strerror(-r));
-	if ((r = kc_executor_destroy(ex)) != 0)
-		bench_die("kc_executor_destroy: %s", strerror(-r));
+	if ((r = kc_executor_close(ex, NULL)) != 0)
+		bench_die("kc_executor_close: %s", strerror(-r));
 }
 
 /* What one run measured. */

@@ -23,7 +23,7 @@ set(KC_MLINKS
   kc_cancel.3:kc_cancel_sync.3
 
   kc_executor_create.3:kc_executor_shutdown.3
-  kc_executor_create.3:kc_executor_destroy.3
+  kc_executor_create.3:kc_executor_close.3
   kc_executor_create.3:kc_executor_current.3
   kc_executor_create.3:kc_executor_stats.3
   kc_executor_create.3:kc_next.3

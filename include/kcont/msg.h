@@ -146,7 +146,7 @@ KC_EXPORT int	kc_msg_init(struct kc_msg *msg, kc_fn *fn, void *env,
  * Queue msg on port; the port's function gets it later on the port's
  * executor (never inline, even from that executor).
  * Errors: -EINVAL (not initialised), -EBUSY (already in flight),
- * -ESHUTDOWN (port destroyed, or its executor shut down: msg is not sent).
+ * -ESHUTDOWN (port closed, or its executor shut down: msg is not sent).
  */
 KC_EXPORT int	kc_msg_send(struct kc_port *port, struct kc_msg *msg);
 

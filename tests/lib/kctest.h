@@ -161,13 +161,17 @@ bool	kct_deadman_fired(struct kct_deadman *d);
 bool	kct_deadman_disarm(struct kct_deadman *d);
 
 /*
- * kc_executor_destroy(ex) while gates[0..n) hold all of ex's threads (and
- * perhaps with work queued) must return -EBUSY at once: the executor has work
- * running.  Dead man's switches release the gates after 2 s so that a
- * destroy that waits for them cannot hang the test; that is reported.
+ * kc_executor_close(ex, done) while gates[0..n) hold all of ex's threads
+ * (and perhaps with work queued) must return 0 at once, without waiting
+ * for them; a dead man's switch releases the gates after 2 s so that a
+ * close that waits cannot hang the test, and that is reported.  The
+ * gates are still held when it returns.
  */
-void	kct_check_destroy_busy(struct kc_executor *ex, struct kct_gate *gates,
-	    unsigned n);
+void	kct_check_close_busy(struct kc_executor *ex, struct kct_gate *gates,
+	    unsigned n, struct kc *done);
+
+/* Threads of this process whose name (comm) begins with prefix. */
+unsigned kct_tasks_named(const char *prefix);
 
 /*
  * A close's done continuation that a plain thread waits for, with the wait

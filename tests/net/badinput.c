@@ -227,7 +227,7 @@ creating(struct kc_executor *ex)
 	KC_CHECK_OK(kc_executor_shutdown(dead, KC_SHUTDOWN_DRAIN, NULL));
 	KC_CHECK_EQ(kc_socket_create(&s, dead, AF_INET, SOCK_STREAM, NULL),
 	    -ESHUTDOWN);
-	KC_CHECK_OK(kc_executor_destroy(dead));
+	KC_CHECK_OK(kc_executor_close(dead, NULL));
 
 	/* adopt: not a socket; the call closes the descriptor anyway. */
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC));

@@ -150,7 +150,7 @@ close_orphan(enum nt_kind k)
 	KC_CHECK_EQ(d.d_sockets, base);
 	nt_raw_expect_eof(peer);
 	nt_raw_close(peer);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 }
 
 int

@@ -67,7 +67,7 @@ plain(void)
 	KC_CHECK_EQ(kc_socket_close(s, NULL), 0);
 	expect_eof(sv[1]);
 	KC_CHECK_EQ(kc_socket_count(), base);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 	KC_CHECK_OK(close(sv[1]));
 }
 
@@ -95,7 +95,7 @@ parked(void)
 	KC_CHECK(rd.ret == -ECANCELED || rd.ret == -ESHUTDOWN);
 	expect_eof(sv[1]);
 	KC_CHECK_EQ(kc_socket_count(), base);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 	kc_chain_free(&ch);
 	KC_CHECK_OK(close(sv[1]));
 }
@@ -152,7 +152,7 @@ relay(void)
 	KC_CHECK_EQ(atomic_load(&d.d_runs), 1);
 	kct_done_wait(&d, r);
 	KC_CHECK_EQ(kc_socket_count(), base);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 	KC_CHECK_OK(close(up));
 	KC_CHECK_OK(close(cl));
 }

@@ -1498,7 +1498,7 @@ t_close(struct kc_executor *a, struct kc_executor *b,
 	KC_CHECK_EQ(d.d_tid, kct_gettid());
 	kct_done_wait(&d, &pd.port);
 	pthread_mutex_destroy(&pd.lock);
-	KC_CHECK_OK(kc_executor_destroy(e));
+	KC_CHECK_OK(kc_executor_close(e, NULL));
 
 	/* B is still fine. */
 	tport_init(&pd, b, 0, 0);
@@ -1597,7 +1597,7 @@ t_badinput(struct kc_executor *a, struct kc_executor *b)
 	KC_CHECK_OK(kc_msg_send(&pb.port, &r.msg));	/* still usable */
 	req_wait_reply(&r, 4);
 	tport_fini(&pc);
-	KC_CHECK_OK(kc_executor_destroy(e));
+	KC_CHECK_OK(kc_executor_close(e, NULL));
 
 	tport_fini(&pb);
 }
