@@ -41,6 +41,7 @@ close_plain(struct kc_executor *ex, enum nt_kind k)
 	nt_chain_pat(&ch, 7, 0, BIG);
 	KC_CHECK_EQ(kc_socket_send_wait(s, &ch, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), BIG);
+	kc_chain_free(&ch);	/* empty, but it keeps spare views */
 	kct_done_init(&d, NULL);
 	KC_CHECK_OK(kc_socket_close(s, &d.d_kc));
 	/* Lingering: the bytes are not all out, so no done yet. */
