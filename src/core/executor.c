@@ -170,18 +170,44 @@ exec_wake_if_idle(struct kc_executor *ex)
 	}
 }
 
+/*
+ * A thread that queues work on ex marks ex in its runner for as long as it
+ * touches ex afterwards (the wake-up): that work may close ex, whose
+ * memory waits for the mark to go (kc__runners_quiesce()).  The relaxed
+ * store is ordered before the push by the push's compare-and-swap.
+ */
+static inline struct kc_executor *
+producer_enter(struct kc__runner *r, struct kc_executor *ex)
+{
+	struct kc_executor *prev = r->r_pushing;
+
+	__atomic_store_n(&r->r_pushing, ex, __ATOMIC_RELAXED);
+	return prev;
+}
+
+static inline void
+producer_leave(struct kc__runner *r, struct kc_executor *prev)
+{
+	__atomic_store_n(&r->r_pushing, prev, __ATOMIC_RELEASE);
+}
+
 int
 kc__exec_push(struct kc_executor *ex, struct kc *kc, uint64_t word)
 {
+	struct kc__runner *r = kc__runner_get();
+	struct kc_executor *prev = producer_enter(r, ex);
 	struct kc *head = KC__LOAD_RELAXED(&ex->ex_head);
 
 	do {
-		if (KC__UNLIKELY(head == KC__CLOSED))
+		if (KC__UNLIKELY(head == KC__CLOSED)) {
+			producer_leave(r, prev);
 			return -ESHUTDOWN;
+		}
 		kc->kc_next = head;
 	} while (!KC__CAS(&ex->ex_head, &head, kc));
 	KC__STORE(&kc->kc_word, word);
 	exec_wake_if_idle(ex);
+	producer_leave(r, prev);
 	return 0;
 }
 
@@ -296,13 +322,18 @@ int
 kc__exec_timer_arm(struct kc_executor *ex, struct kc *kc, uint64_t ns,
     void *obj, int status)
 {
+	struct kc__runner *r = kc__runner_get();
+	struct kc_executor *prev;
 	uint64_t now = kc__now(), w, deadline;
 	bool newmin;
 
 	deadline = ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + ns;
+	/* The lock orders the mark before the timer can fire. */
+	prev = producer_enter(r, ex);
 	kc__lock(&ex->ex_tlock);
 	if (ex->ex_tclosed) {
 		kc__unlock(&ex->ex_tlock);
+		producer_leave(r, prev);
 		return -ESHUTDOWN;
 	}
 	for (;;) {
@@ -317,6 +348,7 @@ kc__exec_timer_arm(struct kc_executor *ex, struct kc *kc, uint64_t ns,
 		}
 		if (KC__LOC(w) != KC__LOC_NONE) {
 			kc__unlock(&ex->ex_tlock);
+			producer_leave(r, prev);
 			return -EBUSY;
 		}
 		if (KC__CAS(&kc->kc_word, &w, KC__LOC_TIMER | KC__ARMED))
@@ -335,6 +367,7 @@ kc__exec_timer_arm(struct kc_executor *ex, struct kc *kc, uint64_t ns,
 	kc__unlock(&ex->ex_tlock);
 	if (newmin)
 		exec_wake_if_idle(ex);
+	producer_leave(r, prev);
 	return 0;
 }
 
@@ -961,6 +994,7 @@ exec_free(struct kc_executor *ex)
 	uintptr_t name = (uintptr_t)ex;
 
 	KC__ASSERT(ex->ex_local == NULL && ex->ex_timers.h_root == NULL);
+	kc__runners_quiesce(ex);
 	if (ex->ex_kq != NULL) {
 		kq__destroy_owned(ex->ex_kq, ex->ex_kqfd);
 		kq__sys_close(ex->ex_wakefd);

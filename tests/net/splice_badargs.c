@@ -316,6 +316,7 @@ close_busy(struct kc_executor *ex, struct kc_executor *other)
 	struct st_sp s;
 	struct spdone f;
 	struct kct_done cd;
+	struct kct_gate g;
 	long base = kc_socket_count();
 	char c;
 
@@ -344,9 +345,13 @@ close_busy(struct kc_executor *ex, struct kc_executor *other)
 		KC_CHECK_OK(memcmp(buf, "abc", 3));
 	}
 	KC_CHECK_EQ(atomic_load(&f.runs), 0);
+	/* done's executor held: the splice cannot go yet. */
+	kct_gate_hold(&g, other);
 	KC_CHECK_OK(kc_splice_close(f.sp, &cd.d_kc));
 	/* Before its done has run the pointer is still good: -EBADF. */
 	KC_CHECK_EQ(kc_splice_close(f.sp, NULL), -EBADF);
+	kct_gate_release(&g);
+	kct_gate_wait(&g);
 	kct_done_wait(&cd, f.sp);
 	KC_CHECK_EQ(atomic_load(&f.runs), 1);
 	KC_CHECK_EQ(atomic_load(&f.status), -ECANCELED);

@@ -165,10 +165,15 @@ test_handback(int soft)
 		KC_CHECK_OK(kc_run(&q[i].kc, NULL, (int)i));	/* coalesced */
 	}
 	for (i = NQ; i < NQ + NT; i++) {
-		/* far-future timers, deadlines in reverse order of arming */
+		/*
+		 * Far-future timers, deadlines in reverse order of arming,
+		 * 50 ms apart: a step of 1 ms was undone by a thread
+		 * preempted between two arms (ThreadSanitizer, a loaded
+		 * machine), which made the later-armed one the later.
+		 */
 		item_init(&q[i], ex);
 		KC_CHECK_OK(kc_defer_after(&q[i].kc, 30 * KCT_NSEC_PER_SEC +
-		    (NQ + NT - i) * KCT_NSEC_PER_MSEC, NULL, 0));
+		    (NQ + NT - i) * 50 * KCT_NSEC_PER_MSEC, NULL, 0));
 	}
 	/* a cancelled one: neither run nor handed back */
 	item_init(cx, ex);
@@ -320,6 +325,7 @@ test_close_busy(int soft)
 	 * that moment; a thread that had not exited would stay.
 	 */
 	KCT_WAIT(kct_tasks_named(name) == 0, 2);
+	/* At once: the reaper may still be waking it (exec_free waits). */
 	kct_exec_finish(other);
 	free(q);
 }
