@@ -268,7 +268,7 @@ kc_conn_close(struct kc_conn *c)
 	int r;
 
 	kc_chain_free(&c->chain);
-	if ((r = kc_socket_close(c->s)) != 0)
+	if ((r = kc_socket_close(c->s, NULL)) != 0)
 		server_error(c->ks->sv, "kc_socket_close", r);
 	atomic_fetch_sub(&c->ks->sv->conns, 1);
 	free(c);		/* c->rd waits on nothing now */
@@ -385,7 +385,7 @@ kcont_stop(struct server *sv)
 	long left;
 	int r;
 
-	if ((r = kc_socket_close(ks->lsn)) != 0)
+	if ((r = kc_socket_close(ks->lsn, NULL)) != 0)
 		bench_die("kcont: kc_socket_close (listener): %s", strerror(-r));
 	/* The pending accept is answered -ECANCELED on the executor. */
 	t0 = bench_now_s();
@@ -398,8 +398,8 @@ kcont_stop(struct server *sv)
 	}
 	if ((r = kc_executor_shutdown(ks->ex, KC_SHUTDOWN_DRAIN, NULL)) != 0)
 		bench_die("kcont: kc_executor_shutdown: %s", strerror(-r));
-	if ((r = kc_executor_destroy(ks->ex)) != 0)
-		bench_die("kcont: kc_executor_destroy: %s", strerror(-r));
+	if ((r = kc_executor_close(ks->ex, NULL)) != 0)
+		bench_die("kcont: kc_executor_close: %s", strerror(-r));
 	left = kc_socket_count();
 	if (left != 0)
 		fprintf(stderr, "bench-echo: kcont: %ld socket(s) still alive "

@@ -326,7 +326,7 @@ tp_kcont_common(struct result *res, uint64_t n, int strict)
 	/* Drained: every run has returned and been counted. */
 	kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL);
 	kc_executor_stats(ex, &s1);
-	kc_executor_destroy(ex);
+	kc_executor_close(ex, NULL);
 
 	res->ops = n;
 	res->runs = t->runs;
@@ -786,8 +786,8 @@ rt_kcont(struct result *res, uint64_t m)
 	kc_executor_shutdown(eb, KC_SHUTDOWN_DRAIN, NULL);
 	kc_executor_stats(ea, &sa1);
 	kc_executor_stats(eb, &sb1);
-	kc_executor_destroy(ea);
-	kc_executor_destroy(eb);
+	kc_executor_close(ea, NULL);
+	kc_executor_close(eb, NULL);
 
 	res->ops = t->rounds;
 	res->runs = t->a_runs;
@@ -954,7 +954,7 @@ inline_onexec(struct result *res, uint64_t k)
 		r = bench_done_wait(&t.done, DONE_TIMEOUT_S);
 	kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL);
 	kc_executor_stats(ex, &s1);
-	kc_executor_destroy(ex);
+	kc_executor_close(ex, NULL);
 	res->secs = t.secs;
 	res->ops = k;
 	res->extra = s1.inline_runs - s0.inline_runs;

@@ -697,7 +697,7 @@ kcont_exec_setup(void)
 	return 0;
 fail:
 	kc_executor_shutdown(kx.ex, KC_SHUTDOWN_DRAIN, NULL);
-	kc_executor_destroy(kx.ex);
+	kc_executor_close(kx.ex, NULL);
 	kx.ex = NULL;
 	return -1;
 }
@@ -744,8 +744,8 @@ kcont_exec_teardown(void)
 
 	if ((r = kc_executor_shutdown(kx.ex, KC_SHUTDOWN_DRAIN, NULL)) != 0)
 		bench_die("kc_executor_shutdown: %s", strerror(-r));
-	if ((r = kc_executor_destroy(kx.ex)) != 0)
-		bench_die("kc_executor_destroy: %s", strerror(-r));
+	if ((r = kc_executor_close(kx.ex, NULL)) != 0)
+		bench_die("kc_executor_close: %s", strerror(-r));
 	kx.ex = NULL;
 	pthread_cond_destroy(&kx.c);
 	pthread_mutex_destroy(&kx.m);

@@ -119,8 +119,8 @@ exec_finish(struct kc_executor *ex)
 
 	if ((r = kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL)) != 0)
 		bench_die("kc_executor_shutdown: %s", strerror(-r));
-	if ((r = kc_executor_destroy(ex)) != 0)
-		bench_die("kc_executor_destroy: %s", strerror(-r));
+	if ((r = kc_executor_close(ex, NULL)) != 0)
+		bench_die("kc_executor_close: %s", strerror(-r));
 }
 
 /* What one run measured. */
@@ -233,11 +233,11 @@ run_rt_kcont(uint64_t n)
 
 	/*
 	 * B's function may still be inside kc_msg_reply(), waking A, after
-	 * the last reply ran there: destroying the port waits it out, and
-	 * only then may A go.
+	 * the last reply ran there: the port ends on B after that (its close
+	 * is done there), so B is stopped first, and only then may A go.
 	 */
-	if ((r = kc_port_destroy(&t->port)) != 0)
-		bench_die("kc_port_destroy: %d", r);
+	if ((r = kc_port_close(&t->port, NULL)) != 0)
+		bench_die("kc_port_close: %d", r);
 	exec_finish(eb);
 	exec_finish(ea);
 	if (atomic_load(&t->errs) != 0)
@@ -420,8 +420,9 @@ run_async(uint64_t n)
 	s.csw = bench_csw() - csw0;
 	s.ops = i;
 
-	if ((r = kc_port_destroy(&a->port)) != 0)
-		bench_die("kc_port_destroy: %d (messages left queued)", r);
+	/* The port ends on B: stopping B waits for that. */
+	if ((r = kc_port_close(&a->port, NULL)) != 0)
+		bench_die("kc_port_close: %d", r);
 	exec_finish(eb);
 	if (atomic_load(&a->errs) != 0)
 		bench_die("async: %d messages out of order, wrongly replied or "

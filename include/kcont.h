@@ -16,6 +16,7 @@
 #include <kcont/msg.h>
 #include <kcont/socket.h>
 #include <kcont/splice.h>
+#include <kcont/dgramrelay.h>
 #include <kcont/trace.h>
 
 #define KCONT_VERSION_MAJOR	0

@@ -23,7 +23,7 @@ set(KC_MLINKS
   kc_cancel.3:kc_cancel_sync.3
 
   kc_executor_create.3:kc_executor_shutdown.3
-  kc_executor_create.3:kc_executor_destroy.3
+  kc_executor_create.3:kc_executor_close.3
   kc_executor_create.3:kc_executor_current.3
   kc_executor_create.3:kc_executor_stats.3
   kc_executor_create.3:kc_next.3
@@ -67,7 +67,7 @@ set(KC_MLINKS
   kc_chain.3:kc_seg_refs.3
 
   kc_msg.3:kc_port_init.3
-  kc_msg.3:kc_port_destroy.3
+  kc_msg.3:kc_port_close.3
   kc_msg.3:kc_port_env.3
   kc_msg.3:kc_msg_init.3
   kc_msg.3:kc_msg_send.3
@@ -90,8 +90,8 @@ set(KC_MLINKS
   kc_socket.3:kc_socket_send.3
   kc_socket.3:kc_socket_recv.3
   kc_socket.3:kc_socket_upcall.3
-  kc_socket.3:kc_socket_read.3
-  kc_socket.3:kc_socket_write.3
+  kc_socket.3:kc_socket_recv_wait.3
+  kc_socket.3:kc_socket_send_wait.3
   kc_socket.3:kc_socket_accept_wait.3
   kc_socket.3:kc_socket_connect_wait.3
   kc_socket.3:kc_socket_shutdown.3
@@ -107,13 +107,13 @@ set(KC_MLINKS
 
   kc_splice.3:kc_splice_cancel.3
   kc_splice.3:kc_splice_stats.3
-  kc_splice.3:kc_splice_free.3
+  kc_splice.3:kc_splice_close.3
   kc_splice.3:kc_pipe_stats.3
   kc_splice.3:kc_splice_mirror_cap.3
   kc_splice.3:kc_splice_mirror_mem.3
   kc_splice.3:kc_dgram_relay_create.3
   kc_splice.3:kc_dgram_relay_stats.3
-  kc_splice.3:kc_dgram_relay_destroy.3
+  kc_splice.3:kc_dgram_relay_close.3
 
   kc_trace_start.3:kc_trace_stop.3
   kc_trace_start.3:kc_trace_flush.3

@@ -14,9 +14,12 @@
  * pool; a soft executor runs one continuation at a time.
  *
  * Memory ownership: kc_executor_create() allocates the executor and its
- * threads; kc_executor_destroy() frees them.  Executors are created and
- * destroyed in plain thread context, never from inside a continuation.
- * Continuations handed back by kc_executor_shutdown() belong to the caller.
+ * threads, in plain thread context (never from inside a continuation);
+ * kc_executor_close() gives them back, from anywhere, and its done says
+ * when the threads have exited and the memory is freed (obj is then only
+ * a name).  Continuations handed back by kc_executor_shutdown() belong to
+ * the caller.  Objects an executor serves (sockets it owns, ports it
+ * serves, splices and relays on it) are closed before it.
  */
 #ifndef KCONT_EXECUTOR_H
 #define KCONT_EXECUTOR_H
@@ -78,19 +81,27 @@ KC_EXPORT int	kc_executor_create(struct kc_executor **exp,
  * and without it nothing is done.  After shutdown, triggers aimed at this
  * executor fail with -ESHUTDOWN.  Errors: -EINVAL (bad arguments; the
  * executor is untouched), -EDEADLK (called from one of the executor's own
- * threads), -EALREADY (already shut down; *handback is set to NULL).
+ * threads), -EALREADY (already shut down, or closing; *handback is set to
+ * NULL).
  */
 KC_EXPORT int	kc_executor_shutdown(struct kc_executor *ex, int how,
 		    struct kc **handback);
 
 /*
- * Free the executor.  If it has not been shut down, it is shut down only if
- * nothing is pending or running; otherwise -EBUSY is returned and the
- * executor keeps running with its work intact.  Errors: -EINVAL, -EBUSY,
- * -EDEADLK (from one of its own threads), -EPERM (from inside a
- * continuation).
+ * Give the executor back, from any thread or continuation (one of its own
+ * included); it never waits.  If it has not been shut down it is, as by
+ * KC_SHUTDOWN_DRAIN: every pending continuation still runs, timers at
+ * their time.  done (may be NULL) is triggered once, with obj = ex and
+ * status 0, when every thread of the executor has exited and its memory
+ * is freed: from the call itself when it was shut down already, else from
+ * the thread that ends it (a kc_executor_shutdown() in progress, or the
+ * library's reaper thread, which joins the threads a close stopped).  done
+ * must not be aimed at ex.  Errors: -EINVAL (ex NULL, done aimed at ex),
+ * -EBADF (closed already; the pointer is good for that answer only until
+ * the first close's done has run), -EAGAIN (the reaper thread could not
+ * be started; nothing was done).
  */
-KC_EXPORT int	kc_executor_destroy(struct kc_executor *ex);
+KC_EXPORT int	kc_executor_close(struct kc_executor *ex, struct kc *done);
 
 /* The executor whose thread calls this, or NULL on a plain thread. */
 KC_EXPORT struct kc_executor *kc_executor_current(void);

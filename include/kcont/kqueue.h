@@ -6,7 +6,7 @@
  * header adds what ties kqueues to executors.
  *
  * Memory: a soft executor owns its kqueue; the descriptor is valid until
- * kc_executor_destroy() and must not be closed by the caller.
+ * kc_executor_close() (until its done) and must not be closed by the caller.
  */
 #ifndef KCONT_KQUEUE_H
 #define KCONT_KQUEUE_H

@@ -36,13 +36,14 @@
  *     not free, move or re-send it.  The reply continuation may free it.
  *   - The port's function gets the message "in hand": it owns it until it
  *     replies or forwards it.  After kc_msg_reply() it must not touch it.
- *   - kc_port_destroy() replies -ESHUTDOWN to messages still queued (so
- *     their senders get them, and anything they carry, back) and waits out
- *     a running handler; messages in hand at that moment stay with their
- *     handlers, who must still reply them (or forward them), and may do so
- *     after the port's storage is gone.  Only kc_msg_abort() needs the port
- *     a message is in hand at: do not abort such a message once its port
- *     is destroyed.
+ *   - kc_port_close() replies -ESHUTDOWN to messages still queued (so
+ *     their senders get them, and anything they carry, back); messages in
+ *     hand at that moment stay with their handlers, who must still reply
+ *     them (or forward them), and may do so after the port's storage is
+ *     gone.  The storage stays the library's until the close's done
+ *     continuation is called: from there the caller may free or reuse it.
+ *     Only kc_msg_abort() needs the port a message is in hand at: do not
+ *     abort such a message once its port's close is done.
  *
  * Functions return 0 or a negative errno value; nothing sets errno.
  * See kc_msg(3).
@@ -84,7 +85,7 @@ struct kc_port {
 	void			*p_env;		/* private: kc_port_env() */
 	uint32_t		 p_lock;	/* private */
 	uint32_t		 p_flags;	/* private */
-	uint32_t		*p_gone;	/* private: set when destroyed */
+	struct kc		*p_done;	/* private: its close's done */
 	uintptr_t		 p_magic;	/* private */
 };
 
@@ -116,13 +117,17 @@ KC_EXPORT int	kc_port_init(struct kc_port *port, struct kc_executor *exec,
 		    kc_port_fn *fn, kc_port_abort_fn *abort, void *env);
 
 /*
- * Close the port: later sends fail with -ESHUTDOWN, queued messages are
- * replied -ESHUTDOWN (returns how many), and the call waits until the
- * port's function is not running on another thread.  It may be called from
- * the port's own function; the storage may be freed once it returns.
- * Errors: -EINVAL (not a live port).
+ * Close the port, from any thread or continuation (the port's own function
+ * included); it never waits.  Later sends fail with -ESHUTDOWN and queued
+ * messages are replied -ESHUTDOWN at once.  done (may be NULL) is
+ * triggered once, with obj = port and status 0, when the library will
+ * never touch the port again: on the port's executor, after its function
+ * has returned for the last time (at once, from this call, if that
+ * executor is shut down).  From then on the caller may free or reuse the
+ * storage.  Errors: -EINVAL (not a live port: never initialised, or its
+ * close is done), -EBADF (closed already; done not yet run).
  */
-KC_EXPORT int	kc_port_destroy(struct kc_port *port);
+KC_EXPORT int	kc_port_close(struct kc_port *port, struct kc *done);
 
 /* The env given to kc_port_init(). */
 KC_EXPORT void	*kc_port_env(const struct kc_port *port);
@@ -141,7 +146,7 @@ KC_EXPORT int	kc_msg_init(struct kc_msg *msg, kc_fn *fn, void *env,
  * Queue msg on port; the port's function gets it later on the port's
  * executor (never inline, even from that executor).
  * Errors: -EINVAL (not initialised), -EBUSY (already in flight),
- * -ESHUTDOWN (port destroyed, or its executor shut down: msg is not sent).
+ * -ESHUTDOWN (port closed, or its executor shut down: msg is not sent).
  */
 KC_EXPORT int	kc_msg_send(struct kc_port *port, struct kc_msg *msg);
 

@@ -33,9 +33,10 @@
  *     kc_socket_adopt() and accepting return one reference to the caller,
  *     which kc_socket_close() gives back.  The library keeps the socket
  *     alive while it uses it (a message in flight, an upcall or event being
- *     run), so closing from inside the socket's own upcall is safe: the
- *     memory goes when the stack unwinds.  After kc_socket_close() the
- *     caller must not use the pointer.
+ *     run, the linger after close), so closing from inside the socket's
+ *     own upcall is safe.  After kc_socket_close() the caller must not use
+ *     the pointer; the close's done continuation says when the memory is
+ *     gone (obj is then only a name for the socket that was).
  *   - Send functions take the caller's chain: on success it is left empty
  *     (its bytes now belong to the socket); on an error returned by the
  *     call, it is untouched (handed back).  A send that fails later (the
@@ -209,17 +210,19 @@ KC_EXPORT int	kc_socket_upcall(struct kc_socket *s, int which, struct kc *kc);
  * for none; when it passes they return -ETIMEDOUT with nothing consumed.
  * Not from the owner's own thread (-EDEADLK).
  *
- * kc_socket_read: like kc_socket_recv() but waits for data, end of file
+ * kc_socket_recv_wait: like kc_socket_recv() but waits for data, end of file
  *   (returns 0) or an error (-ECONNRESET and so on).
- * kc_socket_write: like kc_socket_send() but waits until the send buffer
+ * kc_socket_send_wait: like kc_socket_send() but waits until the send buffer
  *   takes the chain; returns its length.  On an error the chain is untouched.
  * kc_socket_accept_wait: waits for a connection, for owner.
  * kc_socket_connect_wait: connects and waits for the outcome.
  */
-KC_EXPORT ssize_t kc_socket_read(struct kc_socket *s, struct kc_chain *into,
-		    size_t max, struct kc_sockaddr *from, uint64_t timeout_ns);
-KC_EXPORT ssize_t kc_socket_write(struct kc_socket *s, struct kc_chain *chain,
-		    const struct kc_sockaddr *to, uint64_t timeout_ns);
+KC_EXPORT ssize_t kc_socket_recv_wait(struct kc_socket *s,
+		    struct kc_chain *into, size_t max, struct kc_sockaddr *from,
+		    uint64_t timeout_ns);
+KC_EXPORT ssize_t kc_socket_send_wait(struct kc_socket *s,
+		    struct kc_chain *chain, const struct kc_sockaddr *to,
+		    uint64_t timeout_ns);
 KC_EXPORT int	kc_socket_accept_wait(struct kc_socket *s,
 		    struct kc_executor *owner, struct kc_socket **newp,
 		    uint64_t timeout_ns);
@@ -237,13 +240,18 @@ KC_EXPORT int	kc_socket_shutdown(struct kc_socket *s, int how);
 
 /*
  * Close and give back the caller's reference, from any thread or
- * continuation (the socket's own upcalls included).  What the send buffer
- * holds is still written, for at most linger_ns, then the descriptor is
- * closed; sends still waiting for space, blocked calls and accept requests
- * are answered -ECANCELED; continuations still waiting on upcall queues
- * fire once with -ECANCELED.  Errors: -EINVAL, -EBADF (closed already).
+ * continuation (the socket's own upcalls included); it never waits.  What
+ * the send buffer holds is still written, for at most linger_ns, then the
+ * descriptor is closed; sends still waiting for space, blocked calls and
+ * accept requests are answered -ECANCELED; continuations still waiting on
+ * upcall queues fire once with -ECANCELED.  done (may be NULL) is
+ * triggered once, with obj = s and status 0, when the library will never
+ * touch the socket again: after the linger, the descriptor closed and the
+ * memory freed (kc_socket_count() no longer counts it).
+ * Errors: -EINVAL (not a socket), -EBADF (closed already; the pointer is
+ * good for that answer only until the first close's done has run).
  */
-KC_EXPORT int	kc_socket_close(struct kc_socket *s);
+KC_EXPORT int	kc_socket_close(struct kc_socket *s, struct kc *done);
 
 /* KC_SS_* bits (an atomic snapshot; any thread). */
 KC_EXPORT unsigned kc_socket_state(const struct kc_socket *s);

@@ -1,5 +1,5 @@
 /*
- * kcont/splice.h: splice and tee between owned sockets, and a datagram relay.
+ * kcont/splice.h: splice and tee between owned sockets.
  *
  * kc_splice() joins two sockets owned by the same soft executor: what
  * arrives on a goes to b and what arrives on b goes to a, and everything a
@@ -50,14 +50,16 @@
  * When none can be had, the data is copied and the fall-back counted.
  *
  * Memory ownership
- *   - struct kc_splice and struct kc_dgram_relay are the library's: the
- *     create call returns them, the free/destroy call gives them back.
+ *   - struct kc_splice is the library's: kc_splice() returns it,
+ *     kc_splice_close() gives it back.  The memory goes once both the
+ *     splice's done has run and it has been closed; the close's done says
+ *     when (obj is then only a name for the splice that was).
  *   - kc_splice() takes the caller's references to a, b and the mirrors
  *     when it succeeds: the splice closes them all when it ends (after done
  *     has run, the caller must not use them).  When it fails they are
  *     untouched and still the caller's.
- *   - The attr structures are copied; the account counters they point to
- *     are the caller's and must outlive every splice or relay using them.
+ *   - The attr structure is copied; the account counters it points to are
+ *     the caller's and must outlive every splice using them.
  *   - done and the event callbacks are the caller's storage.
  *
  * Functions return 0 or a negative errno value; nothing sets errno.  See
@@ -77,7 +79,9 @@ extern "C" {
 #endif
 
 struct kc_splice;
-struct kc_dgram_relay;
+
+/* The most mirrors one splice (or datagram relay) tees to. */
+#define KC_SPLICE_MIRRORS_MAX	16
 
 /* Directions in struct kc_splice_stats. */
 #define KC_SPLICE_FWD	0	/* a to b (client to upstream; mirrored) */
@@ -132,7 +136,8 @@ struct kc_splice_attr {
 
 /*
  * Splice a and b (both stream or both connected datagram sockets) and tee
- * what a sends to mirrors[0..nmirrors-1] (same kind; up to 16).  Every
+ * what a sends to mirrors[0..nmirrors-1] (same kind; up to
+ * KC_SPLICE_MIRRORS_MAX).  Every
  * socket must be owned by the same soft executor; b and the mirrors may
  * still be connecting (data for them waits, within the budget for mirrors;
  * a mirror that fails to connect is detached).  It may be called from any
@@ -152,12 +157,21 @@ KC_EXPORT int	kc_splice(struct kc_splice **spp, struct kc_socket *a,
  * have their last bytes, as above); any thread. */
 KC_EXPORT int	kc_splice_cancel(struct kc_splice *sp);
 
-/* A snapshot of the counts; any thread, any time before kc_splice_free(). */
+/* A snapshot of the counts; any thread, any time before kc_splice_close(). */
 KC_EXPORT int	kc_splice_stats(const struct kc_splice *sp,
 		    struct kc_splice_stats *st);
 
-/* Give back a splice whose done has run (or is running).  -EBUSY before. */
-KC_EXPORT int	kc_splice_free(struct kc_splice *sp);
+/*
+ * Give the splice back, from any thread or continuation (its own done
+ * included); it never waits.  A splice still running is cancelled, as by
+ * kc_splice_cancel().  done (may be NULL) is triggered once, with obj = sp
+ * and status 0, when the library will never touch the splice again: after
+ * the splice's own done has run (returned, when the close is called from
+ * inside it) and the memory is freed.  Errors: -EINVAL (not a splice),
+ * -EBADF (closed already; the pointer is good for that answer only until
+ * the first close's done has run).
+ */
+KC_EXPORT int	kc_splice_close(struct kc_splice *sp, struct kc *done);
 
 /*
  * Bytes held for mirrors in the whole process (teed to a mirror and not yet
@@ -178,8 +192,12 @@ KC_EXPORT int	kc_splice_mirror_cap(uint64_t cap);
 KC_EXPORT int	kc_splice_mirror_mem(struct kc_mirror_mem *st, unsigned flags);
 
 /*
- * The pipe pool of the calling thread's executor: pipes lent now, pipes
- * idle, the size they have, and the fall-backs so far.
+ * The pipe pool of ex (a soft executor): pipes lent now, pipes idle, the
+ * size they have, and the fall-backs so far.  Any thread may ask: the
+ * owner writes each counter atomically and this reads each atomically, so
+ * the fields are each exact but not all of one instant.  An executor that
+ * has not spliced yet has no pool: all zero, pipe_size the largest allowed.
+ * Errors: -EINVAL (ex NULL or not a soft executor, st NULL).
  */
 struct kc_pipe_stats {
 	unsigned	lent;
@@ -188,59 +206,8 @@ struct kc_pipe_stats {
 	uint64_t	fallbacks;
 	uint64_t	created;
 };
-KC_EXPORT int	kc_pipe_stats(struct kc_pipe_stats *st);
-
-/*
- * A datagram relay: datagrams arriving on listener (an unconnected
- * datagram socket) are relayed to upstream from a socket of their own per
- * client address (a session), and teed to the mirrors; what upstream sends
- * back to a session goes to its client from the listener.  Boundaries and
- * order are kept.  A session ends after session_idle_ns with no datagram
- * either way; past max_sessions a datagram from a new client is dropped
- * (counted).  admit (may be NULL) is asked about each new client: 0 lets
- * it in, anything else drops its datagram (counted as denied).  The relay
- * takes the caller's reference to listener.  Mirrors of a datagram relay
- * never wait: a datagram a mirror cannot take at once is dropped for it.
- */
-struct kc_dgram_relay_attr {
-	uint64_t	session_idle_ns;	/* 60 s */
-	unsigned	max_sessions;		/* 4096 */
-	const struct kc_sockaddr *mirrors;	/* copied; up to 16 */
-	unsigned	nmirrors;
-	struct kc_splice_stats *account;	/* or NULL */
-	unsigned	*shared_sessions;	/* several relays' count (or NULL):
-						   max_sessions caps their sum */
-	int		(*admit)(void *arg, const struct kc_sockaddr *client);
-	void		(*event)(void *arg, int event,
-			    const struct kc_sockaddr *client, int err);
-	void		*arg;
-};
-
-/* kc_dgram_relay_attr.event events. */
-#define KC_DGRAM_EV_OPEN	1	/* a session began */
-#define KC_DGRAM_EV_EXPIRED	2	/* a session ended: idle */
-#define KC_DGRAM_EV_FULL	3	/* dropped: max_sessions reached */
-#define KC_DGRAM_EV_DENIED	4	/* dropped: admit said no */
-#define KC_DGRAM_EV_ERROR	5	/* a session's socket failed (err) */
-
-struct kc_dgram_relay_stats {
-	uint64_t	sessions;	/* open now */
-	uint64_t	opened;
-	uint64_t	expired;
-	uint64_t	refused;	/* max_sessions */
-	uint64_t	denied;		/* admit */
-	struct kc_splice_stats bytes;
-};
-
-KC_EXPORT int	kc_dgram_relay_create(struct kc_dgram_relay **rp,
-		    struct kc_socket *listener,
-		    const struct kc_sockaddr *upstream,
-		    const struct kc_dgram_relay_attr *attr);
-KC_EXPORT int	kc_dgram_relay_stats(const struct kc_dgram_relay *r,
-		    struct kc_dgram_relay_stats *st);
-/* Ends every session, closes the listener; from any thread but the owner's
- * own continuations may call it too.  Waits until the owner has let go. */
-KC_EXPORT int	kc_dgram_relay_destroy(struct kc_dgram_relay *r);
+KC_EXPORT int	kc_pipe_stats(struct kc_executor *ex,
+		    struct kc_pipe_stats *st);
 
 #ifdef __cplusplus
 }

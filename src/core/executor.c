@@ -21,8 +21,11 @@
  * continuations one at a time under the pool mutex, and a producer signals
  * the pool's condition variable only when a worker is idle.
  *
- * Control (shutdown, destroy) is a request the consumer acts on between
- * batches, so the consumer alone changes its queue; the requester waits.
+ * Control (shutdown, close) is a request the consumer acts on between
+ * batches, so the consumer alone changes its queue; a shutdown waits for
+ * the answer, a close does not: the threads of a closed executor exit by
+ * themselves, the last hands the executor to the reaper, a library thread
+ * that joins them, frees the executor and triggers the close's done.
  *
  * A soft executor owns an event engine (engine.h), where descriptors'
  * readiness runs continuations: it polls it between batches while anything
@@ -50,7 +53,6 @@
 #define CTL_NONE	0u
 #define CTL_DRAIN	1u
 #define CTL_HANDBACK	2u
-#define CTL_DESTROY	3u	/* soft: stop only if nothing is pending */
 
 struct kc__worker {
 	struct kc_executor		*w_ex;
@@ -99,21 +101,31 @@ struct kc_executor {
 	uint32_t		 ex_ctl_done;	/* futex: consumer replied */
 	int			 ex_ctl_rc;
 	struct kc		*ex_handback;
-	bool			 ex_stopped;	/* threads joined */
+	bool			 ex_stopped;	/* threads joined (ex_llock too) */
 	bool			 ex_closed;	/* queue closed (consumer side) */
 
 	/* Soft: its event engine, where it sleeps while it has registrations. */
 	struct kc__engine	 ex_en;
+	/* The close (kc_executor_close()), under ex_llock. */
+	uint32_t		 ex_llock;
+	bool			 ex_closing;	/* close was called */
+	bool			 ex_shutting;	/* a shutdown will join the threads */
+	bool			 ex_reap;	/* atomic: threads exit to the reaper */
+	uint32_t		 ex_live;	/* atomic: threads, + 1 while posting */
+	struct kc		*ex_done;	/* the close's done */
+	struct kc_executor	*ex_reapnext;	/* on the reaper's list */
 	/* Soft: the executor whose port it waits on in kc_msg_do(), or NULL. */
 	struct kc_executor	*ex_waitsfor;
 
 	/* Thread executor. */
 	pthread_mutex_t		 ex_mtx;
 	pthread_cond_t		 ex_cond;
-	unsigned		 ex_exited;
 
 	struct kc__worker	 ex_workers[];
 };
+
+static void exec_exit(struct kc_executor *ex);
+static void exec_free(struct kc_executor *ex);
 
 /* Producers. */
 
@@ -152,18 +164,44 @@ exec_wake_if_idle(struct kc_executor *ex)
 	}
 }
 
+/*
+ * A thread that queues work on ex marks ex in its runner for as long as it
+ * touches ex afterwards (the wake-up): that work may close ex, whose
+ * memory waits for the mark to go (kc__runners_quiesce()).  The relaxed
+ * store is ordered before the push by the push's compare-and-swap.
+ */
+static inline struct kc_executor *
+producer_enter(struct kc__runner *r, struct kc_executor *ex)
+{
+	struct kc_executor *prev = r->r_pushing;
+
+	__atomic_store_n(&r->r_pushing, ex, __ATOMIC_RELAXED);
+	return prev;
+}
+
+static inline void
+producer_leave(struct kc__runner *r, struct kc_executor *prev)
+{
+	__atomic_store_n(&r->r_pushing, prev, __ATOMIC_RELEASE);
+}
+
 int
 kc__exec_push(struct kc_executor *ex, struct kc *kc, uint64_t word)
 {
+	struct kc__runner *r = kc__runner_get();
+	struct kc_executor *prev = producer_enter(r, ex);
 	struct kc *head = KC__LOAD_RELAXED(&ex->ex_head);
 
 	do {
-		if (KC__UNLIKELY(head == KC__CLOSED))
+		if (KC__UNLIKELY(head == KC__CLOSED)) {
+			producer_leave(r, prev);
 			return -ESHUTDOWN;
+		}
 		kc->kc_next = head;
 	} while (!KC__CAS(&ex->ex_head, &head, kc));
 	KC__STORE(&kc->kc_word, word);
 	exec_wake_if_idle(ex);
+	producer_leave(r, prev);
 	return 0;
 }
 
@@ -278,13 +316,18 @@ int
 kc__exec_timer_arm(struct kc_executor *ex, struct kc *kc, uint64_t ns,
     void *obj, int status)
 {
+	struct kc__runner *r = kc__runner_get();
+	struct kc_executor *prev;
 	uint64_t now = kc__now(), w, deadline;
 	bool newmin;
 
 	deadline = ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + ns;
+	/* The lock orders the mark before the timer can fire. */
+	prev = producer_enter(r, ex);
 	kc__lock(&ex->ex_tlock);
 	if (ex->ex_tclosed) {
 		kc__unlock(&ex->ex_tlock);
+		producer_leave(r, prev);
 		return -ESHUTDOWN;
 	}
 	for (;;) {
@@ -299,6 +342,7 @@ kc__exec_timer_arm(struct kc_executor *ex, struct kc *kc, uint64_t ns,
 		}
 		if (KC__LOC(w) != KC__LOC_NONE) {
 			kc__unlock(&ex->ex_tlock);
+			producer_leave(r, prev);
 			return -EBUSY;
 		}
 		if (KC__CAS(&kc->kc_word, &w, KC__LOC_TIMER | KC__ARMED))
@@ -317,6 +361,7 @@ kc__exec_timer_arm(struct kc_executor *ex, struct kc *kc, uint64_t ns,
 	kc__unlock(&ex->ex_tlock);
 	if (newmin)
 		exec_wake_if_idle(ex);
+	producer_leave(r, prev);
 	return 0;
 }
 
@@ -528,11 +573,8 @@ soft_control(struct kc_executor *ex, uint32_t ctl)
 		ctl_reply(ex, 0);
 		return true;
 	case CTL_DRAIN:
-	case CTL_DESTROY:
 		if (ex->ex_local != NULL || !exec_try_close(ex)) {
 			/* Timers still armed, or work just arrived. */
-			if (ctl == CTL_DESTROY)
-				ctl_reply(ex, -EBUSY);
 			return false;	/* a drain runs it, or waits */
 		}
 		ex->ex_handback = NULL;
@@ -651,10 +693,6 @@ soft_main(void *arg)
 	pthread_setname_np(pthread_self(), ex->ex_name);
 	kc__trace_thread_named();
 	for (;;) {
-		/* Destroy is answered before any more work runs. */
-		if (KC__UNLIKELY(KC__LOAD(&ex->ex_ctl) == CTL_DESTROY) &&
-		    soft_control(ex, CTL_DESTROY))
-			goto out;
 		if (soft_batch(ex, r, wk) > 0) {
 			timers_fire(ex, wk);
 			if (KC__LOAD(&ex->ex_ctl) == CTL_HANDBACK)
@@ -690,6 +728,7 @@ soft_main(void *arg)
 out:
 	r->r_exec = NULL;
 	r->r_stats = NULL;
+	exec_exit(ex);
 	return NULL;
 }
 
@@ -752,54 +791,6 @@ pool_control(struct kc_executor *ex, uint32_t ctl)
 	return true;
 }
 
-/*
- * True if a thread of ex is inside a continuation now: its runner has one
- * published (from before the call until the kc is idle again, which is
- * what a caller that waited for its continuation saw).
- */
-static bool
-exec_running(struct kc_executor *ex)
-{
-	struct kc__runner *r;
-	unsigned i;
-
-	for (i = 0; i < ex->ex_nthreads; i++) {
-		r = KC__LOAD(&ex->ex_workers[i].w_runner);
-		if (r != NULL && KC__LOAD(&r->r_stack[0]) != 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * Destroy's check for a pool, made by the requesting thread under the pool
- * mutex, because every worker may be blocked in a continuation.  0: closed.
- * A worker counted in ex_nbusy that is in no continuation has returned from
- * one and is on its way back to this mutex: wait for it (it needs only the
- * mutex), or a destroy just after the last continuation returned would say
- * -EBUSY for work that has finished.  A worker in a continuation makes the
- * pool busy at once.
- */
-static int
-pool_close_if_idle(struct kc_executor *ex)
-{
-	int rc = -EBUSY;
-
-	KC__OWNED(&ex->ex_ctl_mtx);
-	kc__mtx_lock(&ex->ex_mtx);
-	while (ex->ex_nbusy > 0 && !exec_running(ex)) {
-		kc__mtx_unlock(&ex->ex_mtx);
-		sched_yield();
-		kc__mtx_lock(&ex->ex_mtx);
-	}
-	if (ex->ex_nbusy == 0 && ex->ex_local == NULL && exec_try_close(ex)) {
-		pthread_cond_broadcast(&ex->ex_cond);
-		rc = 0;
-	}
-	kc__mtx_unlock(&ex->ex_mtx);
-	return rc;
-}
-
 static void *
 pool_main(void *arg)
 {
@@ -851,6 +842,7 @@ pool_main(void *arg)
 	kc__mtx_unlock(&ex->ex_mtx);
 	r->r_exec = NULL;
 	r->r_stats = NULL;
+	exec_exit(ex);
 	return NULL;
 }
 
@@ -908,6 +900,7 @@ kc_executor_create(struct kc_executor **exp, const struct kc_executor_attr *attr
 	ex->ex_tnext = UINT64_MAX;
 	ex->ex_idle = 1;
 	ex->ex_en.en_epfd = ex->ex_en.en_wakefd = -1;
+	ex->ex_live = n;
 	if (attr->kind == KC_EXEC_SOFT &&
 	    (err = kc__engine_init(&ex->ex_en, ex, true)) != 0) {
 		free(ex);
@@ -937,37 +930,17 @@ kc_executor_create(struct kc_executor **exp, const struct kc_executor_attr *attr
 		/* Nothing can be queued yet: stop the threads that started. */
 		ex->ex_nthreads = i;
 		kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL);
-		kc_executor_destroy(ex);
+		exec_free(ex);
 		return -EAGAIN;
 	}
 	*exp = ex;
 	return 0;
 }
 
-/*
- * A soft executor that has just returned from its last continuation is
- * between batches (timers, its kqueue) for a moment before it says it is
- * idle: wait that moment out, so that destroy right after a run does not
- * fail.  A continuation running (exec_running) or new work ends the wait at
- * once; outside continuations the executor's loop only moves due timers
- * and polls with no timeout, so the wait is short.  (A bounded count of
- * yields, as before, ran out on a loaded machine before the executor got a
- * time slice, and destroy then said -EBUSY for work that had finished.)
- */
+/* Post a control request: the consumer acts on it when it is idle. */
 static void
-soft_settle(struct kc_executor *ex)
+exec_post(struct kc_executor *ex, uint32_t ctl)
 {
-	while (!KC__LOAD(&ex->ex_idle) && KC__LOAD(&ex->ex_head) == NULL &&
-	    !exec_running(ex))
-		sched_yield();
-}
-
-/* Post a control request and wait for the consumer's answer. */
-static int
-exec_request(struct kc_executor *ex, uint32_t ctl)
-{
-	KC__OWNED(&ex->ex_ctl_mtx);
-	KC__DASSERT(!kc__on_exec(ex));
 	KC__STORE(&ex->ex_ctl_done, 0);
 	KC__STORE(&ex->ex_ctl, ctl);
 	if (ex->ex_kind == KC_EXEC_SOFT) {
@@ -977,6 +950,15 @@ exec_request(struct kc_executor *ex, uint32_t ctl)
 		pthread_cond_broadcast(&ex->ex_cond);
 		kc__mtx_unlock(&ex->ex_mtx);
 	}
+}
+
+/* Post a control request and wait for the consumer's answer. */
+static int
+exec_request(struct kc_executor *ex, uint32_t ctl)
+{
+	KC__OWNED(&ex->ex_ctl_mtx);
+	KC__DASSERT(!kc__on_exec(ex));
+	exec_post(ex, ctl);
 	while (KC__LOAD(&ex->ex_ctl_done) == 0)
 		kc__futex_wait(&ex->ex_ctl_done, 0, 0);
 	return ex->ex_ctl_rc;
@@ -989,13 +971,116 @@ exec_join(struct kc_executor *ex)
 
 	for (i = 0; i < ex->ex_nthreads; i++)
 		pthread_join(ex->ex_workers[i].w_thread, NULL);
-	ex->ex_stopped = true;
+}
+
+/*
+ * The executor's end: its threads are joined and nothing is queued.  It
+ * is freed, then the close's done is triggered.
+ */
+static void
+exec_free(struct kc_executor *ex)
+{
+	struct kc *done = ex->ex_done;
+	uintptr_t name = (uintptr_t)ex;
+
+	KC__ASSERT(ex->ex_local == NULL && ex->ex_timers.h_root == NULL);
+	kc__runners_quiesce(ex);
+	if (ex->ex_soft)
+		kc__engine_fini(&ex->ex_en);
+	pthread_mutex_destroy(&ex->ex_ctl_mtx);
+	pthread_mutex_destroy(&ex->ex_mtx);
+	pthread_cond_destroy(&ex->ex_cond);
+	free(ex);
+	kc__close_done(done, name);
+}
+
+/*
+ * The reaper: one library thread, started by the first close that has to
+ * stop an executor's threads itself, and kept.  A thread cannot join
+ * itself, and the caller of a close must not wait, so the last thread of a
+ * closed executor hands it here; the reaper joins the threads (they have
+ * returned, so the joins are short), frees the executor and triggers the
+ * close's done from this plain thread.
+ */
+static pthread_mutex_t reap_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reap_cond = PTHREAD_COND_INITIALIZER;
+static struct kc_executor *reap_list;	/* under reap_mtx */
+static bool reap_started;		/* under reap_mtx */
+
+static void *
+reaper_main(void *arg)
+{
+	struct kc_executor *ex;
+
+	(void)arg;
+	pthread_setname_np(pthread_self(), "kc-reaper");
+	kc__mtx_lock(&reap_mtx);
+	for (;;) {
+		while ((ex = reap_list) == NULL)
+			kc__cond_wait(&reap_cond, &reap_mtx);
+		reap_list = ex->ex_reapnext;
+		kc__mtx_unlock(&reap_mtx);
+		exec_join(ex);
+		exec_free(ex);
+		kc__mtx_lock(&reap_mtx);
+	}
+	return NULL;
+}
+
+/* Start the reaper if it is not running yet: 0 or -EAGAIN. */
+static int
+reaper_start(void)
+{
+	pthread_attr_t at;
+	pthread_t t;
+	sigset_t all, old;
+	int err = 0;
+
+	kc__mtx_lock(&reap_mtx);
+	if (!reap_started) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		err = pthread_create(&t, &at, reaper_main, NULL);
+		pthread_attr_destroy(&at);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		reap_started = err == 0;
+	}
+	kc__mtx_unlock(&reap_mtx);
+	return err == 0 ? 0 : -EAGAIN;
+}
+
+/*
+ * One party of a closing executor lets go: each of its threads as it
+ * exits, and the close once it has posted its request.  The last hands the
+ * executor to the reaper.
+ */
+static void
+exec_let_go(struct kc_executor *ex)
+{
+	if (__atomic_sub_fetch(&ex->ex_live, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	kc__mtx_lock(&reap_mtx);
+	ex->ex_reapnext = reap_list;
+	reap_list = ex;
+	pthread_cond_signal(&reap_cond);
+	kc__mtx_unlock(&reap_mtx);
+}
+
+/* A thread of ex is about to exit; nothing of it runs any more. */
+static void
+exec_exit(struct kc_executor *ex)
+{
+	if (KC__LOAD(&ex->ex_reap))
+		exec_let_go(ex);
 }
 
 int
 kc_executor_shutdown(struct kc_executor *ex, int how, struct kc **handback)
 {
-	int rc;
+	bool fin;
+	int rc = 0;
 
 	if (ex == NULL || (how != KC_SHUTDOWN_DRAIN &&
 	    how != KC_SHUTDOWN_HANDBACK) ||
@@ -1010,60 +1095,71 @@ kc_executor_shutdown(struct kc_executor *ex, int how, struct kc **handback)
 		kc__mtx_unlock(&ex->ex_ctl_mtx);
 		return -EALREADY;
 	}
-	if (ex->ex_nthreads == 0) {
-		ex->ex_stopped = true;
+	kc__lock(&ex->ex_llock);
+	if (ex->ex_closing) {
+		/* Closing already: its own drain stops the threads. */
+		kc__unlock(&ex->ex_llock);
 		kc__mtx_unlock(&ex->ex_ctl_mtx);
-		return 0;
+		return -EALREADY;
 	}
-	rc = exec_request(ex, how == KC_SHUTDOWN_DRAIN ? CTL_DRAIN :
-	    CTL_HANDBACK);
-	exec_join(ex);
-	if (handback != NULL)
-		*handback = ex->ex_handback;
-	ex->ex_handback = NULL;
+	ex->ex_shutting = true;
+	kc__unlock(&ex->ex_llock);
+	if (ex->ex_nthreads > 0) {
+		rc = exec_request(ex, how == KC_SHUTDOWN_DRAIN ? CTL_DRAIN :
+		    CTL_HANDBACK);
+		exec_join(ex);
+		if (handback != NULL)
+			*handback = ex->ex_handback;
+		ex->ex_handback = NULL;
+	}
+	/* A close that came meanwhile left the end to this call. */
+	kc__lock(&ex->ex_llock);
+	ex->ex_stopped = true;
+	ex->ex_shutting = false;
+	fin = ex->ex_closing;
+	kc__unlock(&ex->ex_llock);
 	kc__mtx_unlock(&ex->ex_ctl_mtx);
+	if (fin)
+		exec_free(ex);
 	return rc;
 }
 
 int
-kc_executor_destroy(struct kc_executor *ex)
+kc_executor_close(struct kc_executor *ex, struct kc *done)
 {
+	bool now = false, stop = false;
 	int rc;
 
-	if (ex == NULL)
+	if (ex == NULL || (done != NULL && done->kc_exec == ex))
 		return -EINVAL;
-	if (kc__on_exec(ex))
-		return -EDEADLK;
-	if (in_continuation())
-		return -EPERM;
-	kc__mtx_lock(&ex->ex_ctl_mtx);
-	if (!ex->ex_stopped && ex->ex_nthreads > 0) {
-		/*
-		 * Never wait for running work: a soft executor that is not idle
-		 * is busy now; a pool is judged here, under its mutex, since
-		 * all its workers may be blocked in continuations.
-		 */
-		if (ex->ex_soft) {
-			soft_settle(ex);
-			rc = KC__LOAD(&ex->ex_head) == NULL &&
-			    KC__LOAD(&ex->ex_idle) ?
-			    exec_request(ex, CTL_DESTROY) : -EBUSY;
-		} else
-			rc = pool_close_if_idle(ex);
-		if (rc < 0) {
-			kc__mtx_unlock(&ex->ex_ctl_mtx);
-			return rc;
-		}
-		exec_join(ex);
+	kc__lock(&ex->ex_llock);
+	if (ex->ex_closing) {
+		kc__unlock(&ex->ex_llock);
+		return -EBADF;
 	}
-	kc__mtx_unlock(&ex->ex_ctl_mtx);
-	KC__ASSERT(ex->ex_local == NULL && ex->ex_timers.h_root == NULL);
-	if (ex->ex_soft)
-		kc__engine_fini(&ex->ex_en);
-	pthread_mutex_destroy(&ex->ex_ctl_mtx);
-	pthread_mutex_destroy(&ex->ex_mtx);
-	pthread_cond_destroy(&ex->ex_cond);
-	free(ex);
+	if (!ex->ex_stopped && !ex->ex_shutting &&
+	    (rc = reaper_start()) != 0) {
+		kc__unlock(&ex->ex_llock);
+		return rc;
+	}
+	ex->ex_closing = true;
+	ex->ex_done = done;
+	if (ex->ex_stopped)
+		now = true;		/* shut down: its threads are joined */
+	else if (!ex->ex_shutting)
+		stop = true;		/* else the shutdown ends it */
+	if (stop) {
+		/* Held until the request is posted: ex stays till then. */
+		KC__ADD(&ex->ex_live, 1);
+		KC__STORE(&ex->ex_reap, true);
+	}
+	kc__unlock(&ex->ex_llock);
+	if (now) {
+		exec_free(ex);
+	} else if (stop) {
+		exec_post(ex, CTL_DRAIN);
+		exec_let_go(ex);
+	}
 	return 0;
 }
 

@@ -134,6 +134,8 @@ struct kc__runner {
 	uint32_t		 r_count;	/* kc_coalesced() of the innermost run */
 	unsigned		 r_index;	/* small, unique among live threads */
 	struct kc_executor	*r_exec;	/* executor this thread serves, or NULL */
+	struct kc_executor	*r_pushing;	/* queueing work on it: see
+						   kc__runners_quiesce() */
 	struct kc_executor_stats *r_stats;	/* its counters, or NULL */
 	struct kc__runner	*r_all;		/* every runner ever made */
 	struct kc__runner	*r_free;	/* free list link */
@@ -190,6 +192,30 @@ bool	kc__exec_unlink_here(struct kc_executor *ex, struct kc *kc);
  * when too deep for an immediate one.
  */
 int	kc__trigger_inline(struct kc *kc, void *obj, int status);
+
+/*
+ * The one lifetime rule's last step: trigger a close's done (if any) with
+ * obj = the address the object had, its memory already freed.  The
+ * address is only a name now and is never dereferenced; it is passed
+ * through an empty asm so that the compiler does not take the call for a
+ * use of the freed memory.
+ */
+static inline void
+kc__close_done(struct kc *done, uintptr_t name)
+{
+	__asm__("" : "+r"(name));
+	if (done != NULL)
+		(void)kc_run(done, (void *)name, 0);
+}
+
+/*
+ * Wait until no thread is still touching ex after queueing work on it (its
+ * runner's r_pushing names ex from before its push until after the
+ * wake-up).  The work may be what closes ex, so ex's memory waits for
+ * this.  Every push that got in happened before the queue closed, and so
+ * before the caller's join: its mark is seen, and waited for.
+ */
+void	kc__runners_quiesce(const struct kc_executor *ex);
 
 /* Message ports: what an executor is, and whom it waits on (kc_msg_do). */
 bool	kc__exec_soft(const struct kc_executor *ex);

@@ -8,6 +8,7 @@
  * continuation) and are never freed.
  */
 #include <linux/futex.h>
+#include <sched.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <string.h>
@@ -226,6 +227,17 @@ kc__wait_not_running(const struct kc *kc)
 			    0);
 		}
 	}
+}
+
+void
+kc__runners_quiesce(const struct kc_executor *ex)
+{
+	struct kc__runner *r;
+
+	for (r = KC__LOAD(&kc__runners); r != NULL; r = r->r_all)
+		while (r != kc__self &&
+		    __atomic_load_n(&r->r_pushing, __ATOMIC_ACQUIRE) == ex)
+			sched_yield();
 }
 
 struct kc_executor *

@@ -134,6 +134,43 @@ sched_trigger(struct kc_port *p)
 }
 
 /*
+ * The port's end, under its lock, which it lets go: the port is closed and
+ * no drain is pending or running but the caller's, so nothing of the
+ * library touches it again.  Its close's done is triggered last; from
+ * there the storage is the caller's.
+ */
+static void
+port_end(struct kc_port *p)
+{
+	struct kc *done = p->p_done;
+
+	KC__OWNED(&p->p_lock);
+	KC__DASSERT(pf_get(p) & P_CLOSED);
+	p->p_done = NULL;
+	p->p_magic = 0;
+	__atomic_store_n(&p->p_flags, P_CLOSED, __ATOMIC_RELEASE);
+	kc__unlock(&p->p_lock);
+	if (done != NULL)
+		(void)kc_run(done, p, 0);
+}
+
+/*
+ * Under the port's lock, which it lets go: the drain that was triggered
+ * will not run (its executor is shut down).  A close that came meanwhile
+ * left the port's end to that drain: it ends here instead.
+ */
+static void
+sched_release(struct kc_port *p)
+{
+	KC__OWNED(&p->p_lock);
+	pf_clear(p, P_SCHED);
+	if (pf_get(p) & P_CLOSED)
+		port_end(p);
+	else
+		kc__unlock(&p->p_lock);
+}
+
+/*
  * The message is replied and no notice is out: give it back to its sender.
  * After the state word reads 0 the sender may reuse the message, so
  * everything needed is read before.
@@ -274,26 +311,32 @@ notice_run(struct kc_port *p, struct kc_msg *m, bool call)
 		complete(m);
 }
 
+/*
+ * The port's drain, on its executor: hands queued messages to the port's
+ * function, and ends a closed port (port_end()) when it finds it closed,
+ * which a close that saw it triggered counts on.
+ */
 static void
 port_drain(void *obj, void *env, int status)
 {
 	struct kc_port *p = obj;
-	uint32_t gone = 0;
 	int n;
 
 	(void)env;
 	(void)status;
 	KC__ON_EXEC(p->p_exec);
-	__atomic_store_n(&p->p_gone, &gone, __ATOMIC_RELEASE);
 	for (n = 0; n < DRAIN_BATCH; n++) {
 		struct kc_msg *m;
 		uint32_t st;
 
 		kc__lock(&p->p_lock);
+		if (pf_get(p) & P_CLOSED) {
+			port_end(p);
+			return;
+		}
 		m = p->p_head;
 		if (m == NULL) {
 			pf_clear(p, P_SCHED);
-			__atomic_store_n(&p->p_gone, NULL, __ATOMIC_RELEASE);
 			kc__unlock(&p->p_lock);
 			return;
 		}
@@ -312,41 +355,41 @@ port_drain(void *obj, void *env, int status)
 			kc__unlock(&p->p_lock);
 			notice_run(p, m, true);
 		}
-		if (__atomic_load_n(&gone, __ATOMIC_ACQUIRE))
-			return;		/* destroyed under us: do not touch it */
 	}
-	__atomic_store_n(&p->p_gone, NULL, __ATOMIC_RELEASE);
 	/* More may wait: let the executor run other work first. */
 	if (sched_trigger(p) != 0) {
 		kc__lock(&p->p_lock);
-		pf_clear(p, P_SCHED);
-		kc__unlock(&p->p_lock);
+		sched_release(p);
 	}
 }
 
+/*
+ * Close: no message gets in any more, and the queued ones are replied
+ * -ESHUTDOWN here.  The port ends (port_end(), which triggers done) in
+ * its drain, on its executor: the drain already triggered or running when
+ * it finds the port closed, or one triggered here.  So done never runs
+ * while the port's function runs, and a close from inside the function
+ * returns to it with the port intact.  Only when the executor is shut
+ * down, and so will run nothing of the port again, does it end here.
+ */
 int
-kc_port_destroy(struct kc_port *port)
+kc_port_close(struct kc_port *port, struct kc *done)
 {
 	struct kc_msg *m, *next;
-	int n = 0;
+	bool kick;
 
 	if (!port_valid(port) || !(pf_get(port) & P_LIVE))
 		return -EINVAL;
 	kc__lock(&port->p_lock);
 	if (pf_get(port) & P_CLOSED) {
 		kc__unlock(&port->p_lock);
-		return -EINVAL;
+		return -EBADF;
 	}
 	pf_set(port, P_CLOSED);
+	port->p_done = done;
 	m = port->p_head;
 	port->p_head = port->p_tail = NULL;
-	{
-		uint32_t *gone = __atomic_load_n(&port->p_gone,
-		    __ATOMIC_ACQUIRE);
-
-		if (gone != NULL)
-			__atomic_store_n(gone, 1u, __ATOMIC_RELEASE);
-	}
+	kick = sched_locked(port);
 	kc__unlock(&port->p_lock);
 
 	for (; m != NULL; m = next) {
@@ -359,16 +402,15 @@ kc_port_destroy(struct kc_port *port)
 			    (st & ~MS_QUEUED) | MS_HAND))
 				;
 			(void)reply(m, -ESHUTDOWN);
-			n++;
 		} else {
 			notice_run(port, m, false);
 		}
 	}
-	/* Wait out a drain running elsewhere; from inside it, just cancel. */
-	(void)kc_cancel_sync(&port->p_kc);
-	__atomic_store_n(&port->p_flags, 0u, __ATOMIC_RELEASE);
-	port->p_magic = 0;
-	return n;
+	if (kick && sched_trigger(port) != 0) {
+		kc__lock(&port->p_lock);
+		sched_release(port);
+	}
+	return 0;
 }
 
 int
@@ -429,17 +471,16 @@ enqueue(struct kc_port *p, struct kc_msg *m, uint32_t from, uint32_t sync)
 	if (kick && (r = sched_trigger(p)) != 0) {
 		/* The executor is shut down: take it back. */
 		kc__lock(&p->p_lock);
-		pf_clear(p, P_SCHED);
 		st = __atomic_load_n(&m->m_state, __ATOMIC_ACQUIRE);
 		if (st & MS_QUEUED) {
 			list_remove(p, m);
 			while (!KC__CAS(&m->m_state, &st,
 			    (from & ~MS_WAITING) | (st & MS_WAITING)))
 				;
-			kc__unlock(&p->p_lock);
+			sched_release(p);
 			return r;
 		}
-		kc__unlock(&p->p_lock);
+		sched_release(p);
 	}
 	return 0;
 }
@@ -700,11 +741,16 @@ kc_msg_abort(struct kc_msg *msg)
 	kick = sched_locked(p);
 	kc__unlock(&p->p_lock);
 	if (kick && sched_trigger(p) != 0) {
+		bool closed;
+
 		kc__lock(&p->p_lock);
-		pf_clear(p, P_SCHED);
-		list_remove(p, msg);
-		kc__unlock(&p->p_lock);
-		notice_run(p, msg, false);
+		/* A close meanwhile took the notice off and ran it. */
+		closed = (pf_get(p) & P_CLOSED) != 0;
+		if (!closed)
+			list_remove(p, msg);
+		sched_release(p);
+		if (!closed)
+			notice_run(p, msg, false);
 	}
 	return 0;
 }

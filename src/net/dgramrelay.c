@@ -28,10 +28,9 @@
 #include "core/siphash.h"
 #include "net/sockhook.h"
 #include "net/splice_int.h"
-#include <kcont/splice.h>
+#include <kcont/dgramrelay.h>
 
 #define RELAY_MAGIC	((uintptr_t)0x6b6364677272656cull)
-#define MAX_MIRRORS	16u
 #define DEF_IDLE	(60ull * 1000000000ull)
 #define DEF_MAX		4096u
 #define SWEEP_MIN	(50ull * 1000000ull)	/* the least between sweeps */
@@ -46,8 +45,8 @@ struct session {
 	uint64_t		 s_last;	/* ns of the last datagram */
 	struct kc_socket	*s_up;
 	int			 s_upfd;
-	struct kc_socket	*s_m[MAX_MIRRORS];
-	int			 s_mfd[MAX_MIRRORS];
+	struct kc_socket	*s_m[KC_SPLICE_MIRRORS_MAX];
+	int			 s_mfd[KC_SPLICE_MIRRORS_MAX];
 };
 
 struct kc_dgram_relay {
@@ -56,7 +55,7 @@ struct kc_dgram_relay {
 	struct kc_socket	*r_lis;
 	int			 r_lfd;
 	struct kc_sockaddr	 r_up;
-	struct kc_sockaddr	 r_mir[MAX_MIRRORS];
+	struct kc_sockaddr	 r_mir[KC_SPLICE_MIRRORS_MAX];
 	struct kc_dgram_relay_attr r_attr;
 	struct session		**r_tab;
 	unsigned		 r_tabsz;	/* a power of two */
@@ -66,7 +65,8 @@ struct kc_dgram_relay {
 	struct kc		 r_sweepkc;
 	struct kc		 r_stopkc;
 	uint64_t		 r_period;
-	uint32_t		 r_stopped;	/* futex word: 1 when let go */
+	uint32_t		 r_closed;	/* atomic: kc_dgram_relay_close() */
+	struct kc		*r_cdone;	/* ... its done */
 	unsigned		 r_count;	/* sessions, for the cap */
 	bool			 r_stopping;
 };
@@ -196,7 +196,7 @@ sock_drop(struct kc_socket *s)
 	if (s == NULL)
 		return;
 	(void)kc__socket_hook(s, NULL, NULL);
-	(void)kc_socket_close(s);
+	(void)kc_socket_close(s, NULL);
 }
 
 static void
@@ -238,7 +238,7 @@ sess_sock(struct kc_dgram_relay *r, struct session *s,
 	if ((e = kc_socket_adopt(&k, r->r_owner, fd, NULL)) != 0)
 		return e;
 	if ((e = kc__socket_hook(k, sess_hook, s)) != 0) {
-		(void)kc_socket_close(k);
+		(void)kc_socket_close(k, NULL);
 		return e;
 	}
 	*sp = k;
@@ -605,6 +605,25 @@ stop_local(struct kc_dgram_relay *r)
 	r->r_lis = NULL;
 }
 
+/* Stopped: nothing of the owner's refers to r any more; it goes. */
+static void
+relay_free(struct kc_dgram_relay *r)
+{
+	struct kc *cdone = r->r_cdone;
+	uintptr_t name = (uintptr_t)r;
+
+	(void)kc_cancel_sync(&r->r_startkc);
+	(void)kc_cancel_sync(&r->r_sweepkc);
+	r->r_magic = 0;
+	free(r->r_tab);
+	free(r);
+	kc__close_done(cdone, name);
+}
+
+/*
+ * The close, on the owner: always queued, so that it never frees the
+ * relay under one of its own hooks or callbacks.
+ */
 static void
 stop_fn(void *obj, void *env, int status)
 {
@@ -614,8 +633,7 @@ stop_fn(void *obj, void *env, int status)
 	(void)obj;
 	(void)status;
 	stop_local(r);
-	__atomic_store_n(&r->r_stopped, 1, __ATOMIC_RELEASE);
-	kc__futex_wake(&r->r_stopped, 1);
+	relay_free(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -637,7 +655,7 @@ kc_dgram_relay_create(struct kc_dgram_relay **rp, struct kc_socket *listener,
 	    !kc__exec_soft(owner) || kc__socket_type(listener) != SOCK_DGRAM ||
 	    (kc_socket_state(listener) & KC_SS_CLOSED))
 		return -EINVAL;
-	if (attr != NULL && (attr->nmirrors > MAX_MIRRORS ||
+	if (attr != NULL && (attr->nmirrors > KC_SPLICE_MIRRORS_MAX ||
 	    (attr->nmirrors > 0 && attr->mirrors == NULL)))
 		return -EINVAL;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -696,29 +714,22 @@ kc_dgram_relay_stats(const struct kc_dgram_relay *r,
 }
 
 int
-kc_dgram_relay_destroy(struct kc_dgram_relay *r)
+kc_dgram_relay_close(struct kc_dgram_relay *r, struct kc *done)
 {
 	if (!relay_valid(r))
 		return -EINVAL;
-	if (kc_executor_current() == r->r_owner) {
-		stop_local(r);
-	} else if (kc_defer(&r->r_stopkc, NULL, 0) == 0) {
-		while (__atomic_load_n(&r->r_stopped, __ATOMIC_ACQUIRE) == 0)
-			(void)kc__futex_wait(&r->r_stopped, 0, 0);
-	} else {
-		/*
-		 * The owner refuses work: shut down.  Once it has stopped (a
-		 * shutdown in progress is waited for), nothing of it runs any
-		 * more and this thread may do its part.
-		 */
-		(void)kc__exec_stopped(r->r_owner);
-		stop_local(r);
-	}
-	(void)kc_cancel_sync(&r->r_startkc);
-	(void)kc_cancel_sync(&r->r_sweepkc);
-	(void)kc_cancel_sync(&r->r_stopkc);
-	r->r_magic = 0;
-	free(r->r_tab);
-	free(r);
+	if (__atomic_exchange_n(&r->r_closed, 1u, __ATOMIC_ACQ_REL) != 0)
+		return -EBADF;
+	r->r_cdone = done;
+	if (kc_defer(&r->r_stopkc, NULL, 0) == 0)
+		return 0;
+	/*
+	 * The owner refuses work: shut down.  Once it has stopped (a shutdown
+	 * in progress is waited for), nothing of it runs any more and this
+	 * thread does the owner's part.
+	 */
+	(void)kc__exec_stopped(r->r_owner);
+	stop_local(r);
+	relay_free(r);
 	return 0;
 }

@@ -8,14 +8,22 @@
  * other program of the same user.  The pools of a process therefore keep,
  * between them, to half of that limit; when a pipe cannot be had within it
  * (or the kernel refuses), the caller copies and the fall-back is counted.
+ *
+ * kc_pipe_stats() names the executor whose pool it reads, and may be called
+ * from any thread: each pool is on a list by executor (under pools_mtx,
+ * which a thread takes when its pool is first used and when it exits), and
+ * its counters are written by the owner with relaxed atomic stores and read
+ * with relaxed atomic loads, each on its own (a snapshot, not one instant).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "core/lockdebug.h"
 #include "kqueue/kqapi.h"
 #include "net/pipe.h"
 #include <kcont/splice.h>
@@ -23,16 +31,22 @@
 #define MIN_PIPE	(64u * 1024u)
 #define IDLE_MAX	16u
 
+/* The counters are the owner's to write, anyone's to read (atomic). */
 struct pool {
 	struct kc__list	 idle;		/* newest first */
 	unsigned	 nidle;
 	unsigned	 lent;
+	size_t		 size;		/* of the newest idle pipe, or 0 */
 	uint64_t	 fallbacks;
 	uint64_t	 created;
 	bool		 keyed;
+	struct kc_executor *ex;		/* whose pool (NULL: a plain thread) */
+	struct kc__link	 link;		/* on pools, once keyed */
 };
 
 static __thread struct pool pool;
+static struct kc__list pools;		/* every keyed pool, under pools_mtx */
+static pthread_mutex_t pools_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t pool_key;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static size_t pipe_max;		/* bytes */
@@ -64,13 +78,29 @@ pipe_close(struct kc__pipe *p)
 	free(p);
 }
 
-/* The thread ends: its idle pipes go. */
+#define POOL_SET(field, v)	__atomic_store_n(&pool.field, (v), __ATOMIC_RELAXED)
+#define POOL_GET(p, field)	__atomic_load_n(&(p)->field, __ATOMIC_RELAXED)
+
+/* The newest idle pipe's size, for kc_pipe_stats(). */
+static void
+pool_note_size(void)
+{
+	struct kc__pipe *p = KC__LIST_FIRST(&pool.idle, struct kc__pipe,
+	    p_link);
+
+	POOL_SET(size, p != NULL ? p->p_size : 0);
+}
+
+/* The thread ends: its pool leaves the list, and its idle pipes go. */
 static void
 pool_exit(void *arg)
 {
 	struct kc__link *lk;
 
 	(void)arg;
+	kc__mtx_lock(&pools_mtx);
+	kc__list_remove(&pools, &pool.link);
+	kc__mtx_unlock(&pools_mtx);
 	while ((lk = kc__list_pop_head(&pool.idle)) != NULL)
 		pipe_close(KC__LIST_ITEM(lk, struct kc__pipe, p_link));
 	pool.nidle = 0;
@@ -155,7 +185,7 @@ ok:
 	p->p_rd = fds[0];
 	p->p_wr = fds[1];
 	p->p_size = size;
-	pool.created++;
+	POOL_SET(created, pool.created + 1);
 	return p;
 }
 
@@ -169,6 +199,10 @@ kc__pipe_get(size_t want)
 		/* Any non-NULL value: the destructor runs at thread exit. */
 		(void)pthread_setspecific(pool_key, &pool);
 		pool.keyed = true;
+		pool.ex = kc_executor_current();
+		kc__mtx_lock(&pools_mtx);
+		kc__list_push_head(&pools, &pool.link);
+		kc__mtx_unlock(&pools_mtx);
 	}
 	if (want == 0 || want > pipe_max)
 		want = pipe_max;
@@ -177,12 +211,13 @@ kc__pipe_get(size_t want)
 	if ((p = KC__LIST_FIRST(&pool.idle, struct kc__pipe, p_link)) != NULL &&
 	    p->p_size >= want / 2) {
 		kc__list_remove(&pool.idle, &p->p_link);
-		pool.nidle--;
+		POOL_SET(nidle, pool.nidle - 1);
+		pool_note_size();
 	} else if ((p = pipe_new(want)) == NULL) {
-		pool.fallbacks++;
+		POOL_SET(fallbacks, pool.fallbacks + 1);
 		return NULL;
 	}
-	pool.lent++;
+	POOL_SET(lent, pool.lent + 1);
 	return p;
 }
 
@@ -191,27 +226,42 @@ kc__pipe_put(struct kc__pipe *p, bool empty)
 {
 	if (p == NULL)
 		return;
-	pool.lent--;
+	POOL_SET(lent, pool.lent - 1);
 	if (!empty || pool.nidle >= IDLE_MAX) {
 		pipe_close(p);
 		return;
 	}
 	kc__list_push_head(&pool.idle, &p->p_link);
-	pool.nidle++;
+	POOL_SET(nidle, pool.nidle + 1);
+	pool_note_size();
 }
 
 int
-kc_pipe_stats(struct kc_pipe_stats *st)
+kc_pipe_stats(struct kc_executor *ex, struct kc_pipe_stats *st)
 {
-	if (st == NULL)
+	const struct pool *pl = NULL;
+	struct kc__link *lk;
+	size_t size = 0;
+
+	if (ex == NULL || st == NULL || !kc__exec_soft(ex))
 		return -EINVAL;
 	(void)pthread_once(&pool_once, pool_setup);
-	st->lent = pool.lent;
-	st->idle = pool.nidle;
-	st->pipe_size = !kc__list_empty(&pool.idle) ?
-	    KC__LIST_FIRST(&pool.idle, struct kc__pipe, p_link)->p_size :
-	    pipe_max;
-	st->fallbacks = pool.fallbacks;
-	st->created = pool.created;
+	memset(st, 0, sizeof(*st));
+	kc__mtx_lock(&pools_mtx);
+	for (lk = pools.first; lk != NULL; lk = lk->next) {
+		pl = KC__LIST_ITEM(lk, struct pool, link);
+		if (pl->ex == ex)
+			break;
+		pl = NULL;
+	}
+	if (pl != NULL) {
+		st->lent = POOL_GET(pl, lent);
+		st->idle = POOL_GET(pl, nidle);
+		size = POOL_GET(pl, size);
+		st->fallbacks = POOL_GET(pl, fallbacks);
+		st->created = POOL_GET(pl, created);
+	}
+	kc__mtx_unlock(&pools_mtx);
+	st->pipe_size = size != 0 ? size : pipe_max;
 	return 0;
 }

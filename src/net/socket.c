@@ -99,6 +99,8 @@ struct kc_socket {
 	struct kc		 so_ukc;	/* look at the upcall queues */
 	struct kc		 so_mkc;	/* read on: a batch ended, not the data */
 	struct sreq		*so_closereq;	/* made with the socket: close never fails */
+	struct kc		 so_gone;	/* the port has ended: free the rest */
+	struct kc		*so_done;	/* the close's done, or NULL */
 	struct kc_queue		 so_q[3];	/* READABLE, WRITABLE, CLOSED */
 	struct kc_socket_attr	 so_attr;
 
@@ -134,6 +136,7 @@ struct kc_socket {
 static long sock_live;
 
 static kc_fn linger_fired, upcall_check, read_more;
+static kc_fn sock_gone;
 static kc__esrc_fn sock_event;
 static struct sreq *sreq_new(struct kc_socket *s, enum sop op, struct kc *done);
 static kc_port_fn port_fn;
@@ -218,12 +221,29 @@ dgq_free(struct kc__list *q)
 	}
 }
 
+/*
+ * The last reference is gone.  The socket's port goes first: its drain
+ * may still be running (this is often called from inside it) or be
+ * queued on the owner, so the memory waits for the port's end, which
+ * calls sock_gone() (on the owner, or here when the owner has stopped).
+ */
 static void
 sock_free(struct kc_socket *s)
 {
+	(void)kc_port_close(&s->so_port, &s->so_gone);
+}
+
+/* The port has ended: the rest goes, then the close's done is triggered. */
+static void
+sock_gone(void *obj, void *env, int status)
+{
+	struct kc_socket *s = env;
+	struct kc *done = s->so_done;
+	uintptr_t name = (uintptr_t)s;	/* done's obj: only a name by then */
 	int i;
 
-	(void)kc_port_destroy(&s->so_port);
+	(void)obj;
+	(void)status;
 	(void)kc_cancel_sync(&s->so_linger);
 	(void)kc_cancel_sync(&s->so_ukc);
 	(void)kc_cancel_sync(&s->so_mkc);
@@ -242,6 +262,7 @@ sock_free(struct kc_socket *s)
 	s->so_magic = 0;
 	free(s);
 	__atomic_sub_fetch(&sock_live, 1, __ATOMIC_SEQ_CST);
+	kc__close_done(done, name);
 }
 
 static void
@@ -329,7 +350,7 @@ reply_async(void *obj, void *env, int status)
 			    r->r_new != NULL ? 0 : (status < 0 ? status :
 			    -ECANCELED));
 		else if (r->r_new != NULL)
-			(void)kc_socket_close(r->r_new);
+			(void)kc_socket_close(r->r_new, NULL);
 		break;
 	default:
 		if (r->r_done != NULL)
@@ -482,12 +503,13 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	    s)) != 0 ||
 	    (r = kc_init(&s->so_linger, linger_fired, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_ukc, upcall_check, s, owner, 0)) != 0 ||
-	    (r = kc_init(&s->so_mkc, read_more, s, owner, 0)) != 0) {
+	    (r = kc_init(&s->so_mkc, read_more, s, owner, 0)) != 0 ||
+	    (r = kc_init(&s->so_gone, sock_gone, s, NULL, 0)) != 0) {
 		free(s);
 		return r;
 	}
+	/* On failure below, the port has had no message: nothing to close. */
 	if ((s->so_closereq = sreq_new(s, OP_CLOSE, NULL)) == NULL) {
-		(void)kc_port_destroy(&s->so_port);
 		free(s);
 		return -ENOMEM;
 	}
@@ -510,7 +532,6 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	r = kc__engine_add(en, &s->so_src, fd, SOCK_EV);
 	if (r != 0) {
 		s->so_magic = 0;
-		(void)kc_port_destroy(&s->so_port);
 		free(s->so_scratch);
 		free(s->so_closereq);
 		free(s);
@@ -2001,7 +2022,7 @@ kc_socket_accept(struct kc_socket *s, struct kc_executor *owner,
 }
 
 ssize_t
-kc_socket_read(struct kc_socket *s, struct kc_chain *into, size_t max,
+kc_socket_recv_wait(struct kc_socket *s, struct kc_chain *into, size_t max,
     struct kc_sockaddr *from, uint64_t timeout_ns)
 {
 	struct sreq r;
@@ -2027,7 +2048,7 @@ kc_socket_read(struct kc_socket *s, struct kc_chain *into, size_t max,
 }
 
 ssize_t
-kc_socket_write(struct kc_socket *s, struct kc_chain *chain,
+kc_socket_send_wait(struct kc_socket *s, struct kc_chain *chain,
     const struct kc_sockaddr *to, uint64_t timeout_ns)
 {
 	struct sreq r;
@@ -2152,7 +2173,7 @@ orphan_close(struct kc_socket *s)
 }
 
 int
-kc_socket_close(struct kc_socket *s)
+kc_socket_close(struct kc_socket *s, struct kc *done)
 {
 	struct sreq *r;
 	unsigned st;
@@ -2162,6 +2183,8 @@ kc_socket_close(struct kc_socket *s)
 	st = __atomic_fetch_or(&s->so_state, KC_SS_CLOSED, __ATOMIC_SEQ_CST);
 	if (st & KC_SS_CLOSED)
 		return -EBADF;
+	/* Read where the last reference goes (sock_gone()), after this. */
+	s->so_done = done;
 	if (on_owner(s)) {
 		sock_ref(s);
 		close_local(s);
@@ -2273,7 +2296,7 @@ kc__socket_abort(struct kc_socket *s)
 	/* Nothing is flushed: a reset is what the peer is to see. */
 	kc_chain_free(&s->so_snd);
 	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
-	(void)kc_socket_close(s);
+	(void)kc_socket_close(s, NULL);
 }
 
 uint64_t

@@ -37,7 +37,6 @@
 #include <kcont/splice.h>
 
 #define SPLICE_MAGIC	((uintptr_t)0x6b6373706c696365ull)	/* "kcsplice" */
-#define MAX_MIRRORS	16u
 /*
  * A mirror may lag by up to 1 GiB by default: one that reads at a quarter
  * of the primary's pace is then still whole after a 1 GiB upload (it lags
@@ -125,12 +124,15 @@ struct kc_splice {
 	struct kc_socket	*sp_a;
 	struct kc_socket	*sp_b;
 	struct dir		 sp_dir[2];
-	struct mirror		 sp_m[MAX_MIRRORS];
+	struct mirror		 sp_m[KC_SPLICE_MIRRORS_MAX];
 	unsigned		 sp_nm;
 	bool			 sp_dgram;
 	struct kc_splice_attr	 sp_attr;
 	struct kc_splice_stats	 sp_st;		/* relaxed atomics: read anywhere */
 	struct kc		*sp_done;
+	struct kc		 sp_firekc;	/* runs done on its executor */
+	struct kc		*sp_cdone;	/* the close's done */
+	uint32_t		 sp_life;	/* atomic: SPL_* */
 	struct kc		 sp_startkc;
 	struct kc		 sp_cancelkc;
 	struct kc		 sp_idlekc;
@@ -149,7 +151,13 @@ struct kc_splice {
 	bool			 sp_cancelled;	/* atomic: one cancel queued */
 };
 
+/* sp_life: the two events after which the splice is freed. */
+#define SPL_CLOSING	0x1u	/* kc_splice_close() was called */
+#define SPL_CLOSED	0x2u	/* ... and has set sp_cdone */
+#define SPL_DONE	0x4u	/* done has run (or could not be run) */
+
 static kc_fn start_fn, cancel_fn, idle_fn, half_fn, conn_fn, linger_fn;
+static kc_fn fire_fn;
 static kc__sock_hook_fn hook;
 static void end(struct kc_splice *sp, int status);
 static void mirror_flush(struct kc_splice *sp, struct mirror *m);
@@ -350,16 +358,60 @@ kc__stats_load(void *dst, const void *src, size_t size)
 /* ------------------------------------------------------------------ */
 /* Entering and leaving. */
 
+/*
+ * The splice is freed when both its done has run and it has been closed,
+ * by whichever of the two comes second; then the close's done is
+ * triggered.
+ */
+static void
+splice_free(struct kc_splice *sp)
+{
+	struct kc *cdone = sp->sp_cdone;
+	uintptr_t name = (uintptr_t)sp;
+
+	(void)kc_cancel_sync(&sp->sp_startkc);
+	(void)kc_cancel_sync(&sp->sp_cancelkc);
+	(void)kc_cancel_sync(&sp->sp_idlekc);
+	(void)kc_cancel_sync(&sp->sp_halfkc);
+	(void)kc_cancel_sync(&sp->sp_connkc);
+	(void)kc_cancel_sync(&sp->sp_lingerkc);
+	sp->sp_magic = 0;
+	free(sp);
+	kc__close_done(cdone, name);
+}
+
+/* done has run: free the splice if it is closed already. */
+static void
+done_ran(struct kc_splice *sp)
+{
+	if (__atomic_fetch_or(&sp->sp_life, SPL_DONE, __ATOMIC_ACQ_REL) &
+	    SPL_CLOSED)
+		splice_free(sp);
+}
+
+/*
+ * On done's executor (or inline when it has none): run done there, inline,
+ * so that when kc_run() returns it has run, and a close from inside it
+ * frees the splice only after it has returned.
+ */
+static void
+fire_fn(void *obj, void *env, int status)
+{
+	struct kc_splice *sp = env;
+
+	(void)obj;
+	if (sp->sp_done != NULL)
+		(void)kc_run(sp->sp_done, sp, status);
+	done_ran(sp);
+}
+
 static void
 fire(struct kc_splice *sp)
 {
-	struct kc *done = sp->sp_done;
-	int status = sp->sp_status;
-
 	__atomic_store_n(&sp->sp_fired, true, __ATOMIC_RELEASE);
-	/* sp may be freed by done: nothing after this. */
-	if (done != NULL)
-		(void)kc_run(done, sp, status);
+	/* sp may be freed once this is triggered: nothing after it. */
+	if (kc_run(&sp->sp_firekc, sp, sp->sp_status) != 0)
+		done_ran(sp);	/* done's executor is shut down */
 }
 
 static inline void
@@ -553,7 +605,7 @@ mirror_release(struct kc_splice *sp, struct mirror *m, bool abort)
 	if (abort)
 		kc__socket_abort(s);
 	else
-		(void)kc_socket_close(s);
+		(void)kc_socket_close(s, NULL);
 }
 
 static void
@@ -1441,8 +1493,8 @@ end(struct kc_splice *sp, int status)
 		kc__socket_abort(sp->sp_a);
 		kc__socket_abort(sp->sp_b);
 	} else {
-		(void)kc_socket_close(sp->sp_a);
-		(void)kc_socket_close(sp->sp_b);
+		(void)kc_socket_close(sp->sp_a, NULL);
+		(void)kc_socket_close(sp->sp_b, NULL);
 	}
 	if (sp->sp_busy == 0 && sp->sp_mleft == 0)
 		fire(sp);
@@ -1552,7 +1604,7 @@ static void
 start_fn(void *obj, void *env, int status)
 {
 	struct kc_splice *sp = env;
-	struct kc_socket *all[2 + MAX_MIRRORS];
+	struct kc_socket *all[2 + KC_SPLICE_MIRRORS_MAX];
 	unsigned i, n = 0, st;
 	int k;
 
@@ -1743,7 +1795,7 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 	int type, r;
 
 	if (spp == NULL || a == NULL || b == NULL || a == b ||
-	    nmirrors > MAX_MIRRORS || (nmirrors > 0 && mirrors == NULL))
+	    nmirrors > KC_SPLICE_MIRRORS_MAX || (nmirrors > 0 && mirrors == NULL))
 		return -EINVAL;
 	if ((owner = kc_socket_owner(a)) == NULL || !kc__exec_soft(owner))
 		return -EINVAL;
@@ -1797,7 +1849,9 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 		sp->sp_m[i].m_spfd = -1;
 		kc_chain_init(&sp->sp_m[i].m_back);
 	}
-	if ((r = kc_init(&sp->sp_startkc, start_fn, sp, owner, 0)) != 0 ||
+	if ((r = kc_init(&sp->sp_firekc, fire_fn, sp,
+	    done != NULL ? done->kc_exec : NULL, 0)) != 0 ||
+	    (r = kc_init(&sp->sp_startkc, start_fn, sp, owner, 0)) != 0 ||
 	    (r = kc_init(&sp->sp_cancelkc, cancel_fn, sp, owner, 0)) != 0 ||
 	    (r = kc_init(&sp->sp_idlekc, idle_fn, sp, owner, 0)) != 0 ||
 	    (r = kc_init(&sp->sp_halfkc, half_fn, sp, owner, 0)) != 0 ||
@@ -1846,19 +1900,23 @@ kc_splice_stats(const struct kc_splice *sp, struct kc_splice_stats *st)
 }
 
 int
-kc_splice_free(struct kc_splice *sp)
+kc_splice_close(struct kc_splice *sp, struct kc *done)
 {
+	uint32_t life;
+
 	if (!splice_valid(sp))
 		return -EINVAL;
-	if (!__atomic_load_n(&sp->sp_fired, __ATOMIC_ACQUIRE))
-		return -EBUSY;
-	(void)kc_cancel_sync(&sp->sp_startkc);
-	(void)kc_cancel_sync(&sp->sp_cancelkc);
-	(void)kc_cancel_sync(&sp->sp_idlekc);
-	(void)kc_cancel_sync(&sp->sp_halfkc);
-	(void)kc_cancel_sync(&sp->sp_connkc);
-	(void)kc_cancel_sync(&sp->sp_lingerkc);
-	sp->sp_magic = 0;
-	free(sp);
+	life = __atomic_load_n(&sp->sp_life, __ATOMIC_ACQUIRE);
+	do {
+		if (life & SPL_CLOSING)
+			return -EBADF;
+	} while (!__atomic_compare_exchange_n(&sp->sp_life, &life,
+	    life | SPL_CLOSING, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	sp->sp_cdone = done;
+	/* Still running: stop now (-EALREADY when it has ended). */
+	(void)kc_splice_cancel(sp);
+	if (__atomic_fetch_or(&sp->sp_life, SPL_CLOSED, __ATOMIC_ACQ_REL) &
+	    SPL_DONE)
+		splice_free(sp);
 	return 0;
 }

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <kcont/splice.h>
+
 #define L	"tcp:127.0.0.1:0"
 #define U	"tcp:127.0.0.1:9"
 
@@ -117,12 +119,12 @@ options_bad(void)
 		free(out);
 		free(err);
 	}
-	/* Nine mirrors: one too many. */
+	/* KC_SPLICE_MIRRORS_MAX + 1 mirrors: one too many. */
 	{
-		const char *args[24];
+		const char *args[2 * (KC_SPLICE_MIRRORS_MAX + 1) + 3];
 		size_t n = 0;
 
-		for (i = 0; i < 9; i++) {
+		for (i = 0; i < KC_SPLICE_MIRRORS_MAX + 1; i++) {
 			args[n++] = "-m";
 			args[n++] = "tcp:127.0.0.1:10";
 		}
@@ -130,10 +132,10 @@ options_bad(void)
 		args[n++] = U;
 		args[n] = NULL;
 		rc = it_run(args, 10, &out, &err);
-		IT_CHECKF(rc == 64, "9 mirrors: exit %d, not 64; stderr: %s",
-		    rc, err);
-		IT_CHECKF(one_line(err), "9 mirrors: stderr \"%s\"", err);
-		it_log("9 mirrors -> 64: %.*s", (int)strlen(err) - 1, err);
+		IT_CHECKF(rc == 64,
+		    "too many mirrors: exit %d, not 64; stderr: %s", rc, err);
+		IT_CHECKF(one_line(err), "too many mirrors: stderr \"%s\"", err);
+		it_log("too many mirrors -> 64: %.*s", (int)strlen(err) - 1, err);
 		free(out);
 		free(err);
 	}

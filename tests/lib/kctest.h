@@ -161,13 +161,42 @@ bool	kct_deadman_fired(struct kct_deadman *d);
 bool	kct_deadman_disarm(struct kct_deadman *d);
 
 /*
- * kc_executor_destroy(ex) while gates[0..n) hold all of ex's threads (and
- * perhaps with work queued) must return -EBUSY at once: the executor has work
- * running.  Dead man's switches release the gates after 2 s so that a
- * destroy that waits for them cannot hang the test; that is reported.
+ * kc_executor_close(ex, done) while gates[0..n) hold all of ex's threads
+ * (and perhaps with work queued) must return 0 at once, without waiting
+ * for them; a dead man's switch releases the gates after 2 s so that a
+ * close that waits cannot hang the test, and that is reported.  The
+ * gates are still held when it returns.
  */
-void	kct_check_destroy_busy(struct kc_executor *ex, struct kct_gate *gates,
-	    unsigned n);
+void	kct_check_close_busy(struct kc_executor *ex, struct kct_gate *gates,
+	    unsigned n, struct kc *done);
+
+/* Threads of this process whose name (comm) begins with prefix. */
+unsigned kct_tasks_named(const char *prefix);
+
+/*
+ * A close's done continuation that a plain thread waits for, with the wait
+ * helpers (kcont/wait.h): its function counts its runs, records the thread
+ * and executor it ran on, and fires a queue that a waiter, prepared by
+ * kct_done_init(), sleeps on.  ex is done's executor (NULL: inline).
+ */
+struct kct_done {
+	struct kc		 d_kc;
+	struct kc_queue		 d_q;
+	struct kc_waiter	 d_w;
+	atomic_int		 d_runs;
+	void			*d_obj;
+	int			 d_status;
+	struct kc_executor	*d_ran_on;	/* kc_executor_current() inside */
+	long			 d_sockets;	/* kc_socket_count() inside */
+	pid_t			 d_tid;
+	bool			 d_waited;
+};
+void	kct_done_init(struct kct_done *d, struct kc_executor *ex);
+/*
+ * Wait (bounded) until done has run; check that it ran once, with status 0
+ * and obj, and that it does not run again within a short while.
+ */
+void	kct_done_wait(struct kct_done *d, const void *obj);
 
 /* Block (bounded by timeout_s) until *flag becomes nonzero. */
 void	kct_wait_flag(atomic_int *flag, unsigned timeout_s);

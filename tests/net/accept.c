@@ -60,7 +60,7 @@ run(struct kc_executor **ex, enum nt_kind k, unsigned n)
 		KC_CHECK_PTR_EQ(kc_socket_owner(s), rq[i].ex);
 		KC_CHECK(kc_socket_state(s) & KC_SS_CONNECTED);
 		while (kc_chain_len(&ch) < sizeof(idx))
-			KC_CHECK_GT(kc_socket_read(s, &ch, sizeof(idx), NULL,
+			KC_CHECK_GT(kc_socket_recv_wait(s, &ch, sizeof(idx), NULL,
 			    NT_WAIT_S * KCT_NSEC_PER_SEC), 0);
 		KC_CHECK_EQ(kc_chain_copyout(&ch, 0, &idx, sizeof(idx)),
 		    sizeof(idx));

@@ -227,7 +227,7 @@ creating(struct kc_executor *ex)
 	KC_CHECK_OK(kc_executor_shutdown(dead, KC_SHUTDOWN_DRAIN, NULL));
 	KC_CHECK_EQ(kc_socket_create(&s, dead, AF_INET, SOCK_STREAM, NULL),
 	    -ESHUTDOWN);
-	KC_CHECK_OK(kc_executor_destroy(dead));
+	KC_CHECK_OK(kc_executor_close(dead, NULL));
 
 	/* adopt: not a socket; the call closes the descriptor anyway. */
 	KC_CHECK_OK(pipe2(p, O_CLOEXEC));
@@ -292,13 +292,13 @@ misuse(struct kc_executor *ex, struct kc_executor *other)
 	KC_CHECK_EQ(kc_chain_len(&ch), 3);
 	KC_CHECK_EQ(kc_socket_recv(NULL, &ch, 1, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_socket_upcall(NULL, KC_SO_READABLE, NULL), -EINVAL);
-	KC_CHECK_EQ(kc_socket_read(NULL, &ch, 1, NULL, 0), -EINVAL);
-	KC_CHECK_EQ(kc_socket_write(NULL, &ch, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_socket_recv_wait(NULL, &ch, 1, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_socket_send_wait(NULL, &ch, NULL, 0), -EINVAL);
 	KC_CHECK_EQ(kc_chain_len(&ch), 3);
 	KC_CHECK_EQ(kc_socket_accept_wait(NULL, ex, &ns, 0), -EINVAL);
 	KC_CHECK_EQ(kc_socket_connect_wait(NULL, &a, 0), -EINVAL);
 	KC_CHECK_EQ(kc_socket_shutdown(NULL, SHUT_RDWR), -EINVAL);
-	KC_CHECK_EQ(kc_socket_close(NULL), -EINVAL);
+	KC_CHECK_EQ(kc_socket_close(NULL, NULL), -EINVAL);
 
 	/* NULL arguments on a live, connected socket. */
 	s = nt_pair(ex, NT_TCP4, NULL, true, &peer);
@@ -307,8 +307,8 @@ misuse(struct kc_executor *ex, struct kc_executor *other)
 	KC_CHECK_EQ(kc_socket_connect(s, NULL, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_socket_send(s, NULL, NULL, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_socket_upcall(s, KC_SO_READABLE, NULL), -EINVAL);
-	KC_CHECK_EQ(kc_socket_read(s, NULL, 1, NULL, 0), -EINVAL);
-	KC_CHECK_EQ(kc_socket_write(s, NULL, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_socket_recv_wait(s, NULL, 1, NULL, 0), -EINVAL);
+	KC_CHECK_EQ(kc_socket_send_wait(s, NULL, NULL, 0), -EINVAL);
 	KC_CHECK_EQ(kc_socket_connect_wait(s, NULL, 0), -EINVAL);
 	memset(&t, 0, sizeof(t));
 	t.s = s;
@@ -357,7 +357,7 @@ misuse(struct kc_executor *ex, struct kc_executor *other)
 	KC_CHECK_EQ(kc_chain_len(&ch), 3);
 	KC_CHECK_EQ(kc_chain_copyout(&ch, 0, tmp, 3), 3);
 	KC_CHECK(memcmp(tmp, "abc", 3) == 0);
-	KC_CHECK_EQ(kc_socket_write(u, &ch, NULL, 0), -ENOTCONN);
+	KC_CHECK_EQ(kc_socket_send_wait(u, &ch, NULL, 0), -ENOTCONN);
 	KC_CHECK_EQ(kc_chain_len(&ch), 3);
 	KC_CHECK_EQ(kc_socket_shutdown(u, SHUT_WR), -ENOTCONN);
 	nt_done_init(&k2, ex);
@@ -432,7 +432,7 @@ after_close_fn(void *obj, void *env, int status)
 
 	KC_CHECK_PTR_EQ(obj, af->s);
 	KC_CHECK_EQ(status, 0);
-	af->close1 = kc_socket_close(af->s);
+	af->close1 = kc_socket_close(af->s, NULL);
 	/* The memory stays until this upcall returns. */
 	af->state = kc_socket_state(af->s);
 	KC_CHECK_OK(kc_chain_append(&ch, "late", 4));
@@ -441,7 +441,7 @@ after_close_fn(void *obj, void *env, int status)
 	kc_chain_free(&ch);
 	af->shut = kc_socket_shutdown(af->s, SHUT_WR);
 	af->conn = kc_socket_connect(af->s, &af->addr, NULL);
-	af->close2 = kc_socket_close(af->s);
+	af->close2 = kc_socket_close(af->s, NULL);
 	atomic_store(&af->ran, 1);
 }
 
@@ -493,13 +493,13 @@ still_works(struct kc_socket *s, int peer, uint64_t seed)
 	uint8_t buf[777];
 
 	nt_chain_pat(&ch, seed, 0, sizeof(buf));
-	KC_CHECK_EQ(kc_socket_write(s, &ch, NULL,
+	KC_CHECK_EQ(kc_socket_send_wait(s, &ch, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), (ssize_t)sizeof(buf));
 	nt_raw_read_full(peer, buf, sizeof(buf));
 	nt_check_buf(buf, sizeof(buf), seed, 0, "other connection");
 	nt_raw_write(peer, buf, sizeof(buf));
 	while (kc_chain_len(&ch) < sizeof(buf))
-		KC_CHECK_GT(kc_socket_read(s, &ch, sizeof(buf), NULL,
+		KC_CHECK_GT(kc_socket_recv_wait(s, &ch, sizeof(buf), NULL,
 		    NT_WAIT_S * KCT_NSEC_PER_SEC), 0);
 	nt_check_chain(&ch, 0, sizeof(buf), seed, 0, "echo back");
 	kc_chain_free(&ch);

@@ -1,7 +1,7 @@
 /*
  * net-blockread: the blocking calls of plain threads.
  *
- * kc_socket_read() in a plain thread, blocked, is woken
+ * kc_socket_recv_wait() in a plain thread, blocked, is woken
  *   by data (returns the count, the bytes in the chain),
  *   by end of file (returns 0, and 0 again after),
  *   by a reset of the peer (SO_LINGER {1, 0} + close: -ECONNRESET, also in
@@ -9,7 +9,7 @@
  * with a timeout and nothing coming it returns -ETIMEDOUT with nothing
  * consumed, and data sent later is all still there; on a datagram socket it
  * returns one datagram whole (zero-length ones too) and its sender.
- * kc_socket_write() blocks once the socket's send buffer (small snd_hiwat)
+ * kc_socket_send_wait() blocks once the socket's send buffer (small snd_hiwat)
  * and the kernel's are full, the peer not reading: with a timeout it returns
  * -ETIMEDOUT with the chain untouched; without, it completes (returning the
  * chain's length) once the peer reads, and the peer gets every byte once.
@@ -51,7 +51,7 @@ rdjob_main(void *arg)
 	struct rdjob *j = arg;
 
 	atomic_store(&j->started, 1);
-	j->ret = kc_socket_read(j->s, &j->ch, j->max, &j->from, j->timeout);
+	j->ret = kc_socket_recv_wait(j->s, &j->ch, j->max, &j->from, j->timeout);
 	atomic_store(&j->finished, 1);
 	return NULL;
 }
@@ -69,7 +69,7 @@ rdjob_start(struct rdjob *j, struct kc_socket *s, size_t max)
 	KCT_WAIT(atomic_load(&j->started), NT_WAIT_S);
 	kct_sleep_ns(SETTLE_NS);
 	if (atomic_load(&j->finished))
-		kct_fail(__FILE__, __LINE__, "kc_socket_read returned %zd "
+		kct_fail(__FILE__, __LINE__, "kc_socket_recv_wait returned %zd "
 		    "with nothing to read", j->ret);
 }
 
@@ -104,7 +104,7 @@ read_woken_by_data(struct kc_executor *ex, enum nt_kind k)
 	got = (size_t)r;
 	/* The rest, if the first read did not get all of it. */
 	while (got < sizeof(buf)) {
-		r = kc_socket_read(s, &j.ch, SIZE_MAX, NULL,
+		r = kc_socket_recv_wait(s, &j.ch, SIZE_MAX, NULL,
 		    NT_WAIT_S * KCT_NSEC_PER_SEC);
 		KC_CHECK_GT(r, 0);
 		got += (size_t)r;
@@ -118,7 +118,7 @@ read_woken_by_data(struct kc_executor *ex, enum nt_kind k)
 	nt_raw_write(peer, buf, 25);
 	got = 0;
 	while (got < 25) {
-		r = kc_socket_read(s, &j.ch, 10, NULL,
+		r = kc_socket_recv_wait(s, &j.ch, 10, NULL,
 		    NT_WAIT_S * KCT_NSEC_PER_SEC);
 		KC_CHECK_GT(r, 0);
 		KC_CHECK_LE(r, 10);
@@ -134,7 +134,7 @@ read_woken_by_data(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_EQ(rdjob_join(&j), 0);
 	KC_CHECK_EQ(kc_chain_len(&j.ch), 0);
 	KC_CHECK(kc_socket_state(s) & KC_SS_CANTRCVMORE);
-	KC_CHECK_EQ(kc_socket_read(s, &j.ch, SIZE_MAX, NULL,
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &j.ch, SIZE_MAX, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), 0);
 	KC_CHECK_EQ(kc_socket_error(s), 0);
 	kc_chain_free(&j.ch);
@@ -157,7 +157,7 @@ read_woken_by_reset(struct kc_executor *ex, enum nt_kind k)
 	KC_CHECK_EQ(kc_socket_error(s), -ECONNRESET);
 	KC_CHECK(kc_socket_state(s) & KC_SS_ERROR);
 	/* The error stays: a later read reports it at once. */
-	KC_CHECK_EQ(kc_socket_read(s, &j.ch, SIZE_MAX, NULL,
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &j.ch, SIZE_MAX, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), -ECONNRESET);
 	kc_chain_free(&j.ch);
 	nt_close(s);
@@ -175,16 +175,16 @@ read_timeout(struct kc_executor *ex, enum nt_kind k)
 	int peer;
 
 	s = nt_pair(ex, k, NULL, false, &peer);
-	KC_CHECK_EQ(kc_socket_read(s, &ch, SIZE_MAX, NULL,
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &ch, SIZE_MAX, NULL,
 	    50 * KCT_NSEC_PER_MSEC), -ETIMEDOUT);
 	KC_CHECK_EQ(kc_chain_len(&ch), 0);
-	KC_CHECK_EQ(kc_socket_read(s, &ch, SIZE_MAX, NULL, 0), -ETIMEDOUT);
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &ch, SIZE_MAX, NULL, 0), -ETIMEDOUT);
 	KC_CHECK_EQ(kc_chain_len(&ch), 0);
 	/* What comes afterwards is all there, once. */
 	nt_pat_fill(buf, sizeof(buf), seed, 0);
 	nt_raw_write(peer, buf, sizeof(buf));
 	while (got < sizeof(buf)) {
-		r = kc_socket_read(s, &ch, SIZE_MAX, NULL,
+		r = kc_socket_recv_wait(s, &ch, SIZE_MAX, NULL,
 		    NT_WAIT_S * KCT_NSEC_PER_SEC);
 		KC_CHECK_GT(r, 0);
 		got += (size_t)r;
@@ -195,7 +195,7 @@ read_timeout(struct kc_executor *ex, enum nt_kind k)
 	/* With data buffered, a read returns it without waiting for more. */
 	nt_raw_write(peer, buf, 10);
 	KCT_WAIT(kc_socket_rcvbytes(s) == 10, NT_WAIT_S);
-	KC_CHECK_EQ(kc_socket_read(s, &ch, SIZE_MAX, NULL, KC_WAIT_FOREVER),
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &ch, SIZE_MAX, NULL, KC_WAIT_FOREVER),
 	    10);
 	KC_CHECK_EQ(kc_socket_rcvbytes(s), 0);
 	kc_chain_free(&ch);
@@ -233,7 +233,7 @@ read_datagrams(struct kc_executor *ex, enum nt_kind k)
 		if (i == 0)
 			r = rdjob_join(&j);
 		else
-			r = kc_socket_read(s, &j.ch, 70000, &j.from,
+			r = kc_socket_recv_wait(s, &j.ch, 70000, &j.from,
 			    NT_WAIT_S * KCT_NSEC_PER_SEC);
 		KC_CHECK_EQ(r, (ssize_t)sizes[i]);
 		KC_CHECK_EQ(kc_chain_len(&j.ch), sizes[i]);
@@ -245,11 +245,11 @@ read_datagrams(struct kc_executor *ex, enum nt_kind k)
 	nt_pat_fill(buf, 100, seed, 0);
 	KC_CHECK_EQ(sendto(fd, buf, 100, 0, &sa.a.sa, sa.len), 100);
 	KC_CHECK_EQ(sendto(fd, buf, 7, 0, &sa.a.sa, sa.len), 7);
-	KC_CHECK_EQ(kc_socket_read(s, &j.ch, 40, NULL,
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &j.ch, 40, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), 40);
 	nt_check_chain(&j.ch, 0, 40, seed, 0, "truncated datagram");
 	kc_chain_free(&j.ch);
-	KC_CHECK_EQ(kc_socket_read(s, &j.ch, 40, NULL,
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &j.ch, 40, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), 7);
 	kc_chain_free(&j.ch);
 	nt_close(s);
@@ -305,12 +305,12 @@ write_blocks(struct kc_executor *ex, enum nt_kind k)
 	 */
 	for (;;) {
 		if (off > 512ull << 20)
-			kct_fail(__FILE__, __LINE__, "kc_socket_write never "
+			kct_fail(__FILE__, __LINE__, "kc_socket_send_wait never "
 			    "blocked (%llu bytes taken, peer not reading)",
 			    off);
 		kc_chain_init(&ch);
 		nt_chain_pat(&ch, seed, off, chunk);
-		r = kc_socket_write(s, &ch, NULL, 200 * KCT_NSEC_PER_MSEC);
+		r = kc_socket_send_wait(s, &ch, NULL, 200 * KCT_NSEC_PER_MSEC);
 		if (r == -ETIMEDOUT)
 			break;
 		KC_CHECK_EQ(r, (ssize_t)chunk);
@@ -328,7 +328,7 @@ write_blocks(struct kc_executor *ex, enum nt_kind k)
 	sk.fd = peer;
 	sk.seed = seed;
 	t = kct_thread_start(sink_main, &sk);
-	r = kc_socket_write(s, &ch, NULL, KC_WAIT_FOREVER);
+	r = kc_socket_send_wait(s, &ch, NULL, KC_WAIT_FOREVER);
 	KC_CHECK_EQ(r, (ssize_t)chunk);
 	KC_CHECK_EQ(kc_chain_len(&ch), 0);
 	kc_chain_free(&ch);
@@ -387,7 +387,7 @@ accept_waits(struct kc_executor *a, struct kc_executor *b, enum nt_kind k)
 	KC_CHECK_PTR_EQ(kc_socket_owner(ns), b);
 	KC_CHECK(kc_socket_state(ns) & KC_SS_CONNECTED);
 	nt_raw_write(fd, "hello", 5);
-	KC_CHECK_EQ(kc_socket_read(ns, &ch, SIZE_MAX, NULL,
+	KC_CHECK_EQ(kc_socket_recv_wait(ns, &ch, SIZE_MAX, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), 5);
 	kc_chain_free(&ch);
 	if (k != NT_UNIX) {
@@ -497,9 +497,9 @@ deadlk_fn(void *arg)
 	struct kc_chain ch = KC_CHAIN_INITIALIZER;
 	struct kc_socket *ns = NULL;
 
-	d->rd = kc_socket_read(d->s, &ch, SIZE_MAX, NULL, KC_WAIT_FOREVER);
+	d->rd = kc_socket_recv_wait(d->s, &ch, SIZE_MAX, NULL, KC_WAIT_FOREVER);
 	KC_CHECK_OK(kc_chain_append(&ch, "x", 1));
-	d->wr = kc_socket_write(d->s, &ch, NULL, KC_WAIT_FOREVER);
+	d->wr = kc_socket_send_wait(d->s, &ch, NULL, KC_WAIT_FOREVER);
 	d->chlen = kc_chain_len(&ch);
 	kc_chain_free(&ch);
 	d->acc = kc_socket_accept_wait(d->lsn, kc_executor_current(), &ns,

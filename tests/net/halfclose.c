@@ -122,7 +122,7 @@ ours_first(struct kc_executor *ex, enum nt_kind k, bool adopt)
 	KC_CHECK_EQ(kc_socket_send(h.s, &ch, NULL, NULL), -EPIPE);
 	KC_CHECK_EQ(kc_chain_len(&ch), 100);
 	nt_check_chain(&ch, 0, 100, h.seed + 3, 0, "chain after -EPIPE");
-	KC_CHECK_EQ(kc_socket_write(h.s, &ch, NULL,
+	KC_CHECK_EQ(kc_socket_send_wait(h.s, &ch, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), -EPIPE);
 	KC_CHECK_EQ(kc_chain_len(&ch), 100);
 	kc_chain_free(&ch);
@@ -179,7 +179,7 @@ theirs_first(struct kc_executor *ex, enum nt_kind k, bool adopt)
 	nt_check_buf(buf, REPLY, h.seed + 1, 0, "reply after their SHUT_WR");
 	/* ...and so does one sent from this plain thread. */
 	nt_chain_pat(&ch, h.seed + 4, 0, 1000);
-	KC_CHECK_EQ(kc_socket_write(h.s, &ch, NULL,
+	KC_CHECK_EQ(kc_socket_send_wait(h.s, &ch, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), 1000);
 	kc_chain_free(&ch);
 	nt_raw_read_full(peer, buf, 1000);

@@ -77,7 +77,7 @@ acc_readable(void *obj, void *env, int status)
 	}
 	KC_CHECK_EQ(r, 0);
 	KC_CHECK_EQ(a->got, 1);
-	KC_CHECK_OK(kc_socket_close(a->s));
+	KC_CHECK_OK(kc_socket_close(a->s, NULL));
 	atomic_fetch_add(&a->m->served, 1);
 }
 
@@ -109,7 +109,7 @@ connected(void *obj, void *env, int status)
 	KC_CHECK_OK(kc_socket_send(c->s, &ch, NULL, NULL));
 	kc_chain_free(&ch);
 	/* Closing writes the byte, then the end of file. */
-	KC_CHECK_OK(kc_socket_close(c->s));
+	KC_CHECK_OK(kc_socket_close(c->s, NULL));
 	atomic_fetch_add(&c->m->connected, 1);
 }
 

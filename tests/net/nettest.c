@@ -197,7 +197,7 @@ nt_pair(struct kc_executor *ex, enum nt_kind k,
 void
 nt_close(struct kc_socket *s)
 {
-	KC_CHECK_OK(kc_socket_close(s));
+	KC_CHECK_OK(kc_socket_close(s, NULL));
 }
 
 void
@@ -554,7 +554,7 @@ nt_on(struct kc_executor *ex, void (*fn)(void *), void *arg)
 	/* The kc was idle before its function ran: o may go now. */
 }
 
-/* A plain thread blocked in kc_socket_read(). */
+/* A plain thread blocked in kc_socket_recv_wait(). */
 
 static void *
 blocked_main(void *arg)
@@ -563,7 +563,7 @@ blocked_main(void *arg)
 	struct kc_chain ch = KC_CHAIN_INITIALIZER;
 
 	atomic_store(&b->started, 1);
-	b->ret = kc_socket_read(b->s, &ch, SIZE_MAX, NULL, b->timeout_ns);
+	b->ret = kc_socket_recv_wait(b->s, &ch, SIZE_MAX, NULL, b->timeout_ns);
 	if (b->ret < 0)
 		KC_CHECK_EQ(kc_chain_len(&ch), 0);
 	kc_chain_free(&ch);

@@ -172,7 +172,7 @@ void	nt_done_init(struct nt_done *d, struct kc_executor *ex);
 /* Wait (bounded) until it has run at least once. */
 void	nt_done_wait(struct nt_done *d);
 
-/* ---- a plain thread blocked in kc_socket_read() ---- */
+/* ---- a plain thread blocked in kc_socket_recv_wait() ---- */
 
 /*
  * nt_blocked_start() starts a thread that reads (at most SIZE_MAX bytes,

@@ -9,7 +9,7 @@
  *   a connected UNIX stream socket, its owner shut down (drained), then
  *   kc_socket_close() from the main thread: 0, the peer reads end of file,
  *   kc_socket_count() is back to where it was, the owner is destroyed;
- *   the same while a plain thread is blocked in kc_socket_read() on it
+ *   the same while a plain thread is blocked in kc_socket_recv_wait() on it
  *   with a timeout: the read ends (-ECANCELED or -ESHUTDOWN), never hangs;
  *   a send after the owner is gone fails with an error and changes nothing;
  *   a datagram relay with a session open, destroyed after its owner was
@@ -18,7 +18,7 @@
  */
 #include "nettest.h"
 
-#include <kcont/splice.h>
+#include <kcont/dgramrelay.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -64,10 +64,10 @@ plain(void)
 	KC_CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	KC_CHECK_OK(kc_socket_adopt(&s, ex, sv[0], NULL));
 	KC_CHECK_OK(kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL));
-	KC_CHECK_EQ(kc_socket_close(s), 0);
+	KC_CHECK_EQ(kc_socket_close(s, NULL), 0);
 	expect_eof(sv[1]);
 	KC_CHECK_EQ(kc_socket_count(), base);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 	KC_CHECK_OK(close(sv[1]));
 }
 
@@ -90,12 +90,12 @@ parked(void)
 	/* Nothing of the owner runs: these fail, and change nothing. */
 	KC_CHECK_OK(kc_chain_append(&ch, "x", 1));
 	KC_CHECK(kc_socket_send(s, &ch, NULL, NULL) < 0);
-	KC_CHECK_EQ(kc_socket_close(s), 0);
+	KC_CHECK_EQ(kc_socket_close(s, NULL), 0);
 	nt_blocked_join(&rd);
 	KC_CHECK(rd.ret == -ECANCELED || rd.ret == -ESHUTDOWN);
 	expect_eof(sv[1]);
 	KC_CHECK_EQ(kc_socket_count(), base);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 	kc_chain_free(&ch);
 	KC_CHECK_OK(close(sv[1]));
 }
@@ -107,6 +107,7 @@ relay(void)
 	struct kc_dgram_relay *r;
 	struct kc_socket *lsn;
 	struct kc *back = NULL;
+	struct kct_done d;
 	struct kc_sockaddr la, ua;
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -117,7 +118,7 @@ relay(void)
 	char buf[8];
 
 	printf("  a datagram relay with a session, its owner shut down, then "
-	    "destroyed\n");
+	    "closed\n");
 	up = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	cl = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	KC_CHECK_GE(up, 0);
@@ -145,9 +146,13 @@ relay(void)
 	 * which the destroy takes back.
 	 */
 	KC_CHECK_OK(kc_executor_shutdown(ex, KC_SHUTDOWN_HANDBACK, &back));
-	KC_CHECK_OK(kc_dgram_relay_destroy(r));
+	/* Nothing of the owner runs: the close is done in the call. */
+	kct_done_init(&d, NULL);
+	KC_CHECK_OK(kc_dgram_relay_close(r, &d.d_kc));
+	KC_CHECK_EQ(atomic_load(&d.d_runs), 1);
+	kct_done_wait(&d, r);
 	KC_CHECK_EQ(kc_socket_count(), base);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 	KC_CHECK_OK(close(up));
 	KC_CHECK_OK(close(cl));
 }

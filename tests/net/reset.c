@@ -120,14 +120,14 @@ run(struct kc_executor *ex, enum nt_kind k, bool adopt)
 		kct_fail(__FILE__, __LINE__, "send after reset: %d", r);
 	KC_CHECK_EQ(kc_chain_len(&later), 5000);
 	nt_check_chain(&later, 0, 5000, seed + 2, 0, "chain of a failed send");
-	r = (int)kc_socket_write(s, &later, NULL, NT_WAIT_S * KCT_NSEC_PER_SEC);
+	r = (int)kc_socket_send_wait(s, &later, NULL, NT_WAIT_S * KCT_NSEC_PER_SEC);
 	if (!is_broken(r))
 		kct_fail(__FILE__, __LINE__, "write after reset: %d", r);
 	KC_CHECK_EQ(kc_chain_len(&later), 5000);
 	nt_check_chain(&later, 0, 5000, seed + 2, 0, "chain of a failed write");
 	kc_chain_free(&later);
 	/* Reads give the error too (nothing is buffered). */
-	KC_CHECK_EQ(kc_socket_read(s, &later, SIZE_MAX, NULL,
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &later, SIZE_MAX, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), err);
 	KC_CHECK_EQ(kc_chain_len(&later), 0);
 

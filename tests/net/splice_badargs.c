@@ -8,17 +8,20 @@
  * b, a or b as a mirror, a mirror twice); 17 mirrors; NULL for spp, a, b,
  * or mirrors with nmirrors > 0; an unknown mirror_policy or flag.  After
  * each refusal the sockets are untouched: data still goes both ways
- * through a and b (kc_socket_write() and kc_socket_read() against their
- * raw peers), and kc_socket_close() on each succeeds (it would fail on a
- * socket the splice had taken and closed).
+ * through a and b (kc_socket_send_wait() and kc_socket_recv_wait()
+ * against their raw peers), and kc_socket_close() on each succeeds (it
+ * would fail on a socket the splice had taken and closed).
  *
  * 16 mirrors are not too many: each gets the client's bytes.
  *
- * kc_splice_free() before done has run: -EBUSY, and the splice goes on;
- * after kc_splice_cancel() and done, kc_splice_free() succeeds.  done may
- * call kc_splice_free() itself (as kc_splice(3)'s example does).
- * NULL to kc_splice_cancel(), kc_splice_stats(), kc_splice_free() and
- * kc_pipe_stats(): -EINVAL.
+ * kc_splice_close() while the splice runs: 0 at once, it is cancelled (done
+ * gets -ECANCELED), the close's done runs once, after done has returned,
+ * and a second close before then is -EBADF.  done may call
+ * kc_splice_close() itself (as kc_splice(3)'s example does): the close's
+ * done then runs after done has returned.
+ * NULL to kc_splice_cancel(), kc_splice_stats(), kc_splice_close() and
+ * kc_pipe_stats(): -EINVAL, as is a NULL st or a thread executor to
+ * kc_pipe_stats().
  */
 #include "splicetest.h"
 
@@ -29,7 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MIRRORS	17
+#define MIRRORS	(KC_SPLICE_MIRRORS_MAX + 1)
 
 /* A stream socket owned by ex, accepted from a raw client (*raw). */
 static struct kc_socket *
@@ -55,14 +58,14 @@ usable(struct kc_socket *s, int raw, const char *what)
 	KC_CHECK(!(kc_socket_state(s) & (KC_SS_CLOSED | KC_SS_ERROR |
 	    KC_SS_CANTSENDMORE | KC_SS_CANTRCVMORE)));
 	KC_CHECK_OK(kc_chain_append(&ch, what, strlen(what)));
-	KC_CHECK_EQ(kc_socket_write(s, &ch, NULL,
+	KC_CHECK_EQ(kc_socket_send_wait(s, &ch, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), strlen(what));
 	kc_chain_free(&ch);
 	memset(buf, 0, sizeof(buf));
 	nt_raw_read_full(raw, buf, strlen(what));
 	KC_CHECK_OK(memcmp(buf, what, strlen(what)));
 	nt_raw_write(raw, "pong", 4);
-	KC_CHECK_EQ(kc_socket_read(s, &ch, 4, NULL,
+	KC_CHECK_EQ(kc_socket_recv_wait(s, &ch, 4, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), 4);
 	KC_CHECK_EQ(kc_chain_copyout(&ch, 0, buf, 4), 4);
 	KC_CHECK_OK(memcmp(buf, "pong", 4));
@@ -115,6 +118,8 @@ static void
 simple_cases(struct kc_executor *ex, struct kc_executor *ex2)
 {
 	struct kc_splice_attr attr;
+	struct kc_pipe_stats ps;
+	struct kc_executor *pool;
 	struct kc_sockaddr la, da;
 	struct kc_socket *lsn, *dg, *m[2];
 	struct pair p;
@@ -189,9 +194,13 @@ simple_cases(struct kc_executor *ex, struct kc_executor *ex2)
 	pair_check_close(&p, "nulls");
 
 	KC_CHECK_EQ(kc_splice_cancel(NULL), -EINVAL);
-	KC_CHECK_EQ(kc_splice_free(NULL), -EINVAL);
+	KC_CHECK_EQ(kc_splice_close(NULL, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_splice_stats(NULL, NULL), -EINVAL);
-	KC_CHECK_EQ(kc_pipe_stats(NULL), -EINVAL);
+	KC_CHECK_EQ(kc_pipe_stats(NULL, &ps), -EINVAL);
+	KC_CHECK_EQ(kc_pipe_stats(ex, NULL), -EINVAL);
+	pool = kct_exec_thread(1, "splice-bad-pool");
+	KC_CHECK_EQ(kc_pipe_stats(pool, &ps), -EINVAL);
+	kct_exec_finish(pool);
 	nt_wait_count(base);
 }
 
@@ -227,12 +236,12 @@ mirror_count(struct kc_executor *ex)
 	refused(s.a, s.b, s.m, MIRRORS, NULL, "17 mirrors");
 	usable(s.a, s.client, "17");
 	usable(s.b, s.server, "17");
-	/* The 17th stays ours; 16 go to the splice. */
-	nt_close(s.m[16]);
-	s.nm = 16;
+	/* The last stays ours; KC_SPLICE_MIRRORS_MAX go to the splice. */
+	nt_close(s.m[KC_SPLICE_MIRRORS_MAX]);
+	s.nm = KC_SPLICE_MIRRORS_MAX;
 	st_sp_splice(&s, false);
 	st_sp_accept(&s);
-	nt_raw_close(s.mlfd[16]);
+	nt_raw_close(s.mlfd[KC_SPLICE_MIRRORS_MAX]);
 	memset(&cl, 0, sizeof(cl));
 	cl.name = "client";
 	cl.fd = s.client;
@@ -247,7 +256,7 @@ mirror_count(struct kc_executor *ex)
 	sv.shut_after = true;
 	st_peer_start(&cl);
 	st_peer_start(&sv);
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < KC_SPLICE_MIRRORS_MAX; i++) {
 		memset(&mi[i], 0, sizeof(mi[i]));
 		mi[i].name = "mirror";
 		mi[i].fd = s.mirror[i];
@@ -259,7 +268,7 @@ mirror_count(struct kc_executor *ex)
 	st_peer_join(&sv);
 	st_peer_check_whole(&cl);
 	st_peer_check_whole(&sv);
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < KC_SPLICE_MIRRORS_MAX; i++) {
 		st_peer_join(&mi[i]);
 		st_peer_check_whole(&mi[i]);
 	}
@@ -270,20 +279,64 @@ mirror_count(struct kc_executor *ex)
 	nt_wait_count(base);
 }
 
+/* A splice's done that notes whether the close's done ran before it. */
+struct spdone {
+	struct kc		 kc;
+	struct kct_done		*cd;
+	atomic_int		 status;
+	atomic_int		 runs;
+	atomic_int		 cd_runs_then;	/* close's done runs at the end */
+	atomic_int		 closed;	/* kc_splice_close() from here + 1 */
+	bool			 close_here;
+	struct kc_splice	*sp;
+};
+
 static void
-free_busy(struct kc_executor *ex)
+spdone_fn(void *obj, void *env, int status)
+{
+	struct spdone *f = env;
+
+	atomic_store(&f->status, status);
+	if (f->close_here) {
+		atomic_store(&f->closed, kc_splice_close(obj,
+		    &f->cd->d_kc) + 1);
+		/* Not freed under done: the close's done waits for it. */
+		KC_CHECK_OK(kc_splice_stats(obj, &(struct kc_splice_stats){0}));
+	}
+	/* Give a close's done that would wrongly run now a chance to. */
+	kct_sleep_ns(5 * KCT_NSEC_PER_MSEC);
+	atomic_store(&f->cd_runs_then, atomic_load(&f->cd->d_runs));
+	atomic_fetch_add(&f->runs, 1);
+}
+
+/* Closed while it runs: cancelled, the close's done after done. */
+static void
+close_busy(struct kc_executor *ex, struct kc_executor *other)
 {
 	struct st_sp s;
+	struct spdone f;
+	struct kct_done cd;
+	struct kct_gate g;
 	long base = kc_socket_count();
+	char c;
 
-	if (!st_want("kc_splice_free() before done"))
+	if (!st_want("kc_splice_close() while it runs"))
 		return;
 	memset(&s, 0, sizeof(s));
+	memset(&f, 0, sizeof(f));
 	s.ex = ex;
 	s.ka = s.kb = s.km = NT_UNIX;
-	st_sp_open(&s, false);
-	KC_CHECK_EQ(kc_splice_free(s.sp), -EBUSY);
-	/* It goes on. */
+	st_sp_client(&s);
+	st_sp_upstream(&s);
+	kct_done_init(&cd, other);
+	f.cd = &cd;
+	KC_CHECK_OK(kc_init(&f.kc, spdone_fn, &f, other, 0));
+	KC_CHECK_OK(kc_socket_connect(s.b, &s.saddr, NULL));
+	KC_CHECK_OK(kc_splice(&f.sp, s.a, s.b, NULL, 0, NULL, &f.kc));
+	s.server = nt_raw_accept(s.slfd);
+	nt_raw_close(s.slfd);
+	s.slfd = -1;
+	/* It runs. */
 	nt_raw_write(s.client, "abc", 3);
 	{
 		char buf[3];
@@ -291,39 +344,38 @@ free_busy(struct kc_executor *ex)
 		nt_raw_read_full(s.server, buf, 3);
 		KC_CHECK_OK(memcmp(buf, "abc", 3));
 	}
-	KC_CHECK_EQ(atomic_load(&s.done.n), 0);
-	KC_CHECK_OK(kc_splice_cancel(s.sp));
-	KC_CHECK_EQ(st_sp_wait(&s), -ECANCELED);
-	st_sp_close(&s);
+	KC_CHECK_EQ(atomic_load(&f.runs), 0);
+	/* done's executor held: the splice cannot go yet. */
+	kct_gate_hold(&g, other);
+	KC_CHECK_OK(kc_splice_close(f.sp, &cd.d_kc));
+	/* Before its done has run the pointer is still good: -EBADF. */
+	KC_CHECK_EQ(kc_splice_close(f.sp, NULL), -EBADF);
+	kct_gate_release(&g);
+	kct_gate_wait(&g);
+	kct_done_wait(&cd, f.sp);
+	KC_CHECK_EQ(atomic_load(&f.runs), 1);
+	KC_CHECK_EQ(atomic_load(&f.status), -ECANCELED);
+	KC_CHECK_EQ(atomic_load(&f.cd_runs_then), 0);
+	KC_CHECK_PTR_EQ(cd.d_ran_on, other);
+	/* A cancel resets both sides. */
+	KC_CHECK_LE(nt_raw_read(s.client, &c, 1), 0);
+	KC_CHECK_LE(nt_raw_read(s.server, &c, 1), 0);
+	nt_raw_close(s.client);
+	nt_raw_close(s.server);
 	nt_wait_count(base);
 }
 
-struct self_free {
-	struct kc		 kc;
-	struct kc_splice	*sp;
-	atomic_int		 status;
-	atomic_int		 freed;	/* kc_splice_free() + 1 */
-};
-
+/* Closed from inside done: the close's done runs after done returned. */
 static void
-self_free_fn(void *obj, void *env, int status)
-{
-	struct self_free *f = env;
-
-	atomic_store(&f->status, status);
-	/* done may give the splice back itself. */
-	atomic_store(&f->freed, kc_splice_free(obj) + 1);
-}
-
-static void
-free_in_done(struct kc_executor *ex)
+close_in_done(struct kc_executor *ex)
 {
 	struct st_sp s;
-	struct self_free f;
+	struct spdone f;
+	struct kct_done cd;
 	long base = kc_socket_count();
 	char c;
 
-	if (!st_want("kc_splice_free() from done"))
+	if (!st_want("kc_splice_close() from done"))
 		return;
 	memset(&s, 0, sizeof(s));
 	memset(&f, 0, sizeof(f));
@@ -331,7 +383,10 @@ free_in_done(struct kc_executor *ex)
 	s.ka = s.kb = s.km = NT_TCP4;
 	st_sp_client(&s);
 	st_sp_upstream(&s);
-	KC_CHECK_OK(kc_init(&f.kc, self_free_fn, &f, ex, 0));
+	kct_done_init(&cd, NULL);
+	f.cd = &cd;
+	f.close_here = true;
+	KC_CHECK_OK(kc_init(&f.kc, spdone_fn, &f, ex, 0));
 	KC_CHECK_OK(kc_socket_connect(s.b, &s.saddr, NULL));
 	KC_CHECK_OK(kc_splice(&f.sp, s.a, s.b, NULL, 0, NULL, &f.kc));
 	s.server = nt_raw_accept(s.slfd);
@@ -343,9 +398,11 @@ free_in_done(struct kc_executor *ex)
 	nt_raw_expect_eof(s.server);
 	KC_CHECK_OK(shutdown(s.server, SHUT_WR));
 	nt_raw_expect_eof(s.client);
-	KCT_WAIT(atomic_load(&f.freed) != 0, NT_WAIT_S);
+	kct_done_wait(&cd, f.sp);
 	KC_CHECK_EQ(atomic_load(&f.status), 0);
-	KC_CHECK_EQ(atomic_load(&f.freed) - 1, 0);
+	KC_CHECK_EQ(atomic_load(&f.closed) - 1, 0);
+	KC_CHECK_EQ(atomic_load(&f.cd_runs_then), 0);
+	KC_CHECK_PTR_EQ(cd.d_ran_on, ex);
 	nt_raw_close(s.client);
 	nt_raw_close(s.server);
 	nt_wait_count(base);
@@ -364,8 +421,8 @@ main(void)
 	ex2 = kct_exec_soft("splice-bad-b");
 	simple_cases(ex, ex2);
 	mirror_count(ex);
-	free_busy(ex);
-	free_in_done(ex);
+	close_busy(ex, ex2);
+	close_in_done(ex);
 	nt_wait_count(base);
 	kct_exec_finish(ex);
 	kct_exec_finish(ex2);

@@ -35,7 +35,9 @@
  *   (denied 2, DENIED events), is asked once about the client it lets in,
  *   and that client goes on.
  *
- *   kc_dgram_relay_destroy() from a continuation on the owner.
+ *   kc_dgram_relay_close(r, done) from a plain thread and from a
+ *   continuation on the owner (where a second close is -EBADF): done runs
+ *   once, after the relay has let its sockets go.
  *
  *   Two relays on two executors share one count (shared_sessions) under
  *   max_sessions 2: with a session each, neither opens another (refused);
@@ -354,13 +356,19 @@ rl_exchange(struct rl *x, unsigned i, size_t len)
 		dg_expect(x->mfd[m], sid, len, NULL, "mirror");
 }
 
-/* Destroy the relay, stop the upstream, close the raw sockets. */
+/* Close the relay (waiting for its done), stop the upstream, close the
+ * raw sockets. */
 static void
 rl_destroy(struct rl *x)
 {
+	struct kct_done d;
 	unsigned i;
 
-	KC_CHECK_OK(kc_dgram_relay_destroy(x->r));
+	kct_done_init(&d, NULL);
+	KC_CHECK_OK(kc_dgram_relay_close(x->r, &d.d_kc));
+	kct_done_wait(&d, x->r);
+	/* On the owner, after its sessions' sockets were closed. */
+	KC_CHECK_PTR_EQ(d.d_ran_on, x->ex);
 	x->r = NULL;
 	up_stop(&x->up);
 	for (i = 0; i < 2; i++)
@@ -678,15 +686,27 @@ shared_cap(struct kc_executor *ex, struct kc_executor *ex2)
 	KC_CHECK_EQ(__atomic_load_n(&shared, __ATOMIC_RELAXED), 0);
 }
 
+struct close_on_owner {
+	struct kc_dgram_relay	*r;
+	struct kct_done		 d;
+	int			 rc1, rc2;
+};
+
 static void
 destroy_fn(void *arg)
 {
-	KC_CHECK_OK(kc_dgram_relay_destroy(arg));
+	struct close_on_owner *c = arg;
+
+	c->rc1 = kc_dgram_relay_close(c->r, &c->d.d_kc);
+	/* The close is queued behind this: the pointer is still good. */
+	c->rc2 = kc_dgram_relay_close(c->r, NULL);
+	KC_CHECK_EQ(atomic_load(&c->d.d_runs), 0);
 }
 
 static void
 destroy_on_owner(struct kc_executor *ex, enum nt_kind k)
 {
+	struct close_on_owner c;
 	struct rl x;
 	long base = kc_socket_count();
 	unsigned i;
@@ -700,7 +720,13 @@ destroy_on_owner(struct kc_executor *ex, enum nt_kind k)
 	rl_open(&x);
 	rl_exchange(&x, 0, 1000);
 	rl_exchange(&x, 1, 1000);
-	nt_on(ex, destroy_fn, x.r);
+	c.r = x.r;
+	kct_done_init(&c.d, NULL);
+	nt_on(ex, destroy_fn, &c);
+	KC_CHECK_OK(c.rc1);
+	KC_CHECK_EQ(c.rc2, -EBADF);
+	kct_done_wait(&c.d, x.r);
+	KC_CHECK_PTR_EQ(c.d.d_ran_on, ex);
 	nt_wait_count(base);
 	up_stop(&x.up);
 	for (i = 0; i < 2; i++)

@@ -19,7 +19,7 @@
  * whole.
  *
  * After each: kc_socket_count() is back where it was; each executor's pipe
- * pool (kc_pipe_stats(), read on that executor) lends no pipe; and the
+ * pool (kc_pipe_stats(), read from the test thread) lends no pipe; and the
  * descriptors open (/proc/self/fd) are those before, plus two per pipe the
  * pools now keep idle that they did not keep before.  Once the executors
  * are destroyed, the descriptors are those before they were created: their
@@ -189,7 +189,7 @@ phase(struct kc_executor **exs, unsigned nex, unsigned n, bool check_fds)
 		KC_CHECK_EQ(st.spliced[KC_SPLICE_REV] +
 		    st.copied[KC_SPLICE_REV], c->slen);
 		KC_CHECK_EQ(atomic_load(&c->done.n), 1);
-		KC_CHECK_OK(kc_splice_free(c->sp));
+		KC_CHECK_OK(kc_splice_close(c->sp, NULL));
 		nt_raw_close(c->client);
 		nt_raw_close(c->server);
 	}

@@ -5,7 +5,7 @@
  *   - the raw client sends P bytes, and the test waits until a has read
  *     them all into its receive buffer (kc_socket_rcvbytes(a) == P);
  *   - the raw server sends R bytes, likewise into b's;
- *   - the test writes Q bytes on b and T bytes on a with kc_socket_write()
+ *   - the test writes Q bytes on b and T bytes on a with kc_socket_send_wait()
  *     (taken into their send buffers before the call).
  * Then kc_splice() with one mirror, and the raw peers send the rest of
  * their streams at once and shut.  The server must receive b's Q bytes,
@@ -62,7 +62,7 @@ write_chain(struct kc_socket *so, uint64_t sid, size_t len)
 	struct kc_chain ch = KC_CHAIN_INITIALIZER;
 
 	st_chain(&ch, sid, 0, len);
-	KC_CHECK_EQ(kc_socket_write(so, &ch, NULL,
+	KC_CHECK_EQ(kc_socket_send_wait(so, &ch, NULL,
 	    NT_WAIT_S * KCT_NSEC_PER_SEC), len);
 	KC_CHECK_EQ(kc_chain_len(&ch), 0);
 	kc_chain_free(&ch);

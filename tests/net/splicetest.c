@@ -605,7 +605,14 @@ st_sp_close(struct st_sp *s)
 	KC_CHECK_EQ(atomic_load(&s->done.n), 1);
 	KC_CHECK_EQ(atomic_load(&s->ev.bad), 0);
 	atomic_store(&st_current, NULL);
-	KC_CHECK_OK(kc_splice_free(s->sp));
+	{
+		struct kct_done cd;
+
+		/* done has run: the close frees it at once, done inline. */
+		kct_done_init(&cd, NULL);
+		KC_CHECK_OK(kc_splice_close(s->sp, &cd.d_kc));
+		kct_done_wait(&cd, s->sp);
+	}
 	s->sp = NULL;
 	if (s->client >= 0)
 		nt_raw_close(s->client);
@@ -624,25 +631,10 @@ st_sp_close(struct st_sp *s)
 
 /* ---- the pipe pool ---- */
 
-struct st_ps {
-	struct kc_pipe_stats	*ps;
-	int			 r;
-};
-
-static void
-st_pipe_stats_fn(void *arg)
-{
-	struct st_ps *a = arg;
-
-	a->r = kc_pipe_stats(a->ps);
-}
-
+/* Read from the calling (plain) thread: kc_pipe_stats() takes any. */
 void
 st_pipe_stats(struct kc_executor *ex, struct kc_pipe_stats *ps)
 {
-	struct st_ps a = { .ps = ps, .r = -1 };
-
 	memset(ps, 0xa5, sizeof(*ps));
-	nt_on(ex, st_pipe_stats_fn, &a);
-	KC_CHECK_OK(a.r);
+	KC_CHECK_OK(kc_pipe_stats(ex, ps));
 }

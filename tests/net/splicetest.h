@@ -33,6 +33,7 @@
 
 #include <kcont.h>
 #include <kcont/splice.h>
+#include <kcont/dgramrelay.h>
 
 #include "nettest.h"
 
@@ -194,7 +195,7 @@ int	st_sp_wait(struct st_sp *s);
 /* Stats (must succeed), and printed. */
 void	st_sp_stats(struct st_sp *s, struct kc_splice_stats *st);
 void	st_stats_print(const char *what, const struct kc_splice_stats *st);
-/* kc_splice_free() and close the raw descriptors. */
+/* kc_splice_close() (waiting for its done) and close the raw descriptors. */
 void	st_sp_close(struct st_sp *s);
 
 /* The pipe pool's stats of ex (read on ex). */

@@ -13,9 +13,9 @@
  *   shutdown from inside READABLE: SHUT_WR (the peer sees end of file), then
  *   SHUT_RD in the next READABLE (reads return 0 at once);
  *   close with READABLE and CLOSED continuations waiting, and a plain
- *   thread blocked in kc_socket_read(): each waiter fires exactly once, the
- *   blocked read returns -ECANCELED; WRITABLE fires at once when enqueued
- *   (the send buffer is empty);
+ *   thread blocked in kc_socket_recv_wait(): each waiter fires exactly once,
+ *   the blocked read returns -ECANCELED; WRITABLE fires at once when
+ *   enqueued (the send buffer is empty);
  *   closing a listener from inside its own accept completion.
  * kc_socket_count() is back to its start after each.
  */
@@ -64,7 +64,7 @@ close_in_readable_fn(void *obj, void *env, int status)
 	nt_chain_pat(&ch, u->seed, 0, REPLY);
 	KC_CHECK_OK(kc_socket_send(u->s, &ch, NULL, NULL));
 	kc_chain_free(&ch);
-	KC_CHECK_OK(kc_socket_close(u->s));
+	KC_CHECK_OK(kc_socket_close(u->s, NULL));
 	/* The socket is the library's now; nothing here touches it. */
 	atomic_store(&u->ran, 1);
 }
@@ -127,7 +127,7 @@ close_at_eof_fn(void *obj, void *env, int status)
 	KC_CHECK_EQ(r, 0);
 	KC_CHECK_EQ(u->got, u->want);
 	KC_CHECK(kc_socket_state(u->s) & KC_SS_CANTRCVMORE);
-	KC_CHECK_OK(kc_socket_close(u->s));
+	KC_CHECK_OK(kc_socket_close(u->s, NULL));
 	atomic_store(&u->ran, 1);
 }
 
@@ -171,7 +171,7 @@ close_in_closed_fn(void *obj, void *env, int status)
 		KC_CHECK(st & KC_SS_ERROR);
 	}
 	atomic_store(&u->status, status);
-	KC_CHECK_OK(kc_socket_close(u->s));
+	KC_CHECK_OK(kc_socket_close(u->s, NULL));
 	atomic_store(&u->ran, 1);
 }
 
@@ -322,8 +322,8 @@ close_listener_fn(void *obj, void *env, int status)
 	KC_CHECK_EQ(status, 0);
 	KC_CHECK(obj != NULL);
 	KC_CHECK_PTR_EQ(kc_socket_owner(obj), l->ex);
-	KC_CHECK_OK(kc_socket_close(obj));
-	KC_CHECK_OK(kc_socket_close(l->lsn));
+	KC_CHECK_OK(kc_socket_close(obj, NULL));
+	KC_CHECK_OK(kc_socket_close(l->lsn, NULL));
 	atomic_store(&l->ran, 1);
 }
 

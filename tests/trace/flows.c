@@ -204,6 +204,7 @@ main(void)
 {
 	char path[] = "/tmp/kc-trace-flows-XXXXXX";
 	struct kc_trace_stats st;
+	struct kct_done pd;
 	struct kct_gate gate;
 	pthread_t t1, t2;
 	int fd, i;
@@ -239,7 +240,9 @@ main(void)
 	KC_CHECK_OK(kc_trace_stats(&st));
 	KC_CHECK_EQ(st.lost, 0);
 	KC_CHECK_GE(st.threads, 5);
-	KC_CHECK_OK(kc_port_destroy(&port));
+	kct_done_init(&pd, NULL);
+	KC_CHECK_OK(kc_port_close(&port, &pd.d_kc));
+	kct_done_wait(&pd, &port);
 	kct_exec_finish(e1);
 	kct_exec_finish(e2);
 	kct_exec_finish(e3);

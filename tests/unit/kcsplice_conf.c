@@ -458,14 +458,14 @@ test_bad_options(void)
 static void
 test_limits(void)
 {
-	char *argv[2 * 70 + 4], text[70][32];
+	char *argv[2 * 70 + 4], text[70][32], want[128];
 	struct ks_conf c;
 	int argc, i, r;
 
-	/* Eight mirrors, then nine. */
+	/* KS_MAX_MIRRORS (the library's KC_SPLICE_MIRRORS_MAX), then one more. */
 	argc = 0;
 	argv[argc++] = (char *)"kcsplice";
-	for (i = 0; i < 9; i++) {
+	for (i = 0; i <= KS_MAX_MIRRORS; i++) {
 		snprintf(text[i], sizeof(text[i]), "tcp:127.0.0.1:%d", 100 + i);
 		argv[argc++] = (char *)"-m";
 		argv[argc++] = text[i];
@@ -474,15 +474,17 @@ test_limits(void)
 	argv[argc++] = (char *)"tcp:127.0.0.1:2";
 	r = ks_conf_parse(&c, argc, argv, errbuf, sizeof(errbuf));
 	KC_CHECK_EQ(r, 64);
-	KC_CHECK(strstr(errbuf, "too many mirrors at 'tcp:127.0.0.1:108': "
-	    "at most 8") != NULL);
-	/* Without the ninth. */
-	argv[17] = argv[19];
-	argv[18] = argv[20];
+	snprintf(want, sizeof(want), "too many mirrors at '%s': at most %u",
+	    text[KS_MAX_MIRRORS], KS_MAX_MIRRORS);
+	KC_CHECK(strstr(errbuf, want) != NULL);
+	/* Without the last. */
+	argv[argc - 4] = argv[argc - 2];
+	argv[argc - 3] = argv[argc - 1];
 	r = ks_conf_parse(&c, argc - 2, argv, errbuf, sizeof(errbuf));
 	KC_CHECK_EQ(r, 0);
-	KC_CHECK_EQ(c.nmirrors, 8);
-	for (i = 0; i < 8; i++) {
+	KC_CHECK_EQ(c.nmirrors, KS_MAX_MIRRORS);
+	KC_CHECK_EQ(KS_MAX_MIRRORS, KC_SPLICE_MIRRORS_MAX);
+	for (i = 0; i < KS_MAX_MIRRORS; i++) {
 		KC_CHECK(strcmp(c.mirrors[i].text, text[i]) == 0);
 		KC_CHECK_EQ(ntohs(c.mirrors[i].sa.a.in.sin_port), 100 + i);
 	}

@@ -84,7 +84,7 @@ main(void)
 	CHECK(kc_run(&k, NULL, 7) == 0);
 	CHECK(kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL) == 0);
 	CHECK(flag == 7);
-	CHECK(kc_executor_destroy(ex) == 0);
+	CHECK(kc_executor_close(ex, NULL) == 0);
 
 	/* close() here is the C library's, and does what it always does. */
 	fd = dup(1);

@@ -289,7 +289,7 @@ take_rcv(bool on_owner)
 	} else {
 		kc__socket_take_rcv(o.s, &c);	/* not the owner's thread */
 	}
-	KC_CHECK_OK(kc_socket_close(o.s));
+	KC_CHECK_OK(kc_socket_close(o.s, NULL));
 	close(sv[1]);
 	kct_exec_finish(ex);
 }

@@ -8,8 +8,9 @@
  * executors, FIFO order, kc_msg_do() from plain threads, from continuations
  * and inline, reply exactly once, forward, drop, abort (queued, in hand, after
  * the reply, racing the reply), kc_msg_do() with a timeout, the deadlock
- * check, kc_port_destroy() (with messages queued, with a message in hand,
- * from the port's own function, freeing the storage), bad input, and a port
+ * check, kc_port_close() (with messages queued, with a message in hand,
+ * from the port's own function, its done continuation: once, after the
+ * function's last return, the storage freed there), bad input, and a port
  * served by a thread executor.  Nothing here depends on timing: delays only
  * widen windows, every wait is bounded.
  */
@@ -54,6 +55,8 @@ struct tport {
 	pthread_mutex_t		 lock;		/* parked */
 	struct req		*parked[NPARK];
 	unsigned		 nparked;
+	struct kc		 fin;		/* ACT_CLOSE's done: frees it */
+	atomic_int		*fin_ran;	/* ... sets this to 1 + returned */
 };
 
 /* What the port's function does with a request. */
@@ -64,7 +67,7 @@ enum action {
 	ACT_WAIT_ABORT,	/* wait until kc_msg_aborted(), then reply want: rc1 */
 	ACT_TWICE,	/* reply want (rc1), then reply again (rc2) */
 	ACT_DO,		/* kc_msg_do(fwd, inner, timeout): rc1; reply want: rc2 */
-	ACT_DESTROY,	/* kc_port_destroy(own port): rc1, free it, reply: rc2 */
+	ACT_CLOSE,	/* kc_port_close(own port, done frees it): rc1, reply: rc2 */
 	ACT_RACE,	/* wait for go, spin jit, then reply want: rc1 */
 };
 
@@ -236,15 +239,14 @@ port_fn(struct kc_port *port, struct kc_msg *msg)
 		r->rc2 = kc_msg_reply(msg, r->want);
 		atomic_store(&r->hdone, 1);
 		break;
-	case ACT_DESTROY:
-		r->rc1 = kc_port_destroy(port);
-		pthread_mutex_destroy(&tp->lock);
-		free(tp->log);
-		free(tp);
-		/* A message in hand outlives its port: reply it now. */
+	case ACT_CLOSE:
+		/* The port stays until this function has returned. */
+		r->rc1 = kc_port_close(port, &tp->fin);
+		if (kc_port_env(port) != tp)
+			tp_bad(tp, "the port went inside its function");
 		r->rc2 = kc_msg_reply(msg, r->want);
 		atomic_store(&r->hdone, 1);
-		return;				/* tp is gone */
+		break;
 	case ACT_RACE:
 		/* Start together with the aborter, then a random head start. */
 		spin_until(&r->go);
@@ -259,6 +261,23 @@ port_fn(struct kc_port *port, struct kc_msg *msg)
 	}
 	atomic_fetch_sub(&tp->inside, 1);
 	atomic_fetch_add(&tp->returned, 1);
+}
+
+/* ACT_CLOSE's done: the port has ended; free what held it. */
+static void
+tport_fin(void *obj, void *env, int status)
+{
+	struct tport *tp = env;
+	atomic_int *ran = tp->fin_ran;
+
+	if (obj != &tp->port || status != 0 ||
+	    kc_executor_current() != tp->ex || atomic_load(&tp->inside) != 0)
+		atomic_store(ran, -1);
+	else
+		atomic_store(ran, 1 + atomic_load(&tp->returned));
+	pthread_mutex_destroy(&tp->lock);
+	free(tp->log);
+	free(tp);
 }
 
 /*
@@ -299,6 +318,21 @@ tport_init(struct tport *tp, struct kc_executor *ex, int with_abort,
 	KC_CHECK_OK(kc_port_init(&tp->port, ex, port_fn,
 	    with_abort ? abort_fn : NULL, tp));
 	KC_CHECK_PTR_EQ(kc_port_env(&tp->port), tp);
+	KC_CHECK_OK(kc_init(&tp->fin, tport_fin, tp, NULL, 0));
+}
+
+/* Close a port from this plain thread and wait for its done. */
+static void
+tport_close_wait(struct tport *tp)
+{
+	struct kct_done d;
+
+	kct_done_init(&d, NULL);
+	KC_CHECK_OK(kc_port_close(&tp->port, &d.d_kc));
+	kct_done_wait(&d, &tp->port);
+	/* Done: the library has let go. */
+	KC_CHECK_EQ(kc_port_close(&tp->port, NULL), -EINVAL);
+	KC_CHECK(kc_port_env(&tp->port) == NULL);
 }
 
 /* Forget what the port has seen so far. */
@@ -315,11 +349,11 @@ tport_reset(struct tport *tp)
 	atomic_store(&tp->nlog, 0);
 }
 
-/* Destroy a port that has nothing queued and check what it saw. */
+/* Close a port that has nothing queued and check what it saw. */
 static void
 tport_fini(struct tport *tp)
 {
-	KC_CHECK_EQ(kc_port_destroy(&tp->port), 0);
+	tport_close_wait(tp);
 	TP_CHECK_GOOD(tp);
 	KC_CHECK_EQ(atomic_load(&tp->reply_errs), 0);
 	KC_CHECK_EQ(atomic_load(&tp->inside), 0);
@@ -982,7 +1016,7 @@ t_forward(struct kc_executor *a, struct kc_executor *b,
 	tport_init(&pb, b, 1, 0);
 	tport_init(&pc, c, 0, 0);
 	tport_init(&pz, c, 0, 0);
-	KC_CHECK_OK(kc_port_destroy(&pz.port));
+	KC_CHECK_OK(kc_port_close(&pz.port, NULL));
 
 	/* B's handler forwards to C's port, whose handler replies. */
 	req_init(&r, ACT_FORWARD, 60, a, 0);
@@ -1338,22 +1372,25 @@ t_abort_race(struct kc_executor *p, struct kc_executor *x)
 }
 
 /* ------------------------------------------------------------------ */
-/* kc_port_destroy                                                    */
+/* kc_port_close                                                      */
 
 static void
-t_destroy(struct kc_executor *a, struct kc_executor *b,
+t_close(struct kc_executor *a, struct kc_executor *b,
     struct kc_executor *t1)
 {
 	struct req r[6], rr;
 	struct tport pd, *pq;
 	struct kct_gate gb;
-	pthread_t th;
+	struct kct_done d;
+	struct kc_executor *e;
+	atomic_int fin_ran;
 	int i;
 
 	/*
-	 * Messages queued behind a running handler: destroy replies each
-	 * -ESHUTDOWN, returns how many, and waits out the handler, which
-	 * still replies the one it holds.
+	 * Messages queued behind a running handler: close replies each
+	 * -ESHUTDOWN at once and returns 0 without waiting for the handler,
+	 * which still replies the one it holds; done runs only after the
+	 * handler has returned, on the port's executor.
 	 */
 	tport_init(&pd, t1, 0, 0);
 	req_init(&r[0], ACT_ECHO, 70, NULL, 0);
@@ -1364,35 +1401,47 @@ t_destroy(struct kc_executor *a, struct kc_executor *b,
 		req_init(&r[i], ACT_ECHO, 70 + i, i & 1 ? a : NULL, 0);
 		KC_CHECK_OK(kc_msg_send(&pd.port, &r[i].msg));
 	}
-	th = kct_set_later(&r[0].go, 50 * KCT_NSEC_PER_MSEC);
-	KC_CHECK_EQ(kc_port_destroy(&pd.port), 5);
-	/* The handler has returned. */
-	KC_CHECK_EQ(atomic_load(&pd.returned), 1);
-	kct_thread_join(th);
+	kct_done_init(&d, a);
+	KC_CHECK_OK(kc_port_close(&pd.port, &d.d_kc));
 	for (i = 1; i < 6; i++) {
 		req_wait_reply(&r[i], -ESHUTDOWN);
 		KC_CHECK_EQ(atomic_load(&r[i].handled), 0);
 	}
-	req_wait_reply(&r[0], 70);
-	/* Closed: later sends fail and leave the message with its sender. */
+	/* Closed but not done: sends fail, a second close says so. */
 	req_init(&rr, ACT_ECHO, 77, NULL, 0);
 	KC_CHECK_EQ(kc_msg_send(&pd.port, &rr.msg), -ESHUTDOWN);
 	KC_CHECK_EQ(kc_msg_do(&pd.port, &rr.msg, KC_WAIT_FOREVER), -ESHUTDOWN);
 	KC_CHECK(kc_msg_done(&rr.msg));
 	KC_CHECK_EQ(kc_msg_drop(&rr.msg), -EINVAL);
-	KC_CHECK_EQ(kc_port_destroy(&pd.port), -EINVAL);
+	KC_CHECK_EQ(kc_port_close(&pd.port, NULL), -EBADF);
+	KC_CHECK_EQ(kc_port_init(&pd.port, b, port_fn, NULL, &pd), -EBUSY);
+	/* The handler still runs: no done yet. */
+	kct_sleep_ns(20 * KCT_NSEC_PER_MSEC);
+	KC_CHECK_EQ(atomic_load(&d.d_runs), 0);
+	KC_CHECK_EQ(atomic_load(&pd.returned), 0);
+	atomic_store(&r[0].go, 1);
+	kct_done_wait(&d, &pd.port);
+	KC_CHECK_PTR_EQ(d.d_ran_on, a);
+	KC_CHECK_EQ(atomic_load(&pd.returned), 1);
+	req_wait_reply(&r[0], 70);
+	KC_CHECK_EQ(kc_port_close(&pd.port, NULL), -EINVAL);
 	KC_CHECK_EQ(atomic_load(&rr.replies), 0);
 	TP_CHECK_GOOD(&pd);
-	/* A destroyed port may be initialised again. */
+	/* Once done, the storage may be initialised again. */
 	KC_CHECK_OK(kc_port_init(&pd.port, b, port_fn, NULL, &pd));
 	pd.ex = b;
 	KC_CHECK_EQ(kc_msg_do(&pd.port, &rr.msg, KC_WAIT_FOREVER), 77);
-	KC_CHECK_EQ(kc_port_destroy(&pd.port), 0);
+	/* NULL done: the port still ends (on b: flush b to see it). */
+	KC_CHECK_OK(kc_port_close(&pd.port, NULL));
+	kct_gate_hold(&gb, b);
+	kct_gate_release(&gb);
+	kct_gate_wait(&gb);
+	KC_CHECK_EQ(kc_port_close(&pd.port, NULL), -EINVAL);
 	pthread_mutex_destroy(&pd.lock);
 
 	/*
-	 * A message in hand (parked) when the port is destroyed stays with
-	 * its holder, who replies it after the storage is freed.
+	 * A message in hand (parked) when the port is closed stays with its
+	 * holder, who replies it after the storage is freed.
 	 */
 	pq = malloc(sizeof(*pq));
 	KC_CHECK(pq != NULL);
@@ -1400,7 +1449,7 @@ t_destroy(struct kc_executor *a, struct kc_executor *b,
 	req_init(&rr, ACT_PARK, 80, a, 0);
 	KC_CHECK_OK(kc_msg_send(&pq->port, &rr.msg));
 	kct_wait_flag(&rr.hdone, 10);
-	KC_CHECK_EQ(kc_port_destroy(&pq->port), 0);
+	tport_close_wait(pq);
 	TP_CHECK_GOOD(pq);
 	KC_CHECK(unpark(pq, &rr));
 	pthread_mutex_destroy(&pq->lock);
@@ -1409,29 +1458,48 @@ t_destroy(struct kc_executor *a, struct kc_executor *b,
 	req_wait_reply(&rr, 81);
 
 	/*
-	 * From inside the port's own function, which then frees the port and
-	 * replies its message: the two queued behind are replied -ESHUTDOWN.
+	 * From inside the port's own function, which replies its message:
+	 * the two queued behind are replied -ESHUTDOWN, and done (inline,
+	 * on b) runs after the function returned and frees the port.
 	 */
 	pq = malloc(sizeof(*pq));
 	KC_CHECK(pq != NULL);
 	tport_init(pq, b, 0, 0);
+	atomic_store(&fin_ran, 0);
+	pq->fin_ran = &fin_ran;
 	kct_gate_hold(&gb, b);
-	req_init(&r[0], ACT_DESTROY, 90, a, 0);
+	req_init(&r[0], ACT_CLOSE, 90, a, 0);
 	req_init(&r[1], ACT_ECHO, 91, a, 0);
 	req_init(&r[2], ACT_ECHO, 92, NULL, 0);
 	for (i = 0; i < 3; i++)
 		KC_CHECK_OK(kc_msg_send(&pq->port, &r[i].msg));
-	pq = NULL;			/* the handler frees it */
+	pq = NULL;			/* done frees it */
 	kct_gate_release(&gb);
 	kct_gate_wait(&gb);
 	kct_wait_flag(&r[0].hdone, 10);
-	KC_CHECK_EQ(r[0].rc1, 2);
+	KC_CHECK_EQ(r[0].rc1, 0);
 	KC_CHECK_OK(r[0].rc2);
 	req_wait_reply(&r[0], 90);
 	req_wait_reply(&r[1], -ESHUTDOWN);
 	req_wait_reply(&r[2], -ESHUTDOWN);
 	KC_CHECK_EQ(atomic_load(&r[1].handled), 0);
 	KC_CHECK_EQ(atomic_load(&r[2].handled), 0);
+	/* done saw the function returned once, and nothing inside. */
+	KCT_WAIT(atomic_load(&fin_ran) != 0, 10);
+	KC_CHECK_EQ(atomic_load(&fin_ran), 2);
+
+	/* Its executor shut down: the port ends in the call, done inline. */
+	e = kct_exec_soft("t-msg-close");
+	tport_init(&pd, e, 0, 0);
+	KC_CHECK_OK(kc_executor_shutdown(e, KC_SHUTDOWN_DRAIN, NULL));
+	kct_done_init(&d, NULL);
+	KC_CHECK_OK(kc_port_close(&pd.port, &d.d_kc));
+	KC_CHECK_EQ(atomic_load(&d.d_runs), 1);
+	KC_CHECK_EQ(d.d_tid, kct_gettid());
+	kct_done_wait(&d, &pd.port);
+	pthread_mutex_destroy(&pd.lock);
+	KC_CHECK_OK(kc_executor_close(e, NULL));
+
 	/* B is still fine. */
 	tport_init(&pd, b, 0, 0);
 	flush_port(&pd);
@@ -1461,7 +1529,7 @@ t_badinput(struct kc_executor *a, struct kc_executor *b)
 	KC_CHECK_EQ(kc_port_init(NULL, b, port_fn, NULL, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_port_init(&zp, NULL, port_fn, NULL, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_port_init(&zp, b, NULL, abort_fn, NULL), -EINVAL);
-	KC_CHECK_EQ(kc_port_destroy(NULL), -EINVAL);
+	KC_CHECK_EQ(kc_port_close(NULL, NULL), -EINVAL);
 	KC_CHECK_EQ(kc_msg_init(NULL, reply_fn, NULL, NULL, 0), -EINVAL);
 	req_init(&r, ACT_ECHO, 1, NULL, KC_MSG_ABORTABLE);
 	KC_CHECK_EQ(kc_msg_send(NULL, &r.msg), -EINVAL);
@@ -1474,7 +1542,7 @@ t_badinput(struct kc_executor *a, struct kc_executor *b)
 	KC_CHECK_EQ(kc_msg_abort(NULL), -EINVAL);
 
 	/* Never initialised, or not in flight. */
-	KC_CHECK_EQ(kc_port_destroy(&zp), -EINVAL);
+	KC_CHECK_EQ(kc_port_close(&zp, NULL), -EINVAL);
 	/* A zeroed port may read as a destroyed one. */
 	rc = kc_msg_send(&zp, &r.msg);
 	KC_CHECK(rc == -EINVAL || rc == -ESHUTDOWN);
@@ -1529,7 +1597,7 @@ t_badinput(struct kc_executor *a, struct kc_executor *b)
 	KC_CHECK_OK(kc_msg_send(&pb.port, &r.msg));	/* still usable */
 	req_wait_reply(&r, 4);
 	tport_fini(&pc);
-	KC_CHECK_OK(kc_executor_destroy(e));
+	KC_CHECK_OK(kc_executor_close(e, NULL));
 
 	tport_fini(&pb);
 }
@@ -1603,7 +1671,7 @@ main(void)
 	t_forward(a, b, c);
 	t_drop(a, b);
 	t_abort(a, b, t1);
-	t_destroy(a, b, t1);
+	t_close(a, b, t1);
 	t_badinput(a, b);
 	t_thread_port(t4);
 	t_abort_race(b, c);

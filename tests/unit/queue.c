@@ -248,7 +248,7 @@ test_shutdown_target(void)
 	KC_CHECK_EQ(kc_cancel_sync(&b.kc), 1);
 	KC_CHECK(kc_queue_empty(&q));
 	KC_CHECK_EQ(kc_run_all(&q, NULL, 0), 0);
-	KC_CHECK_OK(kc_executor_destroy(dead));
+	KC_CHECK_OK(kc_executor_close(dead, NULL));
 }
 
 /* The wait bridge. */

@@ -6,8 +6,12 @@
  *   run (queued ones first, then timers by deadline), each idle and reusable;
  *   runs + handed back == triggered; it needs a list pointer (-EINVAL and the
  *   executor untouched without one).
- *   kc_executor_destroy with pending work (not shut down) returns -EBUSY and
- *   the work is intact and still runs.
+ *   kc_executor_close with work pending or running (not shut down) returns 0
+ *   at once; the work still runs, and its done runs once, after it all, on
+ *   its own executor, and the executor's threads exit (none of its name is
+ *   left in /proc/self/task).  It may be called from inside a continuation,
+ *   on the executor itself too (then done must not be aimed at it:
+ *   -EINVAL); a second close before done is -EBADF, a shutdown -EALREADY.
  *   After shutdown, triggers return -ESHUTDOWN; a second shutdown -EALREADY.
  */
 #include "kctest.h"
@@ -133,7 +137,7 @@ test_drain(int soft)
 	for (i = 0; i < NT; i++)
 		KC_CHECK_GE(tm[i].t_run, tm[i].t0 + tm[i].delay);
 	check_after_shutdown(ex);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 	free(q);
 }
 
@@ -227,7 +231,7 @@ test_handback(int soft)
 	printf("handback(%s): %u ran, %u handed back\n", soft ? "soft" :
 	    "thread", ran, handed);
 	check_after_shutdown(ex);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 
 	/* reuse every handed-back kc on another executor: each runs once */
 	for (i = 0; i < NQ + NT; i++) {
@@ -261,82 +265,78 @@ test_handback_empty(int soft)
 	KCT_WAIT(kc_state(&it.kc) == KC_STATE_IDLE, 10);
 	KC_CHECK_OK(kc_executor_shutdown(ex, KC_SHUTDOWN_HANDBACK, &hb));
 	KC_CHECK_PTR_EQ(hb, NULL);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 }
 
 /*
- * destroy with pending work: -EBUSY, the executor keeps going and the work
- * still runs.  First with only timers pending (the executor is idle), then
- * with work queued behind running gates (destroy must answer -EBUSY at once,
- * not wait for the running continuations).
+ * Close with work pending (a timer, queued work behind gates that hold
+ * every thread): 0 at once, not waiting for the running continuations.
+ * Everything still runs (the close drains), timers at their time; done
+ * runs once, after it all, on its executor, and the threads exit.
  */
 static void
-test_destroy_busy(int soft)
+test_close_busy(int soft)
 {
-	struct kc_executor *ex = make(soft);
+	const char *name = soft ? "t-close-s" : "t-close-t";
+	struct kc_executor *ex = soft ? kct_exec_soft(name) :
+	    kct_exec_thread(2, name);
+	struct kc_executor *other = kct_exec_soft("t-close-o");
 	struct item *q = calloc(NQ + 1, sizeof(*q));
 	struct kct_gate g[2];
+	struct kct_done d;
 	unsigned i, n = nthreads(soft);
 
 	KC_CHECK(q != NULL);
-	/* a pending timer is pending work; it still fires afterwards */
+	/* Each thread names itself as it starts. */
+	KCT_WAIT(kct_tasks_named(name) == n, 10);
 	item_init(&q[0], ex);
 	q[0].t0 = kct_now_ns();
 	KC_CHECK_OK(kc_defer_after(&q[0].kc, 200 * KCT_NSEC_PER_MSEC, NULL, 0));
-	KC_CHECK_EQ(kc_executor_destroy(ex), -EBUSY);
-	KC_CHECK_EQ(kc_executor_destroy(ex), -EBUSY);
-	KCT_WAIT(atomic_load(&q[0].runs) == 1, 10);
-	KCT_WAIT(kc_state(&q[0].kc) == KC_STATE_IDLE, 10);
-	KC_CHECK_GE(q[0].t_run, q[0].t0 + 200 * KCT_NSEC_PER_MSEC);
-	/* and one cancelled after the -EBUSY: then destroy can proceed */
-	item_init(&q[1], ex);
-	KC_CHECK_OK(kc_defer_after(&q[1].kc, 30 * KCT_NSEC_PER_SEC, NULL, 0));
-	KC_CHECK_EQ(kc_executor_destroy(ex), -EBUSY);
-	KC_CHECK_EQ(kc_cancel_sync(&q[1].kc), 1);
-
-	/* queued work behind running gates */
 	for (i = 0; i < n; i++)
 		kct_gate_hold(&g[i], ex);
-	for (i = 0; i < NQ; i++) {
+	for (i = 1; i < NQ; i++) {
 		item_init(&q[i], ex);
 		KC_CHECK_OK(kc_run(&q[i].kc, NULL, 0));
 	}
-	kct_check_destroy_busy(ex, g, n);
-	/* still accepting work */
+	kct_done_init(&d, other);
+	kct_check_close_busy(ex, g, n, &d.d_kc);
+	/* Closing: a second close and a shutdown say so. */
+	KC_CHECK_EQ(kc_executor_close(ex, NULL), -EBADF);
+	KC_CHECK_EQ(kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL),
+	    -EALREADY);
+	/* Still accepting work while it drains. */
 	item_init(&q[NQ], ex);
 	KC_CHECK_OK(kc_run(&q[NQ].kc, NULL, 0));
-	for (i = 0; i <= NQ; i++)
-		KC_CHECK_EQ(kc_state(&q[i].kc), KC_STATE_PENDING);
+	kct_sleep_ns(20 * KCT_NSEC_PER_MSEC);
+	KC_CHECK_EQ(atomic_load(&d.d_runs), 0);
 	for (i = 0; i < n; i++)
 		kct_gate_release(&g[i]);
 	for (i = 0; i < n; i++)
 		kct_gate_wait(&g[i]);
-	for (i = 0; i <= NQ; i++) {
-		KCT_WAIT(atomic_load(&q[i].runs) == 1, 10);
-		KCT_WAIT(kc_state(&q[i].kc) == KC_STATE_IDLE, 10);
-	}
-	/* a running continuation (nothing queued) also makes it -EBUSY */
-	for (i = 0; i < n; i++)
-		kct_gate_hold(&g[i], ex);
-	kct_check_destroy_busy(ex, g, n);
-	for (i = 0; i < n; i++)
-		kct_gate_release(&g[i]);
-	for (i = 0; i < n; i++)
-		kct_gate_wait(&g[i]);
-	/* nothing pending or running now: destroy shuts it down and frees it */
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	kct_done_wait(&d, ex);
+	KC_CHECK_PTR_EQ(d.d_ran_on, other);
 	for (i = 0; i <= NQ; i++)
 		KC_CHECK_EQ(atomic_load(&q[i].runs), 1);
+	KC_CHECK_GE(q[0].t_run, q[0].t0 + 200 * KCT_NSEC_PER_MSEC);
+	/*
+	 * Joined before done: a joined thread leaves /proc a moment after
+	 * the join returns (the kernel wakes the joiner first), so allow
+	 * that moment; a thread that had not exited would stay.
+	 */
+	KCT_WAIT(kct_tasks_named(name) == 0, 2);
+	/* At once: the reaper may still be waking it (exec_free waits). */
+	kct_exec_finish(other);
 	free(q);
 }
 
-/* Shutting down from one of the executor's own threads: -EDEADLK. */
+/* Shut down or closed from one of the executor's own threads. */
 struct inside {
 	struct kc		 kc;
 	struct kc_executor	*ex;
 	struct kc_executor	*other;		/* another executor */
+	struct kct_done		 d, d_other;
 	int			 rc_other;
-	int			 rc_drain, rc_hb, rc_destroy;
+	int			 rc_drain, rc_hb, rc_self, rc_close, rc_twice;
 	atomic_int		 done;
 	atomic_int		 runs;
 };
@@ -346,14 +346,20 @@ inside_fn(void *obj, void *env, int status)
 {
 	struct inside *s = env;
 	struct kc *hb = NULL;
+	struct kc self;
 
 	(void)obj;
 	(void)status;
 	s->rc_drain = kc_executor_shutdown(s->ex, KC_SHUTDOWN_DRAIN, NULL);
 	s->rc_hb = kc_executor_shutdown(s->ex, KC_SHUTDOWN_HANDBACK, &hb);
-	s->rc_destroy = kc_executor_destroy(s->ex);
-	if (s->other != NULL)
-		s->rc_other = kc_executor_destroy(s->other);
+	/* done aimed at the executor it reports the end of: -EINVAL */
+	KC_CHECK_OK(kc_init(&self, kct_count_fn, NULL, s->ex, 0));
+	s->rc_self = kc_executor_close(s->ex, &self);
+	s->rc_other = kc_executor_close(s->other, &s->d_other.d_kc);
+	s->rc_close = kc_executor_close(s->ex, &s->d.d_kc);
+	s->rc_twice = kc_executor_close(s->ex, NULL);
+	/* This continuation still runs: nothing has ended yet. */
+	KC_CHECK_EQ(atomic_load(&s->d.d_runs), 0);
 	atomic_store(&s->done, 1);
 	atomic_fetch_add(&s->runs, 1);
 }
@@ -361,28 +367,49 @@ inside_fn(void *obj, void *env, int status)
 static void
 test_inside(int soft)
 {
+	const char *name = soft ? "t-in-s" : "t-in-t";
+	const char *oname = soft ? "t-in-ot" : "t-in-os";
 	struct inside s;
 
 	memset(&s, 0, sizeof(s));
-	s.ex = make(soft);
-	s.other = make(!soft);
+	s.ex = soft ? kct_exec_soft(name) : kct_exec_thread(2, name);
+	s.other = soft ? kct_exec_thread(2, oname) : kct_exec_soft(oname);
+	kct_done_init(&s.d, NULL);
+	kct_done_init(&s.d_other, NULL);
 	KC_CHECK_OK(kc_init(&s.kc, inside_fn, &s, s.ex, 0));
 	KC_CHECK_OK(kc_run(&s.kc, NULL, 0));
 	kct_wait_flag(&s.done, 10);
-	KCT_WAIT(kc_state(&s.kc) == KC_STATE_IDLE, 10);
 	KC_CHECK_EQ(s.rc_drain, -EDEADLK);
 	KC_CHECK_EQ(s.rc_hb, -EDEADLK);
-	/* its own thread (-EDEADLK) and inside a continuation (-EPERM) */
-	KC_CHECK(s.rc_destroy == -EDEADLK || s.rc_destroy == -EPERM);
-	/* destroying another executor from inside a continuation: -EPERM */
-	KC_CHECK_EQ(s.rc_other, -EPERM);
-	kct_exec_finish(s.other);
-	s.other = NULL;
-	/* the executor is intact */
-	KC_CHECK_OK(kc_run(&s.kc, NULL, 0));
-	KCT_WAIT(atomic_load(&s.runs) == 2 && kc_state(&s.kc) == 0, 10);
-	KC_CHECK_EQ(s.rc_drain, -EDEADLK);
-	kct_exec_finish(s.ex);
+	KC_CHECK_EQ(s.rc_self, -EINVAL);
+	/* closing, itself or another, from inside a continuation: fine */
+	KC_CHECK_OK(s.rc_other);
+	KC_CHECK_OK(s.rc_close);
+	KC_CHECK_EQ(s.rc_twice, -EBADF);
+	kct_done_wait(&s.d_other, s.other);
+	kct_done_wait(&s.d, s.ex);
+	KC_CHECK_EQ(atomic_load(&s.runs), 1);
+	KCT_WAIT(kct_tasks_named(name) == 0, 2);
+	KCT_WAIT(kct_tasks_named(oname) == 0, 2);
+}
+
+/* Closed after a shutdown: freed in the call, done inline, NULL done. */
+static void
+test_close_stopped(int soft)
+{
+	struct kc_executor *ex = make(soft);
+	struct kct_done d;
+
+	KC_CHECK_OK(kc_executor_shutdown(ex, KC_SHUTDOWN_DRAIN, NULL));
+	kct_done_init(&d, NULL);
+	KC_CHECK_OK(kc_executor_close(ex, &d.d_kc));
+	KC_CHECK_EQ(atomic_load(&d.d_runs), 1);
+	KC_CHECK_EQ(d.d_tid, kct_gettid());
+	kct_done_wait(&d, ex);
+	/* NULL done, not shut down, idle: it goes all the same. */
+	ex = soft ? kct_exec_soft("t-null-s") : kct_exec_thread(2, "t-null-t");
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
+	KCT_WAIT(kct_tasks_named(soft ? "t-null-s" : "t-null-t") == 0, 10);
 }
 
 int
@@ -395,8 +422,9 @@ main(void)
 		test_drain(soft);
 		test_handback(soft);
 		test_handback_empty(soft);
-		test_destroy_busy(soft);
+		test_close_busy(soft);
 		test_inside(soft);
+		test_close_stopped(soft);
 	}
 	return kct_done();
 }

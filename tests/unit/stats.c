@@ -89,7 +89,7 @@ test_soft(void)
 	KC_CHECK_EQ(st.inline_runs, NINL);
 	KC_CHECK_EQ(st.timers_fired, 0);
 	KC_CHECK_EQ(atomic_load(&kct_ran), base + 100 + NINL);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 }
 
 static void
@@ -110,7 +110,7 @@ test_thread(void)
 	KC_CHECK_EQ(st.runs, 200);
 	KC_CHECK_EQ(st.inline_runs, 0);
 	KC_CHECK_GE(st.batches, 1);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 }
 
 static void
@@ -131,7 +131,7 @@ test_timers(void)
 	kct_exec_stats(ex, &st);
 	KC_CHECK_EQ(st.timers_fired, 5);
 	KC_CHECK_EQ(st.inline_runs, 0);
-	KC_CHECK_OK(kc_executor_destroy(ex));
+	KC_CHECK_OK(kc_executor_close(ex, NULL));
 }
 
 int

@@ -438,7 +438,7 @@ main(void)
 	KC_CHECK_EQ(kc_pool_inuse(pool), 0);
 	KC_CHECK_OK(kc_pool_destroy(pool));
 	for (j = 0; j < NEXEC; j++)
-		KC_CHECK_OK(kc_executor_destroy(exs[j]));
+		KC_CHECK_OK(kc_executor_close(exs[j], NULL));
 	free(off);
 	free(fill);
 	free(sorted);

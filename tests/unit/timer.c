@@ -312,7 +312,7 @@ main(void)
 		    NULL));
 		kct_exec_stats(exs[i], &st);
 		KC_CHECK_EQ(st.timers_fired, atomic_load(&fired[i]));
-		KC_CHECK_OK(kc_executor_destroy(exs[i]));
+		KC_CHECK_OK(kc_executor_close(exs[i], NULL));
 	}
 	/* after the drain: nothing cancelled or re-armed ran again */
 	for (i = 0; i < NEX; i++) {

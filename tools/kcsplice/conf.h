@@ -17,8 +17,9 @@
 #include <stdio.h>
 
 #include <kcont/socket.h>
+#include <kcont/splice.h>
 
-#define KS_MAX_MIRRORS	8
+#define KS_MAX_MIRRORS	KC_SPLICE_MIRRORS_MAX	/* the library's limit */
 #define KS_MAX_ALLOW	64
 #define KS_MAX_THREADS	64
 

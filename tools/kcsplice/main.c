@@ -367,7 +367,7 @@ conn_done(void *obj, void *env, int status)
 		    (unsigned long long)c->c_id, c->c_client);
 	}
 	conn_unlink(c);
-	(void)kc_splice_free(c->c_sp);
+	(void)kc_splice_close(c->c_sp, NULL);
 	free(c);
 	__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 }
@@ -382,7 +382,7 @@ dial(struct worker *w, const struct ks_addr *a, struct kc_socket **sp)
 	    SOCK_STREAM, NULL)) != 0)
 		return e;
 	if ((e = kc_socket_connect(*sp, &a->sa, NULL)) != 0) {
-		(void)kc_socket_close(*sp);
+		(void)kc_socket_close(*sp, NULL);
 		*sp = NULL;
 	}
 	return e;
@@ -391,7 +391,7 @@ dial(struct worker *w, const struct ks_addr *a, struct kc_socket **sp)
 static void
 reject(struct kc_socket *s)
 {
-	(void)kc_socket_close(s);
+	(void)kc_socket_close(s, NULL);
 }
 
 static void
@@ -438,7 +438,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 		logk(LK_UPSTREAM, "upstream %s: %s (client %s reset)",
 		    conf.upstream.text, strerror(-e), c->c_client);
 		free(c);
-		(void)kc_socket_close(cs);
+		(void)kc_socket_close(cs, NULL);
 		__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 		return;
 	}
@@ -468,8 +468,8 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	if (kc_init(&c->c_done, conn_done, c, w->w_ex, 0) != 0 ||
 	    kc_splice(&c->c_sp, cs, up, mir, nm, &at, &c->c_done) != 0) {
 		for (i = 0; i < nm; i++)
-			(void)kc_socket_close(mir[i]);
-		(void)kc_socket_close(up);
+			(void)kc_socket_close(mir[i], NULL);
+		(void)kc_socket_close(up, NULL);
 		free(c);
 		goto fail;
 	}
@@ -838,7 +838,7 @@ stop_listening(void)
 
 	__atomic_store_n(&stopping, true, __ATOMIC_RELEASE);
 	if (listener != NULL) {
-		(void)kc_socket_close(listener);
+		(void)kc_socket_close(listener, NULL);
 		listener = NULL;
 	}
 	for (i = 0; i < conf.threads; i++)
@@ -849,7 +849,7 @@ stop_listening(void)
 			(void)kc_dgram_relay_stats(r, &workers[i].w_rlast);
 			workers[i].w_rlast.sessions = 0;
 			workers[i].w_relay = NULL;
-			(void)kc_dgram_relay_destroy(r);
+			(void)kc_dgram_relay_close(r, NULL);
 		}
 }
 
