@@ -2221,6 +2221,13 @@ kc__socket_hook(struct kc_socket *s, kc__sock_hook_fn *fn, void *arg)
 		kc__socket_read_pause(s, false);
 	s->so_hook = fn;
 	s->so_hookarg = arg;
+	/*
+	 * A socket that stopped reading at its high-water mark left data in
+	 * the kernel that no new edge will announce (the peer may be blocked
+	 * on full buffers): the hook's read side runs once to take it.
+	 */
+	if (s->so_rstopped && fn != NULL)
+		more_later(s);
 	s->so_rstopped = false;
 	return 0;
 }

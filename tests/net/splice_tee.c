@@ -17,6 +17,13 @@
  *   splice reads and throws it away, and none of it reaches the client
  *   (whose stream is checked byte for byte).
  *
+ *   A mirror whose peer filled its socket up to the high-water mark and
+ *   then the kernel's buffers, before kc_splice() (TCP and UNIX): the
+ *   socket had stopped reading and no new edge comes, so the splice must
+ *   read what is there at once; the peer then sends 4 MiB more of garbage,
+ *   and the streams are whole.  Before, the peer stayed blocked (seen once
+ *   in the 2-mirror runs above, where the race decides).
+ *
  *   A mirror that never reads (small kernel buffers), a budget of
  *   256 KiB and a 32 MiB stream (8 MiB under sanitizers): the mirror is
  *   detached (mirror_detached 1, the event KC_SPLICE_EV_MIRROR_DETACHED
@@ -44,9 +51,11 @@
  */
 #include "splicetest.h"
 
+#include <fcntl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint64_t big;
 
@@ -94,13 +103,46 @@ check_primary(struct st_sp *s, struct kc_splice_stats *st, uint64_t fwd,
 	KC_CHECK_EQ(atomic_load(&s->ev.bad), 0);
 }
 
+/*
+ * Run the client and the server (the mirrors' peers run already), then
+ * check that every stream arrived whole, each mirror got the client's, and
+ * nothing was dropped or detached; close the splice.
+ */
+static void
+streams_whole(struct st_sp *s, struct st_peer *cl, struct st_peer *sv,
+    struct st_peer *mi, unsigned nm, const char *what)
+{
+	struct kc_splice_stats st;
+	unsigned i;
+
+	st_peer_start(cl);
+	st_peer_start(sv);
+	st_peer_join(cl);
+	st_peer_join(sv);
+	for (i = 0; i < nm; i++)
+		st_peer_join(&mi[i]);
+	st_peer_check_whole(cl);
+	st_peer_check_whole(sv);
+	for (i = 0; i < nm; i++)
+		st_peer_check_whole(&mi[i]);
+	KC_CHECK_EQ(st_sp_wait(s), 0);
+	st_sp_stats(s, &st);
+	st_stats_print(what, &st);
+	check_primary(s, &st, big, ST_MIB);
+	KC_CHECK_EQ(st.mirrored, nm * big);
+	KC_CHECK_EQ(st.mirror_dropped, 0);
+	KC_CHECK_EQ(st.mirror_detached, 0);
+	KC_CHECK_EQ(atomic_load(&s->ev.n[KC_SPLICE_EV_MIRROR_DETACHED]), 0);
+	KC_CHECK_EQ(atomic_load(&s->ev.n[KC_SPLICE_EV_MIRROR_DROPPING]), 0);
+	st_sp_close(s);
+}
+
 static void
 some_mirrors(struct kc_executor *ex, enum nt_kind k, enum nt_kind km,
     unsigned nm)
 {
 	static const char *const names[] = { "mirror 0", "mirror 1",
 	    "mirror 2" };
-	struct kc_splice_stats st;
 	struct st_peer cl, sv, mi[3];
 	struct st_sp s;
 	long base = kc_socket_count();
@@ -139,27 +181,7 @@ some_mirrors(struct kc_executor *ex, enum nt_kind k, enum nt_kind km,
 		st_peer_start(&mi[i]);
 	if (garbage)
 		KCT_WAIT(atomic_load(&mi[0].sent) == 16 * ST_MIB, NT_WAIT_S);
-	st_peer_start(&cl);
-	st_peer_start(&sv);
-	st_peer_join(&cl);
-	st_peer_join(&sv);
-	for (i = 0; i < nm; i++)
-		st_peer_join(&mi[i]);
-	st_peer_check_whole(&cl);
-	st_peer_check_whole(&sv);
-	for (i = 0; i < nm; i++)
-		st_peer_check_whole(&mi[i]);
-
-	KC_CHECK_EQ(st_sp_wait(&s), 0);
-	st_sp_stats(&s, &st);
-	st_stats_print("tee", &st);
-	check_primary(&s, &st, big, ST_MIB);
-	KC_CHECK_EQ(st.mirrored, nm * big);
-	KC_CHECK_EQ(st.mirror_dropped, 0);
-	KC_CHECK_EQ(st.mirror_detached, 0);
-	KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DETACHED]), 0);
-	KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_DROPPING]), 0);
-	st_sp_close(&s);
+	streams_whole(&s, &cl, &sv, mi, nm, "tee");
 	nt_wait_count(base);
 }
 
@@ -402,6 +424,69 @@ slow_mirror(struct kc_executor *ex, enum nt_kind k)
 	nt_wait_count(base);
 }
 
+/*
+ * A mirror whose peer filled every buffer before the splice began: its
+ * socket had read up to its high-water mark and stopped, and the kernel's
+ * buffers are full, so no new edge will come.  The splice must read (and
+ * drop) what is there, or the peer never gets to send again.
+ */
+static void
+prefilled_mirror(struct kc_executor *ex, enum nt_kind k)
+{
+	static char junk[65536];
+	struct st_peer cl, sv, mi;
+	struct st_sp s;
+	long base = kc_socket_count();
+	size_t hiwat;
+	int fl;
+
+	if (!st_want("%s: a mirror whose peer filled every buffer first",
+	    nt_kind_name[k]))
+		return;
+	memset(&s, 0, sizeof(s));
+	s.ex = ex;
+	s.ka = s.kb = s.km = k;
+	s.nm = 1;
+	s.attr.mirror_budget = 2 * big;
+	st_sp_client(&s);
+	st_sp_upstream(&s);
+	KC_CHECK_OK(kc_socket_connect_wait(s.m[0], &s.maddr[0],
+	    NT_WAIT_S * KCT_NSEC_PER_SEC));
+	s.m_connected[0] = true;
+	s.mirror[0] = nt_raw_accept(s.mlfd[0]);
+	nt_raw_close(s.mlfd[0]);
+	s.mlfd[0] = -1;
+	/* Fill: the socket stops at its mark, then the kernel's buffers. */
+	hiwat = 256 * 1024;	/* the default rcv_hiwat */
+	fl = fcntl(s.mirror[0], F_GETFL);
+	KC_CHECK_OK(fcntl(s.mirror[0], F_SETFL, fl | O_NONBLOCK));
+	memset(junk, 0xee, sizeof(junk));
+	for (;;) {
+		ssize_t n = write(s.mirror[0], junk, sizeof(junk));
+
+		if (n > 0)
+			continue;
+		KC_CHECK(n < 0 && errno == EAGAIN);
+		if (kc_socket_rcvbytes(s.m[0]) >= hiwat)
+			break;
+		kct_sleep_ns(KCT_NSEC_PER_MSEC);	/* it is still reading */
+	}
+	KC_CHECK_OK(fcntl(s.mirror[0], F_SETFL, fl));
+	st_sp_splice(&s, false);
+	s.server = nt_raw_accept(s.slfd);
+	nt_raw_close(s.slfd);
+	s.slfd = -1;
+	peers_init(&s, &cl, &sv, big, ST_MIB);
+	mirror_init(&mi, "prefilled mirror", s.mirror[0], &cl);
+	mi.garbage = true;
+	mi.send_len = 4 * ST_MIB;
+	mi.shut_after = true;
+	st_peer_start(&mi);
+	KCT_WAIT(atomic_load(&mi.sent) == 4 * ST_MIB, NT_WAIT_S);
+	streams_whole(&s, &cl, &sv, &mi, 1, "prefilled");
+	nt_wait_count(base);
+}
+
 int
 main(void)
 {
@@ -419,6 +504,8 @@ main(void)
 		some_mirrors(ex, NT_TCP4, NT_TCP4, n);
 	some_mirrors(ex, NT_TCP6, NT_UNIX, 2);
 	some_mirrors(ex, NT_UNIX, NT_UNIX, 3);
+	prefilled_mirror(ex, NT_TCP4);
+	prefilled_mirror(ex, NT_UNIX);
 
 	stuck_mirror(ex, NT_TCP4, KC_MIRROR_DETACH);
 	stuck_mirror(ex, NT_TCP4, KC_MIRROR_DROP);
