@@ -16,10 +16,14 @@
  * KC_SS_CANTRCVMORE (shutdown) and then tell the owner, as seed 003
  * describes.
  *
+ * What differs between streams and datagrams is a table of operations
+ * (sock_int.h): the stream's is here, the datagram's in sockdgram.c.
+ *
  * Lifetime: a reference count.  The caller's reference, one for the open
- * descriptor (its source in the engine), one per request in flight, one for an armed
- * linger timer, and one held around each event the owner handles, so that
- * closing from inside an upcall frees nothing until the stack unwinds.
+ * descriptor (its source in the engine), one per request in flight, one
+ * for an armed linger timer, and one held around each event the owner
+ * handles, so that closing from inside an upcall frees nothing until the
+ * stack unwinds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,110 +38,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/engine.h"
-#include "core/internal.h"
-#include "core/list.h"
-#include "core/lockdebug.h"
 #include "kqueue/kqapi.h"
-#include "net/sockhook.h"
-#include <kcont/socket.h>
+#include "net/sock_int.h"
 
 #define SOCK_MAGIC	((uintptr_t)0x6b63736f636b2121ull)	/* "kcsock!!" */
 
 #define DEF_HIWAT	(256u * 1024u)
 #define DEF_LINGER	(5ull * 1000000000ull)
-#define DGRAM_MAX	65507u
-#define DGRAM_COST	64u	/* buffer accounting per datagram, beyond its bytes */
-#define READ_BATCH	64	/* datagrams or reads per readiness event */
 #define DISCARD_BATCH	64	/* reads thrown away per readiness event */
-
-enum sop {
-	OP_SEND = 1, OP_READ, OP_WRITE, OP_ACCEPT, OP_CONNECT, OP_SHUTDOWN,
-	OP_CLOSE,
-};
-
-/* A request to the owner; parked ones wait on the owner's lists. */
-struct sreq {
-	struct kc_msg		 r_msg;
-	struct kc_socket	*r_sock;
-	struct kc__link		 r_link;	/* on r_list */
-	struct kc__list		*r_list;	/* the owner's list it waits on */
-	enum sop		 r_op;
-	bool			 r_parked;	/* on r_list, or the connect */
-	bool			 r_hasaddr;
-	int			 r_how;
-	size_t			 r_max;
-	bool			 r_taken;	/* write: the send buffer took it */
-	struct kc_chain		 r_chain;	/* send, write: data; read: result */
-	struct kc_sockaddr	 r_addr;	/* send to, connect to, read from */
-	struct kc		*r_done;
-	struct kc_executor	*r_owner;	/* accept: for whom */
-	struct kc_socket	*r_new;		/* accept: the result */
-};
-
-/* A received or queued datagram. */
-struct dgram {
-	struct kc__link		 d_link;
-	struct kc_chain		 d_chain;
-	struct kc_sockaddr	 d_addr;
-	bool			 d_hasaddr;
-};
-
-struct kc_socket {
-	uintptr_t		 so_magic;
-	uint32_t		 so_refs;
-	uint32_t		 so_state;	/* KC_SS_*, atomic */
-	int			 so_error;	/* atomic */
-	int			 so_fd;
-	struct kc__engine	*so_en;		/* the owner's engine */
-	struct kc__esrc		 so_src;	/* the descriptor in it */
-	int			 so_domain;
-	int			 so_type;
-	struct kc_executor	*so_owner;
-	struct kc_port		 so_port;
-	struct kc		 so_linger;	/* close: flush deadline */
-	struct kc		 so_ukc;	/* look at the upcall queues */
-	struct kc		 so_mkc;	/* read on: a batch ended, not the data */
-	struct sreq		*so_closereq;	/* made with the socket: close never fails */
-	struct kc		 so_gone;	/* the port has ended: free the rest */
-	struct kc		*so_done;	/* the close's done, or NULL */
-	struct kc_queue		 so_q[3];	/* READABLE, WRITABLE, CLOSED */
-	struct kc_socket_attr	 so_attr;
-
-	/* The owner's alone. */
-	struct kc_chain		 so_rcv;	/* stream data */
-	struct kc_chain		 so_snd;
-	struct kc__list		 so_rdg;	/* datagrams in */
-	struct kc__list		 so_sdg;	/* datagrams out */
-	size_t			 so_rcvbytes;	/* atomic for readers */
-	size_t			 so_sndbytes;	/* atomic for readers */
-	struct kc__list		 so_readers;	/* blocked reads */
-	struct kc__list		 so_writers;	/* sends waiting for space */
-	struct kc__list		 so_acceptors;
-	struct sreq		*so_connreq;
-	bool			 so_rstopped;	/* receive buffer full: not reading */
-	bool			 so_rdhup;	/* the peer has shut: read to the end */
-	bool			 so_wblocked;	/* the descriptor took no more */
-	bool			 so_wnote;	/* a write or connect waits for an edge */
-	bool			 so_rpaused;	/* the hook paused reading */
-	bool			 so_shutwr;	/* SHUT_WR once the send side drains */
-	bool			 so_wshut;	/* the owner has taken SHUT_WR */
-	bool			 so_closing;	/* flushing before the descriptor goes */
-	bool			 so_final;	/* descriptor closed */
-	bool			 so_orphan;	/* owner stopped: closed by the caller */
-	bool			 so_lingering;
-	bool			 so_drain;	/* closing: dropping the peer's data */
-	bool			 so_abort;	/* closing with a reset */
-	unsigned char		*so_scratch;	/* datagram input, made when first used */
-	kc__sock_hook_fn	*so_hook;	/* a splice has the descriptor */
-	void			*so_hookarg;
-};
 
 static long sock_live;
 
 static kc_fn linger_fired, upcall_check, read_more;
 static kc_fn sock_gone;
 static kc__esrc_fn sock_event;
+static const struct kc__sock_proto sock_stream;
 static struct sreq *sreq_new(struct kc_socket *s, enum sop op, struct kc *done);
 static kc_port_fn port_fn;
 static kc_port_abort_fn port_abort;
@@ -154,71 +69,10 @@ sock_valid(const struct kc_socket *s)
 	return s != NULL && s->so_magic == (SOCK_MAGIC ^ (uintptr_t)s);
 }
 
-static inline unsigned
-st_load(const struct kc_socket *s)
-{
-	return __atomic_load_n(&s->so_state, __ATOMIC_ACQUIRE);
-}
-
-static inline void
-st_set(struct kc_socket *s, unsigned bits)
-{
-	__atomic_or_fetch(&s->so_state, bits, __ATOMIC_SEQ_CST);
-}
-
-static inline void
-st_clear(struct kc_socket *s, unsigned bits)
-{
-	__atomic_and_fetch(&s->so_state, ~bits, __ATOMIC_SEQ_CST);
-}
-
-static inline bool
-on_owner(const struct kc_socket *s)
-{
-	return kc_executor_current() == s->so_owner;
-}
-
-/*
- * What the comments say runs on the owner asserts it (debug builds).  The
- * one exception: a socket whose owner has stopped for good is closed by the
- * thread that closes it (orphan_close()), the owner's last work.
- */
-#define SOCK_ON_OWNER(s)	do {					\
-	if (!(s)->so_orphan)						\
-		KC__ON_EXEC((s)->so_owner);				\
-} while (0)
-
-static inline bool
-is_stream(const struct kc_socket *s)
-{
-	return s->so_type == SOCK_STREAM;
-}
-
 static void
 sock_ref(struct kc_socket *s)
 {
 	KC__ADD(&s->so_refs, 1u);
-}
-
-/* Datagram queues (so_rdg, so_sdg): the oldest first. */
-static struct dgram *
-dgq_first(struct kc__list *q)
-{
-	return KC__LIST_FIRST(q, struct dgram, d_link);
-}
-
-/* Free every datagram of q. */
-static void
-dgq_free(struct kc__list *q)
-{
-	struct kc__link *lk;
-
-	while ((lk = kc__list_pop_head(q)) != NULL) {
-		struct dgram *d = KC__LIST_ITEM(lk, struct dgram, d_link);
-
-		kc_chain_free(&d->d_chain);
-		free(d);
-	}
 }
 
 /*
@@ -252,8 +106,8 @@ sock_gone(void *obj, void *env, int status)
 		(void)kc_run_all(&s->so_q[i], s, -ECANCELED);
 	kc_chain_free(&s->so_rcv);
 	kc_chain_free(&s->so_snd);
-	dgq_free(&s->so_rdg);
-	dgq_free(&s->so_sdg);
+	s->so_proto->sp_drop(s, true);
+	s->so_proto->sp_drop(s, false);
 	if (s->so_fd >= 0) {
 		kc__engine_del(s->so_en, &s->so_src);
 		kc__close(s->so_fd);
@@ -279,20 +133,6 @@ kc_socket_count(void)
 }
 
 /* Buffer accounting, readable from any thread. */
-static void
-rcv_add(struct kc_socket *s, ssize_t n)
-{
-	__atomic_store_n(&s->so_rcvbytes, s->so_rcvbytes + (size_t)n,
-	    __ATOMIC_RELAXED);
-}
-
-static void
-snd_add(struct kc_socket *s, ssize_t n)
-{
-	__atomic_store_n(&s->so_sndbytes, s->so_sndbytes + (size_t)n,
-	    __ATOMIC_RELAXED);
-}
-
 /* The owner's waiting requests: a list per kind, first come first served. */
 static void
 rl_push(struct kc__list *l, struct sreq *r)
@@ -378,9 +218,7 @@ readable_now(const struct kc_socket *s)
 		return true;
 	if (st & KC_SS_LISTENING)
 		return false;
-	if (!is_stream(s))
-		return !kc__list_empty(&s->so_rdg);
-	return s->so_rcvbytes >= s->so_attr.rcv_lowat && s->so_rcvbytes > 0;
+	return s->so_proto->sp_readable(s);
 }
 
 static bool
@@ -475,6 +313,7 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	s->so_fd = fd;
 	s->so_domain = domain;
 	s->so_type = type;
+	s->so_proto = type == SOCK_STREAM ? &sock_stream : &kc__sock_dgram;
 	s->so_owner = owner;
 	s->so_refs = 2;		/* the caller's and the descriptor's */
 	s->so_state = state;	/* before the knotes can fire */
@@ -708,8 +547,8 @@ fail_list(struct kc__list *l, int status)
 static void serve_readers(struct kc_socket *s);
 
 /* The connection failed: everything waiting learns it. */
-static void
-sock_error(struct kc_socket *s, int err)
+void
+kc__sock_error(struct kc_socket *s, int err)
 {
 	int zero = 0;
 
@@ -720,7 +559,7 @@ sock_error(struct kc_socket *s, int err)
 	st_clear(s, KC_SS_CONNECTING);
 	s->so_rstopped = false;
 	kc_chain_free(&s->so_snd);
-	dgq_free(&s->so_sdg);
+	s->so_proto->sp_drop(s, false);
 	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
 	fail_list(&s->so_writers, err);
 	fail_list(&s->so_acceptors, err);
@@ -743,69 +582,8 @@ static ssize_t
 take(struct kc_socket *s, struct kc_chain *into, size_t max,
     struct kc_sockaddr *from)
 {
-	unsigned st = st_load(s);
-	ssize_t n;
-
 	SOCK_ON_OWNER(s);
-	if (!is_stream(s)) {
-		struct dgram *d = dgq_first(&s->so_rdg);
-		size_t len;
-
-		if (d == NULL) {
-			if (st & KC_SS_ERROR)
-				return __atomic_load_n(&s->so_error,
-				    __ATOMIC_ACQUIRE);
-			return (st & KC_SS_CANTRCVMORE) ? 0 : -EAGAIN;
-		}
-		kc__list_remove(&s->so_rdg, &d->d_link);
-		len = kc_chain_len(&d->d_chain);
-		rcv_add(s, -(ssize_t)(len + DGRAM_COST));
-		if (len > max) {
-			/* Truncated, as recv(2) truncates: the rest is dropped. */
-			struct kc_chain rest = KC_CHAIN_INITIALIZER;
-
-			if (kc_chain_reserve(&d->d_chain, 1) == 0)
-				(void)kc_chain_split(&d->d_chain, max, &rest);
-			kc_chain_free(&rest);
-			len = kc_chain_len(&d->d_chain);
-		}
-		kc_chain_concat(into, &d->d_chain);
-		if (from != NULL) {
-			if (d->d_hasaddr)
-				*from = d->d_addr;
-			else
-				memset(from, 0, sizeof(*from));
-		}
-		kc_chain_free(&d->d_chain);	/* its spare views */
-		free(d);
-		return (ssize_t)len;
-	}
-	if (s->so_rcvbytes == 0) {
-		if (st & KC_SS_ERROR)
-			return __atomic_load_n(&s->so_error, __ATOMIC_ACQUIRE);
-		return (st & KC_SS_CANTRCVMORE) ? 0 : -EAGAIN;
-	}
-	if (max > (size_t)SSIZE_MAX)
-		max = SSIZE_MAX;
-	if (max >= s->so_rcvbytes) {
-		n = (ssize_t)s->so_rcvbytes;
-		kc_chain_concat(into, &s->so_rcv);
-	} else {
-		struct kc_chain rest = KC_CHAIN_INITIALIZER;
-
-		/* The first max bytes go; so_rcv keeps the rest. */
-		if (kc_chain_reserve(&s->so_rcv, 1) != 0)
-			return -ENOMEM;
-		(void)kc_chain_split(&s->so_rcv, max, &rest);
-		kc_chain_concat(into, &s->so_rcv);
-		kc_chain_concat(&s->so_rcv, &rest);
-		kc_chain_free(&rest);
-		n = (ssize_t)max;
-	}
-	rcv_add(s, -n);
-	if (from != NULL)
-		memset(from, 0, sizeof(*from));
-	return n;
+	return s->so_proto->sp_take(s, into, max, from);
 }
 
 static void
@@ -873,8 +651,8 @@ accept_ready(struct kc_socket *s)
  * A batch of reads ended with the descriptor maybe not drained: no new edge
  * will come for what is left, so read on after the owner's other work.
  */
-static void
-more_later(struct kc_socket *s)
+void
+kc__sock_more_later(struct kc_socket *s)
 {
 	sock_ref(s);
 	if (kc_defer(&s->so_mkc, s, 0) != 0)
@@ -902,72 +680,6 @@ read_more(void *obj, void *env, int status)
 	while (n-- > 0)
 		sock_unref(s);
 	sock_unref(s);
-}
-
-static void
-dgram_input(struct kc_socket *s)
-{
-	int i;
-
-	if (s->so_scratch == NULL &&
-	    (s->so_scratch = malloc(DGRAM_MAX + 1)) == NULL)
-		return;		/* the next edge retries */
-	for (i = 0; i < READ_BATCH; i++) {
-		struct dgram *d;
-		struct kc_seg *seg;
-		struct msghdr mh;
-		struct iovec iov;
-		ssize_t n;
-
-		if (s->so_rcvbytes >= s->so_attr.rcv_hiwat) {
-			s->so_rstopped = true;
-			return;
-		}
-		d = calloc(1, sizeof(*d));
-		if (d == NULL)
-			return;
-		memset(&mh, 0, sizeof(mh));
-		iov.iov_base = s->so_scratch;
-		iov.iov_len = DGRAM_MAX + 1;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_name = &d->d_addr.a;
-		mh.msg_namelen = sizeof(d->d_addr.a);
-		n = recvmsg(s->so_fd, &mh, MSG_DONTWAIT);
-		if (n < 0) {
-			int err = errno;
-
-			free(d);
-			if (err == EAGAIN || err == EINTR)
-				return;
-			/* An ICMP error on a connected datagram socket. */
-			if (err == ECONNREFUSED)
-				continue;
-			sock_error(s, -err);
-			return;
-		}
-		(void)KC__TR3(KC_TR_SOCK_RECV, s, s->so_fd, n);
-		d->d_addr.len = mh.msg_namelen;
-		d->d_hasaddr = mh.msg_namelen > 0;
-		kc_chain_init(&d->d_chain);
-		if (n > 0) {
-			if (kc_seg_alloc(&seg, (size_t)n) != 0) {
-				free(d);
-				return;
-			}
-			memcpy(kc_seg_data(seg), s->so_scratch, (size_t)n);
-			if (kc_chain_append_seg(&d->d_chain, seg, 0,
-			    (size_t)n) != 0) {
-				kc_seg_unref(seg);
-				free(d);
-				return;
-			}
-			kc_seg_unref(seg);
-		}
-		kc__list_push_tail(&s->so_rdg, &d->d_link);
-		rcv_add(s, n + DGRAM_COST);
-	}
-	more_later(s);
 }
 
 static void
@@ -1011,11 +723,121 @@ stream_input(struct kc_socket *s)
 		}
 		if (n == -EAGAIN || n == -EINTR)
 			return;
-		sock_error(s, (int)n);
+		kc__sock_error(s, (int)n);
 		return;
 	}
-	more_later(s);
+	kc__sock_more_later(s);
 }
+
+/* The stream protocol: the receive and send buffers are byte chains. */
+
+static ssize_t
+stream_take(struct kc_socket *s, struct kc_chain *into, size_t max,
+    struct kc_sockaddr *from)
+{
+	unsigned st = st_load(s);
+	ssize_t n;
+
+	if (s->so_rcvbytes == 0) {
+		if (st & KC_SS_ERROR)
+			return __atomic_load_n(&s->so_error, __ATOMIC_ACQUIRE);
+		return (st & KC_SS_CANTRCVMORE) ? 0 : -EAGAIN;
+	}
+	if (max > (size_t)SSIZE_MAX)
+		max = SSIZE_MAX;
+	if (max >= s->so_rcvbytes) {
+		n = (ssize_t)s->so_rcvbytes;
+		kc_chain_concat(into, &s->so_rcv);
+	} else {
+		struct kc_chain rest = KC_CHAIN_INITIALIZER;
+
+		/* The first max bytes go; so_rcv keeps the rest. */
+		if (kc_chain_reserve(&s->so_rcv, 1) != 0)
+			return -ENOMEM;
+		(void)kc_chain_split(&s->so_rcv, max, &rest);
+		kc_chain_concat(into, &s->so_rcv);
+		kc_chain_concat(&s->so_rcv, &rest);
+		kc_chain_free(&rest);
+		n = (ssize_t)max;
+	}
+	rcv_add(s, -n);
+	if (from != NULL)
+		memset(from, 0, sizeof(*from));
+	return n;
+}
+
+static bool
+stream_readable(const struct kc_socket *s)
+{
+	return s->so_rcvbytes >= s->so_attr.rcv_lowat && s->so_rcvbytes > 0;
+}
+
+static int
+stream_send_check(const struct kc_socket *s, const struct kc_chain *c,
+    const struct kc_sockaddr *to, unsigned st)
+{
+	(void)s;
+	(void)c;
+	(void)to;
+	if (!(st & (KC_SS_CONNECTED | KC_SS_CONNECTING)))
+		return -ENOTCONN;
+	return 0;
+}
+
+static int
+stream_queue(struct kc_socket *s, struct kc_chain *c,
+    const struct kc_sockaddr *to)
+{
+	size_t len = kc_chain_len(c);
+
+	(void)to;
+	kc_chain_concat(&s->so_snd, c);
+	snd_add(s, (ssize_t)len);
+	return 0;
+}
+
+static bool
+stream_output(struct kc_socket *s)
+{
+	while (s->so_sndbytes > 0) {
+		ssize_t n = kc_chain_write(&s->so_snd, s->so_fd);
+
+		if (n > 0) {
+			(void)KC__TR3(KC_TR_SOCK_SEND, s, s->so_fd, n);
+			snd_add(s, -n);
+			continue;
+		}
+		if (n == -EAGAIN) {
+			s->so_wblocked = true;
+			want_write_edge(s);
+			break;
+		}
+		if (n == -EINTR)
+			continue;
+		kc__sock_error(s, n == 0 ? -EPIPE : (int)n);
+		return false;
+	}
+	return true;
+}
+
+/* A stream keeps no records: its buffers are the chains alone. */
+static void
+stream_drop(struct kc_socket *s, bool rcv)
+{
+	(void)s;
+	(void)rcv;
+}
+
+static const struct kc__sock_proto sock_stream = {
+	.sp_stream = true,
+	.sp_input = stream_input,
+	.sp_take = stream_take,
+	.sp_readable = stream_readable,
+	.sp_send_check = stream_send_check,
+	.sp_queue = stream_queue,
+	.sp_output = stream_output,
+	.sp_drop = stream_drop,
+};
 
 static void
 sock_input(struct kc_socket *s)
@@ -1034,10 +856,7 @@ sock_input(struct kc_socket *s)
 	/* An unconnected stream socket reports a hang-up: nothing to read. */
 	if (is_stream(s) && !(st & KC_SS_CONNECTED))
 		return;
-	if (is_stream(s))
-		stream_input(s);
-	else
-		dgram_input(s);
+	s->so_proto->sp_input(s);
 	if (s->so_final)
 		return;
 	serve_readers(s);
@@ -1045,26 +864,6 @@ sock_input(struct kc_socket *s)
 		upcall(s, KC_SO_READABLE, kc_socket_error(s));
 	if (closed_now(s))
 		upcall(s, KC_SO_CLOSED, kc_socket_error(s));
-}
-
-static int
-dgram_queue(struct kc_socket *s, struct kc_chain *c,
-    const struct kc_sockaddr *to)
-{
-	struct dgram *d = calloc(1, sizeof(*d));
-	size_t len = kc_chain_len(c);
-
-	if (d == NULL)
-		return -ENOMEM;
-	kc_chain_init(&d->d_chain);
-	kc_chain_concat(&d->d_chain, c);
-	if (to != NULL) {
-		d->d_addr = *to;
-		d->d_hasaddr = true;
-	}
-	kc__list_push_tail(&s->so_sdg, &d->d_link);
-	snd_add(s, (ssize_t)(len + DGRAM_COST));
-	return 0;
 }
 
 /*
@@ -1075,15 +874,8 @@ dgram_queue(struct kc_socket *s, struct kc_chain *c,
 static int
 admit(struct kc_socket *s, struct kc_chain *c, const struct kc_sockaddr *to)
 {
-	size_t len;
-
 	SOCK_ON_OWNER(s);
-	if (!is_stream(s))
-		return dgram_queue(s, c, to);
-	len = kc_chain_len(c);
-	kc_chain_concat(&s->so_snd, c);
-	snd_add(s, (ssize_t)len);
-	return 0;
+	return s->so_proto->sp_queue(s, c, to);
 }
 
 /* A request's send into the buffer, answered with its length or the error. */
@@ -1127,54 +919,6 @@ admit_writers(struct kc_socket *s)
 }
 
 static void
-dgram_output(struct kc_socket *s)
-{
-	struct dgram *d;
-
-	while ((d = dgq_first(&s->so_sdg)) != NULL) {
-		struct iovec iov[64];
-		struct msghdr mh;
-		size_t len = kc_chain_len(&d->d_chain), bytes;
-		ssize_t n;
-		int niov = kc_chain_iov(&d->d_chain, iov, 64, &bytes);
-
-		if (bytes < len) {
-			(void)kc_chain_copyout(&d->d_chain, 0, s->so_scratch,
-			    len);
-			iov[0].iov_base = s->so_scratch;
-			iov[0].iov_len = len;
-			niov = 1;
-		}
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = iov;
-		mh.msg_iovlen = (size_t)niov;
-		if (d->d_hasaddr) {
-			mh.msg_name = &d->d_addr.a;
-			mh.msg_namelen = d->d_addr.len;
-		}
-		n = sendmsg(s->so_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-			s->so_wblocked = true;
-			/* ENOBUFS is no full buffer: no edge will say it passed. */
-			if (errno == EAGAIN)
-				want_write_edge(s);
-			else
-				want_write(s);
-			return;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* Sent, or refused for good (a datagram is never half sent). */
-		if (n >= 0)
-			(void)KC__TR3(KC_TR_SOCK_SEND, s, s->so_fd, n);
-		kc__list_remove(&s->so_sdg, &d->d_link);
-		snd_add(s, -(ssize_t)(len + DGRAM_COST));
-		kc_chain_free(&d->d_chain);
-		free(d);
-	}
-}
-
-static void
 sock_output(struct kc_socket *s)
 {
 	SOCK_ON_OWNER(s);
@@ -1184,29 +928,8 @@ sock_output(struct kc_socket *s)
 		return;
 	s->so_wblocked = false;
 	for (;;) {
-		if (is_stream(s)) {
-			while (s->so_sndbytes > 0) {
-				ssize_t n = kc_chain_write(&s->so_snd, s->so_fd);
-
-				if (n > 0) {
-					(void)KC__TR3(KC_TR_SOCK_SEND, s,
-					    s->so_fd, n);
-					snd_add(s, -n);
-					continue;
-				}
-				if (n == -EAGAIN) {
-					s->so_wblocked = true;
-					want_write_edge(s);
-					break;
-				}
-				if (n == -EINTR)
-					continue;
-				sock_error(s, n == 0 ? -EPIPE : (int)n);
-				return;
-			}
-		} else {
-			dgram_output(s);
-		}
+		if (!s->so_proto->sp_output(s))
+			return;
 		if (s->so_wblocked || !admit_writers(s))
 			break;
 	}
@@ -1259,7 +982,7 @@ connect_done(struct kc_socket *s, const struct kevent *kev)
 	s->so_connreq = NULL;
 	(void)KC__TR3(KC_TR_SOCK_CONNECT, s, s->so_fd, (int64_t)-err);
 	if (err != 0) {
-		sock_error(s, -err);
+		kc__sock_error(s, -err);
 		if (r != NULL)
 			answer(r, -err);
 		return;
@@ -1291,7 +1014,7 @@ ev_error(struct kc_socket *s, const struct kevent *kev)
 		    (st_load(s) & KC_SS_CONNECTED))
 			stream_input(s);
 		if (!(st_load(s) & KC_SS_ERROR))
-			sock_error(s, -(int)kev->fflags);
+			kc__sock_error(s, -(int)kev->fflags);
 		return true;
 	}
 	return false;
@@ -1463,18 +1186,7 @@ send_check(struct kc_socket *s, struct kc_chain *c,
 		return kc_socket_error(s);
 	if (owner ? s->so_wshut : (st & KC_SS_CANTSENDMORE))
 		return -EPIPE;
-	if (is_stream(s)) {
-		if (!(st & (KC_SS_CONNECTED | KC_SS_CONNECTING)))
-			return -ENOTCONN;
-	} else {
-		if (kc_chain_len(c) > DGRAM_MAX)
-			return -EMSGSIZE;
-		if (to == NULL && !(st & KC_SS_CONNECTED))
-			return -ENOTCONN;
-		if (to != NULL && to->a.sa.sa_family != s->so_domain)
-			return -EAFNOSUPPORT;
-	}
-	return 0;
+	return s->so_proto->sp_send_check(s, c, to, st);
 }
 
 /* A send on the owner: into the buffer, or park r (which has the data). */
@@ -1542,7 +1254,7 @@ connect_start(struct kc_socket *s, const struct kc_sockaddr *a)
 	/* Refused at once (a UNIX path nobody listens on): the socket failed. */
 	e = -errno;
 	(void)KC__TR3(KC_TR_SOCK_CONNECT, s, s->so_fd, (int64_t)e);
-	sock_error(s, e);
+	kc__sock_error(s, e);
 	return e;
 }
 
@@ -1568,7 +1280,7 @@ shut_local(struct kc_socket *s, int how)
 	if (how == SHUT_RD || how == SHUT_RDWR) {
 		st_set(s, KC_SS_CANTRCVMORE);
 		kc_chain_free(&s->so_rcv);
-		dgq_free(&s->so_rdg);
+		s->so_proto->sp_drop(s, true);
 		__atomic_store_n(&s->so_rcvbytes, 0, __ATOMIC_RELAXED);
 		s->so_rstopped = false;
 		(void)shutdown(s->so_fd, SHUT_RD);
@@ -1648,7 +1360,7 @@ kc__socket_discard(struct kc_socket *s)
 			continue;
 		return n == 0 ? 0 : -errno;
 	}
-	more_later(s);
+	kc__sock_more_later(s);
 	return -EINPROGRESS;
 }
 
@@ -2227,7 +1939,7 @@ kc__socket_hook(struct kc_socket *s, kc__sock_hook_fn *fn, void *arg)
 	 * on full buffers): the hook's read side runs once to take it.
 	 */
 	if (s->so_rstopped && fn != NULL)
-		more_later(s);
+		kc__sock_more_later(s);
 	s->so_rstopped = false;
 	return 0;
 }
@@ -2280,14 +1992,14 @@ kc__socket_read_pause(struct kc_socket *s, bool pause)
 	s->so_rpaused = pause;
 	/* Edges that came while paused were not acted on: read now. */
 	if (!pause)
-		more_later(s);
+		kc__sock_more_later(s);
 }
 
 void
 kc__socket_read_later(struct kc_socket *s)
 {
 	SOCK_ON_OWNER(s);
-	more_later(s);
+	kc__sock_more_later(s);
 }
 
 void
