@@ -278,30 +278,46 @@ kq__find(struct kq *kq, uintptr_t ident, short filter)
 	return NULL;
 }
 
+/*
+ * Move every knote into the empty table h of size buckets, which replaces
+ * the kqueue's; the old table is returned, for the caller to free (after
+ * the unlock, if it can).
+ */
+static struct knote **
+hash_move(struct kq *kq, struct knote **h, size_t size)
+{
+	struct knote **old = kq->kq_hash, *k, *next;
+	size_t i;
+
+	KQ_OWNED(kq);
+	for (i = 0; i < kq->kq_hsize; i++) {
+		for (k = kq->kq_hash[i]; k != NULL; k = next) {
+			size_t b = kn_hash(k->kn_kev.ident, k->kn_kev.filter,
+			    size);
+
+			next = k->kn_hnext;
+			k->kn_hnext = h[b];
+			h[b] = k;
+		}
+	}
+	kq->kq_hash = h;
+	__atomic_store_n(&kq->kq_hsize, size, __ATOMIC_RELAXED);
+	return old;
+}
+
 static int
 hash_insert(struct kq *kq, struct knote *kn)
 {
-	struct knote **h, *k, *next;
+	struct knote **h;
 	size_t i, size;
 
+	/* Made before the lock as a rule (kq_room); here only if it fell short. */
 	if (kq->kq_count + 1 > kq->kq_hsize) {
 		size = kq->kq_hsize ? kq->kq_hsize * 2 : 64;
 		h = calloc(size, sizeof(*h));
 		if (h == NULL)
 			return ENOMEM;
-		for (i = 0; i < kq->kq_hsize; i++) {
-			for (k = kq->kq_hash[i]; k != NULL; k = next) {
-				size_t b = kn_hash(k->kn_kev.ident,
-				    k->kn_kev.filter, size);
-
-				next = k->kn_hnext;
-				k->kn_hnext = h[b];
-				h[b] = k;
-			}
-		}
-		free(kq->kq_hash);
-		kq->kq_hash = h;
-		kq->kq_hsize = size;
+		free(hash_move(kq, h, size));
 	}
 	i = kn_hash(kn->kn_kev.ident, kn->kn_kev.filter, kq->kq_hsize);
 	kn->kn_hnext = kq->kq_hash[i];
@@ -463,13 +479,17 @@ fdent(struct kq *kq, int fd, bool create)
 			return NULL;
 		while (n <= fd)
 			n *= 2;
+		/*
+		 * Made before the lock as a rule (kq_room); here for the
+		 * descriptors a filter makes, or if that fell short.
+		 */
 		t = realloc(kq->kq_fds, (size_t)n * sizeof(*t));
 		if (t == NULL)
 			return NULL;
 		memset(t + kq->kq_nfds, 0, (size_t)(n - kq->kq_nfds) *
 		    sizeof(*t));
 		kq->kq_fds = t;
-		kq->kq_nfds = n;
+		__atomic_store_n(&kq->kq_nfds, n, __ATOMIC_RELAXED);
 	}
 	return &kq->kq_fds[fd];
 }
@@ -809,6 +829,91 @@ kn_prefree(struct knote *list)
 		next = list->kn_hnext;
 		free(list);
 	}
+}
+
+/*
+ * What a changelist may need, made before the kqueue's lock is taken: a
+ * knote per EV_ADD (kn_prealloc()), and a bigger knote hash and descriptor
+ * table if its adds may outgrow them.  The sizes are read without the
+ * lock; kq_room_install(), under it, takes what is still needed, and
+ * kq_room_free(), after the unlock, frees what was left or replaced.
+ */
+struct kq_room {
+	struct knote	 *rm_spares;
+	struct knote	**rm_hash;
+	size_t		  rm_hsize;
+	struct kq_fdent	 *rm_fds;
+	int		  rm_nfds;
+};
+
+static void
+kq_room_make(struct kq *kq, const struct kevent *changes, int n,
+    struct kq_room *rm)
+{
+	const struct kq_filtops *fop;
+	size_t adds = 0, need, size;
+	int i, maxfd = -1, nfds;
+
+	KQ_NOTOWNED(kq);
+	memset(rm, 0, sizeof(*rm));
+	nfds = __atomic_load_n(&kq->kq_nfds, __ATOMIC_RELAXED);
+	for (i = 0; i < n; i++) {
+		int fd = (int)changes[i].ident;
+
+		if (!(changes[i].flags & EV_ADD))
+			continue;
+		adds++;
+		fop = filtops(changes[i].filter);
+		/* Past the table: only an open descriptor makes it grow. */
+		if (fop != NULL && fop->f_isfd && changes[i].ident <= INT_MAX &&
+		    fd > maxfd && fd >= nfds && fcntl(fd, F_GETFD) >= 0)
+			maxfd = fd;
+	}
+	if (adds == 0)
+		return;
+	rm->rm_spares = kn_prealloc(changes, n);
+	size = __atomic_load_n(&kq->kq_hsize, __ATOMIC_RELAXED);
+	need = __atomic_load_n(&kq->kq_count, __ATOMIC_RELAXED) + adds;
+	if (need > size) {
+		for (size = size ? size : 64; size < need; size *= 2)
+			;
+		if ((rm->rm_hash = calloc(size, sizeof(*rm->rm_hash))) != NULL)
+			rm->rm_hsize = size;
+	}
+	if (maxfd >= nfds) {
+		for (nfds = nfds ? nfds : 64; nfds <= maxfd; nfds *= 2)
+			;
+		if ((rm->rm_fds = calloc((size_t)nfds,
+		    sizeof(*rm->rm_fds))) != NULL)
+			rm->rm_nfds = nfds;
+	}
+}
+
+static void
+kq_room_install(struct kq *kq, struct kq_room *rm)
+{
+	KQ_OWNED(kq);
+	if (rm->rm_hash != NULL && rm->rm_hsize > kq->kq_hsize)
+		rm->rm_hash = hash_move(kq, rm->rm_hash, rm->rm_hsize);
+	if (rm->rm_fds != NULL && rm->rm_nfds > kq->kq_nfds) {
+		struct kq_fdent *old = kq->kq_fds;
+
+		if (kq->kq_nfds > 0)
+			memcpy(rm->rm_fds, old,
+			    (size_t)kq->kq_nfds * sizeof(*old));
+		kq->kq_fds = rm->rm_fds;
+		__atomic_store_n(&kq->kq_nfds, rm->rm_nfds, __ATOMIC_RELAXED);
+		rm->rm_fds = old;
+	}
+}
+
+static void
+kq_room_free(struct kq_room *rm)
+{
+	kn_prefree(rm->rm_spares);
+	free(rm->rm_hash);
+	free(rm->rm_fds);
+	memset(rm, 0, sizeof(*rm));
 }
 
 /*
@@ -1538,7 +1643,7 @@ int
 kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
     struct kevent *eventlist, int nevents, const struct timespec *timeout)
 {
-	struct knote *spares = NULL;
+	struct kq_room room = { 0 };
 	struct kq *kq;
 	unsigned rff;
 	int i, n = 0, rc;
@@ -1562,8 +1667,9 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 		goto fail;
 	}
 	if (nchanges > 0) {
-		spares = kn_prealloc(changelist, nchanges);
+		kq_room_make(kq, changelist, nchanges, &room);
 		kq__lock(kq);
+		kq_room_install(kq, &room);
 		kq_sync(kq);
 		for (i = 0; i < nchanges; i++) {
 			const struct kevent *kev = &changelist[i];
@@ -1574,7 +1680,7 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 				goto fail;
 			}
 			rff = kev->fflags;
-			rc = kn_register(kq, kev, &rff, &spares);
+			rc = kn_register(kq, kev, &rff, &room.rm_spares);
 			if (rc != 0 || (kev->flags & EV_RECEIPT)) {
 				if (n < nevents) {
 					eventlist[n] = *kev;
@@ -1591,8 +1697,7 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 		}
 		kick_sync(kq);
 		kq__unlock(kq);
-		kn_prefree(spares);
-		spares = NULL;
+		kq_room_free(&room);
 		/* An executor asleep on its futex must start polling. */
 		if (kq->kq_exec != NULL)
 			kc__exec_poke(kq->kq_exec);
@@ -1610,7 +1715,7 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 	}
 	return rc;
 fail:
-	kn_prefree(spares);
+	kq_room_free(&room);
 	kq_put(kq);
 	errno = rc;
 	return -1;
