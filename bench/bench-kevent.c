@@ -49,6 +49,13 @@
  *              clock; the continuation that consumes the last byte reads it
  *              again, so the timed section matches the others'; the main
  *              thread only waits (bounded) for the completion flag.
+ *   uring-poll (for information: the event engine's choice of poller)
+ *              raw epoll's loop with io_uring in epoll's place: a multishot
+ *              POLLIN poll per pair (liburing, io_uring_prep_poll_multishot,
+ *              re-armed if the kernel ends it), the loop one
+ *              io_uring_submit_and_wait() and the completions reaped from
+ *              the ring; reads and writes stay system calls.  Its ratio to
+ *              epoll is printed apart ("poller"), not in the summary.
  *
  * The method.  For each configuration (N, A, W) the socket pairs are made
  * once; then, in each of R rounds, every variant in turn (the order rotated
@@ -100,6 +107,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -118,6 +126,7 @@ enum { LIBEV_READ = EV_READ };
 
 #include <sys/event.h>		/* kcont's <sys/event.h> (include/kqueue) */
 #include <kcont.h>
+#include <liburing.h>
 
 #include "benchlib.h"
 
@@ -407,6 +416,98 @@ epoll_teardown(void)
 {
 	close(ep_fd);
 	ep_fd = -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* uring-poll: io_uring as the poller (for the event engine's choice)  */
+
+/*
+ * Raw epoll's loop with io_uring in epoll's place: a multishot poll per
+ * descriptor (re-armed if the kernel ends it), one io_uring_submit_and_wait
+ * per wait, completions reaped from the ring.  The reads and writes stay
+ * system calls, as in every other variant: this measures the poller alone.
+ */
+static struct io_uring ur;
+static int ur_up;
+
+static void
+ur_arm(struct pair *p)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ur);
+
+	if (sqe == NULL) {
+		(void)io_uring_submit(&ur);
+		sqe = io_uring_get_sqe(&ur);
+		if (sqe == NULL)
+			bench_die("uring-poll: no submission entry");
+	}
+	io_uring_prep_poll_multishot(sqe, p->rfd, POLLIN);
+	io_uring_sqe_set_data(sqe, p);
+}
+
+static int
+uring_setup(void)
+{
+	unsigned i;
+	int r;
+
+	r = io_uring_queue_init(1024, &ur, 0);
+	if (r < 0)
+		bench_die("io_uring_queue_init: %s", strerror(-r));
+	ur_up = 1;
+	for (i = 0; i < ch.n; i++)
+		ur_arm(&ch.pairs[i]);
+	if ((r = io_uring_submit(&ur)) < 0)
+		bench_die("io_uring_submit: %s", strerror(-r));
+	return 0;
+}
+
+static void
+uring_step(void)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	int r;
+
+	r = io_uring_submit_and_wait(&ur, block_mode ? 1 : 0);
+	if (r < 0 && r != -EINTR && r != -EAGAIN && r != -ETIME)
+		bench_die("io_uring_submit_and_wait: %s", strerror(-r));
+	io_uring_for_each_cqe(&ur, head, cqe) {
+		struct pair *p = io_uring_cqe_get_data(cqe);
+
+		n++;
+		if (cqe->res < 0)
+			bench_die("uring-poll: poll failed: %s",
+			    strerror(-cqe->res));
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			ur_arm(p);	/* the kernel ended this multishot */
+		chain_step(p, p->rfd);
+		if (n == NEVENTS)
+			break;
+	}
+	io_uring_cq_advance(&ur, n);
+	ch.seen += n;
+}
+
+static double
+uring_run(void)
+{
+	return timed_chain("uring-poll", 1, uring_step);
+}
+
+static void
+uring_flush(void)
+{
+	if (io_uring_submit_and_wait(&ur, 0) < 0 || io_uring_cq_ready(&ur))
+		bench_die("uring-poll: a completion with nothing written");
+}
+
+static void
+uring_teardown(void)
+{
+	if (ur_up)
+		io_uring_queue_exit(&ur);
+	ur_up = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -762,7 +863,8 @@ struct variant {
 	void		(*teardown)(void);
 };
 
-enum { V_KQUEUE, V_EPOLL, V_LIBEVENT, V_LIBEV, V_KCONT, V_KCONT_EXEC, NV };
+enum { V_KQUEUE, V_EPOLL, V_LIBEVENT, V_LIBEV, V_KCONT, V_KCONT_EXEC,
+    V_URING, NV };
 
 static const struct variant variants[NV] = {
 	[V_KQUEUE] = { "kqueue", kqueue_setup, kqueue_flush, kqueue_run,
@@ -777,6 +879,8 @@ static const struct variant variants[NV] = {
 	    kcont_teardown },
 	[V_KCONT_EXEC] = { "kcont-exec", kcont_exec_setup, NULL,
 	    kcont_exec_run, kcont_exec_teardown },
+	[V_URING] = { "uring-poll", uring_setup, uring_flush, uring_run,
+	    uring_teardown },
 };
 
 struct config {
@@ -1067,24 +1171,26 @@ main(int argc, char **argv)
 		run_config(&cfs[i], st[i]);
 		printf("  ratios (time over time): kqueue/epoll=%.2f "
 		    "kqueue/libevent=%.2f kqueue/libev=%.2f "
-		    "kcont/epoll=%.2f kcont-exec/epoll=%.2f\n",
+		    "kcont/epoll=%.2f kcont-exec/epoll=%.2f "
+		    "uring-poll/epoll=%.2f\n",
 		    ratio(st[i], V_KQUEUE, V_EPOLL),
 		    ratio(st[i], V_KQUEUE, V_LIBEVENT),
 		    ratio(st[i], V_KQUEUE, V_LIBEV),
 		    ratio(st[i], V_KCONT, V_EPOLL),
-		    ratio(st[i], V_KCONT_EXEC, V_EPOLL));
+		    ratio(st[i], V_KCONT_EXEC, V_EPOLL),
+		    ratio(st[i], V_URING, V_EPOLL));
 	}
 
 	/* Geometric means over the configurations, per ratio. */
 	{
 		static const int num[] = { V_KQUEUE, V_KQUEUE, V_KQUEUE,
-		    V_KCONT, V_KCONT_EXEC, V_KCONT_EXEC };
+		    V_KCONT, V_KCONT_EXEC, V_KCONT_EXEC, V_URING };
 		static const int den[] = { V_EPOLL, V_LIBEVENT, V_LIBEV,
-		    V_EPOLL, V_EPOLL, V_LIBEVENT };
-		double gm[6];
+		    V_EPOLL, V_EPOLL, V_LIBEVENT, V_EPOLL };
+		double gm[7];
 		int q;
 
-		for (q = 0; q < 6; q++) {
+		for (q = 0; q < 7; q++) {
 			double s = 0.0;
 			int c = 0;
 
@@ -1100,6 +1206,8 @@ main(int argc, char **argv)
 		}
 		printf("continuations: kcont_vs_epoll=%.2f "
 		    "kcont_exec_vs_epoll=%.2f\n", gm[3], gm[4]);
+		printf("poller (information): uring_poll_vs_epoll=%.2f\n",
+		    gm[6]);
 		printf("kevent: vs_epoll=%.2f vs_libevent=%.2f vs_libev=%.2f "
 		    "kcont_exec_vs_epoll=%.2f kcont_exec_vs_libevent=%.2f\n",
 		    gm[0], gm[1], gm[2], gm[4], gm[5]);

@@ -8,7 +8,7 @@
 #   clang only recommends.
 set -eu
 
-pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev mandoc python3"
+pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev liburing-dev mandoc python3"
 case "${1:-build}" in
 build) ;;
 it) pkgs="$pkgs nginx wrk" ;;
