@@ -87,7 +87,6 @@ struct kc_executor {
 	struct kc		*ex_local __attribute__((aligned(64)));
 	struct kc		*ex_local_tail;
 	unsigned		 ex_nbusy;
-	uint32_t		 ex_idle;	/* soft: nothing pending or running */
 
 	/* Timers, under ex_tlock.  ex_tnext is read without it. */
 	uint32_t		 ex_tlock __attribute__((aligned(64)));
@@ -535,8 +534,7 @@ soft_batch(struct kc_executor *ex, struct kc__runner *r, struct kc__worker *wk)
 
 	KC__ON_EXEC(ex);
 	while (n < ex->ex_batch && (kc = local_pop(ex)) != NULL) {
-		if (n++ == 0 && KC__LOAD_RELAXED(&ex->ex_idle))
-			KC__STORE(&ex->ex_idle, 0);
+		n++;
 		if (KC__UNLIKELY(KC__LOAD_RELAXED(&ex->ex_ctl) ==
 		    CTL_HANDBACK)) {
 			/* Stop now: kc goes back to the head of the FIFO. */
@@ -713,13 +711,11 @@ soft_main(void *arg)
 			if (!draining)
 				continue;
 		}
-		/* Nothing pending, nothing running: destroy may proceed. */
-		KC__STORE(&ex->ex_idle, 1);
 		/*
-		 * With knotes, readiness comes from the kqueue, which the spin
-		 * does not watch: spinning would only delay I/O and take the
-		 * CPU from the peer that is about to send it.  Sleep in the
-		 * kqueue at once, as an event loop does.
+		 * With registrations, readiness comes from the engine, which
+		 * the spin does not watch: spinning would only delay I/O and
+		 * take the CPU from the peer that is about to send it.  Sleep
+		 * in the engine at once, as an event loop does.
 		 */
 		if (draining || kc__engine_busy(&ex->ex_en) || !soft_spin(ex))
 			soft_sleep(ex, wk, !draining);
@@ -898,7 +894,6 @@ kc_executor_create(struct kc_executor **exp, const struct kc_executor_attr *attr
 	    attr->name != NULL ? attr->name :
 	    attr->kind == KC_EXEC_SOFT ? "kc-soft" : "kc-pool");
 	ex->ex_tnext = UINT64_MAX;
-	ex->ex_idle = 1;
 	ex->ex_en.en_epfd = ex->ex_en.en_wakefd = -1;
 	ex->ex_live = n;
 	if (attr->kind == KC_EXEC_SOFT &&
