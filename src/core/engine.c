@@ -176,7 +176,12 @@ kc__engine_count(struct kc__engine *en, int delta)
 bool
 kc__engine_busy(const struct kc__engine *en)
 {
-	return __atomic_load_n(&en->en_nreg, __ATOMIC_RELAXED) != 0;
+	/*
+	 * Sequentially consistent, so that an owner announcing its sleep and
+	 * a first registration's maker (kc__engine_add) see one another; on
+	 * x86 it is a plain load.
+	 */
+	return __atomic_load_n(&en->en_nreg, __ATOMIC_SEQ_CST) != 0;
 }
 
 /* Waiting. */

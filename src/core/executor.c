@@ -601,7 +601,7 @@ soft_sleep(struct kc_executor *ex, struct kc__worker *wk, bool watch_ctl)
 	 */
 	if (KC__LOAD(&ex->ex_head) != NULL ||
 	    (watch_ctl && KC__LOAD(&ex->ex_ctl) != 0) ||
-	    (!kq && __atomic_load_n(&ex->ex_en.en_nreg, __ATOMIC_SEQ_CST))) {
+	    (!kq && kc__engine_busy(&ex->ex_en))) {
 		KC__STORE(&ex->ex_sleeping, 0);
 		return;
 	}
