@@ -2,11 +2,12 @@
  * dgramrelay.c: a datagram relay with a session per client
  * (kcont/splice.h).
  *
- * The listener and every session's sockets are hooked (net/sockhook.h) and
- * belong to the listener's owner.  Datagrams come in by recvmmsg(2) batches
- * with their senders' addresses; each finds its session in a hash table
- * (or opens one: a socket connected to the upstream, and one per mirror) and
- * leaves by sendmmsg(2), runs of the same session together.  Replies come
+ * The listener's endpoint is lent to the relay (net/socklend.h); each
+ * session's descriptors are bare endpoints (net/endpoint.h) of its own, no
+ * kc_socket, all on the listener's owner.  Datagrams come in by recvmmsg(2)
+ * batches with their senders' addresses; each finds its session in a hash
+ * table (or opens one: a descriptor connected to the upstream, and one per
+ * mirror) and leaves by sendmmsg(2), runs of the same session together.  Replies come
  * back on the session's socket and go out of the listener to the client.
  * A sweep ends the idle sessions; it runs again when the first of the
  * others would expire (but never sooner than r_period after itself).
@@ -26,7 +27,9 @@
 #include "core/lockdebug.h"
 #include "kqueue/kqapi.h"
 #include "core/siphash.h"
-#include "net/sockhook.h"
+#include "net/endpoint.h"
+#include "net/socklend.h"
+#include "net/dgram.h"
 #include "net/splice_int.h"
 #include <kcont/dgramrelay.h>
 
@@ -36,23 +39,37 @@
 #define SWEEP_MIN	(50ull * 1000000ull)	/* the least between sweeps */
 #define READ_ROUNDS	16
 
+/* One of a session's descriptors: the upstream's (0) or a mirror's. */
+struct sess_ep {
+	struct kc__ep		 se_ep;
+	struct session		*se_s;
+	bool			 se_open;	/* its descriptor is open */
+};
+
+/*
+ * A session lives while it is in the table or one of its endpoints still
+ * holds it (s_refs, the owner's alone); the relay may be gone by then.
+ */
 struct session {
 	struct session		*s_hnext;
 	struct kc__link		 s_link;	/* on r_all */
-	struct kc_dgram_relay	*s_r;
+	struct kc_dgram_relay	*s_r;		/* NULL once out of the table */
 	struct kc_sockaddr	 s_client;
 	uint32_t		 s_hash;
+	uint32_t		 s_refs;
 	uint64_t		 s_last;	/* ns of the last datagram */
-	struct kc_socket	*s_up;
-	int			 s_upfd;
-	struct kc_socket	*s_m[KC_SPLICE_MIRRORS_MAX];
-	int			 s_mfd[KC_SPLICE_MIRRORS_MAX];
+	unsigned		 s_nep;		/* 1 + the mirrors */
+	struct sess_ep		 s_ep[];
 };
+
+#define S_UP(s)		(&(s)->s_ep[0])
+#define S_MIR(s, i)	(&(s)->s_ep[1 + (i)])
 
 struct kc_dgram_relay {
 	uintptr_t		 r_magic;
 	struct kc_executor	*r_owner;
 	struct kc_socket	*r_lis;
+	struct kc__ep		*r_lep;		/* the listener's, lent to us */
 	int			 r_lfd;
 	struct kc_sockaddr	 r_up;
 	struct kc_sockaddr	 r_mir[KC_SPLICE_MIRRORS_MAX];
@@ -66,13 +83,14 @@ struct kc_dgram_relay {
 	struct kc		 r_stopkc;
 	uint64_t		 r_period;
 	uint32_t		 r_closed;	/* atomic: kc_dgram_relay_close() */
+	bool			 r_orphan;	/* closed after the owner stopped */
 	struct kc		*r_cdone;	/* ... its done */
 	unsigned		 r_count;	/* sessions, for the cap */
 	bool			 r_stopping;
 };
 
 static kc_fn start_fn, sweep_fn, stop_fn;
-static kc__sock_hook_fn lis_hook, sess_hook;
+static const struct kc__ep_ops lis_ops, sess_ops;
 
 #define RCOUNT(r, field, n) \
 	kc__stats_add(&(r)->r_st.bytes, (r)->r_attr.account, \
@@ -191,14 +209,18 @@ sess_find(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 }
 
 static void
-sock_drop(struct kc_socket *s)
+sess_rele(struct session *s)
 {
-	if (s == NULL)
-		return;
-	(void)kc__socket_hook(s, NULL, NULL);
-	(void)kc_socket_close(s, NULL);
-}
+	unsigned i;
 
+	if (--s->s_refs > 0)
+		return;
+	for (i = 0; i < s->s_nep; i++)
+		if (s->s_ep[i].se_s != NULL)
+			kc__ep_fini(&s->s_ep[i].se_ep);
+	free(s);
+}
+/* Out of the table; the memory goes once its endpoints let go. */
 static void
 sess_free(struct kc_dgram_relay *r, struct session *s)
 {
@@ -209,20 +231,24 @@ sess_free(struct kc_dgram_relay *r, struct session *s)
 		pp = &(*pp)->s_hnext;
 	*pp = s->s_hnext;
 	kc__list_remove(&r->r_all, &s->s_link);
-	sock_drop(s->s_up);
-	for (i = 0; i < r->r_attr.nmirrors; i++)
-		sock_drop(s->s_m[i]);
+	s->s_r = NULL;
 	stat_add(&r->r_st.sessions, -1);
 	cap_give(r);
-	free(s);
+	/* The table's reference keeps s while its descriptors close. */
+	for (i = 0; i < s->s_nep; i++) {
+		if (!s->s_ep[i].se_open)
+			continue;
+		if (r->r_orphan)
+			kc__ep_orphan(&s->s_ep[i].se_ep);
+		kc__ep_close(&s->s_ep[i].se_ep);
+	}
+	sess_rele(s);
 }
-
-/* A socket of the session's, connected to a, hooked. */
+/* The session's endpoint se, its descriptor connected to a. */
 static int
-sess_sock(struct kc_dgram_relay *r, struct session *s,
-    const struct kc_sockaddr *a, struct kc_socket **sp, int *fdp)
+sess_ep(struct kc_dgram_relay *r, struct session *s, struct sess_ep *se,
+    const struct kc_sockaddr *a)
 {
-	struct kc_socket *k;
 	int fd, e;
 
 	/* Connected before anything is sent: a datagram socket does it now. */
@@ -235,17 +261,17 @@ sess_sock(struct kc_dgram_relay *r, struct session *s,
 		kc__close(fd);
 		return e;
 	}
-	if ((e = kc_socket_adopt(&k, r->r_owner, fd, NULL)) != 0)
-		return e;
-	if ((e = kc__socket_hook(k, sess_hook, s)) != 0) {
-		(void)kc_socket_close(k, NULL);
+	se->se_s = s;
+	if ((e = kc__ep_init(&se->se_ep, r->r_owner, fd, a->a.sa.sa_family,
+	    SOCK_DGRAM, KC_SS_CONNECTED, 0, &sess_ops, se)) != 0) {
+		se->se_s = NULL;	/* nothing to finish */
+		kc__close(fd);
 		return e;
 	}
-	*sp = k;
-	*fdp = kc__socket_fd(k);
+	se->se_open = true;
+	s->s_refs++;		/* the descriptor's */
 	return 0;
 }
-
 static struct session *
 sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 {
@@ -263,7 +289,9 @@ sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 		event(r, KC_DGRAM_EV_FULL, a, 0);
 		return NULL;
 	}
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
+	s = calloc(1, sizeof(*s) + (1 + r->r_attr.nmirrors) *
+	    sizeof(s->s_ep[0]));
+	if (s == NULL) {
 		cap_give(r);
 		event(r, KC_DGRAM_EV_ERROR, a, -ENOMEM);
 		return NULL;
@@ -272,20 +300,17 @@ sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 	s->s_client = *a;
 	s->s_hash = h;
 	s->s_last = kc__now();
-	s->s_upfd = -1;
-	if ((e = sess_sock(r, s, &r->r_up, &s->s_up, &s->s_upfd)) != 0) {
+	s->s_refs = 1;		/* the table's */
+	s->s_nep = 1 + r->r_attr.nmirrors;
+	if ((e = sess_ep(r, s, S_UP(s), &r->r_up)) != 0) {
 		cap_give(r);
 		free(s);
 		event(r, KC_DGRAM_EV_ERROR, a, e);
 		return NULL;
 	}
-	for (i = 0; i < r->r_attr.nmirrors; i++) {
-		s->s_mfd[i] = -1;
-		/* A mirror that cannot be had is left out, not the session. */
-		if (sess_sock(r, s, &r->r_mir[i], &s->s_m[i],
-		    &s->s_mfd[i]) != 0)
-			s->s_m[i] = NULL;
-	}
+	/* A mirror that cannot be had is left out, not the session. */
+	for (i = 0; i < r->r_attr.nmirrors; i++)
+		(void)sess_ep(r, s, S_MIR(s, i), &r->r_mir[i]);
 	s->s_hnext = r->r_tab[h & (r->r_tabsz - 1)];
 	r->r_tab[h & (r->r_tabsz - 1)] = s;
 	kc__list_push_head(&r->r_all, &s->s_link);
@@ -299,43 +324,22 @@ sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 /* Moving datagrams. */
 
 /* sendmmsg(2) all of out[0..n-1] to fd; what it will not take is dropped. */
-static unsigned
+static void
 send_all(struct kc_dgram_relay *r, int fd, struct mmsghdr *out, unsigned n,
     int dir, bool mirror)
 {
-	unsigned k = 0, sent_total = 0, j;
+	struct kc__dgsent ds = { 0, 0, 0, 0 };
 
-	while (k < n) {
-		int sent = sendmmsg(fd, out + k, n - k,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (sent > 0) {
-			for (j = k; j < k + (unsigned)sent; j++) {
-				if (mirror) {
-					RCOUNT(r, mirrored, out[j].msg_len);
-				} else {
-					RCOUNT_DIR(r, copied, dir,
-					    out[j].msg_len);
-				}
-			}
-			if (!mirror)
-				RCOUNT_DIR(r, datagrams, dir, (uint64_t)sent);
-			sent_total += (unsigned)sent;
-			k += (unsigned)sent;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (mirror)
-			RCOUNT(r, mirror_dropped,
-			    out[k].msg_hdr.msg_iov->iov_len);
-		else
-			RCOUNT(r, dgram_dropped, 1);
-		k++;
+	kc__dg_send_all(fd, out, n, &ds);
+	if (mirror) {
+		RCOUNT(r, mirrored, ds.ds_bytes);
+		RCOUNT(r, mirror_dropped, ds.ds_lostbytes);
+		return;
 	}
-	return sent_total;
+	RCOUNT_DIR(r, copied, dir, ds.ds_bytes);
+	RCOUNT_DIR(r, datagrams, dir, ds.ds_sent);
+	RCOUNT(r, dgram_dropped, ds.ds_lost);
 }
-
 /* Client datagrams from the listener to their sessions. */
 static void
 lis_input(struct kc_dgram_relay *r)
@@ -344,7 +348,7 @@ lis_input(struct kc_dgram_relay *r)
 	int round;
 
 	if (b == NULL) {
-		kc__socket_read_later(r->r_lis);
+		kc__ep_read_later(r->r_lep);
 		return;
 	}
 	for (round = 0; round < READ_ROUNDS; round++) {
@@ -391,16 +395,18 @@ lis_input(struct kc_dgram_relay *r)
 			for (k = i + 1; k < n && ss[k] == s; k++)
 				;
 			for (mi = 0; mi < r->r_attr.nmirrors; mi++)
-				if (s->s_m[mi] != NULL)
-					(void)send_all(r, s->s_mfd[mi],
+				if (S_MIR(s, mi)->se_open)
+					send_all(r,
+					    S_MIR(s, mi)->se_ep.ep_fd,
 					    b->out + i, k - i, 0, true);
-			(void)send_all(r, s->s_upfd, b->out + i, k - i,
+			send_all(r, S_UP(s)->se_ep.ep_fd, b->out + i,
+			    k - i,
 			    KC_SPLICE_FWD, false);
 		}
 		if ((unsigned)got < KC__DG_BATCH)
 			return;
 	}
-	kc__socket_read_later(r->r_lis);
+	kc__ep_read_later(r->r_lep);
 }
 
 /* Replies from the upstream to the session's client. */
@@ -411,7 +417,7 @@ up_input(struct kc_dgram_relay *r, struct session *s)
 	int round;
 
 	if (b == NULL) {
-		kc__socket_read_later(s->s_up);
+		kc__ep_read_later(&S_UP(s)->se_ep);
 		return;
 	}
 	for (round = 0; round < READ_ROUNDS; round++) {
@@ -419,7 +425,7 @@ up_input(struct kc_dgram_relay *r, struct session *s)
 		int got;
 
 		kc__dgbatch_arm(b, false);
-		got = recvmmsg(s->s_upfd, b->mh, KC__DG_BATCH, MSG_DONTWAIT,
+		got = recvmmsg(S_UP(s)->se_ep.ep_fd, b->mh, KC__DG_BATCH, MSG_DONTWAIT,
 		    NULL);
 		if (got <= 0) {
 			if (got < 0 && errno == EINTR)
@@ -439,21 +445,22 @@ up_input(struct kc_dgram_relay *r, struct session *s)
 			b->out[n].msg_hdr.msg_namelen = s->s_client.len;
 			n++;
 		}
-		(void)send_all(r, r->r_lfd, b->out, n, KC_SPLICE_REV, false);
+		send_all(r, r->r_lfd, b->out, n, KC_SPLICE_REV, false);
 		if ((unsigned)got < KC__DG_BATCH)
 			return;
 	}
-	kc__socket_read_later(s->s_up);
+	kc__ep_read_later(&S_UP(s)->se_ep);
 }
 
+/* What a mirror sends back is read and thrown away. */
 static void
-mirror_input(struct kc_socket *k, int fd)
+mirror_input(struct sess_ep *se)
 {
 	static __thread char sink[512];
 	int i;
 
 	for (i = 0; i < READ_ROUNDS * KC__DG_BATCH; i++) {
-		ssize_t n = recv(fd, sink, sizeof(sink),
+		ssize_t n = recv(se->se_ep.ep_fd, sink, sizeof(sink),
 		    MSG_DONTWAIT | MSG_TRUNC);
 
 		if (n < 0 && errno == EINTR)
@@ -461,45 +468,95 @@ mirror_input(struct kc_socket *k, int fd)
 		if (n < 0 && errno != ECONNREFUSED)
 			return;
 	}
-	kc__socket_read_later(k);
+	kc__ep_read_later(&se->se_ep);
 }
-
 static void
-sess_hook(struct kc_socket *k, void *arg, int filter,
-    const struct kevent *kev)
+sess_read(struct kc__ep *ep, void *arg, const struct kevent *kev)
 {
-	struct session *s = arg;
+	struct sess_ep *se = arg;
+	struct session *s = se->se_s;
 	struct kc_dgram_relay *r = s->s_r;
-	unsigned i;
 
-	KC__ON_EXEC(r->r_owner);
+	(void)ep;
 	(void)kev;
-	if (filter != EVFILT_READ || r->r_stopping)
+	/* Out of the table: closing, nothing more is read. */
+	if (r == NULL || r->r_stopping)
 		return;
-	if (k == s->s_up) {
+	KC__ON_EXEC(r->r_owner);
+	if (se == S_UP(s))
 		up_input(r, s);
-		return;
-	}
-	for (i = 0; i < r->r_attr.nmirrors; i++)
-		if (k == s->s_m[i]) {
-			mirror_input(k, s->s_mfd[i]);
-			return;
-		}
+	else
+		mirror_input(se);
+}
+
+/* Datagrams are never queued: no write waits, no connect is pending. */
+static void
+no_write(struct kc__ep *ep, void *arg, const struct kevent *kev)
+{
+	(void)ep;
+	(void)arg;
+	(void)kev;
 }
 
 static void
-lis_hook(struct kc_socket *k, void *arg, int filter,
-    const struct kevent *kev)
+no_connect(struct kc__ep *ep, void *arg, int err)
+{
+	(void)ep;
+	(void)arg;
+	(void)err;
+}
+
+static void
+sess_hold(void *arg)
+{
+	struct sess_ep *se = arg;
+
+	se->se_s->s_refs++;
+}
+
+static void
+sess_unhold(void *arg)
+{
+	struct sess_ep *se = arg;
+
+	sess_rele(se->se_s);
+}
+
+static void
+sess_closed(struct kc__ep *ep, void *arg)
+{
+	struct sess_ep *se = arg;
+
+	(void)ep;
+	se->se_open = false;
+	sess_rele(se->se_s);
+}
+
+static const struct kc__ep_ops sess_ops = {
+	.eo_read = sess_read,
+	.eo_write = no_write,
+	.eo_connected = no_connect,
+	.eo_hold = sess_hold,
+	.eo_rele = sess_unhold,
+	.eo_closed = sess_closed,
+};
+static void
+lis_read(struct kc__ep *ep, void *arg, const struct kevent *kev)
 {
 	struct kc_dgram_relay *r = arg;
 
 	KC__ON_EXEC(r->r_owner);
-	(void)k;
+	(void)ep;
 	(void)kev;
-	if (filter == EVFILT_READ && !r->r_stopping)
+	if (!r->r_stopping)
 		lis_input(r);
 }
 
+static const struct kc__ep_ops lis_ops = {
+	.eo_read = lis_read,
+	.eo_write = no_write,
+	.eo_connected = no_connect,
+};
 /* ------------------------------------------------------------------ */
 /* Time and the end. */
 
@@ -548,7 +605,7 @@ lis_early(struct kc_dgram_relay *r)
 	struct kc_sockaddr from;
 	ssize_t n;
 
-	while ((n = kc_socket_recv(r->r_lis, &c, KC__DG_SLOT, &from)) >= 0) {
+	while ((n = kc__socket_take(r->r_lis, &c, KC__DG_SLOT, &from)) >= 0) {
 		struct kc__dgbatch *b = kc__dgbatch();
 		struct session *s;
 		uint32_t h = kc__dgram_addr_hash(&from);
@@ -566,10 +623,11 @@ lis_early(struct kc_dgram_relay *r)
 		kc_chain_free(&c);
 		kc__dgbatch_out(b, 0, b->data[0], (size_t)n);
 		for (mi = 0; mi < r->r_attr.nmirrors; mi++)
-			if (s->s_m[mi] != NULL)
-				(void)send_all(r, s->s_mfd[mi], b->out, 1, 0,
-				    true);
-		(void)send_all(r, s->s_upfd, b->out, 1, KC_SPLICE_FWD, false);
+			if (S_MIR(s, mi)->se_open)
+				send_all(r, S_MIR(s, mi)->se_ep.ep_fd,
+				    b->out, 1, 0, true);
+		send_all(r, S_UP(s)->se_ep.ep_fd, b->out, 1,
+		    KC_SPLICE_FWD, false);
 	}
 	kc_chain_free(&c);
 }
@@ -584,7 +642,7 @@ start_fn(void *obj, void *env, int status)
 	(void)status;
 	if (r->r_stopping)
 		return;
-	if (kc__socket_hook(r->r_lis, lis_hook, r) != 0)
+	if (kc__socket_lend(r->r_lis, &lis_ops, r) != 0)
 		return;
 	lis_early(r);
 	(void)kc_defer_after(&r->r_sweepkc, r->r_period, NULL, 0);
@@ -601,7 +659,9 @@ stop_local(struct kc_dgram_relay *r)
 	(void)kc_cancel(&r->r_sweepkc);
 	while (!kc__list_empty(&r->r_all))
 		sess_free(r, KC__LIST_FIRST(&r->r_all, struct session, s_link));
-	sock_drop(r->r_lis);
+	if (!r->r_orphan)
+		(void)kc__socket_lend(r->r_lis, NULL, NULL);
+	kc__socket_close(r->r_lis, false);
 	r->r_lis = NULL;
 }
 
@@ -622,7 +682,7 @@ relay_free(struct kc_dgram_relay *r)
 
 /*
  * The close, on the owner: always queued, so that it never frees the
- * relay under one of its own hooks or callbacks.
+ * relay under one of its own endpoint operations or callbacks.
  */
 static void
 stop_fn(void *obj, void *env, int status)
@@ -646,14 +706,15 @@ kc_dgram_relay_create(struct kc_dgram_relay **rp, struct kc_socket *listener,
 {
 	struct kc_dgram_relay *r;
 	struct kc_executor *owner;
+	struct kc__ep *lep;
 	unsigned i;
 	int e;
 
 	if (rp == NULL || listener == NULL || upstream == NULL)
 		return -EINVAL;
-	if ((owner = kc_socket_owner(listener)) == NULL ||
-	    !kc__exec_soft(owner) || kc__socket_type(listener) != SOCK_DGRAM ||
-	    (kc_socket_state(listener) & KC_SS_CLOSED))
+	if ((lep = kc__socket_ep(listener)) == NULL ||
+	    !kc__exec_soft(owner = lep->ep_owner) ||
+	    lep->ep_type != SOCK_DGRAM || (kc__ep_state(lep) & KC_SS_CLOSED))
 		return -EINVAL;
 	if (attr != NULL && (attr->nmirrors > KC_SPLICE_MIRRORS_MAX ||
 	    (attr->nmirrors > 0 && attr->mirrors == NULL)))
@@ -672,7 +733,8 @@ kc_dgram_relay_create(struct kc_dgram_relay **rp, struct kc_socket *listener,
 	r->r_up = *upstream;
 	r->r_owner = owner;
 	r->r_lis = listener;
-	r->r_lfd = kc__socket_fd(listener);
+	r->r_lep = lep;
+	r->r_lfd = lep->ep_fd;
 	/* Expiry within 5% or 50 ms of the limit (kc_dgram_relay(3)). */
 	r->r_period = r->r_attr.session_idle_ns / 20;
 	if (r->r_period < SWEEP_MIN)
@@ -729,6 +791,7 @@ kc_dgram_relay_close(struct kc_dgram_relay *r, struct kc *done)
 	 * thread does the owner's part.
 	 */
 	(void)kc__exec_stopped(r->r_owner);
+	r->r_orphan = true;
 	stop_local(r);
 	relay_free(r);
 	return 0;

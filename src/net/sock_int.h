@@ -21,7 +21,8 @@
 #include "core/internal.h"
 #include "core/list.h"
 #include "core/lockdebug.h"
-#include "net/sockhook.h"
+#include "net/endpoint.h"
+#include "net/socklend.h"
 #include <kcont/socket.h>
 
 struct kc__sock_proto;
@@ -65,19 +66,11 @@ struct dgram {
 struct kc_socket {
 	uintptr_t		 so_magic;
 	uint32_t		 so_refs;
-	uint32_t		 so_state;	/* KC_SS_*, atomic */
-	int			 so_error;	/* atomic */
-	int			 so_fd;
-	struct kc__engine	*so_en;		/* the owner's engine */
-	struct kc__esrc		 so_src;	/* the descriptor in it */
-	int			 so_domain;
-	int			 so_type;
+	struct kc__ep		 so_ep;		/* descriptor, state, connect, close */
 	const struct kc__sock_proto *so_proto;	/* stream or datagram */
 	struct kc_executor	*so_owner;
 	struct kc_port		 so_port;
-	struct kc		 so_linger;	/* close: flush deadline */
 	struct kc		 so_ukc;	/* look at the upcall queues */
-	struct kc		 so_mkc;	/* read on: a batch ended, not the data */
 	struct sreq		*so_closereq;	/* made with the socket: close never fails */
 	struct kc		 so_gone;	/* the port has ended: free the rest */
 	struct kc		*so_done;	/* the close's done, or NULL */
@@ -96,21 +89,11 @@ struct kc_socket {
 	struct kc__list		 so_acceptors;
 	struct sreq		*so_connreq;
 	bool			 so_rstopped;	/* receive buffer full: not reading */
-	bool			 so_rdhup;	/* the peer has shut: read to the end */
 	bool			 so_wblocked;	/* the descriptor took no more */
-	bool			 so_wnote;	/* a write or connect waits for an edge */
-	bool			 so_rpaused;	/* the hook paused reading */
 	bool			 so_shutwr;	/* SHUT_WR once the send side drains */
 	bool			 so_wshut;	/* the owner has taken SHUT_WR */
 	bool			 so_closing;	/* flushing before the descriptor goes */
-	bool			 so_final;	/* descriptor closed */
-	bool			 so_orphan;	/* owner stopped: closed by the caller */
-	bool			 so_lingering;
-	bool			 so_drain;	/* closing: dropping the peer's data */
-	bool			 so_abort;	/* closing with a reset */
 	unsigned char		*so_scratch;	/* datagram input, made when first used */
-	kc__sock_hook_fn	*so_hook;	/* a splice has the descriptor */
-	void			*so_hookarg;
 };
 
 struct kc__sock_proto {
@@ -150,19 +133,32 @@ extern const struct kc__sock_proto kc__sock_dgram;
 static inline unsigned
 st_load(const struct kc_socket *s)
 {
-	return __atomic_load_n(&s->so_state, __ATOMIC_ACQUIRE);
+	return kc__ep_state(&s->so_ep);
 }
 
 static inline void
 st_set(struct kc_socket *s, unsigned bits)
 {
-	__atomic_or_fetch(&s->so_state, bits, __ATOMIC_SEQ_CST);
+	kc__ep_set(&s->so_ep, bits);
 }
 
 static inline void
 st_clear(struct kc_socket *s, unsigned bits)
 {
-	__atomic_and_fetch(&s->so_state, ~bits, __ATOMIC_SEQ_CST);
+	kc__ep_clear(&s->so_ep, bits);
+}
+
+/* The descriptor, and whether it is closed (owner's thread). */
+static inline int
+so_fd(const struct kc_socket *s)
+{
+	return s->so_ep.ep_fd;
+}
+
+static inline bool
+so_final(const struct kc_socket *s)
+{
+	return s->so_ep.ep_final;
 }
 
 static inline bool
@@ -176,10 +172,7 @@ on_owner(const struct kc_socket *s)
  * one exception: a socket whose owner has stopped for good is closed by the
  * thread that closes it (orphan_close()), the owner's last work.
  */
-#define SOCK_ON_OWNER(s)	do {					\
-	if (!(s)->so_orphan)						\
-		KC__ON_EXEC((s)->so_owner);				\
-} while (0)
+#define SOCK_ON_OWNER(s)	KC__EP_ON_OWNER(&(s)->so_ep)
 
 static inline bool
 is_stream(const struct kc_socket *s)
@@ -205,6 +198,10 @@ snd_add(struct kc_socket *s, ssize_t n)
 /* The connection failed: everything waiting learns err. */
 void	kc__sock_error(struct kc_socket *s, int err);
 /* A batch ended with the descriptor maybe not drained: read on soon. */
-void	kc__sock_more_later(struct kc_socket *s);
+static inline void
+kc__sock_more_later(struct kc_socket *s)
+{
+	kc__ep_read_later(&s->so_ep);
+}
 
 #endif /* KC_NET_SOCK_INT_H */

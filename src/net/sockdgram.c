@@ -46,7 +46,7 @@ dgram_take(struct kc_socket *s, struct kc_chain *into, size_t max,
 
 	if (d == NULL) {
 		if (st & KC_SS_ERROR)
-			return __atomic_load_n(&s->so_error, __ATOMIC_ACQUIRE);
+			return __atomic_load_n(&s->so_ep.ep_error, __ATOMIC_ACQUIRE);
 		return (st & KC_SS_CANTRCVMORE) ? 0 : -EAGAIN;
 	}
 	kc__list_remove(&s->so_rdg, &d->d_link);
@@ -87,7 +87,7 @@ dgram_send_check(const struct kc_socket *s, const struct kc_chain *c,
 		return -EMSGSIZE;
 	if (to == NULL && !(st & KC_SS_CONNECTED))
 		return -ENOTCONN;
-	if (to != NULL && to->a.sa.sa_family != s->so_domain)
+	if (to != NULL && to->a.sa.sa_family != s->so_ep.ep_domain)
 		return -EAFNOSUPPORT;
 	return 0;
 }
@@ -121,7 +121,7 @@ dgram_input(struct kc_socket *s)
 		mh.msg_iovlen = 1;
 		mh.msg_name = &d->d_addr.a;
 		mh.msg_namelen = sizeof(d->d_addr.a);
-		n = recvmsg(s->so_fd, &mh, MSG_DONTWAIT);
+		n = recvmsg(so_fd(s), &mh, MSG_DONTWAIT);
 		if (n < 0) {
 			int err = errno;
 
@@ -134,7 +134,7 @@ dgram_input(struct kc_socket *s)
 			kc__sock_error(s, -err);
 			return;
 		}
-		(void)KC__TR3(KC_TR_SOCK_RECV, s, s->so_fd, n);
+		(void)KC__TR3(KC_TR_SOCK_RECV, s, so_fd(s), n);
 		d->d_addr.len = mh.msg_namelen;
 		d->d_hasaddr = mh.msg_namelen > 0;
 		kc_chain_init(&d->d_chain);
@@ -204,18 +204,18 @@ dgram_output(struct kc_socket *s)
 			mh.msg_name = &d->d_addr.a;
 			mh.msg_namelen = d->d_addr.len;
 		}
-		n = sendmsg(s->so_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = sendmsg(so_fd(s), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
 			s->so_wblocked = true;
 			/* ENOBUFS is no full buffer: no edge will say it passed. */
-			kc__socket_want_write(s, errno == EAGAIN);
+			kc__ep_want_write(&s->so_ep, errno == EAGAIN);
 			return true;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* Sent, or refused for good (a datagram is never half sent). */
 		if (n >= 0)
-			(void)KC__TR3(KC_TR_SOCK_SEND, s, s->so_fd, n);
+			(void)KC__TR3(KC_TR_SOCK_SEND, s, so_fd(s), n);
 		kc__list_remove(&s->so_sdg, &d->d_link);
 		snd_add(s, -(ssize_t)(len + DGRAM_COST));
 		kc_chain_free(&d->d_chain);

@@ -2,10 +2,11 @@
  * socket.c: sockets owned by one executor (kcont/socket.h).
  *
  * The owner is a soft executor.  It alone touches the descriptor, the
- * buffers and the lists of waiting requests; it learns of readiness from
- * its event engine (core/engine.h): the descriptor is one edge-triggered
- * source, registered once for reading and writing, whose function runs
- * on the owner's thread.  Other threads reach it through the socket's
+ * buffers and the lists of waiting requests.  The descriptor is the
+ * socket's endpoint (net/endpoint.h: its source in the owner's engine, the
+ * state word, connect and close with linger); the socket is the endpoint's
+ * owner and, until a splice or relay is lent it, its user, whose
+ * operations (sock_ep) run on the owner's thread.  Other threads reach it through the socket's
  * message port: every request (a send, a blocking read, an accept, ...) is
  * a struct sreq, which embeds the message.  The owner handles a request at
  * once when it can, or parks it on a list until the condition holds; a
@@ -45,13 +46,12 @@
 
 #define DEF_HIWAT	(256u * 1024u)
 #define DEF_LINGER	(5ull * 1000000000ull)
-#define DISCARD_BATCH	64	/* reads thrown away per readiness event */
 
 static long sock_live;
 
-static kc_fn linger_fired, upcall_check, read_more;
+static kc_fn upcall_check;
 static kc_fn sock_gone;
-static kc__esrc_fn sock_event;
+static const struct kc__ep_ops sock_ep;
 static const struct kc__sock_proto sock_stream;
 static struct sreq *sreq_new(struct kc_socket *s, enum sop op, struct kc *done);
 static kc_port_fn port_fn;
@@ -59,8 +59,6 @@ static kc_port_abort_fn port_abort;
 static void sock_input(struct kc_socket *s);
 static void sock_output(struct kc_socket *s);
 static void sock_finalize(struct kc_socket *s);
-static bool lingering_close(struct kc_socket *s);
-static bool drain_input(struct kc_socket *s);
 static void handle(struct kc_socket *s, struct sreq *r);
 
 static inline bool
@@ -98,9 +96,8 @@ sock_gone(void *obj, void *env, int status)
 
 	(void)obj;
 	(void)status;
-	(void)kc_cancel_sync(&s->so_linger);
 	(void)kc_cancel_sync(&s->so_ukc);
-	(void)kc_cancel_sync(&s->so_mkc);
+	kc__ep_fini(&s->so_ep);
 	free(s->so_closereq);
 	for (i = 0; i < 3; i++)
 		(void)kc_run_all(&s->so_q[i], s, -ECANCELED);
@@ -108,10 +105,6 @@ sock_gone(void *obj, void *env, int status)
 	kc_chain_free(&s->so_snd);
 	s->so_proto->sp_drop(s, true);
 	s->so_proto->sp_drop(s, false);
-	if (s->so_fd >= 0) {
-		kc__engine_del(s->so_en, &s->so_src);
-		kc__close(s->so_fd);
-	}
 	free(s->so_scratch);
 	s->so_magic = 0;
 	free(s);
@@ -244,53 +237,6 @@ closed_now(const struct kc_socket *s)
 	    s->so_sndbytes == 0);
 }
 
-/*
- * The descriptor's source: always the read edges; the write edges from the
- * first time a write or connect waits (EPOLLOUT then stays in, since for a
- * stream the kernel announces room only after a write found none, and is
- * taken out again when an edge came that nobody wanted: a datagram
- * socket's, after each send).
- */
-#define SOCK_EV		(EPOLLIN | EPOLLRDHUP | EPOLLET)
-
-static bool
-write_edges(struct kc_socket *s)
-{
-	return (s->so_src.es_mask & EPOLLOUT) ||
-	    kc__engine_mod(s->so_en, &s->so_src, SOCK_EV | EPOLLOUT) == 0;
-}
-
-/*
- * A write or connect waits for the descriptor, after EAGAIN (or a connect
- * in progress): the next write edge is the one to wait for.
- */
-static void
-want_write_edge(struct kc_socket *s)
-{
-	if (s->so_wnote || s->so_final)
-		return;
-	if (write_edges(s))
-		s->so_wnote = true;
-}
-
-/*
- * The same when the descriptor may have room already (no EAGAIN seen since
- * its last edge): epoll looks afresh, and calls us at once if so.
- */
-static void
-want_write(struct kc_socket *s)
-{
-	if (s->so_wnote || s->so_final)
-		return;
-	if (s->so_src.es_mask & EPOLLOUT) {
-		if (kc__engine_rearm(s->so_en, &s->so_src) != 0)
-			return;
-	} else if (!write_edges(s)) {
-		return;
-	}
-	s->so_wnote = true;
-}
-
 /* ------------------------------------------------------------------ */
 /* Creating. */
 
@@ -298,25 +244,20 @@ static int
 sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
     int domain, int type, const struct kc_socket_attr *attr, unsigned state)
 {
-	struct kc__engine *en = kc__exec_engine(owner);
 	struct kc_socket *s;
 	int r, i, listening = 0;
 	socklen_t sl = sizeof(listening);
 
-	if (en == NULL)
+	if (kc__exec_engine(owner) == NULL)
 		return -EINVAL;
 	if (kc__exec_closed(owner))
 		return -ESHUTDOWN;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
-	s->so_fd = fd;
-	s->so_domain = domain;
-	s->so_type = type;
 	s->so_proto = type == SOCK_STREAM ? &sock_stream : &kc__sock_dgram;
 	s->so_owner = owner;
 	s->so_refs = 2;		/* the caller's and the descriptor's */
-	s->so_state = state;	/* before the knotes can fire */
 	if (attr != NULL)
 		s->so_attr = *attr;
 	if (s->so_attr.rcv_hiwat == 0)
@@ -340,9 +281,7 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	kc_chain_init(&s->so_snd);
 	if ((r = kc_port_init(&s->so_port, owner, port_fn, port_abort,
 	    s)) != 0 ||
-	    (r = kc_init(&s->so_linger, linger_fired, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_ukc, upcall_check, s, owner, 0)) != 0 ||
-	    (r = kc_init(&s->so_mkc, read_more, s, owner, 0)) != 0 ||
 	    (r = kc_init(&s->so_gone, sock_gone, s, NULL, 0)) != 0) {
 		free(s);
 		return r;
@@ -360,15 +299,11 @@ sock_new(struct kc_socket **sp, struct kc_executor *owner, int fd,
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) == 0 &&
 	    listening)
-		s->so_state |= KC_SS_LISTENING;
+		state |= KC_SS_LISTENING;
 	s->so_magic = SOCK_MAGIC ^ (uintptr_t)s;
-	/*
-	 * One edge-triggered source for both directions, registered once:
-	 * reading and pausing cost no system call (see SOCK_EV).
-	 */
-	s->so_en = en;
-	s->so_src.es_fn = sock_event;
-	r = kc__engine_add(en, &s->so_src, fd, SOCK_EV);
+	/* Registered last: its events may come as soon as it is. */
+	r = kc__ep_init(&s->so_ep, owner, fd, domain, type, state,
+	    s->so_attr.linger_ns, &sock_ep, s);
 	if (r != 0) {
 		s->so_magic = 0;
 		free(s->so_scratch);
@@ -457,12 +392,12 @@ kc_socket_bind(struct kc_socket *s, const struct kc_sockaddr *a)
 		return -EINVAL;
 	if (st_load(s) & KC_SS_CLOSED)
 		return -EBADF;
-	if (a->a.sa.sa_family != s->so_domain)
+	if (a->a.sa.sa_family != s->so_ep.ep_domain)
 		return -EAFNOSUPPORT;
-	if (s->so_domain != AF_UNIX && s->so_type == SOCK_STREAM)
-		(void)setsockopt(s->so_fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	if (s->so_ep.ep_domain != AF_UNIX && s->so_ep.ep_type == SOCK_STREAM)
+		(void)setsockopt(so_fd(s), SOL_SOCKET, SO_REUSEADDR, &one,
 		    sizeof(one));
-	if (bind(s->so_fd, &a->a.sa, a->len) != 0)
+	if (bind(so_fd(s), &a->a.sa, a->len) != 0)
 		return -errno;
 	return 0;
 }
@@ -476,7 +411,7 @@ kc_socket_listen(struct kc_socket *s, int backlog)
 		return -EBADF;
 	if (st_load(s) & (KC_SS_CONNECTED | KC_SS_CONNECTING))
 		return -EISCONN;
-	if (listen(s->so_fd, backlog) != 0)
+	if (listen(so_fd(s), backlog) != 0)
 		return -errno;
 	st_set(s, KC_SS_LISTENING);
 	return 0;
@@ -493,8 +428,8 @@ kc_socket_name(struct kc_socket *s, struct kc_sockaddr *a, int peer)
 		return -EBADF;
 	memset(a, 0, sizeof(*a));
 	a->len = sizeof(a->a);
-	r = peer ? getpeername(s->so_fd, &a->a.sa, &a->len) :
-	    getsockname(s->so_fd, &a->a.sa, &a->len);
+	r = peer ? getpeername(so_fd(s), &a->a.sa, &a->len) :
+	    getsockname(so_fd(s), &a->a.sa, &a->len);
 	return r == 0 ? 0 : -errno;
 }
 
@@ -507,7 +442,7 @@ kc_socket_state(const struct kc_socket *s)
 int
 kc_socket_error(const struct kc_socket *s)
 {
-	return sock_valid(s) ? __atomic_load_n(&s->so_error, __ATOMIC_ACQUIRE) :
+	return sock_valid(s) ? __atomic_load_n(&s->so_ep.ep_error, __ATOMIC_ACQUIRE) :
 	    -EINVAL;
 }
 
@@ -553,7 +488,7 @@ kc__sock_error(struct kc_socket *s, int err)
 	int zero = 0;
 
 	SOCK_ON_OWNER(s);
-	(void)__atomic_compare_exchange_n(&s->so_error, &zero, err, false,
+	(void)__atomic_compare_exchange_n(&s->so_ep.ep_error, &zero, err, false,
 	    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE);
 	st_set(s, KC_SS_ERROR | KC_SS_CANTSENDMORE | KC_SS_CANTRCVMORE);
 	st_clear(s, KC_SS_CONNECTING);
@@ -621,7 +556,7 @@ accept_ready(struct kc_socket *s)
 		struct kc_socket *ns;
 		int fd, err;
 
-		fd = accept4(s->so_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(so_fd(s), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			err = errno;
 			if (err == EAGAIN || err == EINTR)
@@ -633,7 +568,7 @@ accept_ready(struct kc_socket *s)
 			answer(r, -err);
 			continue;
 		}
-		err = sock_new(&ns, r->r_owner, fd, s->so_domain, SOCK_STREAM,
+		err = sock_new(&ns, r->r_owner, fd, s->so_ep.ep_domain, SOCK_STREAM,
 		    &s->so_attr, KC_SS_CONNECTED);
 		(void)rl_pop(&s->so_acceptors);
 		if (err != 0) {
@@ -645,41 +580,6 @@ accept_ready(struct kc_socket *s)
 		r->r_new = ns;
 		answer(r, 0);
 	}
-}
-
-/*
- * A batch of reads ended with the descriptor maybe not drained: no new edge
- * will come for what is left, so read on after the owner's other work.
- */
-void
-kc__sock_more_later(struct kc_socket *s)
-{
-	sock_ref(s);
-	if (kc_defer(&s->so_mkc, s, 0) != 0)
-		sock_unref(s);
-}
-
-static void
-read_more(void *obj, void *env, int status)
-{
-	struct kc_socket *s = env;
-	uint32_t n = kc_coalesced();
-
-	SOCK_ON_OWNER(s);
-	(void)obj;
-	(void)status;
-	sock_ref(s);
-	if (s->so_drain) {
-		if (!s->so_final && drain_input(s))
-			sock_finalize(s);
-	} else if (s->so_hook != NULL && !s->so_final) {
-		s->so_hook(s, s->so_hookarg, EVFILT_READ, NULL);
-	} else {
-		sock_input(s);
-	}
-	while (n-- > 0)
-		sock_unref(s);
-	sock_unref(s);
 }
 
 static void
@@ -701,11 +601,11 @@ stream_input(struct kc_socket *s)
 			return;		/* no memory: the next edge retries */
 		if (iov.iov_len > want)
 			iov.iov_len = want;
-		n = read(s->so_fd, iov.iov_base, iov.iov_len);
+		n = read(so_fd(s), iov.iov_base, iov.iov_len);
 		if (n < 0)
 			n = -errno;
 		if (n > 0) {
-			(void)KC__TR3(KC_TR_SOCK_RECV, s, s->so_fd, n);
+			(void)KC__TR3(KC_TR_SOCK_RECV, s, so_fd(s), n);
 			(void)kc_chain_commit(&s->so_rcv, (size_t)n);
 			rcv_add(s, n);
 			/*
@@ -713,7 +613,7 @@ stream_input(struct kc_socket *s)
 			 * more.  Not so once the peer has shut: no edge will
 			 * come for the end of file.
 			 */
-			if ((size_t)n < iov.iov_len && !s->so_rdhup)
+			if ((size_t)n < iov.iov_len && !s->so_ep.ep_rdhup)
 				return;
 			continue;
 		}
@@ -740,7 +640,7 @@ stream_take(struct kc_socket *s, struct kc_chain *into, size_t max,
 
 	if (s->so_rcvbytes == 0) {
 		if (st & KC_SS_ERROR)
-			return __atomic_load_n(&s->so_error, __ATOMIC_ACQUIRE);
+			return __atomic_load_n(&s->so_ep.ep_error, __ATOMIC_ACQUIRE);
 		return (st & KC_SS_CANTRCVMORE) ? 0 : -EAGAIN;
 	}
 	if (max > (size_t)SSIZE_MAX)
@@ -800,16 +700,16 @@ static bool
 stream_output(struct kc_socket *s)
 {
 	while (s->so_sndbytes > 0) {
-		ssize_t n = kc_chain_write(&s->so_snd, s->so_fd);
+		ssize_t n = kc_chain_write(&s->so_snd, so_fd(s));
 
 		if (n > 0) {
-			(void)KC__TR3(KC_TR_SOCK_SEND, s, s->so_fd, n);
+			(void)KC__TR3(KC_TR_SOCK_SEND, s, so_fd(s), n);
 			snd_add(s, -n);
 			continue;
 		}
 		if (n == -EAGAIN) {
 			s->so_wblocked = true;
-			want_write_edge(s);
+			kc__ep_want_write(&s->so_ep, true);
 			break;
 		}
 		if (n == -EINTR)
@@ -845,7 +745,7 @@ sock_input(struct kc_socket *s)
 	unsigned st = st_load(s);
 
 	SOCK_ON_OWNER(s);
-	if (s->so_final)
+	if (so_final(s))
 		return;
 	if (st & KC_SS_LISTENING) {
 		accept_ready(s);
@@ -857,7 +757,7 @@ sock_input(struct kc_socket *s)
 	if (is_stream(s) && !(st & KC_SS_CONNECTED))
 		return;
 	s->so_proto->sp_input(s);
-	if (s->so_final)
+	if (so_final(s))
 		return;
 	serve_readers(s);
 	if (readable_now(s))
@@ -922,7 +822,7 @@ static void
 sock_output(struct kc_socket *s)
 {
 	SOCK_ON_OWNER(s);
-	if (s->so_final || (st_load(s) & KC_SS_ERROR))
+	if (so_final(s) || (st_load(s) & KC_SS_ERROR))
 		return;
 	if (is_stream(s) && !(st_load(s) & KC_SS_CONNECTED))
 		return;
@@ -936,7 +836,7 @@ sock_output(struct kc_socket *s)
 	if (s->so_sndbytes == 0 && kc__list_empty(&s->so_writers)) {
 		if (s->so_shutwr) {
 			s->so_shutwr = false;
-			(void)shutdown(s->so_fd, SHUT_WR);
+			kc__ep_shutdown(&s->so_ep, SHUT_WR);
 		}
 		if (s->so_closing) {
 			sock_finalize(s);
@@ -949,61 +849,18 @@ sock_output(struct kc_socket *s)
 		upcall(s, KC_SO_CLOSED, kc_socket_error(s));
 }
 
-static void
-connect_done(struct kc_socket *s, const struct kevent *kev)
-{
-	struct sreq *r = s->so_connreq;
-	int err = 0;
-	socklen_t el = sizeof(err);
+/* ------------------------------------------------------------------ */
+/* The endpoint's events, when the socket is its user (and its owner). */
 
-	SOCK_ON_OWNER(s);
-	/* The kqueue may have fetched (and cleared) the error already. */
-	if (kev != NULL && (kev->flags & EV_EOF) && kev->fflags != 0)
-		err = (int)kev->fflags;
-	else if (getsockopt(s->so_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
-		err = errno;
-	if (err == 0) {
-		/* Still in progress (a spurious edge)? */
-		struct sockaddr_storage peer;
-		socklen_t pl = sizeof(peer);
-
-		if (getpeername(s->so_fd, (struct sockaddr *)&peer, &pl) != 0) {
-			/*
-			 * Not connected.  A hang-up means it failed (the other
-			 * knote fetched the error); otherwise it goes on.
-			 */
-			if (kev == NULL || !(kev->flags & EV_EOF)) {
-				want_write_edge(s);
-				return;
-			}
-			err = ECONNREFUSED;
-		}
-	}
-	s->so_connreq = NULL;
-	(void)KC__TR3(KC_TR_SOCK_CONNECT, s, s->so_fd, (int64_t)-err);
-	if (err != 0) {
-		kc__sock_error(s, -err);
-		if (r != NULL)
-			answer(r, -err);
-		return;
-	}
-	st_clear(s, KC_SS_CONNECTING);
-	st_set(s, KC_SS_CONNECTED);
-	if (r != NULL)
-		answer(r, 0);
-	sock_output(s);
-}
-
-/* The knotes' continuations: on the owner, inside its kqueue scan. */
 /*
- * The kqueue fetched (and so cleared) the socket's pending error into
+ * The endpoint fetched (and so cleared) the socket's pending error into
  * fflags: it is ours to report, a read would no longer see it.
  */
 static bool
 ev_error(struct kc_socket *s, const struct kevent *kev)
 {
 	if (kev == NULL || !(kev->flags & EV_EOF) || kev->fflags == 0 ||
-	    (st_load(s) & (KC_SS_LISTENING | KC_SS_CONNECTING)) || s->so_final)
+	    (st_load(s) & (KC_SS_LISTENING | KC_SS_CONNECTING)) || so_final(s))
 		return false;
 	if (is_stream(s)) {
 		/*
@@ -1021,129 +878,93 @@ ev_error(struct kc_socket *s, const struct kevent *kev)
 }
 
 static void
-ev_read(struct kc_socket *s, const struct kevent *obj)
+sock_ep_read(struct kc__ep *ep, void *arg, const struct kevent *kev)
 {
+	struct kc_socket *s = arg;
+
+	(void)ep;
 	SOCK_ON_OWNER(s);
-	if (s->so_drain) {
-		if (!s->so_final && drain_input(s))
-			sock_finalize(s);
-		return;
-	}
-	if (obj != NULL && (obj->flags & EV_EOF)) {
-		s->so_rdhup = true;
-		if (st_load(s) & KC_SS_CONNECTING) {
-			/* A failed connect: this event has the error. */
-			connect_done(s, obj);
-			if (s->so_hook != NULL && !s->so_final)
-				s->so_hook(s, s->so_hookarg, 0, obj);
-			return;
-		}
-	}
-	if (s->so_hook != NULL) {
-		if (!s->so_final && !(st_load(s) & KC_SS_CONNECTING))
-			s->so_hook(s, s->so_hookarg, EVFILT_READ, obj);
-	} else if (!ev_error(s, obj)) {
+	if (!ev_error(s, kev))
 		sock_input(s);
-	}
 }
 
 /*
- * The write side of a hooked socket: the connect first, then what its own
- * send buffer held before the hook came, then the hook.
+ * Room to write.  While the endpoint is lent this runs first, for what the
+ * send buffer held before, and the borrower sees the descriptor's error.
  */
 static void
-hooked_write(struct kc_socket *s, const struct kevent *kev)
+sock_ep_write(struct kc__ep *ep, void *arg, const struct kevent *kev)
 {
-	if (s->so_final)
+	struct kc_socket *s = arg;
+
+	SOCK_ON_OWNER(s);
+	if (ep->ep_user == ep->ep_own && ev_error(s, kev))
 		return;
-	if (st_load(s) & KC_SS_CONNECTING) {
-		connect_done(s, kev);
-		if (!s->so_final)
-			s->so_hook(s, s->so_hookarg, 0, kev);
-		return;
-	}
-	if (s->so_sndbytes > 0 && !(st_load(s) & KC_SS_ERROR)) {
+	if (s->so_wblocked || s->so_sndbytes > 0)
 		sock_output(s);
-		if (s->so_final || s->so_sndbytes > 0)
-			return;
-	}
-	s->so_hook(s, s->so_hookarg, EVFILT_WRITE, kev);
 }
 
 static void
-ev_write(struct kc_socket *s, const struct kevent *obj)
+sock_ep_connected(struct kc__ep *ep, void *arg, int err)
 {
+	struct kc_socket *s = arg;
+	struct sreq *r = s->so_connreq;
+
+	(void)ep;
 	SOCK_ON_OWNER(s);
-	s->so_wnote = false;	/* once per wait */
-	if (s->so_hook != NULL) {
-		hooked_write(s, obj);
+	s->so_connreq = NULL;
+	if (err != 0) {
+		kc__sock_error(s, err);
+		if (r != NULL)
+			answer(r, err);
 		return;
 	}
-	if (!(st_load(s) & KC_SS_CONNECTING) && ev_error(s, obj))
-		return;
-	if (st_load(s) & KC_SS_CONNECTING) {
-		if (s->so_connreq != NULL || !(st_load(s) & KC_SS_CONNECTED))
-			connect_done(s, obj);
-	} else if (s->so_wblocked || s->so_sndbytes > 0) {
-		sock_output(s);
-	}
+	if (r != NULL)
+		answer(r, 0);
+	sock_output(s);
 }
 
-/*
- * The descriptor's source: on the owner, from its engine.  Each direction
- * is handed what an edge-triggered READ or WRITE knote would have said
- * (EV_EOF, the socket's error in fflags), the read side first, as a
- * kqueue delivers two knotes of one descriptor.
- */
 static void
-sock_event(struct kc__esrc *src, uint32_t ev)
+sock_ep_hold(void *arg)
 {
-	struct kc_socket *s = (struct kc_socket *)(void *)((char *)src -
-	    offsetof(struct kc_socket, so_src));
-	bool listening = (st_load(s) & KC_SS_LISTENING) != 0;
-	struct kevent kev;
-	int err = 0;
+	sock_ref(arg);
+}
 
-	SOCK_ON_OWNER(s);
-	sock_ref(s);
-	if (ev & EPOLLERR) {
-		socklen_t el = sizeof(err);
+static void
+sock_ep_rele(void *arg)
+{
+	sock_unref(arg);
+}
 
-		if (getsockopt(s->so_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
-			err = errno;
-	}
-	memset(&kev, 0, sizeof(kev));
-	kev.ident = (uintptr_t)s->so_fd;
-	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		kev.filter = EVFILT_READ;
-		kev.data = (ev & EPOLLIN) ? 1 : 0;
-		kev.fflags = (unsigned)err;
-		if ((is_stream(s) && !listening &&
-		    (ev & (EPOLLRDHUP | EPOLLHUP))) ||
-		    (err != 0 || (is_stream(s) && !listening &&
-		    (ev & EPOLLERR))))
-			kev.flags = EV_EOF;
-		if (!s->so_rpaused)
-			ev_read(s, &kev);
-		else if (kev.flags & EV_EOF)
-			s->so_rdhup = true;	/* read to the end on resuming */
-	}
-	if ((ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) && !s->so_final) {
-		if (s->so_wnote) {
-			kev.filter = EVFILT_WRITE;
-			kev.data = (ev & EPOLLOUT) ? 1 : 0;
-			kev.fflags = (unsigned)err;
-			kev.flags = (ev & (EPOLLHUP | EPOLLERR)) ? EV_EOF : 0;
-			ev_write(s, &kev);
-		} else if (!(ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP |
-		    EPOLLERR))) {
-			/* A write edge nobody waits for: stop them. */
-			(void)kc__engine_mod(s->so_en, &s->so_src, SOCK_EV);
-		}
-	}
+static bool
+sock_ep_pending(void *arg)
+{
+	const struct kc_socket *s = arg;
+
+	return s->so_sndbytes > 0 && !(st_load(s) & KC_SS_ERROR);
+}
+
+/* The descriptor is gone, and the descriptor's reference with it. */
+static void
+sock_ep_closed(struct kc__ep *ep, void *arg)
+{
+	struct kc_socket *s = arg;
+
+	(void)ep;
+	kc_chain_free(&s->so_snd);
+	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
 	sock_unref(s);
 }
 
+static const struct kc__ep_ops sock_ep = {
+	.eo_read = sock_ep_read,
+	.eo_write = sock_ep_write,
+	.eo_connected = sock_ep_connected,
+	.eo_hold = sock_ep_hold,
+	.eo_rele = sock_ep_rele,
+	.eo_pending = sock_ep_pending,
+	.eo_closed = sock_ep_closed,
+};
 /* Someone else added an upcall: fire what holds now. */
 static void
 upcall_check(void *obj, void *env, int status)
@@ -1226,53 +1047,23 @@ do_read(struct kc_socket *s, struct sreq *r)
 	rcv_drained(s);
 }
 
-static int
-connect_start(struct kc_socket *s, const struct kc_sockaddr *a)
-{
-	unsigned st = st_load(s);
-	int e;
-
-	if (st & KC_SS_CLOSED)
-		return -EBADF;
-	if (st & KC_SS_CONNECTING)
-		return -EALREADY;
-	if ((st & KC_SS_CONNECTED) && is_stream(s))
-		return -EISCONN;
-	if (st & KC_SS_LISTENING)
-		return -EINVAL;
-	if (a->a.sa.sa_family != s->so_domain)
-		return -EAFNOSUPPORT;
-	if (connect(s->so_fd, &a->a.sa, a->len) == 0) {
-		(void)KC__TR3(KC_TR_SOCK_CONNECT, s, s->so_fd, 0);
-		st_set(s, KC_SS_CONNECTED);
-		return 0;
-	}
-	if (errno == EINPROGRESS) {
-		st_set(s, KC_SS_CONNECTING);
-		return 1;
-	}
-	/* Refused at once (a UNIX path nobody listens on): the socket failed. */
-	e = -errno;
-	(void)KC__TR3(KC_TR_SOCK_CONNECT, s, s->so_fd, (int64_t)e);
-	kc__sock_error(s, e);
-	return e;
-}
-
 static void
 do_connect(struct kc_socket *s, struct sreq *r)
 {
-	int e = connect_start(s, &r->r_addr);
+	int before = kc__ep_error(&s->so_ep);
+	int e = kc__ep_connect(&s->so_ep, &r->r_addr);
 
 	if (e == 1) {
 		s->so_connreq = r;
-		want_write_edge(s);
 		return;
 	}
+	/* Refused at once: the endpoint failed, so does the socket. */
+	if (e < 0 && before == 0 && kc__ep_error(&s->so_ep) != 0)
+		kc__sock_error(s, e);
 	answer(r, e);
 	if (e == 0)
 		sock_output(s);
 }
-
 static void
 shut_local(struct kc_socket *s, int how)
 {
@@ -1283,7 +1074,7 @@ shut_local(struct kc_socket *s, int how)
 		s->so_proto->sp_drop(s, true);
 		__atomic_store_n(&s->so_rcvbytes, 0, __ATOMIC_RELAXED);
 		s->so_rstopped = false;
-		(void)shutdown(s->so_fd, SHUT_RD);
+		kc__ep_shutdown(&s->so_ep, SHUT_RD);
 		serve_readers(s);
 		upcall(s, KC_SO_READABLE, 0);
 	}
@@ -1300,7 +1091,7 @@ static void
 close_local(struct kc_socket *s)
 {
 	SOCK_ON_OWNER(s);
-	if (s->so_closing || s->so_final)
+	if (s->so_closing || so_final(s))
 		return;
 	s->so_closing = true;
 	st_set(s, KC_SS_CLOSED | KC_SS_CANTRCVMORE);
@@ -1318,7 +1109,7 @@ close_local(struct kc_socket *s)
 	upcall(s, KC_SO_READABLE, -ECANCELED);
 	upcall(s, KC_SO_WRITABLE, -ECANCELED);
 	upcall(s, KC_SO_CLOSED, -ECANCELED);
-	if (s->so_final)
+	if (so_final(s))
 		return;
 	/* A socket still connecting flushes once connected. */
 	if (s->so_sndbytes == 0 || (st_load(s) & KC_SS_ERROR) ||
@@ -1328,132 +1119,21 @@ close_local(struct kc_socket *s)
 	}
 	/* Flush what the send buffer holds, for at most linger_ns. */
 	s->so_shutwr = true;
-	sock_ref(s);
-	s->so_lingering = true;
-	if (kc_defer_after(&s->so_linger, s->so_attr.linger_ns, s, 0) != 0) {
-		s->so_lingering = false;
-		sock_unref(s);
+	kc__ep_linger(&s->so_ep);
+	if (!s->so_ep.ep_lingering) {
 		sock_finalize(s);
 		return;
 	}
 	sock_output(s);
 }
 
-/*
- * Read and throw away what the peer sends, a batch at most: 0 at end of
- * file, -EAGAIN when nothing more is there now, -EINPROGRESS when the
- * batch ran out with more perhaps left (reading goes on soon, on the
- * owner: no new edge would say so), or the error.
- */
-int
-kc__socket_discard(struct kc_socket *s)
-{
-	static __thread char sink[16384];
-	int i;
-
-	SOCK_ON_OWNER(s);
-	for (i = 0; i < DISCARD_BATCH; i++) {
-		ssize_t n = recv(s->so_fd, sink, sizeof(sink),
-		    MSG_DONTWAIT | MSG_TRUNC);
-
-		if (n > 0 || (n < 0 && errno == EINTR))
-			continue;
-		return n == 0 ? 0 : -errno;
-	}
-	kc__sock_more_later(s);
-	return -EINPROGRESS;
-}
-
-/* Closing: has the peer ended (end of file or an error)? */
-static bool
-drain_input(struct kc_socket *s)
-{
-	int r = kc__socket_discard(s);
-
-	return r != -EAGAIN && r != -EINPROGRESS;
-}
-
-/*
- * A graceful close of a stream: closing while the peer's data is still
- * unread would make the kernel answer with a reset and throw away what we
- * sent and it has not read.  So shut our side (the peer gets all of it,
- * then end of file) and read and drop its data until it ends too, for at
- * most the linger time.  True while that goes on.
- */
-static bool
-lingering_close(struct kc_socket *s)
-{
-	unsigned st = st_load(s);
-
-	if (s->so_abort || (st & KC_SS_ERROR))
-		return false;
-	if (!s->so_drain) {
-		if (!is_stream(s) || !(st & KC_SS_CONNECTED) ||
-		    (st & (KC_SS_ERROR | KC_SS_LISTENING)))
-			return false;
-		s->so_drain = true;
-		(void)shutdown(s->so_fd, SHUT_WR);
-	}
-	if (drain_input(s))
-		return false;
-	if (!s->so_lingering) {
-		sock_ref(s);
-		s->so_lingering = true;
-		if (kc_defer_after(&s->so_linger, s->so_attr.linger_ns, s,
-		    0) != 0) {
-			s->so_lingering = false;
-			sock_unref(s);
-			return false;
-		}
-	}
-	return true;
-}
-
-/* The descriptor goes; the descriptor's reference with it. */
+/* The send side is flushed (or given up): the endpoint closes. */
 static void
 sock_finalize(struct kc_socket *s)
 {
 	SOCK_ON_OWNER(s);
-	if (s->so_final)
-		return;
-	if (lingering_close(s))
-		return;
-	s->so_final = true;
-	kc_chain_free(&s->so_snd);
-	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
-	(void)KC__TR2(KC_TR_SOCK_CLOSE, s, s->so_fd);
-	kc__engine_del(s->so_en, &s->so_src);
-	kc__close(s->so_fd);
-	s->so_fd = -1;
-	if (s->so_lingering && kc_cancel(&s->so_linger) > 0) {
-		s->so_lingering = false;
-		sock_unref(s);
-	}
-	sock_unref(s);
+	kc__ep_close(&s->so_ep);
 }
-
-static void
-linger_fired(void *obj, void *env, int status)
-{
-	struct kc_socket *s = env;
-
-	SOCK_ON_OWNER(s);
-	(void)obj;
-	(void)status;
-	s->so_lingering = false;
-	if (!s->so_final) {
-		/* The peer would not take it all: reset rather than wait. */
-		struct linger lg = { 1, 0 };
-
-		s->so_abort = true;
-		if (s->so_fd >= 0)
-			(void)setsockopt(s->so_fd, SOL_SOCKET, SO_LINGER, &lg,
-			    sizeof(lg));
-		sock_finalize(s);
-	}
-	sock_unref(s);
-}
-
 static void
 handle(struct kc_socket *s, struct sreq *r)
 {
@@ -1461,7 +1141,7 @@ handle(struct kc_socket *s, struct sreq *r)
 	switch (r->r_op) {
 	case OP_SEND:
 	case OP_WRITE:
-		if (s->so_final || s->so_closing) {
+		if (so_final(s) || s->so_closing) {
 			answer(r, -EPIPE);
 			return;
 		}
@@ -1475,7 +1155,7 @@ handle(struct kc_socket *s, struct sreq *r)
 		do_read(s, r);
 		return;
 	case OP_ACCEPT:
-		if (s->so_closing || s->so_final) {
+		if (s->so_closing || so_final(s)) {
 			answer(r, -ECANCELED);
 			return;
 		}
@@ -1483,14 +1163,14 @@ handle(struct kc_socket *s, struct sreq *r)
 		accept_ready(s);
 		return;
 	case OP_CONNECT:
-		if (s->so_closing || s->so_final) {
+		if (s->so_closing || so_final(s)) {
 			answer(r, -EBADF);
 			return;
 		}
 		do_connect(s, r);
 		return;
 	case OP_SHUTDOWN:
-		if (!s->so_final)
+		if (!so_final(s))
 			shut_local(s, r->r_how);
 		answer(r, 0);
 		return;
@@ -1635,18 +1315,13 @@ ssize_t
 kc_socket_recv(struct kc_socket *s, struct kc_chain *into, size_t max,
     struct kc_sockaddr *from)
 {
-	ssize_t n;
-
 	if (!sock_valid(s) || into == NULL)
 		return -EINVAL;
 	if (!on_owner(s))
 		return -EPERM;
 	if (s->so_closing)
 		return -EBADF;
-	n = take(s, into, max, from);
-	if (n > 0)
-		rcv_drained(s);
-	return n;
+	return kc__socket_take(s, into, max, from);
 }
 
 int
@@ -1697,7 +1372,7 @@ kc_socket_connect(struct kc_socket *s, const struct kc_sockaddr *a,
 		return -EALREADY;
 	if ((st_load(s) & KC_SS_CONNECTED) && is_stream(s))
 		return -EISCONN;
-	if (a->a.sa.sa_family != s->so_domain)
+	if (a->a.sa.sa_family != s->so_ep.ep_domain)
 		return -EAFNOSUPPORT;
 	/* Connecting is rare: always a request, answered on the owner. */
 	if ((r = sreq_new(s, OP_CONNECT, done)) == NULL)
@@ -1878,21 +1553,20 @@ orphan_close(struct kc_socket *s)
 {
 	if (!kc__exec_stopped(s->so_owner))
 		return;		/* refusing, never stopped: leave it alone */
-	s->so_orphan = true;
+	kc__ep_orphan(&s->so_ep);
 	sock_ref(s);
 	close_local(s);
 	sock_unref(s);
 }
 
-int
-kc_socket_close(struct kc_socket *s, struct kc *done)
+static int
+sock_close(struct kc_socket *s, struct kc *done)
 {
 	struct sreq *r;
 	unsigned st;
 
-	if (!sock_valid(s))
-		return -EINVAL;
-	st = __atomic_fetch_or(&s->so_state, KC_SS_CLOSED, __ATOMIC_SEQ_CST);
+	st = __atomic_fetch_or(&s->so_ep.ep_state, KC_SS_CLOSED,
+	    __ATOMIC_SEQ_CST);
 	if (st & KC_SS_CLOSED)
 		return -EBADF;
 	/* Read where the last reference goes (sock_gone()), after this. */
@@ -1918,43 +1592,75 @@ kc_socket_close(struct kc_socket *s, struct kc *done)
 	return 0;
 }
 
+int
+kc_socket_close(struct kc_socket *s, struct kc *done)
+{
+	if (!sock_valid(s))
+		return -EINVAL;
+	return sock_close(s, done);
+}
+
 /* ------------------------------------------------------------------ */
-/* For splice.c (net/sockhook.h); on the owner only. */
+/* For the objects a socket is lent to (net/socklend.h). */
+
+struct kc__ep *
+kc__socket_ep(const struct kc_socket *s)
+{
+	return sock_valid(s) ? (struct kc__ep *)&s->so_ep : NULL;
+}
 
 int
-kc__socket_hook(struct kc_socket *s, kc__sock_hook_fn *fn, void *arg)
+kc__socket_lend(struct kc_socket *s, const struct kc__ep_ops *ops, void *arg)
 {
 	if (!sock_valid(s) || !on_owner(s))
 		return -EINVAL;
-	if (fn != NULL && ((st_load(s) & KC_SS_LISTENING) || s->so_closing ||
-	    s->so_final))
+	if (ops != NULL && ((st_load(s) & KC_SS_LISTENING) || s->so_closing ||
+	    so_final(s)))
 		return -EINVAL;
-	if (fn == NULL)
-		kc__socket_read_pause(s, false);
-	s->so_hook = fn;
-	s->so_hookarg = arg;
+	kc__ep_lend(&s->so_ep, ops, arg);
 	/*
 	 * A socket that stopped reading at its high-water mark left data in
 	 * the kernel that no new edge will announce (the peer may be blocked
-	 * on full buffers): the hook's read side runs once to take it.
+	 * on full buffers): the borrower's read side runs once to take it.
 	 */
-	if (s->so_rstopped && fn != NULL)
+	if (s->so_rstopped && ops != NULL)
 		kc__sock_more_later(s);
 	s->so_rstopped = false;
 	return 0;
 }
 
-int
-kc__socket_fd(const struct kc_socket *s)
+ssize_t
+kc__socket_take(struct kc_socket *s, struct kc_chain *into, size_t max,
+    struct kc_sockaddr *from)
 {
-	return s->so_fd;
+	ssize_t n = take(s, into, max, from);
+
+	if (n > 0)
+		rcv_drained(s);
+	return n;
 }
 
-int
-kc__socket_type(const struct kc_socket *s)
+void
+kc__socket_shutdown(struct kc_socket *s, int how)
 {
-	return s->so_type;
+	SOCK_ON_OWNER(s);
+	if (!so_final(s))
+		shut_local(s, how);
 }
+
+void
+kc__socket_close(struct kc_socket *s, bool abort)
+{
+	if (abort) {
+		SOCK_ON_OWNER(s);
+		/* Nothing is flushed: a reset is what the peer is to see. */
+		kc__ep_abort(&s->so_ep);
+		kc_chain_free(&s->so_snd);
+		__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
+	}
+	(void)sock_close(s, NULL);
+}
+
 
 void
 kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into)
@@ -1966,72 +1672,3 @@ kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into)
 	__atomic_store_n(&s->so_rcvbytes, 0, __ATOMIC_RELAXED);
 }
 
-bool
-kc__socket_rdhup(const struct kc_socket *s)
-{
-	SOCK_ON_OWNER(s);
-	return s->so_rdhup;
-}
-
-void
-kc__socket_want_write(struct kc_socket *s, bool after_eagain)
-{
-	SOCK_ON_OWNER(s);
-	if (after_eagain)
-		want_write_edge(s);
-	else
-		want_write(s);
-}
-
-void
-kc__socket_read_pause(struct kc_socket *s, bool pause)
-{
-	SOCK_ON_OWNER(s);
-	if (s->so_rpaused == pause || s->so_final)
-		return;
-	s->so_rpaused = pause;
-	/* Edges that came while paused were not acted on: read now. */
-	if (!pause)
-		kc__sock_more_later(s);
-}
-
-void
-kc__socket_read_later(struct kc_socket *s)
-{
-	SOCK_ON_OWNER(s);
-	kc__sock_more_later(s);
-}
-
-void
-kc__socket_abort(struct kc_socket *s)
-{
-	struct linger lg = { 1, 0 };
-
-	SOCK_ON_OWNER(s);
-	s->so_abort = true;
-	if (s->so_fd >= 0)
-		(void)setsockopt(s->so_fd, SOL_SOCKET, SO_LINGER, &lg,
-		    sizeof(lg));
-	/* Nothing is flushed: a reset is what the peer is to see. */
-	kc_chain_free(&s->so_snd);
-	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
-	(void)kc_socket_close(s, NULL);
-}
-
-uint64_t
-kc__socket_linger_ns(const struct kc_socket *s)
-{
-	SOCK_ON_OWNER(s);
-	return s->so_attr.linger_ns;
-}
-
-void
-kc__socket_fail(struct kc_socket *s, int err)
-{
-	int zero = 0;
-
-	SOCK_ON_OWNER(s);
-	(void)__atomic_compare_exchange_n(&s->so_error, &zero, err, false,
-	    __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE);
-	st_set(s, KC_SS_ERROR | KC_SS_CANTSENDMORE | KC_SS_CANTRCVMORE);
-}

@@ -1,9 +1,9 @@
 /*
  * splice.c: splice and tee between owned sockets (kcont/splice.h).
  *
- * A splice hooks every socket it joins (net/sockhook.h): their readiness
- * comes here, on the owner, and this file reads and writes the descriptors
- * itself.  Each direction moves one region at a time: it fills a pipe from
+ * A splice is lent the endpoint of every socket it joins (net/socklend.h,
+ * net/endpoint.h): their readiness comes here, on the owner, and this file
+ * reads and writes the descriptors itself.  Each direction moves one region at a time: it fills a pipe from
  * the source with splice(2) (or a chain with read(2) when it copies), tees
  * that region to every mirror, and empties it into the destination before
  * it reads again, so a region is teed exactly once, before it goes out, and
@@ -12,9 +12,9 @@
  * does not read meanwhile: the kernel's flow control then slows the source,
  * never a mirror.
  *
- * Every entry (hook, timer, start, cancel) counts itself in sp_busy; the
- * end of the splice (sockets closed, done run) happens when the last one
- * leaves, so that nothing here touches a splice its done has freed.
+ * Every entry (an endpoint's event, timer, start, cancel) counts itself
+ * in sp_busy; the end of the splice (sockets closed, done run) happens
+ * when the last one leaves, so that nothing here touches a splice its done has freed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +32,9 @@
 #include "core/lockdebug.h"
 #include "kqueue/kqapi.h"
 #include "net/pipe.h"
-#include "net/sockhook.h"
+#include "net/endpoint.h"
+#include "net/socklend.h"
+#include "net/dgram.h"
 #include "net/splice_int.h"
 #include <kcont/splice.h>
 
@@ -66,6 +68,8 @@ struct dgq {
 struct dir {
 	struct kc_socket	*d_src;
 	struct kc_socket	*d_dst;
+	struct kc__ep		*d_sep;		/* their endpoints */
+	struct kc__ep		*d_dep;
 	int			 d_sfd;
 	int			 d_dfd;
 	unsigned		 d_idx;
@@ -101,6 +105,7 @@ struct dir {
  */
 struct mirror {
 	struct kc_socket	*m_sock;	/* NULL once let go */
+	struct kc__ep		*m_ep;		/* its endpoint */
 	int			 m_fd;
 	int			 m_spfd;	/* spill file, -1 none */
 	uint64_t		 m_sprd;	/* its next byte to send */
@@ -158,7 +163,7 @@ struct kc_splice {
 
 static kc_fn start_fn, cancel_fn, idle_fn, half_fn, conn_fn, linger_fn;
 static kc_fn fire_fn;
-static kc__sock_hook_fn hook;
+static const struct kc__ep_ops splice_ep;
 static void end(struct kc_splice *sp, int status);
 static void mirror_flush(struct kc_splice *sp, struct mirror *m);
 
@@ -169,6 +174,8 @@ void
 kc__stats_add(struct kc_splice_stats *st, struct kc_splice_stats *account,
     size_t off, uint64_t n)
 {
+	if (n == 0)
+		return;
 	__atomic_add_fetch((uint64_t *)((char *)st + off), n, __ATOMIC_RELAXED);
 	if (account != NULL)
 		__atomic_add_fetch((uint64_t *)((char *)account + off), n,
@@ -276,74 +283,6 @@ kc_splice_mirror_mem(struct kc_mirror_mem *st, unsigned flags)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Batches of datagrams, one set per thread (a soft executor's). */
-
-static pthread_key_t dg_key;
-static pthread_once_t dg_once = PTHREAD_ONCE_INIT;
-static __thread struct kc__dgbatch *dg_batch;
-
-static void
-dg_exit(void *p)
-{
-	free(p);
-	dg_batch = NULL;
-}
-
-static void
-dg_setup(void)
-{
-	(void)pthread_key_create(&dg_key, dg_exit);
-}
-
-struct kc__dgbatch *
-kc__dgbatch(void)
-{
-	struct kc__dgbatch *b = dg_batch;
-	unsigned i;
-
-	if (b != NULL)
-		return b;
-	(void)pthread_once(&dg_once, dg_setup);
-	if ((b = malloc(sizeof(*b))) == NULL)
-		return NULL;
-	for (i = 0; i < KC__DG_BATCH; i++) {
-		b->iov[i].iov_base = b->data[i];
-		b->iov[i].iov_len = KC__DG_SLOT;
-	}
-	dg_batch = b;
-	(void)pthread_setspecific(dg_key, b);
-	return b;
-}
-
-/* Prepare the batch for recvmmsg(2) (names wanted or not). */
-void
-kc__dgbatch_arm(struct kc__dgbatch *b, bool names)
-{
-	unsigned i;
-
-	memset(b->mh, 0, sizeof(b->mh));
-	for (i = 0; i < KC__DG_BATCH; i++) {
-		b->iov[i].iov_len = KC__DG_SLOT;
-		b->mh[i].msg_hdr.msg_iov = &b->iov[i];
-		b->mh[i].msg_hdr.msg_iovlen = 1;
-		if (names) {
-			b->mh[i].msg_hdr.msg_name = &b->from[i].a;
-			b->mh[i].msg_hdr.msg_namelen = sizeof(b->from[i].a);
-		}
-	}
-}
-
-void
-kc__dgbatch_out(struct kc__dgbatch *b, unsigned n, void *base, size_t len)
-{
-	memset(&b->out[n], 0, sizeof(b->out[n]));
-	b->oiov[n].iov_base = base;
-	b->oiov[n].iov_len = len;
-	b->out[n].msg_hdr.msg_iov = &b->oiov[n];
-	b->out[n].msg_hdr.msg_iovlen = 1;
-}
-
 void
 kc__stats_load(void *dst, const void *src, size_t size)
 {
@@ -442,9 +381,8 @@ leave(struct kc_splice *sp)
 static bool
 connecting(const struct kc_socket *s)
 {
-	return (kc_socket_state(s) & KC_SS_CONNECTING) != 0;
+	return (kc__ep_state(kc__socket_ep(s)) & KC_SS_CONNECTING) != 0;
 }
-
 /* ------------------------------------------------------------------ */
 /* Mirrors. */
 
@@ -595,7 +533,8 @@ mirror_release(struct kc_splice *sp, struct mirror *m, bool abort)
 	if (s == NULL)
 		return;
 	m->m_sock = NULL;
-	(void)kc__socket_hook(s, NULL, NULL);
+	m->m_ep = NULL;
+	(void)kc__socket_lend(s, NULL, NULL);
 	if (m->m_pipe != NULL) {
 		kc__pipe_put(m->m_pipe, m->m_plen == 0);
 		m->m_pipe = NULL;
@@ -603,9 +542,9 @@ mirror_release(struct kc_splice *sp, struct mirror *m, bool abort)
 	}
 	kc_chain_free(&m->m_back);
 	if (abort)
-		kc__socket_abort(s);
+		kc__socket_close(s, true);
 	else
-		(void)kc_socket_close(s, NULL);
+		kc__socket_close(s, false);
 }
 
 static void
@@ -647,9 +586,9 @@ mirror_ready(struct kc_splice *sp, struct mirror *m)
 
 	if (m->m_sock == NULL)
 		return false;
-	st = kc_socket_state(m->m_sock);
+	st = kc__ep_state(m->m_ep);
 	if (st & KC_SS_ERROR) {
-		detach(sp, m, kc_socket_error(m->m_sock));
+		detach(sp, m, kc__ep_error(m->m_ep));
 		return false;
 	}
 	return (st & KC_SS_CONNECTED) && !(st & KC_SS_CONNECTING);
@@ -704,7 +643,7 @@ mirror_write(struct kc_splice *sp, struct mirror *m)
 		if (n == -EINTR)
 			continue;
 		if (n == -EAGAIN) {
-			kc__socket_want_write(m->m_sock, true);
+			kc__ep_want_write(m->m_ep, true);
 			return 1;
 		}
 		detach(sp, m, n < 0 ? (int)n : -EPIPE);
@@ -736,7 +675,7 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 		return;
 	if (m->m_eof && !m->m_shut) {
 		m->m_shut = true;
-		(void)kc_socket_shutdown(m->m_sock, SHUT_WR);
+		kc__socket_shutdown(m->m_sock, SHUT_WR);
 	}
 	if (m->m_draining)
 		mirror_release(sp, m, false);
@@ -746,7 +685,7 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 static void
 mirror_input(struct kc_splice *sp, struct mirror *m, int err)
 {
-	int r = kc__socket_discard(m->m_sock);
+	int r = kc__ep_discard(m->m_ep);
 
 	if (r == 0 || r == -EINPROGRESS)
 		return;		/* it shut its sending side, or more soon */
@@ -959,8 +898,8 @@ static void
 dst_full(struct dir *d)
 {
 	d->d_wblocked = true;
-	kc__socket_want_write(d->d_dst, true);
-	kc__socket_read_pause(d->d_src, true);
+	kc__ep_want_write(d->d_dep, true);
+	kc__ep_read_pause(d->d_sep, true);
 }
 
 /*
@@ -970,11 +909,11 @@ dst_full(struct dir *d)
 static int
 flush(struct kc_splice *sp, struct dir *d)
 {
-	unsigned st = kc_socket_state(d->d_dst);
+	unsigned st = kc__ep_state(d->d_dep);
 	ssize_t n;
 
 	if (st & KC_SS_ERROR)
-		return kc_socket_error(d->d_dst);
+		return kc__ep_error(d->d_dep);
 	if (st & KC_SS_CONNECTING)
 		return 0;
 	while (kc_chain_len(&d->d_pend) > 0) {
@@ -1142,7 +1081,7 @@ dir_finish(struct kc_splice *sp, struct dir *d)
 		return;
 	}
 	d->d_done = true;
-	(void)kc_socket_shutdown(d->d_dst, SHUT_WR);
+	kc__socket_shutdown(d->d_dst, SHUT_WR);
 	if (d->d_idx == FWD) {
 		for (i = 0; i < sp->sp_nm; i++) {
 			sp->sp_m[i].m_eof = true;
@@ -1196,7 +1135,7 @@ pump_stream(struct kc_splice *sp, struct dir *d)
 		}
 	}
 	/* More may be waiting, and no new edge will say so. */
-	kc__socket_read_later(d->d_src);
+	kc__ep_read_later(d->d_sep);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1238,7 +1177,7 @@ dq_flush(struct kc_splice *sp, struct dir *d)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-			kc__socket_want_write(d->d_dst, errno == EAGAIN);
+			kc__ep_want_write(d->d_dep, errno == EAGAIN);
 			return 0;
 		}
 		if (n < 0)
@@ -1255,35 +1194,18 @@ dq_flush(struct kc_splice *sp, struct dir *d)
 static void
 dg_mirror(struct kc_splice *sp, struct kc__dgbatch *b, unsigned n)
 {
-	unsigned i, k;
+	unsigned i;
 
 	for (i = 0; i < sp->sp_nm; i++) {
-		struct mirror *m = &sp->sp_m[i];
-		int sent;
+		struct kc__dgsent ds = { 0, 0, 0, 0 };
 
-		if (!mirror_ready(sp, m))
+		if (!mirror_ready(sp, &sp->sp_m[i]))
 			continue;
-		for (k = 0; k < n; ) {
-			sent = sendmmsg(m->m_fd, b->out + k, n - k,
-			    MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (sent > 0) {
-				unsigned j;
-
-				for (j = k; j < k + (unsigned)sent; j++)
-					COUNT(sp, mirrored, b->out[j].msg_len);
-				k += (unsigned)sent;
-				continue;
-			}
-			if (errno == EINTR)
-				continue;
-			/* Full, refused, gone: this one is lost to it. */
-			COUNT(sp, mirror_dropped,
-			    b->out[k].msg_hdr.msg_iov->iov_len);
-			k++;
-		}
+		kc__dg_send_all(sp->sp_m[i].m_fd, b->out, n, &ds);
+		COUNT(sp, mirrored, ds.ds_bytes);
+		COUNT(sp, mirror_dropped, ds.ds_lostbytes);
 	}
 }
-
 static void
 pump_dgram(struct kc_splice *sp, struct dir *d)
 {
@@ -1293,7 +1215,7 @@ pump_dgram(struct kc_splice *sp, struct dir *d)
 	if (dq_flush(sp, d) == 0)
 		return;
 	if ((b = kc__dgbatch()) == NULL) {
-		kc__socket_read_later(d->d_src);
+		kc__ep_read_later(d->d_sep);
 		return;
 	}
 	for (i = 0; i < PUMP_BATCH; i++) {
@@ -1355,7 +1277,7 @@ pump_dgram(struct kc_splice *sp, struct dir *d)
 					    v->iov_len) != 0)
 						COUNT(sp, dgram_dropped, 1);
 				}
-				kc__socket_want_write(d->d_dst, full);
+				kc__ep_want_write(d->d_dep, full);
 				return;
 			}
 			COUNT(sp, dgram_dropped, 1);
@@ -1364,7 +1286,7 @@ pump_dgram(struct kc_splice *sp, struct dir *d)
 		if ((unsigned)got < KC__DG_BATCH)
 			return;
 	}
-	kc__socket_read_later(d->d_src);
+	kc__ep_read_later(d->d_sep);
 }
 
 static void
@@ -1424,7 +1346,7 @@ catch_up(struct kc_splice *sp)
 /*
  * The splice has ended, however it ended: a mirror still gets every byte
  * it was given, then its end of file, and only then is it closed.  One
- * with nothing left goes at once; the others stay hooked and drain
+ * with nothing left goes at once; the others stay lent and drain
  * (done waits for them) as long as they take bytes: one that takes none
  * for its socket's linger time is given up, so that a dead mirror cannot
  * hold the splice for ever, while a slow one still gets everything.
@@ -1470,7 +1392,7 @@ end(struct kc_splice *sp, int status)
 	if (reset && status != -ECANCELED && !sp->sp_dgram && sp->sp_nm > 0)
 		catch_up(sp);
 	for (k = 0; k < 2; k++) {
-		(void)kc__socket_hook(sp->sp_dir[k].d_src, NULL, NULL);
+		(void)kc__socket_lend(sp->sp_dir[k].d_src, NULL, NULL);
 		dir_release(&sp->sp_dir[k]);
 	}
 	for (i = 0; i < sp->sp_nm; i++) {
@@ -1478,8 +1400,8 @@ end(struct kc_splice *sp, int status)
 
 		mirror_finish(sp, m);
 		m->m_seen = m->m_out;
-		if (m->m_draining && kc__socket_linger_ns(m->m_sock) > linger)
-			linger = kc__socket_linger_ns(m->m_sock);
+		if (m->m_draining && m->m_ep->ep_linger_ns > linger)
+			linger = m->m_ep->ep_linger_ns;
 	}
 	sp->sp_linger_ns = linger;
 	if (sp->sp_mleft > 0 && kc_defer_after(&sp->sp_lingerkc, linger, NULL,
@@ -1490,11 +1412,11 @@ end(struct kc_splice *sp, int status)
 				detach(sp, &sp->sp_m[i], -ENOMEM);
 	}
 	if (reset) {
-		kc__socket_abort(sp->sp_a);
-		kc__socket_abort(sp->sp_b);
+		kc__socket_close(sp->sp_a, true);
+		kc__socket_close(sp->sp_b, true);
 	} else {
-		(void)kc_socket_close(sp->sp_a, NULL);
-		(void)kc_socket_close(sp->sp_b, NULL);
+		kc__socket_close(sp->sp_a, false);
+		kc__socket_close(sp->sp_b, false);
 	}
 	if (sp->sp_busy == 0 && sp->sp_mleft == 0)
 		fire(sp);
@@ -1511,17 +1433,22 @@ kev_error(const struct kevent *kev)
 	return 0;
 }
 
+/*
+ * Readiness of one of the splice's endpoints (filter EVFILT_READ or
+ * EVFILT_WRITE), or 0: b's connect ended.
+ */
 static void
-hook(struct kc_socket *s, void *arg, int filter, const struct kevent *kev)
+on_event(struct kc__ep *ep, struct kc_splice *sp, int filter,
+    const struct kevent *kev)
 {
-	struct kc_splice *sp = arg;
 	int err = kev_error(kev);
 	unsigned i;
 
 	enter(sp);
-	if (s == sp->sp_a || s == sp->sp_b) {
-		struct dir *in = &sp->sp_dir[s == sp->sp_a ? FWD : REV];
-		struct dir *outd = &sp->sp_dir[s == sp->sp_a ? REV : FWD];
+	if (ep == sp->sp_dir[FWD].d_sep || ep == sp->sp_dir[REV].d_sep) {
+		bool isa = ep == sp->sp_dir[FWD].d_sep;
+		struct dir *in = &sp->sp_dir[isa ? FWD : REV];
+		struct dir *outd = &sp->sp_dir[isa ? REV : FWD];
 
 		if (sp->sp_ended)
 			goto out;
@@ -1539,13 +1466,13 @@ hook(struct kc_socket *s, void *arg, int filter, const struct kevent *kev)
 			}
 			if (outd->d_wblocked) {
 				outd->d_wblocked = false;
-				kc__socket_read_pause(outd->d_src, false);
+				kc__ep_read_pause(outd->d_sep, false);
 			}
 			pump(sp, outd);
 		} else {
 			/* b's connect finished. */
-			if (kc_socket_state(s) & KC_SS_ERROR) {
-				end(sp, kc_socket_error(s));
+			if (kc__ep_state(ep) & KC_SS_ERROR) {
+				end(sp, kc__ep_error(ep));
 				goto out;
 			}
 			(void)kc_cancel(&sp->sp_connkc);
@@ -1557,7 +1484,7 @@ hook(struct kc_socket *s, void *arg, int filter, const struct kevent *kev)
 	for (i = 0; i < sp->sp_nm; i++) {
 		struct mirror *m = &sp->sp_m[i];
 
-		if (m->m_sock != s)
+		if (m->m_sock == NULL || m->m_ep != ep)
 			continue;
 		if (filter == EVFILT_READ) {
 			if (sp->sp_dgram) {
@@ -1577,6 +1504,31 @@ out:
 	leave(sp);
 }
 
+static void
+splice_read(struct kc__ep *ep, void *arg, const struct kevent *kev)
+{
+	on_event(ep, arg, EVFILT_READ, kev);
+}
+
+static void
+splice_write(struct kc__ep *ep, void *arg, const struct kevent *kev)
+{
+	on_event(ep, arg, EVFILT_WRITE, kev);
+}
+
+static void
+splice_connected(struct kc__ep *ep, void *arg, int err)
+{
+	(void)err;	/* the endpoint's state says it */
+	on_event(ep, arg, 0, NULL);
+}
+
+static const struct kc__ep_ops splice_ep = {
+	.eo_read = splice_read,
+	.eo_write = splice_write,
+	.eo_connected = splice_connected,
+};
+
 /* Datagrams the source read itself before the splice: they go first. */
 static void
 dg_early(struct kc_splice *sp, struct dir *d)
@@ -1585,7 +1537,7 @@ dg_early(struct kc_splice *sp, struct dir *d)
 	unsigned char *buf = NULL;
 	ssize_t n;
 
-	while ((n = kc_socket_recv(d->d_src, &c, KC__DG_SLOT, NULL)) >= 0) {
+	while ((n = kc__socket_take(d->d_src, &c, KC__DG_SLOT, NULL)) >= 0) {
 		if (buf == NULL && (buf = malloc(KC__DG_SLOT)) == NULL) {
 			COUNT(sp, dgram_dropped, 1);
 			kc_chain_free(&c);
@@ -1616,7 +1568,7 @@ start_fn(void *obj, void *env, int status)
 	for (i = 0; i < sp->sp_nm; i++)
 		all[n++] = sp->sp_m[i].m_sock;
 	for (i = 0; i < n; i++) {
-		if (kc__socket_hook(all[i], hook, sp) != 0) {
+		if (kc__socket_lend(all[i], &splice_ep, sp) != 0) {
 			if (i >= 2) {
 				detach(sp, &sp->sp_m[i - 2], -EBADF);
 				continue;
@@ -1635,15 +1587,15 @@ start_fn(void *obj, void *env, int status)
 		if (d->d_idx == FWD && kc_chain_len(&d->d_pend) > 0 &&
 		    sp->sp_nm > 0)
 			tee_chain(sp, &d->d_pend, 0, kc_chain_len(&d->d_pend));
-		st = kc_socket_state(d->d_src);
+		st = kc__ep_state(d->d_sep);
 		if (st & KC_SS_ERROR) {
-			end(sp, kc_socket_error(d->d_src));
+			end(sp, kc__ep_error(d->d_sep));
 			goto out;
 		}
 		/* The socket itself read the end of file already, or saw it. */
 		if (!sp->sp_dgram && (st & KC_SS_CANTRCVMORE))
 			d->d_eof = true;
-		d->d_rdhup = kc__socket_rdhup(d->d_src);
+		d->d_rdhup = kc__ep_rdhup(d->d_sep);
 	}
 	for (i = 0; i < sp->sp_nm; i++) {
 		struct mirror *m = &sp->sp_m[i];
@@ -1775,20 +1727,17 @@ linger_fn(void *obj, void *env, int status)
 static bool
 usable(struct kc_socket *s, struct kc_executor *owner, int type)
 {
-	unsigned st;
+	const struct kc__ep *ep = kc__socket_ep(s);
 
-	if (s == NULL || kc_socket_owner(s) != owner ||
-	    kc__socket_type(s) != type)
-		return false;
-	st = kc_socket_state(s);
-	return !(st & (KC_SS_LISTENING | KC_SS_CLOSED));
+	return ep != NULL && ep->ep_owner == owner && ep->ep_type == type &&
+	    !(kc__ep_state(ep) & (KC_SS_LISTENING | KC_SS_CLOSED));
 }
-
 int
 kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
     struct kc_socket *const *mirrors, unsigned nmirrors,
     const struct kc_splice_attr *attr, struct kc *done)
 {
+	const struct kc__ep *ep;
 	struct kc_executor *owner;
 	struct kc_splice *sp;
 	unsigned i;
@@ -1797,9 +1746,10 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 	if (spp == NULL || a == NULL || b == NULL || a == b ||
 	    nmirrors > KC_SPLICE_MIRRORS_MAX || (nmirrors > 0 && mirrors == NULL))
 		return -EINVAL;
-	if ((owner = kc_socket_owner(a)) == NULL || !kc__exec_soft(owner))
+	if ((ep = kc__socket_ep(a)) == NULL || !kc__exec_soft(ep->ep_owner))
 		return -EINVAL;
-	type = kc__socket_type(a);
+	owner = ep->ep_owner;
+	type = ep->ep_type;
 	if (!usable(a, owner, type) || !usable(b, owner, type))
 		return -EINVAL;
 	for (i = 0; i < nmirrors; i++) {
@@ -1836,8 +1786,10 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 		d->d_idx = i;
 		d->d_src = i == FWD ? a : b;
 		d->d_dst = i == FWD ? b : a;
-		d->d_sfd = kc__socket_fd(d->d_src);
-		d->d_dfd = kc__socket_fd(d->d_dst);
+		d->d_sep = kc__socket_ep(d->d_src);
+		d->d_dep = kc__socket_ep(d->d_dst);
+		d->d_sfd = d->d_sep->ep_fd;
+		d->d_dfd = d->d_dep->ep_fd;
 		d->d_copy = (sp->sp_attr.flags & KC_SPLICE_COPY) != 0;
 		d->d_small = true;
 		kc_chain_init(&d->d_pend);
@@ -1845,7 +1797,8 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 	sp->sp_nm = nmirrors;
 	for (i = 0; i < nmirrors; i++) {
 		sp->sp_m[i].m_sock = mirrors[i];
-		sp->sp_m[i].m_fd = kc__socket_fd(mirrors[i]);
+		sp->sp_m[i].m_ep = kc__socket_ep(mirrors[i]);
+		sp->sp_m[i].m_fd = sp->sp_m[i].m_ep->ep_fd;
 		sp->sp_m[i].m_spfd = -1;
 		kc_chain_init(&sp->sp_m[i].m_back);
 	}

@@ -21,6 +21,7 @@
 #include <kcont/dgramrelay.h>
 #include <netinet/in.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -100,6 +101,22 @@ parked(void)
 	KC_CHECK_OK(close(sv[1]));
 }
 
+/* Descriptors this process has open. */
+static int
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	KC_CHECK(d != NULL);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	KC_CHECK_OK(closedir(d));
+	return n - 1;	/* the directory's own */
+}
+
 static void
 relay(void)
 {
@@ -114,7 +131,8 @@ relay(void)
 	socklen_t sl = sizeof(sin);
 	struct pollfd p;
 	long base = kc_socket_count();
-	int up, cl;
+	struct kc_dgram_relay_stats rs;
+	int up, cl, fds;
 	char buf[8];
 
 	printf("  a datagram relay with a session, its owner shut down, then "
@@ -128,6 +146,7 @@ relay(void)
 	KC_CHECK_OK(kc_sockaddr_parse(&ua, "127.0.0.1:0"));
 	memcpy(&ua.a, &sin, sizeof(sin));
 	ua.len = sizeof(sin);
+	fds = open_fds();
 	KC_CHECK_OK(kc_socket_create(&lsn, ex, AF_INET, SOCK_DGRAM, NULL));
 	KC_CHECK_OK(kc_sockaddr_parse(&la, "127.0.0.1:0"));
 	KC_CHECK_OK(kc_socket_bind(lsn, &la));
@@ -139,7 +158,10 @@ relay(void)
 	p = (struct pollfd){ .fd = up, .events = POLLIN };
 	KC_CHECK_EQ(poll(&p, 1, 5000), 1);
 	KC_CHECK_EQ(recv(up, buf, sizeof(buf), 0), 5);
-	KC_CHECK(kc_socket_count() >= base + 2);	/* listener, session */
+	KC_CHECK_EQ(kc_socket_count(), base + 1);	/* the listener */
+	KC_CHECK_OK(kc_dgram_relay_stats(r, &rs));
+	KC_CHECK_EQ(rs.sessions, 1);
+	KC_CHECK_EQ(open_fds(), fds + 2);	/* and the session's */
 	/*
 	 * Handed back, not drained: a drain would wait for the session sweep
 	 * (a minute away).  What comes back is the relay's own (its timers),
@@ -152,6 +174,7 @@ relay(void)
 	KC_CHECK_EQ(atomic_load(&d.d_runs), 1);
 	kct_done_wait(&d, r);
 	KC_CHECK_EQ(kc_socket_count(), base);
+	KC_CHECK_EQ(open_fds(), fds);
 	KC_CHECK_OK(kc_executor_close(ex, NULL));
 	KC_CHECK_OK(close(up));
 	KC_CHECK_OK(close(cl));

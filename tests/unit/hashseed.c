@@ -21,7 +21,7 @@
 
 #include "core/siphash.h"
 #include "kctest.h"
-#include "net/splice_int.h"
+#include "net/dgram.h"
 
 #define NADDR	128
 

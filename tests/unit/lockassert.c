@@ -32,7 +32,7 @@
 #include "kctest.h"
 #include "kqueue/kq.h"
 #include "kqueue/kqapi.h"
-#include "net/sockhook.h"
+#include "net/socklend.h"
 
 #define SAID	"lockassert: reached\n"
 
@@ -327,7 +327,7 @@ main(void)
 	expect_clean("knote continuation, no lock held", knote_without_lock);
 
 	expect_panic("socket internal off its owner", take_elsewhere,
-	    "kc__on_exec((s)->so_owner)");
+	    "kc__on_exec((&(s)->so_ep)->ep_owner)");
 	expect_clean("socket internal on its owner", take_on_owner);
 	return kct_done();
 }
