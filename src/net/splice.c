@@ -3,18 +3,20 @@
  *
  * A splice is lent the endpoint of every socket it joins (net/socklend.h,
  * net/endpoint.h): their readiness comes here, on the owner, and this file
- * reads and writes the descriptors itself.  Each direction moves one region at a time: it fills a pipe from
- * the source with splice(2) (or a chain with read(2) when it copies), tees
- * that region to every mirror, and empties it into the destination before
- * it reads again, so a region is teed exactly once, before it goes out, and
- * the order of bytes never depends on which path carried them.  A
- * direction that cannot write waits for its destination's write knote and
- * does not read meanwhile: the kernel's flow control then slows the source,
- * never a mirror.
+ * reads and writes the descriptors itself.  Each stream direction moves
+ * one region at a time: it fills a pipe from the source with splice(2) (or
+ * a chain with read(2) when it copies), tees that region to every mirror,
+ * and empties it into the destination before it reads again, so a region
+ * is teed exactly once, before it goes out, and the order of bytes never
+ * depends on which path carried them.  A direction that cannot write waits
+ * for its destination's write edge and does not read meanwhile: the
+ * kernel's flow control then slows the source, never a mirror.  Datagram
+ * directions are splicedgram.c's.
  *
  * Every entry (an endpoint's event, timer, start, cancel) counts itself
  * in sp_busy; the end of the splice (sockets closed, done run) happens
- * when the last one leaves, so that nothing here touches a splice its done has freed.
+ * when the last one leaves, so that nothing here touches a splice its done
+ * has freed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,112 +51,11 @@
 #define MM_CAP_MIN	(64ull << 20)
 #define CATCHUP_READS	64	/* reads of a reset client's last bytes */
 #define COPY_CHUNK	(256u * 1024u)
-#define PUMP_BATCH	16	/* regions per readiness event */
 #define SMALL_MAX	(64u * 1024u)	/* a copy read this full means bulk */
 #define SMALL_RUN	4		/* small spliced regions: copy again */
 #define SPILL_SEND	(8u << 20)	/* most one sendfile(2) from a spill */
 #define SPILL_TRIM	(2u << 20)	/* sent spill bytes freed in steps:
 					   a multiple of any page size */
-
-enum { FWD = KC_SPLICE_FWD, REV = KC_SPLICE_REV };
-
-/* A datagram waiting for its destination to take it. */
-struct dgq {
-	struct kc__link	 q_link;
-	size_t		 q_len;
-	unsigned char	 q_data[];
-};
-
-struct dir {
-	struct kc_socket	*d_src;
-	struct kc_socket	*d_dst;
-	struct kc__ep		*d_sep;		/* their endpoints */
-	struct kc__ep		*d_dep;
-	int			 d_sfd;
-	int			 d_dfd;
-	unsigned		 d_idx;
-	struct kc__pipe		*d_pipe;
-	size_t			 d_plen;	/* bytes in d_pipe */
-	struct kc_chain		 d_pend;	/* copied bytes, before the pipe's */
-	struct kc__list		 d_q;		/* datagrams waiting */
-	int			 d_rerr;	/* the source's error, from its knote */
-	bool			 d_eof;		/* the source has ended */
-	bool			 d_done;	/* and the destination is shut */
-	bool			 d_copy;	/* this direction cannot splice */
-	bool			 d_small;	/* copying small messages */
-	bool			 d_drained;	/* a short copy read took all */
-	bool			 d_bigread;	/* the last copy read was full */
-	bool			 d_wblocked;	/* the destination is full: wait
-						   for its write edge, not the
-						   source's read edges */
-	bool			 d_rdhup;	/* the source has shut: no edge will
-						   come for its end of file */
-	unsigned		 d_smallrun;	/* small spliced regions in a row */
-};
-
-/*
- * What a mirror holds goes out in this order: its spill file's bytes
- * [m_sprd, m_spwr), its pipe's m_plen, then its chain m_back.  A region
- * is teed to the pipe; when the pipe is full its bytes move to the end of
- * the spill file (a memfd) first, by one kernel copy into page cache
- * pages that sendfile(2) later hands to the socket without another.  The
- * chain (user memory) is what a copied region, or a region no pipe or
- * spill file could take, is shared into; a spliced region that comes
- * while the chain holds bytes first moves the pipe's and the chain's bytes
- * to the spill file, so that it can be teed after them.
- */
-struct mirror {
-	struct kc_socket	*m_sock;	/* NULL once let go */
-	struct kc__ep		*m_ep;		/* its endpoint */
-	int			 m_fd;
-	int			 m_spfd;	/* spill file, -1 none */
-	uint64_t		 m_sprd;	/* its next byte to send */
-	uint64_t		 m_spwr;	/* its end */
-	uint64_t		 m_sptrim;	/* freed below this */
-	struct kc__pipe		*m_pipe;
-	size_t			 m_plen;
-	struct kc_chain		 m_back;	/* after the pipe's bytes */
-	uint64_t		 m_held;	/* bytes counted against the cap */
-	uint64_t		 m_out;		/* bytes written to its socket */
-	uint64_t		 m_seen;	/* m_out at the last linger check */
-	bool			 m_eof;		/* shut it once drained */
-	bool			 m_shut;
-	bool			 m_dropping;
-	bool			 m_draining;	/* the splice ended: its last bytes */
-};
-
-struct kc_splice {
-	uintptr_t		 sp_magic;
-	struct kc_executor	*sp_owner;
-	struct kc_socket	*sp_a;
-	struct kc_socket	*sp_b;
-	struct dir		 sp_dir[2];
-	struct mirror		 sp_m[KC_SPLICE_MIRRORS_MAX];
-	unsigned		 sp_nm;
-	bool			 sp_dgram;
-	struct kc_splice_attr	 sp_attr;
-	struct kc_splice_stats	 sp_st;		/* relaxed atomics: read anywhere */
-	struct kc		*sp_done;
-	struct kc		 sp_firekc;	/* runs done on its executor */
-	struct kc		*sp_cdone;	/* the close's done */
-	uint32_t		 sp_life;	/* atomic: SPL_* */
-	struct kc		 sp_startkc;
-	struct kc		 sp_cancelkc;
-	struct kc		 sp_idlekc;
-	struct kc		 sp_halfkc;
-	struct kc		 sp_connkc;
-	struct kc		 sp_lingerkc;	/* mirrors draining: their limit */
-	unsigned		 sp_mleft;	/* mirrors still draining */
-	uint64_t		 sp_linger_ns;	/* their limit without progress */
-	uint64_t		 sp_moved;	/* bytes read, both ways: idle check */
-	uint64_t		 sp_seen;	/* sp_moved at sp_active */
-	uint64_t		 sp_active;	/* kc__now() of the last read */
-	int			 sp_status;
-	unsigned		 sp_busy;
-	bool			 sp_ended;
-	bool			 sp_fired;	/* atomic */
-	bool			 sp_cancelled;	/* atomic: one cancel queued */
-};
 
 /* sp_life: the two events after which the splice is freed. */
 #define SPL_CLOSING	0x1u	/* kc_splice_close() was called */
@@ -164,7 +65,6 @@ struct kc_splice {
 static kc_fn start_fn, cancel_fn, idle_fn, half_fn, conn_fn, linger_fn;
 static kc_fn fire_fn;
 static const struct kc__ep_ops splice_ep;
-static void end(struct kc_splice *sp, int status);
 static void mirror_flush(struct kc_splice *sp, struct mirror *m);
 
 /* ------------------------------------------------------------------ */
@@ -181,18 +81,6 @@ kc__stats_add(struct kc_splice_stats *st, struct kc_splice_stats *account,
 		__atomic_add_fetch((uint64_t *)((char *)account + off), n,
 		    __ATOMIC_RELAXED);
 }
-
-static inline void
-count(struct kc_splice *sp, size_t off, uint64_t n)
-{
-	kc__stats_add(&sp->sp_st, sp->sp_attr.account, off, n);
-}
-
-#define COUNT(sp, field, n) \
-	count((sp), offsetof(struct kc_splice_stats, field), (n))
-#define COUNT_DIR(sp, field, d, n) \
-	count((sp), offsetof(struct kc_splice_stats, field) + \
-	    (d) * sizeof(uint64_t), (n))
 
 /*
  * Bytes held for mirrors, process-wide: what every mirror of every splice
@@ -579,8 +467,8 @@ mirror_lose(struct kc_splice *sp, struct mirror *m, size_t n, int err)
 	}
 }
 
-static bool
-mirror_ready(struct kc_splice *sp, struct mirror *m)
+bool
+kc__splice_mirror_ready(struct kc_splice *sp, struct mirror *m)
 {
 	unsigned st;
 
@@ -665,7 +553,7 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 {
 	int r;
 
-	if (!mirror_ready(sp, m))
+	if (!kc__splice_mirror_ready(sp, m))
 		return;
 	r = mirror_write(sp, m);
 	if (r < 0)
@@ -834,7 +722,7 @@ tee_region(struct kc_splice *sp, struct dir *d, size_t n)
 
 		if (m->m_sock == NULL || over_budget(sp, m, n))
 			continue;
-		if (src != &d->d_pend && mirror_ready(sp, m) &&
+		if (src != &d->d_pend && kc__splice_mirror_ready(sp, m) &&
 		    spill_all(m) == 0)
 			t = tee_mirror(sp, d, m, n);
 		if (m->m_sock == NULL)
@@ -1077,7 +965,7 @@ dir_finish(struct kc_splice *sp, struct dir *d)
 	unsigned i;
 
 	if (d->d_rerr != 0) {
-		end(sp, d->d_rerr);
+		kc__splice_end(sp, d->d_rerr);
 		return;
 	}
 	d->d_done = true;
@@ -1089,7 +977,7 @@ dir_finish(struct kc_splice *sp, struct dir *d)
 		}
 	}
 	if (o->d_done) {
-		end(sp, 0);
+		kc__splice_end(sp, 0);
 		return;
 	}
 	if (sp->sp_attr.half_close_ns != 0 &&
@@ -1108,7 +996,7 @@ pump_stream(struct kc_splice *sp, struct dir *d)
 			return;
 		if ((r = flush(sp, d)) <= 0) {
 			if (r < 0)
-				end(sp, r);
+				kc__splice_end(sp, r);
 			return;
 		}
 		if (d->d_eof) {
@@ -1117,9 +1005,9 @@ pump_stream(struct kc_splice *sp, struct dir *d)
 		}
 		if ((r = fill(sp, d)) <= 0) {
 			if (r < 0)
-				end(sp, r);
+				kc__splice_end(sp, r);
 			else if (d->d_rerr != 0)
-				end(sp, d->d_rerr);
+				kc__splice_end(sp, d->d_rerr);
 			return;
 		}
 		if (d->d_drained && !d->d_eof && d->d_rerr == 0 &&
@@ -1130,162 +1018,11 @@ pump_stream(struct kc_splice *sp, struct dir *d)
 			 */
 			d->d_drained = false;
 			if ((r = flush(sp, d)) < 0)
-				end(sp, r);
+				kc__splice_end(sp, r);
 			return;
 		}
 	}
 	/* More may be waiting, and no new edge will say so. */
-	kc__ep_read_later(d->d_sep);
-}
-
-/* ------------------------------------------------------------------ */
-/* Datagrams. */
-
-static int
-dq_push(struct dir *d, const void *data, size_t len)
-{
-	struct dgq *q = malloc(sizeof(*q) + len);
-
-	if (q == NULL)
-		return -ENOMEM;
-	q->q_len = len;
-	if (len > 0)
-		memcpy(q->q_data, data, len);
-	kc__list_push_tail(&d->d_q, &q->q_link);
-	return 0;
-}
-
-static void
-dq_free(struct dir *d)
-{
-	struct kc__link *lk;
-
-	while ((lk = kc__list_pop_head(&d->d_q)) != NULL)
-		free(KC__LIST_ITEM(lk, struct dgq, q_link));
-}
-
-/* Send what waits, in order: 1 all out, 0 the destination is full. */
-static int
-dq_flush(struct kc_splice *sp, struct dir *d)
-{
-	struct dgq *q;
-
-	while ((q = KC__LIST_FIRST(&d->d_q, struct dgq, q_link)) != NULL) {
-		ssize_t n = send(d->d_dfd, q->q_data, q->q_len,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-			kc__ep_want_write(d->d_dep, errno == EAGAIN);
-			return 0;
-		}
-		if (n < 0)
-			COUNT(sp, dgram_dropped, 1);
-		else
-			COUNT_DIR(sp, datagrams, d->d_idx, 1);
-		kc__list_remove(&d->d_q, &q->q_link);
-		free(q);
-	}
-	return 1;
-}
-
-/* Tee a batch to the datagram mirrors: what one cannot take is dropped. */
-static void
-dg_mirror(struct kc_splice *sp, struct kc__dgbatch *b, unsigned n)
-{
-	unsigned i;
-
-	for (i = 0; i < sp->sp_nm; i++) {
-		struct kc__dgsent ds = { 0, 0, 0, 0 };
-
-		if (!mirror_ready(sp, &sp->sp_m[i]))
-			continue;
-		kc__dg_send_all(sp->sp_m[i].m_fd, b->out, n, &ds);
-		COUNT(sp, mirrored, ds.ds_bytes);
-		COUNT(sp, mirror_dropped, ds.ds_lostbytes);
-	}
-}
-static void
-pump_dgram(struct kc_splice *sp, struct dir *d)
-{
-	struct kc__dgbatch *b;
-	int i;
-
-	if (dq_flush(sp, d) == 0)
-		return;
-	if ((b = kc__dgbatch()) == NULL) {
-		kc__ep_read_later(d->d_sep);
-		return;
-	}
-	for (i = 0; i < PUMP_BATCH; i++) {
-		unsigned n, k, j;
-		int got;
-
-		kc__dgbatch_arm(b, false);
-		got = recvmmsg(d->d_sfd, b->mh, KC__DG_BATCH, MSG_DONTWAIT,
-		    NULL);
-		if (got < 0) {
-			if (errno == EINTR || errno == ECONNREFUSED)
-				continue;
-			if (errno != EAGAIN)
-				end(sp, -errno);
-			return;
-		}
-		if (got == 0)
-			return;
-		/* Keep only whole datagrams; the send list points at them. */
-		for (n = 0, j = 0; j < (unsigned)got; j++) {
-			if (b->mh[j].msg_hdr.msg_flags & MSG_TRUNC) {
-				COUNT(sp, dgram_dropped, 1);
-				continue;
-			}
-			kc__dgbatch_out(b, n, b->iov[j].iov_base,
-			    b->mh[j].msg_len);
-			sp->sp_moved += b->mh[j].msg_len + 1;
-			n++;
-		}
-		if (d->d_idx == FWD && sp->sp_nm > 0)
-			dg_mirror(sp, b, n);
-		for (k = 0; k < n; ) {
-			int sent = sendmmsg(d->d_dfd, b->out + k, n - k,
-			    MSG_DONTWAIT | MSG_NOSIGNAL);
-
-			if (sent > 0) {
-				COUNT_DIR(sp, datagrams, d->d_idx,
-				    (uint64_t)sent);
-				for (j = k; j < k + (unsigned)sent; j++) {
-					COUNT_DIR(sp, copied, d->d_idx,
-					    b->out[j].msg_len);
-					(void)KC__TR4(KC_TR_SPLICE, sp,
-					    d->d_idx, 0, b->out[j].msg_len);
-				}
-				k += (unsigned)sent;
-				continue;
-			}
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == ENOBUFS) {
-				bool full = errno == EAGAIN;
-
-				/* Keep the rest, in order; read no more. */
-				for (; k < n; k++) {
-					struct iovec *v =
-					    b->out[k].msg_hdr.msg_iov;
-
-					if (dq_push(d, v->iov_base,
-					    v->iov_len) != 0)
-						COUNT(sp, dgram_dropped, 1);
-				}
-				kc__ep_want_write(d->d_dep, full);
-				return;
-			}
-			COUNT(sp, dgram_dropped, 1);
-			k++;
-		}
-		if ((unsigned)got < KC__DG_BATCH)
-			return;
-	}
 	kc__ep_read_later(d->d_sep);
 }
 
@@ -1295,7 +1032,7 @@ pump(struct kc_splice *sp, struct dir *d)
 	if (sp->sp_ended)
 		return;
 	if (sp->sp_dgram)
-		pump_dgram(sp, d);
+		kc__splice_pump_dgram(sp, d);
 	else
 		pump_stream(sp, d);
 }
@@ -1312,7 +1049,7 @@ dir_release(struct dir *d)
 		d->d_plen = 0;
 	}
 	kc_chain_free(&d->d_pend);
-	dq_free(d);
+	kc__splice_dq_free(d);
 }
 
 /*
@@ -1369,8 +1106,8 @@ mirror_finish(struct kc_splice *sp, struct mirror *m)
 	sp->sp_mleft++;
 }
 
-static void
-end(struct kc_splice *sp, int status)
+void
+kc__splice_end(struct kc_splice *sp, int status)
 {
 	uint64_t linger = 0;
 	bool reset;
@@ -1461,7 +1198,7 @@ on_event(struct kc__ep *ep, struct kc_splice *sp, int filter,
 				pump(sp, in);
 		} else if (filter == EVFILT_WRITE) {
 			if (err != 0 && !sp->sp_dgram) {
-				end(sp, err);
+				kc__splice_end(sp, err);
 				goto out;
 			}
 			if (outd->d_wblocked) {
@@ -1472,7 +1209,7 @@ on_event(struct kc__ep *ep, struct kc_splice *sp, int filter,
 		} else {
 			/* b's connect finished. */
 			if (kc__ep_state(ep) & KC_SS_ERROR) {
-				end(sp, kc__ep_error(ep));
+				kc__splice_end(sp, kc__ep_error(ep));
 				goto out;
 			}
 			(void)kc_cancel(&sp->sp_connkc);
@@ -1529,29 +1266,6 @@ static const struct kc__ep_ops splice_ep = {
 	.eo_connected = splice_connected,
 };
 
-/* Datagrams the source read itself before the splice: they go first. */
-static void
-dg_early(struct kc_splice *sp, struct dir *d)
-{
-	struct kc_chain c = KC_CHAIN_INITIALIZER;
-	unsigned char *buf = NULL;
-	ssize_t n;
-
-	while ((n = kc__socket_take(d->d_src, &c, KC__DG_SLOT, NULL)) >= 0) {
-		if (buf == NULL && (buf = malloc(KC__DG_SLOT)) == NULL) {
-			COUNT(sp, dgram_dropped, 1);
-			kc_chain_free(&c);
-			continue;
-		}
-		(void)kc_chain_copyout(&c, 0, buf, (size_t)n);
-		kc_chain_free(&c);
-		if (dq_push(d, buf, (size_t)n) != 0)
-			COUNT(sp, dgram_dropped, 1);
-	}
-	kc_chain_free(&c);
-	free(buf);
-}
-
 static void
 start_fn(void *obj, void *env, int status)
 {
@@ -1573,7 +1287,7 @@ start_fn(void *obj, void *env, int status)
 				detach(sp, &sp->sp_m[i - 2], -EBADF);
 				continue;
 			}
-			end(sp, -EBADF);
+			kc__splice_end(sp, -EBADF);
 			goto out;
 		}
 	}
@@ -1582,14 +1296,14 @@ start_fn(void *obj, void *env, int status)
 
 		kc__socket_take_rcv(d->d_src, &d->d_pend);
 		if (sp->sp_dgram)
-			dg_early(sp, d);
+			kc__splice_dg_early(sp, d);
 		sp->sp_moved += kc_chain_len(&d->d_pend);
 		if (d->d_idx == FWD && kc_chain_len(&d->d_pend) > 0 &&
 		    sp->sp_nm > 0)
 			tee_chain(sp, &d->d_pend, 0, kc_chain_len(&d->d_pend));
 		st = kc__ep_state(d->d_sep);
 		if (st & KC_SS_ERROR) {
-			end(sp, kc__ep_error(d->d_sep));
+			kc__splice_end(sp, kc__ep_error(d->d_sep));
 			goto out;
 		}
 		/* The socket itself read the end of file already, or saw it. */
@@ -1629,7 +1343,7 @@ cancel_fn(void *obj, void *env, int status)
 	(void)obj;
 	(void)status;
 	enter(sp);
-	end(sp, -ECANCELED);
+	kc__splice_end(sp, -ECANCELED);
 	leave(sp);
 }
 
@@ -1647,7 +1361,7 @@ idle_fn(void *obj, void *env, int status)
 		uint64_t idle = now > sp->sp_active ? now - sp->sp_active : 0;
 
 		if (idle >= sp->sp_attr.idle_ns)
-			end(sp, -ETIMEDOUT);
+			kc__splice_end(sp, -ETIMEDOUT);
 		else
 			(void)kc_defer_after(&sp->sp_idlekc,
 			    sp->sp_attr.idle_ns - idle, NULL, 0);
@@ -1663,7 +1377,7 @@ half_fn(void *obj, void *env, int status)
 	(void)obj;
 	(void)status;
 	enter(sp);
-	end(sp, -ETIMEDOUT);
+	kc__splice_end(sp, -ETIMEDOUT);
 	leave(sp);
 }
 
@@ -1676,7 +1390,7 @@ conn_fn(void *obj, void *env, int status)
 	(void)status;
 	enter(sp);
 	if (connecting(sp->sp_b))
-		end(sp, -ETIMEDOUT);
+		kc__splice_end(sp, -ETIMEDOUT);
 	leave(sp);
 }
 
