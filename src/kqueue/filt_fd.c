@@ -145,17 +145,36 @@ fd_watch(struct kq *kq, struct knote *kn)
 	return 0;
 }
 
+/*
+ * Before the lock: what the descriptor is, and the inotify watch that wakes
+ * a READ knote on a regular file (as in fd_attach, if it can be had).
+ */
+static void
+fd_prepare(struct kq *kq, const struct kevent *kev, struct kq_prep *kp)
+{
+	int fd = (int)kev->ident;
+
+	KQ_NOTOWNED(kq);
+	kp->kp_ftype = fd_type(fd, &kp->kp_tcp);
+	if (kp->kp_ftype < 0) {
+		kp->kp_err = EBADF;
+		return;
+	}
+	if (kp->kp_ftype == FT_FILE && kev->filter == EVFILT_READ)
+		(void)kq__watch_prepare(kq, kp, fd);
+}
+
 static int
-fd_attach(struct kq *kq, struct knote *kn)
+fd_attach(struct kq *kq, struct knote *kn, struct kq_prep *kp)
 {
 	int fd = (int)kn->kn_kev.ident, rc;
 	struct kq_fdent *fe;
-	bool tcp;
 
-	kn->kn_ftype = fd_type(fd, &tcp);
-	if (kn->kn_ftype < 0)
-		return EBADF;
-	kn->kn_nlink = tcp;	/* TCP: backlog from TCP_INFO */
+	KQ_OWNED(kq);
+	if (kp->kp_err != 0)
+		return kp->kp_err;
+	kn->kn_ftype = kp->kp_ftype;
+	kn->kn_nlink = kp->kp_tcp;	/* TCP: backlog from TCP_INFO */
 	/* Make room in the table (kq__ctl would, but the slot comes first). */
 	if ((rc = kq__ctl(kq, fd, 0)) != 0)
 		return rc;
@@ -166,8 +185,8 @@ fd_attach(struct kq *kq, struct knote *kn)
 	if (kn->kn_ftype == FT_FILE) {
 		if (!(kn->kn_kev.flags & EV_CLEAR))
 			kn->kn_status |= KN_EMULATED_LT;
-		if (kn->kn_kev.filter == EVFILT_READ)
-			(void)kq__watch(kq, kn, fd, IN_MODIFY | IN_ATTRIB);
+		if (kp->kp_wd >= 0)
+			(void)kq__watch_install(kq, kn, kp);
 		if (!(kn->kn_status & KN_DISABLED))
 			kq__pend(kq, kn);
 		return 0;
@@ -199,8 +218,10 @@ fd_arm(struct kq *kq, struct knote *kn, bool on)
 }
 
 static int
-fd_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+fd_touch(struct kq *kq, struct knote *kn, const struct kevent *kev,
+    struct kq_prep *kp)
 {
+	(void)kp;	/* the knote knows its descriptor already */
 	kn->kn_kev.fflags = kev->fflags;
 	kn->kn_kev.data = kev->data;
 	if (kn->kn_ftype == FT_FILE) {
@@ -376,6 +397,7 @@ filt_write_event(struct kq *kq, struct knote *kn, uint32_t ev,
 const struct kq_filtops kq__filt_read = {
 	.f_filter = EVFILT_READ,
 	.f_isfd = true,
+	.f_prepare = fd_prepare,
 	.f_attach = fd_attach,
 	.f_detach = fd_detach,
 	.f_touch = fd_touch,
@@ -386,6 +408,7 @@ const struct kq_filtops kq__filt_read = {
 const struct kq_filtops kq__filt_write = {
 	.f_filter = EVFILT_WRITE,
 	.f_isfd = true,
+	.f_prepare = fd_prepare,
 	.f_attach = fd_attach,
 	.f_detach = fd_detach,
 	.f_touch = fd_touch,

@@ -89,48 +89,83 @@ timer_mode(struct knote *kn)
 		kn->kn_status |= KN_EMULATED_LT;
 }
 
+/* Start timerfd fd as change kev asks (timer_ns() accepted it). */
 static int
-timer_set(struct knote *kn)
+timer_set(int fd, const struct kevent *kev)
 {
 	struct itimerspec its;
 	uint64_t ns;
 	int rc, flags = 0;
 
-	if ((rc = timer_ns(&kn->kn_kev, &ns)) != 0)
+	if ((rc = timer_ns(kev, &ns)) != 0)
 		return rc;
 	memset(&its, 0, sizeof(its));
 	if (ns == 0)
 		ns = 1;		/* zero would disarm the timerfd */
 	its.it_value.tv_sec = (time_t)(ns / 1000000000ull);
 	its.it_value.tv_nsec = (long)(ns % 1000000000ull);
-	if (kn->kn_kev.fflags & NOTE_ABSTIME)
+	if (kev->fflags & NOTE_ABSTIME)
 		flags = TFD_TIMER_ABSTIME;
-	else if (!(kn->kn_kev.flags & EV_ONESHOT))
+	else if (!(kev->flags & (EV_ONESHOT | EV_FORCEONESHOT)))
 		its.it_interval = its.it_value;
-	if (timerfd_settime(kn->kn_ifd, flags, &its, NULL) != 0)
+	if (timerfd_settime(fd, flags, &its, NULL) != 0)
 		return errno;
 	return 0;
 }
 
-static int
-timer_attach(struct kq *kq, struct knote *kn)
+/*
+ * Before the lock: the timer of an EV_ADD, new or replacing a knote's
+ * (the clock may differ), started now.
+ */
+static void
+timer_prepare(struct kq *kq, const struct kevent *kev, struct kq_prep *kp)
 {
 	uint64_t ns;
 	int fd, rc;
 
-	if ((rc = timer_ns(&kn->kn_kev, &ns)) != 0)
-		return rc;
-	timer_mode(kn);
-	fd = timerfd_create((kn->kn_kev.fflags & NOTE_ABSTIME) ?
-	    CLOCK_REALTIME : CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	if ((rc = kq__own_fd(kq, kn, fd,
-	    (kn->kn_status & KN_DISABLED) ? 0 : EPOLLIN)) != 0) {
-		kq__sys_close(fd);
-		return rc;
+	(void)kq;
+	KQ_NOTOWNED(kq);
+	if ((rc = timer_ns(kev, &ns)) != 0) {
+		kp->kp_err = rc;
+		return;
 	}
-	return timer_set(kn);
+	fd = timerfd_create((kev->fflags & NOTE_ABSTIME) ?
+	    CLOCK_REALTIME : CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0) {
+		kp->kp_err = errno;
+		return;
+	}
+	kp->kp_fd = kp->kp_slot = fd;
+	if (kq__mark_own(fd) != 0)
+		kp->kp_err = ENOMEM;
+	else
+		kp->kp_err = timer_set(fd, kev);
+}
+
+/*
+ * Under the lock: the descriptor prepared in kp (a timerfd, a pidfd)
+ * becomes kn's, in the epoll set unless kn is disabled.
+ */
+static int
+take_fd(struct kq *kq, struct knote *kn, struct kq_prep *kp)
+{
+	int rc;
+
+	KQ_OWNED(kq);
+	if ((rc = kq__own_fd(kq, kn, kp->kp_fd,
+	    (kn->kn_status & KN_DISABLED) ? 0 : EPOLLIN)) != 0)
+		return rc;
+	kp->kp_fd = -1;
+	return 0;
+}
+
+static int
+timer_attach(struct kq *kq, struct knote *kn, struct kq_prep *kp)
+{
+	if (kp->kp_err != 0)
+		return kp->kp_err;
+	timer_mode(kn);
+	return take_fd(kq, kn, kp);
 }
 
 static void
@@ -141,19 +176,30 @@ timer_detach(struct kq *kq, struct knote *kn)
 }
 
 static int
-timer_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+timer_touch(struct kq *kq, struct knote *kn, const struct kevent *kev,
+    struct kq_prep *kp)
 {
-	uint64_t ns;
-	int rc;
+	int old = kn->kn_ifd, rc;
 
-	if ((rc = timer_ns(kev, &ns)) != 0)
+	KQ_OWNED(kq);
+	if (kp == NULL)
+		return ENOMEM;	/* nothing could be prepared */
+	if (kp->kp_err != 0)
+		return kp->kp_err;
+	/* The prepared timer replaces the knote's, closed after the unlock. */
+	if ((rc = take_fd(kq, kn, kp)) != 0) {
+		kn->kn_ifd = old;
 		return rc;
-	/* A new timer, started now: the clock may differ. */
-	kq__drop_own(kq, kn);
+	}
+	if (old >= 0) {
+		kq__own_fd_drop(kq, kn, old);
+		kp->kp_fd = old;
+	}
 	kn->kn_kev.fflags = kev->fflags;
 	kn->kn_kev.data = kev->data;
 	kn->kn_count = 0;
-	return timer_attach(kq, kn);
+	timer_mode(kn);
+	return 0;
 }
 
 static bool
@@ -192,6 +238,7 @@ timer_arm(struct kq *kq, struct knote *kn, bool on)
 
 const struct kq_filtops kq__filt_timer = {
 	.f_filter = EVFILT_TIMER,
+	.f_prepare = timer_prepare,
 	.f_attach = timer_attach,
 	.f_detach = timer_detach,
 	.f_touch = timer_touch,
@@ -224,8 +271,10 @@ user_mode(struct knote *kn)
 }
 
 static int
-user_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+user_touch(struct kq *kq, struct knote *kn, const struct kevent *kev,
+    struct kq_prep *kp)
 {
+	(void)kp;
 	user_fflags(kn, kev->fflags);
 	if (kev->flags & EV_ADD)
 		kn->kn_kev.data = kev->data;
@@ -239,13 +288,15 @@ user_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
 }
 
 static int
-user_attach(struct kq *kq, struct knote *kn)
+user_attach(struct kq *kq, struct knote *kn, struct kq_prep *kp)
 {
 	struct kevent kev = kn->kn_kev;
 
+	(void)kp;	/* nothing made: the pending list is all it needs */
+
 	kn->kn_fflags = 0;
 	kev.flags |= EV_ADD;
-	return user_touch(kq, kn, &kev);
+	return user_touch(kq, kn, &kev, NULL);
 }
 
 static void
@@ -313,28 +364,37 @@ proc_check(const struct kevent *kev)
 	return 0;
 }
 
-static int
-proc_attach(struct kq *kq, struct knote *kn)
+/* Before the lock: the pidfd of an EV_ADD. */
+static void
+proc_prepare(struct kq *kq, const struct kevent *kev, struct kq_prep *kp)
 {
 	int fd, rc;
 
-	if ((rc = proc_check(&kn->kn_kev)) != 0)
-		return rc;
+	(void)kq;
+	KQ_NOTOWNED(kq);
+	if ((rc = proc_check(kev)) != 0) {
+		kp->kp_err = rc;
+		return;
+	}
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)kev->ident, 0);
+	if (fd < 0) {
+		kp->kp_err = errno == EINVAL ? ESRCH : errno;
+		return;
+	}
+	kp->kp_fd = kp->kp_slot = fd;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+		kp->kp_err = errno;
+	else if (kq__mark_own(fd) != 0)
+		kp->kp_err = ENOMEM;
+}
+
+static int
+proc_attach(struct kq *kq, struct knote *kn, struct kq_prep *kp)
+{
+	if (kp->kp_err != 0)
+		return kp->kp_err;
 	kn->kn_kev.flags |= EV_CLEAR;	/* as FreeBSD's filt_procattach */
-	fd = (int)syscall(SYS_pidfd_open, (pid_t)kn->kn_kev.ident, 0);
-	if (fd < 0)
-		return errno == EINVAL ? ESRCH : errno;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
-		rc = errno;
-		kq__sys_close(fd);
-		return rc;
-	}
-	if ((rc = kq__own_fd(kq, kn, fd,
-	    (kn->kn_status & KN_DISABLED) ? 0 : EPOLLIN)) != 0) {
-		kq__sys_close(fd);
-		return rc;
-	}
-	return 0;
+	return take_fd(kq, kn, kp);
 }
 
 static void
@@ -345,9 +405,12 @@ proc_detach(struct kq *kq, struct knote *kn)
 }
 
 static int
-proc_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+proc_touch(struct kq *kq, struct knote *kn, const struct kevent *kev,
+    struct kq_prep *kp)
 {
 	int rc;
+
+	(void)kp;	/* the knote's pidfd serves */
 
 	if ((rc = proc_check(kev)) != 0)
 		return rc;
@@ -408,6 +471,7 @@ proc_arm(struct kq *kq, struct knote *kn, bool on)
 
 const struct kq_filtops kq__filt_proc = {
 	.f_filter = EVFILT_PROC,
+	.f_prepare = proc_prepare,
 	.f_attach = proc_attach,
 	.f_detach = proc_detach,
 	.f_touch = proc_touch,

@@ -244,30 +244,27 @@ sig_unwatch(int sig)
 	sig_lock_drop(&saved);
 }
 
-/* Give kq a signalfd that says when any of its signals is generated. */
+/*
+ * Make kq's signalfd (made before the lock, by signal_prepare) say when any
+ * of its signals is generated: a change of its mask, under the lock, when
+ * the signals watched are not those it has.
+ */
 static int
 sigfd_update(struct kq *kq)
 {
 	sigset_t set;
-	int sig, fd, rc;
+	int sig;
 
+	KQ_OWNED(kq);
+	if (kq->kq_sigfd < 0 || kq->kq_sigfdmask == kq->kq_sigmask)
+		return 0;
 	sigemptyset(&set);
 	for (sig = 1; sig < NSIGS; sig++)
 		if (kq->kq_sigmask & (1ull << (sig - 1)))
 			sigaddset(&set, sig);
-	if (kq->kq_sigfd >= 0) {
-		if (signalfd(kq->kq_sigfd, &set, 0) < 0)
-			return errno;
-		return 0;
-	}
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
+	if (signalfd(kq->kq_sigfd, &set, 0) < 0)
 		return errno;
-	if ((rc = kq__special_fd(kq, fd, true)) != 0) {
-		kq__sys_close(fd);
-		return rc;
-	}
-	kq->kq_sigfd = fd;
+	kq->kq_sigfdmask = kq->kq_sigmask;
 	return 0;
 }
 
@@ -299,29 +296,97 @@ kq__sigfd_note(struct kq *kq)
 	}
 }
 
-static int
-signal_attach(struct kq *kq, struct knote *kn)
+static bool
+signal_valid(uintptr_t ident)
 {
-	int sig = (int)kn->kn_kev.ident, rc, efd;
+	return ident != 0 && ident < NSIGS && ident != SIGKILL &&
+	    ident != SIGSTOP;
+}
 
-	if (kn->kn_kev.ident == 0 || kn->kn_kev.ident >= NSIGS ||
-	    sig == SIGKILL || sig == SIGSTOP)
-		return EINVAL;
-	if ((rc = sig_watch(sig)) != 0)
-		return rc;
-	efd = sigs[sig].efd;
+/*
+ * Before the lock: the signal counted as watched (our handler in place, its
+ * eventfd made), and the kqueue's signalfd if it has none yet.
+ */
+static void
+signal_prepare(struct kq *kq, const struct kevent *kev, struct kq_prep *kp)
+{
+	int sig = (int)kev->ident, rc, fd;
+	sigset_t set;
+
+	KQ_NOTOWNED(kq);
+	if (!signal_valid(kev->ident)) {
+		kp->kp_err = EINVAL;
+		return;
+	}
+	if ((rc = sig_watch(sig)) != 0) {
+		kp->kp_err = rc;
+		return;
+	}
+	kp->kp_sig = sig;
+	kp->kp_slot = __atomic_load_n(&sigs[sig].efd, __ATOMIC_ACQUIRE);
+	/* Not under sig_lock, which allocates nothing. */
+	if (kq__mark_own(kp->kp_slot) != 0) {
+		kp->kp_err = ENOMEM;
+		return;
+	}
+	if (__atomic_load_n(&kq->kq_sigfd, __ATOMIC_ACQUIRE) >= 0)
+		return;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0) {
+		kp->kp_err = errno;
+		return;
+	}
+	kp->kp_sigfd = fd;
+	if (kq__mark_own(fd) != 0)
+		kp->kp_err = ENOMEM;
+}
+
+/* After the unlock: a signal no knote took is not watched for it. */
+static void
+signal_release(struct kq_prep *kp)
+{
+	if (kp->kp_sig != 0)
+		sig_unwatch(kp->kp_sig);
+	kp->kp_sig = 0;
+}
+
+static int
+signal_attach(struct kq *kq, struct knote *kn, struct kq_prep *kp)
+{
+	int sig = (int)kn->kn_kev.ident, rc, efd = kp->kp_slot;
+	uint64_t bit;
+
+	KQ_OWNED(kq);
+	if (kp->kp_err != 0)
+		return kp->kp_err;
+	bit = 1ull << (sig - 1);
 	kn->kn_seen = __atomic_load_n(&sigs[sig].count, __ATOMIC_SEQ_CST);
 	kn->kn_kev.flags |= EV_CLEAR;
-	kq->kq_sigmask |= 1ull << (sig - 1);
+	if (kq->kq_sigfd < 0) {
+		/*
+		 * The kqueue's first signal: its signalfd was made for it
+		 * (one made for a change that came second is closed).
+		 */
+		KC__DASSERT(kp->kp_sigfd >= 0);
+		if ((rc = kq__special_fd(kq, kp->kp_sigfd, true)) != 0)
+			return rc;
+		__atomic_store_n(&kq->kq_sigfd, kp->kp_sigfd,
+		    __ATOMIC_RELEASE);
+		kq->kq_sigfdmask = bit;
+		kp->kp_sigfd = -1;
+	}
+	kq->kq_sigmask |= bit;
 	if ((rc = sigfd_update(kq)) != 0 ||
 	    (rc = kq__own_fd(kq, kn, efd, (kn->kn_status & KN_DISABLED) ?
 	    0 : EPOLLIN | EPOLLET)) != 0) {
-		kq->kq_sigmask &= ~(1ull << (sig - 1));
-		sig_unwatch(sig);
+		kq->kq_sigmask &= ~bit;
 		return rc;
 	}
 	/* The eventfd is shared and never closed: not the knote's to close. */
 	kn->kn_ifd = -1;
+	kp->kp_sig = 0;		/* the knote's: signal_detach lets it go */
 	return 0;
 }
 
@@ -341,9 +406,11 @@ signal_detach(struct kq *kq, struct knote *kn)
 }
 
 static int
-signal_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+signal_touch(struct kq *kq, struct knote *kn, const struct kevent *kev,
+    struct kq_prep *kp)
 {
 	(void)kq;
+	(void)kp;	/* the signal is watched already */
 	kn->kn_kev.fflags = kev->fflags;
 	kn->kn_kev.data = kev->data;
 	kn->kn_kev.flags |= EV_CLEAR;
@@ -391,6 +458,8 @@ signal_arm(struct kq *kq, struct knote *kn, bool on)
 
 const struct kq_filtops kq__filt_signal = {
 	.f_filter = EVFILT_SIGNAL,
+	.f_prepare = signal_prepare,
+	.f_release = signal_release,
 	.f_attach = signal_attach,
 	.f_detach = signal_detach,
 	.f_touch = signal_touch,

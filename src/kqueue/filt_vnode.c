@@ -59,33 +59,98 @@ watch_unhash(struct kq *kq, struct kq_watch *w)
 	for (pp = watch_slot(kq, w->w_wd); *pp != w; pp = &(*pp)->w_hnext)
 		;
 	*pp = w->w_hnext;
-	kq->kq_nwatch--;
+	__atomic_store_n(&kq->kq_nwatch, kq->kq_nwatch - 1, __ATOMIC_RELAXED);
 	w->w_wd = -1;
 }
 
-/* Room for one more live watch: 0 or ENOMEM. */
-static int
-watch_room(struct kq *kq)
+static void
+watch_hash(struct kq *kq, struct kq_watch *w, int wd)
 {
-	struct kq_watch **t, *w, *next;
-	size_t i, n, old = kq->kq_wtsize;
+	w->w_wd = wd;
+	w->w_hnext = *watch_slot(kq, wd);
+	*watch_slot(kq, wd) = w;
+	__atomic_store_n(&kq->kq_nwatch, kq->kq_nwatch + 1, __ATOMIC_RELAXED);
+}
 
-	if (kq->kq_nwatch < old)
-		return 0;
-	n = old ? old * 2 : 16;
-	if ((t = calloc(n, sizeof(*t))) == NULL)
-		return ENOMEM;
-	for (i = 0; i < old; i++) {
+/*
+ * Move the watches into the empty table t of n chains, which replaces the
+ * kqueue's; the old table is returned, for the caller to free.
+ */
+static struct kq_watch **
+watch_move(struct kq *kq, struct kq_watch **t, size_t n)
+{
+	struct kq_watch **old = kq->kq_wtab, *w, *next;
+	size_t i;
+
+	for (i = 0; i < kq->kq_wtsize; i++) {
 		for (w = kq->kq_wtab[i]; w != NULL; w = next) {
 			next = w->w_hnext;
 			w->w_hnext = t[(size_t)w->w_wd & (n - 1)];
 			t[(size_t)w->w_wd & (n - 1)] = w;
 		}
 	}
-	free(kq->kq_wtab);
 	kq->kq_wtab = t;
-	kq->kq_wtsize = n;
+	__atomic_store_n(&kq->kq_wtsize, n, __ATOMIC_RELAXED);
+	return old;
+}
+
+/*
+ * Room for one more live watch: 0 or ENOMEM.  Made before the lock as a
+ * rule (kq__wtab_make); here only if that fell short.
+ */
+static int
+watch_room(struct kq *kq)
+{
+	struct kq_watch **t;
+	size_t n, old = kq->kq_wtsize;
+
+	if (kq->kq_nwatch < old)
+		return 0;
+	n = old ? old * 2 : 16;
+	if ((t = calloc(n, sizeof(*t))) == NULL)
+		return ENOMEM;
+	free(watch_move(kq, t, n));
 	return 0;
+}
+
+struct kq_watch **
+kq__wtab_make(struct kq *kq, size_t nadd, size_t *sizep)
+{
+	size_t need, size;
+	struct kq_watch **t;
+
+	KQ_NOTOWNED(kq);
+	size = __atomic_load_n(&kq->kq_wtsize, __ATOMIC_RELAXED);
+	need = __atomic_load_n(&kq->kq_nwatch, __ATOMIC_RELAXED) + nadd;
+	if (need <= size)
+		return NULL;
+	for (size = size ? size : 16; size < need; size *= 2)
+		;
+	if ((t = calloc(size, sizeof(*t))) != NULL)
+		*sizep = size;
+	return t;
+}
+
+struct kq_watch **
+kq__wtab_install(struct kq *kq, struct kq_watch **t, size_t size)
+{
+	KQ_OWNED(kq);
+	if (size <= kq->kq_wtsize)
+		return t;
+	return watch_move(kq, t, size);
+}
+
+/* Remove watch wd of the kqueue's inotify descriptor (under the lock). */
+static void
+watch_rm(struct kq *kq, int wd)
+{
+	(void)inotify_rm_watch(__atomic_load_n(&kq->kq_inotify,
+	    __ATOMIC_RELAXED), wd);
+	/*
+	 * A watch made before the lock may be this one, which it cannot
+	 * tell: the count makes its install add it again.
+	 */
+	__atomic_add_fetch(&kq->kq_wepoch, 1, __ATOMIC_RELEASE);
 }
 
 void
@@ -99,49 +164,167 @@ kq__unwatch(struct kq *kq, struct knote *kn)
 	if (!kc__list_empty(&w->w_knotes))
 		return;		/* another knote on the same inode */
 	if (w->w_wd >= 0) {
-		(void)inotify_rm_watch(kq->kq_inotify, w->w_wd);
+		watch_rm(kq, w->w_wd);
 		watch_unhash(kq, w);
 	}
 	free(w);
 }
 
-int
-kq__watch(struct kq *kq, struct knote *kn, int fd, uint32_t mask)
+/* The kqueue's inotify descriptor, made if need be; -1 and errno. */
+static int
+inotify_fd(struct kq *kq)
+{
+	int fd, cur = __atomic_load_n(&kq->kq_inotify, __ATOMIC_ACQUIRE);
+
+	if (cur >= 0)
+		return cur;
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		return -1;
+	if (kq__mark_own(fd) != 0) {
+		kq__sys_close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	if (!__atomic_compare_exchange_n(&kq->kq_inotify, &cur, fd, false,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		kq__sys_close(fd);	/* another thread's came first */
+		return cur;
+	}
+	return fd;
+}
+
+/* Under the lock: the kqueue's inotify descriptor is in its epoll set. */
+static int
+inotify_poll(struct kq *kq)
+{
+	int rc;
+
+	KQ_OWNED(kq);
+	if (kq->kq_ipolled)
+		return 0;
+	rc = kq__special_fd(kq, __atomic_load_n(&kq->kq_inotify,
+	    __ATOMIC_ACQUIRE), false);
+	if (rc == 0)
+		kq->kq_ipolled = true;
+	return rc;
+}
+
+/* Add kn to the watch wd (found, or w made into it); w NULL: none made. */
+static int
+watch_join(struct kq *kq, struct knote *kn, int wd, struct kq_watch **wp)
 {
 	struct kq_watch *w;
-	char path[64];
-	int wd, rc;
+	int rc;
 
-	(void)mask;	/* one watch per inode serves every knote on it */
-	if (kq->kq_inotify < 0) {
-		kq->kq_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (kq->kq_inotify < 0)
-			return errno;
-		if ((rc = kq__special_fd(kq, kq->kq_inotify, false)) != 0) {
-			kq__sys_close(kq->kq_inotify);
-			kq->kq_inotify = -1;
-			return rc;
-		}
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	wd = inotify_add_watch(kq->kq_inotify, path, VN_WATCH);
-	if (wd < 0)
-		return errno == ENOENT ? EBADF : errno;
 	if ((w = watch_find(kq, wd)) == NULL) {
-		if ((rc = watch_room(kq)) != 0 ||
-		    (w = calloc(1, sizeof(*w))) == NULL) {
-			/* Nobody else has this wd: the watch goes again. */
-			(void)inotify_rm_watch(kq->kq_inotify, wd);
-			return rc != 0 ? rc : ENOMEM;
-		}
-		w->w_wd = wd;
-		w->w_hnext = *watch_slot(kq, wd);
-		*watch_slot(kq, wd) = w;
-		kq->kq_nwatch++;
+		if ((w = *wp) == NULL)
+			return ENOMEM;
+		if ((rc = watch_room(kq)) != 0)
+			return rc;
+		*wp = NULL;
+		memset(w, 0, sizeof(*w));
+		watch_hash(kq, w, wd);
 	}
 	kc__list_push_tail(&w->w_knotes, &kn->kn_wlink);
 	kn->kn_watch = w;
 	return 0;
+}
+
+int
+kq__watch(struct kq *kq, struct knote *kn, int fd, uint32_t mask)
+{
+	struct kq_watch *w = NULL;
+	char path[64];
+	int wd, rc, ifd;
+
+	(void)mask;	/* one watch per inode serves every knote on it */
+	KQ_OWNED(kq);
+	if ((ifd = inotify_fd(kq)) < 0)
+		return errno;
+	if ((rc = inotify_poll(kq)) != 0)
+		return rc;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	wd = inotify_add_watch(ifd, path, VN_WATCH);
+	if (wd < 0)
+		return errno == ENOENT ? EBADF : errno;
+	if (watch_find(kq, wd) == NULL && (w = calloc(1, sizeof(*w))) == NULL)
+		rc = ENOMEM;
+	else
+		rc = watch_join(kq, kn, wd, &w);
+	if (rc != 0 && watch_find(kq, wd) == NULL)
+		watch_rm(kq, wd);	/* nobody else has this wd */
+	free(w);
+	return rc;
+}
+
+int
+kq__watch_prepare(struct kq *kq, struct kq_prep *kp, int fd)
+{
+	char path[64];
+	int ifd, wd;
+
+	KQ_NOTOWNED(kq);
+	if ((ifd = inotify_fd(kq)) < 0)
+		return errno;
+	kp->kp_wepoch = __atomic_load_n(&kq->kq_wepoch, __ATOMIC_ACQUIRE);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	wd = inotify_add_watch(ifd, path, VN_WATCH);
+	if (wd < 0)
+		return errno == ENOENT ? EBADF : errno;
+	kp->kp_wd = wd;
+	/* For a wd the kqueue has no watch for; freed if it has. */
+	if ((kp->kp_watch = calloc(1, sizeof(*kp->kp_watch))) == NULL)
+		return ENOMEM;
+	return 0;
+}
+
+int
+kq__watch_install(struct kq *kq, struct knote *kn, struct kq_prep *kp)
+{
+	char path[64];
+	int rc, wd;
+
+	KQ_OWNED(kq);
+	if (kp->kp_wd < 0)
+		return EINVAL;
+	if ((rc = inotify_poll(kq)) != 0)
+		return rc;
+	if (__atomic_load_n(&kq->kq_wepoch, __ATOMIC_ACQUIRE) !=
+	    kp->kp_wepoch) {
+		/*
+		 * A watch was removed since kp_wd was made, maybe this one
+		 * (every knote on the file went meanwhile): add it again,
+		 * which gives the same wd if it is still there.
+		 */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d",
+		    (int)kn->kn_kev.ident);
+		wd = inotify_add_watch(__atomic_load_n(&kq->kq_inotify,
+		    __ATOMIC_RELAXED), path, VN_WATCH);
+		if (wd < 0)
+			return errno == ENOENT ? EBADF : errno;
+		if (wd != kp->kp_wd && watch_find(kq, kp->kp_wd) == NULL)
+			watch_rm(kq, kp->kp_wd);
+		kp->kp_wd = wd;
+		kp->kp_wepoch = __atomic_load_n(&kq->kq_wepoch,
+		    __ATOMIC_ACQUIRE);
+	}
+	if ((rc = watch_join(kq, kn, kp->kp_wd, &kp->kp_watch)) != 0)
+		return rc;	/* kp_wd goes with the call's others */
+	kp->kp_wd = -1;
+	return 0;
+}
+
+void
+kq__watch_settle(struct kq *kq, struct kq_prep *kp)
+{
+	KQ_OWNED(kq);
+	/*
+	 * A wd the kqueue has a watch for is that watch's (the same inode);
+	 * one it has none for was made for this change alone.
+	 */
+	if (kp->kp_wd >= 0 && watch_find(kq, kp->kp_wd) == NULL)
+		watch_rm(kq, kp->kp_wd);
+	kp->kp_wd = -1;
 }
 
 /*
@@ -209,7 +392,8 @@ kq__inotify_read(struct kq *kq)
 	ssize_t len, off;
 
 	KQ_OWNED(kq);
-	while ((len = read(kq->kq_inotify, buf, sizeof(buf))) > 0) {
+	while ((len = read(__atomic_load_n(&kq->kq_inotify, __ATOMIC_RELAXED),
+	    buf, sizeof(buf))) > 0) {
 		for (off = 0; off < len; ) {
 			const struct inotify_event *ie =
 			    (const struct inotify_event *)(buf + off);
@@ -258,22 +442,39 @@ kq__inotify_read(struct kq *kq)
 	}
 }
 
-static int
-vnode_attach(struct kq *kq, struct knote *kn)
+/* Before the lock: what the file is, and its inotify watch. */
+static void
+vnode_prepare(struct kq *kq, const struct kevent *kev, struct kq_prep *kp)
 {
 	struct stat st;
-	int fd = (int)kn->kn_kev.ident;
+	int fd = (int)kev->ident;
 
-	if (fstat(fd, &st) != 0)
-		return EBADF;
-	if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))
-		return EINVAL;
-	kn->kn_size = st.st_size;
-	kn->kn_nlink = st.st_nlink;
+	KQ_NOTOWNED(kq);
+	if (fstat(fd, &st) != 0) {
+		kp->kp_err = EBADF;
+		return;
+	}
+	if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+		kp->kp_err = EINVAL;
+		return;
+	}
+	kp->kp_size = st.st_size;
+	kp->kp_nlink = st.st_nlink;
+	kp->kp_err = kq__watch_prepare(kq, kp, fd);
+}
+
+static int
+vnode_attach(struct kq *kq, struct knote *kn, struct kq_prep *kp)
+{
+	KQ_OWNED(kq);
+	if (kp->kp_err != 0)
+		return kp->kp_err;
+	kn->kn_size = kp->kp_size;
+	kn->kn_nlink = kp->kp_nlink;
 	kn->kn_fflags = 0;
 	if (!(kn->kn_kev.flags & EV_CLEAR))
 		kn->kn_status |= KN_EMULATED_LT;
-	return kq__watch(kq, kn, fd, VN_WATCH);
+	return kq__watch_install(kq, kn, kp);
 }
 
 static void
@@ -284,9 +485,11 @@ vnode_detach(struct kq *kq, struct knote *kn)
 }
 
 static int
-vnode_touch(struct kq *kq, struct knote *kn, const struct kevent *kev)
+vnode_touch(struct kq *kq, struct knote *kn, const struct kevent *kev,
+    struct kq_prep *kp)
 {
 	(void)kq;
+	(void)kp;	/* the knote's watch serves */
 	kn->kn_kev.fflags = kev->fflags & VN_NOTES;
 	kn->kn_kev.data = kev->data;
 	kn->kn_status &= ~KN_EMULATED_LT;
@@ -328,6 +531,7 @@ vnode_arm(struct kq *kq, struct knote *kn, bool on)
 const struct kq_filtops kq__filt_vnode = {
 	.f_filter = EVFILT_VNODE,
 	.f_isfd = true,
+	.f_prepare = vnode_prepare,
 	.f_attach = vnode_attach,
 	.f_detach = vnode_detach,
 	.f_touch = vnode_touch,

@@ -4,7 +4,10 @@
  * A kqueue is an epoll descriptor (the one the program holds, so poll() and
  * epoll on it see exactly what is ready) plus, in user space, its knotes.
  * Every filter is a const table of operations (attach, detach, touch, event)
- * as in the BSD kernels.  Sources that the kernel can watch are epoll items:
+ * as in the BSD kernels, with a prepare step before them: what attach needs
+ * (a descriptor, a watch, memory) is made before the kqueue's lock is
+ * taken, and attach installs it under the lock.  Sources that the kernel
+ * can watch are epoll items:
  * the program's descriptor for READ and WRITE (one item per descriptor,
  * shared by its two knotes), an internal timerfd, pidfd, eventfd or inotify
  * descriptor for the others.  What the kernel cannot watch (EVFILT_USER, and
@@ -65,16 +68,60 @@ enum kn_queue {
 #define KN_KEPT_FLAGS	(EV_ONESHOT | EV_CLEAR | EV_DISPATCH | EV_RECEIPT | \
 			 EV_KCONT)
 
+/*
+ * What a filter makes for one EV_ADD before the kqueue's lock is taken
+ * (f_prepare): the kernel objects and memory its attach needs, and what
+ * it learnt of the change's descriptor.  One per EV_ADD of a changelist,
+ * in order, owned by the call (kqueue.c, kq_room).  Under the lock,
+ * f_attach (or f_touch, for an existing knote) takes what it uses, setting
+ * the field back to -1, 0 or NULL; whatever is left (the knote existed,
+ * the change failed or was never reached, the kqueue had a watch or a
+ * signalfd already) is released after the unlock.
+ */
+struct kq_prep {
+	const struct kq_filtops *kp_fop;	/* the change's, or NULL */
+	uintptr_t	 kp_ident;	/* the change's ident */
+	int		 kp_err;	/* attach fails with it */
+	int		 kp_fd;		/* timerfd or pidfd, or -1; touch puts
+					   the one it replaced here */
+	int		 kp_slot;	/* internal descriptor the knote's table
+					   entry will be for, or -1 */
+	int		 kp_sigfd;	/* a first signalfd, or -1 */
+	int		 kp_sig;	/* signal counted as watched, or 0 */
+	int		 kp_wd;		/* watch on kq_inotify, or -1 */
+	uint64_t	 kp_wepoch;	/* kq_wepoch before kp_wd was made */
+	struct kq_watch	*kp_watch;	/* for kp_wd if the kqueue has none */
+	bool		 kp_counted;	/* in its descriptor's fs_watch */
+	uint32_t	 kp_cgen;	/* then the close generation */
+	int		 kp_ftype;	/* READ/WRITE: what the fd is */
+	bool		 kp_tcp;	/* READ/WRITE: a TCP socket */
+	int64_t		 kp_size;	/* VNODE: the file's size */
+	uint64_t	 kp_nlink;	/* VNODE: its link count */
+};
+
 struct kq_filtops {
 	short	f_filter;
 	bool	f_isfd;		/* ident is a descriptor of the program's */
-	/* Set up what the knote watches; 0 or an errno. */
-	int	(*f_attach)(struct kq *kq, struct knote *kn);
+	/*
+	 * Before the kqueue's lock, for a change with EV_ADD (the knote may
+	 * exist already): make into kp what attach or touch will install; an
+	 * error goes to kp_err.  NULL: the filter makes nothing.
+	 */
+	void	(*f_prepare)(struct kq *kq, const struct kevent *kev,
+		    struct kq_prep *kp);
+	/* After the unlock: let go what f_prepare made and nobody took. */
+	void	(*f_release)(struct kq_prep *kp);
+	/* Set up what the new knote watches from kp; 0 or an errno. */
+	int	(*f_attach)(struct kq *kq, struct knote *kn,
+		    struct kq_prep *kp);
 	/* Undo attach; the knote is off every list. */
 	void	(*f_detach)(struct kq *kq, struct knote *kn);
-	/* EV_ADD on an existing knote, or NOTE_TRIGGER; 0 or an errno. */
+	/*
+	 * EV_ADD on an existing knote (kp: what was prepared for the change,
+	 * NULL if memory ran out), or NOTE_TRIGGER (kp NULL); 0 or an errno.
+	 */
 	int	(*f_touch)(struct kq *kq, struct knote *kn,
-		    const struct kevent *kev);
+		    const struct kevent *kev, struct kq_prep *kp);
 	/*
 	 * Is the knote active?  ev holds the epoll bits that woke it (0 when it
 	 * is re-checked from the pending list).  Fills out (ident, filter,
@@ -165,12 +212,21 @@ struct kq {
 	struct kc__list		 kq_pending;	/* looked at by the next scan */
 	struct kc__list		 kq_lowat;	/* below NOTE_LOWAT, re-checked */
 
+	/*
+	 * kq_inotify is made before the lock and published by a
+	 * compare-and-swap; kq_wepoch, kq_sigfd, kq_wtsize and kq_nwatch
+	 * are written under the lock and read before it (atomic loads and
+	 * stores).
+	 */
 	int			 kq_inotify;	/* -1 until a watch is needed */
+	bool			 kq_ipolled;	/* kq_inotify is in epoll */
+	uint64_t		 kq_wepoch;	/* inotify_rm_watch calls */
 	struct kq_watch		**kq_wtab;	/* live watches by wd */
 	size_t			 kq_wtsize;	/* power of two, or 0 */
 	size_t			 kq_nwatch;
 	int			 kq_sigfd;	/* signalfd for blocked signals */
 	uint64_t		 kq_sigmask;	/* signals watched (bit n-1) */
+	uint64_t		 kq_sigfdmask;	/* the mask kq_sigfd has */
 };
 
 /*
@@ -211,14 +267,42 @@ int	kq__ctl(struct kq *kq, int fd, uint32_t events);
 int	kq__ctl_again(struct kq *kq, int fd);
 /* Attach an internal descriptor that belongs to kn to the epoll set. */
 int	kq__own_fd(struct kq *kq, struct knote *kn, int ifd, uint32_t events);
+/*
+ * Take internal descriptor ifd, which kn had, out of the epoll set: it is
+ * the caller's to close (after the unlock).
+ */
+void	kq__own_fd_drop(struct kq *kq, struct knote *kn, int ifd);
 /* Release kn's internal descriptor and inotify watch, if any. */
 void	kq__drop_own(struct kq *kq, struct knote *kn);
 /* Descriptor fd's readiness now (poll(2) with no wait), as epoll bits. */
 uint32_t kq__fd_poll(int fd);
 /* Find the knote (ident, filter). */
 struct knote *kq__find(struct kq *kq, uintptr_t ident, short filter);
-/* Watch the file that fd names with inotify for kn; mask is IN_*. */
+/*
+ * Watch the file that fd names with inotify for kn; mask is IN_*.  Under
+ * the lock: for what was not prepared (see kq__watch_prepare).
+ */
 int	kq__watch(struct kq *kq, struct knote *kn, int fd, uint32_t mask);
+/*
+ * Before the lock: the kqueue's inotify descriptor (made if need be) and
+ * a watch on the file fd names into kp (kp_wd, kp_watch).  0 or an errno.
+ */
+int	kq__watch_prepare(struct kq *kq, struct kq_prep *kp, int fd);
+/* Under it: put kn on the watch kp holds.  0 or an errno. */
+int	kq__watch_install(struct kq *kq, struct knote *kn, struct kq_prep *kp);
+/* Under it: a watch kp made that no knote took goes (kp_wd -1). */
+void	kq__watch_settle(struct kq *kq, struct kq_prep *kp);
+/*
+ * Before the lock: a watch table with room for nadd more watches, or NULL
+ * if the kqueue's has room (sizes read without the lock); *sizep its size.
+ */
+struct kq_watch **kq__wtab_make(struct kq *kq, size_t nadd, size_t *sizep);
+/*
+ * Under it: take table t if it is still bigger than the kqueue's.  Returns
+ * the table to free after the unlock (the old one, or t).
+ */
+struct kq_watch **kq__wtab_install(struct kq *kq, struct kq_watch **t,
+	    size_t size);
 /* Take kn off its watch, removing the watch with its last knote. */
 void	kq__unwatch(struct kq *kq, struct knote *kn);
 /* Add the kqueue's inotify descriptor or signalfd to its epoll set. */

@@ -573,6 +573,19 @@ kq__own_fd(struct kq *kq, struct knote *kn, int ifd, uint32_t events)
 }
 
 void
+kq__own_fd_drop(struct kq *kq, struct knote *kn, int ifd)
+{
+	struct kq_fdent *fe;
+
+	KQ_OWNED(kq);
+	fe = fdent(kq, ifd, false);
+	if (fe != NULL && fe->fe_own == kn) {
+		kq__ctl(kq, ifd, 0);
+		fe->fe_own = NULL;
+	}
+}
+
+void
 kq__drop_own(struct kq *kq, struct knote *kn)
 {
 	struct kq_fdent *fe;
@@ -832,46 +845,114 @@ kn_prefree(struct knote *list)
 }
 
 /*
- * What a changelist may need, made before the kqueue's lock is taken: a
- * knote per EV_ADD (kn_prealloc()), and a bigger knote hash and descriptor
+ * Before the lock: what attaching change kev will need (struct kq_prep).
+ * For a descriptor, also the count that makes a close visible (fs_watch)
+ * and the close generation after it, which kn_register took under the
+ * lock before: a close from here on makes the new knote stale.
+ */
+static void
+kn_prepare(struct kq *kq, const struct kevent *kev, struct kq_prep *kp)
+{
+	const struct kq_filtops *fop = filtops(kev->filter);
+	struct fdslot *fs;
+	int fd = (int)kev->ident;
+
+	KQ_NOTOWNED(kq);
+	kp->kp_fop = fop;
+	kp->kp_ident = kev->ident;
+	kp->kp_fd = kp->kp_slot = kp->kp_sigfd = kp->kp_wd = -1;
+	if (fop == NULL)
+		return;		/* EINVAL under the lock */
+	if (fop->f_isfd) {
+		if (kev->ident > INT_MAX)
+			return;	/* EBADF under the lock */
+		if ((fs = slot_get(fd)) == NULL) {
+			kp->kp_err = fcntl(fd, F_GETFD) < 0 ? EBADF : ENOMEM;
+			return;
+		}
+		__atomic_add_fetch(&fs->fs_watch, 1, __ATOMIC_SEQ_CST);
+		kp->kp_counted = true;
+		kp->kp_cgen = __atomic_load_n(&fs->fs_gen, __ATOMIC_SEQ_CST);
+	}
+	if (fop->f_prepare != NULL)
+		fop->f_prepare(kq, kev, kp);
+}
+
+/* After the unlock: release what kn_prepare() made and nobody took. */
+static void
+kn_unprepare(struct kq_prep *kp)
+{
+	KC__DASSERT(kp->kp_wd < 0);
+	if (kp->kp_fd >= 0)
+		kq__sys_close(kp->kp_fd);
+	if (kp->kp_sigfd >= 0)
+		kq__sys_close(kp->kp_sigfd);
+	free(kp->kp_watch);
+	if (kp->kp_counted)
+		__atomic_sub_fetch(&slot_peek((int)kp->kp_ident)->fs_watch, 1,
+		    __ATOMIC_SEQ_CST);
+	if (kp->kp_fop != NULL && kp->kp_fop->f_release != NULL)
+		kp->kp_fop->f_release(kp);
+}
+
+/*
+ * What a changelist may need, made before the kqueue's lock is taken:
+ * knotes for its EV_ADDs (kn_prealloc()), a preparation per EV_ADD, in
+ * the changes' order (kn_prepare(): each change with EV_ADD takes the
+ * next, so a list that adds, deletes and adds one knote gives each add
+ * its own), and a bigger knote hash, descriptor table and inotify watch
  * table if its adds may outgrow them.  The sizes are read without the
- * lock; kq_room_install(), under it, takes what is still needed, and
- * kq_room_free(), after the unlock, frees what was left or replaced.
+ * lock; kq_room_install(), under it, takes what is still needed;
+ * kq_room_settle(), under it before the unlock, lets go of the watches no
+ * knote took; kq_room_free(), after the unlock, frees and closes what was
+ * left or replaced.
  */
 struct kq_room {
 	struct knote	 *rm_spares;
+	struct kq_prep	 *rm_preps;
+	int		  rm_nprep;	/* made */
+	int		  rm_next;	/* the next change's */
 	struct knote	**rm_hash;
 	size_t		  rm_hsize;
 	struct kq_fdent	 *rm_fds;
 	int		  rm_nfds;
+	struct kq_watch	**rm_wtab;
+	size_t		  rm_wtsize;
 };
 
 static void
 kq_room_make(struct kq *kq, const struct kevent *changes, int n,
     struct kq_room *rm)
 {
-	const struct kq_filtops *fop;
-	size_t adds = 0, need, size;
+	struct kq_prep *kp;
+	size_t adds = 0, watches = 0, need, size;
 	int i, maxfd = -1, nfds;
 
 	KQ_NOTOWNED(kq);
 	memset(rm, 0, sizeof(*rm));
-	nfds = __atomic_load_n(&kq->kq_nfds, __ATOMIC_RELAXED);
-	for (i = 0; i < n; i++) {
-		int fd = (int)changes[i].ident;
-
-		if (!(changes[i].flags & EV_ADD))
-			continue;
-		adds++;
-		fop = filtops(changes[i].filter);
-		/* Past the table: only an open descriptor makes it grow. */
-		if (fop != NULL && fop->f_isfd && changes[i].ident <= INT_MAX &&
-		    fd > maxfd && fd >= nfds && fcntl(fd, F_GETFD) >= 0)
-			maxfd = fd;
-	}
+	for (i = 0; i < n; i++)
+		if (changes[i].flags & EV_ADD)
+			adds++;
 	if (adds == 0)
 		return;
 	rm->rm_spares = kn_prealloc(changes, n);
+	/* None made (memory ran out): every add fails with ENOMEM. */
+	if ((rm->rm_preps = calloc(adds, sizeof(*rm->rm_preps))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (!(changes[i].flags & EV_ADD))
+			continue;
+		kp = &rm->rm_preps[rm->rm_nprep++];
+		kn_prepare(kq, &changes[i], kp);
+		/* Only an open descriptor makes the table grow. */
+		if (kp->kp_counted && kp->kp_err == 0 &&
+		    (int)kp->kp_ident > maxfd)
+			maxfd = (int)kp->kp_ident;
+		if (kp->kp_slot > maxfd)
+			maxfd = kp->kp_slot;
+		if (kp->kp_watch != NULL)
+			watches++;
+	}
 	size = __atomic_load_n(&kq->kq_hsize, __ATOMIC_RELAXED);
 	need = __atomic_load_n(&kq->kq_count, __ATOMIC_RELAXED) + adds;
 	if (need > size) {
@@ -880,6 +961,7 @@ kq_room_make(struct kq *kq, const struct kevent *changes, int n,
 		if ((rm->rm_hash = calloc(size, sizeof(*rm->rm_hash))) != NULL)
 			rm->rm_hsize = size;
 	}
+	nfds = __atomic_load_n(&kq->kq_nfds, __ATOMIC_RELAXED);
 	if (maxfd >= nfds) {
 		for (nfds = nfds ? nfds : 64; nfds <= maxfd; nfds *= 2)
 			;
@@ -887,6 +969,8 @@ kq_room_make(struct kq *kq, const struct kevent *changes, int n,
 		    sizeof(*rm->rm_fds))) != NULL)
 			rm->rm_nfds = nfds;
 	}
+	if (watches > 0)
+		rm->rm_wtab = kq__wtab_make(kq, watches, &rm->rm_wtsize);
 }
 
 static void
@@ -905,30 +989,72 @@ kq_room_install(struct kq *kq, struct kq_room *rm)
 		__atomic_store_n(&kq->kq_nfds, rm->rm_nfds, __ATOMIC_RELAXED);
 		rm->rm_fds = old;
 	}
+	if (rm->rm_wtab != NULL)
+		rm->rm_wtab = kq__wtab_install(kq, rm->rm_wtab, rm->rm_wtsize);
+}
+
+/* The preparation of the next change with EV_ADD, if there is one. */
+static struct kq_prep *
+kq_room_prep(struct kq_room *rm)
+{
+	return rm->rm_next < rm->rm_nprep ? &rm->rm_preps[rm->rm_next++] :
+	    NULL;
+}
+
+/* Before the unlock: the inotify watches made for nothing go. */
+static void
+kq_room_settle(struct kq *kq, struct kq_room *rm)
+{
+	int i;
+
+	KQ_OWNED(kq);
+	for (i = 0; i < rm->rm_nprep; i++)
+		if (rm->rm_preps[i].kp_wd >= 0)
+			kq__watch_settle(kq, &rm->rm_preps[i]);
 }
 
 static void
 kq_room_free(struct kq_room *rm)
 {
+	int i;
+
+	for (i = 0; i < rm->rm_nprep; i++)
+		kn_unprepare(&rm->rm_preps[i]);
+	free(rm->rm_preps);
 	kn_prefree(rm->rm_spares);
 	free(rm->rm_hash);
 	free(rm->rm_fds);
+	free(rm->rm_wtab);
 	memset(rm, 0, sizeof(*rm));
+}
+
+/* A new knote that failed goes back to the spares, as it was made. */
+static void
+kn_unspare(struct knote *kn, struct knote **spares)
+{
+	KC__DASSERT(kn->kn_queue == KNQ_NONE && kn->kn_watch == NULL);
+	memset(kn, 0, sizeof(*kn));
+	kn->kn_hnext = *spares;
+	*spares = kn;
 }
 
 /*
  * Apply one change.  *rfflags is the fflags of its receipt: the change's,
  * or 0 once a new knote is made for it, as FreeBSD's kqueue_register clears
  * them when it copies the change into a new knote.  A new knote is taken
- * from *spares (kn_prealloc()).
+ * from *spares (kn_prealloc()), and one that fails goes back there.  kp is
+ * what kn_prepare() made for the change (NULL if it has no EV_ADD, or
+ * memory ran out): a new knote's attach installs it, an existing knote's
+ * touch may take from it.
  */
 static int
 kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags,
-    struct knote **spares)
+    struct knote **spares, struct kq_prep *kp)
 {
 	const struct kq_filtops *fop = filtops(kev->filter);
 	struct fdslot *fs = NULL;
 	struct knote *kn;
+	bool badf;
 	int rc;
 
 	KQ_OWNED(kq);
@@ -937,19 +1063,32 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags,
 	if (fop->f_isfd && kev->ident > INT_MAX)
 		return EBADF;
 	if (fop->f_isfd) {
-		if ((fs = slot_get((int)kev->ident)) == NULL)
+		/* An add's slot was made before the lock (kn_prepare). */
+		if (kp != NULL && !kp->kp_counted)
+			return kp->kp_err;	/* it could not be */
+		if ((fs = slot_peek((int)kev->ident)) != NULL) {
+			/* Knotes of a closed descriptor with this number go. */
+			fd_forget(kq, (int)kev->ident);
+		} else if (kev->flags & EV_ADD) {
 			return fcntl((int)kev->ident, F_GETFD) < 0 ? EBADF :
 			    ENOMEM;
-		/* Knotes of a closed descriptor with this number go first. */
-		fd_forget(kq, (int)kev->ident);
+		}
 	}
-	/*
-	 * A knote that exists names an open descriptor (closing one drops its
-	 * knotes), so only a new one costs the check.
-	 */
 	kn = kq__find(kq, kev->ident, kev->filter);
-	if (kn == NULL && fop->f_isfd && fcntl((int)kev->ident, F_GETFD) < 0)
-		return EBADF;
+	if (kn == NULL && fop->f_isfd) {
+		/*
+		 * A knote that exists names an open descriptor (closing one
+		 * drops its knotes), so only a new one needs to know.  An add
+		 * knows from its preparation (a close since makes the knote
+		 * stale, below).
+		 */
+		if (kp != NULL)
+			badf = kp->kp_err == EBADF;
+		else
+			badf = fcntl((int)kev->ident, F_GETFD) < 0;
+		if (badf)
+			return EBADF;
+	}
 	if (kn == NULL) {
 		if (!(kev->flags & EV_ADD))
 			return ENOENT;
@@ -965,7 +1104,8 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags,
 			return EINVAL;
 		}
 		*rfflags = 0;
-		if ((kn = *spares) == NULL)
+		/* Memory ran out before the lock. */
+		if ((kn = *spares) == NULL || kp == NULL)
 			return ENOMEM;
 		*spares = kn->kn_hnext;
 		kn->kn_hnext = NULL;
@@ -979,27 +1119,29 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags,
 		if (kev->flags & EV_DISABLE)
 			kn->kn_status |= KN_DISABLED;
 		if ((rc = hash_insert(kq, kn)) != 0) {
-			free(kn);
+			kn_unspare(kn, spares);
 			return rc;
 		}
 		if (fs != NULL) {
 			/*
 			 * Counted before epoll has an item for it, so that a
-			 * close() from here on takes the item out; the
-			 * generation read after, so that any close from here
-			 * on makes the knote stale.
+			 * close() from then on takes the item out; the
+			 * generation read after, so that any close from then
+			 * on makes the knote stale.  kn_prepare() did both:
+			 * the count is the knote's now.
 			 */
-			__atomic_add_fetch(&fs->fs_watch, 1, __ATOMIC_SEQ_CST);
-			kn->kn_cgen = __atomic_load_n(&fs->fs_gen,
-			    __ATOMIC_SEQ_CST);
+			KC__DASSERT(kp->kp_counted);
+			kp->kp_counted = false;
+			kn->kn_cgen = kp->kp_cgen;
 		}
-		if ((rc = fop->f_attach(kq, kn)) != 0) {
+		if ((rc = fop->f_attach(kq, kn, kp)) != 0) {
 			hash_remove(kq, kn);
+			queue_leave(kq, kn);
 			kq__drop_own(kq, kn);
 			if (fs != NULL)
 				__atomic_sub_fetch(&fs->fs_watch, 1,
 				    __ATOMIC_SEQ_CST);
-			free(kn);
+			kn_unspare(kn, spares);
 			return rc;
 		}
 		if (fs != NULL && kn_stale(kn)) {
@@ -1030,7 +1172,7 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags,
 		kn->kn_kev.flags = keep;
 		kn->kn_kc = (kev->flags & EV_KCONT) ? kev->udata : NULL;
 		kn->kn_kev.udata = kev->udata;
-		if ((rc = fop->f_touch(kq, kn, kev)) != 0) {
+		if ((rc = fop->f_touch(kq, kn, kev, kp)) != 0) {
 			/* A modification that fails leaves the knote as it was. */
 			kn->kn_kev.flags = oflags;
 			kn->kn_kev.udata = oudata;
@@ -1044,7 +1186,7 @@ kn_register(struct kq *kq, const struct kevent *kev, unsigned *rfflags,
 	} else if (kn->kn_kev.filter == EVFILT_USER &&
 	    (kev->fflags & (NOTE_TRIGGER | NOTE_FFCTRLMASK))) {
 		/* NOTE_TRIGGER and fflags changes need no EV_ADD. */
-		if ((rc = fop->f_touch(kq, kn, kev)) != 0)
+		if ((rc = fop->f_touch(kq, kn, kev, NULL)) != 0)
 			return rc;
 	}
 	if ((kev->flags & EV_DISABLE) && !(kn->kn_status & KN_DISABLED)) {
@@ -1676,11 +1818,13 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 
 			if (kq->kq_closed) {
 				rc = EBADF;
+				kq_room_settle(kq, &room);
 				kq__unlock(kq);
 				goto fail;
 			}
 			rff = kev->fflags;
-			rc = kn_register(kq, kev, &rff, &room.rm_spares);
+			rc = kn_register(kq, kev, &rff, &room.rm_spares,
+			    (kev->flags & EV_ADD) ? kq_room_prep(&room) : NULL);
 			if (rc != 0 || (kev->flags & EV_RECEIPT)) {
 				if (n < nevents) {
 					eventlist[n] = *kev;
@@ -1690,12 +1834,14 @@ kc__kevent(int kqfd, const struct kevent *changelist, int nchanges,
 					n++;
 				} else if (rc != 0) {
 					kick_sync(kq);
+					kq_room_settle(kq, &room);
 					kq__unlock(kq);
 					goto fail;
 				}
 			}
 		}
 		kick_sync(kq);
+		kq_room_settle(kq, &room);
 		kq__unlock(kq);
 		kq_room_free(&room);
 		/* An executor asleep on its futex must start polling. */
