@@ -39,12 +39,22 @@
 #define WATCHDOG_S	40		/* a handler that never returns */
 
 static int g_spare = -1;		/* pipe end the handler copies */
-static atomic_int g_victim = -1;	/* registered; the handler closes it */
-static atomic_int g_victim_closed;	/* its close() returned */
+/*
+ * What only the main thread and its own handler share is volatile
+ * sig_atomic_t, as C says (the handler interrupts that thread, and
+ * SIGUSR1 is blocked while it runs).  Not C11 atomics: ThreadSanitizer
+ * takes a lock of its own inside an atomic operation, and a handler that
+ * interrupts the main thread there and touches the same variable waits on
+ * that lock for ever (seen: the main thread's atomic store to g_in_kevent,
+ * the handler's load of it, both in __tsan_atomic32_*).  What the sender
+ * and the watchdog threads read stays atomic.
+ */
+static volatile sig_atomic_t g_victim = -1;	/* the handler closes it */
+static volatile sig_atomic_t g_victim_closed;	/* its close() returned */
+static volatile sig_atomic_t g_handled;		/* handlers that returned */
+static volatile sig_atomic_t g_in_kevent;	/* main thread in kevent() */
+static volatile sig_atomic_t g_handled_in_kevent; /* handlers run there */
 static atomic_int g_in_handler;		/* a handler has not returned */
-static atomic_int g_handled;		/* handlers that returned */
-static atomic_int g_in_kevent;		/* main thread inside kevent() */
-static atomic_int g_handled_in_kevent;	/* ... handlers that ran there */
 static atomic_int g_done;		/* the main loop ended */
 
 static void
@@ -60,15 +70,16 @@ on_usr1(int sig)
 		(void)dup3(g_spare, d, O_CLOEXEC);
 		(void)close(d);
 	}
-	v = atomic_exchange(&g_victim, -1);
+	v = g_victim;
+	g_victim = -1;
 	if (v >= 0) {
 		(void)close(v);
-		atomic_store(&g_victim_closed, 1);
+		g_victim_closed = 1;
 	}
-	if (atomic_load(&g_in_kevent))
-		atomic_fetch_add(&g_handled_in_kevent, 1);
+	if (g_in_kevent)
+		g_handled_in_kevent++;
 	atomic_store(&g_in_handler, 0);
-	atomic_fetch_add(&g_handled, 1);
+	g_handled++;
 	errno = saved;
 }
 
@@ -90,7 +101,7 @@ main(void)
 	KC_CHECK_EQ(write(v[1], "v", 1), 1);
 	KQT_CHANGE_OK(kq, (uintptr_t)v[0], EVFILT_READ, EV_ADD, 0, 0, UDV);
 	vnum = v[0];
-	atomic_store(&g_victim, v[0]);
+	g_victim = v[0];
 
 	kqt_storm_start(SIGUSR1, on_usr1, SEND_MAX, &g_done, &g_in_handler,
 	    WATCHDOG_S, "kq-sigsafe: a signal handler's close()/dup2()/"
@@ -100,19 +111,19 @@ main(void)
 	printf("  signals with close()/dup2()/dup3() while in kevent()\n");
 	end = kct_now_ns() + LOOP_S * KCT_NSEC_PER_SEC;
 	while (iter < MAX_ITER && kct_now_ns() < end &&
-	    (atomic_load(&g_handled_in_kevent) < WANT_SIGNALS ||
-	    atomic_load(&g_victim) >= 0)) {
+	    (g_handled_in_kevent < WANT_SIGNALS ||
+	    g_victim >= 0)) {
 		/* Seen before the call: the close returned before it began. */
-		bool closed = atomic_load(&g_victim_closed) != 0;
+		bool closed = g_victim_closed != 0;
 
 		EV_SET(&ch[0], (uintptr_t)a[0], EVFILT_READ, EV_ADD, 0, 0,
 		    UDA);
 		EV_SET(&ch[1], (uintptr_t)a[0], EVFILT_WRITE,
 		    (iter & 1) ? EV_DELETE : EV_ADD, 0, 0, UDA);
-		atomic_store(&g_in_kevent, 1);
+		g_in_kevent = 1;
 		n = kevent(kq, ch, (iter & 3) == 3 ? 2 : 1, ev, 8,
 		    &kqt_zero_ts);
-		atomic_store(&g_in_kevent, 0);
+		g_in_kevent = 0;
 		KC_CHECK_GE(n, 0);
 		for (i = 0; i < n; i++) {
 			if (ev[i].flags & EV_ERROR) {
@@ -129,9 +140,9 @@ main(void)
 	atomic_store(&g_done, 1);
 	kqt_storm_stop();
 	printf("  %d kevent() calls, %d handlers (%d inside kevent())\n",
-	    iter, atomic_load(&g_handled), atomic_load(&g_handled_in_kevent));
-	KC_CHECK(atomic_load(&g_victim_closed));
-	KC_CHECK_GE(atomic_load(&g_handled_in_kevent), 1);
+	    iter, g_handled, g_handled_in_kevent);
+	KC_CHECK(g_victim_closed);
+	KC_CHECK_GE(g_handled_in_kevent, 1);
 
 	/* The number again, on a readable pipe: the old knote is gone. */
 	KC_CHECK_EQ(dup2(a[0], vnum), vnum);
