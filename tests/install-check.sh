@@ -52,6 +52,9 @@ int main(void)
 	return got == 42 ? 0 : 1;
 }
 PROG
+# Only the staged files: a PKG_CONFIG_PATH of the user's would be searched
+# before PKG_CONFIG_LIBDIR, and may hold another kcont.pc.
+unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 export PKG_CONFIG_LIBDIR="$libdir/pkgconfig"
 incdir=$(pkg-config --variable=includedir kcont)
 [ "$(cd "$incdir" && pwd -P)" = "$(cd "$root/include" && pwd -P)" ] ||
