@@ -26,7 +26,7 @@ endif
 .PHONY: all deps configure check run bench fuzz install clean
 
 all: configure
-	cmake --build $(BUILD) -j $(JOBS)
+	@scripts/build.sh $(BUILD) $(JOBS)
 
 deps:
 	@scripts/deps.sh build
@@ -36,10 +36,10 @@ configure: deps
 	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
 
 check: all
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure --progress -j $(JOBS)
 
 run: all
-	scripts/demo.sh $(BUILD)
+	@scripts/demo.sh $(BUILD)
 
 bench: all
 	$(BUILD)/bench/bench-handoff
