@@ -81,7 +81,8 @@ void	kc__unlock(uint32_t *l);
  *   bits 0-1  where it is linked: nowhere, a run queue, a kc_queue, a timer
  *   bit  2    ARMED: it will run when its queue, object or timer reaches it;
  *             linked but not armed means "cancelled, not yet unlinked"
- *   bit  3    BUSY: a thread is writing obj and status; others wait
+ *   bit  3    BUSY: a thread is writing obj and status, or an executor
+ *             that claimed the run is reading them; others wait
  *   bit  4    WAITER: a kc_cancel_sync() sleeps on this word
  *   bits 32-63  triggers coalesced into the pending run, beyond the first
  */
@@ -234,6 +235,14 @@ void	kc__exec_poke(struct kc_executor *ex);
 
 /* Take a kc popped from a run queue: run it, or unlink it if cancelled. */
 int	kc__dispatch(struct kc__runner *r, struct kc *kc);
+#ifdef KC_DEBUG
+/*
+ * Tests only, in debug builds: if set, kc__dispatch() calls it on the
+ * executor's thread with the kc, after reading its word and before
+ * claiming it, so that a test can trigger or cancel the kc in between.
+ */
+extern void (*kc__dispatch_hook)(struct kc *kc);
+#endif
 /* Unlink a linked, disarmed kc; false if it was re-armed meanwhile. */
 bool	kc__unlink_cancelled(struct kc *kc, uint64_t w);
 /* Remove a disarmed kc from the kc_queue q if q still holds it. */

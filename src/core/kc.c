@@ -3,10 +3,12 @@
  *
  * Every change of a kc's state is a compare-and-swap on kc_word.  A thread
  * that must write obj and status first takes the BUSY bit, so that a reader
- * never sees half a trigger; BUSY is held for a few stores only.  The
- * function runs with the kc idle: the library cannot mark it idle afterwards,
- * because the function may have freed it (kcont's own rule).  What runs where
- * is kept in the runners instead (runner.c).
+ * never sees half a trigger, and the executor claims a run with BUSY held
+ * while it reads them, so that they are that run's; BUSY is held for a few
+ * loads or stores only.  The function runs with the kc idle: the library
+ * cannot mark it idle afterwards, because the function may have freed it
+ * (kcont's own rule).  What runs where is kept in the runners instead
+ * (runner.c).
  */
 #include <sched.h>
 
@@ -92,8 +94,9 @@ kc__autofree(const struct kc *kc)
 
 /*
  * Save obj and status in a kc whose BUSY bit the caller holds.  Relaxed
- * atomics: a reader that loses a race to a writer discards what it read when
- * its compare-and-swap fails.
+ * atomics: the executor reads them only while it holds BUSY itself, after
+ * its claim (kc__dispatch), so reader and writer never overlap; the word's
+ * acquire and release operations order them.
  */
 static void
 kc__save(struct kc *kc, void *obj, int status)
@@ -267,6 +270,22 @@ kc__unlink_cancelled(struct kc *kc, uint64_t w)
 	return true;
 }
 
+#ifdef KC_DEBUG
+void (*kc__dispatch_hook)(struct kc *kc);
+
+static void
+dispatch_hook(struct kc *kc)
+{
+	void (*fn)(struct kc *) = __atomic_load_n(&kc__dispatch_hook,
+	    __ATOMIC_ACQUIRE);
+
+	if (fn != NULL)
+		fn(kc);
+}
+#else
+#define dispatch_hook(kc)	do { } while (0)
+#endif
+
 int
 kc__dispatch(struct kc__runner *r, struct kc *kc)
 {
@@ -287,12 +306,23 @@ kc__dispatch(struct kc__runner *r, struct kc *kc)
 		fn = kc->kc_fn;
 		env = kc->kc_env;
 		pool = kc__autofree(kc);
-		obj = KC__LOAD_RELAXED(&kc->kc_obj);
-		status = KC__LOAD_RELAXED(&kc->kc_status);
+		dispatch_hook(kc);
 		kc__publish(r, kc);
-		if (KC__CAS(&kc->kc_word, &w, KC__LOC_NONE)) {
-			if (w & KC__WAITER)
-				kc__futex_wake(kc__word_futex(kc), INT32_MAX);
+		/*
+		 * Claim it idle with BUSY held, and only then read obj and
+		 * status.  The word does not tell one pending run from the
+		 * next: since w was read, a cancel and a trigger that re-armed
+		 * it in place may have left it exactly as it was (armed, the
+		 * same count) with the new trigger's obj saved, and the claim
+		 * still succeeds.  Read before it, obj was the cancelled run's
+		 * and the new trigger was lost; read under BUSY it is the
+		 * first obj of the run the claim took, which no trigger can
+		 * overwrite until the word is released.
+		 */
+		if (KC__CAS(&kc->kc_word, &w, KC__LOC_NONE | KC__BUSY)) {
+			obj = KC__LOAD_RELAXED(&kc->kc_obj);
+			status = KC__LOAD_RELAXED(&kc->kc_status);
+			kc__word_release(kc, w);
 			kc__invoke(r, kc, fn, env, obj, status,
 			    KC__COUNT(w) + 1, pool);
 			return 1;
