@@ -132,7 +132,9 @@ struct kc__runner {
 	uintptr_t		 r_stack[KC_INLINE_DEPTH_MAX + 1];
 	uint32_t		 r_waiters;	/* cancellers asleep on a slot */
 	uint32_t		 r_depth;	/* own thread only */
-	uint32_t		 r_count;	/* kc_coalesced() of the innermost run */
+	uint32_t		 r_counts[KC_INLINE_DEPTH_MAX];	/* [d]:
+						   kc_coalesced() of the run
+						   at depth d */
 	unsigned		 r_index;	/* small, unique among live threads */
 	struct kc_executor	*r_exec;	/* executor this thread serves, or NULL */
 	struct kc_executor	*r_pushing;	/* queueing work on it: see
@@ -314,9 +316,9 @@ kc__slot_futex(uintptr_t *slot)
  * canceller.  Without membarrier, the exchange.
  */
 static inline void
-kc__unpublish(struct kc__runner *r)
+kc__unpublish(struct kc__runner *r, uint32_t d)
 {
-	uintptr_t *slot = &r->r_stack[r->r_depth];
+	uintptr_t *slot = &r->r_stack[d];
 
 	if (KC__LIKELY(kc__asym)) {
 		__atomic_store_n(slot, 0, __ATOMIC_RELEASE);
@@ -341,12 +343,16 @@ static inline __attribute__((always_inline)) void
 kc__invoke(struct kc__runner *r, struct kc *kc, kc_fn *fn, void *env,
     void *obj, int status, uint32_t count, struct kc_pool *autofree)
 {
-	uint32_t saved_count = r->r_count;
+	/*
+	 * The depth is read once: every nested run puts it back as it found
+	 * it before returning here, so the value read is the one to restore.
+	 */
+	uint32_t d = r->r_depth;
 
-	KC__DASSERT(KC__LOAD_RELAXED(&r->r_stack[r->r_depth]) == (uintptr_t)kc);
-	KC__ASSERT(r->r_depth < KC_INLINE_DEPTH_MAX);
-	r->r_depth++;
-	r->r_count = count;
+	KC__DASSERT(KC__LOAD_RELAXED(&r->r_stack[d]) == (uintptr_t)kc);
+	KC__ASSERT(d < KC_INLINE_DEPTH_MAX);
+	r->r_counts[d] = count;
+	r->r_depth = d + 1;
 
 	if (KC__TRACING())
 		(void)kc__trace_rec(KC_TR_RUN_BEGIN, 4, KC__TRU(kc),
@@ -356,9 +362,9 @@ kc__invoke(struct kc__runner *r, struct kc *kc, kc_fn *fn, void *env,
 	(void)KC__TR2(KC_TR_RUN_END, kc, fn);
 
 	/* From here on kc may be freed: compare its address, never read it. */
-	r->r_count = saved_count;
-	r->r_depth--;
-	kc__unpublish(r);
+	KC__DASSERT(r->r_depth == d + 1);
+	r->r_depth = d;
+	kc__unpublish(r, d);
 	if (autofree != NULL)
 		kc__pool_put(autofree, kc);
 }

@@ -197,9 +197,9 @@ trigger_inline(struct kc *kc, void *obj, int status)
 	 * Not claimed: a concurrent trigger from another thread may queue it
 	 * as well, and both run, one per trigger, as they should.
 	 */
+	kc__publish(r, kc);
 	if (r->r_stats != NULL)
 		KC__STAT_INC(&r->r_stats->inline_runs);
-	kc__publish(r, kc);
 	kc__invoke(r, kc, kc->kc_fn, kc->kc_env, obj, status, 1,
 	    kc__autofree(kc));
 	return 0;
@@ -327,7 +327,7 @@ kc__dispatch(struct kc__runner *r, struct kc *kc)
 			    KC__COUNT(w) + 1, pool);
 			return 1;
 		}
-		kc__unpublish(r);
+		kc__unpublish(r, r->r_depth);
 	}
 }
 

@@ -199,7 +199,7 @@ kcq_fire(struct kc_queue *q, struct kc *kc, void *obj, int status)
 			pool = (kc->kc_flags & KC_AUTOFREE) ? kc->kc_pool : NULL;
 			kc__publish(r, kc);
 			if (!KC__CAS(&kc->kc_word, &w, KC__LOC_NONE)) {
-				kc__unpublish(r);
+				kc__unpublish(r, r->r_depth);
 				continue;
 			}
 			kc__invoke(r, kc, kc->kc_fn, kc->kc_env, obj, status, 1,

@@ -251,5 +251,5 @@ kc_coalesced(void)
 {
 	struct kc__runner *r = kc__self;
 
-	return r != NULL && r->r_depth > 0 ? r->r_count : 0;
+	return r != NULL && r->r_depth > 0 ? r->r_counts[r->r_depth - 1] : 0;
 }
