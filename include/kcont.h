@@ -18,6 +18,7 @@
 #include <kcont/splice.h>
 #include <kcont/dgramrelay.h>
 #include <kcont/trace.h>
+#include <kcont/io.h>
 
 #define KCONT_VERSION_MAJOR	0
 #define KCONT_VERSION_MINOR	1

@@ -9,6 +9,20 @@
 # install time.
 
 set(KC_MLINKS
+  kc_file.3:kc_file_open.3
+  kc_file.3:kc_file_adopt.3
+  kc_file.3:kc_file_fd.3
+  kc_file.3:kc_file_read.3
+  kc_file.3:kc_file_write.3
+  kc_file.3:kc_file_readv.3
+  kc_file.3:kc_file_writev.3
+  kc_file.3:kc_file_sync.3
+  kc_file.3:kc_file_fallocate.3
+  kc_file.3:kc_file_statx.3
+  kc_file.3:kc_file_cancel.3
+  kc_file.3:kc_file_close.3
+  kc_file.3:kc_file_uring.3
+
   kc_init.3:kc_state.3
   kc_init.3:kc_coalesced.3
 

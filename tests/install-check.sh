@@ -52,10 +52,13 @@ int main(void)
 	return got == 42 ? 0 : 1;
 }
 PROG
-# Only the staged files: a PKG_CONFIG_PATH of the user's would be searched
-# before PKG_CONFIG_LIBDIR, and may hold another kcont.pc.
+# The staged files first, then the system's own directories (where
+# liburing.pc, which kcont.pc requires privately, is): a PKG_CONFIG_PATH of
+# the user's would be searched before PKG_CONFIG_LIBDIR, and may hold
+# another kcont.pc.
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
-export PKG_CONFIG_LIBDIR="$libdir/pkgconfig"
+syspc=$(PKG_CONFIG_LIBDIR= pkg-config --variable pc_path pkg-config)
+export PKG_CONFIG_LIBDIR="$libdir/pkgconfig:$syspc"
 incdir=$(pkg-config --variable=includedir kcont)
 [ "$(cd "$incdir" && pwd -P)" = "$(cd "$root/include" && pwd -P)" ] ||
     fail "kcont.pc includedir $incdir is not $root/include"
@@ -101,7 +104,7 @@ flags=$(pkg-config --cflags --libs kcont-kqueue)
 "$cc" ${KC_SANITIZE_FLAGS:-} -o "$stage/kq" "$stage/kq.c" $flags \
     -Wl,-rpath,"$libdir"
 "$stage/kq" || fail "kqueue program built against the installed kcont failed"
-flags=$(PKG_CONFIG_LIBDIR= PKG_CONFIG_PATH="$build/pkgconfig" \
+flags=$(PKG_CONFIG_LIBDIR="$syspc" PKG_CONFIG_PATH="$build/pkgconfig" \
     pkg-config --cflags --libs kcont-kqueue)
 # shellcheck disable=SC2086
 "$cc" ${KC_SANITIZE_FLAGS:-} -o "$stage/kq-build" "$stage/kq.c" $flags

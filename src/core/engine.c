@@ -63,9 +63,12 @@ void
 kc__engine_fini(struct kc__engine *en)
 {
 	struct kc__eclient *c = KC__LOAD(&en->en_client);
+	struct kc__eio *io = KC__LOAD(&en->en_io);
 
 	if (c != NULL)
 		c->ec_close(c);
+	if (io != NULL)
+		io->ei_fini(io);
 	kc__fd_close_own(en->en_wakefd);
 	kc__fd_close_own(en->en_epfd);
 	en->en_epfd = en->en_wakefd = -1;
@@ -171,6 +174,29 @@ void
 kc__engine_count(struct kc__engine *en, int delta)
 {
 	__atomic_add_fetch(&en->en_nreg, (unsigned)delta, __ATOMIC_SEQ_CST);
+}
+
+int
+kc__engine_set_io(struct kc__engine *en, struct kc__eio *io)
+{
+	struct kc__eio *none = NULL;
+
+	return KC__CAS(&en->en_io, &none, io) ? 0 : -EEXIST;
+}
+
+struct kc__eio *
+kc__engine_io(const struct kc__engine *en)
+{
+	return KC__LOAD(&en->en_io);
+}
+
+bool
+kc__engine_io_busy(const struct kc__engine *en)
+{
+	struct kc__eio *io = KC__LOAD(&en->en_io);
+
+	KC__ON_EXEC(en->en_owner);
+	return io != NULL && io->ei_busy(io);
 }
 
 bool

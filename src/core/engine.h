@@ -58,11 +58,23 @@ struct kc__eclient {
 	void	(*ec_close)(struct kc__eclient *c);
 };
 
+/*
+ * The file layer's ring, attached to the engine of the executor it serves
+ * (src/io/ring.c): the core knows only these two questions.
+ */
+struct kc__eio {
+	/* Operations in flight, whose completions a drain must wait for. */
+	bool	(*ei_busy)(struct kc__eio *io);
+	/* The engine is going away (its owner's threads have stopped). */
+	void	(*ei_fini)(struct kc__eio *io);
+};
+
 struct kc__engine {
 	int			 en_epfd;
 	int			 en_wakefd;	/* eventfd; -1 if none */
 	unsigned		 en_nreg;	/* atomic: registrations */
 	struct kc__eclient	*en_client;	/* atomic: set once, or NULL */
+	struct kc__eio		*en_io;		/* atomic: set once, or NULL */
 	struct kc_executor	*en_owner;	/* for traces and assertions */
 	/* The batch being dispatched (owner's thread only). */
 	struct epoll_event	*en_batch;
@@ -106,6 +118,15 @@ int	kc__engine_set_client(struct kc__engine *en, struct kc__eclient *c);
 int	kc__engine_ctl(struct kc__engine *en, int op, int fd, uint32_t events,
 	    uint64_t token);
 void	kc__engine_count(struct kc__engine *en, int delta);
+
+/*
+ * The file layer's attachment: set it once (-EEXIST if one is set), read
+ * it (NULL if none).  Any thread.
+ */
+int	kc__engine_set_io(struct kc__engine *en, struct kc__eio *io);
+struct kc__eio *kc__engine_io(const struct kc__engine *en);
+/* Has the attachment operations in flight?  The owner's thread. */
+bool	kc__engine_io_busy(const struct kc__engine *en);
 
 /* Anything registered?  Any thread. */
 bool	kc__engine_busy(const struct kc__engine *en);

@@ -571,8 +571,12 @@ soft_control(struct kc_executor *ex, uint32_t ctl)
 		ctl_reply(ex, 0);
 		return true;
 	case CTL_DRAIN:
-		if (ex->ex_local != NULL || !exec_try_close(ex)) {
-			/* Timers still armed, or work just arrived. */
+		if (ex->ex_local != NULL || kc__engine_io_busy(&ex->ex_en) ||
+		    !exec_try_close(ex)) {
+			/*
+			 * Timers still armed, work just arrived, or file
+			 * operations in flight whose continuations are to run.
+			 */
 			return false;	/* a drain runs it, or waits */
 		}
 		ex->ex_handback = NULL;

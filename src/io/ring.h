@@ -1,0 +1,48 @@
+/*
+ * ring.h: one io_uring per soft executor, for the file layer (file.c).
+ * Nothing here is public.
+ *
+ * The ring is made on first use, from any thread, and attached to the
+ * executor's engine (core/engine.h, struct kc__eio): its descriptor is one
+ * of the engine's sources, so completions are reaped on the executor's own
+ * thread, in its loop, with no hand-off.  Only that thread touches the
+ * submission queue: it prepares entries as continuations ask, and a
+ * continuation of the ring's own (r_flush), queued behind the work already
+ * queued when the first entry of a batch is prepared, hands them all to the
+ * kernel in one io_uring_enter(2).
+ */
+#ifndef KC_IO_RING_H
+#define KC_IO_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kc_executor;
+struct kc__ring;
+struct io_uring_sqe;
+struct kc_file_req;
+
+/*
+ * ex's ring (made now if it has none): NULL if ex is not a soft executor
+ * or io_uring cannot be had there (then *err says why: -ENOSYS, -EPERM,
+ * -ENOMEM ...).  Any thread.
+ */
+struct kc__ring *kc__ring_of(struct kc_executor *ex, int *err);
+
+/* Does the kernel know this IORING_OP_*?  Any thread. */
+bool	kc__ring_has_op(const struct kc__ring *r, unsigned op);
+
+/*
+ * A submission entry for rq (its user data set), submitted at the end of
+ * the batch; counted in flight until its completion has been given to
+ * kc__file_done().  On the ring's executor only.  Never NULL: a full
+ * queue is submitted first.
+ */
+struct io_uring_sqe *kc__ring_sqe(struct kc__ring *r, struct kc_file_req *rq);
+/* As kc__ring_sqe(), for an entry whose completion is ignored (a cancel). */
+struct io_uring_sqe *kc__ring_sqe_quiet(struct kc__ring *r);
+
+/* The file layer's completion: on the ring's executor (file.c). */
+void	kc__file_done(struct kc_file_req *rq, int res);
+
+#endif
