@@ -12,9 +12,10 @@
  * ks_conf_parse(), twice over differently filled memory: both calls must
  * agree byte for byte (no state between calls), a success must give a
  * consistent configuration (kinds not mixed, counts and values in their
- * ranges, every address and range as above), and a failure must give 64
- * and one line of message inside the buffer, also when the buffer is a few
- * bytes long.  Anything else, or a crash, aborts.
+ * ranges, every address and range as above, --metrics off or a tcp or
+ * unix address, on loopback unless --metrics-public), and a failure must
+ * give 64 and one line of message inside the buffer, also when the buffer
+ * is a few bytes long.  Anything else, or a crash, aborts.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -257,6 +258,14 @@ check_conf(const struct ks_conf *c)
 	CHECK(c->shutdown_ns <= SEC_MAX_NS);
 	CHECK(c->pipe_size <= (1u << 30));
 	CHECK(c->verbosity >= -1 && c->verbosity <= 1);
+	/* --metrics: off, or tcp or unix; on loopback unless public. */
+	if (c->metrics.kind != 0) {
+		check_addr(&c->metrics);
+		CHECK(c->metrics.kind == KS_TCP || c->metrics.kind == KS_UNIX);
+		CHECK(c->metrics_public || ks_addr_loopback(&c->metrics.sa));
+	} else {
+		CHECK(all_zero(&c->metrics, sizeof(c->metrics)));
+	}
 }
 
 static void

@@ -6,7 +6,8 @@
  *   port 0 for LISTEN only, too long, control characters) and their
  *   formatting back; CIDR parsing and matching (v4, v6, v4-mapped, /0, /32,
  *   /128, range boundaries); the udp/stream mixing rule; operand counts;
- *   --help and --version; the error message (one line, names the argument,
+ *   --help and --version; --metrics (tcp or unix, loopback unless
+ *   --metrics-public); the error message (one line, names the argument,
  *   truncated safely); and repeated calls that leak nothing between them.
  */
 #include "kctest.h"
@@ -1199,6 +1200,7 @@ test_usage(void)
 		"--mirror", "-m,", "--mirror-budget", "default 1G", "--mirror-cap",
 		"--mirror-policy", "detach|drop", "--threads", "-j,",
 		"online CPUs", "--max-conns", "default 10000", "--allow",
+		"--metrics ADDR", "--metrics-public",
 		"--idle-timeout", "default 300", "--half-close-timeout",
 		"--udp-session-timeout", "--udp-max-sessions", "default 4096",
 		"--connect-timeout", "default 10", "--stats ", "--stats-format",
@@ -1232,10 +1234,58 @@ test_usage(void)
 	free(text);
 }
 
+/* --metrics: tcp or unix; loopback only unless --metrics-public. */
+static void
+test_metrics(void)
+{
+	const char *L = "tcp:127.0.0.1:1", *U = "tcp:127.0.0.1:2";
+	struct ks_conf c;
+
+	ok(&c, L, U, NULL);
+	KC_CHECK_EQ(c.metrics.kind, 0);
+	KC_CHECK(!c.metrics_public);
+	ok(&c, "--metrics", "tcp:127.0.0.1:9100", L, U, NULL);
+	KC_CHECK_EQ(c.metrics.kind, KS_TCP);
+	KC_CHECK(strcmp(c.metrics.text, "tcp:127.0.0.1:9100") == 0);
+	ok(&c, "--metrics=tcp:127.0.0.1:0", L, U, NULL);	/* port 0 */
+	ok(&c, "--metrics", "tcp:127.255.0.9:9100", L, U, NULL);
+	ok(&c, "--metrics", "tcp:localhost:9100", L, U, NULL);
+	ok(&c, "--metrics", "tcp:[::1]:9100", L, U, NULL);
+	ok(&c, "--metrics", "tcp:[::ffff:127.0.0.1]:9100", L, U, NULL);
+	ok(&c, "--metrics", "unix:/run/kcsplice.metrics", L, U, NULL);
+	KC_CHECK_EQ(c.metrics.kind, KS_UNIX);
+	ok(&c, "--metrics", "unix:@kcsplice-metrics", L, U, NULL);
+	bad("--metrics: 'tcp:0.0.0.0:9100' is not a loopback address; add "
+	    "--metrics-public", "--metrics", "tcp:0.0.0.0:9100", L, U, NULL);
+	bad("is not a loopback address", "--metrics", "tcp:10.1.2.3:9100", L,
+	    U, NULL);
+	bad("is not a loopback address", "--metrics", "tcp:[::]:9100", L, U,
+	    NULL);
+	bad("is not a loopback address", "--metrics", "tcp:[::2]:9100", L, U,
+	    NULL);
+	bad("is not a loopback address", "--metrics",
+	    "tcp:[::ffff:10.0.0.1]:9100", L, U, NULL);
+	ok(&c, "--metrics", "tcp:0.0.0.0:9100", "--metrics-public", L, U,
+	    NULL);
+	KC_CHECK(c.metrics_public);
+	ok(&c, "--metrics-public", "--metrics", "tcp:[::]:9100", L, U, NULL);
+	bad("bad address 'udp:127.0.0.1:9100' for --metrics: expected "
+	    "tcp:HOST:PORT or unix:PATH", "--metrics", "udp:127.0.0.1:9100",
+	    L, U, NULL);
+	bad("bad address 'http://x' for --metrics", "--metrics", "http://x",
+	    L, U, NULL);
+	bad("HOST must be numeric", "--metrics", "tcp:example.org:80", L, U,
+	    NULL);
+	bad("option '--metrics' needs a value", L, U, "--metrics", NULL);
+	bad("option '--metrics-public' takes no value", "--metrics-public=1",
+	    L, U, NULL);
+}
+
 int
 main(void)
 {
 	kct_begin("unit-kcsplice_conf", 60);
+	test_metrics();
 	test_defaults();
 	test_options();
 	test_bad_options();

@@ -37,7 +37,8 @@
 	"expected tcp:HOST:PORT, unix:PATH or udp:HOST:PORT"
 
 enum opt_id {
-	O_MIRROR, O_BUDGET, O_CAP, O_POLICY, O_THREADS, O_MAXCONNS, O_ALLOW,
+	O_MIRROR, O_BUDGET, O_CAP, O_POLICY, O_THREADS, O_MAXCONNS, O_METRICS,
+	O_METRICSPUB, O_ALLOW,
 	O_IDLE, O_HALFCLOSE, O_UDPSESSION, O_UDPMAX, O_CONNECT, O_STATS,
 	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
 	O_VERBOSE, O_HELP, O_VERSION
@@ -57,6 +58,8 @@ static const struct opt opts[] = {
 	{ "mirror-policy",	0,   O_POLICY,		"detach|drop" },
 	{ "threads",		'j', O_THREADS,		"N" },
 	{ "max-conns",		0,   O_MAXCONNS,	"N" },
+	{ "metrics",		0,   O_METRICS,		"ADDR" },
+	{ "metrics-public",	0,   O_METRICSPUB,	NULL },
 	{ "allow",		0,   O_ALLOW,		"CIDR" },
 	{ "idle-timeout",	0,   O_IDLE,		"SEC" },
 	{ "half-close-timeout",	0,   O_HALFCLOSE,	"SEC" },
@@ -440,6 +443,28 @@ static const uint8_t v4mapped[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
 
+bool
+ks_addr_loopback(const struct kc_sockaddr *sa)
+{
+	const uint8_t *a;
+
+	if (sa == NULL)
+		return false;
+	switch (sa->a.sa.sa_family) {
+	case AF_UNIX:
+		return true;
+	case AF_INET:
+		return ((const uint8_t *)&sa->a.in.sin_addr)[0] == 127;
+	case AF_INET6:
+		a = (const uint8_t *)&sa->a.in6.sin6_addr;
+		if (memcmp(a, v4mapped, 12) == 0)
+			return a[12] == 127;
+		return memcmp(a, &in6addr_loopback, 16) == 0;
+	default:
+		return false;
+	}
+}
+
 /*
  * Ranges and clients are compared as IPv6: an IPv4 address a.b.c.d is
  * ::ffff:a.b.c.d and an IPv4 range /p is ::ffff:a.b.c.d/(96 + p).  So a
@@ -605,6 +630,19 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		break;
 	case O_MAXCONNS:
 		set_uint(p, o, v, 0, KS_COUNT_MAX, &c->max_conns);
+		break;
+	case O_METRICS:
+		if (addr_parse(&c->metrics, v, &why) != 0 ||
+		    c->metrics.kind == KS_UDP) {
+			memset(&c->metrics, 0, sizeof(c->metrics));
+			fail(p, "bad address '%s' for --metrics: %s",
+			    quote(&q, v), why != NULL && strcmp(why,
+			    ADDR_EXPECTED) != 0 ? why :
+			    "expected tcp:HOST:PORT or unix:PATH");
+		}
+		break;
+	case O_METRICSPUB:
+		c->metrics_public = true;
 		break;
 	case O_ALLOW:
 		if (c->nallow == KS_MAX_ALLOW) {
@@ -907,6 +945,11 @@ ks_conf_parse(struct ks_conf *c, int argc, char *const argv[], char *err,
 	}
 	if (!p.failed)
 		check_mixing(&p);
+	if (!p.failed && c->metrics.kind == KS_TCP && !c->metrics_public &&
+	    !ks_addr_loopback(&c->metrics.sa))
+		fail(&p, "--metrics: '%s' is not a loopback address; add "
+		    "--metrics-public to serve the metrics there",
+		    quote(&q, c->metrics.text));
 	return p.failed ? KS_EX_USAGE : 0;
 }
 
@@ -948,6 +991,10 @@ ks_usage(FILE *f)
 "here %ld)\n"
 "      --max-conns N            concurrent connections, 0 = no cap\n"
 "                               (default 10000)\n"
+"      --metrics ADDR           serve Prometheus metrics over HTTP at\n"
+"                               ADDR/metrics (tcp: on loopback, or unix:)\n"
+"      --metrics-public         allow --metrics on an address that is not\n"
+"                               loopback\n"
 "      --allow CIDR             let in only TCP and UDP clients in these\n"
 "                               ranges (repeatable, at most %u; default:\n"
 "                               everyone); 10.0.0.0/8, 10.1.2.3, ::1/128\n"

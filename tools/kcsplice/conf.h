@@ -66,6 +66,10 @@ struct ks_conf {
 	size_t		pipe_size;		/* 0: the largest allowed; <= 1 GiB */
 	bool		no_splice;
 	char		trace_path[4096];	/* --trace; "": off */
+	struct ks_addr	metrics;		/* --metrics: tcp or unix; kind 0:
+						   off */
+	bool		metrics_public;		/* --metrics-public: not only
+						   loopback */
 	int		verbosity;		/* -1 quiet, 0, 1 verbose */
 };
 
@@ -95,6 +99,12 @@ int	ks_addr_parse(struct ks_addr *a, const char *s);
  */
 int	ks_addr_format(enum ks_kind kind, const struct kc_sockaddr *sa,
 	    char *buf, size_t size);
+
+/*
+ * A UNIX address, or 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104: only this
+ * machine can reach it.  --metrics takes no other without --metrics-public.
+ */
+bool	ks_addr_loopback(const struct kc_sockaddr *sa);
 
 /*
  * 10.0.0.0/8, 10.1.2.3, ::1/128, [::1]/128.  0 or -EINVAL (and *c zeroed).

@@ -32,6 +32,7 @@
 #include <kcont.h>
 
 #include "conf.h"
+#include "metrics.h"
 
 #define ACCEPTS_PER_WORKER	4
 
@@ -74,10 +75,16 @@ static bool stopping;			/* atomic */
 static unsigned udp_sessions_open;	/* the relays' shared count */
 static const char *unix_path;		/* the socket file made, if any */
 static struct stat unix_made;		/* and what it was */
+static const char *metrics_path;	/* the same for --metrics */
+static struct stat metrics_made;
+static uint64_t start_ms;		/* Unix time */
+/* Between stop_listening() and a snapshot of the UDP relays' counts. */
+static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Counters the statistics show, beyond the byte counts. */
 static struct {
 	uint64_t conns, active, refused, denied, errors;
+	uint64_t err_kind[KS_ERR_N], accept_errors;
 } ctr;
 
 /* ------------------------------------------------------------------ */
@@ -190,60 +197,103 @@ ld(const uint64_t *p)
 }
 
 static void
-print_stats(void)
+count_error(int err)
 {
-	struct kc_splice_stats t;
-	uint64_t udp_sessions = 0, udp_expired = 0, udp_refused = 0;
-	uint64_t udp_denied = 0, udp_opened = 0;
-	uint64_t up, down, spliced, copied;
-	struct mallinfo2 mi = mallinfo2();
-	struct kc_mirror_mem mm;
-	char buf[768];
-	unsigned i, fds = count_fds();
-	int len;
+	__atomic_add_fetch(&ctr.errors, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&ctr.err_kind[ks_err_of(err)], 1, __ATOMIC_RELAXED);
+}
 
-	memset(&t, 0, sizeof(t));
+/*
+ * Every count, for the stats line and the metrics: relaxed atomic loads
+ * and the library's any-thread stats calls.  Any thread (the main thread,
+ * the metrics thread).  The UDP relays are asked under relay_mu, which
+ * stop_listening() holds while it closes them.
+ */
+static void
+ks_snapshot_take(struct ks_snapshot *s)
+{
+	struct rlimit rl;
+	unsigned i, k;
+
+	memset(s, 0, sizeof(*s));
+	s->conns = ld(&ctr.conns);
+	s->active = ld(&ctr.active);
+	s->refused = ld(&ctr.refused);
+	s->denied = ld(&ctr.denied);
+	s->errors = ld(&ctr.errors);
+	for (k = 0; k < KS_ERR_N; k++)
+		s->err_kind[k] = ld(&ctr.err_kind[k]);
+	s->accept_errors = ld(&ctr.accept_errors);
+	s->nthreads = conf.threads;
+	pthread_mutex_lock(&relay_mu);
 	for (i = 0; i < conf.threads; i++) {
 		const uint64_t *src = (const uint64_t *)&workers[i].w_acct;
-		uint64_t *dst = (uint64_t *)&t;
-		size_t k;
+		uint64_t *dst = (uint64_t *)&s->bytes;
+		struct kc_dgram_relay_stats rs = workers[i].w_rlast;
 
-		for (k = 0; k < sizeof(t) / sizeof(uint64_t); k++)
+		for (k = 0; k < sizeof(s->bytes) / sizeof(uint64_t); k++)
 			dst[k] += ld(&src[k]);
-		{
-			struct kc_dgram_relay_stats rs = workers[i].w_rlast;
-
-			if (workers[i].w_relay != NULL)
-				(void)kc_dgram_relay_stats(workers[i].w_relay,
-				    &rs);
-			udp_sessions += rs.sessions;
-			udp_expired += rs.expired;
-			udp_refused += rs.refused;
-			udp_denied += rs.denied;
-			udp_opened += rs.opened;
-		}
+		if (workers[i].w_relay != NULL)
+			(void)kc_dgram_relay_stats(workers[i].w_relay, &rs);
+		s->udp_active += rs.sessions;
+		s->udp_expired += rs.expired;
+		s->udp_refused += rs.refused;
+		s->udp_denied += rs.denied;
+		s->udp_opened += rs.opened;
+		if (kc_pipe_stats(workers[i].w_ex, &s->pipes[i]) != 0)
+			memset(&s->pipes[i], 0, sizeof(s->pipes[i]));
 	}
-	if (kc_splice_mirror_mem(&mm, 0) != 0)
-		memset(&mm, 0, sizeof(mm));
-	up = t.spliced[KC_SPLICE_FWD] + t.copied[KC_SPLICE_FWD];
-	down = t.spliced[KC_SPLICE_REV] + t.copied[KC_SPLICE_REV];
-	spliced = t.spliced[0] + t.spliced[1];
-	copied = t.copied[0] + t.copied[1];
+	pthread_mutex_unlock(&relay_mu);
+	s->nmirrors = conf.nmirrors;
+	for (i = 0; i < conf.nmirrors; i++)
+		s->mirror_text[i] = conf.mirrors[i].text;
+	/* One mirror: all mirror bytes are its own.  More: not told apart. */
+	if (conf.nmirrors == 1) {
+		s->mirror_each[0] = s->bytes.mirrored;
+		s->mirror_each_known = true;
+	}
+	if (kc_splice_mirror_mem(&s->mirror_mem, 0) != 0)
+		memset(&s->mirror_mem, 0, sizeof(s->mirror_mem));
+	s->fds = count_fds();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		s->max_fds = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX :
+		    (uint64_t)rl.rlim_cur;
+	s->start_ms = start_ms;
+	s->version = KCSPLICE_VERSION;
+}
+
+static void
+print_stats(void)
+{
+	struct ks_snapshot s;
+	const struct kc_splice_stats *t = &s.bytes;
+	uint64_t up, down, spliced, copied;
+	struct mallinfo2 mi = mallinfo2();
+	char buf[768];
+	int len;
+
+	ks_snapshot_take(&s);
+	up = t->spliced[KC_SPLICE_FWD] + t->copied[KC_SPLICE_FWD];
+	down = t->spliced[KC_SPLICE_REV] + t->copied[KC_SPLICE_REV];
+	spliced = t->spliced[0] + t->spliced[1];
+	copied = t->copied[0] + t->copied[1];
 #define STATS_ARGS \
-	    (unsigned long long)(ld(&ctr.conns) + udp_opened), \
-	    (unsigned long long)(ld(&ctr.active) + udp_sessions), \
-	    (unsigned long long)(ld(&ctr.refused) + udp_refused), \
-	    (unsigned long long)(ld(&ctr.denied) + udp_denied), \
+	    (unsigned long long)(s.conns + s.udp_opened), \
+	    (unsigned long long)(s.active + s.udp_active), \
+	    (unsigned long long)(s.refused + s.udp_refused), \
+	    (unsigned long long)(s.denied + s.udp_denied), \
 	    (unsigned long long)up, (unsigned long long)down, \
 	    (unsigned long long)spliced, (unsigned long long)copied, \
-	    (unsigned long long)t.mirrored, \
-	    (unsigned long long)t.mirror_detached, \
-	    (unsigned long long)t.mirror_dropped, \
-	    (unsigned long long)ld(&ctr.errors), \
-	    (unsigned long long)udp_sessions, (unsigned long long)udp_expired, \
-	    (unsigned long long)t.pipe_fallbacks, fds, \
+	    (unsigned long long)t->mirrored, \
+	    (unsigned long long)t->mirror_detached, \
+	    (unsigned long long)t->mirror_dropped, \
+	    (unsigned long long)s.errors, \
+	    (unsigned long long)s.udp_active, \
+	    (unsigned long long)s.udp_expired, \
+	    (unsigned long long)t->pipe_fallbacks, (unsigned)s.fds, \
 	    (unsigned long long)mi.uordblks, \
-	    (unsigned long long)mm.held, (unsigned long long)mm.peak
+	    (unsigned long long)s.mirror_mem.held, \
+	    (unsigned long long)s.mirror_mem.peak
 	if (conf.stats_json)
 		len = snprintf(buf, sizeof(buf), "{\"conns\":%llu,"
 		    "\"active\":%llu,\"refused\":%llu,\"denied\":%llu,"
@@ -351,7 +401,7 @@ conn_done(void *obj, void *env, int status)
 
 	(void)obj;
 	if (status != 0 && status != -ECANCELED) {
-		__atomic_add_fetch(&ctr.errors, 1, __ATOMIC_RELAXED);
+		count_error(status);
 		if (status == -ECONNREFUSED || status == -ENOENT ||
 		    status == -ETIMEDOUT || status == -EHOSTUNREACH ||
 		    status == -ENETUNREACH)
@@ -434,7 +484,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	c->c_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
 	peer_text(&peer, c->c_client, sizeof(c->c_client));
 	if ((e = dial(w, &conf.upstream, &up)) != 0) {
-		__atomic_add_fetch(&ctr.errors, 1, __ATOMIC_RELAXED);
+		count_error(e);
 		logk(LK_UPSTREAM, "upstream %s: %s (client %s reset)",
 		    conf.upstream.text, strerror(-e), c->c_client);
 		free(c);
@@ -483,7 +533,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	return;
 fail:
 	__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&ctr.errors, 1, __ATOMIC_RELAXED);
+	count_error(-ENOMEM);
 	logk(LK_CONN, "cannot relay a connection: out of memory");
 	reject(cs);
 }
@@ -503,6 +553,7 @@ accepted(void *obj, void *env, int status)
 	}
 	if (status != 0) {
 		/* Out of descriptors and the like: try again a little later. */
+		__atomic_add_fetch(&ctr.accept_errors, 1, __ATOMIC_RELAXED);
 		logk(LK_CONN, "accept: %s", strerror(-status));
 		(void)kc_defer_after(&a->a_retry, 50000000ull, NULL, 0);
 		return;
@@ -567,7 +618,7 @@ udp_event(void *arg, int ev, const struct kc_sockaddr *client, int err)
 		logk(LK_DENIED, "denied %s: not in --allow", p);
 		break;
 	case KC_DGRAM_EV_ERROR:
-		__atomic_add_fetch(&ctr.errors, 1, __ATOMIC_RELAXED);
+		count_error(err);
 		logk(LK_UDP, "udp: session for %s: %s", p, strerror(-err));
 		break;
 	case KC_DGRAM_EV_OPEN:
@@ -707,6 +758,42 @@ raise_nofile(void)
 	}
 }
 
+/*
+ * The --metrics socket, before the relay starts (so that a port in use
+ * stops kcsplice as LISTEN's does); served once setup() is done.
+ */
+static int
+metrics_open(int *fdp)
+{
+	struct kc_sockaddr bound = conf.metrics.sa;
+	char text[200];
+	int e;
+
+	/* open_listener() notes a socket file it made as LISTEN's. */
+	e = open_listener(&conf.metrics, false, &bound, fdp);
+	metrics_path = unix_path;
+	metrics_made = unix_made;
+	unix_path = NULL;
+	if (e != 0) {
+		logk(LK_INFO, "cannot serve metrics on %s: %s",
+		    conf.metrics.text, listen_error(e));
+		return EX_UNAVAILABLE;
+	}
+	if (ks_addr_format(conf.metrics.kind, &bound, text, sizeof(text)) < 0)
+		snprintf(text, sizeof(text), "%s", conf.metrics.text);
+	/* LK_INFO, as the listening line: scripts read the port from it. */
+	logk(LK_INFO, "metrics on %s", text);
+	return 0;
+}
+
+static void
+metrics_remove(void)
+{
+	unix_path = metrics_path;
+	unix_made = metrics_made;
+	unix_remove();
+}
+
 static int
 setup(void)
 {
@@ -841,6 +928,7 @@ stop_listening(void)
 		(void)kc_socket_close(listener, NULL);
 		listener = NULL;
 	}
+	pthread_mutex_lock(&relay_mu);
 	for (i = 0; i < conf.threads; i++)
 		if (workers[i].w_relay != NULL) {
 			/* Datagrams have nothing to drain. */
@@ -851,6 +939,7 @@ stop_listening(void)
 			workers[i].w_relay = NULL;
 			(void)kc_dgram_relay_close(r, NULL);
 		}
+	pthread_mutex_unlock(&relay_mu);
 }
 
 static void
@@ -958,8 +1047,9 @@ int
 main(int argc, char **argv)
 {
 	char err[512];
+	struct timespec ts;
 	sigset_t set;
-	int r;
+	int r, mfd = -1;
 
 	r = ks_conf_parse(&conf, argc, argv, err, sizeof(err));
 	if (r != 0) {
@@ -984,6 +1074,12 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGPIPE);
 	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
 	raise_nofile();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	start_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	if (conf.metrics.kind != 0 && (r = metrics_open(&mfd)) != 0) {
+		metrics_remove();
+		return r;
+	}
 	if (conf.trace_path[0] != '\0' &&
 	    (r = kc_trace_start(conf.trace_path, NULL)) != 0) {
 		fprintf(stderr, "kcsplice: --trace %s: %s%s\n",
@@ -991,15 +1087,25 @@ main(int argc, char **argv)
 		    " (a symbolic link: refused, left alone)" : r == -EINVAL ?
 		    " (not a regular file: refused, left alone)" : r == -EPERM ?
 		    " (a file of another user: refused, left alone)" : "");
+		metrics_remove();
 		return EX_CANTCREAT;
 	}
 	if ((r = setup()) != 0) {
 		unix_remove();
+		metrics_remove();
 		trace_end();
 		_exit(r);	/* threads may be running: no clean-up owed */
 	}
+	if (mfd >= 0 && (r = ks_metrics_serve(mfd, ks_snapshot_take)) != 0) {
+		logk(LK_INFO, "cannot serve metrics: %s", strerror(-r));
+		unix_remove();
+		metrics_remove();
+		trace_end();
+		_exit(EX_OSERR);
+	}
 	r = run();
 	unix_remove();
+	metrics_remove();
 	trace_end();
 	/* The executors may still hold sockets being closed: just go. */
 	fflush(stdout);
