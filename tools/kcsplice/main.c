@@ -267,28 +267,35 @@ mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
     int err)
 {
 	struct conn *c = arg;
+	struct ks_logf f;
 
 	(void)sp;
 	/* The splice numbers the mirrors it has; --mirror's index is ours. */
 	if (mirror >= c->c_nm)
 		return;
 	mirror = c->c_mconf[mirror];
+	memset(&f, 0, sizeof(f));
+	f.conn = c->c_id;
+	f.client = c->c_client;
+	f.mirror = conf.mirrors[mirror].text;
+	f.reason = err == -ENOBUFS ? "budget" : err == -ENOSPC ? "cap" :
+	    strerror(-err);
 	if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOBUFS)
-		logk(LK_MIRROR, "mirror %s detached: budget %llu bytes "
+		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s detached: budget %llu bytes "
 		    "exceeded (conn %llu)", conf.mirrors[mirror].text,
 		    (unsigned long long)conf.mirror_budget,
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOSPC)
-		logk(LK_MIRROR, "mirror %s detached: mirror cap %llu bytes "
+		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s detached: mirror cap %llu bytes "
 		    "reached (conn %llu)", conf.mirrors[mirror].text,
 		    (unsigned long long)mirror_cap(),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED)
-		logk(LK_MIRROR, "mirror %s: %s (conn %llu, detached)",
+		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s: %s (conn %llu, detached)",
 		    conf.mirrors[mirror].text, err_text(err),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DROPPING)
-		logk(LK_MIRROR, "mirror %s dropping: %s (conn %llu)",
+		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s dropping: %s (conn %llu)",
 		    conf.mirrors[mirror].text, err == -ENOSPC ?
 		    "mirror cap reached" : "budget exceeded",
 		    (unsigned long long)c->c_id);
@@ -608,12 +615,19 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	}
 	for (i = 0; i < conf.nmirrors; i++) {
 		if ((e = dial(w, &conf.mirrors[i], &mir[nm])) != 0) {
+			struct ks_logf f;
+
 			__atomic_add_fetch(&w->w_acct.mirror_detached, 1,
 			    __ATOMIC_RELAXED);
 			c->c_mfail[i] = e;
-			logk(LK_MIRROR, "mirror %s: %s (conn %llu, detached)",
-			    conf.mirrors[i].text, strerror(-e),
-			    (unsigned long long)c->c_id);
+			memset(&f, 0, sizeof(f));
+			f.conn = c->c_id;
+			f.client = c->c_client;
+			f.mirror = conf.mirrors[i].text;
+			f.reason = strerror(-e);
+			logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s: %s (conn "
+			    "%llu, detached)", conf.mirrors[i].text,
+			    strerror(-e), (unsigned long long)c->c_id);
 			continue;
 		}
 		c->c_mconf[nm++] = (unsigned char)i;
@@ -643,9 +657,16 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	if (w->w_conns != NULL)
 		w->w_conns->c_prev = c;
 	w->w_conns = c;
-	if (conf.verbosity > 0)
-		logk(LK_CONN, "conn %llu from %s", (unsigned long long)c->c_id,
-		    c->c_client);
+	if (conf.verbosity > 0) {
+		struct ks_logf f;
+
+		memset(&f, 0, sizeof(f));
+		f.conn = c->c_id;
+		f.client = c->c_client;
+		f.upstream = conf.upstream.text;
+		logkf(LK_CONN, KS_LOG_INFO, &f, "conn %llu from %s",
+		    (unsigned long long)c->c_id, c->c_client);
+	}
 	return;
 fail:
 	__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
