@@ -15,7 +15,14 @@
 
 #define LOG_BURST	10	/* lines of one kind a second */
 #define MSG_MAX		1024
-#define LINE_MAX_	2048
+/*
+ * Room for the worst case, so that a JSON line is never cut: every byte of
+ * the message and of the fields escaped to six ("\u001f", "\ufffd").
+ */
+#define LINE_MAX_	(6 * (MSG_MAX + 4 * 256) + 512)
+/* An access-log line: its addresses, each mirror's, all escaped. */
+#define ALOG_MAX	(6 * (3 * 256 + KS_MAX_MIRRORS * 160) + \
+			    KS_MAX_MIRRORS * 160 + 1024)
 
 static const char *const level_names[KS_LOG_N] = {
 	[KS_LOG_ERROR] = "error",
@@ -212,6 +219,7 @@ emit(enum ks_level level, const struct ks_logf *f, const char *msg,
 	    "\"msg\":", t, level_names[level]);
 	/* Room kept for the fields and the closing brace. */
 	ks_json_str(line, sizeof(line) - 512, &o, msg);
+	/* Fields longer than 255 bytes are cut (none is, in practice). */
 	if (f != NULL && f->conn != 0)
 		add(line, sizeof(line) - 1, &o, ",\"conn\":%llu",
 		    (unsigned long long)f->conn);
@@ -223,10 +231,13 @@ emit(enum ks_level level, const struct ks_logf *f, const char *msg,
 		int i;
 
 		for (i = 0; i < 4; i++) {
+			char v[256];
+
 			if (vals[i] == NULL)
 				continue;
+			snprintf(v, sizeof(v), "%s", vals[i]);
 			add(line, sizeof(line) - 1, &o, ",\"%s\":", names[i]);
-			ks_json_str(line, sizeof(line) - 2, &o, vals[i]);
+			ks_json_str(line, sizeof(line) - 64, &o, v);
 		}
 	}
 	if (kind != NULL) {
@@ -475,7 +486,7 @@ end_text(const struct ks_access *a, char *buf, size_t size)
 void
 ks_alog_write(const struct ks_access *a)
 {
-	char line[LINE_MAX_ * 2], t[40], eb[128];
+	char line[ALOG_MAX], t[40], eb[128];
 	const char *etext = end_text(a, eb, sizeof(eb));
 	size_t o = 0, lim = sizeof(line) - 4;
 	int fd = __atomic_load_n(&alog_fd, __ATOMIC_ACQUIRE);
