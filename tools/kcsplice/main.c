@@ -985,6 +985,11 @@ setup(void)
 			    conf.listen.text, strerror(-e));
 			return EX_OSERR;
 		}
+		/* Before the first accept: the access log reads it. */
+		if (ks_addr_format(conf.listen.kind, &bound, listen_text,
+		    sizeof(listen_text)) < 0)
+			snprintf(listen_text, sizeof(listen_text), "%s",
+			    conf.listen.text);
 		/*
 		 * Interleaved, so that connections go round the executors
 		 * from the first (each slot asks again when it is answered,
@@ -997,7 +1002,6 @@ setup(void)
 	if (ks_addr_format(conf.listen.kind, &bound, ltext, sizeof(ltext)) < 0)
 		snprintf(ltext, sizeof(ltext), "%s", conf.listen.text);
 	snprintf(utext, sizeof(utext), "%s", conf.upstream.text);
-	snprintf(listen_text, sizeof(listen_text), "%s", ltext);
 	/* LK_INFO: even with -q, for scripts read the port from it. */
 	logk(LK_INFO, "listening on %s, upstream %s, %u mirror%s, %u thread%s",
 	    ltext, utext, conf.nmirrors, conf.nmirrors == 1 ? "" : "s",
