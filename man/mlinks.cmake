@@ -121,6 +121,8 @@ set(KC_MLINKS
 
   kc_splice.3:kc_splice_cancel.3
   kc_splice.3:kc_splice_stats.3
+  kc_splice.3:kc_splice_end_info.3
+  kc_splice.3:kc_splice_mirror_stats.3
   kc_splice.3:kc_splice_close.3
   kc_splice.3:kc_pipe_stats.3
   kc_splice.3:kc_splice_mirror_cap.3

@@ -82,7 +82,9 @@ fail() {
 listen_addr() {
 	n=0
 	while [ "$n" -lt 100 ]; do
-		a=$(sed -n "s/^$2: listening on \([^ ,]*\).*/\1/p" "$1" 2>/dev/null)
+		# kcsplice's lines start with a time stamp and a level.
+		a=$(sed -n "s/^\(.* \)\{0,1\}$2: listening on \([^ ,]*\).*/\2/p" \
+		    "$1" 2>/dev/null)
 		if [ -n "$a" ]; then
 			echo "$a"
 			return 0

@@ -162,6 +162,75 @@ KC_EXPORT int	kc_splice_stats(const struct kc_splice *sp,
 		    struct kc_splice_stats *st);
 
 /*
+ * How the splice ended, for logs and statistics: what ended it first, and
+ * on which side.  side is KC_SPLICE_SIDE_A (a: a relay's client),
+ * KC_SPLICE_SIDE_B (b: its upstream) or KC_SPLICE_SIDE_NONE (a limit of
+ * the whole splice, a cancel).  err is the status done got.
+ *
+ *   KC_SPLICE_END_FIN       both directions ended; side's end of file came
+ *                           first (the other's followed)
+ *   KC_SPLICE_END_RESET     side reset or failed (err: -ECONNRESET, -EPIPE,
+ *                           or the socket's error)
+ *   KC_SPLICE_END_CONNECT   b's connect failed (err: -ECONNREFUSED,
+ *                           -ENOENT, -ETIMEDOUT from the kernel, ...)
+ *   KC_SPLICE_END_CONNECT_TIMEOUT  b still connecting after connect_ns
+ *   KC_SPLICE_END_IDLE_TIMEOUT     no byte either way for idle_ns
+ *   KC_SPLICE_END_HALF_CLOSE_TIMEOUT  side's end of file came, and the
+ *                           other direction ran out half_close_ns
+ *   KC_SPLICE_END_CANCEL    kc_splice_cancel() or kc_splice_close()
+ *   KC_SPLICE_END_ERROR     the splice's own failure (err: -EBADF, -ENOMEM)
+ *
+ * fin_first is the side whose end of file came first, whatever ended the
+ * splice (KC_SPLICE_SIDE_NONE: neither's came).
+ */
+#define KC_SPLICE_SIDE_NONE	(-1)
+#define KC_SPLICE_SIDE_A	0
+#define KC_SPLICE_SIDE_B	1
+
+#define KC_SPLICE_END_NONE		0	/* not ended yet */
+#define KC_SPLICE_END_FIN		1
+#define KC_SPLICE_END_RESET		2
+#define KC_SPLICE_END_CONNECT		3
+#define KC_SPLICE_END_CONNECT_TIMEOUT	4
+#define KC_SPLICE_END_IDLE_TIMEOUT	5
+#define KC_SPLICE_END_HALF_CLOSE_TIMEOUT 6
+#define KC_SPLICE_END_CANCEL		7
+#define KC_SPLICE_END_ERROR		8
+
+struct kc_splice_end {
+	int		how;		/* KC_SPLICE_END_* */
+	int		side;		/* KC_SPLICE_SIDE_* */
+	int		err;		/* 0 or -errno: done's status */
+	int		fin_first;	/* KC_SPLICE_SIDE_* */
+};
+
+/*
+ * One mirror's account (mirror: its index in kc_splice()'s mirrors), final
+ * once done has run: bytes written to its socket, bytes it did not get
+ * (the drop policy, or its last bytes when it took none for its linger
+ * time), and whether it was detached and why (detach_err as in
+ * KC_SPLICE_EV_MIRROR_DETACHED; 0 when it was not).
+ */
+struct kc_splice_mirror_stats {
+	uint64_t	written;
+	uint64_t	dropped;
+	int		detached;	/* 0 or 1 */
+	int		detach_err;
+};
+
+/*
+ * Both may be called once done has run (from done itself, or from any
+ * thread after it) and before kc_splice_close(); they copy what the owner
+ * wrote before it ran done, so they take no lock.  Errors: -EINVAL (not a
+ * splice, the pointer NULL, mirror out of range), -EBUSY (done has not run
+ * yet: the end is not known and the counts still move).
+ */
+KC_EXPORT int	kc_splice_end_info(const struct kc_splice *sp,
+		    struct kc_splice_end *end);
+KC_EXPORT int	kc_splice_mirror_stats(const struct kc_splice *sp,
+		    unsigned mirror, struct kc_splice_mirror_stats *st);
+
+/*
  * Give the splice back, from any thread or continuation (its own done
  * included); it never waits.  A splice still running is cancelled, as by
  * kc_splice_cancel().  done (may be NULL) is triggered once, with obj = sp

@@ -62,6 +62,10 @@
 #define SPL_CLOSED	0x2u	/* ... and has set sp_cdone */
 #define SPL_DONE	0x4u	/* done has run (or could not be run) */
 
+/* The side of d's source and of its destination (kc_splice_end_info()). */
+#define SRC_SIDE(d)	((d)->d_idx == FWD ? KC_SPLICE_SIDE_A : KC_SPLICE_SIDE_B)
+#define DST_SIDE(d)	((d)->d_idx == FWD ? KC_SPLICE_SIDE_B : KC_SPLICE_SIDE_A)
+
 static kc_fn start_fn, cancel_fn, idle_fn, half_fn, conn_fn, linger_fn;
 static kc_fn fire_fn;
 static const struct kc__ep_ops splice_ep;
@@ -443,6 +447,8 @@ detach(struct kc_splice *sp, struct mirror *m, int err)
 	(void)KC__TR4(KC_TR_MIRROR_DETACH, sp, m - sp->sp_m, (int64_t)err,
 	    mirror_len(m));
 	mirror_release(sp, m, true);
+	m->m_detached = true;
+	m->m_derr = err;
 	COUNT(sp, mirror_detached, 1);
 	mirror_event(sp, m, KC_SPLICE_EV_MIRROR_DETACHED, err);
 }
@@ -460,6 +466,7 @@ mirror_lose(struct kc_splice *sp, struct mirror *m, size_t n, int err)
 		return;
 	}
 	COUNT(sp, mirror_dropped, n);
+	m->m_dropped += n;
 	mirror_sync(m);
 	if (!m->m_dropping) {
 		m->m_dropping = true;
@@ -965,9 +972,11 @@ dir_finish(struct kc_splice *sp, struct dir *d)
 	unsigned i;
 
 	if (d->d_rerr != 0) {
-		kc__splice_end(sp, d->d_rerr);
+		kc__splice_end(sp, KC_SPLICE_END_RESET, SRC_SIDE(d), d->d_rerr);
 		return;
 	}
+	if (sp->sp_end.fin_first == KC_SPLICE_SIDE_NONE)
+		sp->sp_end.fin_first = SRC_SIDE(d);
 	d->d_done = true;
 	kc__socket_shutdown(d->d_dst, SHUT_WR);
 	if (d->d_idx == FWD) {
@@ -977,7 +986,7 @@ dir_finish(struct kc_splice *sp, struct dir *d)
 		}
 	}
 	if (o->d_done) {
-		kc__splice_end(sp, 0);
+		kc__splice_end(sp, KC_SPLICE_END_FIN, sp->sp_end.fin_first, 0);
 		return;
 	}
 	if (sp->sp_attr.half_close_ns != 0 &&
@@ -996,7 +1005,8 @@ pump_stream(struct kc_splice *sp, struct dir *d)
 			return;
 		if ((r = flush(sp, d)) <= 0) {
 			if (r < 0)
-				kc__splice_end(sp, r);
+				kc__splice_end(sp, KC_SPLICE_END_RESET,
+				    DST_SIDE(d), r);
 			return;
 		}
 		if (d->d_eof) {
@@ -1005,9 +1015,11 @@ pump_stream(struct kc_splice *sp, struct dir *d)
 		}
 		if ((r = fill(sp, d)) <= 0) {
 			if (r < 0)
-				kc__splice_end(sp, r);
+				kc__splice_end(sp, KC_SPLICE_END_RESET,
+				    SRC_SIDE(d), r);
 			else if (d->d_rerr != 0)
-				kc__splice_end(sp, d->d_rerr);
+				kc__splice_end(sp, KC_SPLICE_END_RESET,
+				    SRC_SIDE(d), d->d_rerr);
 			return;
 		}
 		if (d->d_drained && !d->d_eof && d->d_rerr == 0 &&
@@ -1018,7 +1030,8 @@ pump_stream(struct kc_splice *sp, struct dir *d)
 			 */
 			d->d_drained = false;
 			if ((r = flush(sp, d)) < 0)
-				kc__splice_end(sp, r);
+				kc__splice_end(sp, KC_SPLICE_END_RESET,
+				    DST_SIDE(d), r);
 			return;
 		}
 	}
@@ -1107,7 +1120,7 @@ mirror_finish(struct kc_splice *sp, struct mirror *m)
 }
 
 void
-kc__splice_end(struct kc_splice *sp, int status)
+kc__splice_end(struct kc_splice *sp, int how, int side, int status)
 {
 	uint64_t linger = 0;
 	bool reset;
@@ -1118,6 +1131,12 @@ kc__splice_end(struct kc_splice *sp, int status)
 		return;
 	sp->sp_ended = true;
 	sp->sp_status = status;
+	if (how == KC_SPLICE_END_RESET && side == KC_SPLICE_SIDE_B &&
+	    !sp->sp_bup)
+		how = KC_SPLICE_END_CONNECT;
+	sp->sp_end.how = how;
+	sp->sp_end.side = side;
+	sp->sp_end.err = status;
 	(void)kc_cancel(&sp->sp_idlekc);
 	(void)kc_cancel(&sp->sp_halfkc);
 	(void)kc_cancel(&sp->sp_connkc);
@@ -1198,7 +1217,8 @@ on_event(struct kc__ep *ep, struct kc_splice *sp, int filter,
 				pump(sp, in);
 		} else if (filter == EVFILT_WRITE) {
 			if (err != 0 && !sp->sp_dgram) {
-				kc__splice_end(sp, err);
+				kc__splice_end(sp, KC_SPLICE_END_RESET, isa ?
+				    KC_SPLICE_SIDE_A : KC_SPLICE_SIDE_B, err);
 				goto out;
 			}
 			if (outd->d_wblocked) {
@@ -1209,9 +1229,11 @@ on_event(struct kc__ep *ep, struct kc_splice *sp, int filter,
 		} else {
 			/* b's connect finished. */
 			if (kc__ep_state(ep) & KC_SS_ERROR) {
-				kc__splice_end(sp, kc__ep_error(ep));
+				kc__splice_end(sp, KC_SPLICE_END_CONNECT,
+				    KC_SPLICE_SIDE_B, kc__ep_error(ep));
 				goto out;
 			}
+			sp->sp_bup = true;
 			(void)kc_cancel(&sp->sp_connkc);
 			pump(sp, &sp->sp_dir[FWD]);
 			pump(sp, &sp->sp_dir[REV]);
@@ -1287,10 +1309,14 @@ start_fn(void *obj, void *env, int status)
 				detach(sp, &sp->sp_m[i - 2], -EBADF);
 				continue;
 			}
-			kc__splice_end(sp, -EBADF);
+			kc__splice_end(sp, KC_SPLICE_END_ERROR,
+			    KC_SPLICE_SIDE_NONE, -EBADF);
 			goto out;
 		}
 	}
+	st = kc__ep_state(sp->sp_dir[REV].d_sep);
+	sp->sp_bup = (st & KC_SS_CONNECTED) &&
+	    !(st & (KC_SS_CONNECTING | KC_SS_ERROR));
 	for (k = 0; k < 2; k++) {
 		struct dir *d = &sp->sp_dir[k];
 
@@ -1303,7 +1329,8 @@ start_fn(void *obj, void *env, int status)
 			tee_chain(sp, &d->d_pend, 0, kc_chain_len(&d->d_pend));
 		st = kc__ep_state(d->d_sep);
 		if (st & KC_SS_ERROR) {
-			kc__splice_end(sp, kc__ep_error(d->d_sep));
+			kc__splice_end(sp, KC_SPLICE_END_RESET, SRC_SIDE(d),
+			    kc__ep_error(d->d_sep));
 			goto out;
 		}
 		/* The socket itself read the end of file already, or saw it. */
@@ -1343,7 +1370,8 @@ cancel_fn(void *obj, void *env, int status)
 	(void)obj;
 	(void)status;
 	enter(sp);
-	kc__splice_end(sp, -ECANCELED);
+	kc__splice_end(sp, KC_SPLICE_END_CANCEL, KC_SPLICE_SIDE_NONE,
+	    -ECANCELED);
 	leave(sp);
 }
 
@@ -1361,7 +1389,8 @@ idle_fn(void *obj, void *env, int status)
 		uint64_t idle = now > sp->sp_active ? now - sp->sp_active : 0;
 
 		if (idle >= sp->sp_attr.idle_ns)
-			kc__splice_end(sp, -ETIMEDOUT);
+			kc__splice_end(sp, KC_SPLICE_END_IDLE_TIMEOUT,
+			    KC_SPLICE_SIDE_NONE, -ETIMEDOUT);
 		else
 			(void)kc_defer_after(&sp->sp_idlekc,
 			    sp->sp_attr.idle_ns - idle, NULL, 0);
@@ -1377,7 +1406,8 @@ half_fn(void *obj, void *env, int status)
 	(void)obj;
 	(void)status;
 	enter(sp);
-	kc__splice_end(sp, -ETIMEDOUT);
+	kc__splice_end(sp, KC_SPLICE_END_HALF_CLOSE_TIMEOUT,
+	    sp->sp_end.fin_first, -ETIMEDOUT);
 	leave(sp);
 }
 
@@ -1390,7 +1420,8 @@ conn_fn(void *obj, void *env, int status)
 	(void)status;
 	enter(sp);
 	if (connecting(sp->sp_b))
-		kc__splice_end(sp, -ETIMEDOUT);
+		kc__splice_end(sp, KC_SPLICE_END_CONNECT_TIMEOUT,
+		    KC_SPLICE_SIDE_B, -ETIMEDOUT);
 	leave(sp);
 }
 
@@ -1419,6 +1450,7 @@ linger_fn(void *obj, void *env, int status)
 			continue;
 		}
 		if (sp->sp_attr.mirror_policy == KC_MIRROR_DROP) {
+			m->m_dropped += mirror_len(m);
 			COUNT(sp, mirror_dropped, mirror_len(m));
 			mirror_release(sp, m, true);
 		} else {
@@ -1508,6 +1540,7 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 		d->d_small = true;
 		kc_chain_init(&d->d_pend);
 	}
+	sp->sp_end.side = sp->sp_end.fin_first = KC_SPLICE_SIDE_NONE;
 	sp->sp_nm = nmirrors;
 	for (i = 0; i < nmirrors; i++) {
 		sp->sp_m[i].m_sock = mirrors[i];
@@ -1563,6 +1596,36 @@ kc_splice_stats(const struct kc_splice *sp, struct kc_splice_stats *st)
 	if (!splice_valid(sp) || st == NULL)
 		return -EINVAL;
 	kc__stats_load(st, &sp->sp_st, sizeof(*st));
+	return 0;
+}
+
+int
+kc_splice_end_info(const struct kc_splice *sp, struct kc_splice_end *end)
+{
+	if (!splice_valid(sp) || end == NULL)
+		return -EINVAL;
+	/* fire() published everything the owner wrote before done. */
+	if (!__atomic_load_n(&sp->sp_fired, __ATOMIC_ACQUIRE))
+		return -EBUSY;
+	*end = sp->sp_end;
+	return 0;
+}
+
+int
+kc_splice_mirror_stats(const struct kc_splice *sp, unsigned mirror,
+    struct kc_splice_mirror_stats *st)
+{
+	const struct mirror *m;
+
+	if (!splice_valid(sp) || st == NULL || mirror >= sp->sp_nm)
+		return -EINVAL;
+	if (!__atomic_load_n(&sp->sp_fired, __ATOMIC_ACQUIRE))
+		return -EBUSY;
+	m = &sp->sp_m[mirror];
+	st->written = m->m_out;
+	st->dropped = m->m_dropped;
+	st->detached = m->m_detached ? 1 : 0;
+	st->detach_err = m->m_derr;
 	return 0;
 }
 

@@ -79,6 +79,9 @@ struct mirror {
 	bool			 m_shut;
 	bool			 m_dropping;
 	bool			 m_draining;	/* the splice ended: its last bytes */
+	bool			 m_detached;	/* and why: */
+	int			 m_derr;
+	uint64_t		 m_dropped;	/* bytes it did not get */
 };
 
 struct kc_splice {
@@ -108,6 +111,8 @@ struct kc_splice {
 	uint64_t		 sp_seen;	/* sp_moved at sp_active */
 	uint64_t		 sp_active;	/* kc__now() of the last read */
 	int			 sp_status;
+	struct kc_splice_end	 sp_end;	/* written once, before done */
+	bool			 sp_bup;	/* b's connect succeeded */
 	unsigned		 sp_busy;
 	bool			 sp_ended;
 	bool			 sp_fired;	/* atomic */
@@ -133,8 +138,12 @@ count(struct kc_splice *sp, size_t off, uint64_t n)
 	    (d) * sizeof(uint64_t), (n))
 
 /* splice.c */
-/* End the splice with status (0, or -errno); once, later calls do nothing. */
-void	kc__splice_end(struct kc_splice *sp, int status);
+/*
+ * End the splice with status (0, or -errno); once, later calls do nothing.
+ * how and side say what ended it (kc_splice_end_info()); a reset of b
+ * before its connect succeeded is its connect's failure.
+ */
+void	kc__splice_end(struct kc_splice *sp, int how, int side, int status);
 /* Is mirror m connected and well?  A failed one is detached. */
 bool	kc__splice_mirror_ready(struct kc_splice *sp, struct mirror *m);
 

@@ -89,6 +89,8 @@ dg_mirror(struct kc_splice *sp, struct kc__dgbatch *b, unsigned n)
 		if (!kc__splice_mirror_ready(sp, &sp->sp_m[i]))
 			continue;
 		kc__dg_send_all(sp->sp_m[i].m_fd, b->out, n, &ds);
+		sp->sp_m[i].m_out += ds.ds_bytes;
+		sp->sp_m[i].m_dropped += ds.ds_lostbytes;
 		COUNT(sp, mirrored, ds.ds_bytes);
 		COUNT(sp, mirror_dropped, ds.ds_lostbytes);
 	}
@@ -117,7 +119,9 @@ kc__splice_pump_dgram(struct kc_splice *sp, struct dir *d)
 			if (errno == EINTR || errno == ECONNREFUSED)
 				continue;
 			if (errno != EAGAIN)
-				kc__splice_end(sp, -errno);
+				kc__splice_end(sp, KC_SPLICE_END_RESET,
+				    d->d_idx == FWD ? KC_SPLICE_SIDE_A :
+				    KC_SPLICE_SIDE_B, -errno);
 			return;
 		}
 		if (got == 0)

@@ -11,7 +11,8 @@
  *                          send, half a request then nothing, FIN at once
  *                          (EOF, no data), reset at once; the two half-open
  *                          ones are still open at SIGTERM, and kcsplice
- *                          closes them within --shutdown-timeout
+ *                          cuts them after --shutdown-timeout and exits
+ *                          75 (EX_TEMPFAIL): connections had to be cut
  *   bad-noread             a client that never reads while the upstream
  *                          sends it a lot
  *   bad-maxconns           a flood past --max-conns: every extra is closed
@@ -26,6 +27,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -181,13 +183,16 @@ bad_garbage_halfopen(void)
 	ks_wait_active(&k, 2, &st);
 	IT_EQ(st.refused, 0);
 
-	ks_stop(&k);
+	ks_kill(&k, SIGTERM);
+	ks_wait_exit(&k, 75);
 	IT_CHECK(ks_has_line(&k, "kcsplice: stopping: 2 connection", NULL,
+	    NULL));
+	IT_CHECK(ks_has_line(&k, "kcsplice: stopped: 2 connections cut", NULL,
 	    NULL));
 	ks_free_log(&k);
 	/* kcsplice closed them on its way out. */
 	PEER_WAIT(misc, idle->done && half->done, 10);
-	it_log("kcsplice closed the half-open connections and exited 0");
+	it_log("kcsplice cut the half-open connections and exited 75");
 	peer_free(garb);
 	peer_free(misc);
 	peer_free(gp);

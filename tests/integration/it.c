@@ -527,6 +527,7 @@ spawn_attr(posix_spawnattr_t *attr)
 	sigaddset(&def, SIGTERM);
 	sigaddset(&def, SIGINT);
 	sigaddset(&def, SIGUSR1);
+	sigaddset(&def, SIGUSR2);
 	posix_spawnattr_init(attr);
 	posix_spawnattr_setsigmask(attr, &none);
 	posix_spawnattr_setsigdefault(attr, &def);
@@ -590,8 +591,8 @@ ks_start(struct ks *k, const char *const *args)
 	deadline = it_now_ns() + (uint64_t)(it_limit(10) * 1e9);
 	pthread_mutex_lock(&k->mu);
 	for (;;) {
-		l = k->log != NULL ? strstr(k->log, "kcsplice: listening on ") :
-		    NULL;
+		/* "kcsplice: listening on ..." or, in JSON, in "msg". */
+		l = k->log != NULL ? strstr(k->log, "listening on ") : NULL;
 		if (l != NULL && strchr(l, '\n') != NULL)
 			break;
 		if (k->log_eof || !ks_wait(k, deadline)) {
@@ -604,7 +605,7 @@ ks_start(struct ks *k, const char *const *args)
 	snprintf(k->listen_line, sizeof(k->listen_line), "%.*s",
 	    (int)(e - l), l);
 	pthread_mutex_unlock(&k->mu);
-	l = k->listen_line + strlen("kcsplice: listening on ");
+	l = k->listen_line + strlen("listening on ");
 	e = strstr(l, ", upstream ");
 	if (e == NULL || (size_t)(e - l) >= sizeof(text))
 		IT_FAIL("cannot read the listening line: %s", k->listen_line);
@@ -621,7 +622,8 @@ json_line(const char *line, size_t len, void *arg)
 {
 	struct ks_match *m = arg;
 
-	if (memmem(line, len, "{\"conns\":", 9) != NULL) {
+	/* The stats line is JSON ("--stats-format json" comes first). */
+	if (memmem(line, len, "\"conns\":", 8) != NULL) {
 		m->count++;
 		m->last = line;
 		m->lastlen = len;
@@ -720,15 +722,27 @@ ks_wait_active(struct ks *k, uint64_t want, struct it_stats *st)
 }
 
 void
+ks_kill(struct ks *k, int sig)
+{
+	ks_check_alive(k);
+	if (kill(k->pid, sig) != 0)
+		IT_FAIL("kill %s: %s", strsignal(sig), strerror(errno));
+}
+
+void
 ks_stop(struct ks *k)
+{
+	ks_kill(k, SIGTERM);
+	ks_wait_exit(k, 0);
+}
+
+void
+ks_wait_exit(struct ks *k, int want)
 {
 	uint64_t deadline = it_now_ns() + (uint64_t)(it_limit(30) * 1e9);
 	int status = 0;
 	pid_t r;
 
-	ks_check_alive(k);
-	if (kill(k->pid, SIGTERM) != 0)
-		IT_FAIL("kill SIGTERM: %s", strerror(errno));
 	while ((r = waitpid(k->pid, &status, WNOHANG)) == 0) {
 		if (it_now_ns() > deadline)
 			IT_FAIL("kcsplice did not exit within %.0f s of SIGTERM",
@@ -741,13 +755,13 @@ ks_stop(struct ks *k)
 	if (WIFSIGNALED(status))
 		IT_FAIL("kcsplice died of signal %d (%s) after SIGTERM",
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
-	if (WEXITSTATUS(status) != 0)
-		IT_FAIL("kcsplice exited %d after SIGTERM, not 0",
-		    WEXITSTATUS(status));
+	if (WEXITSTATUS(status) != want)
+		IT_FAIL("kcsplice exited %d after SIGTERM, not %d",
+		    WEXITSTATUS(status), want);
 	pthread_join(k->reader, NULL);
 	ks_register(k, false);
 	close(k->errfd);
-	it_log("kcsplice stopped: exit 0");
+	it_log("kcsplice stopped: exit %d", want);
 	if (!k->keep_log)
 		ks_free_log(k);
 }
@@ -760,6 +774,26 @@ ks_free_log(struct ks *k)
 	k->loglen = 0;
 	pthread_mutex_destroy(&k->mu);
 	pthread_cond_destroy(&k->cv);
+}
+
+const char *
+it_log_prefix(const char *line)
+{
+	static const char *const levels[] = { "error ", "warning ",
+	    "notice ", "info " };
+	static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ ";
+	size_t i;
+
+	for (i = 0; pat[i] != '\0'; i++) {
+		if (pat[i] == 'd' ? (line[i] < '0' || line[i] > '9') :
+		    line[i] != pat[i])
+			return NULL;
+	}
+	line += i;
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strncmp(line, levels[i], strlen(levels[i])) == 0)
+			return line + strlen(levels[i]);
+	return NULL;
 }
 
 /* One-shot runs. */

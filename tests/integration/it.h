@@ -143,8 +143,19 @@ void	ks_wait_line(struct ks *k, const char *s);
 /* A line containing every one of up to three strings (NULL ends). */
 bool	ks_has_line(struct ks *k, const char *a, const char *b,
 	    const char *c);
+/*
+ * If line starts with a log line's "TIME LEVEL " (an RFC 3339 UTC time
+ * with milliseconds and error, warning, notice or info), what follows it;
+ * else NULL.
+ */
+const char *it_log_prefix(const char *line);
+
 /* SIGTERM; it must exit 0 within the time limit (else SIGKILL and fail). */
 void	ks_stop(struct ks *k);
+/* Send sig (it must be running). */
+void	ks_kill(struct ks *k, int sig);
+/* Wait (bounded) for it to exit with status want, as ks_stop() does. */
+void	ks_wait_exit(struct ks *k, int want);
 /* Free the log that keep_log kept past ks_stop. */
 void	ks_free_log(struct ks *k);
 /* The process is still running (no exit, no crash). */

@@ -86,8 +86,10 @@ one_line(const char *err)
 {
 	size_t n = strlen(err);
 
-	return n > 10 && strncmp(err, "kcsplice: ", 10) == 0 &&
-	    err[n - 1] == '\n' && strchr(err, '\n') == err + n - 1;
+	/* A command-line error is a bare line; a later one has a time. */
+	return n > 10 && (strncmp(err, "kcsplice: ", 10) == 0 ||
+	    it_log_prefix(err) != NULL) && err[n - 1] == '\n' &&
+	    strchr(err, '\n') == err + n - 1;
 }
 
 static void

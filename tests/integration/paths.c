@@ -127,9 +127,9 @@ refused(const char *what, const char *path, const char *other)
 	n = strlen(err);
 	IT_CHECKF(rc == 69 || rc == 73, "%s: exit %d, not 69 or 73; stderr: "
 	    "%s", what, rc, err);
-	IT_CHECKF(n > 10 && strncmp(err, "kcsplice: ", 10) == 0 &&
+	IT_CHECKF(n > 10 && it_log_prefix(err) != NULL &&
 	    strchr(err, '\n') == err + n - 1, "%s: stderr is not one "
-	    "\"kcsplice: \" line: \"%s\"", what, err);
+	    "\"TIME error kcsplice: \" line: \"%s\"", what, err);
 	IT_CHECKF(strstr(err, path) != NULL, "%s: the line does not name %s",
 	    what, path);
 	it_log("%s -> %d: %.*s", what, rc, (int)n - 1, err);

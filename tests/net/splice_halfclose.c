@@ -142,6 +142,19 @@ one_way_then_other(struct kc_executor *ex, enum nt_kind k, bool client_first)
 	KC_CHECK_EQ(st.mirrored, 2 * (client_first ? first_len : second_len));
 	KC_CHECK_EQ(st.mirror_detached, 0);
 	KC_CHECK_EQ(st.mirror_dropped, 0);
+	/* Both sides ended with their end of file: the first's is named. */
+	st_sp_check_end(&s, KC_SPLICE_END_FIN, client_first ?
+	    KC_SPLICE_SIDE_A : KC_SPLICE_SIDE_B, 0, client_first ?
+	    KC_SPLICE_SIDE_A : KC_SPLICE_SIDE_B);
+	for (i = 0; i < 2; i++) {
+		struct kc_splice_mirror_stats ms;
+
+		st_sp_mirror(&s, i, &ms);
+		KC_CHECK_EQ(ms.written, client_first ? first_len : second_len);
+		KC_CHECK_EQ(ms.dropped, 0);
+		KC_CHECK_EQ(ms.detached, 0);
+		KC_CHECK_EQ(ms.detach_err, 0);
+	}
 	st_sp_close(&s);
 	nt_wait_count(base);
 }
@@ -213,6 +226,15 @@ half_close_limit(struct kc_executor *ex, enum nt_kind k)
 	st_stats_print(nt_kind_name[k], &st);
 	KC_CHECK_EQ(st.spliced[KC_SPLICE_FWD] + st.copied[KC_SPLICE_FWD], len);
 	KC_CHECK_EQ(st.spliced[KC_SPLICE_REV] + st.copied[KC_SPLICE_REV], 0);
+	st_sp_check_end(&s, KC_SPLICE_END_HALF_CLOSE_TIMEOUT, KC_SPLICE_SIDE_A,
+	    -ETIMEDOUT, KC_SPLICE_SIDE_A);
+	{
+		struct kc_splice_mirror_stats ms;
+
+		st_sp_mirror(&s, 0, &ms);
+		KC_CHECK_EQ(ms.written, len);
+		KC_CHECK_EQ(ms.detached, 0);
+	}
 	st_sp_close(&s);
 	nt_wait_count(base);
 }

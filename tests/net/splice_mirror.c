@@ -228,6 +228,7 @@ static void
 dead_mirror(struct kc_executor *ex, int policy)
 {
 	struct kc_splice_stats st;
+	struct kc_splice_mirror_stats ms;
 	struct st_peer cl, sv, mi;
 	struct st_sp s;
 	uint64_t n = 4 * ST_MIB;
@@ -271,13 +272,19 @@ dead_mirror(struct kc_executor *ex, int policy)
 	KC_CHECK_EQ(atomic_load(&mi.rcvd), 0);
 	st_sp_stats(&s, &st);
 	st_stats_print("dead mirror", &st);
+	st_sp_mirror(&s, 0, &ms);
+	KC_CHECK_EQ(ms.written, st.mirrored);
+	KC_CHECK_EQ(ms.dropped, st.mirror_dropped);
 	if (policy == KC_MIRROR_DROP) {
 		KC_CHECK_EQ(st.mirror_detached, 0);
 		KC_CHECK_EQ(st.mirrored + st.mirror_dropped, n);
+		KC_CHECK_EQ(ms.detached, 0);
 	} else {
 		KC_CHECK_EQ(st.mirror_detached, 1);
 		KC_CHECK_EQ(atomic_load(
 		    &s.ev.err[KC_SPLICE_EV_MIRROR_DETACHED]), -ETIMEDOUT);
+		KC_CHECK_EQ(ms.detached, 1);
+		KC_CHECK_EQ(ms.detach_err, -ETIMEDOUT);
 	}
 	atomic_store(&mi.hold, 0);
 	st_peer_join(&mi);

@@ -136,6 +136,8 @@ peer_resets(struct kc_executor *ex, enum nt_kind k, bool server)
 		expect_end(k, s.server, true, "server");
 	}
 	KC_CHECK_EQ(st, -ECONNRESET);
+	st_sp_check_end(&s, KC_SPLICE_END_RESET, server ? KC_SPLICE_SIDE_B :
+	    KC_SPLICE_SIDE_A, -ECONNRESET, KC_SPLICE_SIDE_NONE);
 	st_sp_close(&s);
 	nt_wait_count(base);
 }
@@ -164,6 +166,8 @@ refused(struct kc_executor *ex, enum nt_kind k, bool failed_first)
 	}
 	st_sp_splice(&s, true);
 	KC_CHECK_EQ(st_sp_wait(&s), -ECONNREFUSED);
+	st_sp_check_end(&s, KC_SPLICE_END_CONNECT, KC_SPLICE_SIDE_B,
+	    -ECONNREFUSED, KC_SPLICE_SIDE_NONE);
 	expect_end(k, s.client, false, "client");
 	st_sp_close(&s);
 	nt_wait_count(base);
@@ -244,6 +248,8 @@ connect_timeout(struct kc_executor *ex, enum nt_kind k)
 	st_sp_splice(&s, true);
 	KC_CHECK_EQ(st_sp_wait(&s), -ETIMEDOUT);
 	KC_CHECK_GE(kct_now_ns() - t0, LIMIT);
+	st_sp_check_end(&s, KC_SPLICE_END_CONNECT_TIMEOUT, KC_SPLICE_SIDE_B,
+	    -ETIMEDOUT, KC_SPLICE_SIDE_NONE);
 	expect_end(k, s.client, false, "client");
 	st_sp_close(&s);
 	nt_raw_close(filler);
@@ -273,6 +279,8 @@ cancel_idle(struct kc_executor *ex, enum nt_kind k, bool on_owner)
 	else
 		KC_CHECK_OK(kc_splice_cancel(s.sp));
 	KC_CHECK_EQ(st_sp_wait(&s), -ECANCELED);
+	st_sp_check_end(&s, KC_SPLICE_END_CANCEL, KC_SPLICE_SIDE_NONE,
+	    -ECANCELED, KC_SPLICE_SIDE_NONE);
 	/* Both sides reset. */
 	expect_end(k, s.client, true, "client");
 	expect_end(k, s.server, true, "server");
@@ -345,6 +353,8 @@ idle_nothing(struct kc_executor *ex, enum nt_kind k)
 	st_sp_open(&s, true);
 	KC_CHECK_EQ(st_sp_wait(&s), -ETIMEDOUT);
 	KC_CHECK_GE(kct_now_ns() - t0, LIMIT);
+	st_sp_check_end(&s, KC_SPLICE_END_IDLE_TIMEOUT, KC_SPLICE_SIDE_NONE,
+	    -ETIMEDOUT, KC_SPLICE_SIDE_NONE);
 	expect_end(k, s.client, false, "client");
 	expect_end(k, s.server, false, "server");
 	st_sp_close(&s);

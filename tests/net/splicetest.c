@@ -526,6 +526,16 @@ st_sp_splice(struct st_sp *s, bool held)
 	s->sp = NULL;
 	r = kc_splice(&s->sp, s->a, s->b, s->m, s->nm, &s->attr,
 	    &s->done.kc);
+	if (held && r == 0) {
+		struct kc_splice_end e;
+		struct kc_splice_mirror_stats ms;
+
+		/* Not started, so not ended: nothing to tell yet. */
+		KC_CHECK_EQ(kc_splice_end_info(s->sp, &e), -EBUSY);
+		if (s->nm > 0)
+			KC_CHECK_EQ(kc_splice_mirror_stats(s->sp, 0, &ms),
+			    -EBUSY);
+	}
 	if (held) {
 		if (kct_deadman_disarm(&dm))
 			kct_fail(__FILE__, __LINE__, "kc_splice() waited for "
@@ -575,6 +585,31 @@ st_sp_wait(struct st_sp *s)
 	KC_CHECK_PTR_EQ(atomic_load(&s->done.obj), s->sp);
 	KC_CHECK_PTR_EQ(atomic_load(&s->done.ran_on), s->ex);
 	return atomic_load(&s->done.status);
+}
+
+void
+st_sp_check_end(struct st_sp *s, int how, int side, int err, int fin_first)
+{
+	struct kc_splice_end e;
+
+	memset(&e, 0xa5, sizeof(e));
+	KC_CHECK_OK(kc_splice_end_info(s->sp, &e));
+	printf("    end: how %d side %d err %d fin_first %d\n", e.how, e.side,
+	    e.err, e.fin_first);
+	KC_CHECK_EQ(e.how, how);
+	KC_CHECK_EQ(e.side, side);
+	KC_CHECK_EQ(e.err, err);
+	if (fin_first != -2)
+		KC_CHECK_EQ(e.fin_first, fin_first);
+	KC_CHECK_EQ(kc_splice_end_info(s->sp, NULL), -EINVAL);
+}
+
+void
+st_sp_mirror(struct st_sp *s, unsigned i, struct kc_splice_mirror_stats *ms)
+{
+	memset(ms, 0xa5, sizeof(*ms));
+	KC_CHECK_OK(kc_splice_mirror_stats(s->sp, i, ms));
+	KC_CHECK_EQ(kc_splice_mirror_stats(s->sp, s->nm, ms), -EINVAL);
 }
 
 void

@@ -192,6 +192,15 @@ void	st_sp_accept(struct st_sp *s);
 void	st_sp_open(struct st_sp *s, bool held);
 /* Wait for done; check it ran once on the owner, with obj the splice. */
 int	st_sp_wait(struct st_sp *s);
+/*
+ * After st_sp_wait(): kc_splice_end_info() must say how, side and err
+ * (fin_first too, unless it is -2: any).
+ */
+void	st_sp_check_end(struct st_sp *s, int how, int side, int err,
+	    int fin_first);
+/* After st_sp_wait(): mirror i's account. */
+void	st_sp_mirror(struct st_sp *s, unsigned i,
+	    struct kc_splice_mirror_stats *ms);
 /* Stats (must succeed), and printed. */
 void	st_sp_stats(struct st_sp *s, struct kc_splice_stats *st);
 void	st_stats_print(const char *what, const struct kc_splice_stats *st);

@@ -41,7 +41,7 @@ enum opt_id {
 	O_METRICSPUB, O_ALLOW,
 	O_IDLE, O_HALFCLOSE, O_UDPSESSION, O_UDPMAX, O_CONNECT, O_STATS,
 	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
-	O_VERBOSE, O_HELP, O_VERSION
+	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT
 };
 
 struct opt {
@@ -61,6 +61,7 @@ static const struct opt opts[] = {
 	{ "metrics",		0,   O_METRICS,		"ADDR" },
 	{ "metrics-public",	0,   O_METRICSPUB,	NULL },
 	{ "allow",		0,   O_ALLOW,		"CIDR" },
+	{ "access-log",		0,   O_ACCESSLOG,	"FILE|-" },
 	{ "idle-timeout",	0,   O_IDLE,		"SEC" },
 	{ "half-close-timeout",	0,   O_HALFCLOSE,	"SEC" },
 	{ "udp-session-timeout", 0,  O_UDPSESSION,	"SEC" },
@@ -68,6 +69,7 @@ static const struct opt opts[] = {
 	{ "connect-timeout",	0,   O_CONNECT,		"SEC" },
 	{ "stats",		0,   O_STATS,		"SEC" },
 	{ "stats-format",	0,   O_STATSFMT,	"text|json" },
+	{ "log-format",		0,   O_LOGFMT,		"text|json" },
 	{ "shutdown-timeout",	0,   O_SHUTDOWN,	"SEC" },
 	{ "pipe-size",		0,   O_PIPESIZE,	"BYTES" },
 	{ "no-splice",		0,   O_NOSPLICE,	NULL },
@@ -685,6 +687,23 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 			fail(p, "--%s: '%s' is not text or json", o->name,
 			    quote(&q, v));
 		break;
+	case O_LOGFMT:
+		if (strcmp(v, "text") == 0)
+			c->log_json = false;
+		else if (strcmp(v, "json") == 0)
+			c->log_json = true;
+		else
+			fail(p, "--%s: '%s' is not text or json", o->name,
+			    quote(&q, v));
+		break;
+	case O_ACCESSLOG:
+		if (*v == '\0' || strlen(v) >= sizeof(c->access_log))
+			fail(p, "--%s: expected a file name or - (at most %zu "
+			    "bytes)", o->name, sizeof(c->access_log) - 1);
+		else
+			snprintf(c->access_log, sizeof(c->access_log), "%s",
+			    v);
+		break;
 	case O_SHUTDOWN:
 		set_sec(p, o, v, &c->shutdown_ns, true);
 		break;
@@ -1010,6 +1029,10 @@ ks_usage(FILE *f)
 "      --stats SEC              a stats line on stderr every SEC, 0 = off\n"
 "                               (default 0)\n"
 "      --stats-format text|json (default text)\n"
+"      --log-format text|json   log lines (and the access log) as text or\n"
+"                               one JSON object a line (default text)\n"
+"      --access-log FILE|-      a line per finished connection to FILE\n"
+"                               (mode 0640, reopened on SIGUSR2) or stdout\n"
 "      --shutdown-timeout SEC   after SIGINT or SIGTERM, let connections\n"
 "                               finish for SEC (default 10)\n"
 "      --pipe-size BYTES        splice pipe size, up to 1G (default: the\n"
@@ -1026,7 +1049,8 @@ ks_usage(FILE *f)
 "SEC takes decimals (0.5) up to 1000000; BYTES takes the suffixes k, m\n"
 "and g (powers of 1024); N is a decimal integer.  A long option's value\n"
 "may follow it or an '=' (--threads=4).  SIGUSR1 prints a stats line at\n"
-"once; SIGINT or SIGTERM stops after a drain, a second one at once.\n"
+"once; SIGUSR2 reopens the access log; SIGINT or SIGTERM stops after a\n"
+"drain, a second one at once.\n"
 "See kcsplice(1).\n",
 	    KS_MAX_MIRRORS, KS_MAX_THREADS, ncpu, KS_MAX_ALLOW);
 }

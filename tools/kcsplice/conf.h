@@ -62,6 +62,9 @@ struct ks_conf {
 	uint64_t	connect_ns;		/* default 10 s; never 0 */
 	uint64_t	stats_ns;		/* 0: off (default) */
 	bool		stats_json;
+	bool		log_json;		/* --log-format json */
+	char		access_log[4096];	/* --access-log; "": off, "-":
+						   stdout */
 	uint64_t	shutdown_ns;		/* default 10 s */
 	size_t		pipe_size;		/* 0: the largest allowed; <= 1 GiB */
 	bool		no_splice;

@@ -33,6 +33,8 @@
 
 #include "conf.h"
 #include "metrics.h"
+#include "ends.h"
+#include "log.h"
 
 #define ACCEPTS_PER_WORKER	4
 
@@ -46,6 +48,13 @@ struct conn {
 	struct kc		 c_done;
 	uint64_t		 c_id;
 	char			 c_client[64];
+	struct timespec		 c_start;	/* CLOCK_REALTIME, for the access log */
+	uint64_t		 c_t0;		/* now_ns() then */
+	bool			 c_cut;		/* cancelled by the drain's end */
+	unsigned		 c_nm;		/* mirrors in the splice, */
+	unsigned char		 c_mconf[KS_MAX_MIRRORS]; /* their --mirror index */
+	int			 c_mfail[KS_MAX_MIRRORS]; /* by --mirror index: the
+						   dial's error, or 0 */
 };
 
 /* One accept request a worker keeps on the listener, and its retry. */
@@ -65,6 +74,9 @@ struct worker {
 	struct kc_dgram_relay	*w_relay;
 	struct kc_dgram_relay_stats w_rlast;	/* the relay's, when it went */
 	struct kc_splice_stats	 w_acct __attribute__((aligned(64)));
+	uint64_t		 w_ends[KS_END_N];	/* connections by end
+							   reason (relaxed
+							   atomics) */
 };
 
 static struct ks_conf conf;
@@ -80,85 +92,13 @@ static struct stat metrics_made;
 static uint64_t start_ms;		/* Unix time */
 /* Between stop_listening() and a snapshot of the UDP relays' counts. */
 static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
+static char listen_text[200];		/* the bound address, for logs */
 
 /* Counters the statistics show, beyond the byte counts. */
 static struct {
 	uint64_t conns, active, refused, denied, errors;
 	uint64_t err_kind[KS_ERR_N], accept_errors;
 } ctr;
-
-/* ------------------------------------------------------------------ */
-/* Logging: one write(2) per line; floods of one kind are summarised. */
-
-enum lk { LK_INFO, LK_NOTE, LK_REFUSED, LK_DENIED, LK_UPSTREAM, LK_MIRROR, LK_UDP,
-	LK_CONN, LK_N };
-
-static struct {
-	uint32_t lock;
-	time_t	 sec;
-	unsigned n[LK_N];
-	unsigned missed[LK_N];
-} lg;
-
-#define LOG_BURST	10
-
-static void
-put_line(const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(STDERR_FILENO, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
-static void __attribute__((format(printf, 2, 3)))
-logk(enum lk kind, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	time_t now = time(NULL);
-	int len;
-	unsigned missed = 0;
-	bool show = true;
-
-	if (conf.verbosity < 0 && kind != LK_INFO)
-		return;
-	if (kind != LK_INFO && kind != LK_NOTE) {
-		while (__atomic_exchange_n(&lg.lock, 1, __ATOMIC_ACQUIRE))
-			;
-		if (now != lg.sec) {
-			lg.sec = now;
-			memset(lg.n, 0, sizeof(lg.n));
-		}
-		if (++lg.n[kind] > LOG_BURST) {
-			lg.missed[kind]++;
-			show = false;
-		} else {
-			missed = lg.missed[kind];
-			lg.missed[kind] = 0;
-		}
-		__atomic_store_n(&lg.lock, 0, __ATOMIC_RELEASE);
-	}
-	if (!show)
-		return;
-	len = snprintf(buf, sizeof(buf), "kcsplice: ");
-	va_start(ap, fmt);
-	len += vsnprintf(buf + len, sizeof(buf) - (size_t)len, fmt, ap);
-	va_end(ap);
-	if (len > (int)sizeof(buf) - 40)
-		len = (int)sizeof(buf) - 40;
-	if (missed > 0)
-		len += snprintf(buf + len, sizeof(buf) - (size_t)len,
-		    " (and %u more like it)", missed);
-	buf[len++] = '\n';
-	put_line(buf, (size_t)len);
-}
 
 static void
 peer_text(const struct kc_sockaddr *a, char *buf, size_t size)
@@ -194,6 +134,18 @@ static uint64_t
 ld(const uint64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* Connections by end reason, all workers (the stats line, the metrics). */
+static void
+ends_sum(uint64_t out[KS_END_N])
+{
+	unsigned i, e;
+
+	memset(out, 0, KS_END_N * sizeof(out[0]));
+	for (i = 0; i < conf.threads; i++)
+		for (e = 0; e < KS_END_N; e++)
+			out[e] += ld(&workers[i].w_ends[e]);
 }
 
 static void
@@ -258,6 +210,8 @@ ks_snapshot_take(struct ks_snapshot *s)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		s->max_fds = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX :
 		    (uint64_t)rl.rlim_cur;
+	ends_sum(s->ends);
+	s->ends_known = true;
 	s->start_ms = start_ms;
 	s->version = KCSPLICE_VERSION;
 }
@@ -269,7 +223,9 @@ print_stats(void)
 	const struct kc_splice_stats *t = &s.bytes;
 	uint64_t up, down, spliced, copied;
 	struct mallinfo2 mi = mallinfo2();
-	char buf[768];
+	char buf[1536];
+	bool json = conf.stats_json || ks_log_json();
+	unsigned i;
 	int len;
 
 	ks_snapshot_take(&s);
@@ -294,8 +250,8 @@ print_stats(void)
 	    (unsigned long long)mi.uordblks, \
 	    (unsigned long long)s.mirror_mem.held, \
 	    (unsigned long long)s.mirror_mem.peak
-	if (conf.stats_json)
-		len = snprintf(buf, sizeof(buf), "{\"conns\":%llu,"
+	if (json)
+		len = snprintf(buf, sizeof(buf), "\"conns\":%llu,"
 		    "\"active\":%llu,\"refused\":%llu,\"denied\":%llu,"
 		    "\"up_bytes\":%llu,\"down_bytes\":%llu,\"spliced\":%llu,"
 		    "\"copied\":%llu,\"mirror_bytes\":%llu,"
@@ -303,20 +259,27 @@ print_stats(void)
 		    "\"errors\":%llu,\"udp_sessions\":%llu,"
 		    "\"udp_expired\":%llu,\"pipe_fallbacks\":%llu,"
 		    "\"fds\":%u,\"heap_bytes\":%llu,\"mirror_held\":%llu,"
-		    "\"mirror_peak\":%llu}\n", STATS_ARGS);
+		    "\"mirror_peak\":%llu,\"ends\":{", STATS_ARGS);
 	else
-		len = snprintf(buf, sizeof(buf), "kcsplice: stats conns=%llu "
+		len = snprintf(buf, sizeof(buf), "conns=%llu "
 		    "active=%llu refused=%llu denied=%llu up_bytes=%llu "
 		    "down_bytes=%llu spliced=%llu copied=%llu "
 		    "mirror_bytes=%llu mirror_detached=%llu "
 		    "mirror_dropped=%llu errors=%llu udp_sessions=%llu "
 		    "udp_expired=%llu pipe_fallbacks=%llu fds=%u "
-		    "heap_bytes=%llu mirror_held=%llu mirror_peak=%llu\n",
+		    "heap_bytes=%llu mirror_held=%llu mirror_peak=%llu",
 		    STATS_ARGS);
 #undef STATS_ARGS
+	for (i = 0; i < KS_END_N && len > 0 && (size_t)len < sizeof(buf);
+	    i++)
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len,
+		    json ? "%s\"%s\":%llu" : "%send_%s=%llu",
+		    json ? (i > 0 ? "," : "") : " ", ks_end_name(i),
+		    (unsigned long long)s.ends[i]);
+	if (json && len > 0 && (size_t)len < sizeof(buf))
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len, "}");
 	if (len > 0)
-		put_line(buf, (size_t)len < sizeof(buf) ? (size_t)len :
-		    sizeof(buf) - 1);
+		ks_log_stats(json, buf);
 }
 
 /* ------------------------------------------------------------------ */
@@ -355,26 +318,35 @@ mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
     int err)
 {
 	struct conn *c = arg;
+	struct ks_logf f;
 
 	(void)sp;
-	if (mirror >= conf.nmirrors)
+	/* The splice numbers the mirrors it has; --mirror's index is ours. */
+	if (mirror >= c->c_nm)
 		return;
+	mirror = c->c_mconf[mirror];
+	memset(&f, 0, sizeof(f));
+	f.conn = c->c_id;
+	f.client = c->c_client;
+	f.mirror = conf.mirrors[mirror].text;
+	f.reason = err == -ENOBUFS ? "budget" : err == -ENOSPC ? "cap" :
+	    strerror(-err);
 	if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOBUFS)
-		logk(LK_MIRROR, "mirror %s detached: budget %llu bytes "
+		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s detached: budget %llu bytes "
 		    "exceeded (conn %llu)", conf.mirrors[mirror].text,
 		    (unsigned long long)conf.mirror_budget,
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOSPC)
-		logk(LK_MIRROR, "mirror %s detached: mirror cap %llu bytes "
+		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s detached: mirror cap %llu bytes "
 		    "reached (conn %llu)", conf.mirrors[mirror].text,
 		    (unsigned long long)mirror_cap(),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED)
-		logk(LK_MIRROR, "mirror %s: %s (conn %llu, detached)",
+		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s: %s (conn %llu, detached)",
 		    conf.mirrors[mirror].text, err_text(err),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DROPPING)
-		logk(LK_MIRROR, "mirror %s dropping: %s (conn %llu)",
+		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s dropping: %s (conn %llu)",
 		    conf.mirrors[mirror].text, err == -ENOSPC ?
 		    "mirror cap reached" : "budget exceeded",
 		    (unsigned long long)c->c_id);
@@ -393,29 +365,197 @@ conn_unlink(struct conn *c)
 		c->c_next->c_prev = c->c_prev;
 }
 
+static uint64_t now_ns(void);
+
+static void
+count_end(struct worker *w, enum ks_end e)
+{
+	__atomic_add_fetch(&w->w_ends[e], 1, __ATOMIC_RELAXED);
+}
+
+/* A connect's error: refused (or unreachable), timed out, or other. */
+static enum ks_end
+connect_end(int err)
+{
+	switch (-err) {
+	case ETIMEDOUT:
+		return KS_END_CONNECT_TIMEOUT;
+	case ECONNREFUSED:
+	case ENOENT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EAGAIN:		/* a UNIX listener's full backlog */
+		return KS_END_CONNECT_REFUSED;
+	default:
+		return KS_END_ERROR;
+	}
+}
+
+/* What the library says ended the splice, in kcsplice's words. */
+static enum ks_end
+splice_end(const struct kc_splice_end *e, bool cut)
+{
+	bool peer = e->err == -ECONNRESET || e->err == -EPIPE ||
+	    e->err == -ECONNABORTED;
+
+	switch (e->how) {
+	case KC_SPLICE_END_FIN:
+		return e->side == KC_SPLICE_SIDE_B ? KS_END_UPSTREAM_FIN :
+		    KS_END_CLIENT_FIN;
+	case KC_SPLICE_END_RESET:
+		if (!peer)
+			return KS_END_ERROR;
+		return e->side == KC_SPLICE_SIDE_B ? KS_END_UPSTREAM_RST :
+		    KS_END_CLIENT_RST;
+	case KC_SPLICE_END_CONNECT:
+		return connect_end(e->err);
+	case KC_SPLICE_END_CONNECT_TIMEOUT:
+		return KS_END_CONNECT_TIMEOUT;
+	case KC_SPLICE_END_IDLE_TIMEOUT:
+		return KS_END_IDLE_TIMEOUT;
+	case KC_SPLICE_END_HALF_CLOSE_TIMEOUT:
+		return KS_END_HALF_CLOSE_TIMEOUT;
+	case KC_SPLICE_END_CANCEL:
+		return cut ? KS_END_DRAIN_CUT : KS_END_ERROR;
+	default:
+		return KS_END_ERROR;
+	}
+}
+
+/* Why a mirror was detached, in a word, for the access log. */
+static const char *
+detach_word(int err)
+{
+	switch (-err) {
+	case ENOBUFS:
+		return "budget";
+	case ENOSPC:
+		return "cap";
+	case ETIMEDOUT:
+		return "linger";
+	case ECONNREFUSED:
+	case ENOENT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return "refused";
+	case ECONNRESET:
+	case EPIPE:
+		return "reset";
+	default:
+		return "error";
+	}
+}
+
+/*
+ * The access log's line for a connection that ended (sp: its splice, or
+ * NULL when it never had one).
+ */
+static void
+access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
+    int err, const char *upstream)
+{
+	struct ks_access a;
+	struct kc_splice_stats st;
+	unsigned i;
+
+	if (!ks_alog_on())
+		return;
+	memset(&a, 0, sizeof(a));
+	a.start = c->c_start;
+	a.duration_ms = (now_ns() - c->c_t0) / 1000000ull;
+	a.conn = c->c_id;
+	a.client = c->c_client;
+	a.listen = listen_text;
+	a.upstream = upstream;
+	a.end = end;
+	a.err = end == KS_END_ERROR ? err : 0;
+	if (sp != NULL && kc_splice_stats(sp, &st) == 0) {
+		a.up = st.spliced[KC_SPLICE_FWD] + st.copied[KC_SPLICE_FWD];
+		a.down = st.spliced[KC_SPLICE_REV] + st.copied[KC_SPLICE_REV];
+	}
+	if (sp != NULL) {
+		a.nmirrors = conf.nmirrors;
+		for (i = 0; i < conf.nmirrors; i++) {
+			a.m[i].addr = conf.mirrors[i].text;
+			if (c->c_mfail[i] != 0)
+				a.m[i].detached = detach_word(c->c_mfail[i]);
+		}
+		for (i = 0; sp != NULL && i < c->c_nm; i++) {
+			struct kc_splice_mirror_stats ms;
+			struct ks_access_mirror *m = &a.m[c->c_mconf[i]];
+
+			if (kc_splice_mirror_stats(sp, i, &ms) != 0)
+				continue;
+			m->written = ms.written;
+			m->dropped = ms.dropped;
+			if (ms.detached)
+				m->detached = detach_word(ms.detach_err);
+		}
+	}
+	ks_alog_write(&a);
+}
+
 /* The splice ended: on the worker. */
 static void
 conn_done(void *obj, void *env, int status)
 {
 	struct conn *c = env;
+	struct kc_splice_end e;
+	struct ks_logf f;
+	enum ks_end end;
 
 	(void)obj;
-	if (status != 0 && status != -ECANCELED) {
-		count_error(status);
-		if (status == -ECONNREFUSED || status == -ENOENT ||
-		    status == -ETIMEDOUT || status == -EHOSTUNREACH ||
-		    status == -ENETUNREACH)
-			logk(LK_UPSTREAM, "upstream %s: %s (conn %llu, client "
-			    "%s reset)", conf.upstream.text, strerror(-status),
-			    (unsigned long long)c->c_id, c->c_client);
-		else if (conf.verbosity > 0)
-			logk(LK_CONN, "conn %llu from %s ended: %s",
-			    (unsigned long long)c->c_id, c->c_client,
-			    strerror(-status));
-	} else if (conf.verbosity > 0) {
-		logk(LK_CONN, "conn %llu from %s closed",
-		    (unsigned long long)c->c_id, c->c_client);
+	if (kc_splice_end_info(c->c_sp, &e) != 0) {
+		memset(&e, 0, sizeof(e));
+		e.err = status;
 	}
+	end = splice_end(&e, c->c_cut);
+	count_end(c->c_w, end);
+	if (status != 0 && status != -ECANCELED)
+		count_error(status);
+	memset(&f, 0, sizeof(f));
+	f.conn = c->c_id;
+	f.client = c->c_client;
+	f.upstream = conf.upstream.text;
+	f.reason = ks_end_name(end);
+	switch (end) {
+	case KS_END_UPSTREAM_RST:
+		logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s reset the "
+		    "connection mid-stream: %s (conn %llu, client %s reset)",
+		    conf.upstream.text, strerror(-e.err),
+		    (unsigned long long)c->c_id, c->c_client);
+		break;
+	case KS_END_CONNECT_REFUSED:
+		logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s: %s "
+		    "(conn %llu, client %s reset)", conf.upstream.text,
+		    strerror(-e.err), (unsigned long long)c->c_id, c->c_client);
+		break;
+	case KS_END_CONNECT_TIMEOUT:
+		if (e.how == KC_SPLICE_END_CONNECT_TIMEOUT)
+			logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s: "
+			    "no answer within --connect-timeout %.1f s (conn "
+			    "%llu, client %s closed)", conf.upstream.text,
+			    (double)conf.connect_ns / 1e9,
+			    (unsigned long long)c->c_id, c->c_client);
+		else
+			logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s: %s "
+			    "(conn %llu, client %s reset)", conf.upstream.text,
+			    strerror(-e.err), (unsigned long long)c->c_id,
+			    c->c_client);
+		break;
+	case KS_END_ERROR:
+		logkf(LK_CONN, KS_LOG_WARNING, &f, "conn %llu from %s ended: %s",
+		    (unsigned long long)c->c_id, c->c_client,
+		    strerror(-e.err));
+		break;
+	default:
+		if (conf.verbosity > 0)
+			logkf(LK_CONN, KS_LOG_INFO, &f, "conn %llu from %s "
+			    "closed: %s", (unsigned long long)c->c_id,
+			    c->c_client, ks_end_name(end));
+		break;
+	}
+	access_line(c, c->c_sp, end, e.err, conf.upstream.text);
 	conn_unlink(c);
 	(void)kc_splice_close(c->c_sp, NULL);
 	free(c);
@@ -444,6 +584,23 @@ reject(struct kc_socket *s)
 	(void)kc_socket_close(s, NULL);
 }
 
+/* A connection turned away (--max-conns, --allow): counted and logged. */
+static void
+limit_end(struct worker *w, const char *client)
+{
+	struct conn t;
+
+	count_end(w, KS_END_LIMIT);
+	if (!ks_alog_on())
+		return;
+	memset(&t, 0, sizeof(t));
+	clock_gettime(CLOCK_REALTIME, &t.c_start);
+	t.c_t0 = now_ns();
+	t.c_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+	snprintf(t.c_client, sizeof(t.c_client), "%s", client);
+	access_line(&t, NULL, KS_END_LIMIT, 0, NULL);
+}
+
 static void
 conn_start(struct worker *w, struct kc_socket *cs)
 {
@@ -463,6 +620,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 		__atomic_add_fetch(&ctr.denied, 1, __ATOMIC_RELAXED);
 		logk(LK_DENIED, "denied %s: not in --allow", p);
 		reject(cs);
+		limit_end(w, p);
 		return;
 	}
 	if (__atomic_add_fetch(&ctr.active, 1, __ATOMIC_RELAXED) >
@@ -475,6 +633,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 		logk(LK_REFUSED, "refused %s: max-conns %u reached", p,
 		    conf.max_conns);
 		reject(cs);
+		limit_end(w, p);
 		return;
 	}
 	__atomic_add_fetch(&ctr.conns, 1, __ATOMIC_RELAXED);
@@ -482,11 +641,24 @@ conn_start(struct worker *w, struct kc_socket *cs)
 		goto fail;
 	c->c_w = w;
 	c->c_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_REALTIME, &c->c_start);
+	c->c_t0 = now_ns();
 	peer_text(&peer, c->c_client, sizeof(c->c_client));
 	if ((e = dial(w, &conf.upstream, &up)) != 0) {
+		struct ks_logf f;
+		enum ks_end end = connect_end(e);
+
+		memset(&f, 0, sizeof(f));
+		f.conn = c->c_id;
+		f.client = c->c_client;
+		f.upstream = conf.upstream.text;
+		f.reason = ks_end_name(end);
 		count_error(e);
-		logk(LK_UPSTREAM, "upstream %s: %s (client %s reset)",
-		    conf.upstream.text, strerror(-e), c->c_client);
+		count_end(w, end);
+		logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s: %s (conn "
+		    "%llu, client %s reset)", conf.upstream.text, strerror(-e),
+		    (unsigned long long)c->c_id, c->c_client);
+		access_line(c, NULL, end, e, conf.upstream.text);
 		free(c);
 		(void)kc_socket_close(cs, NULL);
 		__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
@@ -494,14 +666,22 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	}
 	for (i = 0; i < conf.nmirrors; i++) {
 		if ((e = dial(w, &conf.mirrors[i], &mir[nm])) != 0) {
+			struct ks_logf f;
+
 			__atomic_add_fetch(&w->w_acct.mirror_detached, 1,
 			    __ATOMIC_RELAXED);
-			logk(LK_MIRROR, "mirror %s: %s (conn %llu, detached)",
-			    conf.mirrors[i].text, strerror(-e),
-			    (unsigned long long)c->c_id);
+			c->c_mfail[i] = e;
+			memset(&f, 0, sizeof(f));
+			f.conn = c->c_id;
+			f.client = c->c_client;
+			f.mirror = conf.mirrors[i].text;
+			f.reason = strerror(-e);
+			logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s: %s (conn "
+			    "%llu, detached)", conf.mirrors[i].text,
+			    strerror(-e), (unsigned long long)c->c_id);
 			continue;
 		}
-		nm++;
+		c->c_mconf[nm++] = (unsigned char)i;
 	}
 	memset(&at, 0, sizeof(at));
 	at.mirror_budget = conf.mirror_budget;
@@ -515,6 +695,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	at.account = &w->w_acct;
 	at.event = mirror_event;
 	at.event_arg = c;
+	c->c_nm = nm;
 	if (kc_init(&c->c_done, conn_done, c, w->w_ex, 0) != 0 ||
 	    kc_splice(&c->c_sp, cs, up, mir, nm, &at, &c->c_done) != 0) {
 		for (i = 0; i < nm; i++)
@@ -527,14 +708,22 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	if (w->w_conns != NULL)
 		w->w_conns->c_prev = c;
 	w->w_conns = c;
-	if (conf.verbosity > 0)
-		logk(LK_CONN, "conn %llu from %s", (unsigned long long)c->c_id,
-		    c->c_client);
+	if (conf.verbosity > 0) {
+		struct ks_logf f;
+
+		memset(&f, 0, sizeof(f));
+		f.conn = c->c_id;
+		f.client = c->c_client;
+		f.upstream = conf.upstream.text;
+		logkf(LK_CONN, KS_LOG_INFO, &f, "conn %llu from %s",
+		    (unsigned long long)c->c_id, c->c_client);
+	}
 	return;
 fail:
 	__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 	count_error(-ENOMEM);
-	logk(LK_CONN, "cannot relay a connection: out of memory");
+	count_end(w, KS_END_ERROR);
+	logk(LK_ERROR, "cannot relay a connection: out of memory");
 	reject(cs);
 }
 
@@ -554,7 +743,8 @@ accepted(void *obj, void *env, int status)
 	if (status != 0) {
 		/* Out of descriptors and the like: try again a little later. */
 		__atomic_add_fetch(&ctr.accept_errors, 1, __ATOMIC_RELAXED);
-		logk(LK_CONN, "accept: %s", strerror(-status));
+		logkf(LK_CONN, KS_LOG_ERROR, NULL, "accept: %s",
+		    strerror(-status));
 		(void)kc_defer_after(&a->a_retry, 50000000ull, NULL, 0);
 		return;
 	}
@@ -588,8 +778,10 @@ cancel_all(void *obj, void *env, int status)
 
 	(void)obj;
 	(void)status;
-	for (c = w->w_conns; c != NULL; c = c->c_next)
+	for (c = w->w_conns; c != NULL; c = c->c_next) {
+		c->c_cut = true;
 		(void)kc_splice_cancel(c->c_sp);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -814,7 +1006,7 @@ setup(void)
 		ea.name = name;
 		workers[i].w_idx = i;
 		if ((e = kc_executor_create(&workers[i].w_ex, &ea)) != 0) {
-			logk(LK_INFO, "cannot start thread %u: %s", i,
+			logk(LK_ERROR, "cannot start thread %u: %s", i,
 			    strerror(-e));
 			return EX_OSERR;
 		}
@@ -848,13 +1040,13 @@ setup(void)
 
 			if ((e = open_listener(&conf.listen, true, &bound,
 			    &fd)) != 0) {
-				logk(LK_INFO, "cannot listen on %s: %s",
+				logk(LK_ERROR, "cannot listen on %s: %s",
 				    conf.listen.text, listen_error(e));
 				return EX_UNAVAILABLE;
 			}
 			if ((e = kc_socket_adopt(&w->w_udp, w->w_ex, fd,
 			    NULL)) != 0) {
-				logk(LK_INFO, "cannot listen on %s: %s",
+				logk(LK_ERROR, "cannot listen on %s: %s",
 				    conf.listen.text, strerror(-e));
 				return EX_OSERR;
 			}
@@ -863,7 +1055,7 @@ setup(void)
 			ra.account = &w->w_acct;
 			if ((e = kc_dgram_relay_create(&w->w_relay, w->w_udp,
 			    &conf.upstream.sa, &ra)) != 0) {
-				logk(LK_INFO, "cannot start the relay: %s",
+				logk(LK_ERROR, "cannot start the relay: %s",
 				    strerror(-e));
 				return EX_OSERR;
 			}
@@ -871,16 +1063,21 @@ setup(void)
 		}
 	} else {
 		if ((e = open_listener(&conf.listen, false, &bound, &fd)) != 0) {
-			logk(LK_INFO, "cannot listen on %s: %s",
+			logk(LK_ERROR, "cannot listen on %s: %s",
 			    conf.listen.text, listen_error(e));
 			return EX_UNAVAILABLE;
 		}
 		if ((e = kc_socket_adopt(&listener, workers[0].w_ex, fd,
 		    NULL)) != 0) {
-			logk(LK_INFO, "cannot listen on %s: %s",
+			logk(LK_ERROR, "cannot listen on %s: %s",
 			    conf.listen.text, strerror(-e));
 			return EX_OSERR;
 		}
+		/* Before the first accept: the access log reads it. */
+		if (ks_addr_format(conf.listen.kind, &bound, listen_text,
+		    sizeof(listen_text)) < 0)
+			snprintf(listen_text, sizeof(listen_text), "%s",
+			    conf.listen.text);
 		/*
 		 * Interleaved, so that connections go round the executors
 		 * from the first (each slot asks again when it is answered,
@@ -951,18 +1148,66 @@ cut_the_rest(void)
 		(void)kc_defer(&workers[i].w_cancelall, NULL, 0);
 }
 
-/* Wait for signals; print statistics.  Returns the exit status. */
+/*
+ * After a cut: wait (bounded) until the connections cut have really ended,
+ * so that the last stats line is true.  A cancelled splice ends once its
+ * mirrors have their last bytes, each within its socket's linger time.
+ */
+#define CUT_WAIT_NS	(5ull * 1000000000ull)
+
+static void
+wait_cut(void)
+{
+	uint64_t until = now_ns() + CUT_WAIT_NS;
+
+	while (open_now() > 0 && now_ns() < until) {
+		struct timespec ts = { 0, 10000000L };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static uint64_t
+cut_count(void)
+{
+	uint64_t ends[KS_END_N];
+
+	ends_sum(ends);
+	return ends[KS_END_DRAIN_CUT];
+}
+
+static void
+reopen_access_log(void)
+{
+	int e;
+
+	if (!ks_alog_on())
+		return;
+	if ((e = ks_alog_reopen()) != 0)
+		logk(LK_ERROR, "access log %s: cannot reopen: %s (still "
+		    "writing to the file open before)", conf.access_log,
+		    strerror(-e));
+	else
+		logk(LK_NOTE, "access log %s reopened", conf.access_log);
+}
+
+/*
+ * Wait for signals; print statistics.  Returns the exit status: 0, or
+ * EX_TEMPFAIL when connections had to be cut (the drain ran out, or a
+ * second signal came while connections were open).
+ */
 static int
 run(void)
 {
 	sigset_t set;
 	uint64_t next_stats = 0, deadline = 0;
-	bool draining = false;
+	bool draining = false, cut = false;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	if (conf.stats_ns != 0)
 		next_stats = now_ns() + conf.stats_ns;
 	for (;;) {
@@ -970,6 +1215,7 @@ run(void)
 		uint64_t now = now_ns(), wait = 1000000000ull;
 		int sig;
 
+		ks_log_flush();
 		if (next_stats != 0) {
 			if (now >= next_stats) {
 				print_stats();
@@ -985,11 +1231,13 @@ run(void)
 				break;
 			if (now >= deadline) {
 				logk(LK_NOTE, "stopping: %llu connections "
-				    "still open after %.1f s: closing them",
+				    "still open after %.1f s: cutting them",
 				    (unsigned long long)open_now(),
 				    (double)conf.shutdown_ns / 1e9);
 				cut_the_rest();
-				deadline = UINT64_MAX;
+				cut = true;
+				wait_cut();
+				break;
 			}
 			if (wait > 50000000ull)
 				wait = 50000000ull;
@@ -1003,10 +1251,17 @@ run(void)
 			print_stats();
 			continue;
 		}
+		if (sig == SIGUSR2) {
+			reopen_access_log();
+			continue;
+		}
 		if (draining) {
-			logk(LK_NOTE, "stopping at once: %llu connections cut",
-			    (unsigned long long)open_now());
+			logk(LK_NOTE, "stopping at once: cutting %llu "
+			    "connection%s", (unsigned long long)open_now(),
+			    open_now() == 1 ? "" : "s");
 			cut_the_rest();
+			cut = true;
+			wait_cut();
 			break;
 		}
 		draining = true;
@@ -1016,8 +1271,16 @@ run(void)
 		    open_now() == 1 ? "" : "s", (double)conf.shutdown_ns / 1e9);
 		deadline = now_ns() + conf.shutdown_ns;
 	}
+	ks_log_flush();
 	if (conf.verbosity >= 0)
 		print_stats();
+	if (cut) {
+		logk(LK_NOTE, "stopped: %llu connection%s cut (%llu still "
+		    "closing)", (unsigned long long)cut_count(),
+		    cut_count() == 1 ? "" : "s",
+		    (unsigned long long)open_now());
+		return EX_TEMPFAIL;
+	}
 	logk(LK_NOTE, "stopped");
 	return EX_OK;
 }
@@ -1036,7 +1299,7 @@ trace_end(void)
 		return;
 	(void)kc_trace_stats(&st);
 	if ((e = kc_trace_stop()) != 0)
-		logk(LK_INFO, "trace: not all written: %s", strerror(-e));
+		logk(LK_ERROR, "trace: not all written: %s", strerror(-e));
 	else
 		logk(LK_NOTE, "trace: %llu records from %u threads (%llu lost)",
 		    (unsigned long long)st.records, st.threads,
@@ -1064,6 +1327,16 @@ main(int argc, char **argv)
 		printf("kcsplice %s\n", KCSPLICE_VERSION);
 		return EX_OK;
 	}
+	ks_log_set(conf.log_json, conf.verbosity);
+	if (conf.access_log[0] != '\0' &&
+	    (r = ks_alog_open(conf.access_log)) != 0) {
+		fprintf(stderr, "kcsplice: --access-log %s: %s%s\n",
+		    conf.access_log, strerror(-r), r == -ELOOP ?
+		    " (a symbolic link: refused, left alone)" : r == -EINVAL ?
+		    " (not a regular file, FIFO or character device: refused, "
+		    "left alone)" : "");
+		return EX_CANTCREAT;
+	}
 	if (conf.mirror_cap != 0)
 		(void)kc_splice_mirror_cap(conf.mirror_cap);
 	/* Every thread inherits this: only run() takes these signals. */
@@ -1071,6 +1344,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGPIPE);
 	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
 	raise_nofile();
