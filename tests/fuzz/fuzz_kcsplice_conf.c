@@ -232,11 +232,19 @@ check_conf(const struct ks_conf *c)
 	    c->action == KS_VERSION);
 	if (c->action != KS_RUN)
 		return;
-	check_addr(&c->listen);
-	check_addr(&c->upstream);
+	if (c->listen.kind == 0) {
+		/* -f FILE: the operands wait for the file. */
+		CHECK(c->config_path[0] != '\0');
+		CHECK(all_zero(&c->listen, sizeof(c->listen)));
+		CHECK(all_zero(&c->upstream, sizeof(c->upstream)));
+	} else {
+		check_addr(&c->listen);
+		check_addr(&c->upstream);
+		CHECK(port_of(&c->upstream.sa) != 0);
+	}
 	udp = c->listen.kind == KS_UDP;
-	CHECK((c->upstream.kind == KS_UDP) == udp);
-	CHECK(port_of(&c->upstream.sa) != 0);
+	if (c->listen.kind != 0)
+		CHECK((c->upstream.kind == KS_UDP) == udp);
 	CHECK(c->nmirrors <= KS_MAX_MIRRORS);
 	for (i = 0; i < c->nmirrors; i++) {
 		check_addr(&c->mirrors[i]);

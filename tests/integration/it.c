@@ -528,6 +528,7 @@ spawn_attr(posix_spawnattr_t *attr)
 	sigaddset(&def, SIGINT);
 	sigaddset(&def, SIGUSR1);
 	sigaddset(&def, SIGUSR2);
+	sigaddset(&def, SIGHUP);
 	posix_spawnattr_init(attr);
 	posix_spawnattr_setsigmask(attr, &none);
 	posix_spawnattr_setsigdefault(attr, &def);

@@ -9,17 +9,25 @@
  *   --help and --version; --metrics (tcp or unix, loopback unless
  *   --metrics-public); the error message (one line, names the argument,
  *   truncated safely); and repeated calls that leak nothing between them.
+ *   The configuration file (ks_conf_file(), ks_conf_read(), ks_conf_load()):
+ *   NAME VALUE and NAME=VALUE, comments, blanks, CRLF, listen and upstream,
+ *   lists that accumulate, the command line winning (its lists replacing
+ *   the file's), errors as FILE:LINE:, and the bounds (line, size, NUL,
+ *   files that are not regular).
  */
 #include "kctest.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
+#include "conffile.h"
 
 #define SEC	1000000000ull
 #define MAXARGS	200
@@ -1193,6 +1201,413 @@ test_repeat(void)
 	}
 }
 
+/* ks_conf_file on text, then "kcsplice" and the arguments up to NULL. */
+static int ftext(struct ks_conf *c, const char *text, size_t len, ...)
+    __attribute__((sentinel));
+
+static int
+ftext(struct ks_conf *c, const char *text, size_t len, ...)
+{
+	char *argv[MAXARGS + 1];
+	int argc = 0;
+	const char *a;
+	va_list ap;
+
+	argv[argc++] = (char *)"kcsplice";
+	argv[argc++] = (char *)"-f";
+	argv[argc++] = (char *)"t.conf";
+	va_start(ap, len);
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		KC_CHECK(argc < MAXARGS);
+		argv[argc++] = (char *)a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	memset(errbuf, 'X', sizeof(errbuf));
+	return ks_conf_file(c, argc, argv, "t.conf", text, len, errbuf,
+	    sizeof(errbuf));
+}
+
+#define FOK(c, text, ...) do {						\
+	if (ftext((c), (text), strlen(text), __VA_ARGS__) != 0)	\
+		kct_fail(__FILE__, __LINE__, "file parse failed: %s",	\
+		    errbuf);						\
+	KC_CHECK_EQ(errbuf[0], '\0');					\
+} while (0)
+
+#define FBAD(want, text, ...) do {					\
+	struct ks_conf fb_c_;						\
+	int fb_r_ = ftext(&fb_c_, (text), strlen(text), __VA_ARGS__);	\
+	if (fb_r_ != 64)						\
+		kct_fail(__FILE__, __LINE__, "file parse gave %d, not 64, " \
+		    "expecting \"%s\"", fb_r_, (want));			\
+	check_message();						\
+	if (strstr(errbuf, (want)) == NULL)				\
+		kct_fail(__FILE__, __LINE__, "message \"%s\" lacks \"%s\"", \
+		    errbuf, (want));					\
+} while (0)
+
+#define LU	"listen tcp:127.0.0.1:0\nupstream tcp:127.0.0.1:2\n"
+
+static void
+test_file_syntax(void)
+{
+	struct ks_conf c;
+
+	/* The operands alone: everything else is the default. */
+	FOK(&c, LU, NULL);
+	KC_CHECK_EQ(c.listen.kind, KS_TCP);
+	KC_CHECK(strcmp(c.listen.text, "tcp:127.0.0.1:0") == 0);
+	KC_CHECK(strcmp(c.upstream.text, "tcp:127.0.0.1:2") == 0);
+	KC_CHECK(strcmp(c.config_path, "t.conf") == 0);
+	KC_CHECK_EQ(c.nmirrors, 0);
+	KC_CHECK_EQ(c.idle_ns, 300 * SEC);
+
+	/* NAME VALUE, NAME=VALUE, NAME = VALUE, tabs, comments, CRLF. */
+	FOK(&c, "# a comment\n"
+	    "\n"
+	    "   \t\n"
+	    "  listen\ttcp:127.0.0.1:0   # where\n"
+	    "upstream=tcp:127.0.0.1:2\r\n"
+	    "threads = 3\n"
+	    "idle-timeout\t=\t0.5\n"
+	    "mirror unix:@m#1   # '#' inside a value stays\n"
+	    "mirror=tcp:127.0.0.1:4\n"
+	    "\t# an indented comment\n"
+	    "allow 10.0.0.0/8\n"
+	    "allow ::1\n"
+	    "mirror-policy drop\n"
+	    "stats-format json\n"
+	    "no-splice\n"
+	    "verbose   \n"
+	    "trace /tmp/a b#c.trace # the comment\n"
+	    "mirror-budget 4k", NULL);
+	KC_CHECK_EQ(c.threads, 3);
+	KC_CHECK_EQ(c.idle_ns, SEC / 2);
+	KC_CHECK_EQ(c.nmirrors, 2);
+	KC_CHECK(strcmp(c.mirrors[0].text, "unix:@m#1") == 0);
+	KC_CHECK(strcmp(c.mirrors[1].text, "tcp:127.0.0.1:4") == 0);
+	KC_CHECK_EQ(c.nallow, 2);
+	KC_CHECK(c.mirror_drop);
+	KC_CHECK(c.stats_json);
+	KC_CHECK(c.no_splice);
+	KC_CHECK_EQ(c.verbosity, 1);
+	KC_CHECK(strcmp(c.trace_path, "/tmp/a b#c.trace") == 0);
+	KC_CHECK_EQ(c.mirror_budget, 4096);
+
+	/* The last line without a newline, repeated options: last wins. */
+	FOK(&c, LU "threads 2\nthreads 5", NULL);
+	KC_CHECK_EQ(c.threads, 5);
+	FOK(&c, LU "quiet\nverbose\nquiet\n", NULL);
+	KC_CHECK_EQ(c.verbosity, -1);
+
+	/* An empty file with the operands on the command line. */
+	FOK(&c, "", "tcp:127.0.0.1:0", "unix:/u", NULL);
+	KC_CHECK_EQ(c.upstream.kind, KS_UNIX);
+	FOK(&c, "# nothing but a comment\n\n", "tcp:127.0.0.1:0", "unix:/u",
+	    NULL);
+}
+
+static void
+test_file_cmdline_wins(void)
+{
+	struct ks_conf c;
+
+	/* Single values: the command line's. */
+	FOK(&c, LU "threads 3\nidle-timeout 7\nmirror-policy drop\n"
+	    "stats-format json\nquiet\n", "-j", "2", "--idle-timeout=9",
+	    "--mirror-policy", "detach", "-v", NULL);
+	KC_CHECK_EQ(c.threads, 2);
+	KC_CHECK_EQ(c.idle_ns, 9 * SEC);
+	KC_CHECK(!c.mirror_drop);
+	KC_CHECK(c.stats_json);		/* not on the command line */
+	KC_CHECK_EQ(c.verbosity, 1);
+
+	/* Options given before -f on the command line win as well. */
+	{
+		char *argv[] = { (char *)"kcsplice", (char *)"-j4",
+		    (char *)"-f", (char *)"t.conf", NULL };
+		const char *t = LU "threads 3\n";
+
+		KC_CHECK_EQ(ks_conf_file(&c, 4, argv, "t.conf", t, strlen(t),
+		    errbuf, sizeof(errbuf)), 0);
+		KC_CHECK_EQ(c.threads, 4);
+	}
+
+	/* Lists: the file's accumulate; the command line's replace them. */
+	FOK(&c, LU "mirror tcp:127.0.0.1:3\nmirror tcp:127.0.0.1:4\n"
+	    "allow 10.0.0.0/8\nallow 10.1.0.0/16\n", NULL);
+	KC_CHECK_EQ(c.nmirrors, 2);
+	KC_CHECK_EQ(c.nallow, 2);
+	FOK(&c, LU "mirror tcp:127.0.0.1:3\nmirror tcp:127.0.0.1:4\n"
+	    "allow 10.0.0.0/8\n", "-m", "tcp:127.0.0.1:5", "--mirror",
+	    "tcp:127.0.0.1:6", NULL);
+	KC_CHECK_EQ(c.nmirrors, 2);
+	KC_CHECK(strcmp(c.mirrors[0].text, "tcp:127.0.0.1:5") == 0);
+	KC_CHECK(strcmp(c.mirrors[1].text, "tcp:127.0.0.1:6") == 0);
+	KC_CHECK_EQ(c.nallow, 1);	/* not on the command line: kept */
+	FOK(&c, LU "mirror tcp:127.0.0.1:3\nallow 10.0.0.0/8\n"
+	    "allow 10.1.0.0/16\n", "--allow", "::1", NULL);
+	KC_CHECK_EQ(c.nallow, 1);
+	KC_CHECK_EQ(c.allow[0].family, AF_INET6);
+	KC_CHECK_EQ(c.nmirrors, 1);
+
+	/* The operands on the command line replace listen and upstream. */
+	FOK(&c, LU, "unix:/l", "tcp:127.0.0.1:7", NULL);
+	KC_CHECK(strcmp(c.listen.text, "unix:/l") == 0);
+	KC_CHECK(strcmp(c.upstream.text, "tcp:127.0.0.1:7") == 0);
+	/* ... also where the file's would not do. */
+	FOK(&c, "listen udp:127.0.0.1:0\nupstream udp:127.0.0.1:2\n",
+	    "tcp:127.0.0.1:0", "tcp:127.0.0.1:7", NULL);
+	KC_CHECK_EQ(c.listen.kind, KS_TCP);
+
+	/* --help on the command line wins over a bad file. */
+	KC_CHECK_EQ(ftext(&c, "frob 1\n", 7, "--help", NULL), 0);
+	KC_CHECK_EQ(c.action, KS_HELP);
+}
+
+static void
+test_file_errors(void)
+{
+	char *big, *line;
+	struct ks_conf c;
+	size_t n;
+
+	FBAD("t.conf:3: unknown option 'frob'", LU "frob 1\n", NULL);
+	FBAD("t.conf:4: --threads: '0' is not a number from 1 to 64",
+	    LU "\nthreads 0\n", NULL);
+	FBAD("t.conf:3: 'no-splice' takes no value", LU "no-splice yes\n",
+	    NULL);
+	FBAD("t.conf:3: 'threads' needs a value (N)", LU "threads\n", NULL);
+	FBAD("t.conf:3: 'threads' needs a value (N)", LU "threads =  # x\n",
+	    NULL);
+	FBAD("t.conf:3: 'listen' given twice (first at line 1)",
+	    LU "listen tcp:127.0.0.1:5\n", NULL);
+	FBAD("t.conf:2: 'upstream' needs a value", "listen tcp:127.0.0.1:0\n"
+	    "upstream\n", NULL);
+	FBAD("t.conf:1: bad address 'tcp:1.2.3:4' for LISTEN",
+	    "listen tcp:1.2.3:4\nupstream tcp:127.0.0.1:2\n", NULL);
+	FBAD("t.conf:2: bad address 'tcp:127.0.0.1:0' for UPSTREAM: port 0",
+	    "listen tcp:127.0.0.1:0\nupstream tcp:127.0.0.1:0\n", NULL);
+	FBAD("t.conf:3: 'help' belongs on the command line", LU "help\n",
+	    NULL);
+	FBAD("t.conf:3: 'config' belongs on the command line",
+	    LU "config x\n", NULL);
+	FBAD("t.conf:3: 'check' belongs on the command line", LU "check\n",
+	    NULL);
+	FBAD("t.conf:3: unknown option 'm'", LU "m tcp:127.0.0.1:3\n", NULL);
+	FBAD("t.conf:3: unknown option '--threads'", LU "--threads 2\n",
+	    NULL);
+	FBAD("t.conf:3: expected NAME", LU "= 2\n", NULL);
+	FBAD("t.conf:3: bad address 'tcp:127.0.0.1:x' for --mirror",
+	    LU "mirror tcp:127.0.0.1:x\n", NULL);
+	FBAD("t.conf:4: cannot mix udp with tcp/unix", "listen "
+	    "udp:127.0.0.1:0\nupstream udp:127.0.0.1:2\n\nmirror "
+	    "tcp:127.0.0.1:3\n", NULL);
+	FBAD("t.conf:2: cannot mix udp with tcp/unix", "listen "
+	    "udp:127.0.0.1:0\nupstream tcp:127.0.0.1:2\n", NULL);
+	/* The first error is the one told. */
+	FBAD("t.conf:3: unknown option 'a'", LU "a\nb\n", NULL);
+	/* Missing operands, or one on the command line. */
+	FBAD("t.conf: no 'upstream' line", "listen tcp:127.0.0.1:0\n", NULL);
+	FBAD("t.conf: no 'listen' line", "", NULL);
+	FBAD("with --config, give LISTEN and UPSTREAM both", LU,
+	    "tcp:127.0.0.1:0", NULL);
+	/* The command line's own errors, without a line number. */
+	FBAD("unknown option '--frob'", LU, "--frob", NULL);
+	KC_CHECK(strstr(errbuf, "t.conf") == NULL);
+
+	/* A NUL: at its line, and nothing after it read. */
+	{
+		static const char t[] = "listen tcp:127.0.0.1:0\nupstr\0eam x\n"
+		    "frob\n";
+
+		KC_CHECK_EQ(ftext(&c, t, sizeof(t) - 1, NULL), 64);
+		KC_CHECK(strstr(errbuf, "t.conf:2: a NUL byte") != NULL);
+	}
+
+	/* A line at the bound is read; one byte more is an error. */
+	line = malloc(KS_LINE_MAX + 64);
+	KC_CHECK(line != NULL);
+	n = (size_t)snprintf(line, KS_LINE_MAX + 64, LU "mirror-budget 1");
+	memset(line + n, ' ', KS_LINE_MAX - strlen("mirror-budget 1"));
+	n += KS_LINE_MAX - strlen("mirror-budget 1");
+	line[n] = '\0';
+	KC_CHECK_EQ(ftext(&c, line, n, NULL), 0);
+	line[n++] = ' ';
+	line[n] = '\0';
+	KC_CHECK_EQ(ftext(&c, line, n, NULL), 64);
+	KC_CHECK(strstr(errbuf, "t.conf:3: a line longer than 8192 bytes") !=
+	    NULL);
+	free(line);
+
+	/* The whole text at the bound is read; one byte more is refused. */
+	big = malloc(KS_FILE_MAX + 1);
+	KC_CHECK(big != NULL);
+	memset(big, '\n', KS_FILE_MAX + 1);
+	memcpy(big, LU, strlen(LU));
+	KC_CHECK_EQ(ftext(&c, big, KS_FILE_MAX, NULL), 0);
+	KC_CHECK_EQ(ftext(&c, big, KS_FILE_MAX + 1, NULL), 64);
+	KC_CHECK(strstr(errbuf, "t.conf: larger than 1048576 bytes") != NULL);
+	free(big);
+
+	/* A long file name: the line number is still there. */
+	{
+		char name[600], *argv[] = { (char *)"kcsplice", NULL };
+
+		memset(name, 'n', sizeof(name) - 1);
+		name[sizeof(name) - 1] = '\0';
+		KC_CHECK_EQ(ks_conf_file(&c, 1, argv, name, "frob\n", 5,
+		    errbuf, sizeof(errbuf)), 64);
+		check_message();
+		KC_CHECK(strstr(errbuf, "...:1: unknown option") != NULL);
+	}
+	/* A small buffer: cut, never overrun. */
+	{
+		char small[8], *argv[] = { (char *)"kcsplice", NULL };
+
+		memset(small, 'X', sizeof(small));
+		KC_CHECK_EQ(ks_conf_file(&c, 1, argv, "t.conf", "frob\n", 5,
+		    small, sizeof(small)), 64);
+		KC_CHECK_EQ(strlen(small), sizeof(small) - 1);
+		KC_CHECK(strncmp(small, "t.conf:", 7) == 0);
+		KC_CHECK_EQ(ks_conf_file(&c, 1, argv, "t.conf", "frob\n", 5,
+		    NULL, 0), 64);
+	}
+}
+
+/* -f on the command line alone: the operands may wait for the file. */
+static void
+test_file_cmdline(void)
+{
+	struct ks_conf c;
+
+	ok(&c, "-f", "x.conf", NULL);
+	KC_CHECK(strcmp(c.config_path, "x.conf") == 0);
+	KC_CHECK_EQ(c.listen.kind, 0);
+	KC_CHECK(!c.check);
+	ok(&c, "--config=x.conf", "--check", NULL);
+	KC_CHECK(c.check);
+	ok(&c, "-qf", "x.conf", "tcp:127.0.0.1:0", "tcp:127.0.0.1:1", NULL);
+	KC_CHECK_EQ(c.listen.kind, KS_TCP);
+	KC_CHECK_EQ(c.verbosity, -1);
+	ok(&c, "--check", "tcp:127.0.0.1:0", "tcp:127.0.0.1:1", NULL);
+	KC_CHECK(c.check);
+	KC_CHECK_EQ(c.config_path[0], '\0');
+	bad("with --config, give LISTEN and UPSTREAM both", "-f", "x",
+	    "tcp:127.0.0.1:0", NULL);
+	bad("option '-f' (--config) needs a value", "-f", NULL);
+	bad("--config: expected a file name", "--config=", NULL);
+	bad("missing LISTEN and UPSTREAM", "--check", NULL);
+}
+
+/* A file in the test's directory. */
+static void
+write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	KC_CHECK(fd >= 0);
+	KC_CHECK_EQ(write(fd, text, len), (ssize_t)len);
+	KC_CHECK_OK(close(fd));
+}
+
+static void
+test_file_read(void)
+{
+	char dir[] = "/tmp/kcconf.XXXXXX", path[128], fifo[128], *text;
+	char *argv[5];
+	struct ks_conf c;
+	size_t len;
+	char *big;
+
+	KC_CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/k.conf", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	write_file(path, LU "threads 2\n", strlen(LU "threads 2\n"));
+	KC_CHECK_EQ(ks_conf_read(path, &text, &len, errbuf, sizeof(errbuf)),
+	    0);
+	KC_CHECK_EQ(len, strlen(LU "threads 2\n"));
+	KC_CHECK(strcmp(text, LU "threads 2\n") == 0);
+	free(text);
+
+	/* ks_conf_load: the file, and the command line on top. */
+	argv[0] = (char *)"kcsplice";
+	argv[1] = (char *)"-f";
+	argv[2] = path;
+	argv[3] = (char *)"-j3";
+	argv[4] = NULL;
+	KC_CHECK_EQ(ks_conf_load(&c, 3, argv, errbuf, sizeof(errbuf)), 0);
+	KC_CHECK_EQ(c.threads, 2);
+	KC_CHECK_EQ(ks_conf_load(&c, 4, argv, errbuf, sizeof(errbuf)), 0);
+	KC_CHECK_EQ(c.threads, 3);
+	write_file(path, LU "\nthreads 99\n", strlen(LU "\nthreads 99\n"));
+	KC_CHECK_EQ(ks_conf_load(&c, 3, argv, errbuf, sizeof(errbuf)), 64);
+	KC_CHECK(strstr(errbuf, "/k.conf:4: --threads: '99'") != NULL);
+
+	/* Not there, a directory, a FIFO (without waiting for a writer). */
+	KC_CHECK_EQ(ks_conf_read(fifo, &text, &len, errbuf, sizeof(errbuf)),
+	    64);
+	KC_CHECK(strstr(errbuf, "No such file or directory") != NULL);
+	KC_CHECK(text == NULL);
+	KC_CHECK_EQ(ks_conf_read(dir, &text, &len, errbuf, sizeof(errbuf)),
+	    64);
+	KC_CHECK(strstr(errbuf, ": not a regular file") != NULL);
+	KC_CHECK_OK(mkfifo(fifo, 0600));
+	KC_CHECK_EQ(ks_conf_read(fifo, &text, &len, errbuf, sizeof(errbuf)),
+	    64);
+	KC_CHECK(strstr(errbuf, "/fifo: not a regular file") != NULL);
+	KC_CHECK_EQ(ks_conf_read("/dev/zero", &text, &len, errbuf,
+	    sizeof(errbuf)), 64);
+	KC_CHECK(strstr(errbuf, "not a regular file") != NULL);
+	argv[2] = fifo;
+	KC_CHECK_EQ(ks_conf_load(&c, 3, argv, errbuf, sizeof(errbuf)), 64);
+
+	/* At the size bound, and one byte over. */
+	big = malloc(KS_FILE_MAX + 1);
+	KC_CHECK(big != NULL);
+	memset(big, '#', KS_FILE_MAX + 1);
+	write_file(path, big, KS_FILE_MAX);
+	KC_CHECK_EQ(ks_conf_read(path, &text, &len, errbuf, sizeof(errbuf)),
+	    0);
+	KC_CHECK_EQ(len, KS_FILE_MAX);
+	free(text);
+	write_file(path, big, KS_FILE_MAX + 1);
+	KC_CHECK_EQ(ks_conf_read(path, &text, &len, errbuf, sizeof(errbuf)),
+	    64);
+	KC_CHECK(strstr(errbuf, "larger than 1048576 bytes") != NULL);
+	free(big);
+
+	/* NULs are read, and refused by the parser at their line. */
+	write_file(path, "listen tcp:127.0.0.1:0\n\n\0", 25);
+	argv[2] = path;
+	KC_CHECK_EQ(ks_conf_load(&c, 3, argv, errbuf, sizeof(errbuf)), 64);
+	KC_CHECK(strstr(errbuf, "k.conf:3: a NUL byte") != NULL);
+
+	unlink(path);
+	unlink(fifo);
+	KC_CHECK_OK(rmdir(dir));
+}
+
+/* The file's parse keeps no state either. */
+static void
+test_file_repeat(void)
+{
+	static const char t[] = LU "mirror tcp:127.0.0.1:3\nallow ::1\n"
+	    "threads 2\nquiet\n";
+	struct ks_conf a, b;
+	int i;
+
+	memset(&a, 0x5a, sizeof(a));
+	FOK(&a, t, NULL);
+	for (i = 0; i < 200; i++) {
+		memset(&b, i & 0xff, sizeof(b));
+		FOK(&b, t, NULL);
+		KC_CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+		FBAD("t.conf:3: unknown option", LU "x\n", NULL);
+	}
+}
+
 static void
 test_usage(void)
 {
@@ -1209,6 +1624,7 @@ test_usage(void)
 		"-v,", "--help",
 		"-h,", "--version", "-V,", "tcp:HOST:PORT", "unix:PATH",
 		"unix:@NAME", "udp:HOST:PORT", "LISTEN UPSTREAM",
+		"-f, --config FILE", "--check", "SIGHUP",
 	};
 	char *text = NULL, *line;
 	size_t len = 0, i;
@@ -1297,6 +1713,12 @@ main(void)
 	test_numbers();
 	test_messages();
 	test_repeat();
+	test_file_syntax();
+	test_file_cmdline_wins();
+	test_file_errors();
+	test_file_cmdline();
+	test_file_read();
+	test_file_repeat();
 	test_usage();
 	return kct_done();
 }

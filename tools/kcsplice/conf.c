@@ -41,7 +41,7 @@ enum opt_id {
 	O_METRICSPUB, O_ALLOW,
 	O_IDLE, O_HALFCLOSE, O_UDPSESSION, O_UDPMAX, O_CONNECT, O_STATS,
 	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
-	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT
+	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT, O_CHECK, O_CONFIG
 };
 
 struct opt {
@@ -67,6 +67,8 @@ static const struct opt opts[] = {
 	{ "udp-session-timeout", 0,  O_UDPSESSION,	"SEC" },
 	{ "udp-max-sessions",	0,   O_UDPMAX,		"N" },
 	{ "connect-timeout",	0,   O_CONNECT,		"SEC" },
+	{ "check",		0,   O_CHECK,		NULL },
+	{ "config",		'f', O_CONFIG,		"FILE" },
 	{ "stats",		0,   O_STATS,		"SEC" },
 	{ "stats-format",	0,   O_STATSFMT,	"text|json" },
 	{ "log-format",		0,   O_LOGFMT,		"text|json" },
@@ -91,7 +93,16 @@ struct parse {
 	const char	*operand[2];
 	unsigned	 noperands;
 	const char	*extra;		/* the first operand past two */
-	const char	*mirror_text[KS_MAX_MIRRORS];
+	/* A configuration file (ks_conf_file()): its name, the line being
+	 * read (0 on the command line), the line of each operand and
+	 * mirror (0: from the command line), and whether the command line
+	 * gave a list of its own (it then replaces the file's). */
+	const char	*file;
+	unsigned	 line;
+	unsigned	 operand_line[2];
+	unsigned	 mirror_line[KS_MAX_MIRRORS];
+	bool		 cmdline;
+	bool		 cmd_mirrors, cmd_allow;
 };
 
 /* A quoted argument for a message: one line, bounded. */
@@ -133,15 +144,25 @@ static void fail(struct parse *p, const char *fmt, ...)
 static void
 fail(struct parse *p, const char *fmt, ...)
 {
+	struct quote q;
 	va_list ap;
+	size_t n = 0;
+	int k;
 
 	if (p->failed)
 		return;
 	p->failed = true;
 	if (p->err == NULL || p->errlen == 0)
 		return;
+	if (p->file != NULL && p->line > 0) {
+		/* FILE:LINE: first, so that a long message loses its end. */
+		k = snprintf(p->err, p->errlen, "%s:%u: ", quote(&q, p->file),
+		    p->line);
+		n = k < 0 ? 0 : (size_t)k < p->errlen ? (size_t)k :
+		    p->errlen - 1;
+	}
 	va_start(ap, fmt);
-	vsnprintf(p->err, p->errlen, fmt, ap);
+	vsnprintf(p->err + n, p->errlen - n, fmt, ap);
 	va_end(ap);
 }
 
@@ -585,6 +606,12 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 
 	switch (o->id) {
 	case O_MIRROR:
+		if (p->cmdline && !p->cmd_mirrors) {
+			/* The command line's mirrors replace the file's. */
+			p->cmd_mirrors = true;
+			memset(c->mirrors, 0, sizeof(c->mirrors));
+			c->nmirrors = 0;
+		}
 		if (c->nmirrors == KS_MAX_MIRRORS) {
 			fail(p, "too many mirrors at '%s': at most %u",
 			    quote(&q, v), KS_MAX_MIRRORS);
@@ -602,7 +629,7 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 			    "allowed only for LISTEN", quote(&q, v));
 			return;
 		}
-		p->mirror_text[i] = v;
+		p->mirror_line[i] = p->line;
 		c->nmirrors++;
 		break;
 	case O_BUDGET:
@@ -647,6 +674,12 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		c->metrics_public = true;
 		break;
 	case O_ALLOW:
+		if (p->cmdline && !p->cmd_allow) {
+			/* The command line's ranges replace the file's. */
+			p->cmd_allow = true;
+			memset(c->allow, 0, sizeof(c->allow));
+			c->nallow = 0;
+		}
 		if (c->nallow == KS_MAX_ALLOW) {
 			fail(p, "too many --allow ranges at '%s': at most %u",
 			    quote(&q, v), KS_MAX_ALLOW);
@@ -741,6 +774,17 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 	case O_VERSION:
 		if (p->action == KS_RUN)
 			p->action = KS_VERSION;
+		break;
+	case O_CHECK:
+		c->check = true;
+		break;
+	case O_CONFIG:
+		if (*v == '\0' || strlen(v) >= sizeof(c->config_path))
+			fail(p, "--%s: expected a file name (at most %zu "
+			    "bytes)", o->name, sizeof(c->config_path) - 1);
+		else
+			snprintf(c->config_path, sizeof(c->config_path), "%s",
+			    v);
 		break;
 	}
 }
@@ -882,25 +926,170 @@ check_mixing(struct parse *p)
 	struct quote q1, q2;
 	unsigned i;
 
+	/* An address's text is as it was given. */
 	if ((c->upstream.kind == KS_UDP) != udp) {
+		p->line = p->operand_line[1];
 		fail(p, "cannot mix udp with tcp/unix: LISTEN '%s', UPSTREAM "
-		    "'%s'", quote(&q1, p->operand[0]),
-		    quote(&q2, p->operand[1]));
+		    "'%s'", quote(&q1, c->listen.text),
+		    quote(&q2, c->upstream.text));
 		return;
 	}
 	for (i = 0; i < c->nmirrors; i++) {
 		if ((c->mirrors[i].kind == KS_UDP) != udp) {
+			p->line = p->mirror_line[i];
 			fail(p, "cannot mix udp with tcp/unix: LISTEN '%s', "
-			    "--mirror '%s'", quote(&q1, p->operand[0]),
-			    quote(&q2, p->mirror_text[i]));
+			    "--mirror '%s'", quote(&q1, c->listen.text),
+			    quote(&q2, c->mirrors[i].text));
 			return;
 		}
 	}
 }
 
-int
-ks_conf_parse(struct ks_conf *c, int argc, char *const argv[], char *err,
-    size_t errlen)
+/* ------------------------------------------------------------------ */
+/* The configuration file: the same options, one a line. */
+
+static bool
+blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+/* A "listen ADDR" or "upstream ADDR" line. */
+static void
+file_operand(struct parse *p, unsigned which, const char *v)
+{
+	static const char *const names[2] = { "listen", "upstream" };
+	struct ks_addr *a = which == 0 ? &p->c->listen : &p->c->upstream;
+
+	if (p->operand_line[which] != 0) {
+		fail(p, "'%s' given twice (first at line %u)", names[which],
+		    p->operand_line[which]);
+		return;
+	}
+	p->operand_line[which] = p->line;
+	operand_addr(p, a, v, which == 0 ? "LISTEN" : "UPSTREAM",
+	    which == 0);
+}
+
+/*
+ * One line, NUL-terminated, without its newline: NAME, NAME VALUE or
+ * NAME=VALUE (blanks around '=' allowed), a comment from a '#' at the
+ * start or after a blank, blank lines.  The value is the rest of the line,
+ * blanks at its ends removed.
+ */
+static void
+file_line(struct parse *p, char *s)
+{
+	const struct opt *o;
+	struct quote q;
+	char *name, *v, *e;
+	size_t nlen;
+
+	while (blank(*s))
+		s++;
+	for (e = s; *e != '\0'; e++)
+		if (*e == '#' && (e == s || blank(e[-1])))
+			break;
+	while (e > s && blank(e[-1]))
+		e--;
+	*e = '\0';
+	if (*s == '\0')
+		return;
+	name = s;
+	while (*s != '\0' && !blank(*s) && *s != '=')
+		s++;
+	nlen = (size_t)(s - name);
+	while (blank(*s))
+		s++;
+	if (*s == '=') {
+		s++;
+		while (blank(*s))
+			s++;
+	}
+	v = s;
+	name[nlen] = '\0';
+	if (nlen == 0) {
+		fail(p, "expected NAME, NAME VALUE or NAME=VALUE");
+		return;
+	}
+	if (strcmp(name, "listen") == 0 || strcmp(name, "upstream") == 0) {
+		if (*v == '\0')
+			fail(p, "'%s' needs a value (ADDR)", name);
+		else
+			file_operand(p, name[0] == 'l' ? 0 : 1, v);
+		return;
+	}
+	if ((o = find_long(name, nlen)) == NULL) {
+		fail(p, "unknown option '%s'; see kcsplice --help",
+		    quote(&q, name));
+		return;
+	}
+	if (o->id == O_HELP || o->id == O_VERSION || o->id == O_CHECK ||
+	    o->id == O_CONFIG) {
+		fail(p, "'%s' belongs on the command line, not in a file",
+		    o->name);
+		return;
+	}
+	if (o->arg == NULL) {
+		if (*v != '\0')
+			fail(p, "'%s' takes no value", o->name);
+		else
+			set_option(p, o, NULL);
+		return;
+	}
+	if (*v == '\0') {
+		fail(p, "'%s' needs a value (%s)", o->name, o->arg);
+		return;
+	}
+	set_option(p, o, v);
+}
+
+static void
+file_text(struct parse *p, const char *text, size_t len)
+{
+	char line[KS_LINE_MAX + 1];
+	const char *s = text, *end = text + len, *nl, *nul;
+	size_t n;
+
+	p->line = 0;
+	if (len > KS_FILE_MAX) {
+		struct quote q;
+
+		fail(p, "%s: larger than %u bytes", quote(&q, p->file),
+		    KS_FILE_MAX);
+		return;
+	}
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		/* Not text: say where, and read no line of it. */
+		for (p->line = 1, s = text; s < nul; s++)
+			if (*s == '\n')
+				p->line++;
+		fail(p, "a NUL byte: not a text file");
+		return;
+	}
+	while (s < end) {
+		p->line++;
+		nl = memchr(s, '\n', (size_t)(end - s));
+		n = (size_t)((nl != NULL ? nl : end) - s);
+		if (n > KS_LINE_MAX) {
+			fail(p, "a line longer than %u bytes", KS_LINE_MAX);
+		} else {
+			memcpy(line, s, n);
+			line[n] = '\0';
+			file_line(p, line);
+		}
+		s = nl != NULL ? nl + 1 : end;
+	}
+	p->line = 0;
+}
+
+/*
+ * The file's text (file != NULL) with the command line on top, or the
+ * command line alone.
+ */
+static int
+parse_all(struct ks_conf *c, int argc, char *const argv[], const char *file,
+    const char *text, size_t len, char *err, size_t errlen)
 {
 	struct parse p;
 	struct quote q;
@@ -923,7 +1112,15 @@ ks_conf_parse(struct ks_conf *c, int argc, char *const argv[], char *err,
 	p.action = KS_RUN;
 	if (argv == NULL)
 		argc = 0;
+	if (file != NULL) {
+		p.file = file;
+		if (text == NULL && len > 0)
+			fail(&p, "%s: no text", file);
+		else if (text != NULL)
+			file_text(&p, text, len);
+	}
 
+	p.cmdline = true;
 	for (i = 1; i < argc && argv[i] != NULL; ) {
 		a = argv[i];
 		if (options && a[0] == '-' && a[1] == '-' && a[2] == '\0') {
@@ -946,6 +1143,25 @@ ks_conf_parse(struct ks_conf *c, int argc, char *const argv[], char *err,
 		c->action = p.action;
 		return 0;
 	}
+	if (!p.failed && c->config_path[0] != '\0' && p.noperands == 1)
+		fail(&p, "with --config, give LISTEN and UPSTREAM both on the "
+		    "command line or both in the file ('listen' and "
+		    "'upstream' lines)");
+	if (!p.failed && c->config_path[0] != '\0' && p.noperands == 0 &&
+	    file == NULL) {
+		/* The operands may be in the file, read later. */
+		return 0;
+	}
+	if (!p.failed && p.noperands == 0 && file != NULL) {
+		/* The file's, parsed as they came. */
+		if (p.operand_line[0] == 0 || p.operand_line[1] == 0)
+			fail(&p, "%s: no '%s' line, and no LISTEN and UPSTREAM "
+			    "on the command line", quote(&q, file),
+			    p.operand_line[0] == 0 ? "listen" : "upstream");
+		if (!p.failed)
+			check_mixing(&p);
+		return p.failed ? KS_EX_USAGE : 0;
+	}
 	if (!p.failed) {
 		if (p.noperands == 0)
 			fail(&p, "missing LISTEN and UPSTREAM addresses; see "
@@ -958,6 +1174,8 @@ ks_conf_parse(struct ks_conf *c, int argc, char *const argv[], char *err,
 			    "UPSTREAM are given", quote(&q, p.extra));
 	}
 	if (!p.failed) {
+		/* The command line's replace the file's. */
+		p.operand_line[0] = p.operand_line[1] = 0;
 		operand_addr(&p, &c->listen, p.operand[0], "LISTEN", true);
 		operand_addr(&p, &c->upstream, p.operand[1], "UPSTREAM",
 		    false);
@@ -972,6 +1190,21 @@ ks_conf_parse(struct ks_conf *c, int argc, char *const argv[], char *err,
 	return p.failed ? KS_EX_USAGE : 0;
 }
 
+int
+ks_conf_parse(struct ks_conf *c, int argc, char *const argv[], char *err,
+    size_t errlen)
+{
+	return parse_all(c, argc, argv, NULL, NULL, 0, err, errlen);
+}
+
+int
+ks_conf_file(struct ks_conf *c, int argc, char *const argv[],
+    const char *file, const char *text, size_t len, char *err, size_t errlen)
+{
+	return parse_all(c, argc, argv, file != NULL ? file : "(config)",
+	    text, len, err, errlen);
+}
+
 void
 ks_usage(FILE *f)
 {
@@ -983,6 +1216,7 @@ ks_usage(FILE *f)
 		ncpu = KS_MAX_THREADS;
 	fprintf(f,
 "usage: kcsplice [options] LISTEN UPSTREAM\n"
+"       kcsplice [options] -f FILE [LISTEN UPSTREAM]\n"
 "\n"
 "Relay each connection (or UDP session) accepted on LISTEN to UPSTREAM, and\n"
 "copy every byte a client sends to each mirror; what mirrors send back is\n"
@@ -1041,6 +1275,12 @@ ks_usage(FILE *f)
 "                               tee)\n"
 "      --trace FILE             trace every thread into FILE (mode 0600);\n"
 "                               read it with kcdump(1)\n"
+"  -f, --config FILE            read options from FILE too, one a line\n"
+"                               (NAME VALUE, listen ADDR, upstream ADDR,\n"
+"                               # comments); the command line wins;\n"
+"                               SIGHUP reads it again\n"
+"      --check                  check the configuration, print\n"
+"                               \"configuration ok\" or the error, exit\n"
 "  -q, --quiet                  log only errors\n"
 "  -v, --verbose                log each connection opened and closed\n"
 "  -h, --help                   print this help and exit\n"
@@ -1049,8 +1289,8 @@ ks_usage(FILE *f)
 "SEC takes decimals (0.5) up to 1000000; BYTES takes the suffixes k, m\n"
 "and g (powers of 1024); N is a decimal integer.  A long option's value\n"
 "may follow it or an '=' (--threads=4).  SIGUSR1 prints a stats line at\n"
-"once; SIGUSR2 reopens the access log; SIGINT or SIGTERM stops after a\n"
-"drain, a second one at once.\n"
+"once; SIGHUP re-reads -f FILE; SIGUSR2 reopens the access log; SIGINT\n"
+"or SIGTERM stops after a drain, a second one at once.\n"
 "See kcsplice(1).\n",
 	    KS_MAX_MIRRORS, KS_MAX_THREADS, ncpu, KS_MAX_ALLOW);
 }

@@ -1,12 +1,14 @@
 /*
- * conf.h: kcsplice's command line (kcsplice(1)).
+ * conf.h: kcsplice's command line and configuration file (kcsplice(1)).
  *
  * Parsing never prints, never exits and keeps no state between calls, so
  * that the fuzz target can call it again and again; the tool prints the
- * message and exits with the status it returns.
+ * message and exits with the status it returns.  The file's text goes
+ * through the same option table and the same checks as the command line.
  *
- * Memory: struct ks_conf is the caller's; ks_conf_parse() allocates nothing
- * (every list has a fixed maximum) and keeps no pointer into argv.
+ * Memory: struct ks_conf is the caller's; ks_conf_parse() and
+ * ks_conf_file() allocate nothing (every list has a fixed maximum) and keep
+ * no pointer into argv or the text.
  */
 #ifndef KCSPLICE_CONF_H
 #define KCSPLICE_CONF_H
@@ -22,6 +24,8 @@
 #define KS_MAX_MIRRORS	KC_SPLICE_MIRRORS_MAX	/* the library's limit */
 #define KS_MAX_ALLOW	64
 #define KS_MAX_THREADS	64
+#define KS_FILE_MAX	(1u << 20)	/* a configuration file's bytes */
+#define KS_LINE_MAX	8192u		/* a line's, without its newline */
 
 enum ks_kind { KS_TCP = 1, KS_UNIX, KS_UDP };
 
@@ -74,6 +78,8 @@ struct ks_conf {
 	bool		metrics_public;		/* --metrics-public: not only
 						   loopback */
 	int		verbosity;		/* -1 quiet, 0, 1 verbose */
+	char		config_path[4096];	/* -f, --config; "": none */
+	bool		check;			/* --check */
 };
 
 /*
@@ -85,6 +91,36 @@ struct ks_conf {
  */
 int	ks_conf_parse(struct ks_conf *c, int argc, char *const argv[],
 	    char *err, size_t errlen);
+
+/*
+ * With -f FILE (--config) on the command line, ks_conf_parse() checks the
+ * command line alone and lets the operands be missing (c->listen.kind is
+ * then 0; one operand alone is an error): the caller reads the file and
+ * calls ks_conf_file() with its text, which parses the text first and the
+ * command line again on top of it, and checks the whole as ks_conf_parse()
+ * does.
+ *
+ * The text: one option a line, by its long name without the dashes, as
+ * "NAME", "NAME VALUE" or "NAME=VALUE" (blanks around '=' allowed; the
+ * value is the rest of the line less the blanks at its ends); "listen ADDR"
+ * and "upstream ADDR" give the operands; '#' at the start of a line or
+ * after a blank starts a comment; blank lines are skipped; CR before a
+ * newline is a blank.  help, version, check and config are refused; listen
+ * or upstream twice is an error, other options repeat as on the command
+ * line (the last wins, mirror and allow accumulate).
+ *
+ * The command line wins: an option it gives replaces the file's; its first
+ * --mirror drops the file's mirrors and its first --allow the file's
+ * ranges; LISTEN and UPSTREAM replace the file's listen and upstream.
+ *
+ * Errors in the text read "FILE:LINE: message" (FILE as given, quoted as
+ * other arguments are); the text is at most KS_FILE_MAX bytes, each line at
+ * most KS_LINE_MAX, and a NUL byte anywhere is an error at its line.
+ * Returns 0 or 64 as ks_conf_parse() does.  file NULL: "(config)".
+ */
+int	ks_conf_file(struct ks_conf *c, int argc, char *const argv[],
+	    const char *file, const char *text, size_t len, char *err,
+	    size_t errlen);
 
 /*
  * tcp:HOST:PORT, unix:PATH, unix:@NAME, udp:HOST:PORT.  0 or -EINVAL (and

@@ -10,13 +10,16 @@
  * of them), each with its own kc_dgram_relay.
  *
  * The main thread does no I/O: it waits for signals (all blocked in every
- * thread, taken with sigtimedwait) and prints the statistics.
+ * thread, taken with sigtimedwait) and prints the statistics.  On SIGHUP
+ * it reads the configuration again and publishes it as a new snapshot
+ * (live.h): each connection keeps the snapshot it started with.
  */
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +39,9 @@
 #include "metrics.h"
 #include "ends.h"
 #include "log.h"
+#include "conffile.h"
+#include "live.h"
+#include "reload.h"
 
 #define ACCEPTS_PER_WORKER	4
 
@@ -55,19 +62,39 @@ struct conn {
 	unsigned char		 c_mconf[KS_MAX_MIRRORS]; /* their --mirror index */
 	int			 c_mfail[KS_MAX_MIRRORS]; /* by --mirror index: the
 						   dial's error, or 0 */
+	struct ks_live		*c_live;	/* its configuration, held */
 };
+
+struct lsn;
 
 /* One accept request a worker keeps on the listener, and its retry. */
 struct accept_slot {
 	struct kc		 a_done;
 	struct kc		 a_retry;
 	struct worker		*a_w;
+	struct lsn		*a_lsn;
+};
+
+/*
+ * A stream listener and the accept requests every worker keeps on it.  A
+ * reload to another address opens a new one before closing this one; the
+ * slots hold it (l_refs) until each has seen it closed, and the main
+ * thread holds it until it closes it.  l_users counts accepts being asked
+ * for now: the main thread closes the socket only once l_closed is set and
+ * l_users is 0, so that no slot uses a closed socket.
+ */
+struct lsn {
+	struct kc_socket	*l_sock;
+	bool			 l_closed;	/* atomic */
+	unsigned		 l_users;	/* atomic */
+	unsigned		 l_refs;	/* atomic */
+	unsigned		 l_nslots;
+	struct accept_slot	 l_slots[];
 };
 
 struct worker {
 	struct kc_executor	*w_ex;
 	unsigned		 w_idx;
-	struct accept_slot	 w_acc[ACCEPTS_PER_WORKER];
 	struct kc		 w_cancelall;
 	struct conn		*w_conns;	/* the worker's own */
 	struct kc_socket	*w_udp;		/* UDP listener, until the relay has it */
@@ -79,13 +106,18 @@ struct worker {
 							   atomics) */
 };
 
-static struct ks_conf conf;
+static struct ks_conf conf;		/* as at start: read-only after */
+static struct ks_live *main_live;	/* the main thread's snapshot */
+static int main_argc;			/* for reloads */
+static char **main_argv;
+static int log_verbosity;		/* atomic: the snapshot's, at once */
 static struct worker *workers;
-static struct kc_socket *listener;	/* streams */
+static struct lsn *listener;		/* streams; the main thread's */
 static uint64_t next_id;
 static bool stopping;			/* atomic */
 static unsigned udp_sessions_open;	/* the relays' shared count */
 static const char *unix_path;		/* the socket file made, if any */
+static char unix_path_buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct stat unix_made;		/* and what it was */
 static const char *metrics_path;	/* the same for --metrics */
 static struct stat metrics_made;
@@ -93,12 +125,19 @@ static uint64_t start_ms;		/* Unix time */
 /* Between stop_listening() and a snapshot of the UDP relays' counts. */
 static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
 static char listen_text[200];		/* the bound address, for logs */
+static bool mirrors_reloaded;		/* atomic: a reload changed them */
 
 /* Counters the statistics show, beyond the byte counts. */
 static struct {
 	uint64_t conns, active, refused, denied, errors;
 	uint64_t err_kind[KS_ERR_N], accept_errors;
 } ctr;
+
+static int
+verbosity(void)
+{
+	return __atomic_load_n(&log_verbosity, __ATOMIC_RELAXED);
+}
 
 static void
 peer_text(const struct kc_sockaddr *a, char *buf, size_t size)
@@ -199,8 +238,12 @@ ks_snapshot_take(struct ks_snapshot *s)
 	s->nmirrors = conf.nmirrors;
 	for (i = 0; i < conf.nmirrors; i++)
 		s->mirror_text[i] = conf.mirrors[i].text;
-	/* One mirror: all mirror bytes are its own.  More: not told apart. */
-	if (conf.nmirrors == 1) {
+	/*
+	 * One mirror, the one started with: all mirror bytes are its own.
+	 * More, or a reload that changed them: not told apart.
+	 */
+	if (conf.nmirrors == 1 &&
+	    !__atomic_load_n(&mirrors_reloaded, __ATOMIC_RELAXED)) {
 		s->mirror_each[0] = s->bytes.mirrored;
 		s->mirror_each_known = true;
 	}
@@ -286,14 +329,14 @@ print_stats(void)
 /* Streams. */
 
 static bool
-allowed(const struct kc_sockaddr *a)
+allowed(const struct ks_conf *cf, const struct kc_sockaddr *a)
 {
 	unsigned i;
 
-	if (conf.nallow == 0 || a->a.sa.sa_family == AF_UNIX)
+	if (cf->nallow == 0 || a->a.sa.sa_family == AF_UNIX)
 		return true;
-	for (i = 0; i < conf.nallow; i++)
-		if (ks_cidr_match(&conf.allow[i], a))
+	for (i = 0; i < cf->nallow; i++)
+		if (ks_cidr_match(&cf->allow[i], a))
 			return true;
 	return false;
 }
@@ -318,6 +361,7 @@ mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
     int err)
 {
 	struct conn *c = arg;
+	const struct ks_conf *cf = &c->c_live->c;
 	struct ks_logf f;
 
 	(void)sp;
@@ -328,26 +372,26 @@ mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
 	memset(&f, 0, sizeof(f));
 	f.conn = c->c_id;
 	f.client = c->c_client;
-	f.mirror = conf.mirrors[mirror].text;
+	f.mirror = cf->mirrors[mirror].text;
 	f.reason = err == -ENOBUFS ? "budget" : err == -ENOSPC ? "cap" :
 	    strerror(-err);
 	if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOBUFS)
 		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s detached: budget %llu bytes "
-		    "exceeded (conn %llu)", conf.mirrors[mirror].text,
-		    (unsigned long long)conf.mirror_budget,
+		    "exceeded (conn %llu)", cf->mirrors[mirror].text,
+		    (unsigned long long)cf->mirror_budget,
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOSPC)
 		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s detached: mirror cap %llu bytes "
-		    "reached (conn %llu)", conf.mirrors[mirror].text,
+		    "reached (conn %llu)", cf->mirrors[mirror].text,
 		    (unsigned long long)mirror_cap(),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED)
 		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s: %s (conn %llu, detached)",
-		    conf.mirrors[mirror].text, err_text(err),
+		    cf->mirrors[mirror].text, err_text(err),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DROPPING)
 		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s dropping: %s (conn %llu)",
-		    conf.mirrors[mirror].text, err == -ENOSPC ?
+		    cf->mirrors[mirror].text, err == -ENOSPC ?
 		    "mirror cap reached" : "budget exceeded",
 		    (unsigned long long)c->c_id);
 }
@@ -454,6 +498,7 @@ static void
 access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
     int err, const char *upstream)
 {
+	const struct ks_conf *cf = &c->c_live->c;
 	struct ks_access a;
 	struct kc_splice_stats st;
 	unsigned i;
@@ -465,7 +510,9 @@ access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
 	a.duration_ms = (now_ns() - c->c_t0) / 1000000ull;
 	a.conn = c->c_id;
 	a.client = c->c_client;
-	a.listen = listen_text;
+	/* The address bound at the start, or the one a reload moved to. */
+	a.listen = strcmp(cf->listen.text, conf.listen.text) == 0 ?
+	    listen_text : cf->listen.text;
 	a.upstream = upstream;
 	a.end = end;
 	a.err = end == KS_END_ERROR ? err : 0;
@@ -474,9 +521,9 @@ access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
 		a.down = st.spliced[KC_SPLICE_REV] + st.copied[KC_SPLICE_REV];
 	}
 	if (sp != NULL) {
-		a.nmirrors = conf.nmirrors;
-		for (i = 0; i < conf.nmirrors; i++) {
-			a.m[i].addr = conf.mirrors[i].text;
+		a.nmirrors = cf->nmirrors;
+		for (i = 0; i < cf->nmirrors; i++) {
+			a.m[i].addr = cf->mirrors[i].text;
 			if (c->c_mfail[i] != 0)
 				a.m[i].detached = detach_word(c->c_mfail[i]);
 		}
@@ -500,6 +547,7 @@ static void
 conn_done(void *obj, void *env, int status)
 {
 	struct conn *c = env;
+	const struct ks_conf *cf = &c->c_live->c;
 	struct kc_splice_end e;
 	struct ks_logf f;
 	enum ks_end end;
@@ -516,30 +564,30 @@ conn_done(void *obj, void *env, int status)
 	memset(&f, 0, sizeof(f));
 	f.conn = c->c_id;
 	f.client = c->c_client;
-	f.upstream = conf.upstream.text;
+	f.upstream = cf->upstream.text;
 	f.reason = ks_end_name(end);
 	switch (end) {
 	case KS_END_UPSTREAM_RST:
 		logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s reset the "
 		    "connection mid-stream: %s (conn %llu, client %s reset)",
-		    conf.upstream.text, strerror(-e.err),
+		    cf->upstream.text, strerror(-e.err),
 		    (unsigned long long)c->c_id, c->c_client);
 		break;
 	case KS_END_CONNECT_REFUSED:
 		logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s: %s "
-		    "(conn %llu, client %s reset)", conf.upstream.text,
+		    "(conn %llu, client %s reset)", cf->upstream.text,
 		    strerror(-e.err), (unsigned long long)c->c_id, c->c_client);
 		break;
 	case KS_END_CONNECT_TIMEOUT:
 		if (e.how == KC_SPLICE_END_CONNECT_TIMEOUT)
 			logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s: "
 			    "no answer within --connect-timeout %.1f s (conn "
-			    "%llu, client %s closed)", conf.upstream.text,
-			    (double)conf.connect_ns / 1e9,
+			    "%llu, client %s closed)", cf->upstream.text,
+			    (double)cf->connect_ns / 1e9,
 			    (unsigned long long)c->c_id, c->c_client);
 		else
 			logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s: %s "
-			    "(conn %llu, client %s reset)", conf.upstream.text,
+			    "(conn %llu, client %s reset)", cf->upstream.text,
 			    strerror(-e.err), (unsigned long long)c->c_id,
 			    c->c_client);
 		break;
@@ -549,15 +597,16 @@ conn_done(void *obj, void *env, int status)
 		    strerror(-e.err));
 		break;
 	default:
-		if (conf.verbosity > 0)
+		if (verbosity() > 0)
 			logkf(LK_CONN, KS_LOG_INFO, &f, "conn %llu from %s "
 			    "closed: %s", (unsigned long long)c->c_id,
 			    c->c_client, ks_end_name(end));
 		break;
 	}
-	access_line(c, c->c_sp, end, e.err, conf.upstream.text);
+	access_line(c, c->c_sp, end, e.err, cf->upstream.text);
 	conn_unlink(c);
 	(void)kc_splice_close(c->c_sp, NULL);
+	ks_live_put(c->c_live);
 	free(c);
 	__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 }
@@ -586,7 +635,7 @@ reject(struct kc_socket *s)
 
 /* A connection turned away (--max-conns, --allow): counted and logged. */
 static void
-limit_end(struct worker *w, const char *client)
+limit_end(struct worker *w, const char *client, struct ks_live *l)
 {
 	struct conn t;
 
@@ -598,6 +647,7 @@ limit_end(struct worker *w, const char *client)
 	t.c_t0 = now_ns();
 	t.c_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
 	snprintf(t.c_client, sizeof(t.c_client), "%s", client);
+	t.c_live = l;
 	access_line(&t, NULL, KS_END_LIMIT, 0, NULL);
 }
 
@@ -607,65 +657,71 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	struct kc_socket *up = NULL, *mir[KS_MAX_MIRRORS];
 	struct kc_splice_attr at;
 	struct kc_sockaddr peer;
+	struct ks_live *l = ks_live_get();
+	const struct ks_conf *cf = &l->c;
 	struct conn *c;
 	unsigned i, nm = 0;
 	int e;
 
 	memset(&peer, 0, sizeof(peer));
 	(void)kc_socket_name(cs, &peer, 1);
-	if (!allowed(&peer)) {
+	if (!allowed(cf, &peer)) {
 		char p[64];
 
 		peer_text(&peer, p, sizeof(p));
 		__atomic_add_fetch(&ctr.denied, 1, __ATOMIC_RELAXED);
 		logk(LK_DENIED, "denied %s: not in --allow", p);
 		reject(cs);
-		limit_end(w, p);
+		limit_end(w, p, l);
+		ks_live_put(l);
 		return;
 	}
 	if (__atomic_add_fetch(&ctr.active, 1, __ATOMIC_RELAXED) >
-	    conf.max_conns && conf.max_conns != 0) {
+	    cf->max_conns && cf->max_conns != 0) {
 		char p[64];
 
 		__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&ctr.refused, 1, __ATOMIC_RELAXED);
 		peer_text(&peer, p, sizeof(p));
 		logk(LK_REFUSED, "refused %s: max-conns %u reached", p,
-		    conf.max_conns);
+		    cf->max_conns);
 		reject(cs);
-		limit_end(w, p);
+		limit_end(w, p, l);
+		ks_live_put(l);
 		return;
 	}
 	__atomic_add_fetch(&ctr.conns, 1, __ATOMIC_RELAXED);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto fail;
 	c->c_w = w;
+	c->c_live = l;		/* the connection's now */
 	c->c_id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_REALTIME, &c->c_start);
 	c->c_t0 = now_ns();
 	peer_text(&peer, c->c_client, sizeof(c->c_client));
-	if ((e = dial(w, &conf.upstream, &up)) != 0) {
+	if ((e = dial(w, &cf->upstream, &up)) != 0) {
 		struct ks_logf f;
 		enum ks_end end = connect_end(e);
 
 		memset(&f, 0, sizeof(f));
 		f.conn = c->c_id;
 		f.client = c->c_client;
-		f.upstream = conf.upstream.text;
+		f.upstream = cf->upstream.text;
 		f.reason = ks_end_name(end);
 		count_error(e);
 		count_end(w, end);
 		logkf(LK_UPSTREAM, KS_LOG_WARNING, &f, "upstream %s: %s (conn "
-		    "%llu, client %s reset)", conf.upstream.text, strerror(-e),
+		    "%llu, client %s reset)", cf->upstream.text, strerror(-e),
 		    (unsigned long long)c->c_id, c->c_client);
-		access_line(c, NULL, end, e, conf.upstream.text);
+		access_line(c, NULL, end, e, cf->upstream.text);
 		free(c);
+		ks_live_put(l);
 		(void)kc_socket_close(cs, NULL);
 		__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	for (i = 0; i < conf.nmirrors; i++) {
-		if ((e = dial(w, &conf.mirrors[i], &mir[nm])) != 0) {
+	for (i = 0; i < cf->nmirrors; i++) {
+		if ((e = dial(w, &cf->mirrors[i], &mir[nm])) != 0) {
 			struct ks_logf f;
 
 			__atomic_add_fetch(&w->w_acct.mirror_detached, 1,
@@ -674,24 +730,24 @@ conn_start(struct worker *w, struct kc_socket *cs)
 			memset(&f, 0, sizeof(f));
 			f.conn = c->c_id;
 			f.client = c->c_client;
-			f.mirror = conf.mirrors[i].text;
+			f.mirror = cf->mirrors[i].text;
 			f.reason = strerror(-e);
 			logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s: %s (conn "
-			    "%llu, detached)", conf.mirrors[i].text,
+			    "%llu, detached)", cf->mirrors[i].text,
 			    strerror(-e), (unsigned long long)c->c_id);
 			continue;
 		}
 		c->c_mconf[nm++] = (unsigned char)i;
 	}
 	memset(&at, 0, sizeof(at));
-	at.mirror_budget = conf.mirror_budget;
-	at.mirror_policy = conf.mirror_drop ? KC_MIRROR_DROP :
+	at.mirror_budget = cf->mirror_budget;
+	at.mirror_policy = cf->mirror_drop ? KC_MIRROR_DROP :
 	    KC_MIRROR_DETACH;
-	at.flags = conf.no_splice ? KC_SPLICE_COPY : 0;
-	at.half_close_ns = conf.half_close_ns;
-	at.idle_ns = conf.idle_ns;
-	at.connect_ns = conf.connect_ns;
-	at.pipe_size = conf.pipe_size;
+	at.flags = cf->no_splice ? KC_SPLICE_COPY : 0;
+	at.half_close_ns = cf->half_close_ns;
+	at.idle_ns = cf->idle_ns;
+	at.connect_ns = cf->connect_ns;
+	at.pipe_size = cf->pipe_size;
 	at.account = &w->w_acct;
 	at.event = mirror_event;
 	at.event_arg = c;
@@ -708,13 +764,13 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	if (w->w_conns != NULL)
 		w->w_conns->c_prev = c;
 	w->w_conns = c;
-	if (conf.verbosity > 0) {
+	if (verbosity() > 0) {
 		struct ks_logf f;
 
 		memset(&f, 0, sizeof(f));
 		f.conn = c->c_id;
 		f.client = c->c_client;
-		f.upstream = conf.upstream.text;
+		f.upstream = cf->upstream.text;
 		logkf(LK_CONN, KS_LOG_INFO, &f, "conn %llu from %s",
 		    (unsigned long long)c->c_id, c->c_client);
 	}
@@ -725,9 +781,18 @@ fail:
 	count_end(w, KS_END_ERROR);
 	logk(LK_ERROR, "cannot relay a connection: out of memory");
 	reject(cs);
+	ks_live_put(l);
 }
 
 static void accept_again(struct accept_slot *a);
+
+/* Drop a reference to a listener; the last frees it. */
+static void
+lsn_put(struct lsn *l)
+{
+	if (__atomic_sub_fetch(&l->l_refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(l);
+}
 
 static void
 accepted(void *obj, void *env, int status)
@@ -738,6 +803,7 @@ accepted(void *obj, void *env, int status)
 	    __ATOMIC_ACQUIRE)) {
 		if (obj != NULL)
 			reject(obj);
+		lsn_put(a->a_lsn);	/* this slot is done with it */
 		return;
 	}
 	if (status != 0) {
@@ -745,9 +811,11 @@ accepted(void *obj, void *env, int status)
 		__atomic_add_fetch(&ctr.accept_errors, 1, __ATOMIC_RELAXED);
 		logkf(LK_CONN, KS_LOG_ERROR, NULL, "accept: %s",
 		    strerror(-status));
-		(void)kc_defer_after(&a->a_retry, 50000000ull, NULL, 0);
+		if (kc_defer_after(&a->a_retry, 50000000ull, NULL, 0) != 0)
+			lsn_put(a->a_lsn);
 		return;
 	}
+	/* Also on a listener a reload is closing: it was accepted. */
 	conn_start(a->a_w, obj);
 	accept_again(a);
 }
@@ -760,13 +828,90 @@ retry_fn(void *obj, void *env, int status)
 	accept_again(env);
 }
 
+/* Ask for the next connection, unless the listener is closed. */
 static void
 accept_again(struct accept_slot *a)
 {
-	if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE))
-		return;
-	if (kc_socket_accept(listener, a->a_w->w_ex, &a->a_done) != 0)
-		(void)kc_defer_after(&a->a_retry, 50000000ull, NULL, 0);
+	struct lsn *l = a->a_lsn;
+	bool closed;
+	int e = 0;
+
+	/* Seen by the closer before it closes the socket (struct lsn). */
+	__atomic_add_fetch(&l->l_users, 1, __ATOMIC_SEQ_CST);
+	closed = __atomic_load_n(&l->l_closed, __ATOMIC_SEQ_CST) ||
+	    __atomic_load_n(&stopping, __ATOMIC_ACQUIRE);
+	if (!closed)
+		e = kc_socket_accept(l->l_sock, a->a_w->w_ex, &a->a_done);
+	__atomic_sub_fetch(&l->l_users, 1, __ATOMIC_SEQ_CST);
+	if (closed ||
+	    (e != 0 && kc_defer_after(&a->a_retry, 50000000ull, NULL, 0) != 0))
+		lsn_put(l);
+}
+
+/* A listener on an open listening descriptor (taken, also on failure). */
+static int
+lsn_new(int fd, struct lsn **lp)
+{
+	unsigned n = conf.threads * ACCEPTS_PER_WORKER, i, k;
+	struct lsn *l;
+	int e;
+
+	if ((l = calloc(1, sizeof(*l) + n * sizeof(l->l_slots[0]))) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if ((e = kc_socket_adopt(&l->l_sock, workers[0].w_ex, fd, NULL)) != 0) {
+		close(fd);
+		free(l);
+		return e;
+	}
+	l->l_nslots = n;
+	l->l_refs = n + 1;		/* the slots and the main thread */
+	for (k = 0; k < ACCEPTS_PER_WORKER; k++) {
+		for (i = 0; i < conf.threads; i++) {
+			struct accept_slot *a = &l->l_slots[k * conf.threads +
+			    i];
+
+			a->a_w = &workers[i];
+			a->a_lsn = l;
+			(void)kc_init(&a->a_done, accepted, a, workers[i].w_ex,
+			    0);
+			(void)kc_init(&a->a_retry, retry_fn, a,
+			    workers[i].w_ex, 0);
+		}
+	}
+	*lp = l;
+	return 0;
+}
+
+/*
+ * Start accepting.  Interleaved, so that connections go round the
+ * executors from the first (each slot asks again when it is answered, at
+ * the back of the queue).
+ */
+static void
+lsn_start(struct lsn *l)
+{
+	unsigned i;
+
+	for (i = 0; i < l->l_nslots; i++)
+		accept_again(&l->l_slots[i]);
+}
+
+/*
+ * On the main thread: close the listener (accepts waiting on it end with
+ * -ECANCELED; connections accepted on it go on) and drop the main thread's
+ * reference.
+ */
+static void
+lsn_close(struct lsn *l)
+{
+	__atomic_store_n(&l->l_closed, true, __ATOMIC_SEQ_CST);
+	/* Slots asking now will see l_closed next time: a short wait. */
+	while (__atomic_load_n(&l->l_users, __ATOMIC_SEQ_CST) != 0)
+		sched_yield();
+	(void)kc_socket_close(l->l_sock, NULL);
+	lsn_put(l);
 }
 
 /* On each worker: cancel what is left (the drain time is over). */
@@ -790,8 +935,12 @@ cancel_all(void *obj, void *env, int status)
 static int
 udp_admit(void *arg, const struct kc_sockaddr *client)
 {
+	struct ks_live *l = ks_live_get();
+	bool ok = allowed(&l->c, client);
+
 	(void)arg;
-	return allowed(client) ? 0 : -1;
+	ks_live_put(l);
+	return ok ? 0 : -1;
 }
 
 static void
@@ -814,11 +963,11 @@ udp_event(void *arg, int ev, const struct kc_sockaddr *client, int err)
 		logk(LK_UDP, "udp: session for %s: %s", p, strerror(-err));
 		break;
 	case KC_DGRAM_EV_OPEN:
-		if (conf.verbosity > 0)
+		if (verbosity() > 0)
 			logk(LK_CONN, "udp: session for %s", p);
 		break;
 	case KC_DGRAM_EV_EXPIRED:
-		if (conf.verbosity > 0)
+		if (verbosity() > 0)
 			logk(LK_CONN, "udp: session for %s expired", p);
 		break;
 	}
@@ -880,14 +1029,20 @@ unix_clear(const struct kc_sockaddr *sa)
  * that file (another run may have taken the path over meanwhile).
  */
 static void
-unix_remove(void)
+unix_remove_at(const char *path, const struct stat *made)
 {
 	struct stat sb;
 
-	if (unix_path != NULL && lstat(unix_path, &sb) == 0 &&
-	    S_ISSOCK(sb.st_mode) && sb.st_dev == unix_made.st_dev &&
-	    sb.st_ino == unix_made.st_ino)
-		(void)unlink(unix_path);
+	if (path != NULL && lstat(path, &sb) == 0 &&
+	    S_ISSOCK(sb.st_mode) && sb.st_dev == made->st_dev &&
+	    sb.st_ino == made->st_ino)
+		(void)unlink(path);
+}
+
+static void
+unix_remove(void)
+{
+	unix_remove_at(unix_path, &unix_made);
 	unix_path = NULL;
 }
 
@@ -930,8 +1085,12 @@ open_listener(const struct ks_addr *a, bool reuseport, struct kc_sockaddr *bound
 		return e;
 	}
 	if (a->sa.a.sa.sa_family == AF_UNIX && a->sa.a.un.sun_path[0] != '\0' &&
-	    lstat(a->sa.a.un.sun_path, &unix_made) == 0)
-		unix_path = a->sa.a.un.sun_path;
+	    lstat(a->sa.a.un.sun_path, &unix_made) == 0) {
+		/* A copy: a reload frees the configuration it came from. */
+		snprintf(unix_path_buf, sizeof(unix_path_buf), "%s",
+		    a->sa.a.un.sun_path);
+		unix_path = unix_path_buf;
+	}
 	len = sizeof(bound->a);
 	if (getsockname(fd, &bound->a.sa, &len) == 0)
 		bound->len = len;
@@ -991,7 +1150,7 @@ setup(void)
 {
 	struct kc_sockaddr bound = conf.listen.sa;
 	char ltext[200], utext[200];
-	unsigned i, k;
+	unsigned i;
 	int e, fd;
 
 	if ((workers = calloc(conf.threads, sizeof(*workers))) == NULL)
@@ -1009,15 +1168,6 @@ setup(void)
 			logk(LK_ERROR, "cannot start thread %u: %s", i,
 			    strerror(-e));
 			return EX_OSERR;
-		}
-		for (k = 0; k < ACCEPTS_PER_WORKER; k++) {
-			struct accept_slot *a = &workers[i].w_acc[k];
-
-			a->a_w = &workers[i];
-			(void)kc_init(&a->a_done, accepted, a,
-			    workers[i].w_ex, 0);
-			(void)kc_init(&a->a_retry, retry_fn, a,
-			    workers[i].w_ex, 0);
 		}
 		(void)kc_init(&workers[i].w_cancelall, cancel_all, &workers[i],
 		    workers[i].w_ex, 0);
@@ -1067,8 +1217,7 @@ setup(void)
 			    conf.listen.text, listen_error(e));
 			return EX_UNAVAILABLE;
 		}
-		if ((e = kc_socket_adopt(&listener, workers[0].w_ex, fd,
-		    NULL)) != 0) {
+		if ((e = lsn_new(fd, &listener)) != 0) {
 			logk(LK_ERROR, "cannot listen on %s: %s",
 			    conf.listen.text, strerror(-e));
 			return EX_OSERR;
@@ -1078,14 +1227,7 @@ setup(void)
 		    sizeof(listen_text)) < 0)
 			snprintf(listen_text, sizeof(listen_text), "%s",
 			    conf.listen.text);
-		/*
-		 * Interleaved, so that connections go round the executors
-		 * from the first (each slot asks again when it is answered,
-		 * at the back of the queue).
-		 */
-		for (k = 0; k < ACCEPTS_PER_WORKER; k++)
-			for (i = 0; i < conf.threads; i++)
-				accept_again(&workers[i].w_acc[k]);
+		lsn_start(listener);
 	}
 	if (ks_addr_format(conf.listen.kind, &bound, ltext, sizeof(ltext)) < 0)
 		snprintf(ltext, sizeof(ltext), "%s", conf.listen.text);
@@ -1096,6 +1238,7 @@ setup(void)
 	    conf.threads, conf.threads == 1 ? "" : "s");
 	return 0;
 }
+
 
 /* ------------------------------------------------------------------ */
 /* Running and stopping. */
@@ -1122,7 +1265,7 @@ stop_listening(void)
 
 	__atomic_store_n(&stopping, true, __ATOMIC_RELEASE);
 	if (listener != NULL) {
-		(void)kc_socket_close(listener, NULL);
+		lsn_close(listener);
 		listener = NULL;
 	}
 	pthread_mutex_lock(&relay_mu);
@@ -1147,6 +1290,123 @@ cut_the_rest(void)
 	for (i = 0; i < conf.threads; i++)
 		(void)kc_defer(&workers[i].w_cancelall, NULL, 0);
 }
+
+/* ------------------------------------------------------------------ */
+/* Reloading (SIGHUP), on the main thread. */
+
+/*
+ * Listen on a, then close the stream listener in use: no moment without
+ * one.  Connections accepted on the old one go on.  On failure the old
+ * one stays as it is.  bound gets the address bound.
+ */
+static int
+listen_swap(const struct ks_addr *a, char *bound, size_t size)
+{
+	struct kc_sockaddr sa = a->sa;
+	char old_path[sizeof(unix_path_buf)];
+	struct stat old_made = unix_made;
+	bool had_path = unix_path != NULL;
+	struct lsn *l;
+	int e, fd;
+
+	if (had_path)
+		memcpy(old_path, unix_path_buf, sizeof(old_path));
+	unix_path = NULL;
+	if ((e = open_listener(a, false, &sa, &fd)) != 0 ||
+	    (e = lsn_new(fd, &l)) != 0) {
+		if (unix_path != NULL)
+			unix_remove();
+		if (had_path)
+			memcpy(unix_path_buf, old_path, sizeof(old_path));
+		unix_path = had_path ? unix_path_buf : NULL;
+		unix_made = old_made;
+		return e;
+	}
+	lsn_start(l);
+	lsn_close(listener);
+	listener = l;
+	if (had_path)
+		unix_remove_at(old_path, &old_made);
+	if (ks_addr_format(a->kind, &sa, bound, size) < 0)
+		snprintf(bound, size, "%s", a->text);
+	return 0;
+}
+
+/*
+ * Read the command line and the file again; apply what can change at once
+ * or for new connections, keep the rest (and say so); one log line.
+ */
+static void
+reload(uint64_t *next_stats)
+{
+	const struct ks_conf *old = &main_live->c;
+	char err[512], lnote[600], bound[200];
+	struct ks_reload *r;
+	struct ks_live *l;
+	struct ks_conf *nc;
+	int e;
+
+	if (conf.config_path[0] == '\0') {
+		logk(LK_INFO, "SIGHUP: no configuration file (-f) to read "
+		    "again; going on as before");
+		return;
+	}
+	if ((l = ks_live_new()) == NULL || (r = malloc(sizeof(*r))) == NULL) {
+		ks_live_put(l);
+		logk(LK_INFO, "reload failed: out of memory; the running "
+		    "configuration is kept");
+		return;
+	}
+	nc = &l->c;
+	if (ks_conf_load(nc, main_argc, main_argv, err, sizeof(err)) != 0) {
+		logk(LK_INFO, "reload failed: %s; the running configuration "
+		    "is kept", err);
+		ks_live_put(l);
+		free(r);
+		return;
+	}
+	ks_reload_diff(old, nc, r);
+	lnote[0] = '\0';
+	if (r->listen_changed) {
+		if ((e = listen_swap(&nc->listen, bound, sizeof(bound))) != 0) {
+			snprintf(lnote, sizeof(lnote), "cannot listen on %s: "
+			    "%s, still listening on %s", nc->listen.text,
+			    listen_error(e), old->listen.text);
+			nc->listen = old->listen;
+		} else {
+			snprintf(lnote, sizeof(lnote), "listen %s -> %s "
+			    "(listening on %s)", old->listen.text,
+			    nc->listen.text, bound);
+		}
+	}
+	if (nc->mirror_cap != old->mirror_cap)
+		(void)kc_splice_mirror_cap(nc->mirror_cap);
+	if (nc->stats_ns != old->stats_ns)
+		*next_stats = nc->stats_ns != 0 ? now_ns() + nc->stats_ns : 0;
+	/*
+	 * Log options take effect here, before the line that reports them
+	 * (the log format and the access log, when there are such options,
+	 * are switched here too).
+	 */
+	__atomic_store_n(&log_verbosity, nc->verbosity, __ATOMIC_RELAXED);
+	ks_log_set(nc->log_json, nc->verbosity);
+	if (nc->nmirrors != old->nmirrors || memcmp(nc->mirrors, old->mirrors,
+	    nc->nmirrors * sizeof(nc->mirrors[0])) != 0)
+		__atomic_store_n(&mirrors_reloaded, true, __ATOMIC_RELAXED);
+	ks_live_publish(l);		/* new connections take it from now */
+	ks_live_put(main_live);
+	main_live = ks_live_get();
+	if (r->nchanged == 0 && r->nrestart == 0 && lnote[0] == '\0')
+		logk(LK_INFO, "reload: no change");
+	else
+		logk(LK_INFO, "reload: %s%s%s%s%s", lnote,
+		    lnote[0] != '\0' && r->nchanged > 0 ? ", " : "",
+		    r->changed, r->nrestart > 0 ? (lnote[0] != '\0' ||
+		    r->nchanged > 0 ? "; needs a restart (kept): " :
+		    "needs a restart (kept): ") : "", r->restart);
+	free(r);
+}
+
 
 /*
  * After a cut: wait (bounded) until the connections cut have really ended,
@@ -1208,8 +1468,9 @@ run(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
-	if (conf.stats_ns != 0)
-		next_stats = now_ns() + conf.stats_ns;
+	sigaddset(&set, SIGHUP);
+	if (main_live->c.stats_ns != 0)
+		next_stats = now_ns() + main_live->c.stats_ns;
 	for (;;) {
 		struct timespec ts;
 		uint64_t now = now_ns(), wait = 1000000000ull;
@@ -1219,9 +1480,9 @@ run(void)
 		if (next_stats != 0) {
 			if (now >= next_stats) {
 				print_stats();
-				next_stats += conf.stats_ns;
+				next_stats += main_live->c.stats_ns;
 				if (next_stats <= now)
-					next_stats = now + conf.stats_ns;
+					next_stats = now + main_live->c.stats_ns;
 			}
 			if (next_stats - now < wait)
 				wait = next_stats - now;
@@ -1233,7 +1494,7 @@ run(void)
 				logk(LK_NOTE, "stopping: %llu connections "
 				    "still open after %.1f s: cutting them",
 				    (unsigned long long)open_now(),
-				    (double)conf.shutdown_ns / 1e9);
+				    (double)main_live->c.shutdown_ns / 1e9);
 				cut_the_rest();
 				cut = true;
 				wait_cut();
@@ -1255,6 +1516,13 @@ run(void)
 			reopen_access_log();
 			continue;
 		}
+		if (sig == SIGHUP) {
+			if (draining)
+				logk(LK_INFO, "SIGHUP: stopping, not reloading");
+			else
+				reload(&next_stats);
+			continue;
+		}
 		if (draining) {
 			logk(LK_NOTE, "stopping at once: cutting %llu "
 			    "connection%s", (unsigned long long)open_now(),
@@ -1268,11 +1536,12 @@ run(void)
 		stop_listening();
 		logk(LK_NOTE, "stopping: %llu connection%s open, waiting up "
 		    "to %.1f s", (unsigned long long)open_now(),
-		    open_now() == 1 ? "" : "s", (double)conf.shutdown_ns / 1e9);
-		deadline = now_ns() + conf.shutdown_ns;
+		    open_now() == 1 ? "" : "s",
+		    (double)main_live->c.shutdown_ns / 1e9);
+		deadline = now_ns() + main_live->c.shutdown_ns;
 	}
 	ks_log_flush();
-	if (conf.verbosity >= 0)
+	if (verbosity() >= 0)
 		print_stats();
 	if (cut) {
 		logk(LK_NOTE, "stopped: %llu connection%s cut (%llu still "
@@ -1314,7 +1583,7 @@ main(int argc, char **argv)
 	sigset_t set;
 	int r, mfd = -1;
 
-	r = ks_conf_parse(&conf, argc, argv, err, sizeof(err));
+	r = ks_conf_load(&conf, argc, argv, err, sizeof(err));
 	if (r != 0) {
 		fprintf(stderr, "kcsplice: %s\n", err);
 		return r;
@@ -1327,6 +1596,21 @@ main(int argc, char **argv)
 		printf("kcsplice %s\n", KCSPLICE_VERSION);
 		return EX_OK;
 	}
+	if (conf.check) {
+		/* Parsed and checked; nothing opened. */
+		printf("kcsplice: configuration ok\n");
+		return EX_OK;
+	}
+	main_argc = argc;
+	main_argv = argv;
+	if ((main_live = ks_live_new()) == NULL) {
+		fprintf(stderr, "kcsplice: out of memory\n");
+		return EX_OSERR;
+	}
+	main_live->c = conf;
+	ks_live_publish(main_live);
+	main_live = ks_live_get();
+	log_verbosity = conf.verbosity;
 	ks_log_set(conf.log_json, conf.verbosity);
 	if (conf.access_log[0] != '\0' &&
 	    (r = ks_alog_open(conf.access_log)) != 0) {
@@ -1345,6 +1629,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
 	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
 	raise_nofile();
