@@ -79,6 +79,7 @@ struct mirror {
 	bool			 m_shut;
 	bool			 m_dropping;
 	bool			 m_draining;	/* the splice ended: its last bytes */
+	bool			 m_connected;	/* its connect was seen to succeed */
 };
 
 struct kc_splice {

@@ -32,6 +32,7 @@
 #include <kcont.h>
 
 #include "conf.h"
+#include "mirrorhealth.h"
 
 #define ACCEPTS_PER_WORKER	4
 
@@ -45,6 +46,10 @@ struct conn {
 	struct kc		 c_done;
 	uint64_t		 c_id;
 	char			 c_client[64];
+	/* Per mirror of the splice: its --mirror, its ticket, connected. */
+	uint8_t			 c_mi[KS_MAX_MIRRORS];
+	uint32_t		 c_mticket[KS_MAX_MIRRORS];
+	uint32_t		 c_mconn;
 };
 
 /* One accept request a worker keeps on the listener, and its retry. */
@@ -74,6 +79,7 @@ static bool stopping;			/* atomic */
 static unsigned udp_sessions_open;	/* the relays' shared count */
 static const char *unix_path;		/* the socket file made, if any */
 static struct stat unix_made;		/* and what it was */
+static struct mh *health;		/* the stream mirrors' (mirrorhealth.h) */
 
 /* Counters the statistics show, beyond the byte counts. */
 static struct {
@@ -239,6 +245,7 @@ print_stats(void)
 	    (unsigned long long)t.mirrored, \
 	    (unsigned long long)t.mirror_detached, \
 	    (unsigned long long)t.mirror_dropped, \
+	    (unsigned long long)mh_skipped_total(health), \
 	    (unsigned long long)ld(&ctr.errors), \
 	    (unsigned long long)udp_sessions, (unsigned long long)udp_expired, \
 	    (unsigned long long)t.pipe_fallbacks, fds, \
@@ -250,7 +257,7 @@ print_stats(void)
 		    "\"up_bytes\":%llu,\"down_bytes\":%llu,\"spliced\":%llu,"
 		    "\"copied\":%llu,\"mirror_bytes\":%llu,"
 		    "\"mirror_detached\":%llu,\"mirror_dropped\":%llu,"
-		    "\"errors\":%llu,\"udp_sessions\":%llu,"
+		    "\"mirror_skipped\":%llu,\"errors\":%llu,\"udp_sessions\":%llu,"
 		    "\"udp_expired\":%llu,\"pipe_fallbacks\":%llu,"
 		    "\"fds\":%u,\"heap_bytes\":%llu,\"mirror_held\":%llu,"
 		    "\"mirror_peak\":%llu}\n", STATS_ARGS);
@@ -259,7 +266,8 @@ print_stats(void)
 		    "active=%llu refused=%llu denied=%llu up_bytes=%llu "
 		    "down_bytes=%llu spliced=%llu copied=%llu "
 		    "mirror_bytes=%llu mirror_detached=%llu "
-		    "mirror_dropped=%llu errors=%llu udp_sessions=%llu "
+		    "mirror_dropped=%llu mirror_skipped=%llu errors=%llu "
+		    "udp_sessions=%llu "
 		    "udp_expired=%llu pipe_fallbacks=%llu fds=%u "
 		    "heap_bytes=%llu mirror_held=%llu mirror_peak=%llu\n",
 		    STATS_ARGS);
@@ -300,32 +308,83 @@ err_text(int e)
 	return e == -ENOBUFS ? "budget exceeded" : strerror(-e);
 }
 
+/* A connect could not reach --mirror mi: it may be down now. */
+static void
+mirror_unreachable(unsigned mi, uint32_t ticket, int err)
+{
+	struct mh_info in;
+
+	switch (mh_failed(health, mi, ticket, err, mh_now(), &in)) {
+	case MH_DOWN:
+		logk(LK_NOTE, "mirror %s down: %s; new connections skip it, "
+		    "next try in %.1f s", conf.mirrors[mi].text, err_text(err),
+		    (double)in.next_ns / 1e9);
+		break;
+	case MH_PROBE_FAILED:
+		if (conf.verbosity > 0)
+			logk(LK_MIRROR, "mirror %s still down: %s; next try in "
+			    "%.1f s", conf.mirrors[mi].text, err_text(err),
+			    (double)in.next_ns / 1e9);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A connect to --mirror mi succeeded: it is up, or back. */
+static void
+mirror_reached(unsigned mi)
+{
+	struct mh_info in;
+
+	if (mh_connected(health, mi, mh_now(), &in) == MH_UP)
+		logk(LK_NOTE, "mirror %s up again after %.1f s down (%llu "
+		    "failed tries, %llu connections skipped it)",
+		    conf.mirrors[mi].text, (double)in.down_ns / 1e9,
+		    (unsigned long long)in.probes,
+		    (unsigned long long)in.skipped);
+}
+
 static void
 mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
     int err)
 {
 	struct conn *c = arg;
+	unsigned mi;
 
 	(void)sp;
 	if (mirror >= conf.nmirrors)
 		return;
+	/* The splice numbers only the mirrors this connection has. */
+	mi = c->c_mi[mirror];
+	if (ev == KC_SPLICE_EV_MIRROR_CONNECTED) {
+		c->c_mconn |= 1u << mirror;
+		mirror_reached(mi);
+		return;
+	}
+	/* Never connected: not a connection that failed, the mirror did. */
+	if (ev == KC_SPLICE_EV_MIRROR_DETACHED && mh_unreachable(err) &&
+	    !(c->c_mconn & (1u << mirror))) {
+		mirror_unreachable(mi, c->c_mticket[mirror], err);
+		return;
+	}
 	if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOBUFS)
 		logk(LK_MIRROR, "mirror %s detached: budget %llu bytes "
-		    "exceeded (conn %llu)", conf.mirrors[mirror].text,
+		    "exceeded (conn %llu)", conf.mirrors[mi].text,
 		    (unsigned long long)conf.mirror_budget,
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOSPC)
 		logk(LK_MIRROR, "mirror %s detached: mirror cap %llu bytes "
-		    "reached (conn %llu)", conf.mirrors[mirror].text,
+		    "reached (conn %llu)", conf.mirrors[mi].text,
 		    (unsigned long long)mirror_cap(),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED)
 		logk(LK_MIRROR, "mirror %s: %s (conn %llu, detached)",
-		    conf.mirrors[mirror].text, err_text(err),
+		    conf.mirrors[mi].text, err_text(err),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DROPPING)
 		logk(LK_MIRROR, "mirror %s dropping: %s (conn %llu)",
-		    conf.mirrors[mirror].text, err == -ENOSPC ?
+		    conf.mirrors[mi].text, err == -ENOSPC ?
 		    "mirror cap reached" : "budget exceeded",
 		    (unsigned long long)c->c_id);
 }
@@ -402,6 +461,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	struct kc_sockaddr peer;
 	struct conn *c;
 	unsigned i, nm = 0;
+	uint64_t now;
 	int e;
 
 	memset(&peer, 0, sizeof(peer));
@@ -442,15 +502,25 @@ conn_start(struct worker *w, struct kc_socket *cs)
 		__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 		return;
 	}
+	now = mh_now();
 	for (i = 0; i < conf.nmirrors; i++) {
+		uint32_t ticket;
+
+		if (mh_admit(health, i, now, &ticket) == MH_SKIP)
+			continue;	/* down: counted there */
 		if ((e = dial(w, &conf.mirrors[i], &mir[nm])) != 0) {
 			__atomic_add_fetch(&w->w_acct.mirror_detached, 1,
 			    __ATOMIC_RELAXED);
-			logk(LK_MIRROR, "mirror %s: %s (conn %llu, detached)",
-			    conf.mirrors[i].text, strerror(-e),
-			    (unsigned long long)c->c_id);
+			if (mh_unreachable(e))
+				mirror_unreachable(i, ticket, e);
+			else
+				logk(LK_MIRROR, "mirror %s: %s (conn %llu, "
+				    "detached)", conf.mirrors[i].text,
+				    strerror(-e), (unsigned long long)c->c_id);
 			continue;
 		}
+		c->c_mi[nm] = (uint8_t)i;
+		c->c_mticket[nm] = ticket;
 		nm++;
 	}
 	memset(&at, 0, sizeof(at));
@@ -783,6 +853,12 @@ setup(void)
 			w->w_udp = NULL;	/* the relay's now */
 		}
 	} else {
+		if ((e = mh_create(&health, conf.nmirrors,
+		    conf.mirror_retry_min_ns, conf.mirror_retry_max_ns,
+		    mh_now() ^ (uint64_t)getpid())) != 0) {
+			logk(LK_INFO, "cannot start: %s", strerror(-e));
+			return EX_OSERR;
+		}
 		if ((e = open_listener(&conf.listen, false, &bound, &fd)) != 0) {
 			logk(LK_INFO, "cannot listen on %s: %s",
 			    conf.listen.text, listen_error(e));
