@@ -3,7 +3,8 @@
 # As root it runs apt-get; otherwise it prints the one line to run and fails.
 # Usage: scripts/deps.sh [build|it|bench|fuzz]
 #   it adds what integration tests drive kcsplice with (nginx as upstream
-#   and mirror, wrk as the load); bench adds the benchmark peers; fuzz adds
+#   and mirror, wrk as the load) and check its systemd units with
+#   (systemd-analyze, strace and pgrep); bench adds the benchmark peers; fuzz adds
 #   clang and its runtime libraries (libFuzzer and the sanitizers), which
 #   clang only recommends.
 set -eu
@@ -11,7 +12,7 @@ set -eu
 pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev liburing-dev mandoc python3"
 case "${1:-build}" in
 build) ;;
-it) pkgs="$pkgs nginx wrk" ;;
+it) pkgs="$pkgs nginx wrk systemd strace procps" ;;
 # The relay benchmark's load generators and peers (bench/relay.sh);
 # redis-benchmark is in redis-tools.
 bench) pkgs="$pkgs iperf3 haproxy socat redis-server redis-tools" ;;
