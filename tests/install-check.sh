@@ -35,6 +35,11 @@ done
 [ -x "$root/bin/kcdump" ] || fail "kcdump not installed"
 [ -x "$root/bin/kcsplice" ] || fail "kcsplice not installed"
 [ -f "$root/share/man/man1/kcsplice.1" ] || fail "kcsplice.1 missing"
+# The page as the build dated it, not the source's placeholder.
+grep -q '^\.Dd [A-Z][a-z]* [1-9][0-9]*, [0-9][0-9][0-9][0-9]$' \
+    "$root/share/man/man1/kcsplice.1" ||
+    fail "kcsplice.1 installed without its date: $(head -n 1 \
+    "$root/share/man/man1/kcsplice.1")"
 # The systemd units, naming the kcsplice of this prefix.
 for unit in kcsplice.service kcsplice@.service; do
 	f="$root/lib/systemd/system/$unit"
