@@ -159,6 +159,13 @@ test_backoff(void)
 	/* Mirror 1 still never went down. */
 	KC_CHECK_EQ(mh_failed(h, 1, t2, -ECONNREFUSED, now, &in), MH_DOWN);
 	KC_CHECK_EQ(mh_skipped_total(h), st.skipped);
+	/* What other files read it by. */
+	KC_CHECK(mh_process() == NULL);
+	mh_set_process(h);
+	KC_CHECK(mh_process() == h);
+	KC_CHECK_OK(mh_stat(mh_process(), 0, &st));
+	KC_CHECK_EQ(st.downs, 2);
+	mh_set_process(NULL);
 	mh_free(h);
 }
 

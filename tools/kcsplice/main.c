@@ -859,6 +859,7 @@ setup(void)
 			logk(LK_INFO, "cannot start: %s", strerror(-e));
 			return EX_OSERR;
 		}
+		mh_set_process(health);
 		if ((e = open_listener(&conf.listen, false, &bound, &fd)) != 0) {
 			logk(LK_INFO, "cannot listen on %s: %s",
 			    conf.listen.text, listen_error(e));

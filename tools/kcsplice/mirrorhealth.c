@@ -270,3 +270,17 @@ mh_skipped_total(const struct mh *h)
 		sum += __atomic_load_n(&h->m[i].skipped, __ATOMIC_RELAXED);
 	return sum;
 }
+
+static struct mh *mh_proc;		/* atomic */
+
+void
+mh_set_process(struct mh *h)
+{
+	__atomic_store_n(&mh_proc, h, __ATOMIC_RELEASE);
+}
+
+struct mh *
+mh_process(void)
+{
+	return __atomic_load_n(&mh_proc, __ATOMIC_ACQUIRE);
+}

@@ -110,4 +110,12 @@ int	mh_stat(const struct mh *h, unsigned i, struct mh_stat *st);
 /* The skips of every mirror together. */
 uint64_t mh_skipped_total(const struct mh *h);
 
+/*
+ * The table of kcsplice's stream mirrors, for the statistics and metrics
+ * of other files (mh_stat(mh_process(), i, &st)): set once at start;
+ * NULL before, and for a UDP relay.
+ */
+void	mh_set_process(struct mh *h);
+struct mh *mh_process(void);
+
 #endif
