@@ -19,7 +19,8 @@
  *   mirror-down-unix   the same with a UNIX mirror whose path does not exist
  *                      yet (ENOENT, refused at once by connect(2)).
  *   mirror-lag-not-down two mirrors: one down, one that connects and never
- *                      reads (--mirror-budget 64k): each connection detaches
+ *                      reads (--mirror-budget 64k): each connection but the
+ *                      first, which sends 4 KiB only, detaches
  *                      the second for its budget, logged under its own
  *                      address (the splice numbers only the mirrors a
  *                      connection has, the first being skipped), and it is
@@ -267,7 +268,7 @@ mirror_down_unix(void)
 static void
 mirror_lag_not_down(void)
 {
-	const unsigned nconn = 3;
+	const unsigned nconn = 4;
 	const uint64_t bytes = IT_SCALE(8u << 20, 4u << 20);
 	struct peer *up, *stalled, *cl;
 	struct pbehav hb;
@@ -299,8 +300,14 @@ mirror_lag_not_down(void)
 
 	cl = peer_client("client");
 	snprintf(want, sizeof(want), "kcsplice: mirror %s down: ", down);
+	/*
+	 * The first connection sends little: a mirror still connecting
+	 * holds what comes meanwhile, and past its budget it would be
+	 * detached before its refusal came (seen under ASan), which tells
+	 * nothing about whether it can be reached.
+	 */
 	for (n = 1; n <= nconn; n++) {
-		connect_n(cl, &k, 1, bytes);
+		connect_n(cl, &k, 1, n == 1 ? 4096 : bytes);
 		PEER_WAIT(cl, cl->ndone == n, 60);
 		if (n == 1)
 			ks_wait_line(&k, want);
@@ -313,10 +320,10 @@ mirror_lag_not_down(void)
 	/* The first is down once, then skipped by both later connections. */
 	IT_EQ(ks_count(&k, want), 1);
 	IT_EQ(st.mirror_skipped, nconn - 1);
-	/* The second lagged on each connection: detached, under its name. */
+	/* The second lagged on each big one: detached, under its name. */
 	snprintf(want, sizeof(want), "kcsplice: mirror %s detached: budget ",
 	    stalled->addr.text);
-	IT_EQ(ks_count(&k, want), nconn);
+	IT_EQ(ks_count(&k, want), nconn - 1);
 	snprintf(want, sizeof(want), "kcsplice: mirror %s detached", down);
 	IT_EQ(ks_count(&k, want), 0);
 	/* ... and it is not down. */
@@ -324,7 +331,7 @@ mirror_lag_not_down(void)
 	    stalled->addr.text);
 	IT_EQ(ks_count(&k, want), 0);
 	IT_EQ(ks_count(&k, " down: "), 1);
-	IT_EQ(st.mirror_detached, 1 + nconn);
+	IT_EQ(st.mirror_detached, 1 + nconn - 1);
 	ks_stop(&k);
 	close(hold);
 	peer_free(cl);
