@@ -118,8 +118,9 @@ check_mirrored(struct peer *mir, struct peer *const *cls, unsigned ncl,
 					must_found++;
 			}
 		}
-		IT_CHECKF(found, "mirror connection %u: %" PRIu64 " bytes, hash "
-		    "%016" PRIx64 ": no client sent that", i, m->rx, m->rx_hash);
+		IT_CHECKF(found, "mirror connection %u: %" PRIu64 " bytes, "
+		    "hash %016" PRIx64 ": no client sent that", i, m->rx,
+		    m->rx_hash);
 		matched++;
 	}
 	IT_CHECKF(must_found == must->nconns, "%u of the %u connections of %s "

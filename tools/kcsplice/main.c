@@ -79,7 +79,7 @@ static bool stopping;			/* atomic */
 static unsigned udp_sessions_open;	/* the relays' shared count */
 static const char *unix_path;		/* the socket file made, if any */
 static struct stat unix_made;		/* and what it was */
-static struct mh *health;		/* the stream mirrors' (mirrorhealth.h) */
+static struct mh *health;		/* stream mirrors' (mirrorhealth.h) */
 
 /* Counters the statistics show, beyond the byte counts. */
 static struct {
@@ -257,8 +257,9 @@ print_stats(void)
 		    "\"up_bytes\":%llu,\"down_bytes\":%llu,\"spliced\":%llu,"
 		    "\"copied\":%llu,\"mirror_bytes\":%llu,"
 		    "\"mirror_detached\":%llu,\"mirror_dropped\":%llu,"
-		    "\"mirror_skipped\":%llu,\"errors\":%llu,\"udp_sessions\":%llu,"
-		    "\"udp_expired\":%llu,\"pipe_fallbacks\":%llu,"
+		    "\"mirror_skipped\":%llu,\"errors\":%llu,"
+		    "\"udp_sessions\":%llu,\"udp_expired\":%llu,"
+		    "\"pipe_fallbacks\":%llu,"
 		    "\"fds\":%u,\"heap_bytes\":%llu,\"mirror_held\":%llu,"
 		    "\"mirror_peak\":%llu}\n", STATS_ARGS);
 	else
