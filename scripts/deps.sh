@@ -3,8 +3,9 @@
 # As root it runs apt-get; otherwise it prints the one line to run and fails.
 # Usage: scripts/deps.sh [build|it|bench|fuzz]
 #   it adds what integration tests drive kcsplice with (nginx as upstream
-#   and mirror, wrk as the load), and promtool (in prometheus) and the
-#   Prometheus Python client's OpenMetrics parser to check its metrics;
+#   and mirror, wrk as the load), promtool (in prometheus) and the
+#   Prometheus Python client's OpenMetrics parser to check its metrics,
+#   and systemd-analyze, strace and pgrep to check its systemd units;
 #   bench adds the benchmark peers; fuzz adds clang and its runtime
 #   libraries (libFuzzer and the sanitizers), which clang only recommends.
 set -eu
@@ -12,7 +13,7 @@ set -eu
 pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev liburing-dev mandoc python3"
 case "${1:-build}" in
 build) ;;
-it) pkgs="$pkgs nginx wrk prometheus python3-prometheus-client" ;;
+it) pkgs="$pkgs nginx wrk prometheus python3-prometheus-client systemd strace procps" ;;
 # The relay benchmark's load generators and peers (bench/relay.sh);
 # redis-benchmark is in redis-tools.
 bench) pkgs="$pkgs iperf3 haproxy socat redis-server redis-tools" ;;

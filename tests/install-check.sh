@@ -33,6 +33,23 @@ done
 [ -f "$root/share/man/man1/kcdump.1" ] || fail "kcdump.1 missing"
 [ -f "$root/share/man/man5/kcont-trace.5" ] || fail "kcont-trace.5 missing"
 [ -x "$root/bin/kcdump" ] || fail "kcdump not installed"
+[ -x "$root/bin/kcsplice" ] || fail "kcsplice not installed"
+[ -f "$root/share/man/man1/kcsplice.1" ] || fail "kcsplice.1 missing"
+# The page as the build dated it, not the source's placeholder.
+grep -q '^\.Dd [A-Z][a-z]* [1-9][0-9]*, [0-9][0-9][0-9][0-9]$' \
+    "$root/share/man/man1/kcsplice.1" ||
+    fail "kcsplice.1 installed without its date: $(head -n 1 \
+    "$root/share/man/man1/kcsplice.1")"
+# The systemd units, naming the kcsplice of this prefix.
+for unit in kcsplice.service kcsplice@.service; do
+	f="$root/lib/systemd/system/$unit"
+	[ -f "$f" ] || fail "$unit not installed in lib/systemd/system"
+	grep -q "^ExecStart=$prefix/bin/kcsplice -f " "$f" ||
+	    fail "$unit: ExecStart does not run $prefix/bin/kcsplice"
+	if grep -q '@[A-Z_]*@' "$f"; then
+		fail "$unit: not configured: $(grep '@[A-Z_]*@' "$f")"
+	fi
+done
 
 # A program built the way a user would, against the staged tree.
 cat > "$stage/prog.c" <<'PROG'

@@ -116,6 +116,9 @@ struct kc_splice_stats {
 						   end) or the error */
 #define KC_SPLICE_EV_MIRROR_DROPPING	2	/* first drop since it last kept
 						   up; err -ENOBUFS or -ENOSPC */
+#define KC_SPLICE_EV_MIRROR_CONNECTED	3	/* its connect succeeded (seen
+						   once, at the latest when it
+						   is first written); err 0 */
 
 typedef void kc_splice_event_fn(void *arg, struct kc_splice *sp, int event,
     unsigned mirror, int err);

@@ -486,7 +486,14 @@ kc__splice_mirror_ready(struct kc_splice *sp, struct mirror *m)
 		detach(sp, m, kc__ep_error(m->m_ep));
 		return false;
 	}
-	return (st & KC_SS_CONNECTED) && !(st & KC_SS_CONNECTING);
+	if (!(st & KC_SS_CONNECTED) || (st & KC_SS_CONNECTING))
+		return false;
+	if (!m->m_connected) {
+		/* The first time: a mirror that fails later was reachable. */
+		m->m_connected = true;
+		mirror_event(sp, m, KC_SPLICE_EV_MIRROR_CONNECTED, 0);
+	}
+	return true;
 }
 
 /*

@@ -82,6 +82,7 @@ struct mirror {
 	bool			 m_detached;	/* and why: */
 	int			 m_derr;
 	uint64_t		 m_dropped;	/* bytes it did not get */
+	bool			 m_connected;	/* its connect was seen to succeed */
 };
 
 struct kc_splice {

@@ -255,6 +255,9 @@ check_conf(const struct ks_conf *c)
 	for (i = 0; i < c->nallow; i++)
 		check_cidr(&c->allow[i]);
 	CHECK(c->mirror_budget > 0);
+	CHECK(c->mirror_retry_min_ns > 0);
+	CHECK(c->mirror_retry_min_ns <= c->mirror_retry_max_ns);
+	CHECK(c->mirror_retry_max_ns <= SEC_MAX_NS);
 	CHECK(c->threads >= 1 && c->threads <= KS_MAX_THREADS);
 	CHECK(c->max_conns <= 1000000000u);
 	CHECK(c->udp_max_sessions >= 1 && c->udp_max_sessions <= 1000000000u);

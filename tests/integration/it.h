@@ -108,7 +108,7 @@ struct it_stats {
 	uint64_t	conns, active, refused, denied, up_bytes, down_bytes;
 	uint64_t	spliced, copied, mirror_bytes, mirror_detached;
 	uint64_t	mirror_dropped, errors, udp_sessions, udp_expired;
-	uint64_t	pipe_fallbacks, fds, heap_bytes;
+	uint64_t	pipe_fallbacks, fds, heap_bytes, mirror_skipped;
 };
 
 /* A running kcsplice. */

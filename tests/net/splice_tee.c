@@ -41,6 +41,9 @@
  *   works), whether its connect is still in progress at kc_splice() or has
  *   failed already: it is detached, the event names it and its error
  *   (-ECONNREFUSED); the other mirror and the primary get everything.
+ *   KC_SPLICE_EV_MIRROR_CONNECTED is reported once for each mirror that
+ *   connected (each mirror of the 1, 2 and 3-mirror runs, the good one
+ *   here), never for the refused one.
  *
  *   A mirror that keeps writing garbage back, before, during and after the
  *   stream: it still gets the whole stream (and then its connection ends,
@@ -134,6 +137,7 @@ streams_whole(struct st_sp *s, struct st_peer *cl, struct st_peer *sv,
 	KC_CHECK_EQ(st.mirror_detached, 0);
 	KC_CHECK_EQ(atomic_load(&s->ev.n[KC_SPLICE_EV_MIRROR_DETACHED]), 0);
 	KC_CHECK_EQ(atomic_load(&s->ev.n[KC_SPLICE_EV_MIRROR_DROPPING]), 0);
+	KC_CHECK_EQ(atomic_load(&s->ev.n[KC_SPLICE_EV_MIRROR_CONNECTED]), nm);
 	st_sp_close(s);
 }
 
@@ -322,6 +326,10 @@ refused_mirror(struct kc_executor *ex, enum nt_kind k, unsigned bad,
 	    -ECONNREFUSED);
 	KC_CHECK_EQ(atomic_load(&s.ev.mirror[KC_SPLICE_EV_MIRROR_DETACHED]),
 	    bad);
+	/* The good one connected, the refused one never did. */
+	KC_CHECK_EQ(atomic_load(&s.ev.n[KC_SPLICE_EV_MIRROR_CONNECTED]), 1);
+	KC_CHECK_EQ(atomic_load(&s.ev.mirror[KC_SPLICE_EV_MIRROR_CONNECTED]),
+	    good);
 	st_sp_close(&s);
 	nt_wait_count(base);
 }

@@ -134,6 +134,8 @@ check_defaults(const struct ks_conf *c)
 	KC_CHECK_EQ(c->mirror_budget, 1u << 30);
 	KC_CHECK_EQ(c->mirror_cap, 0);
 	KC_CHECK(!c->mirror_drop);
+	KC_CHECK_EQ(c->mirror_retry_min_ns, 1 * SEC);
+	KC_CHECK_EQ(c->mirror_retry_max_ns, 60 * SEC);
 	KC_CHECK_EQ(c->threads, online_cpus());
 	KC_CHECK_EQ(c->max_conns, 10000);
 	KC_CHECK_EQ(c->nallow, 0);
@@ -200,6 +202,23 @@ test_options(void)
 	KC_CHECK(c.mirror_drop);
 	ok(&c, "--mirror-policy=drop", "--mirror-policy=detach", L, U, NULL);
 	KC_CHECK(!c.mirror_drop);
+
+	ok(&c, "--mirror-retry", "0.5:2", L, U, NULL);
+	KC_CHECK_EQ(c.mirror_retry_min_ns, SEC / 2);
+	KC_CHECK_EQ(c.mirror_retry_max_ns, 2 * SEC);
+	ok(&c, "--mirror-retry=5", L, U, NULL);
+	KC_CHECK_EQ(c.mirror_retry_min_ns, 5 * SEC);
+	KC_CHECK_EQ(c.mirror_retry_max_ns, 60 * SEC);
+	/* MIN alone past the default MAX: MAX is MIN. */
+	ok(&c, "--mirror-retry", "90", L, U, NULL);
+	KC_CHECK_EQ(c.mirror_retry_min_ns, 90 * SEC);
+	KC_CHECK_EQ(c.mirror_retry_max_ns, 90 * SEC);
+	ok(&c, "--mirror-retry", "3:3", L, U, NULL);
+	KC_CHECK_EQ(c.mirror_retry_min_ns, 3 * SEC);
+	KC_CHECK_EQ(c.mirror_retry_max_ns, 3 * SEC);
+	ok(&c, "--mirror-retry", "0.000000001:1000000", L, U, NULL);
+	KC_CHECK_EQ(c.mirror_retry_min_ns, 1);
+	KC_CHECK_EQ(c.mirror_retry_max_ns, 1000000 * SEC);
 
 	ok(&c, "--threads", "1", L, U, NULL);
 	KC_CHECK_EQ(c.threads, 1);
@@ -447,6 +466,19 @@ test_bad_options(void)
 	bad("--mirror-policy: 'Drop' is not detach or drop",
 	    "--mirror-policy", "Drop", L, U, NULL);
 	bad("--mirror-policy: ''", "--mirror-policy=", L, U, NULL);
+	bad("--mirror-retry: '0' is not MIN or MIN:MAX seconds with 0 < MIN "
+	    "<= MAX <= 1000000", "--mirror-retry", "0", L, U, NULL);
+	bad("--mirror-retry: '2:1'", "--mirror-retry", "2:1", L, U, NULL);
+	bad("--mirror-retry: '1:'", "--mirror-retry", "1:", L, U, NULL);
+	bad("--mirror-retry: ':5'", "--mirror-retry", ":5", L, U, NULL);
+	bad("--mirror-retry: '1:2:3'", "--mirror-retry", "1:2:3", L, U, NULL);
+	bad("--mirror-retry: '1:1000001'", "--mirror-retry", "1:1000001", L, U,
+	    NULL);
+	bad("--mirror-retry: ''", "--mirror-retry=", L, U, NULL);
+	bad("--mirror-retry: '00000000000000000000000000000000000000000000000"
+	    "0000000000000000001'", "--mirror-retry",
+	    "00000000000000000000000000000000000000000000000"
+	    "0000000000000000001", L, U, NULL);
 	bad("--stats-format: 'xml' is not text or json", "--stats-format",
 	    "xml", L, U, NULL);
 
@@ -1613,7 +1645,8 @@ test_usage(void)
 {
 	static const char *const words[] = {
 		"--mirror", "-m,", "--mirror-budget", "default 1G", "--mirror-cap",
-		"--mirror-policy", "detach|drop", "--threads", "-j,",
+		"--mirror-policy", "detach|drop", "--mirror-retry MIN[:MAX]",
+		"default 1:60", "--threads", "-j,",
 		"online CPUs", "--max-conns", "default 10000", "--allow",
 		"--metrics ADDR", "--metrics-public",
 		"--idle-timeout", "default 300", "--half-close-timeout",

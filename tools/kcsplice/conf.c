@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "mirrorhealth.h"
 
 #define NSEC_PER_SEC		1000000000ull
 #define KS_SEC_MAX		1000000ull	/* seconds */
@@ -37,8 +38,8 @@
 	"expected tcp:HOST:PORT, unix:PATH or udp:HOST:PORT"
 
 enum opt_id {
-	O_MIRROR, O_BUDGET, O_CAP, O_POLICY, O_THREADS, O_MAXCONNS, O_METRICS,
-	O_METRICSPUB, O_ALLOW,
+	O_MIRROR, O_BUDGET, O_CAP, O_POLICY, O_RETRY, O_THREADS, O_MAXCONNS,
+	O_METRICS, O_METRICSPUB, O_ALLOW,
 	O_IDLE, O_HALFCLOSE, O_UDPSESSION, O_UDPMAX, O_CONNECT, O_STATS,
 	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
 	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT, O_CHECK, O_CONFIG
@@ -56,6 +57,7 @@ static const struct opt opts[] = {
 	{ "mirror-budget",	0,   O_BUDGET,		"BYTES" },
 	{ "mirror-cap",		0,   O_CAP,		"BYTES" },
 	{ "mirror-policy",	0,   O_POLICY,		"detach|drop" },
+	{ "mirror-retry",	0,   O_RETRY,		"MIN[:MAX]" },
 	{ "threads",		'j', O_THREADS,		"N" },
 	{ "max-conns",		0,   O_MAXCONNS,	"N" },
 	{ "metrics",		0,   O_METRICS,		"ADDR" },
@@ -595,6 +597,36 @@ set_uint(struct parse *p, const struct opt *o, const char *v, unsigned lo,
 		    quote(&q, v), lo, hi);
 }
 
+/* MIN or MIN:MAX seconds: 0 < MIN <= MAX; MAX alone defaults to 60 or MIN. */
+static void
+set_retry(struct parse *p, const struct opt *o, const char *v)
+{
+	char min[64];
+	const char *colon = strchr(v, ':');
+	uint64_t lo, hi = MH_MAX_NS_DEFAULT;
+	struct quote q;
+	size_t n = colon != NULL ? (size_t)(colon - v) : strlen(v);
+
+	if (n >= sizeof(min))
+		goto bad;
+	memcpy(min, v, n);
+	min[n] = '\0';
+	if (ks_sec_parse(&lo, min) != 0 || lo == 0)
+		goto bad;
+	if (colon != NULL) {
+		if (ks_sec_parse(&hi, colon + 1) != 0 || hi < lo)
+			goto bad;
+	} else if (hi < lo) {
+		hi = lo;
+	}
+	p->c->mirror_retry_min_ns = lo;
+	p->c->mirror_retry_max_ns = hi;
+	return;
+bad:
+	fail(p, "--%s: '%s' is not MIN or MIN:MAX seconds with 0 < MIN <= "
+	    "MAX <= 1000000", o->name, quote(&q, v));
+}
+
 static void
 set_option(struct parse *p, const struct opt *o, const char *v)
 {
@@ -653,6 +685,9 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		else
 			fail(p, "--%s: '%s' is not detach or drop", o->name,
 			    quote(&q, v));
+		break;
+	case O_RETRY:
+		set_retry(p, o, v);
 		break;
 	case O_THREADS:
 		set_uint(p, o, v, 1, KS_MAX_THREADS, &c->threads);
@@ -884,6 +919,8 @@ set_defaults(struct ks_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->action = KS_RUN;
 	c->mirror_budget = 1ull << 30;
+	c->mirror_retry_min_ns = MH_MIN_NS_DEFAULT;
+	c->mirror_retry_max_ns = MH_MAX_NS_DEFAULT;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 1)
 		ncpu = 1;
@@ -1240,6 +1277,9 @@ ks_usage(FILE *f)
 "                               past the budget or the cap, detach the\n"
 "                               mirror or drop what does not fit (default\n"
 "                               detach)\n"
+"      --mirror-retry MIN[:MAX] a mirror that cannot be reached is\n"
+"                               skipped, and tried again after MIN seconds,\n"
+"                               doubling up to MAX (default 1:60)\n"
 "  -j, --threads N              threads, 1 to %u (default: online CPUs, "
 "here %ld)\n"
 "      --max-conns N            concurrent connections, 0 = no cap\n"

@@ -55,6 +55,8 @@ struct ks_conf {
 	uint64_t	mirror_cap;		/* bytes, all mirrors; 0: the
 						   library's default */
 	bool		mirror_drop;		/* --mirror-policy drop */
+	uint64_t	mirror_retry_min_ns;	/* --mirror-retry: default 1 s */
+	uint64_t	mirror_retry_max_ns;	/* default 60 s (or MIN) */
 	unsigned	threads;		/* default: online CPUs (1..64) */
 	unsigned	max_conns;		/* 0: no cap; default 10000; <= 1e9 */
 	struct ks_cidr	allow[KS_MAX_ALLOW];

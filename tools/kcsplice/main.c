@@ -42,6 +42,7 @@
 #include "conffile.h"
 #include "live.h"
 #include "reload.h"
+#include "mirrorhealth.h"
 
 #define ACCEPTS_PER_WORKER	4
 
@@ -63,6 +64,10 @@ struct conn {
 	int			 c_mfail[KS_MAX_MIRRORS]; /* by --mirror index: the
 						   dial's error, or 0 */
 	struct ks_live		*c_live;	/* its configuration, held */
+	/* Per mirror of the splice: its health ticket, connected (a bit). */
+	struct mh		*c_health;	/* the mirrors' health it uses */
+	uint32_t		 c_mticket[KS_MAX_MIRRORS];
+	uint32_t		 c_mconn;
 };
 
 struct lsn;
@@ -126,6 +131,17 @@ static uint64_t start_ms;		/* Unix time */
 static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
 static char listen_text[200];		/* the bound address, for logs */
 static bool mirrors_reloaded;		/* atomic: a reload changed them */
+/*
+ * Stream mirrors' health (mirrorhealth.h), for the mirrors of the
+ * configuration in force: a reload that changes the mirrors or their
+ * back-off starts a new table (connections keep the one they started
+ * with); the old ones stay, for their counts.
+ */
+static struct mh *health;		/* atomic */
+static struct mh_old {
+	struct mh	*h;
+	struct mh_old	*next;
+} *health_old;				/* main thread; read under relay_mu */
 
 /* Counters the statistics show, beyond the byte counts. */
 static struct {
@@ -234,6 +250,15 @@ ks_snapshot_take(struct ks_snapshot *s)
 		if (kc_pipe_stats(workers[i].w_ex, &s->pipes[i]) != 0)
 			memset(&s->pipes[i], 0, sizeof(s->pipes[i]));
 	}
+	{
+		struct mh *h = __atomic_load_n(&health, __ATOMIC_ACQUIRE);
+		const struct mh_old *o;
+
+		if (h != NULL)
+			s->mirror_skipped = mh_skipped_total(h);
+		for (o = health_old; o != NULL; o = o->next)
+			s->mirror_skipped += mh_skipped_total(o->h);
+	}
 	pthread_mutex_unlock(&relay_mu);
 	s->nmirrors = conf.nmirrors;
 	for (i = 0; i < conf.nmirrors; i++)
@@ -286,6 +311,7 @@ print_stats(void)
 	    (unsigned long long)t->mirrored, \
 	    (unsigned long long)t->mirror_detached, \
 	    (unsigned long long)t->mirror_dropped, \
+	    (unsigned long long)s.mirror_skipped, \
 	    (unsigned long long)s.errors, \
 	    (unsigned long long)s.udp_active, \
 	    (unsigned long long)s.udp_expired, \
@@ -299,8 +325,9 @@ print_stats(void)
 		    "\"up_bytes\":%llu,\"down_bytes\":%llu,\"spliced\":%llu,"
 		    "\"copied\":%llu,\"mirror_bytes\":%llu,"
 		    "\"mirror_detached\":%llu,\"mirror_dropped\":%llu,"
-		    "\"errors\":%llu,\"udp_sessions\":%llu,"
-		    "\"udp_expired\":%llu,\"pipe_fallbacks\":%llu,"
+		    "\"mirror_skipped\":%llu,\"errors\":%llu,"
+		    "\"udp_sessions\":%llu,\"udp_expired\":%llu,"
+		    "\"pipe_fallbacks\":%llu,"
 		    "\"fds\":%u,\"heap_bytes\":%llu,\"mirror_held\":%llu,"
 		    "\"mirror_peak\":%llu,\"ends\":{", STATS_ARGS);
 	else
@@ -308,7 +335,8 @@ print_stats(void)
 		    "active=%llu refused=%llu denied=%llu up_bytes=%llu "
 		    "down_bytes=%llu spliced=%llu copied=%llu "
 		    "mirror_bytes=%llu mirror_detached=%llu "
-		    "mirror_dropped=%llu errors=%llu udp_sessions=%llu "
+		    "mirror_dropped=%llu mirror_skipped=%llu errors=%llu "
+		    "udp_sessions=%llu "
 		    "udp_expired=%llu pipe_fallbacks=%llu fds=%u "
 		    "heap_bytes=%llu mirror_held=%llu mirror_peak=%llu",
 		    STATS_ARGS);
@@ -356,6 +384,44 @@ err_text(int e)
 	return e == -ENOBUFS ? "budget exceeded" : strerror(-e);
 }
 
+/* A connect could not reach --mirror mi: it may be down now. */
+static void
+mirror_unreachable(struct mh *h, const struct ks_conf *cf, unsigned mi,
+    uint32_t ticket, int err)
+{
+	struct mh_info in;
+
+	switch (mh_failed(h, mi, ticket, err, mh_now(), &in)) {
+	case MH_DOWN:
+		logk(LK_NOTE, "mirror %s down: %s; new connections skip it, "
+		    "next try in %.1f s", cf->mirrors[mi].text, err_text(err),
+		    (double)in.next_ns / 1e9);
+		break;
+	case MH_PROBE_FAILED:
+		if (verbosity() > 0)
+			logk(LK_MIRROR, "mirror %s still down: %s; next try in "
+			    "%.1f s", cf->mirrors[mi].text, err_text(err),
+			    (double)in.next_ns / 1e9);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A connect to --mirror mi succeeded: it is up, or back. */
+static void
+mirror_reached(struct mh *h, const struct ks_conf *cf, unsigned mi)
+{
+	struct mh_info in;
+
+	if (mh_connected(h, mi, mh_now(), &in) == MH_UP)
+		logk(LK_NOTE, "mirror %s up again after %.1f s down (%llu "
+		    "failed tries, %llu connections skipped it)",
+		    cf->mirrors[mi].text, (double)in.down_ns / 1e9,
+		    (unsigned long long)in.probes,
+		    (unsigned long long)in.skipped);
+}
+
 static void
 mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
     int err)
@@ -363,35 +429,50 @@ mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
 	struct conn *c = arg;
 	const struct ks_conf *cf = &c->c_live->c;
 	struct ks_logf f;
+	unsigned mi;
 
 	(void)sp;
 	/* The splice numbers the mirrors it has; --mirror's index is ours. */
 	if (mirror >= c->c_nm)
 		return;
-	mirror = c->c_mconf[mirror];
+	if (mirror >= c->c_nm)
+		return;
+	mi = c->c_mconf[mirror];
+	if (ev == KC_SPLICE_EV_MIRROR_CONNECTED) {
+		c->c_mconn |= 1u << mirror;
+		mirror_reached(c->c_health, cf, mi);
+		return;
+	}
+	/* Never connected: not a connection that failed, the mirror did. */
+	if (ev == KC_SPLICE_EV_MIRROR_DETACHED && mh_unreachable(err) &&
+	    !(c->c_mconn & (1u << mirror))) {
+		mirror_unreachable(c->c_health, cf, mi, c->c_mticket[mirror],
+		    err);
+		return;
+	}
 	memset(&f, 0, sizeof(f));
 	f.conn = c->c_id;
 	f.client = c->c_client;
-	f.mirror = cf->mirrors[mirror].text;
+	f.mirror = cf->mirrors[mi].text;
 	f.reason = err == -ENOBUFS ? "budget" : err == -ENOSPC ? "cap" :
 	    strerror(-err);
 	if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOBUFS)
 		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s detached: budget %llu bytes "
-		    "exceeded (conn %llu)", cf->mirrors[mirror].text,
+		    "exceeded (conn %llu)", cf->mirrors[mi].text,
 		    (unsigned long long)cf->mirror_budget,
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED && err == -ENOSPC)
 		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s detached: mirror cap %llu bytes "
-		    "reached (conn %llu)", cf->mirrors[mirror].text,
+		    "reached (conn %llu)", cf->mirrors[mi].text,
 		    (unsigned long long)mirror_cap(),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DETACHED)
 		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s: %s (conn %llu, detached)",
-		    cf->mirrors[mirror].text, err_text(err),
+		    cf->mirrors[mi].text, err_text(err),
 		    (unsigned long long)c->c_id);
 	else if (ev == KC_SPLICE_EV_MIRROR_DROPPING)
 		logkf(LK_MIRROR, KS_LOG_WARNING, &f, "mirror %s dropping: %s (conn %llu)",
-		    cf->mirrors[mirror].text, err == -ENOSPC ?
+		    cf->mirrors[mi].text, err == -ENOSPC ?
 		    "mirror cap reached" : "budget exceeded",
 		    (unsigned long long)c->c_id);
 }
@@ -485,6 +566,8 @@ detach_word(int err)
 	case ECONNRESET:
 	case EPIPE:
 		return "reset";
+	case EHOSTDOWN:
+		return "down";	/* skipped: down, in its back-off */
 	default:
 		return "error";
 	}
@@ -661,6 +744,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	const struct ks_conf *cf = &l->c;
 	struct conn *c;
 	unsigned i, nm = 0;
+	uint64_t now;
 	int e;
 
 	memset(&peer, 0, sizeof(peer));
@@ -720,13 +804,26 @@ conn_start(struct worker *w, struct kc_socket *cs)
 		__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 		return;
 	}
+	now = mh_now();
+	c->c_health = __atomic_load_n(&health, __ATOMIC_ACQUIRE);
 	for (i = 0; i < cf->nmirrors; i++) {
+		uint32_t ticket;
+
+		if (mh_admit(c->c_health, i, now, &ticket) == MH_SKIP) {
+			c->c_mfail[i] = -EHOSTDOWN;	/* down: counted there */
+			continue;
+		}
 		if ((e = dial(w, &cf->mirrors[i], &mir[nm])) != 0) {
 			struct ks_logf f;
 
 			__atomic_add_fetch(&w->w_acct.mirror_detached, 1,
 			    __ATOMIC_RELAXED);
 			c->c_mfail[i] = e;
+			if (mh_unreachable(e)) {
+				mirror_unreachable(c->c_health, cf, i, ticket,
+				    e);
+				continue;
+			}
 			memset(&f, 0, sizeof(f));
 			f.conn = c->c_id;
 			f.client = c->c_client;
@@ -737,6 +834,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 			    strerror(-e), (unsigned long long)c->c_id);
 			continue;
 		}
+		c->c_mticket[nm] = ticket;
 		c->c_mconf[nm++] = (unsigned char)i;
 	}
 	memset(&at, 0, sizeof(at));
@@ -1212,6 +1310,13 @@ setup(void)
 			w->w_udp = NULL;	/* the relay's now */
 		}
 	} else {
+		if ((e = mh_create(&health, conf.nmirrors,
+		    conf.mirror_retry_min_ns, conf.mirror_retry_max_ns,
+		    mh_now() ^ (uint64_t)getpid())) != 0) {
+			logk(LK_INFO, "cannot start: %s", strerror(-e));
+			return EX_OSERR;
+		}
+		mh_set_process(health);
 		if ((e = open_listener(&conf.listen, false, &bound, &fd)) != 0) {
 			logk(LK_ERROR, "cannot listen on %s: %s",
 			    conf.listen.text, listen_error(e));
@@ -1333,6 +1438,33 @@ listen_swap(const struct ks_addr *a, char *bound, size_t size)
 }
 
 /*
+ * The mirrors (or their back-off) changed: new connections use a new
+ * health table, all up; the old one stays for the connections that hold
+ * it and for its counts.  On failure (no memory) the old one goes on.
+ */
+static void
+health_swap(const struct ks_conf *nc)
+{
+	struct mh_old *o = malloc(sizeof(*o));
+	struct mh *h;
+
+	if (o == NULL || mh_create(&h, nc->nmirrors, nc->mirror_retry_min_ns,
+	    nc->mirror_retry_max_ns, mh_now() ^ (uint64_t)getpid()) != 0) {
+		free(o);
+		logk(LK_ERROR, "reload: no memory for the mirrors' health; "
+		    "the old table goes on");
+		return;
+	}
+	pthread_mutex_lock(&relay_mu);
+	o->h = health;
+	o->next = health_old;
+	health_old = o;
+	__atomic_store_n(&health, h, __ATOMIC_RELEASE);
+	mh_set_process(h);
+	pthread_mutex_unlock(&relay_mu);
+}
+
+/*
  * Read the command line and the file again; apply what can change at once
  * or for new connections, keep the rest (and say so); one log line.
  */
@@ -1393,6 +1525,12 @@ reload(uint64_t *next_stats)
 	if (nc->nmirrors != old->nmirrors || memcmp(nc->mirrors, old->mirrors,
 	    nc->nmirrors * sizeof(nc->mirrors[0])) != 0)
 		__atomic_store_n(&mirrors_reloaded, true, __ATOMIC_RELAXED);
+	if (health != NULL && (nc->nmirrors != old->nmirrors ||
+	    memcmp(nc->mirrors, old->mirrors, nc->nmirrors *
+	    sizeof(nc->mirrors[0])) != 0 ||
+	    nc->mirror_retry_min_ns != old->mirror_retry_min_ns ||
+	    nc->mirror_retry_max_ns != old->mirror_retry_max_ns))
+		health_swap(nc);
 	ks_live_publish(l);		/* new connections take it from now */
 	ks_live_put(main_live);
 	main_live = ks_live_get();

@@ -236,6 +236,9 @@ mirrors(struct out *o, const struct ks_snapshot *s)
 	    s->bytes.mirror_dropped);
 	counter(o, "kcsplice_mirror_detached_total",
 	    "Mirror connections detached.", s->bytes.mirror_detached);
+	counter(o, "kcsplice_mirror_skipped_total",
+	    "Mirror connections not tried: the mirror was down (back-off).",
+	    s->mirror_skipped);
 	gauge(o, "kcsplice_mirror_held_bytes",
 	    "Bytes held for mirrors now (their lag), all together.",
 	    s->mirror_mem.held);

@@ -77,6 +77,8 @@ struct ks_snapshot {
 	const char	*mirror_text[KS_MAX_MIRRORS];
 	uint64_t	mirror_each[KS_MAX_MIRRORS];
 	bool		mirror_each_known;
+	/* Mirror connections skipped while their mirror was down. */
+	uint64_t	mirror_skipped;
 	/* Bytes held for mirrors, process-wide: now, peak, cap. */
 	struct kc_mirror_mem mirror_mem;
 	/* The pipe pool of each thread's executor. */
