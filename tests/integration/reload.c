@@ -26,6 +26,11 @@
  *                    both with one other: the log names the second, from
  *                    the connection's own configuration, not from the one
  *                    in force (where the index means another mirror)
+ *   reload-churn     connections keep coming while SIGHUP moves the
+ *                    upstream between two servers 40 times (10 under
+ *                    sanitizers) and every 5th time also the listener
+ *                    between two UNIX paths: every connection is echoed
+ *                    whole, and the two upstreams together saw each once
  *   reload-check     --check: ok (exit 0, stdout) without opening the
  *                    listen address (taken, or a UNIX path not made), an
  *                    error with its line (exit 64), a file that is not
@@ -468,6 +473,95 @@ reload_mirror_names(void)
 	peer_free(m2);
 }
 
+/* Until the two upstreams have total connections (done ones). */
+static void
+wait_upstreams(struct peer *up[2], unsigned total, bool done)
+{
+	uint64_t dl = it_now_ns() + (uint64_t)(it_limit(60) * 1e9);
+	unsigned n, i;
+
+	for (;;) {
+		for (n = 0, i = 0; i < 2; i++) {
+			peer_lock(up[i]);
+			n += done ? up[i]->ndone : up[i]->nconns;
+			peer_unlock(up[i]);
+		}
+		if (n == total)
+			return;
+		if (it_now_ns() > dl)
+			IT_FAIL("%u of %u connections reached an upstream%s",
+			    n, total, done ? " and ended" : "");
+		it_sleep_ms(2);
+	}
+}
+
+static void
+reload_churn(void)
+{
+	unsigned nreload = IT_SCALE(40, 10), batch = 8, i, j, total = 0;
+	uint64_t bytes = 64u << 10, sum = 0;
+	char path[2][200], want[400];
+	struct it_addr at;
+	struct peer *up[2], *cl;
+	struct pbehav cb;
+	struct it_stats st;
+	struct ks k;
+	unsigned where = 0;
+
+	snprintf(conf_path, sizeof(conf_path), "%s/churn.conf", it_dir);
+	it_unix_path(path[0], sizeof(path[0]), "a.sock");
+	it_unix_path(path[1], sizeof(path[1]), "b.sock");
+	up[0] = peer_listen("upstream1", "tcp:127.0.0.1:0", &echo_b);
+	up[1] = peer_listen("upstream2", "tcp:127.0.0.1:0", &echo_b);
+	write_conf("listen %s\nupstream %s\n", path[0], up[0]->addr.text);
+	start_with_conf(&k);
+	IT_CHECK(it_addr_parse(&at, path[0]) == 0);
+	cl = peer_client("client");
+	memset(&cb, 0, sizeof(cb));
+	cb.read = true;
+	cb.send = bytes;
+	cb.fin = true;
+	for (i = 1; i <= nreload; i++) {
+		for (j = 0; j < batch; j++)
+			peer_connect(cl, &at, &cb);
+		total += batch;
+		if (i % 5 == 0) {
+			/*
+			 * Connections still in the old listener's queue
+			 * when it closes are reset: let these be accepted.
+			 */
+			wait_upstreams(up, total, false);
+			where ^= 1;
+		}
+		write_conf("listen %s\nupstream %s\n", path[where],
+		    up[i % 2]->addr.text);
+		snprintf(want, sizeof(want), "upstream %s -> %s",
+		    up[(i + 1) % 2]->addr.text, up[i % 2]->addr.text);
+		hup(&k, want);
+		IT_CHECK(it_addr_parse(&at, path[where]) == 0);
+	}
+	PEER_WAIT(cl, cl->ndone == total, 120);
+	peer_check_echoed(cl, total);
+	wait_upstreams(up, total, true);
+	for (i = 0; i < 2; i++) {
+		peer_lock(up[i]);
+		for (j = 0; j < up[i]->nconns; j++)
+			sum += up[i]->conns[j]->rx;
+		peer_unlock(up[i]);
+	}
+	IT_EQ(sum, (uint64_t)total * bytes);
+	IT_EQ(ks_count(&k, "(listening on unix:"), nreload / 5);
+	ks_wait_active(&k, 0, &st);
+	IT_EQ(st.errors, 0);
+	IT_EQ(st.conns, total);
+	it_log("%u connections over %u reloads, each echoed whole", total,
+	    nreload);
+	ks_stop(&k);
+	peer_free(cl);
+	peer_free(up[0]);
+	peer_free(up[1]);
+}
+
 static void
 expect(const char *const *args, int status, const char *out_want,
     const char *err_want)
@@ -572,6 +666,7 @@ static const struct it_case cases[] = {
 	{ "reload-bad", reload_bad },
 	{ "reload-listen", reload_listen },
 	{ "reload-mirror-names", reload_mirror_names },
+	{ "reload-churn", reload_churn },
 	{ "reload-check", reload_check },
 };
 

@@ -996,20 +996,55 @@ lsn_start(struct lsn *l)
 		accept_again(&l->l_slots[i]);
 }
 
+/* A listener's close, waited for by the main thread (lsn_close()). */
+struct lsn_closing {
+	struct kc	lc_done;
+	unsigned	lc_state;	/* atomic: 0 waiting, 1 closed,
+					   2 the waiter gave up */
+};
+
+/* The socket is closed: wherever the library ran this. */
+static void
+lsn_closed(void *obj, void *env, int status)
+{
+	struct lsn_closing *lc = env;
+
+	(void)obj;
+	(void)status;
+	if (__atomic_exchange_n(&lc->lc_state, 1, __ATOMIC_ACQ_REL) == 2)
+		free(lc);
+}
+
 /*
  * On the main thread: close the listener (accepts waiting on it end with
  * -ECANCELED; connections accepted on it go on) and drop the main thread's
- * reference.
+ * reference.  It waits (up to a second) for the descriptor to be closed,
+ * so that once a reload has said it moved, the old address refuses.
  */
 static void
 lsn_close(struct lsn *l)
 {
+	struct lsn_closing *lc = calloc(1, sizeof(*lc));
+	struct timespec ms = { 0, 1000000 };
+	unsigned i;
+
 	__atomic_store_n(&l->l_closed, true, __ATOMIC_SEQ_CST);
 	/* Slots asking now will see l_closed next time: a short wait. */
 	while (__atomic_load_n(&l->l_users, __ATOMIC_SEQ_CST) != 0)
 		sched_yield();
-	(void)kc_socket_close(l->l_sock, NULL);
+	if (lc == NULL || kc_init(&lc->lc_done, lsn_closed, lc, NULL, 0) != 0) {
+		free(lc);
+		(void)kc_socket_close(l->l_sock, NULL);
+		lsn_put(l);
+		return;
+	}
+	(void)kc_socket_close(l->l_sock, &lc->lc_done);
 	lsn_put(l);
+	for (i = 0; i < 1000 && __atomic_load_n(&lc->lc_state,
+	    __ATOMIC_ACQUIRE) == 0; i++)
+		nanosleep(&ms, NULL);
+	if (__atomic_exchange_n(&lc->lc_state, 2, __ATOMIC_ACQ_REL) == 1)
+		free(lc);
 }
 
 /* On each worker: cancel what is left (the drain time is over). */
