@@ -392,6 +392,11 @@ metrics_load(void)
 	snprintf(mirror_sample, sizeof(mirror_sample),
 	    "kcsplice_per_mirror_bytes_total{mirror=\"%s\"}", mir->addr.text);
 	IT_EQ(metric(body, mirror_sample), st.mirror_bytes);
+	/* Every connection has ended: the per-address count is all of it. */
+	snprintf(mirror_sample, sizeof(mirror_sample),
+	    "kcsplice_mirror_ended_written_bytes_total{mirror=\"%s\"}",
+	    mir->addr.text);
+	IT_EQ(metric(body, mirror_sample), st.mirror_bytes);
 	IT_EQ(metric(body, "kcsplice_mirror_detached_total"),
 	    st.mirror_detached);
 	IT_EQ(metric(body, "kcsplice_mirror_dropped_bytes_total"),

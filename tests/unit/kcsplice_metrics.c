@@ -313,6 +313,15 @@ fill(struct ks_snapshot *s)
 	s->mirror_each[0] = 1501;
 	s->mirror_each[1] = 1502;
 	s->mirror_each_known = true;
+	s->nmirror_ended = 2;
+	s->mirror_ended[0].addr = "tcp:127.0.0.1:6380";
+	s->mirror_ended[0].written = 1701;
+	s->mirror_ended[0].dropped = 1702;
+	s->mirror_ended[0].detached = 1703;
+	s->mirror_ended[1].addr = "tcp:127.0.0.1:6381";
+	s->mirror_ended[1].written = 1704;
+	s->mirror_ended[1].dropped = 1705;
+	s->mirror_ended[1].detached = 1706;
 	s->mirror_mem.held = 1601;
 	s->mirror_mem.peak = 1602;
 	s->mirror_mem.cap = 1603;

@@ -132,6 +132,16 @@ static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
 static char listen_text[200];		/* the bound address, for logs */
 static bool mirrors_reloaded;		/* atomic: a reload changed them */
 /*
+ * Per mirror address, for the metrics: filled in by the main thread (at
+ * the start and before a reload publishes new mirrors), so that workers
+ * only look up and add; the count is published with a release store.
+ */
+static struct mtab {
+	char		addr[sizeof(((struct ks_addr *)0)->text)];
+	uint64_t	written, dropped, detached;	/* atomic */
+} mtab[KS_MIRROR_TABLE];
+static unsigned mtab_n;			/* atomic */
+/*
  * Stream mirrors' health (mirrorhealth.h), for the mirrors of the
  * configuration in force: a reload that changes the mirrors or their
  * back-off starts a new table (connections keep the one they started
@@ -260,6 +270,13 @@ ks_snapshot_take(struct ks_snapshot *s)
 			s->mirror_skipped += mh_skipped_total(o->h);
 	}
 	pthread_mutex_unlock(&relay_mu);
+	s->nmirror_ended = __atomic_load_n(&mtab_n, __ATOMIC_ACQUIRE);
+	for (i = 0; i < s->nmirror_ended; i++) {
+		s->mirror_ended[i].addr = mtab[i].addr;
+		s->mirror_ended[i].written = ld(&mtab[i].written);
+		s->mirror_ended[i].dropped = ld(&mtab[i].dropped);
+		s->mirror_ended[i].detached = ld(&mtab[i].detached);
+	}
 	s->nmirrors = conf.nmirrors;
 	for (i = 0; i < conf.nmirrors; i++)
 		s->mirror_text[i] = conf.mirrors[i].text;
@@ -573,6 +590,51 @@ detach_word(int err)
 	}
 }
 
+/* Make room for the mirrors of cf in mtab; the main thread. */
+static void
+mtab_add(const struct ks_conf *cf)
+{
+	unsigned i, k, n = __atomic_load_n(&mtab_n, __ATOMIC_RELAXED);
+
+	for (i = 0; i < cf->nmirrors; i++) {
+		for (k = 0; k < n; k++)
+			if (strcmp(mtab[k].addr, cf->mirrors[i].text) == 0)
+				break;
+		if (k < n || n == KS_MIRROR_TABLE)
+			continue;	/* known, or no room: not counted apart */
+		snprintf(mtab[n].addr, sizeof(mtab[n].addr), "%s",
+		    cf->mirrors[i].text);
+		__atomic_store_n(&mtab_n, ++n, __ATOMIC_RELEASE);
+	}
+}
+
+/* A connection ended: add what each of its mirrors got; the worker. */
+static void
+mtab_count(const struct conn *c)
+{
+	const struct ks_conf *cf = &c->c_live->c;
+	unsigned i, k, n = __atomic_load_n(&mtab_n, __ATOMIC_ACQUIRE);
+
+	for (i = 0; i < c->c_nm; i++) {
+		const char *addr = cf->mirrors[c->c_mconf[i]].text;
+		struct kc_splice_mirror_stats ms;
+
+		if (kc_splice_mirror_stats(c->c_sp, i, &ms) != 0)
+			continue;
+		for (k = 0; k < n && strcmp(mtab[k].addr, addr) != 0; k++)
+			;
+		if (k == n)
+			continue;
+		__atomic_add_fetch(&mtab[k].written, ms.written,
+		    __ATOMIC_RELAXED);
+		__atomic_add_fetch(&mtab[k].dropped, ms.dropped,
+		    __ATOMIC_RELAXED);
+		if (ms.detached)
+			__atomic_add_fetch(&mtab[k].detached, 1,
+			    __ATOMIC_RELAXED);
+	}
+}
+
 /*
  * The access log's line for a connection that ended (sp: its splice, or
  * NULL when it never had one).
@@ -687,6 +749,7 @@ conn_done(void *obj, void *env, int status)
 		break;
 	}
 	access_line(c, c->c_sp, end, e.err, cf->upstream.text);
+	mtab_count(c);
 	conn_unlink(c);
 	(void)kc_splice_close(c->c_sp, NULL);
 	ks_live_put(c->c_live);
@@ -1566,6 +1629,7 @@ reload(uint64_t *next_stats)
 	    nc->mirror_retry_min_ns != old->mirror_retry_min_ns ||
 	    nc->mirror_retry_max_ns != old->mirror_retry_max_ns))
 		health_swap(nc);
+	mtab_add(nc);			/* before any connection uses them */
 	ks_live_publish(l);		/* new connections take it from now */
 	ks_live_put(main_live);
 	main_live = ks_live_get();
@@ -1781,6 +1845,7 @@ main(int argc, char **argv)
 		return EX_OSERR;
 	}
 	main_live->c = conf;
+	mtab_add(&conf);
 	ks_live_publish(main_live);
 	main_live = ks_live_get();
 	log_verbosity = conf.verbosity;

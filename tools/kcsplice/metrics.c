@@ -231,6 +231,35 @@ mirrors(struct out *o, const struct ks_snapshot *s)
 			    s->mirror_each[i]);
 		}
 	}
+	if (s->nmirror_ended > 0) {
+		static const char *const fam[3][2] = {
+			{ "kcsplice_mirror_ended_written_bytes_total",
+			  "Bytes written to each mirror address by connections "
+			  "that have ended." },
+			{ "kcsplice_mirror_ended_dropped_bytes_total",
+			  "Bytes each mirror address did not get (drop policy), "
+			  "connections that have ended." },
+			{ "kcsplice_mirror_ended_detached_total",
+			  "Times each mirror address was detached from a "
+			  "connection that has ended." },
+		};
+		unsigned f;
+
+		for (f = 0; f < 3; f++) {
+			family(o, fam[f][0], "counter", fam[f][1]);
+			for (i = 0; i < s->nmirror_ended &&
+			    i < KS_MIRROR_TABLE; i++) {
+				const struct ks_mirror_ended *m =
+				    &s->mirror_ended[i];
+
+				label_value(v, sizeof(v), m->addr != NULL ?
+				    m->addr : "");
+				snprintf(l, sizeof(l), "mirror=\"%s\"", v);
+				sample(o, fam[f][0], l, f == 0 ? m->written :
+				    f == 1 ? m->dropped : m->detached);
+			}
+		}
+	}
 	counter(o, "kcsplice_mirror_dropped_bytes_total",
 	    "Bytes not sent to a mirror (--mirror-policy drop, UDP).",
 	    s->bytes.mirror_dropped);

@@ -23,6 +23,9 @@
 #include "conf.h"
 #include "ends.h"
 
+/* Mirror addresses the metrics count apart, at most. */
+#define KS_MIRROR_TABLE	64
+
 /* Errors by kind: the errno a connection or a UDP session ended with. */
 enum ks_err {
 	KS_ERR_REFUSED = 0,	/* ECONNREFUSED */
@@ -79,6 +82,17 @@ struct ks_snapshot {
 	bool		mirror_each_known;
 	/* Mirror connections skipped while their mirror was down. */
 	uint64_t	mirror_skipped;
+	/*
+	 * By mirror address (every mirror configured since the start, in
+	 * the order first seen): what connections that have ended wrote to
+	 * it, did not give it (drop policy) and how often it was detached.
+	 * Counted when a connection ends; the addresses are static storage.
+	 */
+	unsigned	nmirror_ended;
+	struct ks_mirror_ended {
+		const char	*addr;
+		uint64_t	 written, dropped, detached;
+	}		mirror_ended[KS_MIRROR_TABLE];
 	/* Bytes held for mirrors, process-wide: now, peak, cap. */
 	struct kc_mirror_mem mirror_mem;
 	/* The pipe pool of each thread's executor. */
