@@ -214,14 +214,15 @@ kc_stats() {
 	local log=$tmp/$1.log pid n i line
 	pid=$(cat "$log.pid" 2>/dev/null) || return 0
 	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = kcsplice ] || return 0
-	n=$(grep -c '^kcsplice: stats ' "$log" || :)
+	# After the line's time stamp and level (kcsplice(1), LOGGING).
+	n=$(grep -c ' kcsplice: stats ' "$log" || :)
 	kill -USR1 "$pid" 2>/dev/null || return 0
 	for ((i = 0; i < 40; i++)); do
-		[ "$(grep -c '^kcsplice: stats ' "$log" || :)" -gt "$n" ] && break
+		[ "$(grep -c ' kcsplice: stats ' "$log" || :)" -gt "$n" ] && break
 		sleep 0.05
 	done
-	line=$(grep '^kcsplice: stats ' "$log" | tail -n 1 || :)
-	STATS=${line#kcsplice: stats }
+	line=$(grep ' kcsplice: stats ' "$log" | tail -n 1 || :)
+	STATS=${line#* kcsplice: stats }
 	if [ -n "$line" ]; then echo "relay: $1 stats $STATS"; fi
 }
 
