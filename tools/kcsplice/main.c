@@ -1574,6 +1574,7 @@ reload(uint64_t *next_stats)
 	struct ks_reload *r;
 	struct ks_live *l;
 	struct ks_conf *nc;
+	bool mirrors_changed;
 	int e;
 
 	if (conf.config_path[0] == '\0') {
@@ -1620,12 +1621,10 @@ reload(uint64_t *next_stats)
 	 */
 	__atomic_store_n(&log_verbosity, nc->verbosity, __ATOMIC_RELAXED);
 	ks_log_set(nc->log_json, nc->verbosity);
-	if (nc->nmirrors != old->nmirrors || memcmp(nc->mirrors, old->mirrors,
-	    nc->nmirrors * sizeof(nc->mirrors[0])) != 0)
+	mirrors_changed = !ks_same_mirrors(old, nc);
+	if (mirrors_changed)
 		__atomic_store_n(&mirrors_reloaded, true, __ATOMIC_RELAXED);
-	if (health != NULL && (nc->nmirrors != old->nmirrors ||
-	    memcmp(nc->mirrors, old->mirrors, nc->nmirrors *
-	    sizeof(nc->mirrors[0])) != 0 ||
+	if (health != NULL && (mirrors_changed ||
 	    nc->mirror_retry_min_ns != old->mirror_retry_min_ns ||
 	    nc->mirror_retry_max_ns != old->mirror_retry_max_ns))
 		health_swap(nc);
@@ -1688,6 +1687,18 @@ reopen_access_log(void)
 		logk(LK_NOTE, "access log %s reopened", conf.access_log);
 }
 
+/* The signals run() takes (kcsplice(1), SIGNALS), blocked in every thread. */
+static void
+taken_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGHUP);
+}
+
 /*
  * Wait for signals; print statistics.  Returns the exit status: 0, or
  * EX_TEMPFAIL when connections had to be cut (the drain ran out, or a
@@ -1700,12 +1711,7 @@ run(void)
 	uint64_t next_stats = 0, deadline = 0;
 	bool draining = false, cut = false;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGHUP);
+	taken_signals(&set);
 	if (main_live->c.stats_ns != 0)
 		next_stats = now_ns() + main_live->c.stats_ns;
 	for (;;) {
@@ -1862,13 +1868,8 @@ main(int argc, char **argv)
 	if (conf.mirror_cap != 0)
 		(void)kc_splice_mirror_cap(conf.mirror_cap);
 	/* Every thread inherits this: only run() takes these signals. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
+	taken_signals(&set);
+	sigaddset(&set, SIGPIPE);	/* and never delivered */
 	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
 	raise_nofile();
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -103,8 +103,8 @@ same_sa(const struct ks_addr *a, const struct ks_addr *b)
 	    memcmp(&a->sa.a, &b->sa.a, a->sa.len) == 0;
 }
 
-static bool
-same_mirrors(const struct ks_conf *a, const struct ks_conf *b)
+bool
+ks_same_mirrors(const struct ks_conf *a, const struct ks_conf *b)
 {
 	return a->nmirrors == b->nmirrors && memcmp(a->mirrors, b->mirrors,
 	    a->nmirrors * sizeof(a->mirrors[0])) == 0;
@@ -160,7 +160,7 @@ ks_reload_diff(const struct ks_conf *old, struct ks_conf *next,
 			    next->upstream.text);
 		}
 	}
-	if (!same_mirrors(old, next)) {
+	if (!ks_same_mirrors(old, next)) {
 		addrs_text(old->mirrors, old->nmirrors, a, sizeof(a));
 		addrs_text(next->mirrors, next->nmirrors, b, sizeof(b));
 		if (udp) {
