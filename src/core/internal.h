@@ -198,17 +198,24 @@ int	kc__trigger_inline(struct kc *kc, void *obj, int status);
 
 /*
  * The one lifetime rule's last step: trigger a close's done (if any) with
- * obj = the address the object had, its memory already freed.  The
+ * obj = the address the object had, its memory already freed (and the
+ * close's status, 0 unless the object's close can fail).  The
  * address is only a name now and is never dereferenced; it is passed
  * through an empty asm so that the compiler does not take the call for a
  * use of the freed memory.
  */
 static inline void
-kc__close_done(struct kc *done, uintptr_t name)
+kc__close_done_status(struct kc *done, uintptr_t name, int status)
 {
 	__asm__("" : "+r"(name));
 	if (done != NULL)
-		(void)kc_run(done, (void *)name, 0);
+		(void)kc_run(done, (void *)name, status);
+}
+
+static inline void
+kc__close_done(struct kc *done, uintptr_t name)
+{
+	kc__close_done_status(done, name, 0);
 }
 
 /*

@@ -692,15 +692,12 @@ close_fn(void *obj, void *env, int status)
 
 	(void)obj;
 	(void)status;
-	/* Only a name once freed: see kc__close_done(). */
-	__asm__("" : "+r"(name));
 	if (f->f_fd >= 0 && kc__close(f->f_fd) != 0)
 		res = -errno;
 	f->f_magic = 0;
 	free(f);
 	__atomic_store_n(&rq->fr_state, RQ_IDLE, __ATOMIC_RELEASE);
-	if (done != NULL)
-		(void)kc_run(done, (void *)name, res);
+	kc__close_done_status(done, name, res);
 }
 
 /* Every request has completed and the file is closing: close it. */
