@@ -63,6 +63,7 @@ struct statx;
 /* The caller's storage for one operation.  Every field is private. */
 struct kc_file_req {
 	struct kc	 fr_work;	/* hand-off to the owner or the pool */
+	void		(*fr_cq)(void *, int);	/* the ring's completion */
 	struct kc	*fr_done;
 	struct kc_file	*fr_file;
 	union {

@@ -5,8 +5,8 @@
  * A request goes one of two ways, chosen when it starts:
  *
  *   - the ring: on the file's owner, an entry is prepared on the owner's
- *     ring (ring.c) and the completion, reaped there, calls
- *     kc__file_done(); from another thread the request's own continuation
+ *     ring (ring.c) and the completion, reaped there, calls ring_done()
+ *     (fr_cq); from another thread the request's own continuation
  *     (fr_work) carries it to the owner first;
  *   - the fallback: fr_work runs on the library's thread executor, which
  *     makes the blocking system call and completes the request there.
@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,7 @@ file_leave(struct kc_file *f, uint32_t n)
 }
 
 static void close_start(struct kc_file *f);
+static void ring_done(void *cq, int res);
 
 /* The request is done: its continuation runs with res. */
 static void
@@ -198,7 +200,8 @@ ring_start(struct kc_file_req *rq)
 		}
 	} while (!__atomic_compare_exchange_n(&rq->fr_state, &st,
 	    st | RQ_INRING, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
-	sqe = kc__ring_sqe(f->f_ring, rq);
+	rq->fr_cq = ring_done;
+	sqe = kc__ring_sqe(f->f_ring, &rq->fr_cq);
 	switch (rq->fr_op) {
 	case OP_OPEN:
 		io_uring_prep_openat(sqe, (int)rq->fr_off, f->f_path,
@@ -235,9 +238,12 @@ ring_start(struct kc_file_req *rq)
 	}
 }
 
-void
-kc__file_done(struct kc_file_req *rq, int res)
+/* The ring's completion of rq's entry (fr_cq); on the owner. */
+static void
+ring_done(void *cq, int res)
 {
+	struct kc_file_req *rq = (struct kc_file_req *)(void *)
+	    ((char *)cq - offsetof(struct kc_file_req, fr_cq));
 	uint32_t st = __atomic_load_n(&rq->fr_state, __ATOMIC_ACQUIRE);
 
 	do {
@@ -276,8 +282,7 @@ ring_work_fn(void *obj, void *env, int status)
 		return;
 	}
 	sqe = kc__ring_sqe_quiet(rq->fr_file->f_ring);
-	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)rq, 0);
-	io_uring_sqe_set_data64(sqe, 1);	/* its own result: not reported */
+	io_uring_prep_cancel64(sqe, kc__ring_ud(&rq->fr_cq), 0);
 	/* The owner's: no completion can come between these. */
 	__atomic_and_fetch(&rq->fr_state, ~RQ_CQUEUED, __ATOMIC_RELEASE);
 }

@@ -72,6 +72,15 @@ ring_flush_fn(void *obj, void *env, int status)
 	ring_submit(r);
 }
 
+/* Give a completion to the function its user data names. */
+static void
+ring_deliver(uint64_t ud, int res)
+{
+	kc__rcq_fn **cq = (kc__rcq_fn **)(uintptr_t)ud;
+
+	(*cq)(cq, res);
+}
+
 /* Take what has completed; on the owner. */
 static unsigned
 ring_reap(struct kc__ring *r)
@@ -94,7 +103,7 @@ ring_reap(struct kc__ring *r)
 			if (ud & QUIET_TAG)
 				continue;
 			/* May start more operations, or close the file. */
-			kc__file_done((struct kc_file_req *)(uintptr_t)ud, res);
+			ring_deliver(ud, res);
 		}
 		total += n;
 	}
@@ -158,8 +167,7 @@ ring_fini(struct kc__eio *io)
 			io_uring_cqe_seen(&r->r_ring, cqe);
 			r->r_inflight--;
 			if ((ud & QUIET_TAG) == 0)
-				kc__file_done((struct kc_file_req *)(uintptr_t)ud,
-				    res);
+				ring_deliver(ud, res);
 		}
 		kc__fd_disown(r->r_ring.ring_fd);
 		io_uring_queue_exit(&r->r_ring);
@@ -283,10 +291,11 @@ kc__ring_sqe_quiet(struct kc__ring *r)
 }
 
 struct io_uring_sqe *
-kc__ring_sqe(struct kc__ring *r, struct kc_file_req *rq)
+kc__ring_sqe(struct kc__ring *r, kc__rcq_fn **cq)
 {
 	struct io_uring_sqe *sqe = kc__ring_sqe_quiet(r);
 
-	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rq);
+	KC__ASSERT(((uintptr_t)cq & QUIET_TAG) == 0 && *cq != NULL);
+	io_uring_sqe_set_data64(sqe, kc__ring_ud(cq));
 	return sqe;
 }

@@ -20,7 +20,15 @@
 struct kc_executor;
 struct kc__ring;
 struct io_uring_sqe;
-struct kc_file_req;
+
+/*
+ * An entry's completion: the entry's user data is the address of a
+ * pointer to one of these, kept in the caller's request (for a file
+ * request, fr_cq), and the ring calls it as (*cq)(cq, res) on the ring's
+ * executor.  So the ring knows no layer above it: files, the block cache
+ * and sendfile each give their own.
+ */
+typedef void kc__rcq_fn(void *cq, int res);
 
 /*
  * ex's ring (made now if it has none): NULL if ex is not a soft executor
@@ -33,16 +41,21 @@ struct kc__ring *kc__ring_of(struct kc_executor *ex, int *err);
 bool	kc__ring_has_op(const struct kc__ring *r, unsigned op);
 
 /*
- * A submission entry for rq (its user data set), submitted at the end of
- * the batch; counted in flight until its completion has been given to
- * kc__file_done().  On the ring's executor only.  Never NULL: a full
- * queue is submitted first.
+ * A submission entry whose completion goes to *cq (its user data set),
+ * submitted at the end of the batch; counted in flight until its
+ * completion has been given to *cq.  On the ring's executor only.  Never
+ * NULL: a full queue is submitted first.  *cq must stay valid, and must
+ * not change, until then.
  */
-struct io_uring_sqe *kc__ring_sqe(struct kc__ring *r, struct kc_file_req *rq);
+struct io_uring_sqe *kc__ring_sqe(struct kc__ring *r, kc__rcq_fn **cq);
 /* As kc__ring_sqe(), for an entry whose completion is ignored (a cancel). */
 struct io_uring_sqe *kc__ring_sqe_quiet(struct kc__ring *r);
 
-/* The file layer's completion: on the ring's executor (file.c). */
-void	kc__file_done(struct kc_file_req *rq, int res);
+/* The user data that names cq, for a cancel of its entry. */
+static inline unsigned long long
+kc__ring_ud(kc__rcq_fn **cq)
+{
+	return (unsigned long long)(uintptr_t)cq;
+}
 
 #endif
