@@ -38,6 +38,7 @@
 
 #include "core/internal.h"
 #include "core/lockdebug.h"
+#include "io/file_int.h"
 #include "io/ring.h"
 #include "kqueue/kqapi.h"
 
@@ -528,7 +529,7 @@ kc_file_adopt(struct kc_file **fp, struct kc_executor *ex, int fd,
 }
 
 int
-kc_file_fd(const struct kc_file *f)
+kc__file_fd(const struct kc_file *f)
 {
 	if (!file_valid(f) ||
 	    (__atomic_load_n(&f->f_word, __ATOMIC_ACQUIRE) & W_CLOSING))
@@ -536,9 +537,40 @@ kc_file_fd(const struct kc_file *f)
 	return f->f_fd;
 }
 
-static int
-rw(struct kc_file_req *rq, struct kc_file *f, int op, const void *buf,
-    size_t len, uint64_t off, struct kc *done)
+int
+kc_file_fd(const struct kc_file *f)
+{
+	return kc__file_fd(f);
+}
+
+int
+kc__file_hold(struct kc_file *f)
+{
+	return file_valid(f) ? file_enter(f) : -EINVAL;
+}
+
+void
+kc__file_release(struct kc_file *f)
+{
+	if (file_leave(f, 1))
+		close_start(f);
+}
+
+struct kc_executor *
+kc__file_owner(const struct kc_file *f)
+{
+	return file_valid(f) ? f->f_ex : NULL;
+}
+
+struct kc__ring *
+kc__file_ring(const struct kc_file *f)
+{
+	return file_valid(f) ? f->f_ring : NULL;
+}
+
+int
+kc__file_rw(struct kc_file_req *rq, struct kc_file *f, bool write,
+    const void *buf, size_t len, uint64_t off, struct kc *done)
 {
 	int e;
 
@@ -546,7 +578,7 @@ rw(struct kc_file_req *rq, struct kc_file *f, int op, const void *buf,
 		return -EINVAL;
 	if (len > RW_MAX || off > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if ((e = claim(rq, f, op, done)) != 0)
+	if ((e = claim(rq, f, write ? OP_WRITE : OP_READ, done)) != 0)
 		return e;
 	rq->fr_u.cbuf = buf;
 	rq->fr_len = len;
@@ -558,14 +590,14 @@ int
 kc_file_read(struct kc_file_req *rq, struct kc_file *f, void *buf, size_t len,
     uint64_t off, struct kc *done)
 {
-	return rw(rq, f, OP_READ, buf, len, off, done);
+	return kc__file_rw(rq, f, false, buf, len, off, done);
 }
 
 int
 kc_file_write(struct kc_file_req *rq, struct kc_file *f, const void *buf,
     size_t len, uint64_t off, struct kc *done)
 {
-	return rw(rq, f, OP_WRITE, buf, len, off, done);
+	return kc__file_rw(rq, f, true, buf, len, off, done);
 }
 
 static int
@@ -600,7 +632,7 @@ kc_file_writev(struct kc_file_req *rq, struct kc_file *f,
 }
 
 int
-kc_file_sync(struct kc_file_req *rq, struct kc_file *f, unsigned flags,
+kc__file_sync(struct kc_file_req *rq, struct kc_file *f, unsigned flags,
     struct kc *done)
 {
 	int e;
@@ -611,6 +643,13 @@ kc_file_sync(struct kc_file_req *rq, struct kc_file *f, unsigned flags,
 		return e;
 	rq->fr_arg = (int)flags;
 	return launch(rq);
+}
+
+int
+kc_file_sync(struct kc_file_req *rq, struct kc_file *f, unsigned flags,
+    struct kc *done)
+{
+	return kc__file_sync(rq, f, flags, done);
 }
 
 int
