@@ -16,6 +16,8 @@ set(KC_MLINKS
   kc_file.3:kc_file_write.3
   kc_file.3:kc_file_readv.3
   kc_file.3:kc_file_writev.3
+  kc_file.3:kc_file_read_chain.3
+  kc_file.3:kc_file_write_chain.3
   kc_file.3:kc_file_sync.3
   kc_file.3:kc_file_fallocate.3
   kc_file.3:kc_file_statx.3

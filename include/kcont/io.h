@@ -48,6 +48,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <kcont/buf.h>
 #include <kcont/kc.h>
 
 #ifdef __cplusplus
@@ -59,6 +60,9 @@ struct statx;
 
 /* kc_file_open() / kc_file_adopt() flags */
 #define KC_FILE_FALLBACK	0x0001u	/* never io_uring: the blocking path */
+
+/* Private: iovecs a chain write hands the kernel per system call. */
+#define KC_FILE_NIOV		8
 
 /* The caller's storage for one operation.  Every field is private. */
 struct kc_file_req {
@@ -72,6 +76,10 @@ struct kc_file_req {
 		const struct iovec *iov;
 		struct statx	*stx;
 	}		 fr_u;
+	struct kc_chain	*fr_chain;	/* a chain read's or write's */
+	const void	*fr_cursor;	/* a chain write's next view */
+	uint64_t	 fr_moved;	/* a chain write's bytes so far */
+	struct iovec	 fr_iov[KC_FILE_NIOV];
 	uint64_t	 fr_off;
 	uint64_t	 fr_len;
 	int		 fr_op;
@@ -119,6 +127,30 @@ KC_EXPORT int	kc_file_readv(struct kc_file_req *rq, struct kc_file *f,
 KC_EXPORT int	kc_file_writev(struct kc_file_req *rq, struct kc_file *f,
 		    const struct iovec *iov, int iovcnt, uint64_t off,
 		    struct kc *done);
+
+/*
+ * Buffer chains (kcont/buf.h).  The chain is the library's from the call
+ * until done runs: the caller must not touch it meanwhile.
+ *
+ * kc_file_read_chain: read up to len bytes at off into the end of into, in
+ * one read into the chain's room (kc_chain_room(); a room of len bytes
+ * taken beforehand means the call allocates nothing).  The bytes read are
+ * added to the chain before done runs; status: the bytes read (short at
+ * end of file, 0 past it) or -errno (nothing added).  len: 1 to 1 GiB.
+ *
+ * kc_file_write_chain: write all of from at off; from is unchanged (drop
+ * what was written with kc_chain_drop()).  The chain's views go to the
+ * kernel KC_FILE_NIOV at a time, each batch when the one before was written
+ * whole; status: the bytes written, fewer than the chain's length when a
+ * write was short or failed after some bytes (what the file took, as
+ * write(2) reports it; the rest was not tried), or -errno when nothing
+ * was written.  The chain: at most 2 GiB - 4 KiB.
+ */
+KC_EXPORT int	kc_file_read_chain(struct kc_file_req *rq, struct kc_file *f,
+		    struct kc_chain *into, size_t len, uint64_t off,
+		    struct kc *done);
+KC_EXPORT int	kc_file_write_chain(struct kc_file_req *rq, struct kc_file *f,
+		    const struct kc_chain *from, uint64_t off, struct kc *done);
 
 /* fsync, or fdatasync with KC_FILE_DATASYNC. */
 #define KC_FILE_DATASYNC	0x0001u

@@ -269,6 +269,14 @@ int	kc__init_pooled(struct kc *kc, kc_fn *fn, void *env,
 ssize_t	kc__chain_read(struct kc_chain *c, int fd, size_t min, size_t max,
 	    bool *full);
 
+/*
+ * Describe up to max views of c from *cursor on (NULL: the first), and
+ * leave *cursor at the view after them; returns the iovecs filled, and
+ * their bytes in *bytesp.  The cursor holds while c is unchanged.
+ */
+int	kc__chain_iov_next(const struct kc_chain *c, const void **cursor,
+	    struct iovec *iov, int max, size_t *bytesp);
+
 /* Pool: return an AUTOFREE kc after it ran or was unlinked cancelled. */
 void	kc__pool_put(struct kc_pool *p, struct kc *kc);
 

@@ -66,7 +66,10 @@
 #define RQ_ENDING	32u	/* its completion has begun */
 
 enum op { OP_OPEN = 1, OP_READ, OP_WRITE, OP_READV, OP_WRITEV, OP_SYNC,
-	OP_FALLOCATE, OP_STATX, OP_CLOSE };
+	OP_FALLOCATE, OP_STATX, OP_CLOSE,
+	OP_READC,	/* OP_READ into a chain's room, committed at the end */
+	OP_WRITEC	/* OP_WRITEV of a chain, KC_FILE_NIOV views at a time */
+};
 
 struct kc_file {
 	uint64_t		 f_magic;
@@ -134,6 +137,7 @@ file_leave(struct kc_file *f, uint32_t n)
 
 static void close_start(struct kc_file *f);
 static void ring_done(void *cq, int res);
+static void ring_prep(struct kc_file_req *rq);
 
 /* The request is done: its continuation runs with res. */
 static void
@@ -144,13 +148,26 @@ complete(struct kc_file_req *rq, int res)
 	void *obj = f;
 	bool closing;
 
-	if (rq->fr_op == OP_OPEN) {
+	switch (rq->fr_op) {
+	case OP_OPEN:
 		if (res >= 0) {
 			f->f_fd = res;
 			res = 0;
 		} else {
 			obj = NULL;
 		}
+		break;
+	case OP_READC:
+		if (res > 0)
+			(void)kc_chain_commit(rq->fr_chain, (size_t)res);
+		break;
+	case OP_WRITEC:
+		/* What the earlier batches wrote counts, whatever this gave. */
+		if (res >= 0)
+			res += (int)rq->fr_moved;
+		else if (rq->fr_moved > 0)
+			res = (int)rq->fr_moved;
+		break;
 	}
 	__atomic_store_n(&rq->fr_state, RQ_IDLE, __ATOMIC_RELEASE);
 	if (obj == NULL) {
@@ -168,15 +185,44 @@ complete(struct kc_file_req *rq, int res)
 
 /* ---- the ring ---------------------------------------------------- */
 
+/* A chain write's next batch of views: fr_arg iovecs of fr_len bytes. */
+static void
+writec_fill(struct kc_file_req *rq)
+{
+	size_t bytes;
+
+	rq->fr_arg = kc__chain_iov_next(rq->fr_chain, &rq->fr_cursor,
+	    rq->fr_iov, KC_FILE_NIOV, &bytes);
+	rq->fr_len = bytes;
+}
+
+/*
+ * A chain write's batch gave res: true if another batch is due (the batch
+ * was written whole, more is left, no cancel asked for), filled in.
+ */
+static bool
+writec_more(struct kc_file_req *rq, int res)
+{
+	if (res < 0 || (uint64_t)res != rq->fr_len ||
+	    rq->fr_moved + (uint64_t)res >= kc_chain_len(rq->fr_chain) ||
+	    (__atomic_load_n(&rq->fr_state, __ATOMIC_ACQUIRE) & RQ_CANCEL))
+		return false;
+	rq->fr_moved += (uint64_t)res;
+	writec_fill(rq);
+	return true;
+}
+
 static unsigned
 ring_op(int op)
 {
 	switch (op) {
 	case OP_OPEN:		return IORING_OP_OPENAT;
-	case OP_READ:		return IORING_OP_READ;
+	case OP_READ:
+	case OP_READC:		return IORING_OP_READ;
 	case OP_WRITE:		return IORING_OP_WRITE;
 	case OP_READV:		return IORING_OP_READV;
-	case OP_WRITEV:		return IORING_OP_WRITEV;
+	case OP_WRITEV:
+	case OP_WRITEC:		return IORING_OP_WRITEV;
 	case OP_SYNC:		return IORING_OP_FSYNC;
 	case OP_FALLOCATE:	return IORING_OP_FALLOCATE;
 	case OP_STATX:		return IORING_OP_STATX;
@@ -188,11 +234,9 @@ ring_op(int op)
 static void
 ring_start(struct kc_file_req *rq)
 {
-	struct kc_file *f = rq->fr_file;
-	struct io_uring_sqe *sqe;
 	uint32_t st = __atomic_load_n(&rq->fr_state, __ATOMIC_ACQUIRE);
 
-	KC__ON_EXEC(f->f_ex);
+	KC__ON_EXEC(rq->fr_file->f_ex);
 	do {
 		if (st & RQ_CANCEL) {
 			/* Cancelled before it reached the ring. */
@@ -201,6 +245,16 @@ ring_start(struct kc_file_req *rq)
 		}
 	} while (!__atomic_compare_exchange_n(&rq->fr_state, &st,
 	    st | RQ_INRING, true, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	ring_prep(rq);
+}
+
+/* Prepare rq's entry (again, for a chain write's next batch). */
+static void
+ring_prep(struct kc_file_req *rq)
+{
+	struct kc_file *f = rq->fr_file;
+	struct io_uring_sqe *sqe;
+
 	rq->fr_cq = ring_done;
 	sqe = kc__ring_sqe(f->f_ring, &rq->fr_cq);
 	switch (rq->fr_op) {
@@ -209,6 +263,7 @@ ring_start(struct kc_file_req *rq)
 		    rq->fr_arg | O_CLOEXEC, (mode_t)rq->fr_len);
 		break;
 	case OP_READ:
+	case OP_READC:
 		io_uring_prep_read(sqe, f->f_fd, rq->fr_u.buf,
 		    (unsigned)rq->fr_len, rq->fr_off);
 		break;
@@ -223,6 +278,10 @@ ring_start(struct kc_file_req *rq)
 	case OP_WRITEV:
 		io_uring_prep_writev(sqe, f->f_fd, rq->fr_u.iov,
 		    (unsigned)rq->fr_arg, rq->fr_off);
+		break;
+	case OP_WRITEC:
+		io_uring_prep_writev(sqe, f->f_fd, rq->fr_iov,
+		    (unsigned)rq->fr_arg, rq->fr_off + rq->fr_moved);
 		break;
 	case OP_SYNC:
 		io_uring_prep_fsync(sqe, f->f_fd,
@@ -245,7 +304,14 @@ ring_done(void *cq, int res)
 {
 	struct kc_file_req *rq = (struct kc_file_req *)(void *)
 	    ((char *)cq - offsetof(struct kc_file_req, fr_cq));
-	uint32_t st = __atomic_load_n(&rq->fr_state, __ATOMIC_ACQUIRE);
+	uint32_t st;
+
+	if (rq->fr_op == OP_WRITEC && writec_more(rq, res)) {
+		/* A cancel asked from now on names the next batch's entry. */
+		ring_prep(rq);
+		return;
+	}
+	st = __atomic_load_n(&rq->fr_state, __ATOMIC_ACQUIRE);
 
 	do {
 		if (st & RQ_CQUEUED) {
@@ -310,6 +376,7 @@ xfer(const struct kc_file_req *rq, int fd)
 	for (i = 0; i < 2; i++) {
 		switch (rq->fr_op) {
 		case OP_READ:
+		case OP_READC:
 			n = i ? read(fd, rq->fr_u.buf, rq->fr_len) :
 			    pread(fd, rq->fr_u.buf, rq->fr_len, off);
 			break;
@@ -320,6 +387,11 @@ xfer(const struct kc_file_req *rq, int fd)
 		case OP_READV:
 			n = i ? readv(fd, rq->fr_u.iov, rq->fr_arg) :
 			    preadv(fd, rq->fr_u.iov, rq->fr_arg, off);
+			break;
+		case OP_WRITEC:
+			n = i ? writev(fd, rq->fr_iov, rq->fr_arg) :
+			    pwritev(fd, rq->fr_iov, rq->fr_arg,
+			    off + (off_t)rq->fr_moved);
 			break;
 		default:
 			n = i ? writev(fd, rq->fr_u.iov, rq->fr_arg) :
@@ -355,7 +427,13 @@ fallback_fn(void *obj, void *env, int status)
 	case OP_WRITE:
 	case OP_READV:
 	case OP_WRITEV:
+	case OP_READC:
 		res = sys_result(xfer(rq, f->f_fd));
+		break;
+	case OP_WRITEC:
+		do {
+			res = sys_result(xfer(rq, f->f_fd));
+		} while (writec_more(rq, res));
 		break;
 	case OP_SYNC:
 		res = sys_result((rq->fr_arg & KC_FILE_DATASYNC) ?
@@ -642,6 +720,48 @@ kc__file_sync(struct kc_file_req *rq, struct kc_file *f, unsigned flags,
 	if ((e = claim(rq, f, OP_SYNC, done)) != 0)
 		return e;
 	rq->fr_arg = (int)flags;
+	return launch(rq);
+}
+
+int
+kc_file_read_chain(struct kc_file_req *rq, struct kc_file *f,
+    struct kc_chain *into, size_t len, uint64_t off, struct kc *done)
+{
+	struct iovec room;
+	int e;
+
+	if (into == NULL || len == 0 ||
+	    off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	/* Taken before the claim: a failure leaves nothing to undo. */
+	if ((e = kc_chain_room(into, len, &room)) != 0)
+		return e;
+	if ((e = claim(rq, f, OP_READC, done)) != 0)
+		return e;
+	rq->fr_chain = into;
+	rq->fr_u.buf = room.iov_base;
+	rq->fr_len = len;
+	rq->fr_off = off;
+	return launch(rq);
+}
+
+int
+kc_file_write_chain(struct kc_file_req *rq, struct kc_file *f,
+    const struct kc_chain *from, uint64_t off, struct kc *done)
+{
+	int e;
+
+	if (from == NULL || kc_chain_len(from) > RW_MAX ||
+	    off > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	if ((e = claim(rq, f, OP_WRITEC, done)) != 0)
+		return e;
+	/* Unchanged: only read, through the iovecs. */
+	rq->fr_chain = (struct kc_chain *)(uintptr_t)from;
+	rq->fr_cursor = NULL;
+	rq->fr_moved = 0;
+	rq->fr_off = off;
+	writec_fill(rq);
 	return launch(rq);
 }
 

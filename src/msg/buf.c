@@ -851,19 +851,33 @@ int
 kc_chain_iov(const struct kc_chain *c, struct iovec *iov, int max,
     size_t *bytesp)
 {
-	const struct kc_view *v;
-	size_t bytes = 0;
-	int n = 0;
+	const void *cursor = NULL;
+	size_t bytes;
+	int n;
 
 	if (c == NULL || max < 0 || (iov == NULL && max > 0))
 		return -EINVAL;
-	for (v = c->ch_head; v != NULL && n < max; v = v->v_next, n++) {
+	n = kc__chain_iov_next(c, &cursor, iov, max, &bytes);
+	if (bytesp != NULL)
+		*bytesp = bytes;
+	return n;
+}
+
+int
+kc__chain_iov_next(const struct kc_chain *c, const void **cursor,
+    struct iovec *iov, int max, size_t *bytesp)
+{
+	const struct kc_view *v = *cursor != NULL ? *cursor : c->ch_head;
+	size_t bytes = 0;
+	int n;
+
+	for (n = 0; v != NULL && n < max; v = v->v_next, n++) {
 		iov[n].iov_base = v->v_seg->s_data + v->v_off;
 		iov[n].iov_len = v->v_len;
 		bytes += v->v_len;
 	}
-	if (bytesp != NULL)
-		*bytesp = bytes;
+	*cursor = v;
+	*bytesp = bytes;
 	return n;
 }
 

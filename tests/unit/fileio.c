@@ -17,8 +17,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <linux/falloc.h>
@@ -280,6 +283,194 @@ test_efbig(void)
 }
 
 /*
+ * Buffer chains: a read appends to the chain (short at the end, nothing
+ * past it); a write of a chain of many views (several batches of
+ * KC_FILE_NIOV) lands whole and in order; under RLIMIT_FSIZE a chain
+ * write that crosses the limit reports what was written.
+ */
+static void
+test_chain(void)
+{
+	static uint8_t data[100000], back[100000];
+	struct kc_chain c = KC_CHAIN_INITIALIZER, w = KC_CHAIN_INITIALIZER;
+	struct rlimit old, lim;
+	struct kc_file *f;
+	struct op o;
+	size_t off;
+	int st, i;
+
+	fill(data, sizeof(data), 5);
+	f = open_file("chain", O_RDWR | O_CREAT | O_TRUNC, &st);
+	KC_CHECK_EQ(st, 0);
+	KC_CHECK_EQ(pwrite(kc_file_fd(f), data, sizeof(data), 0),
+	    (ssize_t)sizeof(data));
+	KC_CHECK_OK(kc_chain_append(&c, "hdr", 3));
+	op_init(&o);
+	KC_CHECK_OK(kc_file_read_chain(&o.rq, f, &c, 40000, 10, &o.kc));
+	KC_CHECK_EQ(op_wait(&o), 40000);
+	KC_CHECK_EQ(kc_chain_len(&c), 40003);
+	KC_CHECK_EQ(kc_chain_copyout(&c, 0, back, 40003), 40003);
+	KC_CHECK(memcmp(back, "hdr", 3) == 0);
+	KC_CHECK(memcmp(back + 3, data + 10, 40000) == 0);
+	/* Short at the end of the file, then nothing. */
+	KC_CHECK_OK(kc_file_read_chain(&o.rq, f, &c, 4096,
+	    sizeof(data) - 100, &o.kc));
+	KC_CHECK_EQ(op_wait(&o), 100);
+	KC_CHECK_EQ(kc_chain_len(&c), 40103);
+	KC_CHECK_OK(kc_file_read_chain(&o.rq, f, &c, 4096, sizeof(data) + 5,
+	    &o.kc));
+	KC_CHECK_EQ(op_wait(&o), 0);
+	KC_CHECK_EQ(kc_chain_len(&c), 40103);
+	KC_CHECK_EQ(kc_file_read_chain(&o.rq, f, &c, 0, 0, &o.kc), -EINVAL);
+	KC_CHECK_EQ(kc_file_read_chain(&o.rq, f, NULL, 1, 0, &o.kc), -EINVAL);
+	kc_chain_free(&c);
+
+	/* 37 views of different sizes, each its own segment. */
+	for (off = 0, i = 0; i < 37; i++) {
+		struct kc_seg *sg;
+		size_t n = 100 + (size_t)i * 97;
+
+		KC_CHECK_OK(kc_seg_alloc(&sg, n));
+		memcpy(kc_seg_data(sg), data + off, n);
+		KC_CHECK_OK(kc_chain_append_seg(&w, sg, 0, n));
+		kc_seg_unref(sg);
+		off += n;
+	}
+	KC_CHECK_OK(kc_file_write_chain(&o.rq, f, &w, 50000, &o.kc));
+	KC_CHECK_EQ(op_wait(&o), (int)off);
+	KC_CHECK_EQ(kc_chain_len(&w), off);	/* unchanged */
+	KC_CHECK_EQ(pread(kc_file_fd(f), back, off, 50000), (ssize_t)off);
+	KC_CHECK(memcmp(back, data, off) == 0);
+	/* An empty chain writes nothing. */
+	KC_CHECK_OK(kc_file_write_chain(&o.rq, f, &c, 0, &o.kc));
+	KC_CHECK_EQ(op_wait(&o), 0);
+
+	/* Crossing RLIMIT_FSIZE: the batches before count, then EFBIG. */
+	KC_CHECK_OK(getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 150000;
+	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &lim));
+	KC_CHECK_OK(kc_file_write_chain(&o.rq, f, &w, 140000, &o.kc));
+	KC_CHECK_EQ(op_wait(&o), 10000);
+	KC_CHECK_OK(kc_file_write_chain(&o.rq, f, &w, 150000, &o.kc));
+	KC_CHECK_EQ(op_wait(&o), -EFBIG);
+	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &old));
+	KC_CHECK_EQ(pread(kc_file_fd(f), back, 10000, 140000), 10000);
+	KC_CHECK(memcmp(back, data, 10000) == 0);
+	kc_chain_free(&w);
+	close_file(f);
+}
+
+/*
+ * O_DIRECT: a misaligned buffer is EINVAL from the kernel, reported; an
+ * aligned one works.  The test directory's file system must take
+ * O_DIRECT (ext4, xfs, tmpfs since Linux 6.6 do).
+ */
+static void
+test_direct(void)
+{
+	struct kc_file *f;
+	uint8_t *p = NULL;
+	int st;
+
+	f = open_file("direct", O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, &st);
+	if (st != 0)
+		fprintf(stderr, "O_DIRECT open in %s: %s\n", dir,
+		    strerror(-st));
+	KC_CHECK_EQ(st, 0);
+	KC_CHECK_OK(posix_memalign((void **)&p, 4096, 3 * 4096));
+	fill(p, 3 * 4096, 9);
+	KC_CHECK_EQ(do_write(f, p, 8192, 0), 8192);
+	KC_CHECK_EQ(do_write(f, p + 1, 4096, 0), -EINVAL);
+	KC_CHECK_EQ(do_read(f, p + 1, 4096, 0), -EINVAL);
+	KC_CHECK_EQ(do_read(f, p + 8192, 4096, 4096), 4096);
+	KC_CHECK(memcmp(p + 8192, p + 4096, 4096) == 0);
+	free(p);
+	close_file(f);
+}
+
+/* /dev/full: every write is ENOSPC, from the kernel, through the layer. */
+static void
+test_devfull(void)
+{
+	struct kc_file *f;
+	struct op o;
+	int st;
+
+	op_init(&o);
+	KC_CHECK_OK(kc_file_open(&o.rq, ex, AT_FDCWD, "/dev/full", O_WRONLY,
+	    0, 0, &o.kc));
+	KC_CHECK_EQ(op_wait(&o), 0);
+	f = o.obj;
+	KC_CHECK_EQ(do_write(f, "x", 1, 0), -ENOSPC);
+	close_file(f);
+	(void)st;
+}
+
+/*
+ * A full file system: a 64 KiB tmpfs mounted in a mount namespace of a
+ * child's own (made before any thread exists; root, or an unprivileged
+ * user namespace).  A write that crosses the end is short; the next is
+ * ENOSPC; a write within what is allocated still works.  The child
+ * reports through its exit status.
+ */
+static int
+enospc_child(const char *mnt)
+{
+	struct kc_executor *cex;
+	struct kc_file *f;
+	struct op o;
+	static char b[128 * 1024];
+	char path[PATH_MAX + 32];
+	int st, n;
+
+	if (unshare(getuid() == 0 ? CLONE_NEWNS :
+	    CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+		fprintf(stderr, "enospc: unshare: %s\n", strerror(errno));
+		return 2;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("kcfile", mnt, "tmpfs", 0, "size=64k") != 0) {
+		fprintf(stderr, "enospc: mount: %s\n", strerror(errno));
+		return 3;
+	}
+	cex = ex = kct_exec_soft("kc-fileio-nospc");
+	snprintf(path, sizeof(path), "%s/full", mnt);
+	memset(b, 'q', sizeof(b));
+	op_init(&o);
+	KC_CHECK_OK(kc_file_open(&o.rq, ex, AT_FDCWD, path,
+	    O_RDWR | O_CREAT, 0600, 0, &o.kc));
+	KC_CHECK_EQ(op_wait(&o), 0);
+	f = o.obj;
+	n = do_write(f, b, sizeof(b), 0);
+	KC_CHECK(n > 0 && n < (int)sizeof(b));
+	KC_CHECK_EQ(do_write(f, b, 4096, (uint64_t)n), -ENOSPC);
+	KC_CHECK_EQ(do_write(f, b, 100, 0), 100);
+	close_file(f);
+	kct_exec_finish(cex);
+	(void)st;
+	return kct_done();
+}
+
+static void
+test_enospc(void)
+{
+	char mnt[PATH_MAX + 16];
+	pid_t pid;
+	int ws;
+
+	snprintf(mnt, sizeof(mnt), "%s/small", dir);
+	KC_CHECK_OK(mkdir(mnt, 0700));
+	fflush(NULL);
+	KC_CHECK((pid = fork()) >= 0);
+	if (pid == 0)
+		_exit(enospc_child(mnt));
+	KC_CHECK_EQ(waitpid(pid, &ws, 0), pid);
+	KC_CHECK(WIFEXITED(ws));
+	KC_CHECK_EQ(WEXITSTATUS(ws), 0);
+}
+
+/*
  * Cancel: five reads of empty pipes are pending (the fallback's four
  * threads each blocked in one, the fifth queued behind them); the fifth is
  * cancelled and reports -ECANCELED; the others get the bytes written later.
@@ -507,11 +698,16 @@ main(void)
 	snprintf(dir, sizeof(dir), "%s/kcfile.XXXXXX",
 	    getcwd(cwd, sizeof(cwd)) != NULL ? cwd : ".");
 	KC_CHECK(mkdtemp(dir) != NULL);
+	/* Before any executor: the child may make a namespace. */
+	test_enospc();
 	ex = kct_exec_soft("kc-fileio");
 	test_rw();
 	test_busy();
 	test_errors();
 	test_efbig();
+	test_devfull();
+	test_chain();
+	test_direct();
 	test_cancel();
 	test_close_inflight();
 	test_model();
