@@ -522,3 +522,31 @@ kct_deny_syscall(long nr, int err)
 	KC_CHECK_EQ(syscall(nr, 0, 0, 0), -1);
 	KC_CHECK_EQ(errno, err);
 }
+
+void
+kct_tmpdir(char *dir, size_t len, const char *name)
+{
+	char cwd[PATH_MAX];
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		snprintf(cwd, sizeof(cwd), ".");
+	if ((size_t)snprintf(dir, len, "%s/%s.XXXXXX", cwd, name) >= len)
+		kct_fail(__FILE__, __LINE__, "kct_tmpdir: path too long");
+	if (mkdtemp(dir) == NULL)
+		kct_fail(__FILE__, __LINE__, "mkdtemp %s: %s", dir,
+		    strerror(errno));
+}
+
+void
+kct_rmtree(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	if (strchr(dir, '\'') != NULL) {
+		fprintf(stderr, "kct_rmtree: not removing %s\n", dir);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}

@@ -105,6 +105,13 @@ pthread_t kct_thread_start(void *(*fn)(void *), void *arg);
 void	*kct_thread_join(pthread_t t);
 
 /* Executors that must be created, and a clean drain + destroy. */
+/*
+ * A new directory of the test's own, <cwd>/<name>.XXXXXX (dir gets its
+ * path, len >= PATH_MAX), and its removal with all it holds.
+ */
+void	kct_tmpdir(char *dir, size_t len, const char *name);
+void	kct_rmtree(const char *dir);
+
 struct kc_executor *kct_exec_soft(const char *name);
 struct kc_executor *kct_exec_thread(unsigned nthreads, const char *name);
 void	kct_exec_finish(struct kc_executor *ex);

@@ -675,29 +675,15 @@ test_model(void)
 	free(m.mem);
 }
 
-/* A directory of the test's own, removed at the end. */
-static void
-cleanup(void)
-{
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
-
 int
 main(void)
 {
 	const char *e = getenv("KCONT_IO_FALLBACK");
-	char cwd[PATH_MAX - 32];
 
 	kct_begin("unit-fileio", 240);
 	fallback = e != NULL && strcmp(e, "1") == 0;
 	signal(SIGXFSZ, SIG_IGN);
-	snprintf(dir, sizeof(dir), "%s/kcfile.XXXXXX",
-	    getcwd(cwd, sizeof(cwd)) != NULL ? cwd : ".");
-	KC_CHECK(mkdtemp(dir) != NULL);
+	kct_tmpdir(dir, sizeof(dir), "kcfile");
 	/* Before any executor: the child may make a namespace. */
 	test_enospc();
 	ex = kct_exec_soft("kc-fileio");
@@ -712,6 +698,6 @@ main(void)
 	test_close_inflight();
 	test_model();
 	kct_exec_finish(ex);
-	cleanup();
+	kct_rmtree(dir);
 	return kct_done();
 }
