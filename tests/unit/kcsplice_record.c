@@ -77,9 +77,10 @@ on_ex(void (*fn)(void *), void *arg)
 	KCT_WAIT(atomic_load(&c.done), 30);
 }
 
+/* Written on the executor, read by the test: atomic. */
 struct evs {
-	int	files, failed, removed, lost;
-	int	err;
+	atomic_int	files, failed, removed, lost;
+	atomic_int	err;
 };
 
 static void
@@ -89,10 +90,16 @@ ev_fn(void *arg, enum ks_rec_ev ev, int err, const char *name)
 
 	(void)name;
 	switch (ev) {
-	case KS_REC_EV_FILE:	e->files++; break;
-	case KS_REC_EV_FAILED:	e->failed++; e->err = err; break;
-	case KS_REC_EV_REMOVED:	e->removed++; KC_CHECK_EQ(err, 0); break;
-	case KS_REC_EV_LOST:	e->lost++; break;
+	case KS_REC_EV_FILE:	atomic_fetch_add(&e->files, 1); break;
+	case KS_REC_EV_FAILED:
+		atomic_store(&e->err, err);
+		atomic_fetch_add(&e->failed, 1);
+		break;
+	case KS_REC_EV_REMOVED:
+		KC_CHECK_EQ(err, 0);
+		atomic_fetch_add(&e->removed, 1);
+		break;
+	case KS_REC_EV_LOST:	atomic_fetch_add(&e->lost, 1); break;
 	}
 }
 
@@ -359,7 +366,12 @@ test_model(void)
 	KC_CHECK_EQ(m.s.ev.failed, 0);
 	KC_CHECK_EQ(m.s.ev.lost, 0);
 	KC_CHECK_EQ(m.s.st.incomplete, 0);
-	KC_CHECK_GT(m.s.st.files, 5);
+	/*
+	 * Past 64 KiB the next records start a new file, and the files that
+	 * follow are as many as the writes allow (one cut waits at a time):
+	 * at least two, how many more depends on the disk.
+	 */
+	KC_CHECK_GE(m.s.st.files, 2);
 	KC_CHECK_EQ(ks_rec_held_total(), 0);
 
 	for (i = 0; i < NCONN; i++) {

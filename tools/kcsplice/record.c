@@ -359,6 +359,9 @@ stream_free(struct ks_rec *r, int err)
 		ks_rec_stats(r, r->r_dlast);
 		r->r_dlast->failed = r->r_failed;
 	}
+	kc_chain_free(&r->r_out);
+	kc_chain_free(&r->r_inflight);
+	kc_chain_free(&r->r_next);
 	if (r->r_ddone != NULL)
 		(void)kc_run(r->r_ddone, NULL, r->r_failed);
 	free(r->r_kept);
