@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "record.h"
 
 #define META_RESERVE	(1u << 20)	/* over the budget, for OPEN/LOST/END */
@@ -296,10 +297,7 @@ static void write_next(struct ks_rec *r);
 static uint64_t
 now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ks_clock_ns(CLOCK_REALTIME);
 }
 
 /* c's recording stops here (err: why), said in the stream. */

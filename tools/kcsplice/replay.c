@@ -1,0 +1,923 @@
+/*
+ * replay.c: kcsplice --replay (replay.h).
+ *
+ * Loading: every recording file given (or found in a directory given) is
+ * read with recread.c, in name order, which is each stream's order.  A
+ * connection is keyed by its recorder's process id and its id; its client
+ * and server bytes go to two buffers, and its data records, in order, to
+ * an event list (direction, length, time).  A gap (a data record whose
+ * offset is not the bytes before it), a KSR_LOST, an END without
+ * KSR_F_COMPLETE, a connection whose OPEN is missing (its first file was
+ * removed) or that never ended: the recording is incomplete, and the
+ * connection is replayed and reported as such.
+ *
+ * Running: one soft executor; every connection's continuations (connect,
+ * readable upcall, its timer) run there, so a connection's state needs no
+ * lock.  The main thread waits for the last to finish.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "clock.h"
+#include "recread.h"
+#include "replay.h"
+
+#define CONCURRENCY_DEFAULT	256u
+#define MAX_BYTES_DEFAULT	(1ull << 30)
+#define EXCERPT			16
+#define TICK_NS			(100 * 1000 * 1000ull)
+
+enum rp_status {
+	RP_PENDING = 0,
+	RP_MATCHED,
+	RP_DIVERGED,
+	RP_TIMEOUT,
+	RP_FAILED,
+	RP_SKIPPED
+};
+
+static const char *const status_name[] = {
+	"pending", "matched", "diverged", "timeout", "failed", "not replayed"
+};
+
+struct bytes {
+	uint8_t		*p;
+	size_t		 len;
+	size_t		 cap;
+};
+
+struct rp_ev {
+	uint8_t		 dir;		/* 0: client's, 1: server's */
+	uint64_t	 t;
+	size_t		 len;
+};
+
+struct rp_conn {
+	uint32_t	 pid;
+	uint64_t	 id;
+	char		 meta[128];
+	struct bytes	 b[2];		/* recorded: client's, server's */
+	struct rp_ev	*ev;
+	size_t		 nev;
+	size_t		 evcap;
+	bool		 opened;	/* its first OPEN was read */
+	bool		 ended;
+	bool		 incomplete;
+	const char	*why;		/* what the recording lacks */
+	bool		 dgram;
+	/* The replay, on the executor. */
+	struct replay	*rp;
+	struct kc_socket *s;
+	struct kc	 kc_conn;
+	struct kc	 kc_rd;
+	struct kc	 kc_tick;
+	size_t		 ev_next;	/* the next event to act on */
+	size_t		 sent;		/* client bytes sent */
+	size_t		 want;		/* server bytes before the next turn */
+	struct bytes	 got;		/* the server's replies */
+	uint64_t	 t_start;
+	uint64_t	 t_end;
+	uint64_t	 t_progress;
+	bool		 shut;
+	bool		 done;
+	enum rp_status	 status;
+	int		 err;
+	/* The first difference. */
+	bool		 diff;
+	size_t		 diff_off;	/* in the replies read */
+	size_t		 exp_off;	/* in the recorded replies */
+};
+
+struct replay {
+	const struct ks_replay_opts *o;
+	struct kc_executor *ex;
+	struct rp_conn	**conns;
+	size_t		 nconns;
+	size_t		 capconns;
+	size_t		 next;		/* the next to start */
+	size_t		 active;
+	size_t		 finished;
+	uint64_t	 loaded;	/* bytes read */
+	regex_t		 re[KS_REPLAY_IGNORE_MAX];
+	unsigned	 nre;
+	struct kc	 kc_start;
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cv;
+	bool		 all_done;
+};
+
+static uint64_t
+mono_ns(void)
+{
+	return ks_clock_ns(CLOCK_MONOTONIC);
+}
+
+/*
+ * Append n bytes; a NUL always follows them (not counted), so that the
+ * regular expressions, which take the length, also meet a string's end.
+ */
+static int
+bytes_add(struct bytes *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		uint8_t *np;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL)
+			return -ENOMEM;
+		b->p = np;
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return 0;
+}
+
+/* ---- loading ----------------------------------------------------- */
+
+static struct rp_conn *
+conn_find(struct replay *rp, uint32_t pid, uint64_t id, bool make)
+{
+	struct rp_conn *c, **nc;
+	size_t i;
+
+	/* Recordings hold few connections per file: a scan from the end. */
+	for (i = rp->nconns; i > 0; i--) {
+		c = rp->conns[i - 1];
+		if (c->pid == pid && c->id == id)
+			return c;
+	}
+	if (!make)
+		return NULL;
+	if (rp->nconns == rp->capconns) {
+		size_t cap = rp->capconns ? 2 * rp->capconns : 64;
+
+		if ((nc = realloc(rp->conns, cap * sizeof(*nc))) == NULL)
+			return NULL;
+		rp->conns = nc;
+		rp->capconns = cap;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->pid = pid;
+	c->id = id;
+	c->rp = rp;
+	rp->conns[rp->nconns++] = c;
+	return c;
+}
+
+static void
+lacks(struct rp_conn *c, const char *why)
+{
+	if (!c->incomplete) {
+		c->incomplete = true;
+		c->why = why;
+	}
+}
+
+static int
+load_rec(struct replay *rp, uint32_t pid, const struct ksr_rec *r)
+{
+	struct rp_conn *c = conn_find(rp, pid, r->conn, true);
+	struct rp_ev *ne;
+	int d;
+
+	if (c == NULL)
+		return -ENOMEM;
+	switch (r->type) {
+	case KSR_OPEN:
+		if (!(r->flags & KSR_F_CONT)) {
+			c->opened = true;
+			snprintf(c->meta, sizeof(c->meta), "%.*s",
+			    (int)r->len, (const char *)r->payload);
+		} else if (!c->opened && c->nev == 0 && c->meta[0] == '\0') {
+			snprintf(c->meta, sizeof(c->meta), "%.*s",
+			    (int)r->len, (const char *)r->payload);
+		}
+		return 0;
+	case KSR_LOST:
+		lacks(c, "lost bytes");
+		return 0;
+	case KSR_END:
+		c->ended = true;
+		if (!(r->flags & KSR_F_COMPLETE))
+			lacks(c, "incomplete");
+		return 0;
+	default:
+		break;
+	}
+	d = r->type == KSR_S2C;
+	if (r->flags & KSR_F_DGRAM)
+		c->dgram = true;
+	if (r->offset != c->b[d].len) {
+		lacks(c, "a gap");
+		return 0;	/* the bytes after a gap are not this stream's */
+	}
+	if (rp->loaded + r->len > rp->o->max_bytes)
+		return -EFBIG;
+	rp->loaded += r->len;
+	if (bytes_add(&c->b[d], r->payload, r->len) != 0)
+		return -ENOMEM;
+	if (c->nev > 0 && c->ev[c->nev - 1].dir == d && !c->dgram) {
+		/* Consecutive reads one way: one write, the first's time. */
+		c->ev[c->nev - 1].len += r->len;
+		return 0;
+	}
+	if (c->nev == c->evcap) {
+		size_t cap = c->evcap ? 2 * c->evcap : 16;
+
+		if ((ne = realloc(c->ev, cap * sizeof(*ne))) == NULL)
+			return -ENOMEM;
+		c->ev = ne;
+		c->evcap = cap;
+	}
+	c->ev[c->nev++] = (struct rp_ev){ .dir = (uint8_t)d, .t = r->time_ns,
+	    .len = r->len };
+	return 0;
+}
+
+static int
+load_file(struct replay *rp, const char *path, FILE *err)
+{
+	struct ksr_reader *rd;
+	struct ksr_file fh;
+	struct ksr_rec r;
+	uint64_t off;
+	int e;
+
+	if ((e = ksr_reader_open(&rd, path, &fh)) != 0) {
+		fprintf(err, "kcsplice: %s: %s\n", path, e == -EINVAL ?
+		    "not a kcsplice recording" : strerror(-e));
+		return e;
+	}
+	while ((e = ksr_reader_next(rd, &r, &off)) == 1)
+		if ((e = load_rec(rp, fh.pid, &r)) != 0)
+			break;
+	ksr_reader_close(rd);
+	if (e == 0)
+		return 0;
+	if (e == -EFBIG)
+		fprintf(err, "kcsplice: %s: the recordings hold more than %"
+		    PRIu64 " bytes (--replay-max)\n", path,
+		    rp->o->max_bytes);
+	else
+		fprintf(err, "kcsplice: %s: offset %" PRIu64 ": %s\n", path,
+		    off, e == -EINVAL ? "malformed record" : e == -EPIPE ?
+		    "the file ends inside a record (cut short): the rest is "
+		    "not replayed" : strerror(-e));
+	/* A file cut short: what came before it stands. */
+	return e == -EPIPE ? 0 : e;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every *.kcrec of dir, in name order. */
+static int
+load_dir(struct replay *rp, const char *dir, FILE *err, int *nfiles)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL, **nn;
+	size_t n = 0, cap = 0, i, l;
+	int e = 0;
+
+	if (d == NULL) {
+		e = -errno;
+		fprintf(err, "kcsplice: %s: %s\n", dir, strerror(-e));
+		return e;
+	}
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (l < 7 || strcmp(de->d_name + l - 6, ".kcrec") != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			if ((nn = realloc(names, cap * sizeof(*nn))) == NULL) {
+				e = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		if (asprintf(&names[n], "%s/%s", dir, de->d_name) < 0) {
+			e = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (e == 0)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (i = 0; i < n; i++) {
+		if (e == 0 && (e = load_file(rp, names[i], err)) == 0)
+			(*nfiles)++;
+		free(names[i]);
+	}
+	free(names);
+	return e;
+}
+
+/* ---- comparing --------------------------------------------------- */
+
+/*
+ * The bytes of s kept after the ignored parts are taken out (each regular
+ * expression's matches, each byte range), with, for each kept byte, its
+ * offset in s.
+ */
+static int
+keep_of(struct replay *rp, const struct bytes *s, struct bytes *kept,
+    size_t **where)
+{
+	const struct ks_replay_opts *o = rp->o;
+	uint8_t *drop = calloc(s->len + 1, 1);
+	size_t i, n = 0;
+	unsigned k;
+
+	if (drop == NULL)
+		return -ENOMEM;
+	for (k = 0; k < o->nignore_bytes; k++)
+		for (i = o->ignore_bytes[k].from;
+		    i < o->ignore_bytes[k].to && i < s->len; i++)
+			drop[i] = 1;
+	for (k = 0; k < rp->nre; k++) {
+		regmatch_t m;
+		size_t at = 0;
+
+		while (at < s->len) {
+			m.rm_so = (regoff_t)at;
+			m.rm_eo = (regoff_t)s->len;
+			if (regexec(&rp->re[k], (const char *)s->p, 1, &m,
+			    REG_STARTEND | (at > 0 ? REG_NOTBOL : 0)) != 0)
+				break;
+			for (i = (size_t)m.rm_so; i < (size_t)m.rm_eo; i++)
+				drop[i] = 1;
+			at = m.rm_eo > m.rm_so ? (size_t)m.rm_eo :
+			    (size_t)m.rm_so + 1;
+		}
+	}
+	kept->p = malloc(s->len + 1);
+	*where = malloc((s->len + 1) * sizeof(**where));
+	if (kept->p == NULL || *where == NULL) {
+		free(kept->p);
+		free(*where);
+		free(drop);
+		return -ENOMEM;
+	}
+	for (i = 0; i < s->len; i++)
+		if (!drop[i]) {
+			kept->p[n] = s->p[i];
+			(*where)[n++] = i;
+		}
+	(*where)[n] = s->len;
+	kept->len = n;
+	free(drop);
+	return 0;
+}
+
+/* Compare c's replies with the recorded ones; sets status and diff. */
+static void
+compare(struct rp_conn *c)
+{
+	struct bytes ek = { 0 }, gk = { 0 };
+	size_t *ew = NULL, *gw = NULL, i;
+
+	if (keep_of(c->rp, &c->b[1], &ek, &ew) != 0 ||
+	    keep_of(c->rp, &c->got, &gk, &gw) != 0) {
+		c->status = RP_FAILED;
+		c->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < ek.len && i < gk.len && ek.p[i] == gk.p[i]; i++)
+		;
+	if (i == ek.len && i == gk.len) {
+		c->status = RP_MATCHED;
+		goto out;
+	}
+	c->status = RP_DIVERGED;
+	c->diff = true;
+	c->exp_off = ew[i];
+	c->diff_off = gw[i];
+out:
+	free(ek.p);
+	free(gk.p);
+	free(ew);
+	free(gw);
+}
+
+/* ---- running ----------------------------------------------------- */
+
+static void start_some(struct replay *rp);
+
+static void
+finish(struct rp_conn *c, enum rp_status st, int err)
+{
+	struct replay *rp = c->rp;
+
+	if (c->done)
+		return;
+	c->done = true;
+	c->t_end = mono_ns();
+	(void)kc_cancel(&c->kc_tick);
+	if (st == RP_PENDING) {
+		compare(c);
+	} else {
+		c->status = st;
+		c->err = err;
+	}
+	if (c->s != NULL) {
+		(void)kc_socket_close(c->s, NULL);
+		c->s = NULL;
+	}
+	rp->active--;
+	rp->finished++;
+	start_some(rp);
+}
+
+/* Turns: send what the server has answered the turns before of. */
+static void
+turn_next(struct rp_conn *c)
+{
+	while (!c->done && c->got.len >= c->want) {
+		struct kc_chain ch = KC_CHAIN_INITIALIZER;
+		size_t n = 0;
+		int e;
+
+		if (c->ev_next == c->nev) {
+			if (!c->shut) {
+				c->shut = true;
+				(void)kc_socket_shutdown(c->s, SHUT_WR);
+			}
+			return;
+		}
+		while (c->ev_next < c->nev && c->ev[c->ev_next].dir == 0)
+			n += c->ev[c->ev_next++].len;
+		while (c->ev_next < c->nev && c->ev[c->ev_next].dir == 1)
+			c->want += c->ev[c->ev_next++].len;
+		if (n == 0)
+			continue;
+		if ((e = kc_chain_append(&ch, c->b[0].p + c->sent, n)) != 0 ||
+		    (e = kc_socket_send(c->s, &ch, NULL, NULL)) != 0) {
+			kc_chain_free(&ch);
+			finish(c, RP_FAILED, e);
+			return;
+		}
+		kc_chain_free(&ch);	/* its spare views */
+		c->sent += n;
+		c->t_progress = mono_ns();
+	}
+}
+
+/* Recorded timing: send every write that is due; the timer for the next. */
+static void
+timed_next(struct rp_conn *c, uint64_t now)
+{
+	const struct ks_replay_opts *o = c->rp->o;
+	uint64_t t0 = c->nev > 0 ? c->ev[0].t : 0;
+
+	while (!c->done && c->ev_next < c->nev) {
+		struct rp_ev *ev = &c->ev[c->ev_next];
+		uint64_t due = c->t_start + (uint64_t)((double)(ev->t - t0) /
+		    o->speed);
+		struct kc_chain ch = KC_CHAIN_INITIALIZER;
+		int e;
+
+		if (ev->dir == 1) {
+			c->ev_next++;
+			continue;
+		}
+		if (due > now)
+			return;		/* the tick comes back for it */
+		if ((e = kc_chain_append(&ch, c->b[0].p + c->sent,
+		    ev->len)) != 0 ||
+		    (e = kc_socket_send(c->s, &ch, NULL, NULL)) != 0) {
+			kc_chain_free(&ch);
+			finish(c, RP_FAILED, e);
+			return;
+		}
+		kc_chain_free(&ch);	/* its spare views */
+		c->sent += ev->len;
+		c->ev_next++;
+		c->t_progress = now;
+	}
+	if (!c->done && !c->shut) {
+		c->shut = true;
+		(void)kc_socket_shutdown(c->s, SHUT_WR);
+	}
+}
+
+static void
+rd_fn(void *obj, void *env, int status)
+{
+	struct rp_conn *c = env;
+	struct kc_chain ch = KC_CHAIN_INITIALIZER;
+	uint8_t buf[16384];
+	ssize_t n;
+
+	(void)obj;
+	(void)status;
+	if (c->done)
+		return;
+	for (;;) {
+		size_t k, len;
+
+		n = kc_socket_recv(c->s, &ch, SIZE_MAX, NULL);
+		if (n <= 0)
+			break;
+		for (k = 0, len = kc_chain_len(&ch); k < len;) {
+			size_t m = kc_chain_copyout(&ch, k, buf, sizeof(buf));
+
+			if (bytes_add(&c->got, buf, m) != 0) {
+				kc_chain_free(&ch);
+				finish(c, RP_FAILED, -ENOMEM);
+				return;
+			}
+			k += m;
+		}
+		kc_chain_free(&ch);
+		c->t_progress = mono_ns();
+	}
+	kc_chain_free(&ch);
+	if (n == 0) {
+		finish(c, RP_PENDING, 0);	/* the server ended: compare */
+		return;
+	}
+	if (n != -EAGAIN) {
+		/* A reset: what came before it is still compared. */
+		c->err = (int)n;
+		finish(c, RP_PENDING, 0);
+		return;
+	}
+	if (c->rp->o->timing == KS_TIMING_TURNS)
+		turn_next(c);
+	if (!c->done && kc_socket_upcall(c->s, KC_SO_READABLE, &c->kc_rd) != 0)
+		finish(c, RP_FAILED, -EIO);
+}
+
+/* The idle limit, and recorded timing's sends. */
+static void
+tick_fn(void *obj, void *env, int status)
+{
+	struct rp_conn *c = env;
+	const struct ks_replay_opts *o = c->rp->o;
+	uint64_t now = mono_ns(), next = TICK_NS;
+
+	(void)obj;
+	(void)status;
+	if (c->done)
+		return;
+	if (o->timing == KS_TIMING_RECORDED) {
+		timed_next(c, now);
+		if (c->done)
+			return;
+		if (c->ev_next < c->nev) {
+			uint64_t t0 = c->ev[0].t;
+			uint64_t due = c->t_start + (uint64_t)((double)
+			    (c->ev[c->ev_next].t - t0) / o->speed);
+
+			if (due > now && due - now < next)
+				next = due - now;
+			c->t_progress = now;	/* waiting on purpose */
+		}
+	}
+	if (now - c->t_progress >= o->timeout_ns) {
+		finish(c, RP_TIMEOUT, -ETIMEDOUT);
+		return;
+	}
+	(void)kc_defer_after(&c->kc_tick, next, NULL, 0);
+}
+
+static void
+conn_fn(void *obj, void *env, int status)
+{
+	struct rp_conn *c = env;
+
+	(void)obj;
+	if (status != 0) {
+		finish(c, RP_FAILED, status);
+		return;
+	}
+	c->t_progress = mono_ns();
+	if (kc_socket_upcall(c->s, KC_SO_READABLE, &c->kc_rd) != 0) {
+		finish(c, RP_FAILED, -EIO);
+		return;
+	}
+	if (c->rp->o->timing == KS_TIMING_TURNS)
+		turn_next(c);
+	else
+		timed_next(c, c->t_progress);
+}
+
+static void
+conn_start(struct rp_conn *c)
+{
+	struct replay *rp = c->rp;
+	int e;
+
+	rp->active++;
+	c->t_start = c->t_progress = mono_ns();
+	if (c->dgram) {
+		finish(c, RP_SKIPPED, 0);
+		return;
+	}
+	if ((e = kc_init(&c->kc_conn, conn_fn, c, rp->ex, 0)) != 0 ||
+	    (e = kc_init(&c->kc_rd, rd_fn, c, rp->ex, 0)) != 0 ||
+	    (e = kc_init(&c->kc_tick, tick_fn, c, rp->ex, 0)) != 0 ||
+	    (e = kc_socket_create(&c->s, rp->ex, rp->o->to.a.sa.sa_family,
+	    SOCK_STREAM, NULL)) != 0) {
+		finish(c, RP_FAILED, e);
+		return;
+	}
+	(void)kc_defer_after(&c->kc_tick, TICK_NS, NULL, 0);
+	if ((e = kc_socket_connect(c->s, &rp->o->to, &c->kc_conn)) != 0)
+		finish(c, RP_FAILED, e);
+}
+
+static void
+start_some(struct replay *rp)
+{
+	while (rp->next < rp->nconns && rp->active < rp->o->concurrency)
+		conn_start(rp->conns[rp->next++]);
+	if (rp->finished == rp->nconns) {
+		pthread_mutex_lock(&rp->mtx);
+		rp->all_done = true;
+		pthread_cond_signal(&rp->cv);
+		pthread_mutex_unlock(&rp->mtx);
+	}
+}
+
+static void
+start_fn(void *obj, void *env, int status)
+{
+	(void)obj;
+	(void)status;
+	start_some(env);
+}
+
+/* ---- reporting --------------------------------------------------- */
+
+static void
+hex_of(FILE *f, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fprintf(f, "%02x", p[i]);
+}
+
+/* Text with everything not printable escaped; json: JSON's escapes. */
+static void
+text_of(FILE *f, const uint8_t *p, size_t n, bool json)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			fprintf(f, "\\%c", p[i]);
+		else if (p[i] >= 0x20 && p[i] < 0x7f)
+			fputc(p[i], f);
+		else if (json)
+			fprintf(f, "\\u%04x", p[i]);
+		else if (p[i] == '\n')
+			fputs("\\n", f);
+		else if (p[i] == '\r')
+			fputs("\\r", f);
+		else
+			fprintf(f, "\\x%02x", p[i]);
+	}
+}
+
+static size_t
+excerpt_len(size_t off, size_t len)
+{
+	return off >= len ? 0 : len - off < EXCERPT ? len - off : EXCERPT;
+}
+
+static void
+report_line(FILE *out, const struct rp_conn *c)
+{
+	fprintf(out, "replay: conn %" PRIu64 " (%s): %s", c->id, c->meta,
+	    status_name[c->status]);
+	if (c->status == RP_FAILED || c->status == RP_TIMEOUT)
+		fprintf(out, " (%s)", strerror(-c->err));
+	if (c->diff) {
+		size_t el = excerpt_len(c->exp_off, c->b[1].len);
+		size_t gl = excerpt_len(c->diff_off, c->got.len);
+
+		fprintf(out, " at offset %zu", c->diff_off);
+		if (c->exp_off != c->diff_off)
+			fprintf(out, " (%zu in the recording)", c->exp_off);
+		fputs(": expected \"", out);
+		text_of(out, c->b[1].p + c->exp_off, el, false);
+		fputs("\" (", out);
+		hex_of(out, c->b[1].p + c->exp_off, el);
+		fputs("), got \"", out);
+		text_of(out, c->got.p + c->diff_off, gl, false);
+		fputs("\" (", out);
+		hex_of(out, c->got.p + c->diff_off, gl);
+		fputc(')', out);
+	}
+	fprintf(out, "; sent %zu, received %zu of %zu recorded, %.3f s",
+	    c->sent, c->got.len, c->b[1].len,
+	    (double)(c->t_end - c->t_start) / 1e9);
+	if (c->incomplete)
+		fprintf(out, "; the recording is incomplete (%s)", c->why);
+	if (c->dgram)
+		fputs("; a datagram session (not replayed)", out);
+	fputc('\n', out);
+}
+
+static int
+report_json(const struct replay *rp, const char *path, const size_t *count,
+    FILE *err)
+{
+	FILE *f = fopen(path, "we");
+	size_t i, k;
+
+	if (f == NULL) {
+		fprintf(err, "kcsplice: --report %s: %s\n", path,
+		    strerror(errno));
+		return EX_CANTCREAT;
+	}
+	fputs("{\"connections\":[", f);
+	for (i = 0; i < rp->nconns; i++) {
+		const struct rp_conn *c = rp->conns[i];
+
+		fprintf(f, "%s{\"id\":%" PRIu64 ",\"pid\":%u,\"meta\":\"",
+		    i ? "," : "", c->id, c->pid);
+		text_of(f, (const uint8_t *)c->meta, strlen(c->meta), true);
+		fprintf(f, "\",\"status\":\"%s\",\"sent\":%zu,"
+		    "\"received\":%zu,\"expected\":%zu,\"seconds\":%.6f,"
+		    "\"recording_complete\":%s", status_name[c->status],
+		    c->sent, c->got.len, c->b[1].len,
+		    (double)(c->t_end - c->t_start) / 1e9,
+		    c->incomplete ? "false" : "true");
+		if (c->status == RP_FAILED || c->status == RP_TIMEOUT)
+			fprintf(f, ",\"error\":\"%s\"", strerror(-c->err));
+		if (c->diff) {
+			size_t el = excerpt_len(c->exp_off, c->b[1].len);
+			size_t gl = excerpt_len(c->diff_off, c->got.len);
+
+			fprintf(f, ",\"divergence\":{\"offset\":%zu,"
+			    "\"expected_offset\":%zu,\"expected_hex\":\"",
+			    c->diff_off, c->exp_off);
+			hex_of(f, c->b[1].p + c->exp_off, el);
+			fputs("\",\"got_hex\":\"", f);
+			hex_of(f, c->got.p + c->diff_off, gl);
+			fputs("\",\"expected_text\":\"", f);
+			text_of(f, c->b[1].p + c->exp_off, el, true);
+			fputs("\",\"got_text\":\"", f);
+			text_of(f, c->got.p + c->diff_off, gl, true);
+			fputs("\"}", f);
+		}
+		fputc('}', f);
+	}
+	fputs("],\"total\":{", f);
+	for (k = RP_MATCHED; k <= RP_SKIPPED; k++) {
+		const char *n = status_name[k];
+
+		fprintf(f, "%s\"%s\":%zu", k > RP_MATCHED ? "," : "",
+		    strcmp(n, "not replayed") == 0 ? "not_replayed" : n,
+		    count[k]);
+	}
+	fprintf(f, ",\"connections\":%zu}}\n", rp->nconns);
+	if (fclose(f) != 0) {
+		fprintf(err, "kcsplice: --report %s: %s\n", path,
+		    strerror(errno));
+		return EX_CANTCREAT;
+	}
+	return 0;
+}
+
+/* ---- the run ----------------------------------------------------- */
+
+static void
+replay_free(struct replay *rp)
+{
+	size_t i;
+	unsigned k;
+
+	for (i = 0; i < rp->nconns; i++) {
+		struct rp_conn *c = rp->conns[i];
+
+		free(c->b[0].p);
+		free(c->b[1].p);
+		free(c->got.p);
+		free(c->ev);
+		free(c);
+	}
+	free(rp->conns);
+	for (k = 0; k < rp->nre; k++)
+		regfree(&rp->re[k]);
+	pthread_mutex_destroy(&rp->mtx);
+	pthread_cond_destroy(&rp->cv);
+}
+
+int
+ks_replay_run(const struct ks_replay_opts *oin, FILE *out, FILE *err)
+{
+	struct ks_replay_opts o = *oin;
+	struct kc_executor_attr ea;
+	struct replay rp;
+	size_t count[RP_SKIPPED + 1] = { 0 }, i;
+	struct stat sb;
+	int nfiles = 0, e = 0, rc;
+	unsigned k;
+
+	if (o.concurrency == 0)
+		o.concurrency = CONCURRENCY_DEFAULT;
+	if (o.max_bytes == 0)
+		o.max_bytes = MAX_BYTES_DEFAULT;
+	if (!(o.speed > 0))
+		o.speed = 1;
+	if (o.timeout_ns == 0)
+		o.timeout_ns = 10000000000ull;
+	memset(&rp, 0, sizeof(rp));
+	rp.o = &o;
+	pthread_mutex_init(&rp.mtx, NULL);
+	pthread_cond_init(&rp.cv, NULL);
+	for (k = 0; k < o.nignore; k++) {
+		char msg[128];
+		int r = regcomp(&rp.re[k], o.ignore[k], REG_EXTENDED);
+
+		if (r != 0) {
+			regerror(r, &rp.re[k], msg, sizeof(msg));
+			fprintf(err, "kcsplice: --ignore '%s': %s\n",
+			    o.ignore[k], msg);
+			replay_free(&rp);
+			return EX_USAGE;
+		}
+		rp.nre++;
+	}
+	for (i = 0; i < (size_t)o.ninputs && e == 0; i++) {
+		if (stat(o.inputs[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+			e = load_dir(&rp, o.inputs[i], err, &nfiles);
+		else if ((e = load_file(&rp, o.inputs[i], err)) == 0)
+			nfiles++;
+	}
+	if (e != 0 || nfiles == 0 || rp.nconns == 0) {
+		if (e == 0)
+			fprintf(err, "kcsplice: --replay: no recorded "
+			    "connection found\n");
+		replay_free(&rp);
+		return EX_NOINPUT;
+	}
+	for (i = 0; i < rp.nconns; i++) {
+		struct rp_conn *c = rp.conns[i];
+
+		if (!c->opened)
+			lacks(c, "its beginning is not in the files");
+		if (!c->ended)
+			lacks(c, "it had not ended");
+	}
+	memset(&ea, 0, sizeof(ea));
+	ea.kind = KC_EXEC_SOFT;
+	ea.name = "kcsplice-replay";
+	if (kc_executor_create(&rp.ex, &ea) != 0) {
+		fprintf(err, "kcsplice: --replay: no executor\n");
+		replay_free(&rp);
+		return EX_OSERR;
+	}
+	(void)kc_init(&rp.kc_start, start_fn, &rp, rp.ex, 0);
+	(void)kc_run(&rp.kc_start, NULL, 0);
+	pthread_mutex_lock(&rp.mtx);
+	while (!rp.all_done)
+		pthread_cond_wait(&rp.cv, &rp.mtx);
+	pthread_mutex_unlock(&rp.mtx);
+	(void)kc_executor_shutdown(rp.ex, KC_SHUTDOWN_DRAIN, NULL);
+	(void)kc_executor_close(rp.ex, NULL);
+
+	for (i = 0; i < rp.nconns; i++) {
+		report_line(out, rp.conns[i]);
+		count[rp.conns[i]->status]++;
+	}
+	fprintf(out, "replay: %zu connections: %zu matched, %zu diverged, "
+	    "%zu timed out, %zu failed, %zu not replayed\n", rp.nconns,
+	    count[RP_MATCHED], count[RP_DIVERGED], count[RP_TIMEOUT],
+	    count[RP_FAILED], count[RP_SKIPPED]);
+	rc = count[RP_MATCHED] == rp.nconns ? 0 :
+	    count[RP_FAILED] == rp.nconns ? EX_UNAVAILABLE : 1;
+	if (o.report != NULL && (e = report_json(&rp, o.report, count,
+	    err)) != 0)
+		rc = e;
+	replay_free(&rp);
+	return rc;
+}
