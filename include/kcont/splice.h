@@ -123,6 +123,21 @@ struct kc_splice_stats {
 typedef void kc_splice_event_fn(void *arg, struct kc_splice *sp, int event,
     unsigned mirror, int err);
 
+/*
+ * A tap (stream splices): called on the owner with every byte the splice
+ * reads, either way, as it is read, before it is written on: len bytes of
+ * data from byte off, read from side dir's source (KC_SPLICE_FWD: a's,
+ * KC_SPLICE_REV: b's).  data is the library's and only lent for the call:
+ * the tap copies what it keeps, or shares it (kc_chain_share()).  Bytes
+ * the splice moves by splice(2) are copied out of the pipe for it (tee(2)
+ * to a scratch pipe, then read), a cost paid only while a tap is set.
+ * Returning non-zero stops the calls for this splice (and their cost);
+ * what the tap does never slows or changes the data's way to the other
+ * side.  Datagram splices do not call it.
+ */
+typedef int kc_splice_tap_fn(void *arg, struct kc_splice *sp, int dir,
+    const struct kc_chain *data, size_t off, size_t len);
+
 /* 0 in a field means its default. */
 struct kc_splice_attr {
 	uint64_t	mirror_budget;	/* bytes a mirror may lag (1 GiB) */
@@ -135,6 +150,8 @@ struct kc_splice_attr {
 	struct kc_splice_stats *account; /* also add the counts here (or NULL) */
 	kc_splice_event_fn *event;	/* mirror events, on the owner (or NULL) */
 	void		*event_arg;
+	kc_splice_tap_fn *tap;		/* every byte read (or NULL) */
+	void		*tap_arg;
 };
 
 /*

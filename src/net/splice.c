@@ -720,6 +720,56 @@ tee_mirror(struct kc_splice *sp, struct dir *d, struct mirror *m, size_t n)
 	return (size_t)r;
 }
 
+/* Give the tap n bytes of c from off, read from d's source. */
+static void
+tap_chain(struct kc_splice *sp, struct dir *d, const struct kc_chain *c,
+    size_t off, size_t n)
+{
+	if (sp->sp_tap_on && n > 0 && sp->sp_attr.tap(sp->sp_attr.tap_arg,
+	    sp, (int)d->d_idx, c, off, n) != 0)
+		sp->sp_tap_on = false;
+}
+
+static void tee_region(struct kc_splice *sp, struct dir *d, size_t n);
+static void tee_chain(struct kc_splice *sp, struct kc_chain *c, size_t off,
+    size_t n);
+
+/*
+ * The region d's pipe holds (n bytes, all of it new) goes to the tap and
+ * the mirrors.  The tap gets a copy (tee to a scratch pipe, read out);
+ * with no scratch pipe to be had the region is read out of d's pipe into
+ * d's pending chain, which the tap and the mirrors then share and the
+ * primary gets by copy, in order.
+ */
+static void
+region_out(struct kc_splice *sp, struct dir *d, size_t n)
+{
+	bool mirrored = d->d_idx == FWD && sp->sp_nm > 0;
+
+	if (sp->sp_tap_on) {
+		struct kc_chain copy = KC_CHAIN_INITIALIZER;
+		size_t base;
+
+		if (region_copy(sp, d, n, &copy) == 0) {
+			tap_chain(sp, d, &copy, 0, n);
+			kc_chain_free(&copy);
+		} else {
+			base = kc_chain_len(&d->d_pend);
+			if (region_take(d, n) != 0) {
+				/* Nothing read: neither side has the bytes. */
+				sp->sp_tap_on = false;
+			} else {
+				tap_chain(sp, d, &d->d_pend, base, n);
+				if (mirrored)
+					tee_chain(sp, &d->d_pend, base, n);
+				return;
+			}
+		}
+	}
+	if (mirrored)
+		tee_region(sp, d, n);
+}
+
 /* Tee the region d's pipe holds (n bytes) to every mirror. */
 static void
 tee_region(struct kc_splice *sp, struct dir *d, size_t n)
@@ -894,6 +944,8 @@ fill_small(struct kc_splice *sp, struct dir *d)
 	}
 	if (got > 0) {
 		sp->sp_moved += got;
+		tap_chain(sp, d, &d->d_pend, kc_chain_len(&d->d_pend) - got,
+		    got);
 		if (d->d_idx == FWD && sp->sp_nm > 0)
 			tee_chain(sp, &d->d_pend, kc_chain_len(&d->d_pend) - got, got);
 	}
@@ -927,8 +979,7 @@ fill(struct kc_splice *sp, struct dir *d)
 				d->d_smallrun = 0;
 				d->d_small = true;
 			}
-			if (d->d_idx == FWD && sp->sp_nm > 0)
-				tee_region(sp, d, (size_t)n);
+			region_out(sp, d, (size_t)n);
 			return 1;
 		}
 		if (n == 0) {
@@ -957,6 +1008,8 @@ copy:
 	    COPY_CHUNK, &d->d_bigread);
 	if (n > 0) {
 		sp->sp_moved += (uint64_t)n;
+		tap_chain(sp, d, &d->d_pend,
+		    kc_chain_len(&d->d_pend) - (size_t)n, (size_t)n);
 		if (d->d_idx == FWD && sp->sp_nm > 0)
 			tee_chain(sp, &d->d_pend, kc_chain_len(&d->d_pend) - (size_t)n,
 			    (size_t)n);
@@ -1095,6 +1148,7 @@ catch_up(struct kc_splice *sp)
 		if (n <= 0)
 			break;
 		sp->sp_moved += (uint64_t)n;
+		tap_chain(sp, d, &c, kc_chain_len(&c) - (size_t)n, (size_t)n);
 		tee_chain(sp, &c, kc_chain_len(&c) - (size_t)n, (size_t)n);
 	}
 	kc_chain_free(&c);
@@ -1331,6 +1385,9 @@ start_fn(void *obj, void *env, int status)
 		if (sp->sp_dgram)
 			kc__splice_dg_early(sp, d);
 		sp->sp_moved += kc_chain_len(&d->d_pend);
+		if (!sp->sp_dgram)
+			tap_chain(sp, d, &d->d_pend, 0,
+			    kc_chain_len(&d->d_pend));
 		if (d->d_idx == FWD && kc_chain_len(&d->d_pend) > 0 &&
 		    sp->sp_nm > 0)
 			tee_chain(sp, &d->d_pend, 0, kc_chain_len(&d->d_pend));
@@ -1532,6 +1589,7 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 	sp->sp_a = a;
 	sp->sp_b = b;
 	sp->sp_dgram = type == SOCK_DGRAM;
+	sp->sp_tap_on = sp->sp_attr.tap != NULL && !sp->sp_dgram;
 	sp->sp_done = done;
 	for (i = 0; i < 2; i++) {
 		struct dir *d = &sp->sp_dir[i];

@@ -118,6 +118,7 @@ struct kc_splice {
 	bool			 sp_ended;
 	bool			 sp_fired;	/* atomic */
 	bool			 sp_cancelled;	/* atomic: one cancel queued */
+	bool			 sp_tap_on;	/* attr.tap set, not stopped */
 };
 
 /* A snapshot of size bytes of relaxed-atomic uint64_t counters. */
