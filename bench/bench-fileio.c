@@ -6,9 +6,11 @@
  * The file.  SIZE bytes (1 GiB; --quick 128 MiB) written once in a
  * directory of the run's own under $TMPDIR (or /var/tmp), then read once
  * whole so that every page is in the page cache, and removed at the end.
- * The first 8 bytes of every 4 KiB block hold the block's number: every
- * read kcont and libuv complete is checked against its offset (a wrong or
- * short read is a failure exit, never a number).
+ * The first 8 bytes of every 4 KiB block hold the block's number: the
+ * reads kcont and libuv complete are checked against their offsets, every
+ * one in the warm-up and after the window, one in 16 in it (the check is a
+ * cache miss that fio, which checks nothing, does not pay); a wrong or
+ * short read is a failure exit, never a number.
  *
  * The workloads, each at queue depth QD (64) and buffered (the page cache,
  * no O_DIRECT):
@@ -45,8 +47,11 @@
  * thread, the main one blocked meanwhile, the peers in other processes)
  * over the measured window, per I/O completed in it.
  *
- * Output: the settings, a line per run (iops, MB/s, and for kcont csw per
- * I/O), the medians, and last
+ * Output: the settings, a line per run (iops, MB/s, the process's CPU
+ * microseconds per I/O over the window: for fio its job's usr_cpu and
+ * sys_cpu, and for kcont csw per I/O), the medians, kcont's CPU per random
+ * read over each peer's (for information: on a shared machine it is
+ * steadier than iops), and last
  *   fileio: vs_libuv=<kcont rand iops over the better libuv's>
  *     vs_fio=<over fio's> seq_vs_libuv=<kcont seq MB/s over the better
  *     libuv's> csw_per_io=<kcont rand's>
@@ -86,6 +91,7 @@
 #define BLOCK		4096u		/* the numbered unit of the file */
 #define MAX_ROUNDS	16u
 #define CHECK_EVERY	32u		/* completions between clock reads */
+#define VERIFY_EVERY	16u		/* in the window, reads checked: 1 in */
 #define DRAIN_S		10		/* what is in flight is back by then */
 
 enum wl { W_RAND, W_SEQ, NW };
@@ -165,12 +171,25 @@ struct window {
 	uint64_t	 ops0, ops1;
 	double		 t0, t1;
 	uint64_t	 csw0, csw1;
+	double		 cpu0, cpu1;
 	unsigned	 tick;
 };
 
+/*
+ * Is this completion's data to be checked?  Every one outside the window;
+ * in it, one in VERIFY_EVERY: the check reads the buffer the kernel (or
+ * libuv's worker) has just written, a cache miss that fio, which checks
+ * nothing, does not pay.
+ */
+static int
+window_verify(const struct window *w)
+{
+	return w->phase != 1 || w->ops % VERIFY_EVERY == 0;
+}
+
 /* After each completion: move through the phases.  True: stop issuing. */
 static int
-window_step(struct window *w, int count_csw)
+window_step(struct window *w)
 {
 	double t;
 
@@ -185,14 +204,14 @@ window_step(struct window *w, int count_csw)
 		w->phase = 1;
 		w->ops0 = w->ops;
 		w->t0 = t;
-		if (count_csw)
-			w->csw0 = bench_csw();
+		w->csw0 = bench_csw();
+		w->cpu0 = bench_cpu_s();
 	} else if (w->phase == 1 && t >= w->t_end) {
 		w->phase = 2;
 		w->ops1 = w->ops;
 		w->t1 = t;
-		if (count_csw)
-			w->csw1 = bench_csw();
+		w->csw1 = bench_csw();
+		w->cpu1 = bench_cpu_s();
 		return 1;
 	}
 	return 0;
@@ -203,6 +222,7 @@ struct result {
 	double		 iops;
 	double		 mbps;		/* 10^6 bytes per second */
 	double		 csw_per_io;	/* kcont only */
+	double		 cpu_us;	/* the process's CPU per I/O */
 };
 
 static struct result
@@ -217,6 +237,7 @@ window_result(const struct window *w, unsigned bs, const char *who)
 	r.iops = (double)n / secs;
 	r.mbps = r.iops * bs / 1e6;
 	r.csw_per_io = (double)(w->csw1 - w->csw0) / (double)n;
+	r.cpu_us = (w->cpu1 - w->cpu0) * 1e6 / (double)n;
 	return r;
 }
 
@@ -276,9 +297,9 @@ ks_read_done(void *obj, void *env, int status)
 	(void)obj;
 	if (status != (int)run->bs)
 		ks_fail(run, status < 0 ? status : -EIO);
-	else if (!block_ok(s->buf, s->off, run->bs))
+	else if (window_verify(&run->w) && !block_ok(s->buf, s->off, run->bs))
 		ks_fail(run, -EILSEQ);
-	if (!window_step(&run->w, 1) && run->errors == 0) {
+	if (!window_step(&run->w) && run->errors == 0) {
 		if ((e = ks_issue(s)) == 0)
 			return;
 		ks_fail(run, e);
@@ -438,9 +459,10 @@ uv_read_done(uv_fs_t *req)
 	uv_fs_req_cleanup(req);
 	if (n != (ssize_t)uvr.bs)
 		uv_fail(n < 0 ? (long)n : -EIO);
-	else if (!block_ok(s->b.base, s->off, uvr.bs))
+	else if (window_verify(&uvr.w) && !block_ok(s->b.base, s->off,
+	    uvr.bs))
 		uv_fail(-EILSEQ);
-	if (!window_step(&uvr.w, 0) && uvr.errors == 0) {
+	if (!window_step(&uvr.w) && uvr.errors == 0) {
 		s->req.data = s;
 		if ((e = uv_issue(s)) != 0)
 			uv_fail(e);
@@ -489,8 +511,9 @@ child_libuv(const char *threads, const char *wls)
 		bench_die("libuv %s: %" PRIu64 " failed or wrong read(s), the "
 		    "first: %s", wls, uvr.errors, strerror((int)-uvr.first_err));
 	res = window_result(&uvr.w, uvr.bs, "libuv");
-	printf("ops %" PRIu64 " secs %.6f iops %.1f\n", uvr.w.ops1 - uvr.w.ops0,
-	    uvr.w.t1 - uvr.w.t0, res.iops);
+	printf("ops %" PRIu64 " secs %.6f cpu %.6f iops %.1f\n",
+	    uvr.w.ops1 - uvr.w.ops0, uvr.w.t1 - uvr.w.t0,
+	    uvr.w.cpu1 - uvr.w.cpu0, res.iops);
 	return 0;
 }
 
@@ -560,7 +583,7 @@ uv_measure(enum wl wl, unsigned threads)
 	    "--size-bytes", size, path, "-t", secs, "--warmup", warm, NULL };
 	struct result r;
 	uint64_t ops;
-	double s;
+	double s, cpu;
 	char *out;
 
 	snprintf(th, sizeof(th), "%u", threads);
@@ -568,13 +591,14 @@ uv_measure(enum wl wl, unsigned threads)
 	snprintf(secs, sizeof(secs), "%.3f", opt_secs);
 	snprintf(warm, sizeof(warm), "%.3f", opt_warmup);
 	out = run_child(argv);
-	if (sscanf(out, "ops %" SCNu64 " secs %lf", &ops, &s) != 2 ||
-	    ops == 0 || s <= 0)
+	if (sscanf(out, "ops %" SCNu64 " secs %lf cpu %lf", &ops, &s,
+	    &cpu) != 3 || ops == 0 || s <= 0)
 		bench_die("libuv child: unexpected output: %.200s", out);
 	free(out);
 	r.iops = (double)ops / s;
 	r.mbps = r.iops * wl_bs[wl] / 1e6;
 	r.csw_per_io = 0;
+	r.cpu_us = cpu * 1e6 / (double)ops;
 	return r;
 }
 
@@ -640,24 +664,33 @@ json_num(const char *s, const char *key)
 static struct result
 fio_measure(enum wl wl)
 {
-	char bufs[FIO_NARGS][FIO_ARGLEN], *argv[FIO_NARGS + 1], *out, *rd;
+	char bufs[FIO_NARGS][FIO_ARGLEN], *argv[FIO_NARGS + 1], *out, *job;
+	char *rd;
 	struct result r;
-	double err;
+	double err, ios, ms, usr, sys;
 
 	fio_argv(argv, bufs, wl);
 	out = run_child(argv);
 	/* jobs[0]: its "error", then the "read" section's figures. */
-	if ((rd = strstr(out, "\"jobs\"")) == NULL ||
-	    (err = json_num(rd, "error")) < 0 ||
-	    (rd = strstr(rd, "\"read\"")) == NULL)
+	if ((job = strstr(out, "\"jobs\"")) == NULL ||
+	    (err = json_num(job, "error")) < 0 ||
+	    (rd = strstr(job, "\"read\"")) == NULL)
 		bench_die("fio: no job in its JSON output: %.300s", out);
 	if (err != 0)
 		bench_die("fio: the job failed (error %.0f)", err);
 	r.iops = json_num(rd, "iops");
 	r.mbps = json_num(rd, "bw_bytes") / 1e6;
 	r.csw_per_io = 0;
-	if (!(r.iops > 0) || !(r.mbps > 0))
-		bench_die("fio: no iops or bandwidth in its JSON output");
+	/* Its CPU: percentages of the job's run time. */
+	ios = json_num(rd, "total_ios");
+	ms = json_num(job, "job_runtime");
+	usr = json_num(job, "usr_cpu");
+	sys = json_num(job, "sys_cpu");
+	if (!(r.iops > 0) || !(r.mbps > 0) || !(ios > 0) || !(ms > 0) ||
+	    usr < 0 || sys < 0)
+		bench_die("fio: no iops, bandwidth or CPU figures in its JSON "
+		    "output");
+	r.cpu_us = (usr + sys) / 100 * ms * 1e3 / ios;
 	free(out);
 	return r;
 }
@@ -777,6 +810,7 @@ main(int argc, char **argv)
 {
 	struct result res[NC][NW][MAX_ROUNDS];
 	double iops[MAX_ROUNDS], mbps[MAX_ROUNDS], csw[MAX_ROUNDS];
+	double cpu[MAX_ROUNDS], med_cpu[NC][NW];
 	double med_iops[NC][NW], med_mbps[NC][NW], med_csw[NW];
 	const char *child = NULL, *child_wl = NULL, *tmp;
 	unsigned r, cpus, budget;
@@ -901,8 +935,8 @@ main(int argc, char **argv)
 					break;
 				}
 				printf("  round %u %-4s %-10s %10.0f iops %8.1f "
-				    "MB/s", r + 1, wl_name[w], c_name[c],
-				    x->iops, x->mbps);
+				    "MB/s %6.3f us cpu/io", r + 1, wl_name[w],
+				    c_name[c], x->iops, x->mbps, x->cpu_us);
 				if (c == C_KCONT)
 					printf("  %.5f csw/io", x->csw_per_io);
 				printf("\n");
@@ -922,11 +956,14 @@ main(int argc, char **argv)
 				iops[r] = res[c][w][r].iops;
 				mbps[r] = res[c][w][r].mbps;
 				csw[r] = res[c][w][r].csw_per_io;
+				cpu[r] = res[c][w][r].cpu_us;
 			}
 			med_iops[c][w] = bench_median(iops, opt_rounds);
 			med_mbps[c][w] = bench_median(mbps, opt_rounds);
-			printf("  %-4s %-10s %10.0f iops %8.1f MB/s", wl_name[w],
-			    c_name[c], med_iops[c][w], med_mbps[c][w]);
+			med_cpu[c][w] = bench_median(cpu, opt_rounds);
+			printf("  %-4s %-10s %10.0f iops %8.1f MB/s %6.3f us "
+			    "cpu/io", wl_name[w], c_name[c], med_iops[c][w],
+			    med_mbps[c][w], med_cpu[c][w]);
 			if (c == C_KCONT) {
 				med_csw[w] = bench_median(csw, opt_rounds);
 				printf("  %.5f csw/io", med_csw[w]);
@@ -949,6 +986,12 @@ main(int argc, char **argv)
 		    "4" : "CPUs",
 		    med_mbps[C_UVDEF][W_SEQ] >= med_mbps[C_UVCPU][W_SEQ] ?
 		    "4" : "CPUs");
+		/* Information: steadier than iops on a shared machine. */
+		printf("cpu per random read, kcont's over: libuv-4 %.2f, "
+		    "libuv-cpus %.2f, fio %.2f (below 1: kcont spends less)\n",
+		    ratio(med_cpu[C_KCONT][W_RAND], med_cpu[C_UVDEF][W_RAND]),
+		    ratio(med_cpu[C_KCONT][W_RAND], med_cpu[C_UVCPU][W_RAND]),
+		    ratio(med_cpu[C_KCONT][W_RAND], med_cpu[C_FIO][W_RAND]));
 		printf("fileio: vs_libuv=%.2f vs_fio=%.2f seq_vs_libuv=%.2f "
 		    "csw_per_io=%.4f\n",
 		    ratio(med_iops[C_KCONT][W_RAND], uv_rand),
