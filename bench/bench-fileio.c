@@ -59,7 +59,7 @@
  * workload.
  *
  * Usage: bench-fileio [--quick] [--rounds R] [-t SECONDS] [--warmup SECONDS]
- *                     [--size MIB] [--only NAME]
+ *                     [--size MIB] [--only NAME] [-w rand|seq]
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -102,6 +102,7 @@ static double opt_secs = 2.0, opt_warmup = 0.3;
 static unsigned opt_rounds = 3;
 static uint64_t opt_size = 1ull << 30;
 static const char *only;
+static int only_wl = -1;		/* -w: one workload */
 
 static char dir[PATH_MAX - 32];
 static char path[PATH_MAX];
@@ -780,7 +781,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: bench-fileio [--quick] [--rounds R] "
 	    "[-t SECONDS] [--warmup SECONDS]\n"
-	    "                    [--size MIB] [--only NAME]\n"
+	    "                    [--size MIB] [--only NAME] [-w rand|seq]\n"
 	    "  --quick         128 MiB file, 1 round of 0.4 s after 0.1 s "
 	    "warm-up (CI)\n"
 	    "  --rounds R      rounds (default 3)\n"
@@ -789,7 +790,8 @@ usage(void)
 	    "  --size MIB      the file's size (default 1024)\n"
 	    "  --only NAME     run one contender (kcont libuv-4 libuv-cpus "
 	    "fio),\n"
-	    "                  e.g. under perf; the summary is then partial\n");
+	    "                  e.g. under perf; the summary is then partial\n"
+	    "  -w rand|seq     run one workload (the summary is then partial)\n");
 	exit(2);
 }
 
@@ -839,6 +841,13 @@ main(int argc, char **argv)
 			set_size = 1;
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];
+		} else if (strcmp(argv[i], "-w") == 0 && i + 1 < argc) {
+			i++;
+			for (only_wl = 0; only_wl < NW &&
+			    strcmp(argv[i], wl_name[only_wl]); only_wl++)
+				;
+			if (only_wl == NW)
+				usage();
 		} else if (strcmp(argv[i], "--child-libuv") == 0 &&
 		    i + 2 < argc) {
 			child = argv[++i];
@@ -918,7 +927,7 @@ main(int argc, char **argv)
 			for (c = 0; c < NC; c++) {
 				struct result *x = &res[c][w][r];
 
-				if (!want(c))
+				if (!want(c) || (only_wl >= 0 && w != only_wl))
 					continue;
 				switch (c) {
 				case C_KCONT:
@@ -949,8 +958,8 @@ main(int argc, char **argv)
 	for (w = 0; w < NW; w++) {
 		med_csw[w] = 0;
 		for (c = 0; c < NC; c++) {
-			med_iops[c][w] = med_mbps[c][w] = 0;
-			if (!want(c))
+			med_iops[c][w] = med_mbps[c][w] = med_cpu[c][w] = 0;
+			if (!want(c) || (only_wl >= 0 && w != only_wl))
 				continue;
 			for (r = 0; r < opt_rounds; r++) {
 				iops[r] = res[c][w][r].iops;
