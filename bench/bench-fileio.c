@@ -918,6 +918,14 @@ main(int argc, char **argv)
 	printf("  libuv %s: uv_fs_read() on the default loop, "
 	    "UV_THREADPOOL_SIZE=4 (default) and =%u (CPUs), each in a child "
 	    "process\n", uv_version_string(), cpus);
+	if (want(C_FIO)) {
+		/* Before anything is measured: fio must be there. */
+		char *fv[] = { "fio", "--version", NULL }, *v = run_child(fv);
+
+		v[strcspn(v, "\n")] = '\0';
+		printf("  %s, io_uring engine:\n", v);
+		free(v);
+	}
 	fio_print_cmd(W_RAND);
 	fio_print_cmd(W_SEQ);
 
