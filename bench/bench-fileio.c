@@ -49,7 +49,8 @@
  *
  * Output: the settings, a line per run (iops, MB/s, the process's CPU
  * microseconds per I/O over the window: for fio its job's usr_cpu and
- * sys_cpu, and for kcont csw per I/O), the medians, kcont's CPU per random
+ * sys_cpu, and for kcont csw per I/O, of which voluntary: sleeps; the rest
+ * are preemptions by whatever else runs), the medians, kcont's CPU per random
  * read over each peer's (for information: on a shared machine it is
  * steadier than iops), and last
  *   fileio: vs_libuv=<kcont rand iops over the better libuv's>
@@ -172,6 +173,7 @@ struct window {
 	uint64_t	 ops0, ops1;
 	double		 t0, t1;
 	uint64_t	 csw0, csw1;
+	uint64_t	 vcsw0, vcsw1;	/* voluntary: sleeps */
 	double		 cpu0, cpu1;
 	unsigned	 tick;
 };
@@ -186,6 +188,22 @@ static int
 window_verify(const struct window *w)
 {
 	return w->phase != 1 || w->ops % VERIFY_EVERY == 0;
+}
+
+/*
+ * The process's context switches (all, and the voluntary ones: sleeps)
+ * and CPU seconds, every thread, in one getrusage().
+ */
+static void
+usage_now(uint64_t *csw, uint64_t *vcsw, double *cpu)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	*vcsw = (uint64_t)ru.ru_nvcsw;
+	*csw = *vcsw + (uint64_t)ru.ru_nivcsw;
+	*cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 /* After each completion: move through the phases.  True: stop issuing. */
@@ -205,14 +223,12 @@ window_step(struct window *w)
 		w->phase = 1;
 		w->ops0 = w->ops;
 		w->t0 = t;
-		w->csw0 = bench_csw();
-		w->cpu0 = bench_cpu_s();
+		usage_now(&w->csw0, &w->vcsw0, &w->cpu0);
 	} else if (w->phase == 1 && t >= w->t_end) {
 		w->phase = 2;
 		w->ops1 = w->ops;
 		w->t1 = t;
-		w->csw1 = bench_csw();
-		w->cpu1 = bench_cpu_s();
+		usage_now(&w->csw1, &w->vcsw1, &w->cpu1);
 		return 1;
 	}
 	return 0;
@@ -223,6 +239,7 @@ struct result {
 	double		 iops;
 	double		 mbps;		/* 10^6 bytes per second */
 	double		 csw_per_io;	/* kcont only */
+	double		 vcsw_per_io;	/* of which voluntary */
 	double		 cpu_us;	/* the process's CPU per I/O */
 };
 
@@ -238,6 +255,7 @@ window_result(const struct window *w, unsigned bs, const char *who)
 	r.iops = (double)n / secs;
 	r.mbps = r.iops * bs / 1e6;
 	r.csw_per_io = (double)(w->csw1 - w->csw0) / (double)n;
+	r.vcsw_per_io = (double)(w->vcsw1 - w->vcsw0) / (double)n;
 	r.cpu_us = (w->cpu1 - w->cpu0) * 1e6 / (double)n;
 	return r;
 }
@@ -598,7 +616,7 @@ uv_measure(enum wl wl, unsigned threads)
 	free(out);
 	r.iops = (double)ops / s;
 	r.mbps = r.iops * wl_bs[wl] / 1e6;
-	r.csw_per_io = 0;
+	r.csw_per_io = r.vcsw_per_io = 0;
 	r.cpu_us = cpu * 1e6 / (double)ops;
 	return r;
 }
@@ -681,7 +699,7 @@ fio_measure(enum wl wl)
 		bench_die("fio: the job failed (error %.0f)", err);
 	r.iops = json_num(rd, "iops");
 	r.mbps = json_num(rd, "bw_bytes") / 1e6;
-	r.csw_per_io = 0;
+	r.csw_per_io = r.vcsw_per_io = 0;
 	/* Its CPU: percentages of the job's run time. */
 	ios = json_num(rd, "total_ios");
 	ms = json_num(job, "job_runtime");
@@ -955,7 +973,9 @@ main(int argc, char **argv)
 				    "MB/s %6.3f us cpu/io", r + 1, wl_name[w],
 				    c_name[c], x->iops, x->mbps, x->cpu_us);
 				if (c == C_KCONT)
-					printf("  %.5f csw/io", x->csw_per_io);
+					printf("  %.5f csw/io (%.5f "
+					    "voluntary)", x->csw_per_io,
+					    x->vcsw_per_io);
 				printf("\n");
 			}
 		}
