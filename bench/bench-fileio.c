@@ -86,7 +86,7 @@
 
 #include "benchlib.h"
 
-#define QD		64u		/* requests in flight, every contender */
+#define QD		64u		/* in flight, every contender */
 #define RAND_BS		4096u
 #define SEQ_BS		(128u * 1024)
 #define BLOCK		4096u		/* the numbered unit of the file */
@@ -528,7 +528,8 @@ child_libuv(const char *threads, const char *wls)
 		bench_die("libuv: uv_run: %d", e);
 	if (uvr.errors != 0)
 		bench_die("libuv %s: %" PRIu64 " failed or wrong read(s), the "
-		    "first: %s", wls, uvr.errors, strerror((int)-uvr.first_err));
+		    "first: %s", wls, uvr.errors,
+		    strerror((int)-uvr.first_err));
 	res = window_result(&uvr.w, uvr.bs, "libuv");
 	printf("ops %" PRIu64 " secs %.6f cpu %.6f iops %.1f\n",
 	    uvr.w.ops1 - uvr.w.ops0, uvr.w.t1 - uvr.w.t0,
@@ -772,16 +773,17 @@ make_file(void)
 			memcpy(b + i, &v, 8);
 		}
 		if ((n = pwrite(fd, b, chunk, (off_t)off)) != (ssize_t)chunk)
-			bench_die("write %s: %s", path, n < 0 ? strerror(errno) :
-			    "short write");
+			bench_die("write %s: %s", path,
+			    n < 0 ? strerror(errno) : "short write");
 	}
 	/* Warm: every page read once (and checked). */
 	for (off = 0; off < opt_size; off += chunk) {
 		if ((n = pread(fd, b, chunk, (off_t)off)) != (ssize_t)chunk)
-			bench_die("read %s: %s", path, n < 0 ? strerror(errno) :
-			    "short read");
+			bench_die("read %s: %s", path,
+			    n < 0 ? strerror(errno) : "short read");
 		if (!block_ok(b, off, (unsigned)chunk))
-			bench_die("read %s: wrong content at %" PRIu64, path, off);
+			bench_die("read %s: wrong content at %" PRIu64, path,
+			    off);
 	}
 	close(fd);
 	free(b);
@@ -809,7 +811,8 @@ usage(void)
 	    "  --only NAME     run one contender (kcont libuv-4 libuv-cpus "
 	    "fio),\n"
 	    "                  e.g. under perf; the summary is then partial\n"
-	    "  -w rand|seq     run one workload (the summary is then partial)\n");
+	    "  -w rand|seq     run one workload (the summary is then "
+	    "partial)\n");
 	exit(2);
 }
 
@@ -969,8 +972,9 @@ main(int argc, char **argv)
 					*x = fio_measure((enum wl)w);
 					break;
 				}
-				printf("  round %u %-4s %-10s %10.0f iops %8.1f "
-				    "MB/s %6.3f us cpu/io", r + 1, wl_name[w],
+				printf("  round %u %-4s %-10s %10.0f iops "
+				    "%8.1f MB/s %6.3f us cpu/io", r + 1,
+				    wl_name[w],
 				    c_name[c], x->iops, x->mbps, x->cpu_us);
 				if (c == C_KCONT)
 					printf("  %.5f csw/io (%.5f "

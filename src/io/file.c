@@ -78,7 +78,7 @@ struct kc_file {
 	struct kc_executor	*f_ex;		/* owner */
 	struct kc__ring		*f_ring;	/* NULL: the fallback */
 	struct kc_file_req	*f_closerq;
-	int			 f_slot;	/* registered in f_ring; owner's */
+	int			 f_slot;	/* in f_ring's table; owner's */
 	char			 f_path[];	/* kc_file_open()'s, copied */
 };
 
