@@ -39,7 +39,7 @@
  *             CPUs for one, where the others use one loop).  Its iops and
  *             bandwidth come from its JSON output.
  *
- * The method.  R rounds (3; --quick 1), each running every contender in
+ * The method.  R rounds (5; --quick 1), each running every contender in
  * turn on both workloads; each run warms up W seconds (0.3; --quick 0.1)
  * and is measured for T seconds (2; --quick 0.4), then stops issuing and
  * waits for what is in flight.  A figure is the median over the rounds.
@@ -100,7 +100,7 @@ static const char *const wl_name[NW] = { "rand", "seq" };
 static const unsigned wl_bs[NW] = { RAND_BS, SEQ_BS };
 
 static double opt_secs = 2.0, opt_warmup = 0.3;
-static unsigned opt_rounds = 3;
+static unsigned opt_rounds = 5;
 static uint64_t opt_size = 1ull << 30;
 static const char *only;
 static int only_wl = -1;		/* -w: one workload */
@@ -804,7 +804,7 @@ usage(void)
 	    "                    [--size MIB] [--only NAME] [-w rand|seq]\n"
 	    "  --quick         128 MiB file, 1 round of 0.4 s after 0.1 s "
 	    "warm-up (CI)\n"
-	    "  --rounds R      rounds (default 3)\n"
+	    "  --rounds R      rounds (default 5)\n"
 	    "  -t SECONDS      measured window per run (default 2)\n"
 	    "  --warmup SECS   warm-up before each window (default 0.3)\n"
 	    "  --size MIB      the file's size (default 1024)\n"
