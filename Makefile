@@ -47,6 +47,7 @@ bench: all
 	$(BUILD)/bench/bench-msg
 	$(BUILD)/bench/bench-echo
 	$(BUILD)/bench/bench-trace
+	$(BUILD)/bench/bench-fileio
 	bench/relay.sh $(BUILD)
 
 # Each fuzzer runs in turn and keeps its corpus between runs; a seed corpus

@@ -1232,18 +1232,6 @@ usage(void)
 	exit(2);
 }
 
-static double
-parse_secs(const char *s, double lo, double hi)
-{
-	char *end;
-	double v;
-
-	v = strtod(s, &end);
-	if (*end != '\0' || end == s || !(v >= lo) || !(v <= hi))
-		usage();
-	return v;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -1269,10 +1257,12 @@ main(int argc, char **argv)
 			opt_rounds = bench_parse_uint(argv[++i], 1, 64, usage);
 			set_rounds = 1;
 		} else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
-			opt_secs = parse_secs(argv[++i], 0.05, 60.0);
+			opt_secs = bench_parse_secs(argv[++i], 0.05, 60.0,
+			    usage);
 			set_secs = 1;
 		} else if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) {
-			opt_warmup = parse_secs(argv[++i], 0.0, 10.0);
+			opt_warmup = bench_parse_secs(argv[++i], 0.0, 10.0,
+			    usage);
 			set_warm = 1;
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];

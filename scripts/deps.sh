@@ -15,8 +15,8 @@ case "${1:-build}" in
 build) ;;
 it) pkgs="$pkgs nginx wrk prometheus python3-prometheus-client systemd strace procps" ;;
 # The relay benchmark's load generators and peers (bench/relay.sh);
-# redis-benchmark is in redis-tools.
-bench) pkgs="$pkgs iperf3 haproxy socat redis-server redis-tools" ;;
+# redis-benchmark is in redis-tools; fio is bench-fileio's io_uring peer.
+bench) pkgs="$pkgs iperf3 haproxy socat redis-server redis-tools fio" ;;
 fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 *) echo "usage: $0 [build|it|bench|fuzz]" >&2; exit 64 ;;
 esac

@@ -169,3 +169,15 @@ bench_parse_uint(const char *s, unsigned lo, unsigned hi, void (*bad)(void))
 		bad();
 	return (unsigned)v;
 }
+
+double
+bench_parse_secs(const char *s, double lo, double hi, void (*bad)(void))
+{
+	char *end;
+	double v;
+
+	v = strtod(s, &end);
+	if (*end != '\0' || end == s || !(v >= lo) || !(v <= hi))
+		bad();
+	return v;
+}

@@ -26,6 +26,10 @@ void	bench_die(const char *fmt, ...)
 unsigned bench_parse_uint(const char *s, unsigned lo, unsigned hi,
 	    void (*bad)(void));
 
+/* s as seconds (a decimal number) in [lo, hi]; anything else calls bad. */
+double	bench_parse_secs(const char *s, double lo, double hi,
+	    void (*bad)(void));
+
 /* CLOCK_MONOTONIC, seconds. */
 double	bench_now_s(void);
 /* Sleep s seconds (restarted after signals). */

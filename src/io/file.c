@@ -47,6 +47,8 @@
 #define W_COUNT		(W_CLOSING - 1)
 
 #define RW_MAX		0x7ffff000ul	/* the kernel's limit per call */
+#define SLOT_UNSET	(-1)		/* f_slot: not asked for yet */
+#define SLOT_NONE	(-2)		/* f_slot: the ring has none to give */
 #define POOL_THREADS	4u
 
 /*
@@ -79,6 +81,7 @@ struct kc_file {
 	struct kc_executor	*f_ex;		/* owner */
 	struct kc__ring		*f_ring;	/* NULL: the fallback */
 	struct kc_file_req	*f_closerq;
+	int			 f_slot;	/* in f_ring's table; owner's */
 	char			 f_path[];	/* kc_file_open()'s, copied */
 };
 
@@ -230,6 +233,24 @@ ring_op(int op)
 	}
 }
 
+/*
+ * Name the file by its slot in the ring's table of registered files,
+ * asked for on the file's first operation there, when it has one.
+ */
+static void
+ring_fixed(struct kc_file *f, struct io_uring_sqe *sqe)
+{
+	if (f->f_slot == SLOT_UNSET) {
+		f->f_slot = kc__ring_file_add(f->f_ring, f->f_fd);
+		if (f->f_slot < 0)
+			f->f_slot = SLOT_NONE;
+	}
+	if (f->f_slot >= 0) {
+		sqe->fd = f->f_slot;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+}
+
 /* Prepare rq's entry; on the owner. */
 static void
 ring_start(struct kc_file_req *rq)
@@ -296,6 +317,9 @@ ring_prep(struct kc_file_req *rq)
 		    (unsigned)rq->fr_arg, rq->fr_u.stx);
 		break;
 	}
+	/* statx takes a descriptor, never a slot; an open has neither. */
+	if (rq->fr_op != OP_OPEN && rq->fr_op != OP_STATX)
+		ring_fixed(f, sqe);
 }
 
 /* The ring's completion of rq's entry (fr_cq); on the owner. */
@@ -548,6 +572,7 @@ file_new(struct kc_executor *ex, unsigned fflags, size_t pathlen, int *err)
 	f->f_fd = -1;
 	f->f_flags = fflags;
 	f->f_ex = ex;
+	f->f_slot = SLOT_UNSET;
 	(void)pthread_once(&pool_once, pool_make);
 	if ((fflags & KC_FILE_FALLBACK) == 0 && !force_fallback)
 		f->f_ring = kc__ring_of(ex, &e);
@@ -856,6 +881,12 @@ close_fn(void *obj, void *env, int status)
 
 	(void)obj;
 	(void)status;
+	/*
+	 * The ring's table lets the file go first.  Off the owner (it has
+	 * shut down) the ring is gone, or going with its table.
+	 */
+	if (f->f_slot >= 0 && on_owner(f))
+		kc__ring_file_del(f->f_ring, f->f_slot);
 	if (f->f_fd >= 0 && kc__close(f->f_fd) != 0)
 		res = -errno;
 	f->f_magic = 0;

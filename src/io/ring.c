@@ -29,6 +29,7 @@
 #define RING_ENTRIES	256u
 #define REAP_BATCH	64u
 #define QUIET_TAG	((uint64_t)1)	/* user data of an entry not reported */
+#define RING_FILES	1024u		/* slots for registered files */
 
 struct kc__ring {
 	struct kc__eio		 r_io;		/* first: the engine's view */
@@ -41,6 +42,9 @@ struct kc__ring {
 	int			 r_err;		/* why not, if !r_ok */
 	unsigned		 r_inflight;	/* entries not yet reaped */
 	uint8_t			 r_ops[(IORING_OP_LAST + 7) / 8];
+	/* Registered files: free slots, the owner's (0 if no table). */
+	unsigned		 r_nfree;
+	uint16_t		 r_free[RING_FILES];
 };
 
 static pthread_mutex_t ring_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -61,6 +65,8 @@ ring_submit(struct kc__ring *r)
 	 */
 }
 
+static unsigned ring_reap(struct kc__ring *r);
+
 static void
 ring_flush_fn(void *obj, void *env, int status)
 {
@@ -70,6 +76,11 @@ ring_flush_fn(void *obj, void *env, int status)
 	(void)status;
 	r->r_flushing = false;
 	ring_submit(r);
+	/*
+	 * What completed within the submit (a read from the page cache does)
+	 * is delivered now, not after a round through the engine's wait.
+	 */
+	(void)ring_reap(r);
 }
 
 /* Give a completion to the function its user data names. */
@@ -214,6 +225,14 @@ ring_make(struct kc_executor *ex, struct kc__engine *en)
 		return r;
 	}
 	ring_probe(r);
+	/* A sparse table for the files (none on a kernel without one). */
+	if (io_uring_register_files_sparse(&r->r_ring, RING_FILES) == 0) {
+		unsigned i;
+
+		for (i = 0; i < RING_FILES; i++)
+			r->r_free[i] = (uint16_t)(RING_FILES - 1 - i);
+		r->r_nfree = RING_FILES;
+	}
 	if ((e = kc_init(&r->r_flush, ring_flush_fn, r, ex, 0)) != 0 ||
 	    (e = kc__engine_add(en, &r->r_src, r->r_ring.ring_fd,
 	    EPOLLIN)) != 0) {
@@ -298,4 +317,33 @@ kc__ring_sqe(struct kc__ring *r, kc__rcq_fn **cq)
 	KC__ASSERT(((uintptr_t)cq & QUIET_TAG) == 0 && *cq != NULL);
 	io_uring_sqe_set_data64(sqe, kc__ring_ud(cq));
 	return sqe;
+}
+
+int
+kc__ring_file_add(struct kc__ring *r, int fd)
+{
+	unsigned slot;
+
+	KC__ON_EXEC(r->r_ex);
+	if (r->r_nfree == 0)
+		return -1;
+	slot = r->r_free[--r->r_nfree];
+	if (io_uring_register_files_update(&r->r_ring, slot, &fd, 1) != 1) {
+		r->r_free[r->r_nfree++] = (uint16_t)slot;
+		return -1;
+	}
+	return (int)slot;
+}
+
+void
+kc__ring_file_del(struct kc__ring *r, int slot)
+{
+	int none = -1;
+
+	KC__ON_EXEC(r->r_ex);
+	KC__ASSERT(slot >= 0 && (unsigned)slot < RING_FILES &&
+	    r->r_nfree < RING_FILES);
+	(void)io_uring_register_files_update(&r->r_ring, (unsigned)slot,
+	    &none, 1);
+	r->r_free[r->r_nfree++] = (uint16_t)slot;
 }

@@ -51,6 +51,17 @@ struct io_uring_sqe *kc__ring_sqe(struct kc__ring *r, kc__rcq_fn **cq);
 /* As kc__ring_sqe(), for an entry whose completion is ignored (a cancel). */
 struct io_uring_sqe *kc__ring_sqe_quiet(struct kc__ring *r);
 
+/*
+ * A slot for fd in the ring's table of registered files, or -1 (the table
+ * is full, or the kernel has none).  An entry that names the slot
+ * (IOSQE_FIXED_FILE) spares the kernel a descriptor lookup and a reference
+ * taken and dropped per operation.  The table holds the file open until
+ * the slot is given back, which kc__ring_file_del() does, and must do
+ * before fd is closed.  On the ring's executor only.
+ */
+int	kc__ring_file_add(struct kc__ring *r, int fd);
+void	kc__ring_file_del(struct kc__ring *r, int slot);
+
 /* The user data that names cq, for a cancel of its entry. */
 static inline unsigned long long
 kc__ring_ud(kc__rcq_fn **cq)

@@ -675,6 +675,58 @@ test_model(void)
 	free(m.mem);
 }
 
+/*
+ * A closed file is let go of: files on the ring are named by a slot in its
+ * table of registered files, which holds them open until the slot is given
+ * back.  The write end of a pipe, written through the file and closed,
+ * gives the reader the bytes and then end of file (not EAGAIN: a file
+ * still held).  More files at once than the table has slots (1024) work
+ * too, on their descriptors, and the slots serve again after the closes.
+ */
+#define NSLOTFILES	1100
+
+static void
+test_slots(void)
+{
+	static int p[NSLOTFILES][2];
+	static struct kc_file *f[NSLOTFILES];
+	struct rlimit rl;
+	char b[8];
+	int round, i;
+
+	KC_CHECK_OK(pipe2(p[0], O_CLOEXEC | O_NONBLOCK));
+	KC_CHECK_OK(kc_file_adopt(&f[0], ex, p[0][1], 0));
+	KC_CHECK_EQ(do_write(f[0], "abc", 3, 0), 3);
+	close_file(f[0]);
+	KC_CHECK_EQ(read(p[0][0], b, sizeof(b)), 3);
+	KC_CHECK_EQ(read(p[0][0], b, sizeof(b)), 0);
+	close(p[0][0]);
+
+	KC_CHECK_OK(getrlimit(RLIMIT_NOFILE, &rl));
+	if (rl.rlim_cur < 2 * NSLOTFILES + 64) {
+		rl.rlim_cur = 2 * NSLOTFILES + 64;
+		KC_CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
+	}
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < NSLOTFILES; i++) {
+			KC_CHECK_OK(pipe2(p[i], O_CLOEXEC | O_NONBLOCK));
+			KC_CHECK_OK(kc_file_adopt(&f[i], ex, p[i][1], 0));
+			KC_CHECK_EQ(do_write(f[i], &i, sizeof(i), 0),
+			    (int)sizeof(i));
+		}
+		for (i = 0; i < NSLOTFILES; i++) {
+			int v = -1;
+
+			close_file(f[i]);
+			KC_CHECK_EQ(read(p[i][0], &v, sizeof(v)),
+			    (ssize_t)sizeof(v));
+			KC_CHECK_EQ(v, i);
+			KC_CHECK_EQ(read(p[i][0], b, sizeof(b)), 0);
+			close(p[i][0]);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -697,6 +749,7 @@ main(void)
 	test_cancel();
 	test_close_inflight();
 	test_model();
+	test_slots();
 	kct_exec_finish(ex);
 	kct_rmtree(dir);
 	return kct_done();
