@@ -780,6 +780,7 @@ struct model {
 	struct kc_bcache	*c;
 	uint8_t			*mem;		/* what the file must hold */
 	uint64_t		 size;		/* and its size */
+	uint64_t		 size_done;	/* by the writes done */
 	unsigned		 readers[MBLOCKS + 2];
 	bool			 writing[MBLOCKS + 2];
 	uint64_t		 left, running, ops, mismatches, errors;
@@ -795,7 +796,8 @@ struct mreq {
 	struct model		*m;
 	uint64_t		 blk;
 	unsigned		 off, len;
-	uint32_t		 valid0;	/* the model's, at the start */
+	uint32_t		 valid0;	/* the least it may be */
+	uint64_t		 end;		/* a write's */
 	bool			 write;
 	uint8_t			 buf[MBSIZE];
 };
@@ -803,14 +805,13 @@ struct mreq {
 static void model_next(struct model *);
 
 static uint32_t
-model_valid(const struct model *m, uint64_t blk)
+model_valid(uint64_t size, uint64_t blk)
 {
 	uint64_t start = blk * MBSIZE;
 
-	if (m->size <= start)
+	if (size <= start)
 		return 0;
-	return m->size - start >= MBSIZE ? MBSIZE :
-	    (uint32_t)(m->size - start);
+	return size - start >= MBSIZE ? MBSIZE : (uint32_t)(size - start);
 }
 
 static void
@@ -823,24 +824,27 @@ mreq_done(void *obj, void *env, int status)
 	if (q->write) {
 		if (status != (int)q->len)
 			m->errors++;
+		if (q->end > m->size_done)
+			m->size_done = q->end;
 	} else if (status != 0) {
 		m->errors++;
 	} else {
 		/*
-		 * A write to a later block, started before this read and
-		 * not yet in the cache, grows the file in the model only:
-		 * the valid length lies between the two; the bytes past it
-		 * are zeros in both.
+		 * Writes to later blocks in flight during this read may or
+		 * may not have grown the file when it was delivered: the
+		 * valid length lies between what the writes done when it
+		 * started and all the writes started make it.  The bytes
+		 * past it are zeros in both.
 		 */
 		if (q->rq.br_valid < q->valid0 ||
-		    q->rq.br_valid > model_valid(m, q->blk) ||
+		    q->rq.br_valid > model_valid(m->size, q->blk) ||
 		    memcmp(q->rq.br_data, m->mem + q->blk * MBSIZE,
 		    MBSIZE) != 0) {
 			if (m->mismatches == 0)
 				fprintf(stderr, "block %u: valid %u, model "
 				    "%u..%u\n", (unsigned)q->blk,
 				    q->rq.br_valid, q->valid0,
-				    model_valid(m, q->blk));
+				    model_valid(m->size, q->blk));
 			m->mismatches++;
 		}
 		KC_CHECK_OK(kc_bcache_put(&q->rq));
@@ -901,7 +905,7 @@ model_next(struct model *m)
 		m->left--;
 		m->ops++;
 		if (!q->write) {
-			q->valid0 = model_valid(m, blk);
+			q->valid0 = model_valid(m->size_done, blk);
 			KC_CHECK_OK(kc_bcache_get(m->c, &q->rq, blk, &q->kc));
 			continue;
 		}
@@ -916,6 +920,7 @@ model_next(struct model *m)
 		end = blk * MBSIZE + q->off + q->len;
 		if (end > m->size)
 			m->size = end;
+		q->end = end;
 		KC_CHECK_OK(kc_bcache_write(m->c, &q->rq, blk * MBSIZE + q->off,
 		    q->buf, q->len, &q->kc));
 	}
@@ -946,6 +951,7 @@ test_model(void)
 	disk = calloc(MBLOCKS + 2, MBSIZE);
 	KC_CHECK(m->mem != NULL && disk != NULL);
 	memcpy(m->mem, content, m->size);
+	m->size_done = m->size;
 	KC_CHECK_OK(kc_bcache_create(&m->c, f, MBSIZE, MCACHE));
 	treq_init(&m->fl);
 	KC_CHECK_OK(kc_init(&m->fl.kc, model_flushed, m, ex, 0));
