@@ -711,6 +711,55 @@ test_flush_efbig(void)
 	close_file(f);
 }
 
+/*
+ * Only dirty blocks left, and their write-backs fail: a get that needs a
+ * block writes them back one at a time, and when every block has failed
+ * it gets the error instead of waiting for ever; a flush with the limit
+ * lifted writes them, and the get then succeeds.
+ */
+static void
+test_pressure_fail(void)
+{
+	struct rlimit old, lim;
+	struct kc_bcache_stats st;
+	struct kc_bcache *c;
+	struct kc_file *f;
+	uint8_t x[4096];
+	struct treq t;
+
+	fill(x, sizeof(x), 13);
+	f = make_file("pressure", 0, 13, NULL);
+	KC_CHECK_OK(kc_bcache_create(&c, f, 4096, 2));
+	KC_CHECK_EQ(write_wait(c, 0, x, sizeof(x)), (int)sizeof(x));
+	KC_CHECK_EQ(write_wait(c, 4096, x, sizeof(x)), (int)sizeof(x));
+	KC_CHECK_OK(getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 0;
+	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &lim));
+	treq_init(&t);
+	KC_CHECK_EQ(get_wait(c, &t, 5), -EFBIG);
+	st = stats(c);
+	KC_CHECK_EQ(st.bs_writebacks, 2);
+	KC_CHECK_EQ(st.bs_write_errors, 2);
+	KC_CHECK_EQ(st.bs_dirty, 2);
+	KC_CHECK_EQ(st.bs_space_waits, 1);
+	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &old));
+	KC_CHECK_EQ(flush_wait(c), 0);
+	KC_CHECK_EQ(get_wait(c, &t, 5), 0);
+	KC_CHECK_EQ(t.valid, 0);
+	KC_CHECK_OK(call(C_PUT, NULL, &t, 0, NULL, 0));
+	KC_CHECK_EQ(destroy_wait(c), 0);
+	{
+		uint8_t back[8192];
+
+		KC_CHECK_EQ(pread(kc_file_fd(f), back, sizeof(back), 0),
+		    (ssize_t)sizeof(back));
+		KC_CHECK(memcmp(back, x, 4096) == 0 &&
+		    memcmp(back + 4096, x, 4096) == 0);
+	}
+	close_file(f);
+}
+
 /* ---- destroy while reads are in flight --------------------------- */
 
 struct dinfl {
@@ -1019,6 +1068,7 @@ main(void)
 	test_lru();
 	test_full_and_write_wait();
 	test_flush_efbig();
+	test_pressure_fail();
 	test_destroy_inflight();
 	test_model();
 	kct_exec_finish(ex);
