@@ -444,6 +444,21 @@ blk_alloc(struct kc_bcache *c, uint64_t no, int *err)
 
 /* ---- requests ---------------------------------------------------- */
 
+/* rq's reference goes; its block may be reused, or let waiters on. */
+static void
+rq_release(struct kc_bcache *c, struct kc_bcache_req *rq)
+{
+	struct kc__bblk *b = rq->br_blk;
+
+	rq->br_flags = 0;
+	rq->br_data = NULL;
+	c->c_refs--;
+	if (--b->b_ref == 0) {
+		c->c_st.bs_referenced--;
+		wake(c, b);
+	}
+}
+
 /* rq is done: trigger its continuation with status. */
 static void
 rq_complete(struct kc_bcache *c, struct kc_bcache_req *rq, int status)
@@ -456,7 +471,7 @@ rq_complete(struct kc_bcache *c, struct kc_bcache_req *rq, int status)
 		rq->br_data = b->b_data;
 		rq->br_valid = blk_valid(c, b->b_no);
 		if (kc_run(rq->br_done, rq, 0) != 0)
-			(void)kc_bcache_put(rq);	/* nobody will put it */
+			rq_release(c, rq);	/* nobody will put it */
 		return;
 	}
 	rq->br_flags = 0;
@@ -644,7 +659,6 @@ int
 kc_bcache_put(struct kc_bcache_req *rq)
 {
 	struct kc_bcache *c;
-	struct kc__bblk *b;
 
 	if (rq == NULL || (rq->br_flags & F_HELD) == 0 ||
 	    !cache_valid(rq->br_cache))
@@ -652,15 +666,8 @@ kc_bcache_put(struct kc_bcache_req *rq)
 	c = rq->br_cache;
 	if (!on_owner(c))
 		return -EPERM;
-	b = rq->br_blk;
-	rq->br_flags = 0;
-	rq->br_data = NULL;
 	enter(c);
-	c->c_refs--;
-	if (--b->b_ref == 0) {
-		c->c_st.bs_referenced--;
-		wake(c, b);
-	}
+	rq_release(c, rq);
 	leave(c);
 	return 0;
 }

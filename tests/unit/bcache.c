@@ -760,6 +760,42 @@ test_pressure_fail(void)
 	close_file(f);
 }
 
+/*
+ * A get whose done cannot be triggered (its executor has shut down) does
+ * not keep the block: the cache releases the reference itself, for a hit
+ * and for a request that waited for the read.
+ */
+static void
+test_dead_done(void)
+{
+	struct kc_executor *dead = kct_exec_soft("kc-bcache-dead");
+	struct kc_bcache_stats st;
+	struct kc_bcache *c;
+	struct kc_file *f;
+	struct treq t, t2;
+
+	KC_CHECK_OK(kc_executor_shutdown(dead, KC_SHUTDOWN_DRAIN, NULL));
+	f = make_file("dead", 8192, 14, NULL);
+	KC_CHECK_OK(kc_bcache_create(&c, f, 4096, 2));
+	treq_init(&t);
+	KC_CHECK_EQ(get_wait(c, &t, 0), 0);
+	treq_init(&t2);
+	KC_CHECK_OK(kc_init(&t2.kc, treq_fn, &t2, dead, 0));
+	KC_CHECK_OK(call(C_GET, c, &t2, 0, NULL, 0));	/* a hit */
+	KC_CHECK_OK(call(C_PUT, NULL, &t, 0, NULL, 0));
+	KC_CHECK_OK(call(C_GET, c, &t2, 1, NULL, 0));	/* a read */
+	treq_init(&t);
+	KC_CHECK_EQ(get_wait(c, &t, 1), 0);	/* after the one above */
+	KC_CHECK_OK(call(C_PUT, NULL, &t, 0, NULL, 0));
+	KC_CHECK_EQ(atomic_load(&t2.runs), 0);
+	st = stats(c);
+	KC_CHECK_EQ(st.bs_referenced, 0);
+	KC_CHECK_EQ(st.bs_reads, 2);
+	KC_CHECK_EQ(destroy_wait(c), 0);
+	close_file(f);
+	KC_CHECK_OK(kc_executor_close(dead, NULL));
+}
+
 /* ---- destroy while reads are in flight --------------------------- */
 
 struct dinfl {
@@ -1069,6 +1105,7 @@ main(void)
 	test_full_and_write_wait();
 	test_flush_efbig();
 	test_pressure_fail();
+	test_dead_done();
 	test_destroy_inflight();
 	test_model();
 	kct_exec_finish(ex);
