@@ -566,7 +566,8 @@ rq_run(struct kc_bcache *c, struct kc_bcache_req *rq)
 	if (write && ((rq->br_off == 0 && rq->br_len == c->c_bsize) ||
 	    blk_valid(c, b->b_no) == 0)) {
 		/* All of it is written, or it is past the end: no read. */
-		memset(b->b_data, 0, c->c_bsize);
+		if (rq->br_len < c->c_bsize)
+			memset(b->b_data, 0, c->c_bsize);
 		b->b_state = B_VALID;
 		c->c_st.bs_cached++;
 		write_apply(c, b, rq);
