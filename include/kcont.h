@@ -19,6 +19,7 @@
 #include <kcont/dgramrelay.h>
 #include <kcont/trace.h>
 #include <kcont/io.h>
+#include <kcont/bcache.h>
 
 #define KCONT_VERSION_MAJOR	0
 #define KCONT_VERSION_MINOR	1

@@ -25,6 +25,14 @@ set(KC_MLINKS
   kc_file.3:kc_file_close.3
   kc_file.3:kc_file_uring.3
 
+  kc_bcache.3:kc_bcache_create.3
+  kc_bcache.3:kc_bcache_get.3
+  kc_bcache.3:kc_bcache_put.3
+  kc_bcache.3:kc_bcache_write.3
+  kc_bcache.3:kc_bcache_flush.3
+  kc_bcache.3:kc_bcache_destroy.3
+  kc_bcache.3:kc_bcache_stats.3
+
   kc_init.3:kc_state.3
   kc_init.3:kc_coalesced.3
 
