@@ -106,16 +106,23 @@ open_paced(struct kc_executor *ex, struct st_sp *s, enum nt_kind k,
 	st_sp_open(s, true);
 }
 
+/* The client shuts, then the server: both ends see end of file. */
+static void
+shut_both(struct st_sp *s)
+{
+	KC_CHECK_OK(shutdown(s->client, SHUT_WR));
+	nt_raw_expect_eof(s->server);
+	KC_CHECK_OK(shutdown(s->server, SHUT_WR));
+	nt_raw_expect_eof(s->client);
+}
+
 /* Both ends shut; the splice ends; the mirror gets end of file. */
 static void
 finish(struct st_sp *s, uint64_t mirrored)
 {
 	struct kc_splice_mirror_stats ms;
 
-	KC_CHECK_OK(shutdown(s->client, SHUT_WR));
-	nt_raw_expect_eof(s->server);
-	KC_CHECK_OK(shutdown(s->server, SHUT_WR));
-	nt_raw_expect_eof(s->client);
+	shut_both(s);
 	nt_raw_expect_eof(s->mirror[0]);
 	KC_CHECK_EQ(st_sp_wait(s), 0);
 	st_sp_mirror(s, 0, &ms);
@@ -260,10 +267,7 @@ budget(struct kc_executor *ex, enum nt_kind kind)
 	    NT_WAIT_S);
 	KC_CHECK_EQ(atomic_load(&s.ev.err[KC_SPLICE_EV_MIRROR_DETACHED]),
 	    -ENOBUFS);
-	KC_CHECK_OK(shutdown(s.client, SHUT_WR));
-	nt_raw_expect_eof(s.server);
-	KC_CHECK_OK(shutdown(s.server, SHUT_WR));
-	nt_raw_expect_eof(s.client);
+	shut_both(&s);
 	KC_CHECK_EQ(st_sp_wait(&s), 0);
 	st_sp_mirror(&s, 0, &ms);
 	KC_CHECK_EQ(ms.detached, 1);
