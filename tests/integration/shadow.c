@@ -17,6 +17,12 @@
  *                  none, some addresses in and some out (all 40 alike by
  *                  chance: 2 in 2^40), and the mirror accepted as many
  *                  connections as the log says it took.
+ *   sample-udp     a UDP relay with a mirror taking sample=50 by client:
+ *                  40 client addresses send one datagram (naming the
+ *                  address) from each of two ports, 80 sessions; the
+ *                  upstream gets all 80, the mirror both or neither of an
+ *                  address's, some addresses in and some out, and
+ *                  mirror_unsampled counts the sessions it did not get.
  *   pace-pg-turns  two PostgreSQL clusters (initdb in a temporary
  *                  directory, run as the user nobody when the test runs as
  *                  root, trust authentication on 127.0.0.1), pgbench -i on
@@ -376,6 +382,123 @@ sample_client(void)
 	servers_stop(&up, &mir);
 }
 
+/* A UDP socket bound to 127.0.0.1 (port 0: any), or to from. */
+static int
+udp_bound(const char *from, unsigned *port)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	struct timeval tv = { 0, 200000 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	IT_CHECK(fd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	IT_CHECK(inet_pton(AF_INET, from != NULL ? from : "127.0.0.1",
+	    &a.sin_addr) == 1);
+	IT_CHECKF(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind: %s",
+	    strerror(errno));
+	IT_CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	IT_CHECK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) == 0);
+	if (port != NULL)
+		*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Receive datagrams on fd until want have come (bounded); each counted
+ * by the client number it names. */
+static void
+udp_collect(int fd, unsigned want, unsigned *per, const char *who)
+{
+	uint64_t end = it_now_ns() + (uint64_t)(it_limit(10) * 1e9);
+	unsigned got = 0, c;
+	char buf[64];
+	ssize_t n;
+
+	while (got < want) {
+		IT_CHECKF(it_now_ns() < end, "%s got %u datagrams of %u", who,
+		    got, want);
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		IT_CHECKF(n > 0, "%s: recv: %s", who, strerror(errno));
+		buf[n] = '\0';
+		IT_CHECKF(sscanf(buf, "client %u", &c) == 1 && c < NCLIENTS,
+		    "%s got \"%s\"", who, buf);
+		per[c]++;
+		got++;
+	}
+}
+
+static void
+sample_udp(void)
+{
+	unsigned upc[NCLIENTS], mirc[NCLIENTS], up_port, mir_port, i, j, in = 0;
+	unsigned out = 0, taken = 0;
+	char up_a[64], mir_a[96], from[32], msg[32];
+	struct sockaddr_in to;
+	struct it_stats st;
+	struct ks k;
+	int up, mir, cl[2 * NCLIENTS];
+
+	up = udp_bound(NULL, &up_port);
+	mir = udp_bound(NULL, &mir_port);
+	snprintf(up_a, sizeof(up_a), "udp:127.0.0.1:%u", up_port);
+	snprintf(mir_a, sizeof(mir_a), "udp:127.0.0.1:%u,sample=50",
+	    mir_port);
+	{
+		const char *args[] = { "-j", "2", "--sample-by", "client",
+		    "-m", mir_a, "udp:127.0.0.1:0", up_a, NULL };
+
+		ks_start(&k, args);
+	}
+	memset(&to, 0, sizeof(to));
+	to.sin_family = AF_INET;
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	to.sin_port = htons(it_addr_port(&k.listen));
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < NCLIENTS; i++) {
+			int *fd = &cl[j * NCLIENTS + i];
+			int len;
+
+			snprintf(from, sizeof(from), "127.0.0.%u", i + 2);
+			*fd = udp_bound(from, NULL);
+			len = snprintf(msg, sizeof(msg), "client %u", i);
+			IT_CHECK(sendto(*fd, msg, (size_t)len, 0,
+			    (struct sockaddr *)&to, sizeof(to)) == len);
+		}
+	}
+	memset(upc, 0, sizeof(upc));
+	memset(mirc, 0, sizeof(mirc));
+	udp_collect(up, 2 * NCLIENTS, upc, "the upstream");
+	ks_stats(&k, &st);
+	IT_EQ(st.conns, 2 * NCLIENTS);
+	IT_LE(st.mirror_unsampled, 2 * NCLIENTS);
+	udp_collect(mir, 2 * NCLIENTS - (unsigned)st.mirror_unsampled, mirc,
+	    "the mirror");
+	for (i = 0; i < NCLIENTS; i++) {
+		IT_EQ(upc[i], 2);
+		IT_CHECKF(mirc[i] == 0 || mirc[i] == 2, "127.0.0.%u: the "
+		    "mirror got %u of its 2 sessions", i + 2, mirc[i]);
+		if (mirc[i] > 0)
+			in++;
+		else
+			out++;
+		taken += mirc[i];
+	}
+	it_log("UDP: %u client addresses in the mirror's sample, %u out",
+	    in, out);
+	IT_GT(in, 0);
+	IT_GT(out, 0);
+	IT_EQ(taken + st.mirror_unsampled, 2 * NCLIENTS);
+	ks_stop(&k);
+	for (i = 0; i < 2 * NCLIENTS; i++)
+		close(cl[i]);
+	close(up);
+	close(mir);
+}
+
 /* ------------------------------------------------------------------ */
 /* PostgreSQL */
 
@@ -667,6 +790,7 @@ main(int argc, char **argv)
 	static const struct it_case cases[] = {
 		{ "sample-redis", sample_redis },
 		{ "sample-client", sample_client },
+		{ "sample-udp", sample_udp },
 		{ "pace-pg-turns", pace_pg_turns },
 		{ "pace-pg-blind", pace_pg_blind },
 	};
