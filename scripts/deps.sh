@@ -5,7 +5,9 @@
 #   it adds what integration tests drive kcsplice with (nginx as upstream
 #   and mirror, wrk as the load), promtool (in prometheus) and the
 #   Prometheus Python client's OpenMetrics parser to check its metrics,
-#   and systemd-analyze, strace and pgrep to check its systemd units;
+#   systemd-analyze, strace and pgrep to check its systemd units, and
+#   redis and PostgreSQL (with redis-benchmark and pgbench) as the servers
+#   and loads of the mirror sample and turn pacing tests;
 #   bench adds the benchmark peers; fuzz adds clang and its runtime
 #   libraries (libFuzzer and the sanitizers), which clang only recommends.
 set -eu
@@ -13,7 +15,9 @@ set -eu
 pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev liburing-dev mandoc python3"
 case "${1:-build}" in
 build) ;;
-it) pkgs="$pkgs nginx wrk prometheus python3-prometheus-client systemd strace procps" ;;
+it) pkgs="$pkgs nginx wrk prometheus python3-prometheus-client systemd strace procps"
+    # The mirrors' sample and turn pacing (tests/integration/shadow.c).
+    pkgs="$pkgs redis-server redis-tools postgresql" ;;
 # The relay benchmark's load generators and peers (bench/relay.sh);
 # redis-benchmark is in redis-tools; fio is bench-fileio's io_uring peer.
 bench) pkgs="$pkgs iperf3 haproxy socat redis-server redis-tools fio" ;;

@@ -63,6 +63,13 @@ struct kc_dgram_relay_attr {
 	void		(*event)(void *arg, int event,
 			    const struct kc_sockaddr *client, int err);
 	void		*arg;
+	/*
+	 * Which mirrors a new session is teed to (or NULL: all): asked once
+	 * a session is admitted, bit i for mirrors[i]; a mirror whose bit
+	 * is clear has no socket in that session.
+	 */
+	uint32_t	(*mirror_pick)(void *arg,
+			    const struct kc_sockaddr *client);
 };
 
 /* kc_dgram_relay_attr.event events. */

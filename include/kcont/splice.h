@@ -34,6 +34,17 @@
  * lagging).  A mirror that fails (refused, reset) is detached.  What
  * mirrors send back is read and thrown away.
  *
+ * Turn pacing (attr.mirror_turns, streams): a turn is what is read from a
+ * in one stretch between two reads of b's replies (everything a sends
+ * before b's next bytes are read).  A paced mirror is given a turn only
+ * once it has sent some bytes back since the previous turn was all
+ * written to its socket (the first turn at once, unless b spoke first:
+ * then once the mirror has spoken); a turn given goes on to the mirror as
+ * it comes until b's next reply is read.  What waits is held in memory,
+ * against the mirror's budget and the cap like any lag; the primary never
+ * waits.  For protocols whose servers check that the client waited for
+ * an answer (PostgreSQL's SSLRequest, greeting protocols).
+ *
  * However the splice ends (end of file, a reset either side, an error, a
  * timeout, a cancel), each mirror still attached gets every byte read from
  * a for it, then its end of file, and only then is closed; at a reset, what
@@ -152,6 +163,8 @@ struct kc_splice_attr {
 	void		*event_arg;
 	kc_splice_tap_fn *tap;		/* every byte read (or NULL) */
 	void		*tap_arg;
+	uint32_t	mirror_turns;	/* bit i: mirror i is paced by turns
+					   (streams only; none) */
 };
 
 /*
@@ -166,7 +179,8 @@ struct kc_splice_attr {
  * status 0, the error (-ECONNRESET, -ETIMEDOUT, the connect error of b) or
  * -ECANCELED (kc_splice_cancel()).
  * Errors: -EINVAL (mixed kinds or owners, a socket listening or closed,
- * too many mirrors, bad attr), -ENOMEM.
+ * too many mirrors, bad attr: mirror_turns naming a mirror beyond
+ * nmirrors, or set for datagram sockets), -ENOMEM.
  */
 KC_EXPORT int	kc_splice(struct kc_splice **spp, struct kc_socket *a,
 		    struct kc_socket *b, struct kc_socket *const *mirrors,

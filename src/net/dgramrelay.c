@@ -276,6 +276,7 @@ static struct session *
 sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 {
 	struct session *s;
+	uint32_t pick;
 	unsigned i;
 	int e;
 
@@ -309,8 +310,11 @@ sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 		return NULL;
 	}
 	/* A mirror that cannot be had is left out, not the session. */
+	pick = r->r_attr.mirror_pick != NULL ?
+	    r->r_attr.mirror_pick(r->r_attr.arg, a) : UINT32_MAX;
 	for (i = 0; i < r->r_attr.nmirrors; i++)
-		(void)sess_ep(r, s, S_MIR(s, i), &r->r_mir[i]);
+		if (pick & (1u << i))
+			(void)sess_ep(r, s, S_MIR(s, i), &r->r_mir[i]);
 	s->s_hnext = r->r_tab[h & (r->r_tabsz - 1)];
 	r->r_tab[h & (r->r_tabsz - 1)] = s;
 	kc__list_push_head(&r->r_all, &s->s_link);

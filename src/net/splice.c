@@ -294,6 +294,13 @@ mirror_len(const struct mirror *m)
 	    kc_chain_len(&m->m_back);
 }
 
+/* What m still owes its socket: what it holds, and what pacing holds back. */
+static uint64_t
+mirror_owed(const struct mirror *m)
+{
+	return mirror_len(m) + kc_chain_len(&m->m_hold);
+}
+
 static void
 spill_close(struct mirror *m)
 {
@@ -396,7 +403,7 @@ spill_trim(struct mirror *m)
 static void
 mirror_sync(struct mirror *m)
 {
-	uint64_t now = mirror_len(m);
+	uint64_t now = mirror_owed(m);
 
 	if (now < m->m_held) {
 		mm_give(m->m_held - now);
@@ -417,6 +424,11 @@ mirror_release(struct kc_splice *sp, struct mirror *m, bool abort)
 	mm_give(m->m_held);
 	m->m_held = 0;
 	spill_close(m);
+	kc_chain_free(&m->m_hold);
+	free(m->m_turns);
+	m->m_turns = NULL;
+	m->m_t0 = m->m_nt = m->m_tcap = 0;
+	m->m_open = 0;
 	if (m->m_draining) {
 		m->m_draining = false;
 		if (--sp->sp_mleft == 0)
@@ -445,7 +457,7 @@ detach(struct kc_splice *sp, struct mirror *m, int err)
 	if (m->m_sock == NULL)
 		return;
 	(void)KC__TR4(KC_TR_MIRROR_DETACH, sp, m - sp->sp_m, (int64_t)err,
-	    mirror_len(m));
+	    mirror_owed(m));
 	mirror_release(sp, m, true);
 	m->m_detached = true;
 	m->m_derr = err;
@@ -573,8 +585,8 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 	if (r < 0)
 		return;
 	mirror_sync(m);
-	if (r > 0)
-		return;
+	if (r > 0 || kc_chain_len(&m->m_hold) > 0)
+		return;		/* more to write, or a turn held back */
 	if (m->m_eof && !m->m_shut) {
 		m->m_shut = true;
 		kc__socket_shutdown(m->m_sock, SHUT_WR);
@@ -584,11 +596,22 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 }
 
 /* What a mirror sends back is read and thrown away. */
+static bool pace_answered(const struct mirror *m);
+static void pace_try(struct kc_splice *sp, struct mirror *m);
+
 static void
 mirror_input(struct kc_splice *sp, struct mirror *m, int err)
 {
+	bool ans = m->m_paced && pace_answered(m);
 	int r = kc__ep_discard(m->m_ep);
 
+	if (ans) {
+		/* Only now: an answer to what it is given next comes later. */
+		m->m_ans++;
+		pace_try(sp, m);
+		if (m->m_sock == NULL)
+			return;
+	}
 	if (r == 0 || r == -EINPROGRESS)
 		return;		/* it shut its sending side, or more soon */
 	if (r != -EAGAIN)
@@ -770,6 +793,151 @@ region_out(struct kc_splice *sp, struct dir *d, size_t n)
 		tee_region(sp, d, n);
 }
 
+/* ------------------------------------------------------------------ */
+/* Turns (attr.mirror_turns). */
+
+/*
+ * May m be given its next bytes?  Before its first give, yes, unless b
+ * spoke first; after one, once it has answered since that give was out.
+ */
+static bool
+pace_open(const struct mirror *m)
+{
+	return m->m_free || m->m_ans != m->m_given;
+}
+
+/* Move the first n bytes m holds back to what it sends. */
+static int
+pace_give(struct kc_splice *sp, struct mirror *m, struct kc_chain *src,
+    size_t off, size_t n)
+{
+	int e;
+
+	if ((e = kc_chain_share(&m->m_back, src, off, n)) != 0)
+		return e;
+	m->m_free = false;
+	m->m_given = m->m_ans;
+	m->m_want = m->m_out + mirror_len(m);
+	(void)KC__TR3(KC_TR_TEE, sp, m - sp->sp_m, n);
+	return 0;
+}
+
+/* Give m what it may have now: its next whole turn, or the open one. */
+static void
+pace_try(struct kc_splice *sp, struct mirror *m)
+{
+	size_t n;
+	bool open;
+	int e;
+
+	while (m->m_sock != NULL && kc_chain_len(&m->m_hold) > 0 &&
+	    pace_open(m)) {
+		open = m->m_nt == 0;
+		n = open ? m->m_open : m->m_turns[m->m_t0];
+		if ((e = pace_give(sp, m, &m->m_hold, 0, n)) != 0) {
+			mirror_lose(sp, m, n, e);
+			return;
+		}
+		(void)kc_chain_drop(&m->m_hold, n);
+		if (open) {
+			m->m_open = 0;
+			m->m_passing = true;
+		} else {
+			m->m_t0++;
+			m->m_nt--;
+		}
+	}
+	mirror_flush(sp, m);
+}
+
+/*
+ * n bytes of src from off, all of them within m's budget already: on to
+ * the mirror when its open turn was given, else held back.
+ */
+static void
+pace_add(struct kc_splice *sp, struct mirror *m, struct kc_chain *src,
+    size_t off, size_t n)
+{
+	int e;
+
+	if (m->m_passing) {
+		if ((e = pace_give(sp, m, src, off, n)) != 0)
+			mirror_lose(sp, m, n, e);
+		else
+			mirror_flush(sp, m);
+		return;
+	}
+	if ((e = kc_chain_share(&m->m_hold, src, off, n)) != 0) {
+		mirror_lose(sp, m, n, e);
+		return;
+	}
+	m->m_open += n;
+	pace_try(sp, m);
+}
+
+/* m's open turn has ended: it is a whole turn now, waiting in line. */
+static int
+pace_close(struct mirror *m)
+{
+	size_t *t;
+	unsigned cap;
+
+	if (m->m_t0 + m->m_nt == m->m_tcap) {
+		if (m->m_t0 > 0) {
+			memmove(m->m_turns, m->m_turns + m->m_t0,
+			    m->m_nt * sizeof(m->m_turns[0]));
+			m->m_t0 = 0;
+		} else {
+			cap = m->m_tcap != 0 ? m->m_tcap * 2 : 16;
+			if ((t = realloc(m->m_turns, cap * sizeof(*t))) ==
+			    NULL)
+				return -ENOMEM;
+			m->m_turns = t;
+			m->m_tcap = cap;
+		}
+	}
+	m->m_turns[m->m_t0 + m->m_nt++] = m->m_open;
+	m->m_open = 0;
+	return 0;
+}
+
+/* b's replies were read: every paced mirror's open turn has ended. */
+static void
+pace_boundary(struct kc_splice *sp)
+{
+	unsigned i;
+
+	for (i = 0; i < sp->sp_nm; i++) {
+		struct mirror *m = &sp->sp_m[i];
+
+		if (!m->m_paced || m->m_sock == NULL)
+			continue;
+		if (m->m_passing)
+			m->m_passing = false;
+		else if (m->m_open > 0 && pace_close(m) != 0)
+			detach(sp, m, -ENOMEM);
+		else if (m->m_open == 0 && m->m_free &&
+		    kc_chain_len(&m->m_hold) == 0)
+			m->m_free = false;	/* b spoke first */
+	}
+}
+
+/*
+ * The mirror is readable: bytes it sends after its last give was all
+ * written to its socket answer that give.  Only looked at here:
+ * mirror_input() reads and drops them as for any mirror, and then gives
+ * the next turn, so that an answer to that turn cannot be among the bytes
+ * it drops.
+ */
+static bool
+pace_answered(const struct mirror *m)
+{
+	char c;
+
+	return m->m_out >= m->m_want &&
+	    recv(m->m_fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 1;
+}
+
 /* Tee the region d's pipe holds (n bytes) to every mirror. */
 static void
 tee_region(struct kc_splice *sp, struct dir *d, size_t n)
@@ -786,8 +954,8 @@ tee_region(struct kc_splice *sp, struct dir *d, size_t n)
 
 		if (m->m_sock == NULL || over_budget(sp, m, n))
 			continue;
-		if (src != &d->d_pend && kc__splice_mirror_ready(sp, m) &&
-		    spill_all(m) == 0)
+		if (!m->m_paced && src != &d->d_pend &&
+		    kc__splice_mirror_ready(sp, m) && spill_all(m) == 0)
 			t = tee_mirror(sp, d, m, n);
 		if (m->m_sock == NULL)
 			continue;
@@ -803,6 +971,10 @@ tee_region(struct kc_splice *sp, struct dir *d, size_t n)
 					}
 					src = &d->d_pend;
 				}
+			}
+			if (m->m_paced) {
+				pace_add(sp, m, src, base, n);
+				continue;
 			}
 			if ((e = kc_chain_share(&m->m_back, src, base + t,
 			    n - t)) != 0) {
@@ -828,6 +1000,10 @@ tee_chain(struct kc_splice *sp, struct kc_chain *c, size_t off, size_t n)
 
 		if (m->m_sock == NULL || over_budget(sp, m, n))
 			continue;
+		if (m->m_paced) {
+			pace_add(sp, m, c, off, n);
+			continue;
+		}
 		if ((e = kc_chain_share(&m->m_back, c, off, n)) != 0) {
 			mirror_lose(sp, m, n, e);
 			continue;
@@ -948,6 +1124,8 @@ fill_small(struct kc_splice *sp, struct dir *d)
 		    got);
 		if (d->d_idx == FWD && sp->sp_nm > 0)
 			tee_chain(sp, &d->d_pend, kc_chain_len(&d->d_pend) - got, got);
+		else if (d->d_idx == REV && sp->sp_paced)
+			pace_boundary(sp);
 	}
 	if (got >= SMALL_MAX)
 		d->d_small = false;	/* bulk: splice the rest */
@@ -980,6 +1158,8 @@ fill(struct kc_splice *sp, struct dir *d)
 				d->d_small = true;
 			}
 			region_out(sp, d, (size_t)n);
+			if (d->d_idx == REV && sp->sp_paced)
+				pace_boundary(sp);
 			return 1;
 		}
 		if (n == 0) {
@@ -1013,6 +1193,8 @@ copy:
 		if (d->d_idx == FWD && sp->sp_nm > 0)
 			tee_chain(sp, &d->d_pend, kc_chain_len(&d->d_pend) - (size_t)n,
 			    (size_t)n);
+		else if (d->d_idx == REV && sp->sp_paced)
+			pace_boundary(sp);
 		return 1;
 	}
 	if (n == 0) {
@@ -1172,7 +1354,7 @@ mirror_finish(struct kc_splice *sp, struct mirror *m)
 	mirror_flush(sp, m);
 	if (m->m_sock == NULL)
 		return;
-	if (mirror_len(m) == 0) {
+	if (mirror_owed(m) == 0) {
 		mirror_release(sp, m, false);
 		return;
 	}
@@ -1391,6 +1573,9 @@ start_fn(void *obj, void *env, int status)
 		if (d->d_idx == FWD && kc_chain_len(&d->d_pend) > 0 &&
 		    sp->sp_nm > 0)
 			tee_chain(sp, &d->d_pend, 0, kc_chain_len(&d->d_pend));
+		else if (d->d_idx == REV && kc_chain_len(&d->d_pend) > 0 &&
+		    sp->sp_paced)
+			pace_boundary(sp);
 		st = kc__ep_state(d->d_sep);
 		if (st & KC_SS_ERROR) {
 			kc__splice_end(sp, KC_SPLICE_END_RESET, SRC_SIDE(d),
@@ -1514,8 +1699,8 @@ linger_fn(void *obj, void *env, int status)
 			continue;
 		}
 		if (sp->sp_attr.mirror_policy == KC_MIRROR_DROP) {
-			m->m_dropped += mirror_len(m);
-			COUNT(sp, mirror_dropped, mirror_len(m));
+			m->m_dropped += mirror_owed(m);
+			COUNT(sp, mirror_dropped, mirror_owed(m));
 			mirror_release(sp, m, true);
 		} else {
 			detach(sp, m, -ETIMEDOUT);
@@ -1577,6 +1762,9 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 		return -EINVAL;
 	if (attr != NULL && (attr->flags & ~KC_SPLICE_COPY) != 0)
 		return -EINVAL;
+	if (attr != NULL && attr->mirror_turns != 0 && (type == SOCK_DGRAM ||
+	    (nmirrors < 32 && (attr->mirror_turns >> nmirrors) != 0)))
+		return -EINVAL;
 	if ((sp = calloc(1, sizeof(*sp))) == NULL)
 		return -ENOMEM;
 	if (attr != NULL)
@@ -1613,6 +1801,12 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 		sp->sp_m[i].m_fd = sp->sp_m[i].m_ep->ep_fd;
 		sp->sp_m[i].m_spfd = -1;
 		kc_chain_init(&sp->sp_m[i].m_back);
+		kc_chain_init(&sp->sp_m[i].m_hold);
+		if (sp->sp_attr.mirror_turns & (1u << i)) {
+			sp->sp_m[i].m_paced = true;
+			sp->sp_m[i].m_free = true;
+			sp->sp_paced = true;
+		}
 	}
 	if ((r = kc_init(&sp->sp_firekc, fire_fn, sp,
 	    done != NULL ? done->kc_exec : NULL, 0)) != 0 ||

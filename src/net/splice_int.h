@@ -83,6 +83,22 @@ struct mirror {
 	int			 m_derr;
 	uint64_t		 m_dropped;	/* bytes it did not get */
 	bool			 m_connected;	/* its connect was seen to succeed */
+	/*
+	 * Turn pacing (splice.c, "Turns"): m_hold holds what it was not
+	 * given yet, whole turns (their lengths in m_turns[m_t0..m_nt))
+	 * then the open turn's m_open bytes.
+	 */
+	bool			 m_paced;
+	bool			 m_passing;	/* the open turn was given: its
+						   bytes go on as they come */
+	bool			 m_free;	/* the first turn needs no answer */
+	struct kc_chain		 m_hold;
+	size_t			*m_turns;
+	unsigned		 m_t0, m_nt, m_tcap;
+	size_t			 m_open;
+	uint64_t		 m_ans;		/* answers seen */
+	uint64_t		 m_given;	/* m_ans at the last give */
+	uint64_t		 m_want;	/* m_out once that give is out */
 };
 
 struct kc_splice {
@@ -114,6 +130,7 @@ struct kc_splice {
 	int			 sp_status;
 	struct kc_splice_end	 sp_end;	/* written once, before done */
 	bool			 sp_bup;	/* b's connect succeeded */
+	bool			 sp_paced;	/* some mirror is paced by turns */
 	unsigned		 sp_busy;
 	bool			 sp_ended;
 	bool			 sp_fired;	/* atomic */

@@ -2,8 +2,9 @@
  * fuzz_kcsplice_conf: kcsplice's command-line parser (tools/kcsplice/conf.h).
  *
  * The input is split on NUL bytes into at most MAX_ARGS arguments.  Each
- * argument is given to ks_addr_parse(), ks_cidr_parse(), ks_size_parse() and
- * ks_sec_parse(): what parses must be well formed and read back the same
+ * argument is given to ks_addr_parse(), ks_cidr_parse(), ks_size_parse(),
+ * ks_sec_parse() and ks_percent_parse(): what parses must be well formed
+ * and read back the same
  * (an address formats with ks_addr_format() and parses to the same address;
  * a range has its prefix in range, its host bits clear and contains its own
  * network; a size and a number of seconds print and parse to the same
@@ -183,6 +184,7 @@ fuzz_one(const char *s)
 	struct ks_addr a;
 	struct ks_cidr c;
 	uint64_t v, w;
+	uint32_t pc, pw;
 	char text[64];
 
 	fz_arg = s;
@@ -218,6 +220,15 @@ fuzz_one(const char *s)
 	} else {
 		CHECK(v == 0x0123456789abcdefull);
 	}
+
+	pc = 0x89abcdefu;
+	if (ks_percent_parse(&pc, s) == 0) {
+		CHECK(pc <= KS_SAMPLE_ALL);
+		snprintf(text, sizeof(text), "%u.%02u%%", pc / 100, pc % 100);
+		CHECK(ks_percent_parse(&pw, text) == 0 && pw == pc);
+	} else {
+		CHECK(pc == 0x89abcdefu);
+	}
 	fz_arg = NULL;
 }
 
@@ -250,7 +261,19 @@ check_conf(const struct ks_conf *c)
 		check_addr(&c->mirrors[i]);
 		CHECK((c->mirrors[i].kind == KS_UDP) == udp);
 		CHECK(port_of(&c->mirrors[i].sa) != 0);
+		/* Its settings, given or the defaults, in range; no comma
+		 * left in the address. */
+		CHECK(c->mirror_set[i].sample <= KS_SAMPLE_ALL);
+		CHECK(c->mirror_set[i].sample_given ||
+		    c->mirror_set[i].sample == c->mirror_sample);
+		CHECK(c->mirror_set[i].pace_given ||
+		    c->mirror_set[i].pace_turns == c->mirror_pace);
+		CHECK(!udp || !c->mirror_set[i].pace_turns);
+		CHECK(strchr(c->mirrors[i].text, ',') == NULL);
 	}
+	for (; i < KS_MAX_MIRRORS; i++)
+		CHECK(all_zero(&c->mirror_set[i], sizeof(c->mirror_set[i])));
+	CHECK(c->mirror_sample <= KS_SAMPLE_ALL);
 	CHECK(c->nallow <= KS_MAX_ALLOW);
 	for (i = 0; i < c->nallow; i++)
 		check_cidr(&c->allow[i]);

@@ -644,7 +644,7 @@ stats_parse(const char *line, size_t len, struct it_stats *st)
 		K(down_bytes), K(spliced), K(copied), K(mirror_bytes),
 		K(mirror_detached), K(mirror_dropped), K(errors),
 		K(udp_sessions), K(udp_expired), K(pipe_fallbacks), K(fds),
-		K(heap_bytes), K(mirror_skipped),
+		K(heap_bytes), K(mirror_skipped), K(mirror_unsampled),
 #undef K
 	};
 	char buf[2048], pat[64];

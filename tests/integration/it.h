@@ -109,6 +109,7 @@ struct it_stats {
 	uint64_t	spliced, copied, mirror_bytes, mirror_detached;
 	uint64_t	mirror_dropped, errors, udp_sessions, udp_expired;
 	uint64_t	pipe_fallbacks, fds, heap_bytes, mirror_skipped;
+	uint64_t	mirror_unsampled;
 };
 
 /* A running kcsplice. */

@@ -25,60 +25,21 @@
  * they are not installed the scenario is skipped and says why.
  */
 #include "it.h"
+#include "proc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <ftw.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define PLEN		256	/* the paths here: it_dir is short */
 #define MAX_LINES	1000000u
 
 static char base[128];
-
-/* An executable named name in the usual places, or NULL. */
-static const char *
-find_tool(const char *name, char *buf, size_t size)
-{
-	static const char *const dirs[] = { "/usr/sbin", "/usr/bin",
-	    "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin" };
-	size_t i;
-
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(buf, size, "%s/%s", dirs[i], name);
-		if (access(buf, X_OK) == 0)
-			return buf;
-	}
-	return NULL;
-}
-
-/* A free TCP port on 127.0.0.1 (the kernel's pick, let go again). */
-static unsigned
-free_port(void)
-{
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	IT_CHECK(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	IT_CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	IT_CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
 
 static void
 write_file(const char *path, const char *text)
@@ -88,92 +49,6 @@ write_file(const char *path, const char *text)
 	IT_CHECKF(f != NULL, "%s: %s", path, strerror(errno));
 	IT_CHECK(fputs(text, f) >= 0);
 	IT_CHECK(fclose(f) == 0);
-}
-
-/* Start a program; it is killed if this test dies first. */
-static pid_t
-spawn(const char *const *argv, const char *out)
-{
-	pid_t pid = fork();
-	int fd;
-
-	IT_CHECK(pid >= 0);
-	if (pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if ((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
-			(void)dup2(fd, 1);
-			(void)dup2(fd, 2);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Wait (bounded) for pid to exit; its status, or -1 on the time limit. */
-static int
-reap(pid_t pid, double limit_s)
-{
-	uint64_t end = it_now_ns() + (uint64_t)(limit_s * 1e9);
-	int st;
-
-	while (it_now_ns() < end) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
-		it_sleep_ms(20);
-	}
-	return -1;
-}
-
-static void
-stop(pid_t pid)
-{
-	(void)kill(pid, SIGTERM);
-	if (reap(pid, it_limit(10)) < 0) {
-		(void)kill(pid, SIGKILL);
-		(void)reap(pid, 10);
-	}
-}
-
-/* Can we connect to 127.0.0.1:port? */
-static bool
-listening(unsigned port)
-{
-	struct sockaddr_in a;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	IT_CHECK(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	close(fd);
-	return ok;
-}
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return strdup("");
-	IT_CHECK(fseek(f, 0, SEEK_END) == 0);
-	n = ftell(f);
-	IT_CHECK(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	IT_CHECK(buf != NULL);
-	buf[fread(buf, 1, (size_t)n, f)] = '\0';
-	fclose(f);
-	return buf;
 }
 
 struct ngx {
@@ -200,7 +75,7 @@ ngx_start(struct ngx *n, const char *bin, const char *role)
 		snprintf(path, sizeof(path), "%s/%s", n->dir, tmp[i]);
 		IT_CHECK(mkdir(path, 0700) == 0);
 	}
-	n->port = free_port();
+	n->port = proc_free_port();
 	/*
 	 * One process, in the foreground; every file in its directory.  A
 	 * connection keeps going as long as wrk's does (keepalive_requests),
@@ -240,16 +115,16 @@ ngx_start(struct ngx *n, const char *bin, const char *role)
 	argv[5] = "-c";
 	argv[6] = conf;
 	argv[7] = NULL;
-	n->pid = spawn(argv, out);
+	n->pid = proc_spawn(argv, out, (uid_t)-1, (gid_t)-1);
 	end = it_now_ns() + (uint64_t)(it_limit(20) * 1e9);
-	while (!listening(n->port)) {
-		int st = reap(n->pid, 0.05);
+	while (!proc_listening(n->port)) {
+		int st = proc_reap(n->pid, 0.05);
 
 		if (st >= 0 || it_now_ns() > end) {
-			char *e = slurp(path), *o = slurp(out);
+			char *e = proc_slurp(path), *o = proc_slurp(out);
 
 			if (st < 0)
-				stop(n->pid);
+				proc_stop(n->pid);
 			IT_FAIL("nginx (%s) did not start (status %d): %s %s",
 			    role, st, o, e);
 		}
@@ -286,7 +161,7 @@ lines(char *text, size_t *np)
 static size_t
 count_lines(const char *path)
 {
-	char *t = slurp(path);
+	char *t = proc_slurp(path);
 	size_t n = 0;
 	const char *p;
 
@@ -294,15 +169,6 @@ count_lines(const char *path)
 		n++;
 	free(t);
 	return n;
-}
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void
@@ -321,9 +187,9 @@ nginx_wrk_mirror(void)
 	pid_t wpid;
 	int wst;
 
-	if (find_tool("nginx", nginx_bin, sizeof(nginx_bin)) == NULL)
+	if (proc_find("nginx", nginx_bin, sizeof(nginx_bin)) == NULL)
 		it_skip("nginx is not installed (scripts/deps.sh it)");
-	if (find_tool("wrk", wrk_bin, sizeof(wrk_bin)) == NULL)
+	if (proc_find("wrk", wrk_bin, sizeof(wrk_bin)) == NULL)
 		it_skip("wrk is not installed (scripts/deps.sh it)");
 	snprintf(base, sizeof(base), "%s/nginx", it_dir);
 	IT_CHECK(mkdir(base, 0700) == 0);
@@ -369,14 +235,14 @@ nginx_wrk_mirror(void)
 	wargv[i++] = url;
 	wargv[i] = NULL;
 	IT_CHECK(kill(mir.pid, SIGSTOP) == 0);
-	wpid = spawn(wargv, out);
-	wst = reap(wpid, it_limit(60));
+	wpid = proc_spawn(wargv, out, (uid_t)-1, (gid_t)-1);
+	wst = proc_reap(wpid, it_limit(60));
 	IT_CHECK(kill(mir.pid, SIGCONT) == 0);
 	if (wst < 0) {
-		stop(wpid);
+		proc_stop(wpid);
 		IT_FAIL("wrk did not finish in time");
 	}
-	ptext = slurp(out);
+	ptext = proc_slurp(out);
 	it_log("wrk (status %d):\n%s", wst, ptext);
 	IT_EQ(wst, 0);
 	free(ptext);
@@ -405,11 +271,11 @@ nginx_wrk_mirror(void)
 	    (unsigned long long)st.mirror_detached,
 	    (unsigned long long)st.mirror_dropped);
 	ks_stop(&k);
-	stop(prim.pid);
-	stop(mir.pid);
+	proc_stop(prim.pid);
+	proc_stop(mir.pid);
 
-	ptext = slurp(plog);
-	mtext = slurp(mlog);
+	ptext = proc_slurp(plog);
+	mtext = proc_slurp(mlog);
 	pv = lines(ptext, &np);
 	mv = lines(mtext, &nm);
 	IT_GT(np, 100);
@@ -427,7 +293,7 @@ nginx_wrk_mirror(void)
 	free(mv);
 	free(ptext);
 	free(mtext);
-	(void)nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	proc_rmtree(base);
 }
 
 static const struct it_case cases[] = {

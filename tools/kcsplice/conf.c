@@ -42,7 +42,8 @@ enum opt_id {
 	O_METRICS, O_METRICSPUB, O_ALLOW,
 	O_IDLE, O_HALFCLOSE, O_UDPSESSION, O_UDPMAX, O_CONNECT, O_STATS,
 	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
-	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT, O_CHECK, O_CONFIG
+	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT, O_CHECK, O_CONFIG,
+	O_SAMPLE, O_PACE, O_SAMPLEBY
 };
 
 struct opt {
@@ -58,6 +59,9 @@ static const struct opt opts[] = {
 	{ "mirror-cap",		0,   O_CAP,		"BYTES" },
 	{ "mirror-policy",	0,   O_POLICY,		"detach|drop" },
 	{ "mirror-retry",	0,   O_RETRY,		"MIN[:MAX]" },
+	{ "mirror-sample",	0,   O_SAMPLE,		"PERCENT" },
+	{ "mirror-pace",	0,   O_PACE,		"none|turns" },
+	{ "sample-by",		0,   O_SAMPLEBY,	"random|client" },
 	{ "threads",		'j', O_THREADS,		"N" },
 	{ "max-conns",		0,   O_MAXCONNS,	"N" },
 	{ "metrics",		0,   O_METRICS,		"ADDR" },
@@ -225,6 +229,38 @@ ks_size_parse(uint64_t *out, const char *s)
 	if (*p != '\0' || v > UINT64_MAX / mul)
 		return -EINVAL;
 	*out = v * mul;
+	return 0;
+}
+
+int
+ks_percent_parse(uint32_t *out, const char *s)
+{
+	uint32_t v = 0;
+	unsigned nfrac = 0;
+	const char *p;
+
+	if (out == NULL || s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint32_t)(*p - '0');
+		if (v > 100)
+			return -EINVAL;		/* also stops any overflow */
+	}
+	v *= 100;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (++nfrac > 2)
+				return -EINVAL;
+			v += (uint32_t)(*p - '0') * (nfrac == 1 ? 10 : 1);
+		}
+		if (nfrac == 0)
+			return -EINVAL;
+	}
+	if (*p == '%')
+		p++;
+	if (*p != '\0' || v > KS_SAMPLE_ALL)
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 
@@ -627,6 +663,111 @@ bad:
 	    "MAX <= 1000000", o->name, quote(&q, v));
 }
 
+/*
+ * --mirror's value: ADDR, then its own settings, each after a comma
+ * (sample=PERCENT, pace=none|turns; each at most once).  The address
+ * ends at the first comma: a UNIX path with a comma in it cannot be a
+ * mirror.  0, or -EINVAL with the error recorded and *a zeroed.
+ */
+static int
+mirror_parse(struct parse *p, struct ks_addr *a, struct ks_mirror_set *ms,
+    const char *v)
+{
+	char buf[sizeof(a->text) + 1];
+	const char *comma = strchr(v, ','), *set, *end, *eq, *why;
+	struct quote q, q2;
+	size_t n = comma != NULL ? (size_t)(comma - v) : strlen(v);
+	size_t kl, vl;
+	char val[16];
+
+	memset(ms, 0, sizeof(*ms));
+	if (n >= sizeof(buf)) {
+		memset(a, 0, sizeof(*a));
+		fail(p, "bad address '%s' for --mirror: %s", quote(&q, v),
+		    ADDR_EXPECTED);
+		return -EINVAL;
+	}
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	if (addr_parse(a, buf, &why) != 0) {
+		fail(p, "bad address '%s' for --mirror: %s", quote(&q, v),
+		    why);
+		return -EINVAL;
+	}
+	for (set = comma; set != NULL; set = *end == ',' ? end : NULL) {
+		set++;
+		end = set + strcspn(set, ",");
+		eq = memchr(set, '=', (size_t)(end - set));
+		kl = eq != NULL ? (size_t)(eq - set) : (size_t)(end - set);
+		vl = eq != NULL ? (size_t)(end - eq - 1) : 0;
+		if (eq == NULL || kl == 0 || vl == 0 || vl >= sizeof(val)) {
+			snprintf(buf, sizeof(buf), "%.*s",
+			    (int)(end - set < QUOTE_MAX ? end - set :
+			    QUOTE_MAX), set);
+			fail(p, "--mirror '%s': bad setting '%s': expected "
+			    "sample=PERCENT or pace=none|turns", quote(&q, v),
+			    quote(&q2, buf));
+			goto bad;
+		}
+		memcpy(val, eq + 1, vl);
+		val[vl] = '\0';
+		if (kl == 6 && memcmp(set, "sample", 6) == 0) {
+			if (ms->sample_given) {
+				fail(p, "--mirror '%s': sample given twice",
+				    quote(&q, v));
+				goto bad;
+			}
+			if (ks_percent_parse(&ms->sample, val) != 0) {
+				fail(p, "--mirror '%s': sample '%s' is not a "
+				    "percentage from 0 to 100 (at most two "
+				    "decimals)", quote(&q, v), quote(&q2, val));
+				goto bad;
+			}
+			ms->sample_given = true;
+		} else if (kl == 4 && memcmp(set, "pace", 4) == 0) {
+			if (ms->pace_given) {
+				fail(p, "--mirror '%s': pace given twice",
+				    quote(&q, v));
+				goto bad;
+			}
+			if (strcmp(val, "turns") == 0)
+				ms->pace_turns = true;
+			else if (strcmp(val, "none") != 0) {
+				fail(p, "--mirror '%s': pace '%s' is not none "
+				    "or turns", quote(&q, v), quote(&q2, val));
+				goto bad;
+			}
+			ms->pace_given = true;
+		} else {
+			snprintf(buf, sizeof(buf), "%.*s", (int)(kl <
+			    QUOTE_MAX ? kl : QUOTE_MAX), set);
+			fail(p, "--mirror '%s': unknown setting '%s' "
+			    "(sample=PERCENT, pace=none|turns)", quote(&q, v),
+			    quote(&q2, buf));
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	memset(a, 0, sizeof(*a));
+	memset(ms, 0, sizeof(*ms));
+	return -EINVAL;
+}
+
+/* Each mirror's settings not given take the defaults now in force. */
+static void
+mirror_defaults(struct ks_conf *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nmirrors; i++) {
+		if (!c->mirror_set[i].sample_given)
+			c->mirror_set[i].sample = c->mirror_sample;
+		if (!c->mirror_set[i].pace_given)
+			c->mirror_set[i].pace_turns = c->mirror_pace;
+	}
+}
+
 static void
 set_option(struct parse *p, const struct opt *o, const char *v)
 {
@@ -642,6 +783,7 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 			/* The command line's mirrors replace the file's. */
 			p->cmd_mirrors = true;
 			memset(c->mirrors, 0, sizeof(c->mirrors));
+			memset(c->mirror_set, 0, sizeof(c->mirror_set));
 			c->nmirrors = 0;
 		}
 		if (c->nmirrors == KS_MAX_MIRRORS) {
@@ -650,13 +792,11 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 			return;
 		}
 		i = c->nmirrors;
-		if (addr_parse(&c->mirrors[i], v, &why) != 0) {
-			fail(p, "bad address '%s' for --mirror: %s",
-			    quote(&q, v), why);
+		if (mirror_parse(p, &c->mirrors[i], &c->mirror_set[i], v) != 0)
 			return;
-		}
 		if (addr_port(&c->mirrors[i].sa) == 0) {
 			memset(&c->mirrors[i], 0, sizeof(c->mirrors[i]));
+			memset(&c->mirror_set[i], 0, sizeof(c->mirror_set[i]));
 			fail(p, "bad address '%s' for --mirror: port 0 is "
 			    "allowed only for LISTEN", quote(&q, v));
 			return;
@@ -688,6 +828,29 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		break;
 	case O_RETRY:
 		set_retry(p, o, v);
+		break;
+	case O_SAMPLE:
+		if (ks_percent_parse(&c->mirror_sample, v) != 0)
+			fail(p, "--%s: '%s' is not a percentage from 0 to 100 "
+			    "(at most two decimals)", o->name, quote(&q, v));
+		break;
+	case O_PACE:
+		if (strcmp(v, "none") == 0)
+			c->mirror_pace = false;
+		else if (strcmp(v, "turns") == 0)
+			c->mirror_pace = true;
+		else
+			fail(p, "--%s: '%s' is not none or turns", o->name,
+			    quote(&q, v));
+		break;
+	case O_SAMPLEBY:
+		if (strcmp(v, "random") == 0)
+			c->sample_by_client = false;
+		else if (strcmp(v, "client") == 0)
+			c->sample_by_client = true;
+		else
+			fail(p, "--%s: '%s' is not random or client", o->name,
+			    quote(&q, v));
 		break;
 	case O_THREADS:
 		set_uint(p, o, v, 1, KS_MAX_THREADS, &c->threads);
@@ -919,6 +1082,7 @@ set_defaults(struct ks_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->action = KS_RUN;
 	c->mirror_budget = 1ull << 30;
+	c->mirror_sample = KS_SAMPLE_ALL;
 	c->mirror_retry_min_ns = MH_MIN_NS_DEFAULT;
 	c->mirror_retry_max_ns = MH_MAX_NS_DEFAULT;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -976,6 +1140,13 @@ check_mixing(struct parse *p)
 			p->line = p->mirror_line[i];
 			fail(p, "cannot mix udp with tcp/unix: LISTEN '%s', "
 			    "--mirror '%s'", quote(&q1, c->listen.text),
+			    quote(&q2, c->mirrors[i].text));
+			return;
+		}
+		if (udp && c->mirror_set[i].pace_turns) {
+			p->line = p->mirror_line[i];
+			fail(p, "--mirror '%s': pace=turns is for tcp and unix "
+			    "mirrors (a udp mirror has no turns)",
 			    quote(&q2, c->mirrors[i].text));
 			return;
 		}
@@ -1173,6 +1344,7 @@ parse_all(struct ks_conf *c, int argc, char *const argv[], const char *file,
 		}
 	}
 
+	mirror_defaults(c);
 	if (p.action != KS_RUN) {
 		/* --help and --version win over any mistake. */
 		if (err != NULL && errlen > 0)
@@ -1267,8 +1439,9 @@ ks_usage(FILE *f)
 "  udp:HOST:PORT   as tcp; udp on every side or on none\n"
 "\n"
 "Options:\n"
-"  -m, --mirror ADDR            mirror client-to-upstream bytes to ADDR\n"
-"                               (repeatable, at most %u)\n"
+"  -m, --mirror ADDR[,SET...]   mirror client-to-upstream bytes to ADDR\n"
+"                               (repeatable, at most %u); its own settings:\n"
+"                               sample=PERCENT, pace=none|turns\n"
 "      --mirror-budget BYTES    bytes a mirror may lag the primary\n"
 "                               (default 1G)\n"
 "      --mirror-cap BYTES       bytes all mirrors together may lag\n"
@@ -1280,6 +1453,15 @@ ks_usage(FILE *f)
 "      --mirror-retry MIN[:MAX] a mirror that cannot be reached is\n"
 "                               skipped, and tried again after MIN seconds,\n"
 "                               doubling up to MAX (default 1:60)\n"
+"      --mirror-sample PERCENT  the share of connections (or UDP sessions)\n"
+"                               a mirror takes, whole (default 100)\n"
+"      --sample-by random|client\n"
+"                               choose them at random, or by client\n"
+"                               address: always in or always out\n"
+"                               (default random)\n"
+"      --mirror-pace none|turns give a mirror each client turn only once\n"
+"                               it answered the last, for protocols that\n"
+"                               negotiate (PostgreSQL) (default none)\n"
 "  -j, --threads N              threads, 1 to %u (default: online CPUs, "
 "here %ld)\n"
 "      --max-conns N            concurrent connections, 0 = no cap\n"

@@ -45,12 +45,31 @@ struct ks_cidr {
 
 enum ks_action { KS_RUN = 0, KS_HELP, KS_VERSION };
 
+/*
+ * A mirror's own settings, after its address on --mirror
+ * ("tcp:127.0.0.1:6380,sample=10,pace=turns"): as parsed, each one not
+ * given taking --mirror-sample's or --mirror-pace's value (the last of
+ * the file and the command line, whatever their order).
+ */
+#define KS_SAMPLE_ALL	10000u		/* sample in hundredths of a percent */
+struct ks_mirror_set {
+	uint32_t	sample;		/* 0..KS_SAMPLE_ALL */
+	bool		pace_turns;	/* pace=turns */
+	bool		sample_given;	/* in the mirror's own settings */
+	bool		pace_given;
+};
+
 struct ks_conf {
 	enum ks_action	action;
 	struct ks_addr	listen;
 	struct ks_addr	upstream;
 	struct ks_addr	mirrors[KS_MAX_MIRRORS];
 	unsigned	nmirrors;
+	struct ks_mirror_set mirror_set[KS_MAX_MIRRORS];
+	uint32_t	mirror_sample;		/* --mirror-sample: the default;
+						   KS_SAMPLE_ALL */
+	bool		mirror_pace;		/* --mirror-pace turns */
+	bool		sample_by_client;	/* --sample-by client (random) */
 	uint64_t	mirror_budget;		/* bytes; default 1 GiB */
 	uint64_t	mirror_cap;		/* bytes, all mirrors; 0: the
 						   library's default */
@@ -167,6 +186,12 @@ bool	ks_cidr_match(const struct ks_cidr *c, const struct kc_sockaddr *sa);
  * fraction of a nanosecond rounds up).  0, or -EINVAL with *out untouched.
  */
 int	ks_size_parse(uint64_t *out, const char *s);
+/*
+ * A percentage from 0 to 100 with at most two decimals and an optional
+ * '%' ("50", "12.5", "0.01%") into hundredths of a percent (0 to
+ * KS_SAMPLE_ALL).  0, or -EINVAL with *out untouched.
+ */
+int	ks_percent_parse(uint32_t *out, const char *s);
 int	ks_sec_parse(uint64_t *ns, const char *s);
 
 /* The --help text. */

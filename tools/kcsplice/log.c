@@ -506,11 +506,12 @@ ks_alog_write(const struct ks_access *a)
 		    ks_end_name(a->end));
 		for (i = 0; i < a->nmirrors; i++)
 			add(line, lim, &o, " mirror%u=%s mirror%u_written=%llu "
-			    "mirror%u_dropped=%llu mirror%u_detached=%s", i,
-			    a->m[i].addr, i,
+			    "mirror%u_dropped=%llu mirror%u_detached=%s "
+			    "mirror%u_sampled=%s", i, a->m[i].addr, i,
 			    (unsigned long long)a->m[i].written, i,
 			    (unsigned long long)a->m[i].dropped, i,
-			    a->m[i].detached != NULL ? a->m[i].detached : "no");
+			    a->m[i].detached != NULL ? a->m[i].detached : "no",
+			    i, a->m[i].unsampled ? "no" : "yes");
 		if (etext != NULL)
 			add(line, lim, &o, " error=\"%s\"", etext);
 	} else {
@@ -533,10 +534,11 @@ ks_alog_write(const struct ks_access *a)
 			add(line, lim, &o, "%s{\"addr\":", i > 0 ? "," : "");
 			ks_json_str(line, lim, &o, a->m[i].addr);
 			add(line, lim, &o, ",\"written\":%llu,\"dropped\":%llu,"
-			    "\"detached\":%s",
+			    "\"detached\":%s,\"sampled\":%s",
 			    (unsigned long long)a->m[i].written,
 			    (unsigned long long)a->m[i].dropped,
-			    a->m[i].detached != NULL ? "true" : "false");
+			    a->m[i].detached != NULL ? "true" : "false",
+			    a->m[i].unsampled ? "false" : "true");
 			if (a->m[i].detached != NULL) {
 				add(line, lim, &o, ",\"detach_reason\":");
 				ks_json_str(line, lim, &o, a->m[i].detached);

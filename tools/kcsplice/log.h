@@ -111,6 +111,7 @@ struct ks_access {
 		const char	*addr;
 		uint64_t	 written, dropped;
 		const char	*detached;	/* NULL, or why: "budget" ... */
+		bool		 unsampled;	/* not in its sample: no leg */
 	} m[KS_MAX_MIRRORS];
 	enum ks_end	 end;
 	int		 err;		/* -errno for KS_END_ERROR, or 0 */

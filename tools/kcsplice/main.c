@@ -43,6 +43,7 @@
 #include "live.h"
 #include "reload.h"
 #include "mirrorhealth.h"
+#include "sample.h"
 
 #define ACCEPTS_PER_WORKER	4
 
@@ -63,6 +64,8 @@ struct conn {
 	unsigned char		 c_mconf[KS_MAX_MIRRORS]; /* their --mirror index */
 	int			 c_mfail[KS_MAX_MIRRORS]; /* by --mirror index: the
 						   dial's error, or 0 */
+	uint32_t		 c_unsampled;	/* by --mirror index: not
+						   in its sample */
 	struct ks_live		*c_live;	/* its configuration, held */
 	/* Per mirror of the splice: its health ticket, connected (a bit). */
 	struct mh		*c_health;	/* the mirrors' health it uses */
@@ -109,6 +112,7 @@ struct worker {
 	uint64_t		 w_ends[KS_END_N];	/* connections by end
 							   reason (relaxed
 							   atomics) */
+	struct ks_rng		 w_rng;		/* the mirrors' sampling */
 };
 
 static struct ks_conf conf;		/* as at start: read-only after */
@@ -139,6 +143,8 @@ static bool mirrors_reloaded;		/* atomic: a reload changed them */
 static struct mtab {
 	char		addr[sizeof(((struct ks_addr *)0)->text)];
 	uint64_t	written, dropped, detached;	/* atomic */
+	uint64_t	sampled, unsampled;		/* atomic: connections
+							   it took, or not */
 } mtab[KS_MIRROR_TABLE];
 static unsigned mtab_n;			/* atomic */
 /*
@@ -276,6 +282,9 @@ ks_snapshot_take(struct ks_snapshot *s)
 		s->mirror_ended[i].written = ld(&mtab[i].written);
 		s->mirror_ended[i].dropped = ld(&mtab[i].dropped);
 		s->mirror_ended[i].detached = ld(&mtab[i].detached);
+		s->mirror_ended[i].sampled = ld(&mtab[i].sampled);
+		s->mirror_ended[i].unsampled = ld(&mtab[i].unsampled);
+		s->mirror_unsampled += s->mirror_ended[i].unsampled;
 	}
 	s->nmirrors = conf.nmirrors;
 	for (i = 0; i < conf.nmirrors; i++)
@@ -335,7 +344,8 @@ print_stats(void)
 	    (unsigned long long)t->pipe_fallbacks, (unsigned)s.fds, \
 	    (unsigned long long)mi.uordblks, \
 	    (unsigned long long)s.mirror_mem.held, \
-	    (unsigned long long)s.mirror_mem.peak
+	    (unsigned long long)s.mirror_mem.peak, \
+	    (unsigned long long)s.mirror_unsampled
 	if (json)
 		len = snprintf(buf, sizeof(buf), "\"conns\":%llu,"
 		    "\"active\":%llu,\"refused\":%llu,\"denied\":%llu,"
@@ -346,7 +356,8 @@ print_stats(void)
 		    "\"udp_sessions\":%llu,\"udp_expired\":%llu,"
 		    "\"pipe_fallbacks\":%llu,"
 		    "\"fds\":%u,\"heap_bytes\":%llu,\"mirror_held\":%llu,"
-		    "\"mirror_peak\":%llu,\"ends\":{", STATS_ARGS);
+		    "\"mirror_peak\":%llu,\"mirror_unsampled\":%llu,"
+		    "\"ends\":{", STATS_ARGS);
 	else
 		len = snprintf(buf, sizeof(buf), "conns=%llu "
 		    "active=%llu refused=%llu denied=%llu up_bytes=%llu "
@@ -355,8 +366,8 @@ print_stats(void)
 		    "mirror_dropped=%llu mirror_skipped=%llu errors=%llu "
 		    "udp_sessions=%llu "
 		    "udp_expired=%llu pipe_fallbacks=%llu fds=%u "
-		    "heap_bytes=%llu mirror_held=%llu mirror_peak=%llu",
-		    STATS_ARGS);
+		    "heap_bytes=%llu mirror_held=%llu mirror_peak=%llu "
+		    "mirror_unsampled=%llu", STATS_ARGS);
 #undef STATS_ARGS
 	for (i = 0; i < KS_END_N && len > 0 && (size_t)len < sizeof(buf);
 	    i++)
@@ -608,6 +619,31 @@ mtab_add(const struct ks_conf *cf)
 	}
 }
 
+/* A connection (or UDP session) was in addr's sample, or not; a worker. */
+static void
+mtab_sample(const char *addr, bool taken)
+{
+	unsigned k, n = __atomic_load_n(&mtab_n, __ATOMIC_ACQUIRE);
+
+	for (k = 0; k < n && strcmp(mtab[k].addr, addr) != 0; k++)
+		;
+	if (k < n)
+		__atomic_add_fetch(taken ? &mtab[k].sampled :
+		    &mtab[k].unsampled, 1, __ATOMIC_RELAXED);
+}
+
+/* Does --mirror i of cf take this client's connection?  Counted. */
+static bool
+sample_take(struct worker *w, const struct ks_conf *cf, unsigned i,
+    const struct kc_sockaddr *client)
+{
+	bool take = ks_sample_take(&w->w_rng, cf->mirror_set[i].sample,
+	    cf->sample_by_client, client, cf->mirrors[i].text);
+
+	mtab_sample(cf->mirrors[i].text, take);
+	return take;
+}
+
 /* A connection ended: add what each of its mirrors got; the worker. */
 static void
 mtab_count(const struct conn *c)
@@ -669,6 +705,7 @@ access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
 		a.nmirrors = cf->nmirrors;
 		for (i = 0; i < cf->nmirrors; i++) {
 			a.m[i].addr = cf->mirrors[i].text;
+			a.m[i].unsampled = (c->c_unsampled & (1u << i)) != 0;
 			if (c->c_mfail[i] != 0)
 				a.m[i].detached = detach_word(c->c_mfail[i]);
 		}
@@ -869,9 +906,15 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	}
 	now = mh_now();
 	c->c_health = __atomic_load_n(&health, __ATOMIC_ACQUIRE);
+	memset(&at, 0, sizeof(at));
 	for (i = 0; i < cf->nmirrors; i++) {
 		uint32_t ticket;
 
+		/* Not in its sample: no leg to it, no try of its health. */
+		if (!sample_take(w, cf, i, &peer)) {
+			c->c_unsampled |= 1u << i;
+			continue;
+		}
 		if (mh_admit(c->c_health, i, now, &ticket) == MH_SKIP) {
 			c->c_mfail[i] = -EHOSTDOWN;	/* down: counted there */
 			continue;
@@ -898,9 +941,10 @@ conn_start(struct worker *w, struct kc_socket *cs)
 			continue;
 		}
 		c->c_mticket[nm] = ticket;
+		if (cf->mirror_set[i].pace_turns)
+			at.mirror_turns |= 1u << nm;
 		c->c_mconf[nm++] = (unsigned char)i;
 	}
-	memset(&at, 0, sizeof(at));
 	at.mirror_budget = cf->mirror_budget;
 	at.mirror_policy = cf->mirror_drop ? KC_MIRROR_DROP :
 	    KC_MIRROR_DETACH;
@@ -1139,6 +1183,25 @@ udp_admit(void *arg, const struct kc_sockaddr *client)
 	return ok ? 0 : -1;
 }
 
+/* A new UDP session's mirrors: those whose sample takes it; its worker. */
+static uint32_t
+udp_pick(void *arg, const struct kc_sockaddr *client)
+{
+	struct worker *w = arg;
+	struct ks_live *l = ks_live_get();
+	uint32_t pick = 0;
+	unsigned i;
+
+	/* UDP mirrors and their settings are the start's for good (a reload
+	 * keeps them), so their indexes are the relay's; --sample-by is the
+	 * configuration's in force. */
+	for (i = 0; i < l->c.nmirrors; i++)
+		if (sample_take(w, &l->c, i, client))
+			pick |= 1u << i;
+	ks_live_put(l);
+	return pick;
+}
+
 static void
 udp_event(void *arg, int ev, const struct kc_sockaddr *client, int err)
 {
@@ -1360,6 +1423,7 @@ setup(void)
 		snprintf(name, sizeof(name), "kcsplice/%u", i);
 		ea.name = name;
 		workers[i].w_idx = i;
+		ks_rng_init(&workers[i].w_rng, i);
 		if ((e = kc_executor_create(&workers[i].w_ex, &ea)) != 0) {
 			logk(LK_ERROR, "cannot start thread %u: %s", i,
 			    strerror(-e));
@@ -1399,6 +1463,8 @@ setup(void)
 			/* One cap for all the listeners. */
 			ra.shared_sessions = &udp_sessions_open;
 			ra.account = &w->w_acct;
+			ra.mirror_pick = udp_pick;
+			ra.arg = w;
 			if ((e = kc_dgram_relay_create(&w->w_relay, w->w_udp,
 			    &conf.upstream.sa, &ra)) != 0) {
 				logk(LK_ERROR, "cannot start the relay: %s",

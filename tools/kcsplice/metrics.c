@@ -232,7 +232,7 @@ mirrors(struct out *o, const struct ks_snapshot *s)
 		}
 	}
 	if (s->nmirror_ended > 0) {
-		static const char *const fam[3][2] = {
+		static const char *const fam[5][2] = {
 			{ "kcsplice_mirror_ended_written_bytes_total",
 			  "Bytes written to each mirror address by connections "
 			  "that have ended." },
@@ -242,10 +242,17 @@ mirrors(struct out *o, const struct ks_snapshot *s)
 			{ "kcsplice_mirror_ended_detached_total",
 			  "Times each mirror address was detached from a "
 			  "connection that has ended." },
+			{ "kcsplice_mirror_sampled_total",
+			  "Connections and UDP sessions each mirror address "
+			  "took (in its sample)." },
+			{ "kcsplice_mirror_unsampled_total",
+			  "Connections and UDP sessions each mirror address "
+			  "did not take (not in its sample)." },
 		};
+		const uint64_t *val;
 		unsigned f;
 
-		for (f = 0; f < 3; f++) {
+		for (f = 0; f < 5; f++) {
 			family(o, fam[f][0], "counter", fam[f][1]);
 			for (i = 0; i < s->nmirror_ended &&
 			    i < KS_MIRROR_TABLE; i++) {
@@ -255,8 +262,10 @@ mirrors(struct out *o, const struct ks_snapshot *s)
 				label_value(v, sizeof(v), m->addr != NULL ?
 				    m->addr : "");
 				snprintf(l, sizeof(l), "mirror=\"%s\"", v);
-				sample(o, fam[f][0], l, f == 0 ? m->written :
-				    f == 1 ? m->dropped : m->detached);
+				val = f == 0 ? &m->written : f == 1 ?
+				    &m->dropped : f == 2 ? &m->detached :
+				    f == 3 ? &m->sampled : &m->unsampled;
+				sample(o, fam[f][0], l, *val);
 			}
 		}
 	}

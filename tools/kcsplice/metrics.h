@@ -92,7 +92,11 @@ struct ks_snapshot {
 	struct ks_mirror_ended {
 		const char	*addr;
 		uint64_t	 written, dropped, detached;
+		uint64_t	 sampled, unsampled;	/* connections and
+						   UDP sessions it took, or
+						   not (its sample) */
 	}		mirror_ended[KS_MIRROR_TABLE];
+	uint64_t	mirror_unsampled;	/* all of theirs */
 	/* Bytes held for mirrors, process-wide: now, peak, cap. */
 	struct kc_mirror_mem mirror_mem;
 	/* The pipe pool of each thread's executor. */

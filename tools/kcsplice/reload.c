@@ -52,18 +52,29 @@ verbosity_text(int v)
 	return v < 0 ? "quiet" : v > 0 ? "verbose" : "normal";
 }
 
+/* The mirrors, each with the settings it runs with that are not all. */
 static const char *
-addrs_text(const struct ks_addr *a, unsigned n, char *buf, size_t size)
+mirrors_text(const struct ks_conf *c, char *buf, size_t size)
 {
+	const struct ks_mirror_set *ms;
 	unsigned i;
 
 	buf[0] = '\0';
-	if (n == 0)
+	if (c->nmirrors == 0)
 		snprintf(buf, size, "(none)");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < c->nmirrors; i++) {
 		size_t l = strnlen(buf, size);
 
-		snprintf(buf + l, size - l, "%s%s", i ? " " : "", a[i].text);
+		ms = &c->mirror_set[i];
+		snprintf(buf + l, size - l, "%s%s", i ? " " : "",
+		    c->mirrors[i].text);
+		l = strnlen(buf, size);
+		if (ms->sample != KS_SAMPLE_ALL)
+			snprintf(buf + l, size - l, ",sample=%u.%02u",
+			    ms->sample / 100, ms->sample % 100);
+		l = strnlen(buf, size);
+		if (ms->pace_turns)
+			snprintf(buf + l, size - l, ",pace=turns");
 	}
 	return buf;
 }
@@ -106,8 +117,17 @@ same_sa(const struct ks_addr *a, const struct ks_addr *b)
 bool
 ks_same_mirrors(const struct ks_conf *a, const struct ks_conf *b)
 {
-	return a->nmirrors == b->nmirrors && memcmp(a->mirrors, b->mirrors,
-	    a->nmirrors * sizeof(a->mirrors[0])) == 0;
+	unsigned i;
+
+	if (a->nmirrors != b->nmirrors || memcmp(a->mirrors, b->mirrors,
+	    a->nmirrors * sizeof(a->mirrors[0])) != 0)
+		return false;
+	/* The settings they run with, whether given or the defaults. */
+	for (i = 0; i < a->nmirrors; i++)
+		if (a->mirror_set[i].sample != b->mirror_set[i].sample ||
+		    a->mirror_set[i].pace_turns != b->mirror_set[i].pace_turns)
+			return false;
+	return true;
 }
 
 void
@@ -137,6 +157,8 @@ ks_reload_diff(const struct ks_conf *old, struct ks_conf *next,
 		next->listen = old->listen;
 		next->upstream = old->upstream;
 		memcpy(next->mirrors, old->mirrors, sizeof(next->mirrors));
+		memcpy(next->mirror_set, old->mirror_set,
+		    sizeof(next->mirror_set));
 		next->nmirrors = old->nmirrors;
 	} else if (!same_sa(&old->listen, &next->listen)) {
 		if (udp) {
@@ -161,12 +183,14 @@ ks_reload_diff(const struct ks_conf *old, struct ks_conf *next,
 		}
 	}
 	if (!ks_same_mirrors(old, next)) {
-		addrs_text(old->mirrors, old->nmirrors, a, sizeof(a));
-		addrs_text(next->mirrors, next->nmirrors, b, sizeof(b));
+		mirrors_text(old, a, sizeof(a));
+		mirrors_text(next, b, sizeof(b));
 		if (udp) {
 			RESTART("mirrors %s -> %s", a, b);
 			memcpy(next->mirrors, old->mirrors,
 			    sizeof(next->mirrors));
+			memcpy(next->mirror_set, old->mirror_set,
+			    sizeof(next->mirror_set));
 			next->nmirrors = old->nmirrors;
 		} else {
 			CHANGED("mirrors %s -> %s", a, b);
@@ -192,6 +216,10 @@ ks_reload_diff(const struct ks_conf *old, struct ks_conf *next,
 		CHANGED("mirror-policy %s -> %s",
 		    old->mirror_drop ? "drop" : "detach",
 		    next->mirror_drop ? "drop" : "detach");
+	if (old->sample_by_client != next->sample_by_client)
+		CHANGED("sample-by %s -> %s",
+		    old->sample_by_client ? "client" : "random",
+		    next->sample_by_client ? "client" : "random");
 	if (old->max_conns != next->max_conns)
 		CHANGED("max-conns %u -> %u", old->max_conns, next->max_conns);
 #define SEC_FIELD(field, name) do {					\

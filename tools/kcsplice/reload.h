@@ -32,7 +32,10 @@ struct ks_reload {
  * the caller, who opens the new listener, says how that went.  Lists are
  * cut (never overrun) when they do not fit.
  */
-/* Do a and b list the same mirrors, in the same order? */
+/*
+ * Do a and b list the same mirrors, in the same order, running with the
+ * same sample and pacing (whether their own or the defaults)?
+ */
 bool	ks_same_mirrors(const struct ks_conf *a, const struct ks_conf *b);
 
 void	ks_reload_diff(const struct ks_conf *old, struct ks_conf *next,
