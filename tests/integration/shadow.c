@@ -41,11 +41,23 @@
  *                  per connection in its log), so that its history stays
  *                  empty while the primary's has every transaction.
  *
+ *   record-redis   kcsplice --record in front of a redis-server while
+ *                  redis-benchmark sets 1000 random keys from 8
+ *                  connections; at the stop kcsplice says every connection
+ *                  was recorded whole, and the recording's byte counts are
+ *                  its stats line's.  The recording replayed (replay.h, by
+ *                  turns) against a fresh redis-server: every connection's
+ *                  replies match the recorded ones, and DEBUG DIGEST of the
+ *                  two servers is the same.  A --record directory that
+ *                  others may write to is refused (exit 77), one that is
+ *                  not there too (73), and so is a UDP LISTEN (64).
+ *
  * redis-server, redis-benchmark and PostgreSQL come from scripts/deps.sh
  * it; where they are missing the scenario is skipped (fails under CI=true).
  */
 #include "it.h"
 #include "proc.h"
+#include "replay.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -161,6 +173,9 @@ redis_start(struct redis *r, const char *bin, const char *name)
 	argv[n++] = "no";
 	argv[n++] = "--protected-mode";
 	argv[n++] = "no";
+	/* DEBUG DIGEST, from loopback (record-redis compares data sets). */
+	argv[n++] = "--enable-debug-command";
+	argv[n++] = "local";
 	argv[n] = NULL;
 	r->pid = proc_spawn(argv, out, (uid_t)-1, (gid_t)-1);
 	end = it_now_ns() + (uint64_t)(it_limit(20) * 1e9);
@@ -299,6 +314,131 @@ sample_redis(void)
 	    st.mirror_unsampled);
 	ks_stop(&k);
 	servers_stop(&up, &mir);
+}
+
+/* --record DIR refused: the exit status, and the message. */
+static void
+refused(const char *dir, const char *listen, int want, const char *msg)
+{
+	const char *argv[] = { it_kcsplice, "--record", dir, listen,
+	    strncmp(listen, "udp", 3) == 0 ? "udp:127.0.0.1:9" :
+	    "tcp:127.0.0.1:9", NULL };
+	char *out;
+	int r = proc_run(argv, NULL, 20, &out);
+
+	IT_CHECKF(r == want && strstr(out, msg) != NULL,
+	    "--record %s: status %d (want %d): %s", dir, r, want, out);
+	free(out);
+}
+
+static void
+record_refused(void)
+{
+	char dir[PLEN];
+
+	base_make();
+	snprintf(dir, sizeof(dir), "%s/open", base);
+	IT_CHECK(mkdir(dir, 0700) == 0 && chmod(dir, 0777) == 0);
+	refused(dir, "tcp:127.0.0.1:0", 77, "only it may write to");
+	snprintf(dir, sizeof(dir), "%s/none", base);
+	refused(dir, "tcp:127.0.0.1:0", 73, "No such file or directory");
+	snprintf(dir, sizeof(dir), "%s/open", base);
+	IT_CHECK(chmod(dir, 0700) == 0);
+	refused(dir, "udp:127.0.0.1:0", 64, "not UDP sessions");
+	proc_rmtree(base);
+}
+
+/* DEBUG DIGEST of the server on port. */
+static void
+redis_digest(unsigned port, char *out, size_t size)
+{
+	char buf[512], *p;
+	int fd = tcp_connect(NULL, port);
+
+	ask(fd, "DEBUG DIGEST\r\n", "\r\n", buf, sizeof(buf));
+	close(fd);
+	IT_CHECKF(buf[0] == '+', "DEBUG DIGEST: %s", buf);
+	if ((p = strchr(buf, '\r')) != NULL)
+		*p = '\0';
+	snprintf(out, size, "%.63s", buf + 1);
+}
+
+static void
+record_redis(void)
+{
+	struct redis up, fresh;
+	struct ks_replay_opts o;
+	struct it_stats st;
+	struct ks k;
+	char bin[PLEN], bench[PLEN], up_a[64], port[16], dir[PLEN], d1[64],
+	    d2[64], line[128], *out, *rep = NULL, *const inputs[1] = { dir };
+	const char *bargs[20];
+	size_t replen = 0;
+	FILE *rf;
+	int n = 0, r;
+
+	servers(&up, &fresh, bin, sizeof(bin));
+	proc_need("redis-benchmark", "redis-tools", bench, sizeof(bench));
+	snprintf(dir, sizeof(dir), "%s/rec", base);
+	IT_CHECK(mkdir(dir, 0700) == 0);
+	snprintf(up_a, sizeof(up_a), "tcp:127.0.0.1:%u", up.port);
+	{
+		const char *args[] = { "-j", "2", "--record", dir,
+		    "--record-size", "256k", "tcp:127.0.0.1:0", up_a, NULL };
+
+		ks_start(&k, args);
+		k.keep_log = true;
+	}
+	snprintf(port, sizeof(port), "%u", it_addr_port(&k.listen));
+	bargs[n++] = bench;
+	bargs[n++] = "-h";
+	bargs[n++] = "127.0.0.1";
+	bargs[n++] = "-p";
+	bargs[n++] = port;
+	bargs[n++] = "-c";
+	bargs[n++] = "8";
+	bargs[n++] = "-n";
+	bargs[n++] = "4000";
+	bargs[n++] = "-r";
+	bargs[n++] = "1000";
+	bargs[n++] = "-d";
+	bargs[n++] = "100";
+	bargs[n++] = "-t";
+	bargs[n++] = "set";
+	bargs[n++] = "-q";
+	bargs[n] = NULL;
+	r = proc_run(bargs, NULL, 120, &out);
+	IT_CHECKF(r == 0, "redis-benchmark: status %d: %s", r, out);
+	free(out);
+	ks_wait_active(&k, 0, &st);
+	ks_stop(&k);
+	snprintf(line, sizeof(line), "record: %llu connections recorded "
+	    "whole, 0 incomplete", (unsigned long long)st.conns);
+	IT_CHECKF(ks_has_line(&k, line, NULL, NULL), "no \"%s\" in its log: "
+	    "%s", line, k.log);
+	ks_free_log(&k);
+
+	memset(&o, 0, sizeof(o));
+	o.inputs = inputs;
+	o.ninputs = 1;
+	IT_CHECK(kc_sockaddr_parse(&o.to, "127.0.0.1:0") == 0);
+	o.to.a.in.sin_port = htons((uint16_t)fresh.port);
+	o.timeout_ns = (uint64_t)(it_limit(20) * 1e9);
+	IT_CHECK((rf = open_memstream(&rep, &replen)) != NULL);
+	r = ks_replay_run(&o, rf, stderr);
+	fclose(rf);
+	snprintf(line, sizeof(line), "replay: %llu connections: %llu matched",
+	    (unsigned long long)st.conns, (unsigned long long)st.conns);
+	IT_CHECKF(r == 0 && strstr(rep, line) != NULL, "replay status %d: %s",
+	    r, rep);
+	free(rep);
+	redis_digest(up.port, d1, sizeof(d1));
+	redis_digest(fresh.port, d2, sizeof(d2));
+	it_log("DEBUG DIGEST: primary %s, replayed %s", d1, d2);
+	IT_CHECKF(strcmp(d1, d2) == 0 && strspn(d1, "0") != strlen(d1),
+	    "the digests differ or the data set is empty: %s %s", d1, d2);
+	servers_stop(&up, &fresh);
+	record_refused();
 }
 
 #define NCLIENTS	40
@@ -793,6 +933,7 @@ main(int argc, char **argv)
 		{ "sample-udp", sample_udp },
 		{ "pace-pg-turns", pace_pg_turns },
 		{ "pace-pg-blind", pace_pg_blind },
+		{ "record-redis", record_redis },
 	};
 
 	return it_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));

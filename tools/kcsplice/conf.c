@@ -27,6 +27,9 @@
 #define KS_SEC_MAX		1000000ull	/* seconds */
 #define KS_COUNT_MAX		1000000000u	/* --max-conns, --udp-max-sessions */
 #define KS_PIPE_MAX		(1ull << 30)	/* --pipe-size */
+#define KS_REC_MIN		(64ull << 10)	/* --record-size, -budget */
+#define KS_REC_MAX		(1ull << 40)
+#define KS_REC_FILES_MAX	1000000u	/* --record-count */
 #define KS_UNIX_PATH_MAX	107		/* sun_path less its NUL or '@' */
 
 #define KS_EX_USAGE		64		/* sysexits.h's EX_USAGE */
@@ -43,6 +46,7 @@ enum opt_id {
 	O_IDLE, O_HALFCLOSE, O_UDPSESSION, O_UDPMAX, O_CONNECT, O_STATS,
 	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
 	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT, O_CHECK, O_CONFIG,
+	O_RECORD, O_RECSIZE, O_RECCOUNT, O_RECBUDGET,
 	O_SAMPLE, O_PACE, O_SAMPLEBY
 };
 
@@ -82,6 +86,10 @@ static const struct opt opts[] = {
 	{ "pipe-size",		0,   O_PIPESIZE,	"BYTES" },
 	{ "no-splice",		0,   O_NOSPLICE,	NULL },
 	{ "trace",		0,   O_TRACE,		"FILE" },
+	{ "record",		0,   O_RECORD,		"DIR" },
+	{ "record-size",	0,   O_RECSIZE,		"BYTES" },
+	{ "record-count",	0,   O_RECCOUNT,	"N" },
+	{ "record-budget",	0,   O_RECBUDGET,	"BYTES" },
 	{ "quiet",		'q', O_QUIET,		NULL },
 	{ "verbose",		'v', O_VERBOSE,		NULL },
 	{ "help",		'h', O_HELP,		NULL },
@@ -946,6 +954,31 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 			snprintf(c->trace_path, sizeof(c->trace_path), "%s",
 			    v);
 		break;
+	case O_RECORD:
+		if (*v == '\0' || strlen(v) >= sizeof(c->record_dir))
+			fail(p, "--%s: expected a directory (at most %zu "
+			    "bytes)", o->name, sizeof(c->record_dir) - 1);
+		else
+			snprintf(c->record_dir, sizeof(c->record_dir), "%s",
+			    v);
+		break;
+	case O_RECSIZE:
+	case O_RECBUDGET:
+		if (ks_size_parse(&size, v) != 0 || size < KS_REC_MIN ||
+		    size > KS_REC_MAX) {
+			fail(p, "--%s: '%s' is not a size from 64k to 1024g "
+			    "(suffixes k, m, g: powers of 1024)", o->name,
+			    quote(&q, v));
+			return;
+		}
+		if (o->id == O_RECSIZE)
+			c->record_size = size;
+		else
+			c->record_budget = size;
+		break;
+	case O_RECCOUNT:
+		set_uint(p, o, v, 1, KS_REC_FILES_MAX, &c->record_count);
+		break;
 	case O_PIPESIZE:
 		if (ks_size_parse(&size, v) != 0 || size == 0 ||
 		    size > KS_PIPE_MAX) {
@@ -1098,6 +1131,9 @@ set_defaults(struct ks_conf *c)
 	c->udp_max_sessions = 4096;
 	c->connect_ns = 10 * NSEC_PER_SEC;
 	c->shutdown_ns = 10 * NSEC_PER_SEC;
+	c->record_size = 256ull << 20;
+	c->record_count = 16;
+	c->record_budget = 64ull << 20;
 }
 
 static void
@@ -1497,6 +1533,16 @@ ks_usage(FILE *f)
 "                               tee)\n"
 "      --trace FILE             trace every thread into FILE (mode 0600);\n"
 "                               read it with kcdump(1)\n"
+"      --record DIR             record every TCP and UNIX connection, both\n"
+"                               ways, with the time of each read, in files\n"
+"                               in DIR (kcsplice-record(5)); never slows\n"
+"                               the primary\n"
+"      --record-size BYTES      start a new file past BYTES (default 256m)\n"
+"      --record-count N         keep the newest N files of each worker\n"
+"                               (default 16)\n"
+"      --record-budget BYTES    bytes a worker's recording may hold not yet\n"
+"                               written; past it a connection's recording\n"
+"                               stops, marked incomplete (default 64m)\n"
 "  -f, --config FILE            read options from FILE too, one a line\n"
 "                               (NAME VALUE, listen ADDR, upstream ADDR,\n"
 "                               # comments); the command line wins;\n"

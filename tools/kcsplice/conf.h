@@ -94,6 +94,10 @@ struct ks_conf {
 	size_t		pipe_size;		/* 0: the largest allowed; <= 1 GiB */
 	bool		no_splice;
 	char		trace_path[4096];	/* --trace; "": off */
+	char		record_dir[4096];	/* --record; "": off */
+	uint64_t	record_size;		/* --record-size: 256 MiB */
+	unsigned	record_count;		/* --record-count: 16 */
+	uint64_t	record_budget;		/* --record-budget: 64 MiB */
 	struct ks_addr	metrics;		/* --metrics: tcp or unix; kind 0:
 						   off */
 	bool		metrics_public;		/* --metrics-public: not only

@@ -44,6 +44,8 @@
 #include "reload.h"
 #include "mirrorhealth.h"
 #include "sample.h"
+#include "clock.h"
+#include "record.h"
 
 #define ACCEPTS_PER_WORKER	4
 
@@ -71,6 +73,7 @@ struct conn {
 	struct mh		*c_health;	/* the mirrors' health it uses */
 	uint32_t		 c_mticket[KS_MAX_MIRRORS];
 	uint32_t		 c_mconn;
+	struct ks_rec_conn	 c_rec;		/* --record: its part */
 };
 
 struct lsn;
@@ -113,6 +116,12 @@ struct worker {
 							   reason (relaxed
 							   atomics) */
 	struct ks_rng		 w_rng;		/* the mirrors' sampling */
+	struct ks_rec		*w_rec;		/* --record: its stream */
+	struct kc		 w_recstop;	/* destroys it, on the worker */
+	struct kc		 w_recdone;	/* then this */
+	struct ks_rec_stats	 w_recst;	/* its last statistics */
+	int			 w_recerr;
+	bool			 w_recgone;	/* atomic */
 };
 
 static struct ks_conf conf;		/* as at start: read-only after */
@@ -725,6 +734,205 @@ access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
 }
 
 /* The splice ended: on the worker. */
+/* ---- --record ------------------------------------------------------ */
+
+static int rec_dirfd = -1;
+
+/* The splice's tap: every byte read, both ways, to the recording. */
+static int
+rec_tap(void *arg, struct kc_splice *sp, int dir, const struct kc_chain *data,
+    size_t off, size_t len)
+{
+	struct conn *c = arg;
+
+	(void)sp;
+	/* Non-zero (lost, or failed): no more calls, no more copies. */
+	return ks_rec_data(&c->c_rec, dir == KC_SPLICE_FWD ? KSR_C2S : KSR_S2C,
+	    ks_clock_ns(CLOCK_REALTIME), data, off, len, 0) != 0;
+}
+
+/* Begin recording c (on its worker); true: the tap is wanted. */
+static bool
+rec_begin(struct conn *c, const struct ks_conf *cf)
+{
+	char meta[384];
+
+	if (c->c_w->w_rec == NULL)
+		return false;
+	snprintf(meta, sizeof(meta), "proto=%s client=%.64s listen=%.128s "
+	    "upstream=%.128s", cf->listen.kind == KS_UNIX ? "unix" : "tcp",
+	    c->c_client, cf->listen.text, cf->upstream.text);
+	return ks_rec_begin(c->c_w->w_rec, &c->c_rec, c->c_id, meta) == 0;
+}
+
+static void
+rec_end(struct conn *c, enum ks_end end)
+{
+	struct kc_splice_stats st;
+	char meta[160];
+
+	if (c->c_rec.rc_rec == NULL)
+		return;
+	memset(&st, 0, sizeof(st));
+	(void)kc_splice_stats(c->c_sp, &st);
+	snprintf(meta, sizeof(meta), "reason=%s c2s=%llu s2c=%llu",
+	    ks_end_name(end),
+	    (unsigned long long)(st.spliced[0] + st.copied[0]),
+	    (unsigned long long)(st.spliced[1] + st.copied[1]));
+	ks_rec_end(&c->c_rec, ks_clock_ns(CLOCK_REALTIME), meta);
+}
+
+/* What a worker's recording stream says, for the log. */
+static void
+rec_event(void *arg, enum ks_rec_ev ev, int err, const char *name)
+{
+	struct worker *w = arg;
+
+	switch (ev) {
+	case KS_REC_EV_FILE:
+		logk(LK_INFO, "record: writing %s/%s", conf.record_dir, name);
+		break;
+	case KS_REC_EV_REMOVED:
+		if (err != 0)
+			logk(LK_ERROR, "record: cannot remove %s/%s: %s",
+			    conf.record_dir, name, strerror(-err));
+		break;
+	case KS_REC_EV_FAILED:
+		logk(LK_ERROR, "record: %s/%s: %s: thread %u records nothing "
+		    "more (its open connections are incomplete)",
+		    conf.record_dir, name, strerror(-err), w->w_idx);
+		break;
+	case KS_REC_EV_LOST:
+		logk(LK_MIRROR, "record: a connection's recording fell behind "
+		    "(%s): the rest of it is not recorded, it is marked "
+		    "incomplete", err == -ENOSPC ? "the process's cap" :
+		    err == -ENOBUFS ? "--record-budget" : strerror(-err));
+		break;
+	}
+}
+
+/*
+ * Open the directory and a stream per worker.  The directory must be the
+ * user's and not writable by others (the files in it are made new, never
+ * over a path that is there).  0 or an exit status.
+ */
+static int
+rec_setup(void)
+{
+	struct ks_rec_conf rc;
+	struct kc_mirror_mem mm;
+	struct stat sb;
+	char prefix[64];
+	unsigned i;
+	int e;
+
+	if (conf.record_dir[0] == '\0')
+		return 0;
+	if (conf.listen.kind == KS_UDP) {
+		logk(LK_ERROR, "--record records TCP and UNIX connections, "
+		    "not UDP sessions");
+		return EX_USAGE;
+	}
+	rec_dirfd = open(conf.record_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (rec_dirfd < 0) {
+		logk(LK_ERROR, "--record %s: %s", conf.record_dir,
+		    strerror(errno));
+		return EX_CANTCREAT;
+	}
+	if (fstat(rec_dirfd, &sb) != 0 || sb.st_uid != geteuid() ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		logk(LK_ERROR, "--record %s: not a directory of this user's "
+		    "that only it may write to", conf.record_dir);
+		return EX_NOPERM;
+	}
+	memset(&rc, 0, sizeof(rc));
+	rc.file_max = conf.record_size;
+	rc.files_max = conf.record_count;
+	rc.budget = conf.record_budget;
+	/* The process's cap on bytes held, as for the mirrors. */
+	if (kc_splice_mirror_mem(&mm, 0) == 0)
+		ks_rec_cap(mm.cap);
+	for (i = 0; i < conf.threads; i++) {
+		snprintf(prefix, sizeof(prefix), "kcsplice-%ld-w%u",
+		    (long)getpid(), i);
+		if ((e = ks_rec_create(&workers[i].w_rec, workers[i].w_ex,
+		    rec_dirfd, prefix, &rc, rec_event, &workers[i])) != 0) {
+			logk(LK_ERROR, "--record: %s", strerror(-e));
+			return EX_OSERR;
+		}
+	}
+	return 0;
+}
+
+static void
+rec_done_fn(void *obj, void *env, int status)
+{
+	struct worker *w = env;
+
+	(void)obj;
+	w->w_recerr = status;
+	__atomic_store_n(&w->w_recgone, true, __ATOMIC_RELEASE);
+}
+
+static void
+rec_stop_fn(void *obj, void *env, int status)
+{
+	struct worker *w = env;
+
+	(void)obj;
+	(void)status;
+	ks_rec_destroy(w->w_rec, &w->w_recst, &w->w_recdone);
+}
+
+/*
+ * At the stop: each worker writes what it holds and closes its file;
+ * waited for up to 10 s, then the totals are logged.
+ */
+static void
+rec_stop(void)
+{
+	uint64_t deadline = now_ns() + 10000000000ull;
+	struct ks_rec_stats t;
+	unsigned i, left;
+
+	if (rec_dirfd < 0)
+		return;
+	for (i = 0; i < conf.threads; i++) {
+		struct worker *w = &workers[i];
+
+		if (w->w_rec == NULL ||
+		    kc_init(&w->w_recdone, rec_done_fn, w, w->w_ex, 0) != 0 ||
+		    kc_init(&w->w_recstop, rec_stop_fn, w, w->w_ex, 0) != 0 ||
+		    kc_run(&w->w_recstop, NULL, 0) != 0)
+			__atomic_store_n(&w->w_recgone, true,
+			    __ATOMIC_RELEASE);
+	}
+	do {
+		for (i = 0, left = 0; i < conf.threads; i++)
+			left += !__atomic_load_n(&workers[i].w_recgone,
+			    __ATOMIC_ACQUIRE);
+		if (left > 0) {
+			struct timespec ts = { 0, 10000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	} while (left > 0 && now_ns() < deadline);
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < conf.threads; i++) {
+		t.files += workers[i].w_recst.files;
+		t.bytes += workers[i].w_recst.bytes;
+		t.complete += workers[i].w_recst.complete;
+		t.incomplete += workers[i].w_recst.incomplete;
+	}
+	logk(LK_NOTE, "record: %llu connection%s recorded whole, %llu "
+	    "incomplete; %llu bytes in %llu file%s%s",
+	    (unsigned long long)t.complete, t.complete == 1 ? "" : "s",
+	    (unsigned long long)t.incomplete, (unsigned long long)t.bytes,
+	    (unsigned long long)t.files, t.files == 1 ? "" : "s",
+	    left > 0 ? " (some still being written at the stop)" : "");
+}
+
 static void
 conn_done(void *obj, void *env, int status)
 {
@@ -786,6 +994,7 @@ conn_done(void *obj, void *env, int status)
 		break;
 	}
 	access_line(c, c->c_sp, end, e.err, cf->upstream.text);
+	rec_end(c, end);
 	mtab_count(c);
 	conn_unlink(c);
 	(void)kc_splice_close(c->c_sp, NULL);
@@ -956,12 +1165,19 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	at.account = &w->w_acct;
 	at.event = mirror_event;
 	at.event_arg = c;
+	if (rec_begin(c, cf)) {
+		at.tap = rec_tap;
+		at.tap_arg = c;
+	}
 	c->c_nm = nm;
 	if (kc_init(&c->c_done, conn_done, c, w->w_ex, 0) != 0 ||
 	    kc_splice(&c->c_sp, cs, up, mir, nm, &at, &c->c_done) != 0) {
 		for (i = 0; i < nm; i++)
 			(void)kc_socket_close(mir[i], NULL);
 		(void)kc_socket_close(up, NULL);
+		if (c->c_rec.rc_rec != NULL)
+			ks_rec_end(&c->c_rec, ks_clock_ns(CLOCK_REALTIME),
+			    "reason=error");
 		free(c);
 		goto fail;
 	}
@@ -1432,6 +1648,8 @@ setup(void)
 		(void)kc_init(&workers[i].w_cancelall, cancel_all, &workers[i],
 		    workers[i].w_ex, 0);
 	}
+	if ((e = rec_setup()) != 0)
+		return e;
 	if (conf.listen.kind == KS_UDP) {
 		struct kc_dgram_relay_attr ra;
 		struct kc_sockaddr mir[KS_MAX_MIRRORS];
@@ -1968,6 +2186,7 @@ main(int argc, char **argv)
 		_exit(EX_OSERR);
 	}
 	r = run();
+	rec_stop();
 	unix_remove();
 	metrics_remove();
 	trace_end();

@@ -84,7 +84,7 @@ struct ks_rec_conn {
 	bool			 rc_lost;
 	int			 rc_lerr;	/* why */
 	uint16_t		 rc_metalen;
-	char			 rc_meta[256];	/* its OPEN's payload */
+	char			 rc_meta[384];	/* its OPEN's payload */
 };
 
 /* The process-wide cap on bytes held by every stream (0: no cap). */
@@ -103,7 +103,7 @@ int	ks_rec_create(struct ks_rec **rp, struct kc_executor *ex, int dirfd,
 
 /*
  * Begin recording a connection (id unique in the process; meta: its
- * "key=value ..." words, at most 255 bytes).  A stream that has failed,
+ * "key=value ..." words, at most 383 bytes).  A stream that has failed,
  * or is over its budget or the cap, records nothing of it: c is then
  * counted incomplete, and the other calls on it do nothing.  Returns 0 or
  * the reason it is not recorded (-EIO failed, -ENOBUFS, -ENOSPC).

@@ -294,6 +294,18 @@ ks_reload_diff(const struct ks_conf *old, struct ks_conf *next,
 		memcpy(next->trace_path, old->trace_path,
 		    sizeof(next->trace_path));
 	}
+	if (strcmp(old->record_dir, next->record_dir) != 0 ||
+	    old->record_size != next->record_size ||
+	    old->record_count != next->record_count ||
+	    old->record_budget != next->record_budget) {
+		RESTART("record '%s' -> '%s'", old->record_dir,
+		    next->record_dir);
+		memcpy(next->record_dir, old->record_dir,
+		    sizeof(next->record_dir));
+		next->record_size = old->record_size;
+		next->record_count = old->record_count;
+		next->record_budget = old->record_budget;
+	}
 #undef CHANGED
 #undef RESTART
 }
