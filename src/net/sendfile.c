@@ -126,11 +126,6 @@ kc__sf_start(struct kc_socket *s, struct sreq *r)
 	SOCK_ON_OWNER(s);
 	KC__ASSERT(s->so_sf == NULL);
 	s->so_sf = sf;
-	sf->sf_fd = kc__file_fd(sf->sf_file);
-	if (sf->sf_fd < 0) {
-		sf_end(sf, sf->sf_fd);
-		return;
-	}
 	if (sf->sf_left == 0)
 		return;		/* kc__sf_output() ends it, in its turn */
 	if (kc__file_ring(sf->sf_file) != NULL &&
@@ -322,7 +317,7 @@ kc_socket_sendfile(struct kc_socket *s, struct kc_file *f, uint64_t off,
 {
 	struct kc__sf *sf;
 	struct sreq *r;
-	int e;
+	int e, fd;
 
 	if (s == NULL || kc_socket_owner(s) == NULL || f == NULL ||
 	    done == NULL || kc__file_owner(f) == NULL)
@@ -338,14 +333,24 @@ kc_socket_sendfile(struct kc_socket *s, struct kc_file *f, uint64_t off,
 		free(sf);
 		return -ENOMEM;
 	}
+	/*
+	 * The descriptor is taken now: a close started later waits for the
+	 * hold, but kc__file_fd() would say -EBADF from then on.
+	 */
 	if ((e = kc__file_hold(f)) != 0) {
 		free(r);
 		free(sf);
 		return e;
 	}
+	if ((fd = kc__file_fd(f)) < 0) {
+		kc__file_release(f);
+		free(r);
+		free(sf);
+		return fd;
+	}
 	*sf = (struct kc__sf){ .sf_cq = sf_filled, .sf_sock = s, .sf_req = r,
 	    .sf_file = f, .sf_sentp = sent, .sf_off = off, .sf_left = length,
-	    .sf_fd = -1 };
+	    .sf_fd = fd };
 	r->r_sf = sf;
 	if ((e = kc__sreq_post(s, r)) != 0) {
 		kc__file_release(f);

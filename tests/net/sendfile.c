@@ -19,7 +19,8 @@
  *   interleave threads send numbered messages while file ranges are
  *              queued between them: every message whole, in each thread's
  *              order, file ranges contiguous and in their order.
- *   fileclose  kc_file_close() during a send waits for its end.
+ *   fileclose  kc_file_close() during a send, and with a second range
+ *              queued behind it, waits for both; both send every byte.
  *   edges      zero length, offsets at and past the end, a short file,
  *              bad arguments, after shutdown and close.
  *   big        2 GiB + a little of a sparse file: the status is capped at
@@ -43,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -624,7 +626,7 @@ sc_interleave(enum nt_kind k)
 /* ---- closing the file during a send ---- */
 
 static atomic_int order;
-static atomic_int sf_at, close_at;
+static atomic_int sf_at, sf2_at, close_at;
 
 static void
 mark(void *obj, void *env, int status)
@@ -640,23 +642,27 @@ static void
 sc_fileclose(enum nt_kind k)
 {
 	char path[PATH_MAX];
-	uint64_t seed = kct_rand(), sent = 0;
+	uint64_t seed = kct_rand(), sent = 0, sent2 = 0;
 	uint8_t *buf = malloc(MID);
 	struct kc_file_req rq = { 0 };
 	struct kc_socket *s;
 	struct kc_file *f;
-	struct kc sfk, clk;
+	struct kc sfk, sf2k, clk;
 	int peer;
 
 	KC_CHECK(buf != NULL);
 	atomic_store(&order, 0);
 	atomic_store(&sf_at, 0);
+	atomic_store(&sf2_at, 0);
 	atomic_store(&close_at, 0);
 	KC_CHECK_OK(kc_init(&sfk, mark, &sf_at, ex, 0));
+	KC_CHECK_OK(kc_init(&sf2k, mark, &sf2_at, ex, 0));
 	KC_CHECK_OK(kc_init(&clk, mark, &close_at, ex, 0));
 	f = adopt(pat_file(path, sizeof(path), MID, seed, false));
 	s = nt_pair(ex, k, NULL, false, &peer);
 	KC_CHECK_OK(kc_socket_sendfile(s, f, 0, MID, &sent, &sfk));
+	/* A second range, queued behind: it starts after the close began. */
+	KC_CHECK_OK(kc_socket_sendfile(s, f, 1000, MiB, &sent2, &sf2k));
 	KCT_WAIT(queued(peer) > 0, NT_WAIT_S);
 	KC_CHECK_OK(kc_file_close(f, &rq, &clk));
 	/* The file is closing (its memory lasts: the send holds it). */
@@ -667,10 +673,14 @@ sc_fileclose(enum nt_kind k)
 	KC_CHECK_EQ(atomic_load(&sf_at), 0);
 	nt_raw_read_full(peer, buf, MID);
 	nt_check_buf(buf, MID, seed, 0, "send during the close");
+	nt_raw_read_full(peer, buf, MiB);
+	nt_check_buf(buf, MiB, seed, 1000, "range queued before the close");
 	KCT_WAIT(atomic_load(&close_at) != 0, NT_WAIT_S);
 	KC_CHECK_EQ(atomic_load(&sf_at), 1);
-	KC_CHECK_EQ(atomic_load(&close_at), 2);
+	KC_CHECK_EQ(atomic_load(&sf2_at), 2);
+	KC_CHECK_EQ(atomic_load(&close_at), 3);
 	KC_CHECK_EQ(sent, MID);
+	KC_CHECK_EQ(sent2, MiB);
 	nt_close(s);
 	nt_raw_close(peer);
 	free(buf);
@@ -814,19 +824,44 @@ sink_main(void *arg)
 	return NULL;
 }
 
+/* CPU time (user + system) of the process, or of the calling thread. */
+static uint64_t
+cpu_ns(int who)
+{
+	struct rusage ru;
+
+	KC_CHECK_OK(getrusage(who, &ru));
+	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+	    1000000000ull + ((uint64_t)ru.ru_utime.tv_usec +
+	    (uint64_t)ru.ru_stime.tv_usec) * 1000ull;
+}
+
+static void
+owner_cpu(void *arg)
+{
+	*(uint64_t *)arg = cpu_ns(RUSAGE_THREAD);
+}
+
+struct cost {
+	uint64_t	 wall;		/* ns */
+	uint64_t	 cpu;		/* the process's, ns */
+	uint64_t	 owner;		/* the owner thread's, ns */
+	uint64_t	 maxwait;	/* longest a continuation waited, ns */
+};
+
 /*
  * Send the file to a reader that discards; meanwhile the test thread runs
  * continuations on the owner one after another.  The time taken, and the
  * longest a continuation waited for the owner.
  */
-static uint64_t
-rate_send(struct kc_file *f, uint64_t *maxwait)
+static void
+rate_send(struct kc_file *f, struct cost *c, bool ping_owner)
 {
 	struct kc_socket *s;
 	struct sink k;
 	struct nt_done d;
-	uint64_t sent = 0, t0, t1;
-	atomic_int c = 0;
+	uint64_t sent = 0, o0, o1, maxwait = 0;
+	atomic_int n = 0;
 	pthread_t t;
 	int peer;
 
@@ -835,25 +870,39 @@ rate_send(struct kc_file *f, uint64_t *maxwait)
 	k = (struct sink){ peer, GIB, 0 };
 	t = kct_thread_start(sink_main, &k);
 	nt_done_init(&d, ex);
-	*maxwait = 0;
-	t0 = kct_now_ns();
+	nt_on(ex, owner_cpu, &o0);
+	c->cpu = cpu_ns(RUSAGE_SELF);
+	c->wall = kct_now_ns();
 	KC_CHECK_OK(kc_socket_sendfile(s, f, 0, GIB, &sent, &d.kc));
-	while (atomic_load(&d.n) == 0) {
+	while (ping_owner && atomic_load(&d.n) == 0) {
 		uint64_t a = kct_now_ns(), b;
 
-		nt_on(ex, nop, &c);
+		nt_on(ex, nop, &n);
 		b = kct_now_ns() - a;
-		if (b > *maxwait)
-			*maxwait = b;
+		if (b > maxwait)
+			maxwait = b;
 	}
+	nt_done_wait(&d);
 	(void)kct_thread_join(t);
-	t1 = kct_now_ns();
+	c->wall = kct_now_ns() - c->wall;
+	c->cpu = cpu_ns(RUSAGE_SELF) - c->cpu;
+	nt_on(ex, owner_cpu, &o1);
+	c->owner = o1 - o0;
+	c->maxwait = maxwait;
 	KC_CHECK_EQ(atomic_load(&d.status), (int)GIB);
 	KC_CHECK_EQ(sent, GIB);
 	KC_CHECK_EQ(k.got, GIB);
 	nt_close(s);
 	nt_raw_close(peer);
-	return t1 - t0;
+}
+
+static void
+cost_print(const char *what, const struct cost *c)
+{
+	printf("    %-24s %5.0f MB/s, cpu %.2f s (sender %.2f s), a "
+	    "continuation waited %.1f ms at most\n", what,
+	    (double)GIB / ((double)c->wall / 1e3), (double)c->cpu / 1e9,
+	    (double)c->owner / 1e9, (double)c->maxwait / 1e6);
 }
 
 static void
@@ -864,7 +913,8 @@ sc_rate(void)
 	struct kc_file *f;
 	struct kc_sockaddr a;
 	struct sink k;
-	uint64_t cold, warm, rw, wcold, wwarm, off;
+	struct cost cold, warm, rw = { 0 };
+	uint64_t off;
 	pthread_t t;
 	int fd, lfd, w, r;
 
@@ -874,8 +924,8 @@ sc_rate(void)
 	/* Out of the page cache first: every page is read from the disk. */
 	KC_CHECK_OK(fdatasync(fd));
 	KC_CHECK_OK(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
-	cold = rate_send(f, &wcold);
-	warm = rate_send(f, &wwarm);
+	rate_send(f, &cold, true);
+	rate_send(f, &warm, false);
 
 	/* The same bytes by pread(2) and write(2), blocking, 256 KiB. */
 	lfd = nt_raw_listener(NT_TCP4, &a);
@@ -885,7 +935,9 @@ sc_rate(void)
 	set_blocking(w);
 	k = (struct sink){ r, GIB, 0 };
 	t = kct_thread_start(sink_main, &k);
-	rw = kct_now_ns();
+	rw.cpu = cpu_ns(RUSAGE_SELF);
+	rw.owner = cpu_ns(RUSAGE_THREAD);
+	rw.wall = kct_now_ns();
 	for (off = 0; off < GIB; off += 256 * 1024) {
 		size_t done = 0;
 
@@ -899,13 +951,14 @@ sc_rate(void)
 		}
 	}
 	(void)kct_thread_join(t);
-	rw = kct_now_ns() - rw;
-	printf("    1 GiB by %s: cold %.0f MB/s (the owner answered within "
-	    "%.1f ms), warm %.0f MB/s (within %.1f ms); pread+write loop "
-	    "warm %.0f MB/s\n", direct ? "sendfile(2)" : "ring splice",
-	    (double)GIB / ((double)cold / 1e3), (double)wcold / 1e6,
-	    (double)GIB / ((double)warm / 1e3), (double)wwarm / 1e6,
-	    (double)GIB / ((double)rw / 1e3));
+	rw.wall = kct_now_ns() - rw.wall;
+	rw.cpu = cpu_ns(RUSAGE_SELF) - rw.cpu;
+	rw.owner = cpu_ns(RUSAGE_THREAD) - rw.owner;
+	printf("    1 GiB to a reader that discards (%s):\n",
+	    direct ? "sendfile(2)" : "ring splice");
+	cost_print("cold, pinged, sendfile", &cold);
+	cost_print("warm, kc_socket_sendfile", &warm);
+	cost_print("warm, pread+write loop", &rw);
 	nt_raw_close(w);
 	nt_raw_close(r);
 	nt_raw_close(lfd);
