@@ -56,6 +56,7 @@ struct sreq {
 	struct kc_executor	*r_owner;	/* accept: for whom */
 	struct kc_socket	*r_new;		/* accept: the result */
 	struct kc__sf		*r_sf;		/* sendfile: the file range */
+	bool			 r_onowner;	/* sendfile: counted in so_sfposted */
 };
 
 /* A received or queued datagram. */
@@ -98,6 +99,7 @@ struct kc_socket {
 	bool			 so_closing;	/* flushing before the descriptor goes */
 	unsigned char		*so_scratch;	/* datagram input, made when first used */
 	struct kc__sf		*so_sf;		/* a sendfile being written (sendfile.c) */
+	unsigned		 so_sfposted;	/* ranges the owner posted, not yet handled */
 };
 
 struct kc__sock_proto {
@@ -216,6 +218,7 @@ kc__sock_more_later(struct kc_socket *s)
  */
 /* socket.c's, for sendfile.c. */
 struct sreq *kc__sreq_new(struct kc_socket *s, enum sop op, struct kc *done);
+/* Post r; one the owner posts holds back its own sends' fast path. */
 int	kc__sreq_post(struct kc_socket *s, struct sreq *r);
 void	kc__sreq_answer(struct sreq *r, int status);
 /* Write what the send queue holds (the owner's sock_output()). */

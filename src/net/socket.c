@@ -1186,6 +1186,8 @@ handle(struct kc_socket *s, struct sreq *r)
 		do_send(s, r);
 		return;
 	case OP_SENDFILE:
+		if (r->r_onowner)
+			s->so_sfposted--;
 		if (so_final(s) || s->so_closing) {
 			answer(r, -EPIPE);
 			return;
@@ -1330,8 +1332,11 @@ kc_socket_send(struct kc_socket *s, struct kc_chain *chain,
 	if ((e = send_check(s, chain, to, false)) != 0)
 		return e;
 	if (on_owner(s) && kc__list_empty(&s->so_writers) && has_room(s) &&
-	    !s->so_closing) {
-		/* The fast path: straight into the buffer, written now. */
+	    !s->so_closing && s->so_sfposted == 0) {
+		/*
+		 * The fast path: straight into the buffer, written now (not
+		 * past a range the owner posted and has not yet handled).
+		 */
 		if ((e = admit(s, chain, to)) != 0)
 			return e;
 		if (!s->so_wblocked)
@@ -1731,7 +1736,13 @@ kc__sreq_new(struct kc_socket *s, enum sop op, struct kc *done)
 int
 kc__sreq_post(struct kc_socket *s, struct sreq *r)
 {
-	return sreq_post(s, r);
+	int e;
+
+	if ((r->r_onowner = on_owner(s)))
+		s->so_sfposted++;
+	if ((e = sreq_post(s, r)) != 0 && r->r_onowner)
+		s->so_sfposted--;
+	return e;
 }
 
 void

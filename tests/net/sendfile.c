@@ -702,6 +702,28 @@ sf_wait(struct kc_socket *s, struct kc_file *f, uint64_t off, uint64_t len,
 	return atomic_load(&d.status);
 }
 
+/* From a continuation on the owner: a range, then a send behind it. */
+struct onowner {
+	struct kc_socket	*s;
+	struct kc_file		*f;
+	struct nt_done		*d;
+	uint64_t		*sent;
+	uint64_t		 seed;
+};
+
+static void
+on_owner_send(void *arg)
+{
+	struct onowner *o = arg;
+	struct kc_chain c = KC_CHAIN_INITIALIZER;
+
+	KC_CHECK_OK(kc_socket_sendfile(o->s, o->f, 100, 3000, o->sent,
+	    &o->d->kc));
+	nt_chain_pat(&c, o->seed + 1, 0, 700);
+	KC_CHECK_OK(kc_socket_send(o->s, &c, NULL, NULL));
+	kc_chain_free(&c);
+}
+
 static void
 sc_edges(enum nt_kind k)
 {
@@ -735,6 +757,15 @@ sc_edges(enum nt_kind k)
 	nt_raw_read_full(peer, buf, 4010);
 	nt_check_buf(buf, 4000, seed, 1000, "short file");
 	nt_check_buf(buf + 4000, 10, seed, 4990, "file's last bytes");
+	/* On the owner, the send made after the range goes after it. */
+	nt_done_init(&d, ex);
+	nt_on(ex, on_owner_send, &(struct onowner){ s, f, &d, &sent, seed });
+	nt_raw_read_full(peer, buf, 3700);
+	nt_check_buf(buf, 3000, seed, 100, "range sent on the owner");
+	nt_check_buf(buf + 3000, 700, seed + 1, 0, "send behind it");
+	nt_done_wait(&d);
+	KC_CHECK_EQ(atomic_load(&d.status), 3000);
+	KC_CHECK_EQ(sent, 3000);
 	/* Bad arguments, at once. */
 	KC_CHECK_EQ(kc_socket_sendfile(NULL, f, 0, 1, NULL, &d.kc), -EINVAL);
 	KC_CHECK_EQ(kc_socket_sendfile(s, NULL, 0, 1, NULL, &d.kc), -EINVAL);
