@@ -187,6 +187,40 @@ KC_EXPORT int	kc_socket_send(struct kc_socket *s, struct kc_chain *chain,
 		    const struct kc_sockaddr *to, struct kc *done);
 
 /*
+ * Send length bytes of file f from offset off on stream socket s, without
+ * copying them through user space (on the owner: the file's pages go to
+ * the socket through a pipe).  It is an entry of the send queue like a
+ * kc_socket_send(): it goes after every send queued before it and before
+ * every send queued after it, from any thread, and no send is split.
+ * done runs with obj = s when it has ended, and status:
+ *   - the bytes sent (capped at INT_MAX: *sent has the exact count): all of
+ *     length, or fewer when the file ended first (it is shorter than
+ *     off + length, or shrank during the send), as a short read; 0 for a
+ *     length of 0 or an offset at or past the end of the file;
+ *   - or a negative errno value: -ECONNRESET or -EPIPE (the peer reset or
+ *     closed the connection half way), the socket's error, -ECANCELED (the
+ *     socket was closed before the entry was reached, or its linger ran
+ *     out), or the file's read error (-EIO ...).
+ * sent (may be NULL) is set, before done runs, to the bytes handed to the
+ * connection, whatever the status: after an error, what went before it.
+ * length may be any 64-bit count: a status above INT_MAX is read in *sent.
+ * The send holds f: a kc_file_close() meanwhile waits until done has run
+ * (f must not be closed before this call returns).  sent and done are the
+ * caller's storage and must stay valid until done has run.  The owner
+ * moves the bytes: a ring entry fills one of its pipes from the file when
+ * f uses io_uring (a read from the disk never stops the owner), else
+ * sendfile(2), which waits for it; see kc_socket(3).
+ * Errors at once (done will not run): -EINVAL (a NULL socket, file or
+ * done, a datagram socket, off + length past 2^63 - 1), -EBADF (the file is
+ * closing), -EPIPE (shut for sending or closed), -ENOTCONN, the socket's
+ * error, -ENOMEM.
+ */
+struct kc_file;
+KC_EXPORT int	kc_socket_sendfile(struct kc_socket *s, struct kc_file *f,
+		    uint64_t off, uint64_t length, uint64_t *sent,
+		    struct kc *done);
+
+/*
  * On the owner only (in an upcall, typically): move up to max bytes from
  * the receive buffer to the end of into (a datagram socket: the next
  * datagram whole, or truncated to max; from gets its sender if not NULL).

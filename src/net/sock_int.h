@@ -33,8 +33,10 @@ struct kc__sock_proto;
 
 enum sop {
 	OP_SEND = 1, OP_READ, OP_WRITE, OP_ACCEPT, OP_CONNECT, OP_SHUTDOWN,
-	OP_CLOSE,
+	OP_CLOSE, OP_SENDFILE,
 };
+
+struct kc__sf;
 
 /* A request to the owner; parked ones wait on the owner's lists. */
 struct sreq {
@@ -53,6 +55,8 @@ struct sreq {
 	struct kc		*r_done;
 	struct kc_executor	*r_owner;	/* accept: for whom */
 	struct kc_socket	*r_new;		/* accept: the result */
+	struct kc__sf		*r_sf;		/* sendfile: the file range */
+	bool			 r_onowner;	/* sendfile: counted in so_sfposted */
 };
 
 /* A received or queued datagram. */
@@ -94,6 +98,8 @@ struct kc_socket {
 	bool			 so_wshut;	/* the owner has taken SHUT_WR */
 	bool			 so_closing;	/* flushing before the descriptor goes */
 	unsigned char		*so_scratch;	/* datagram input, made when first used */
+	struct kc__sf		*so_sf;		/* a sendfile being written (sendfile.c) */
+	unsigned		 so_sfposted;	/* ranges the owner posted, not yet handled */
 };
 
 struct kc__sock_proto {
@@ -203,5 +209,36 @@ kc__sock_more_later(struct kc_socket *s)
 {
 	kc__ep_read_later(&s->so_ep);
 }
+
+/*
+ * Sendfile (sendfile.c): a send queue entry of a file range.  While one is
+ * being written (so_sf) the send buffer takes nothing more, so what was
+ * queued before it goes first and what is queued after it waits on
+ * so_writers.
+ */
+/* socket.c's, for sendfile.c. */
+struct sreq *kc__sreq_new(struct kc_socket *s, enum sop op, struct kc *done);
+/* Post r; one the owner posts holds back its own sends' fast path. */
+int	kc__sreq_post(struct kc_socket *s, struct sreq *r);
+void	kc__sreq_answer(struct sreq *r, int status);
+/* Write what the send queue holds (the owner's sock_output()). */
+void	kc__sock_output(struct kc_socket *s);
+int	kc__sock_send_check(struct kc_socket *s, bool owner);
+void	kc__sock_hold(struct kc_socket *s);
+void	kc__sock_rele(struct kc_socket *s);
+/* sendfile.c's, for socket.c, all on the owner. */
+/* r (OP_SENDFILE) reaches the head of the queue: it becomes so_sf. */
+void	kc__sf_start(struct kc_socket *s, struct sreq *r);
+/*
+ * Write so_sf (the send buffer is empty): true when it has ended (so_sf
+ * is NULL again) or waits for the file (a ring entry in flight), with
+ * so_wblocked set when the descriptor is full; false if the socket failed.
+ */
+bool	kc__sf_output(struct kc_socket *s);
+/* The socket failed or its descriptor went: so_sf ends with err. */
+void	kc__sf_fail(struct kc_socket *s, int err);
+/* r is being answered (reply_async): set *sent, give back the file. */
+void	kc__sf_reply(struct sreq *r);
+void	kc__sf_free(struct sreq *r);
 
 #endif /* KC_NET_SOCK_INT_H */

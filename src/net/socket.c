@@ -185,6 +185,13 @@ reply_async(void *obj, void *env, int status)
 		else if (r->r_new != NULL)
 			(void)kc_socket_close(r->r_new, NULL);
 		break;
+	case OP_SENDFILE:
+		/* *sent first; the file is held until done has been run. */
+		kc__sf_reply(r);
+		if (r->r_done != NULL)
+			(void)kc_run(r->r_done, s, status);
+		kc__sf_free(r);
+		break;
 	default:
 		if (r->r_done != NULL)
 			(void)kc_run(r->r_done, s, status > 0 ? 0 : status);
@@ -223,7 +230,7 @@ writable_now(const struct kc_socket *s)
 		return true;
 	if (is_stream(s) && !(st & KC_SS_CONNECTED))
 		return false;
-	return s->so_sndbytes <= s->so_attr.snd_lowat &&
+	return s->so_sndbytes <= s->so_attr.snd_lowat && s->so_sf == NULL &&
 	    kc__list_empty(&s->so_writers);
 }
 
@@ -234,7 +241,7 @@ closed_now(const struct kc_socket *s)
 
 	return (st & (KC_SS_ERROR | KC_SS_CLOSED)) ||
 	    ((st & KC_SS_CANTRCVMORE) && (st & KC_SS_CANTSENDMORE) &&
-	    s->so_sndbytes == 0);
+	    s->so_sndbytes == 0 && s->so_sf == NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -496,6 +503,7 @@ kc__sock_error(struct kc_socket *s, int err)
 	kc_chain_free(&s->so_snd);
 	s->so_proto->sp_drop(s, false);
 	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
+	kc__sf_fail(s, err);
 	fail_list(&s->so_writers, err);
 	fail_list(&s->so_acceptors, err);
 	if (s->so_connreq != NULL) {
@@ -717,6 +725,9 @@ stream_output(struct kc_socket *s)
 		kc__sock_error(s, n == 0 ? -EPIPE : (int)n);
 		return false;
 	}
+	/* A file range goes once the bytes queued before it have. */
+	if (s->so_sf != NULL && !s->so_wblocked)
+		return kc__sf_output(s);
 	return true;
 }
 
@@ -797,7 +808,7 @@ admit_req(struct kc_socket *s, struct sreq *r)
 static bool
 has_room(const struct kc_socket *s)
 {
-	return s->so_sndbytes < s->so_attr.snd_hiwat;
+	return s->so_sf == NULL && s->so_sndbytes < s->so_attr.snd_hiwat;
 }
 
 /* Admit waiting sends while there is room; true if any was. */
@@ -812,8 +823,12 @@ admit_writers(struct kc_socket *s)
 		return false;
 	while ((r = rl_first(&s->so_writers)) != NULL && has_room(s)) {
 		(void)rl_pop(&s->so_writers);
-		if (admit_req(s, r))
+		if (r->r_op == OP_SENDFILE) {
+			kc__sf_start(s, r);
 			any = true;
+		} else if (admit_req(s, r)) {
+			any = true;
+		}
 	}
 	return any;
 }
@@ -833,7 +848,8 @@ sock_output(struct kc_socket *s)
 		if (s->so_wblocked || !admit_writers(s))
 			break;
 	}
-	if (s->so_sndbytes == 0 && kc__list_empty(&s->so_writers)) {
+	if (s->so_sndbytes == 0 && s->so_sf == NULL &&
+	    kc__list_empty(&s->so_writers)) {
 		if (s->so_shutwr) {
 			s->so_shutwr = false;
 			kc__ep_shutdown(&s->so_ep, SHUT_WR);
@@ -900,7 +916,7 @@ sock_ep_write(struct kc__ep *ep, void *arg, const struct kevent *kev)
 	SOCK_ON_OWNER(s);
 	if (ep->ep_user == ep->ep_own && ev_error(s, kev))
 		return;
-	if (s->so_wblocked || s->so_sndbytes > 0)
+	if (s->so_wblocked || s->so_sndbytes > 0 || s->so_sf != NULL)
 		sock_output(s);
 }
 
@@ -941,7 +957,8 @@ sock_ep_pending(void *arg)
 {
 	const struct kc_socket *s = arg;
 
-	return s->so_sndbytes > 0 && !(st_load(s) & KC_SS_ERROR);
+	return (s->so_sndbytes > 0 || s->so_sf != NULL) &&
+	    !(st_load(s) & KC_SS_ERROR);
 }
 
 /* The descriptor is gone, and the descriptor's reference with it. */
@@ -953,6 +970,7 @@ sock_ep_closed(struct kc__ep *ep, void *arg)
 	(void)ep;
 	kc_chain_free(&s->so_snd);
 	__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
+	kc__sf_fail(s, kc__ep_error(ep) != 0 ? kc__ep_error(ep) : -ECANCELED);
 	sock_unref(s);
 }
 
@@ -1026,6 +1044,25 @@ do_send(struct kc_socket *s, struct sreq *r)
 		return;
 	}
 	if (admit_req(s, r) && !s->so_wblocked)
+		sock_output(s);
+}
+
+/* A file range: after what is queued, or at once (sendfile.c). */
+static void
+do_sendfile(struct kc_socket *s, struct sreq *r)
+{
+	int e = send_check(s, NULL, NULL, true);
+
+	if (e != 0) {
+		answer(r, e);
+		return;
+	}
+	if (!kc__list_empty(&s->so_writers) || s->so_sf != NULL) {
+		rl_push(&s->so_writers, r);
+		return;
+	}
+	kc__sf_start(s, r);
+	if (!s->so_wblocked)
 		sock_output(s);
 }
 
@@ -1112,7 +1149,8 @@ close_local(struct kc_socket *s)
 	if (so_final(s))
 		return;
 	/* A socket still connecting flushes once connected. */
-	if (s->so_sndbytes == 0 || (st_load(s) & KC_SS_ERROR) ||
+	if ((s->so_sndbytes == 0 && s->so_sf == NULL) ||
+	    (st_load(s) & KC_SS_ERROR) ||
 	    !(st_load(s) & (KC_SS_CONNECTED | KC_SS_CONNECTING))) {
 		sock_finalize(s);
 		return;
@@ -1146,6 +1184,15 @@ handle(struct kc_socket *s, struct sreq *r)
 			return;
 		}
 		do_send(s, r);
+		return;
+	case OP_SENDFILE:
+		if (r->r_onowner)
+			s->so_sfposted--;
+		if (so_final(s) || s->so_closing) {
+			answer(r, -EPIPE);
+			return;
+		}
+		do_sendfile(s, r);
 		return;
 	case OP_READ:
 		if (s->so_closing) {
@@ -1285,8 +1332,11 @@ kc_socket_send(struct kc_socket *s, struct kc_chain *chain,
 	if ((e = send_check(s, chain, to, false)) != 0)
 		return e;
 	if (on_owner(s) && kc__list_empty(&s->so_writers) && has_room(s) &&
-	    !s->so_closing) {
-		/* The fast path: straight into the buffer, written now. */
+	    !s->so_closing && s->so_sfposted == 0) {
+		/*
+		 * The fast path: straight into the buffer, written now (not
+		 * past a range the owner posted and has not yet handled).
+		 */
 		if ((e = admit(s, chain, to)) != 0)
 			return e;
 		if (!s->so_wblocked)
@@ -1657,6 +1707,7 @@ kc__socket_close(struct kc_socket *s, bool abort)
 		kc__ep_abort(&s->so_ep);
 		kc_chain_free(&s->so_snd);
 		__atomic_store_n(&s->so_sndbytes, 0, __ATOMIC_RELAXED);
+		kc__sf_fail(s, -ECANCELED);
 	}
 	(void)sock_close(s, NULL);
 }
@@ -1672,3 +1723,54 @@ kc__socket_take_rcv(struct kc_socket *s, struct kc_chain *into)
 	__atomic_store_n(&s->so_rcvbytes, 0, __ATOMIC_RELAXED);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* For sendfile.c (sock_int.h). */
+
+struct sreq *
+kc__sreq_new(struct kc_socket *s, enum sop op, struct kc *done)
+{
+	return sreq_new(s, op, done);
+}
+
+int
+kc__sreq_post(struct kc_socket *s, struct sreq *r)
+{
+	int e;
+
+	if ((r->r_onowner = on_owner(s)))
+		s->so_sfposted++;
+	if ((e = sreq_post(s, r)) != 0 && r->r_onowner)
+		s->so_sfposted--;
+	return e;
+}
+
+void
+kc__sreq_answer(struct sreq *r, int status)
+{
+	answer(r, status);
+}
+
+void
+kc__sock_output(struct kc_socket *s)
+{
+	sock_output(s);
+}
+
+int
+kc__sock_send_check(struct kc_socket *s, bool owner)
+{
+	return send_check(s, NULL, NULL, owner);
+}
+
+void
+kc__sock_hold(struct kc_socket *s)
+{
+	sock_ref(s);
+}
+
+void
+kc__sock_rele(struct kc_socket *s)
+{
+	sock_unref(s);
+}
