@@ -69,9 +69,17 @@ conn_put(struct conn *c)
 static void
 conn_end(struct conn *c, const char *why)
 {
+	struct req *q = c->after;
+
 	if (!c->ending) {
 		c->ending = true;
 		c->why = why;
+	}
+	if (q != NULL) {
+		/* Its payload will never come: no reply. */
+		c->after = NULL;
+		kn_req_finish(q);
+		return;
 	}
 	if (c->inflight == 0)
 		conn_close(c);
@@ -259,8 +267,17 @@ request(struct conn *c)
 		return -1;
 	}
 	if (v.action == NBD_DO_ERROR) {
+		/*
+		 * A refused write's payload is read and dropped first: a
+		 * reply before it would come while the client still sends
+		 * the request.
+		 */
 		c->discard = v.payload;
-		kn_req_error(q, v.error);
+		if (c->discard > 0) {
+			c->after = q;
+			c->after_error = v.error;
+		} else
+			kn_req_error(q, v.error);
 		return 1;
 	}
 	if (v.payload > 0) {
@@ -293,9 +310,17 @@ tx_input(struct conn *c)
 	size_t n;
 
 	if (c->discard > 0) {
+		struct req *q;
+
 		n = kc_chain_drop(&c->in, c->discard);
 		c->discard -= n;
-		return c->discard == 0 ? 1 : 0;
+		if (c->discard > 0)
+			return 0;
+		if ((q = c->after) != NULL) {
+			c->after = NULL;
+			kn_req_error(q, c->after_error);
+		}
+		return 1;
 	}
 	if (!c->have_hdr) {
 		if (kc_chain_len(&c->in) < NBD_REQ_SIZE)

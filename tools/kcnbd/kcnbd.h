@@ -94,6 +94,8 @@ struct conn {
 	int			 fd;		/* f's, for SEEK_DATA and fadvise */
 	struct nbd_tx		 tx;
 	uint64_t		 discard;	/* payload bytes to drop */
+	struct req		*after;		/* replied once they are */
+	uint32_t		 after_error;
 	bool			 have_hdr;	/* hdr read, payload awaited */
 	struct nbd_req		 hdr;
 	unsigned		 inflight;

@@ -81,19 +81,21 @@ struct extent {
 };
 
 /*
- * The file's data and holes over [off, off + len), at most max extents
- * (the last one takes the rest as data).  A file system without
- * SEEK_HOLE, or a block device, is all data; past the file's end (it
- * shrank) reads as a hole.
+ * The file's data and holes over [off, off + len), at most max extents.
+ * With cover, the extents cover the whole range (the last one takes the
+ * rest, as data: the bytes read are always right); without, they may end
+ * early (block status may describe less than was asked).  A file system
+ * without SEEK_HOLE, or a block device, is all data; past the file's end
+ * (it shrank) reads as a hole.
  */
 static unsigned
 map_extents(int fd, uint64_t off, uint64_t len, struct extent *x,
-    unsigned max)
+    unsigned max, bool cover)
 {
 	uint64_t end = off + len, pos = off;
 	unsigned n = 0;
 
-	while (pos < end && n < max) {
+	while (pos < end) {
 		off_t d, h;
 		bool hole;
 		uint64_t next;
@@ -112,11 +114,16 @@ map_extents(int fd, uint64_t off, uint64_t len, struct extent *x,
 		}
 		if (next > end || next <= pos)
 			next = end;
-		if (n + 1 == max)
-			next = end;
-		if (n > 0 && x[n - 1].hole == hole)
+		if (n > 0 && x[n - 1].hole == hole) {
 			x[n - 1].len += next - pos;
-		else {
+		} else if (n == max) {
+			break;
+		} else if (cover && n + 1 == max) {
+			x[n].len = end - pos;
+			x[n].hole = false;
+			n++;
+			break;
+		} else {
 			x[n].len = next - pos;
 			x[n].hole = hole;
 			n++;
@@ -149,7 +156,7 @@ read_reply(struct req *q)
 		goto send;
 	}
 	if ((q->r.flags & NBD_CMD_FLAG_DF) == 0 && len >= HOLE_MIN)
-		n = map_extents(c->fd, q->r.off, len, x, EXTENTS_MAX);
+		n = map_extents(c->fd, q->r.off, len, x, EXTENTS_MAX, true);
 	if (n <= 1 && (n == 0 || !x[0].hole || len < HOLE_MIN ||
 	    (q->r.flags & NBD_CMD_FLAG_DF) != 0)) {
 		/* One data chunk: its header in the room before the bytes. */
@@ -353,7 +360,7 @@ block_status(struct req *q)
 
 	kn_count(&c->w->st.block_status, 1);
 	n = map_extents(c->fd, q->r.off, q->r.len, x,
-	    (q->r.flags & NBD_CMD_FLAG_REQ_ONE) != 0 ? 1 : EXTENTS_MAX);
+	    (q->r.flags & NBD_CMD_FLAG_REQ_ONE) != 0 ? 1 : EXTENTS_MAX, false);
 	if (n == 0) {
 		kn_req_error(q, NBD_EINVAL);
 		return;

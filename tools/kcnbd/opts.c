@@ -23,6 +23,7 @@ static void
 fail(struct parse *p, const char *fmt, ...)
 {
 	va_list ap;
+	char *s;
 
 	if (p->failed)
 		return;
@@ -31,6 +32,10 @@ fail(struct parse *p, const char *fmt, ...)
 	if (p->errlen > 0)
 		vsnprintf(p->err, p->errlen, fmt, ap);
 	va_end(ap);
+	/* Arguments quoted in it may hold anything: one line, always. */
+	for (s = p->err; p->errlen > 0 && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
 }
 
 /* Anything but a printable byte makes a log line two. */
