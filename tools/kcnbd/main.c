@@ -370,10 +370,11 @@ print_stats(void)
 	}
 	if (getrusage(RUSAGE_SELF, &ru) != 0)
 		memset(&ru, 0, sizeof(ru));
-	kn_log(KN_NOTICE, "stats conns=%llu active=%llu refused=%llu "
+	kn_log_always("stats conns=%llu active=%llu refused=%llu "
 	    "denied=%llu reqs=%llu reads=%llu writes=%llu read_bytes=%llu "
 	    "write_bytes=%llu flushes=%llu trims=%llu zeroes=%llu "
-	    "caches=%llu block_status=%llu holes=%llu errors=%llu csw=%ld",
+	    "caches=%llu block_status=%llu holes=%llu errors=%llu csw=%ld "
+	    "vcsw=%ld",
 	    (unsigned long long)t.conns, (unsigned long long)t.active,
 	    (unsigned long long)t.refused, (unsigned long long)t.denied,
 	    (unsigned long long)t.reqs, (unsigned long long)t.reads,
@@ -382,7 +383,7 @@ print_stats(void)
 	    (unsigned long long)t.trims, (unsigned long long)t.zeroes,
 	    (unsigned long long)t.caches, (unsigned long long)t.block_status,
 	    (unsigned long long)t.holes, (unsigned long long)t.errors,
-	    ru.ru_nvcsw + ru.ru_nivcsw);
+	    ru.ru_nvcsw + ru.ru_nivcsw, ru.ru_nvcsw);
 }
 
 /* ---- signals ---- */

@@ -145,6 +145,7 @@ read_reply(struct req *q)
 	struct extent x[EXTENTS_MAX];
 	unsigned n = 1, i;
 	uint64_t at;
+	bool one = true;
 	int e = 0;
 
 	kn_count(&c->w->st.reads, 1);
@@ -155,10 +156,11 @@ read_reply(struct req *q)
 		    NBD_SIMPLE_SIZE + len);
 		goto send;
 	}
-	if ((q->r.flags & NBD_CMD_FLAG_DF) == 0 && len >= HOLE_MIN)
+	if ((q->r.flags & NBD_CMD_FLAG_DF) == 0 && len >= HOLE_MIN) {
 		n = map_extents(c->fd, q->r.off, len, x, EXTENTS_MAX, true);
-	if (n <= 1 && (n == 0 || !x[0].hole || len < HOLE_MIN ||
-	    (q->r.flags & NBD_CMD_FLAG_DF) != 0)) {
+		one = n == 0 || (n == 1 && !x[0].hole);
+	}
+	if (one) {
 		/* One data chunk: its header in the room before the bytes. */
 		nbd_chunk(d - 28, NBD_REPLY_FLAG_DONE,
 		    NBD_REPLY_TYPE_OFFSET_DATA, q->r.cookie, 8 + len);
