@@ -125,7 +125,9 @@ on_writable(void *obj, void *env, int status)
 
 	(void)obj;
 	c->wr_armed = false;
-	if (status != -ECANCELED && !c->closed && c->paused &&
+	if (status < 0 && status != -ECANCELED && !c->closed)
+		conn_end(c, "send error");
+	else if (status != -ECANCELED && !c->closed && c->paused &&
 	    !over_budget(c)) {
 		c->paused = false;
 		pump(c);
