@@ -54,6 +54,7 @@ conn_put(struct conn *c)
 		free(q);
 	}
 	kc_chain_free(&c->in);
+	kc_chain_free(&c->out);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -135,12 +136,42 @@ on_writable(void *obj, void *env, int status)
 	conn_put(c);
 }
 
+/*
+ * The connection ended under us (a reset, a peer gone while replies
+ * wait): seen even while it is paused and reads nothing.
+ */
+static void
+on_closed(void *obj, void *env, int status)
+{
+	struct conn *c = env;
+
+	(void)obj;
+	c->cl_armed = false;
+	if (status != -ECANCELED && !c->closed)
+		conn_end(c, "the connection ended");
+	conn_put(c);
+}
+
 static void
 arm(struct conn *c, int which)
 {
-	bool *armed = which == KC_SO_READABLE ? &c->rd_armed : &c->wr_armed;
-	struct kc *kc = which == KC_SO_READABLE ? &c->rd : &c->wr;
+	bool *armed;
+	struct kc *kc;
 
+	switch (which) {
+	case KC_SO_READABLE:
+		armed = &c->rd_armed;
+		kc = &c->rd;
+		break;
+	case KC_SO_WRITABLE:
+		armed = &c->wr_armed;
+		kc = &c->wr;
+		break;
+	default:
+		armed = &c->cl_armed;
+		kc = &c->cl;
+		break;
+	}
 	if (*armed || c->closed)
 		return;
 	*armed = true;
@@ -399,16 +430,52 @@ pump(struct conn *c)
 	conn_put(c);
 }
 
+/* The socket took a batch (or failed it): finish its requests. */
 static void
-req_sent(void *obj, void *env, int status)
+batch_sent(void *obj, void *env, int status)
 {
-	struct req *q = env;
+	struct req *q = env, *next;
 	struct conn *c = q->c;
 
 	(void)obj;
 	if (status != 0 && !c->ending)
 		conn_end(c, "send failed");
-	kn_req_finish(q);
+	for (; q != NULL; q = next) {
+		next = q->next;
+		kn_req_finish(q);
+	}
+}
+
+/*
+ * Send the replies gathered: one kc_socket_send(), so one write for all
+ * the completions one pass of the worker ran, and one wake-up of the
+ * client for them.
+ */
+static void
+flush_now(struct conn *c)
+{
+	struct req *q = c->batch;
+
+	if (q == NULL)
+		return;
+	c->batch = c->batch_tail = NULL;
+	(void)kc_init(&q->sent, batch_sent, q, c->w->ex, 0);
+	if (kc_socket_send(c->s, &c->out, NULL, &q->sent) != 0) {
+		kc_chain_free(&c->out);
+		batch_sent(NULL, q, -EPIPE);
+	}
+}
+
+static void
+flush_fn(void *obj, void *env, int status)
+{
+	struct conn *c = env;
+
+	(void)obj;
+	(void)status;
+	c->flush_armed = false;
+	flush_now(c);
+	conn_put(c);
 }
 
 void
@@ -416,12 +483,22 @@ kn_req_send(struct req *q, struct kc_chain *ch)
 {
 	struct conn *c = q->c;
 
-	(void)kc_init(&q->sent, req_sent, q, c->w->ex, 0);
-	if (kc_socket_send(c->s, ch, NULL, &q->sent) != 0) {
-		kc_chain_free(ch);
-		if (!c->ending)
-			conn_end(c, "send failed");
-		kn_req_finish(q);
+	kc_chain_concat(&c->out, ch);
+	q->next = NULL;
+	if (c->batch_tail != NULL)
+		c->batch_tail->next = q;
+	else
+		c->batch = q;
+	c->batch_tail = q;
+	if (c->flush_armed)
+		return;
+	/* After the continuations already queued on the worker. */
+	c->flush_armed = true;
+	conn_hold(c);
+	if (kc_defer(&c->flush, NULL, 0) != 0) {
+		c->flush_armed = false;
+		flush_now(c);
+		conn_put(c);
 	}
 }
 
@@ -471,8 +548,11 @@ kn_conn_start(struct worker *w, struct kc_socket *s)
 	c->refs = 1;
 	c->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
 	kc_chain_init(&c->in);
+	kc_chain_init(&c->out);
+	(void)kc_init(&c->flush, flush_fn, c, w->ex, 0);
 	(void)kc_init(&c->rd, on_readable, c, w->ex, 0);
 	(void)kc_init(&c->wr, on_writable, c, w->ex, 0);
+	(void)kc_init(&c->cl, on_closed, c, w->ex, 0);
 	if (kc_socket_name(s, &sa, 1) != 0 ||
 	    kc_sockaddr_format(&sa, c->peer, sizeof(c->peer)) < 0)
 		snprintf(c->peer, sizeof(c->peer), "?");
@@ -489,8 +569,12 @@ kn_conn_start(struct worker *w, struct kc_socket *s)
 	if (nbd_neg_start(&c->neg, &out) != 0 ||
 	    send_bytes(c, out.p, out.len) != 0)
 		conn_end(c, "cannot send the greeting");
-	else
+	else {
+		conn_hold(c);
+		arm(c, KC_SO_CLOSED);
 		pump(c);
+		conn_put(c);
+	}
 	nbd_out_free(&out);
 }
 

@@ -71,7 +71,7 @@ struct req {
 	uint64_t		 pos;		/* bytes done */
 	size_t			 held;		/* bytes this request holds */
 	int			 stage;
-	struct req		*next;		/* the connection's free list */
+	struct req		*next;		/* a reply batch, or the free list */
 	struct iovec		 iov1[8];	/* last: not cleared on reuse */
 };
 
@@ -85,7 +85,8 @@ struct conn {
 	unsigned		 refs;		/* worker thread only */
 	struct kc		 rd;		/* READABLE upcall */
 	struct kc		 wr;		/* WRITABLE upcall */
-	bool			 rd_armed, wr_armed;
+	struct kc		 cl;		/* CLOSED upcall */
+	bool			 rd_armed, wr_armed, cl_armed;
 	struct kc_chain		 in;		/* received, not yet parsed */
 	enum phase		 phase;
 	struct nbd_neg		 neg;
@@ -107,6 +108,11 @@ struct conn {
 	struct conn		*next, *prev;	/* the worker's list */
 	struct req		*free;
 	unsigned		 nfree;
+	/* Replies made in one pass of the worker, sent as one. */
+	struct kc_chain		 out;
+	struct req		*batch, *batch_tail;
+	struct kc		 flush;
+	bool			 flush_armed;
 };
 
 /* conn.c: a connection, from accept to close. */
@@ -118,7 +124,11 @@ extern uint32_t kn_max_payload;
 /* ops.c: a request's operation and reply. */
 void	kn_req_start(struct req *q);
 void	kn_req_error(struct req *q, uint32_t error);
-/* The reply chain is ready: send it and free the request when taken. */
+/*
+ * The reply chain is ready (taken): it goes out with the other replies of
+ * this pass of the worker, and the request is freed when the socket took
+ * them.
+ */
 void	kn_req_send(struct req *q, struct kc_chain *ch);
 void	kn_req_finish(struct req *q);
 
