@@ -21,6 +21,11 @@
 # is exactly
 #   nbd: vs_nbdkit=X vs_qemu_nbd=X seq_vs_nbdkit=X csw_per_req=N
 # (ours over the peer's; the first two are random-read IOPS ratios).
+# Lines before it also give each server's requests per CPU second it used
+# (/proc/PID/stat): on a machine whose CPUs the clients, the servers and
+# other jobs share, the scheduler gives out CPU time by thread, and the
+# IOPS ratios then tell how many threads a server runs as much as how
+# fast it is.
 # Every process it starts runs under timeout(1) and is killed on exit.
 set -euo pipefail
 
@@ -108,19 +113,31 @@ kcnbd_pid=$!
 pids+=("$kcnbd_pid")
 timeout "$limit" nbdkit -f -U "$tmp/nbdkit.sock" -t 16 file "file=$img" \
     2>"$tmp/nbdkit.log" &
-pids+=($!)
+nbdkit_pid=$!
+pids+=("$nbdkit_pid")
 qaio=io_uring
 if ! qemu-nbd --help 2>&1 | grep -q io_uring; then
 	qaio=threads
 fi
 timeout "$limit" qemu-nbd -f raw --cache=writeback --aio="$qaio" \
     --shared=8 -t -k "$tmp/qemu.sock" "$img" 2>"$tmp/qemu.log" &
-pids+=($!)
+qemu_pid=$!
+pids+=("$qemu_pid")
 wait_sock "$tmp/kcnbd.sock"
 wait_sock "$tmp/nbdkit.sock"
 wait_sock "$tmp/qemu.sock"
-# kcnbd's timeout(1) is its parent: the statistics come from the child.
+# Each server's timeout(1) is its parent: statistics and CPU time come
+# from the child.
 kpid=$(pgrep -P "$kcnbd_pid" kcnbd || echo "$kcnbd_pid")
+declare -A spid
+spid[kcnbd]=$kpid
+spid[nbdkit]=$(pgrep -P "$nbdkit_pid" nbdkit || echo "$nbdkit_pid")
+spid[qemu-nbd]=$(pgrep -P "$qemu_pid" qemu-nbd || echo "$qemu_pid")
+
+# A process's CPU time so far (user + system), in clock ticks.
+ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
 
 uri() {
 	case $1 in
@@ -184,7 +201,7 @@ ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'
 }
 
-declare -A res
+declare -A res eff
 servers=(kcnbd nbdkit qemu-nbd)
 csw=0
 vcsw=0
@@ -199,7 +216,9 @@ for r in $(seq 1 "$rounds"); do
 				v0=$(kstat vcsw)
 				q0=$(kstat reqs)
 			fi
+			t0=$(ticks "${spid[$s]}")
 			v=$(run_fio "$s" "$c")
+			t1=$(ticks "${spid[$s]}")
 			if [ "$s" = kcnbd ] && [ "$c" = randread ]; then
 				kstats_now
 				csw=$((csw + $(kstat csw) - c0))
@@ -207,6 +226,13 @@ for r in $(seq 1 "$rounds"); do
 				reqs=$((reqs + $(kstat reqs) - q0))
 			fi
 			res[$s.$c]="${res[$s.$c]:-} $v"
+			# Work per CPU second of the server (random cases).
+			if [ "$c" != seqread ]; then
+				eff[$s.$c]="${eff[$s.$c]:-} $(awk -v v="$v" \
+				    -v t=$((t1 - t0)) -v s="$secs" \
+				    -v hz="$(getconf CLK_TCK)" 'BEGIN {
+				    printf "%.0f", (t > 0) ? v * s / (t / hz) : 0 }')"
+			fi
 			echo "nbd: round $r $c $s: $v $([ "$c" = seqread ] &&
 			    echo MiB/s || echo IOPS)"
 		done
@@ -223,6 +249,13 @@ done
 for c in randread randwrite seqread; do
 	echo "nbd: $c median: kcnbd=${med[kcnbd.$c]} nbdkit=${med[nbdkit.$c]}" \
 	    "qemu-nbd=${med[qemu-nbd.$c]}"
+done
+for c in randread randwrite; do
+	# shellcheck disable=SC2086
+	echo "nbd: $c requests per server CPU second (median):" \
+	    "kcnbd=$(median ${eff[kcnbd.$c]})" \
+	    "nbdkit=$(median ${eff[nbdkit.$c]})" \
+	    "qemu-nbd=$(median ${eff[qemu-nbd.$c]})"
 done
 echo "nbd: randwrite vs_nbdkit=$(ratio "${med[kcnbd.randwrite]}" \
     "${med[nbdkit.randwrite]}") vs_qemu_nbd=$(ratio \
