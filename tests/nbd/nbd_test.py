@@ -622,6 +622,72 @@ def sc_stall():
     s.stop()
 
 
+def sc_many():
+    """64 clients at once on 2 workers, each writing and reading back its
+    own region with simple replies, requests pipelined; a third of them
+    leave without a word in the middle of a request.  Every byte read is
+    what was written, and the server serves on."""
+    import threading
+    img = os.path.join(TMP, "m.img")
+    mkfile(img, 64 * MiB)
+    s = Server(["m=" + img])
+    errors = []
+
+    def client(k):
+        try:
+            c = raw_connect(s)
+            raw_go(c, b"m")
+            base = k * MiB
+            rnd = random.Random(k)
+            blocks = [rnd.randbytes(4096) for _ in range(16)]
+            c.sendall(b"".join(req(1, i, base + i * 4096, 4096) + blocks[i]
+                               for i in range(16)))
+            for _ in range(16):
+                err, _cookie = simple_reply(c)
+                if err != 0:
+                    raise Fail("client %d: write error %d" % (k, err))
+            if k % 3 == 0:
+                # Leave in the middle of a write's payload.
+                c.sendall(req(1, 99, base, 65536) + b"x" * 100)
+                c.close()
+                return
+            c.sendall(b"".join(req(0, 100 + i, base + i * 4096, 4096)
+                               for i in range(16)))
+            got = {}
+            for _ in range(16):
+                err, cookie = simple_reply(c)
+                if err != 0:
+                    raise Fail("client %d: read error %d" % (k, err))
+                got[cookie - 100] = recv_exact(c, 4096)
+            for i in range(16):
+                if got[i] != blocks[i]:
+                    raise Fail("client %d: block %d differs" % (k, i))
+            c.sendall(req(2, 0, 0, 0))
+            c.close()
+        except Exception as e:      # reported below, whatever it was
+            errors.append("client %d: %r" % (k, e))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(DEADLINE)
+    check(not any(t.is_alive() for t in threads), "clients still running")
+    check(not errors, "; ".join(errors[:5]))
+    # Every connection ends, and the server still serves.
+    end = time.monotonic() + DEADLINE
+    while len(re.findall(r"from unix closed", s.text())) < 64:
+        check(time.monotonic() < end, "not every connection closed: " +
+              s.text()[-2000:])
+        time.sleep(0.05)
+    c = raw_connect(s)
+    raw_go(c, b"m")
+    c.sendall(req(0, 1, 0, 16))
+    check(simple_reply(c) == (0, 1), "served after 64 clients")
+    c.close()
+    s.stop()
+
+
 def sc_fio():
     need("fio")
     img = os.path.join(TMP, "fio.img")
@@ -760,7 +826,7 @@ def sc_options():
 SCENARIOS = {
     "list": sc_list, "copy": sc_copy, "qemu": sc_qemu, "errors": sc_errors,
     "proto": sc_proto, "stall": sc_stall, "fio": sc_fio, "drain": sc_drain,
-    "limits": sc_limits, "options": sc_options,
+    "limits": sc_limits, "options": sc_options, "many": sc_many,
 }
 
 
