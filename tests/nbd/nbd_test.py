@@ -688,6 +688,44 @@ def sc_many():
     s.stop()
 
 
+def sc_blockdev():
+    """A block device as an export (a loop device over a file): its size
+    from the device, data in and out, zero, trim and flush."""
+    need("nbdcopy")
+    losetup = need("losetup")
+    img = os.path.join(TMP, "loop.img")
+    mkfile(img, 64 * MiB)
+    p = run(losetup, "-f", "--show", img, ok=False)
+    if p.returncode != 0 or not p.stdout.startswith("/dev/loop"):
+        # Not a missing package: this machine gives no loop device.
+        print("SKIP: no loop device here: " + p.stderr.strip())
+        sys.exit(77)
+    dev = p.stdout.strip()
+    try:
+        s = Server(["dev=" + dev])
+        j = json.loads(run("nbdinfo", "--json", s.uri("dev")).stdout)
+        check(j["exports"][0]["export-size"] == 64 * MiB,
+              "block device size %r" % j)
+        data = os.path.join(TMP, "r8")
+        with open(data, "wb") as f:
+            f.write(random.Random(5).randbytes(8 * MiB))
+        run("nbdcopy", data, s.uri("dev"))
+        nbdsh(s.uri("dev"), """
+h.zero(1 << 20, 0)
+h.trim(1 << 20, 1 << 20)
+h.flush()
+assert h.pread(1 << 20, 0) == bytes(1 << 20)
+""")
+        with open(dev, "rb") as f:
+            got = f.read(8 * MiB)
+        want = open(data, "rb").read()
+        check(got[:MiB] == bytes(MiB), "zeroed range")
+        check(got[2 * MiB:] == want[2 * MiB:], "data on the device")
+        s.stop()
+    finally:
+        run(losetup, "-d", dev, ok=False)
+
+
 def sc_fio():
     need("fio")
     img = os.path.join(TMP, "fio.img")
@@ -827,6 +865,7 @@ SCENARIOS = {
     "list": sc_list, "copy": sc_copy, "qemu": sc_qemu, "errors": sc_errors,
     "proto": sc_proto, "stall": sc_stall, "fio": sc_fio, "drain": sc_drain,
     "limits": sc_limits, "options": sc_options, "many": sc_many,
+    "blockdev": sc_blockdev,
 }
 
 
