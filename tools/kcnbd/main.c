@@ -161,12 +161,11 @@ make_workers(void)
 		if (w->files == NULL || w->ne == NULL || w->newsize == NULL)
 			return -ENOMEM;
 		for (k = 0; k < opts.nexports; k++) {
-			int fd = dup(exps[k].fd);
+			int fd = fcntl(exps[k].fd, F_DUPFD_CLOEXEC, 0);
 
 			if (fd < 0)
 				return -errno;
-			if ((e = kc_file_adopt(&w->files[k], w->ex,
-			    fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 ? fd : fd,
+			if ((e = kc_file_adopt(&w->files[k], w->ex, fd,
 			    0)) != 0) {
 				close(fd);
 				return e;
