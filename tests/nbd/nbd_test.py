@@ -736,7 +736,8 @@ def sc_fio():
     p = run("fio", "--name=v", "--ioengine=nbd", "--uri=" + s.uri("f"),
             "--rw=randwrite", "--bs=4k", "--iodepth=32", "--numjobs=4",
             "--size=64m", "--offset_increment=64m", "--verify=crc32c",
-            "--do_verify=1", "--verify_fatal=1", "--group_reporting",
+            "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
+            "--group_reporting",
             "--output-format=json")
     j = json.loads(p.stdout[p.stdout.index("{"):])
     job = j["jobs"][0]
