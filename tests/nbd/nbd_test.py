@@ -825,6 +825,20 @@ def sc_limits():
     j = json.loads(run("nbdinfo", "--json", s.uri("l")).stdout)
     check(j["exports"][0]["export-size"] == 3 * MiB, "size after SIGHUP")
     s.stop()
+    # --handshake-timeout: a client that never chooses an export is let
+    # go; one that did is not (its timer, armed first, is long past when
+    # the idle one is closed).
+    h = Server(["l=" + img], ["--handshake-timeout", "0.2"])
+    served = raw_connect(h)
+    raw_go(served, b"l")
+    idle = raw_connect(h)
+    check(closed(idle), "an idle handshake was not closed")
+    h.wait_log(r"no export chosen within --handshake-timeout")
+    served.sendall(req(0, 1, 0, 16))
+    check(simple_reply(served) == (0, 1), "a chosen export was cut")
+    recv_exact(served, 16)
+    served.close()
+    h.stop()
     # --allow on TCP: loopback outside the ranges is denied.
     t = Server(["l=" + img], ["--allow", "10.0.0.0/8,192.168.0.0/16"],
                listen="tcp:127.0.0.1:0")
@@ -847,6 +861,8 @@ def sc_options():
                        (["-l", "udp:127.0.0.1:1", "a=" + img], "-l"),
                        (["--allow", "nope", "a=" + img], "--allow"),
                        (["--max-payload", "1k", "a=" + img], "--max-payload"),
+                       (["--handshake-timeout", "x", "a=" + img],
+                        "--handshake-timeout"),
                        (["a=" + img, "a=" + img], "twice"),
                        (["--bogus", "a=" + img], "unknown option")):
         p = subprocess.run([KCNBD] + args, capture_output=True, text=True,

@@ -31,6 +31,7 @@
 
 unsigned kn_conns_open;
 uint32_t kn_max_payload = KN_PAYLOAD_DEF;
+uint64_t kn_handshake_ns;
 static uint64_t next_id;		/* atomic */
 
 static void pump(struct conn *c);
@@ -86,12 +87,22 @@ conn_end(struct conn *c, const char *why)
 		conn_close(c);
 }
 
+/* The handshake's timer, if it is still armed: stopped, its reference
+ * dropped (on the worker: nothing else can run it meanwhile). */
+static void
+hs_stop(struct conn *c)
+{
+	if (kc_cancel_sync(&c->hs) > 0)
+		conn_put(c);
+}
+
 static void
 conn_close(struct conn *c)
 {
 	if (c->closed)
 		return;
 	c->closed = true;
+	hs_stop(c);
 	kn_log(KN_INFO, "connection %llu from %s closed: %s",
 	    (unsigned long long)c->id, c->peer, c->why != NULL ? c->why :
 	    "done");
@@ -150,6 +161,22 @@ on_closed(void *obj, void *env, int status)
 	if (status != -ECANCELED && !c->closed)
 		conn_end(c, "the connection ended");
 	conn_put(c);
+}
+
+static void
+on_handshake_timeout(void *obj, void *env, int status)
+{
+	struct conn *c = env;
+
+	(void)obj;
+	(void)status;
+	if (c->phase == PH_NEG && !c->closed) {
+		kn_log(KN_INFO, "connection %llu from %s: no export chosen "
+		    "within --handshake-timeout", (unsigned long long)c->id,
+		    c->peer);
+		conn_end(c, "handshake timeout");
+	}
+	conn_put(c);		/* the timer's */
 }
 
 static void
@@ -214,6 +241,7 @@ start_tx(struct conn *c)
 	c->tx.structured = c->neg.structured;
 	c->tx.meta = c->neg.meta && c->neg.meta_export == c->neg.export;
 	c->phase = PH_TX;
+	hs_stop(c);
 	kn_log(KN_INFO, "connection %llu: export %s (%llu bytes%s%s%s)",
 	    (unsigned long long)c->id, e->name,
 	    (unsigned long long)e->size, e->ro ? ", read-only" : "",
@@ -553,6 +581,7 @@ kn_conn_start(struct worker *w, struct kc_socket *s)
 	(void)kc_init(&c->rd, on_readable, c, w->ex, 0);
 	(void)kc_init(&c->wr, on_writable, c, w->ex, 0);
 	(void)kc_init(&c->cl, on_closed, c, w->ex, 0);
+	(void)kc_init(&c->hs, on_handshake_timeout, c, w->ex, 0);
 	if (kc_socket_name(s, &sa, 1) != 0 ||
 	    kc_sockaddr_format(&sa, c->peer, sizeof(c->peer)) < 0)
 		snprintf(c->peer, sizeof(c->peer), "?");
@@ -572,6 +601,13 @@ kn_conn_start(struct worker *w, struct kc_socket *s)
 	else {
 		conn_hold(c);
 		arm(c, KC_SO_CLOSED);
+		/* A client that never chooses an export is let go. */
+		if (kn_handshake_ns != 0) {
+			conn_hold(c);
+			if (kc_defer_after(&c->hs, kn_handshake_ns, NULL, 0) !=
+			    0)
+				conn_put(c);
+		}
 		pump(c);
 		conn_put(c);
 	}

@@ -86,6 +86,7 @@ struct conn {
 	struct kc		 rd;		/* READABLE upcall */
 	struct kc		 wr;		/* WRITABLE upcall */
 	struct kc		 cl;		/* CLOSED upcall */
+	struct kc		 hs;		/* --handshake-timeout */
 	bool			 rd_armed, wr_armed, cl_armed;
 	struct kc_chain		 in;		/* received, not yet parsed */
 	enum phase		 phase;
@@ -120,6 +121,7 @@ void	kn_conn_start(struct worker *w, struct kc_socket *s);
 void	kn_conn_drain(struct worker *w);
 extern unsigned kn_conns_open;		/* atomic */
 extern uint32_t kn_max_payload;
+extern uint64_t kn_handshake_ns;	/* 0: no limit */
 
 /* ops.c: a request's operation and reply. */
 void	kn_req_start(struct req *q);

@@ -546,6 +546,7 @@ main(int argc, char **argv)
 	}
 	kn_log_set(opts.verbosity);
 	kn_max_payload = opts.max_payload;
+	kn_handshake_ns = opts.handshake_ns;
 	taken_signals(&set);
 	sigaddset(&set, SIGPIPE);
 	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);

@@ -181,6 +181,10 @@ option(struct parse *p, const char *name, const char *v)
 		if (ks_sec_parse(&o->shutdown_ns, v) != 0)
 			fail(p, "--shutdown-timeout %.32s: expected seconds",
 			    v);
+	} else if (strcmp(name, "handshake-timeout") == 0) {
+		if (ks_sec_parse(&o->handshake_ns, v) != 0)
+			fail(p, "--handshake-timeout %.32s: expected seconds",
+			    v);
 	} else if (strcmp(name, "read-only") == 0) {
 		o->read_only = true;
 	} else if (strcmp(name, "quiet") == 0) {
@@ -206,6 +210,7 @@ static const struct {
 	{ "max-payload", 0, true },
 	{ "stats", 0, true },
 	{ "shutdown-timeout", 0, true },
+	{ "handshake-timeout", 0, true },
 	{ "read-only", 'r', false },
 	{ "quiet", 'q', false },
 	{ "verbose", 'v', false },
@@ -232,6 +237,7 @@ kn_opts_parse(struct kn_opts *o, int argc, char *const argv[], char *err,
 	o->max_conns = 1000;
 	o->max_payload = KN_PAYLOAD_DEF;
 	o->shutdown_ns = 10000000000ull;
+	o->handshake_ns = 10000000000ull;
 	for (i = 1; i < argc && !p.failed; i++) {
 		const char *a = argv[i], *v = NULL;
 
@@ -320,7 +326,9 @@ kn_usage(FILE *f)
 	    "[--allow cidr,...]\n"
 	    "             [--max-conns n] [--max-payload size] "
 	    "[--stats seconds]\n"
-	    "             [--shutdown-timeout seconds] name=path[:ro] ...\n"
+	    "             [--handshake-timeout seconds] "
+	    "[--shutdown-timeout seconds]\n"
+	    "             name=path[:ro] ...\n"
 	    "  -l, --listen ADDR       tcp:HOST:PORT or unix:PATH (repeat; "
 	    "default\n"
 	    "                          tcp:127.0.0.1:10809)\n"
@@ -334,5 +342,8 @@ kn_usage(FILE *f)
 	    "      --stats SECONDS     a statistics line this often\n"
 	    "      --shutdown-timeout SECONDS  drain time on SIGTERM "
 	    "(default 10)\n"
+	    "      --handshake-timeout SECONDS  time to choose an export "
+	    "(default 10;\n"
+	    "                          0: none)\n"
 	    "  -q, --quiet  -v, --verbose  -h, --help  -V, --version\n", f);
 }

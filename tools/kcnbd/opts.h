@@ -51,6 +51,8 @@ struct kn_opts {
 	bool		read_only;	/* -r: every export */
 	uint64_t	stats_ns;	/* --stats; 0: off */
 	uint64_t	shutdown_ns;	/* --shutdown-timeout; default 10 s */
+	uint64_t	handshake_ns;	/* --handshake-timeout; default 10 s;
+					   0: none */
 	int		verbosity;	/* -q -1, -v 1 */
 };
 
