@@ -24,6 +24,11 @@ bench) pkgs="$pkgs iperf3 haproxy socat redis-server redis-tools fio" ;;
 fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 *) echo "usage: $0 [build|it|bench|fuzz]" >&2; exit 64 ;;
 esac
+# kcnbd (tests/nbd, bench/nbd.sh): libnbd's tools and its Python module
+# (nbdsh), qemu-img and qemu-nbd, fio and its nbd engine, nbdkit.
+case "${1:-build}" in
+it|bench) pkgs="$pkgs libnbd-bin python3-libnbd qemu-utils fio nbdkit" ;;
+esac
 
 missing=""
 for p in $pkgs; do
