@@ -256,6 +256,32 @@ def sc_copy():
     s.stop()
 
 
+def sc_sendfile():
+    """Reads of 4 MiB and more whose range is all data go from the file to
+    the socket without a copy: their bytes are the file's, and the stats
+    count them; a range with a hole, or a smaller read, is copied."""
+    need("nbdsh")
+    path = os.path.join(TMP, "sf.img")
+    with open(path, "wb") as f:
+        f.write(random.Random(7).randbytes(16 * MiB))
+        f.truncate(24 * MiB)
+    s = Server(["sf=" + path], ["--stats", "0"])
+    nbdsh(s.uri("sf"), """
+want = open(%(p)r, "rb").read()
+assert h.pread(8 << 20, 4 << 20) == want[4 << 20:12 << 20], "8 MiB read"
+assert h.pread(4 << 20, 12 << 20) == want[12 << 20:16 << 20], "4 MiB read"
+assert h.pread(1 << 20, 0) == want[:1 << 20], "1 MiB read"
+assert h.pread(8 << 20, 12 << 20) == want[12 << 20:20 << 20], \
+    "a read over the hole"
+assert want[16 << 20:20 << 20] == bytes(4 << 20), "the hole"
+""" % {"p": path})
+    s.p.send_signal(signal.SIGUSR1)
+    m = s.wait_log(r"stats conns=.* reads=(\d+) .* sendfile=(\d+) ")
+    check(int(m.group(1)) == 4 and int(m.group(2)) == 2,
+          "reads %s, by sendfile %s: want 4 and 2" % m.groups())
+    s.stop()
+
+
 def sc_qemu():
     need("qemu-img")
     size = 256 * MiB
@@ -879,7 +905,8 @@ def sc_options():
 
 
 SCENARIOS = {
-    "list": sc_list, "copy": sc_copy, "qemu": sc_qemu, "errors": sc_errors,
+    "list": sc_list, "copy": sc_copy, "qemu": sc_qemu,
+    "sendfile": sc_sendfile, "errors": sc_errors,
     "proto": sc_proto, "stall": sc_stall, "fio": sc_fio, "drain": sc_drain,
     "limits": sc_limits, "options": sc_options, "many": sc_many,
     "blockdev": sc_blockdev,

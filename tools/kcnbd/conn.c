@@ -530,6 +530,43 @@ kn_req_send(struct req *q, struct kc_chain *ch)
 	}
 }
 
+/* A sendfile reply's range was sent, or failed part way. */
+static void
+sendfile_done(void *obj, void *env, int status)
+{
+	struct req *q = env;
+	struct conn *c = q->c;
+
+	(void)obj;
+	if (q->sfsent != q->r.len && !c->ending)
+		conn_end(c, status < 0 ? "send failed" :
+		    "the file ended inside a read's reply");
+	kn_req_finish(q);
+}
+
+int
+kn_req_sendfile(struct req *q, struct kc_chain *hdr, uint64_t off,
+    uint32_t len)
+{
+	struct conn *c = q->c;
+	int e;
+
+	/* In order: what this pass gathered, the header, the range. */
+	flush_now(c);
+	q->sfsent = 0;
+	(void)kc_init(&q->sent, sendfile_done, q, c->w->ex, 0);
+	if ((e = kc_socket_send(c->s, hdr, NULL, NULL)) != 0)
+		return e;
+	if ((e = kc_socket_sendfile(c->s, c->f, off, len, &q->sfsent,
+	    &q->sent)) != 0) {
+		/* The header went: the reply cannot be taken back. */
+		if (!c->ending)
+			conn_end(c, "send failed");
+		kn_req_finish(q);
+	}
+	return 0;
+}
+
 void
 kn_req_finish(struct req *q)
 {

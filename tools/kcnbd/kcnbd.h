@@ -40,6 +40,7 @@ struct kn_stats {
 	uint64_t	reqs, reads, writes, read_bytes, write_bytes;
 	uint64_t	flushes, trims, zeroes, caches, block_status;
 	uint64_t	errors, holes;
+	uint64_t	sendfiles;	/* reads sent file to socket, no copy */
 };
 
 struct worker {
@@ -62,6 +63,7 @@ struct req {
 	struct kc_file_req	 fr;
 	struct kc		 done;		/* file operation completion */
 	struct kc		 sent;		/* the socket took the reply */
+	uint64_t		 sfsent;	/* a sendfile read's bytes sent */
 	struct kc_seg		*seg;		/* a read's bytes, headers in front */
 	struct kc_chain		 data;		/* a write's payload */
 	struct iovec		*iov;		/* over data, advanced as written */
@@ -132,6 +134,15 @@ void	kn_req_error(struct req *q, uint32_t error);
  * them.
  */
 void	kn_req_send(struct req *q, struct kc_chain *ch);
+/*
+ * A read's reply whose bytes go from the file to the socket without a
+ * copy: the replies gathered so far go first, then hdr (taken), then len
+ * bytes of the connection's file from off (kc_socket_sendfile()).  A
+ * range that could not be sent whole ends the connection, whose reply
+ * promised those bytes.  0, or -errno with nothing sent.
+ */
+int	kn_req_sendfile(struct req *q, struct kc_chain *hdr, uint64_t off,
+	    uint32_t len);
 void	kn_req_finish(struct req *q);
 
 static inline void

@@ -372,8 +372,8 @@ print_stats(void)
 	kn_log_always("stats conns=%llu active=%llu refused=%llu "
 	    "denied=%llu reqs=%llu reads=%llu writes=%llu read_bytes=%llu "
 	    "write_bytes=%llu flushes=%llu trims=%llu zeroes=%llu "
-	    "caches=%llu block_status=%llu holes=%llu errors=%llu csw=%ld "
-	    "vcsw=%ld",
+	    "caches=%llu block_status=%llu holes=%llu sendfile=%llu "
+	    "errors=%llu csw=%ld vcsw=%ld",
 	    (unsigned long long)t.conns, (unsigned long long)t.active,
 	    (unsigned long long)t.refused, (unsigned long long)t.denied,
 	    (unsigned long long)t.reqs, (unsigned long long)t.reads,
@@ -381,7 +381,8 @@ print_stats(void)
 	    (unsigned long long)t.write_bytes, (unsigned long long)t.flushes,
 	    (unsigned long long)t.trims, (unsigned long long)t.zeroes,
 	    (unsigned long long)t.caches, (unsigned long long)t.block_status,
-	    (unsigned long long)t.holes, (unsigned long long)t.errors,
+	    (unsigned long long)t.holes, (unsigned long long)t.sendfiles,
+	    (unsigned long long)t.errors,
 	    ru.ru_nvcsw + ru.ru_nivcsw, ru.ru_nvcsw);
 }
 
