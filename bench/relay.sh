@@ -17,32 +17,15 @@
 # and tools/kcpeer/kcpeer.
 set -euo pipefail
 
-usage() {
-	echo "usage: $0 [--quick] [--rounds N] [-t SECONDS] [BUILD_DIR]"
-}
-
 die() {
 	echo "relay: $*" >&2
 	exit 1
 }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build
-rounds=
-secs=
-quick=0
-while [ $# -gt 0 ]; do
-	case $1 in
-	--quick) quick=1 ;;
-	--rounds) [ $# -ge 2 ] || { usage >&2; exit 64; }; rounds=$2; shift ;;
-	--rounds=*) rounds=${1#*=} ;;
-	-t) [ $# -ge 2 ] || { usage >&2; exit 64; }; secs=$2; shift ;;
-	-h | --help) usage; exit 0 ;;
-	-*) usage >&2; exit 64 ;;
-	*) build=$1 ;;
-	esac
-	shift
-done
+# shellcheck source=bench/lib/args.sh
+. "$root/bench/lib/args.sh"
+bench_args "$@"
 if [ "$quick" = 1 ]; then
 	: "${rounds:=3}" "${secs:=1}"
 	requests=20000
@@ -50,8 +33,7 @@ else
 	: "${rounds:=5}" "${secs:=5}"
 	requests=100000
 fi
-[[ $rounds =~ ^[1-9][0-9]{0,2}$ ]] || die "--rounds: expected 1..999, got '$rounds'"
-[[ $secs =~ ^[1-9][0-9]{0,2}$ ]] || die "-t: expected 1..999 seconds, got '$secs'"
+bench_args_check
 
 "$root/scripts/deps.sh" bench ||
 	die "the benchmark's peers are not installed (scripts/deps.sh bench)"
