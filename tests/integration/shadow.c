@@ -248,18 +248,46 @@ metric(unsigned port, const char *name, const char *mirror)
 	return strtoull(p + strlen(pat), NULL, 10);
 }
 
+/*
+ * redis-benchmark against 127.0.0.1:port with 8 connections, SET only,
+ * quiet, and the options in more (NULL-terminated); it must succeed.
+ */
+static void
+redis_bench(const char *bench, unsigned port, const char *const *more)
+{
+	const char *argv[24];
+	char pt[16], *out;
+	int n = 0, r;
+
+	snprintf(pt, sizeof(pt), "%u", port);
+	argv[n++] = bench;
+	argv[n++] = "-h";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "-p";
+	argv[n++] = pt;
+	argv[n++] = "-c";
+	argv[n++] = "8";
+	argv[n++] = "-t";
+	argv[n++] = "set";
+	argv[n++] = "-q";
+	while (*more != NULL && n < 23)
+		argv[n++] = *more++;
+	argv[n] = NULL;
+	r = proc_run(argv, NULL, 120, &out);
+	IT_CHECKF(r == 0, "redis-benchmark: status %d: %s", r, out);
+	free(out);
+}
+
 static void
 sample_redis(void)
 {
 	struct redis up, mir;
 	struct it_stats st;
 	struct ks k;
-	char bin[PLEN], bench[PLEN], up_a[64], mir_a[96], port[16], mport[64];
-	char mtext[64], *out;
+	char bin[PLEN], bench[PLEN], up_a[64], mir_a[96], mport[64];
+	char mtext[64];
 	uint64_t up0, mir0, upn, mirn;
 	unsigned conns = 1000, metrics_port;
-	const char *bargs[16];
-	int n = 0, r;
 
 	servers(&up, &mir, bin, sizeof(bin));
 	proc_need("redis-benchmark", "redis-tools", bench, sizeof(bench));
@@ -276,25 +304,11 @@ sample_redis(void)
 	}
 	up0 = redis_conns(&up);
 	mir0 = redis_conns(&mir);
-	snprintf(port, sizeof(port), "%u", it_addr_port(&k.listen));
-	bargs[n++] = bench;
-	bargs[n++] = "-h";
-	bargs[n++] = "127.0.0.1";
-	bargs[n++] = "-p";
-	bargs[n++] = port;
-	bargs[n++] = "-c";
-	bargs[n++] = "8";
-	bargs[n++] = "-n";
-	bargs[n++] = "1000";
-	bargs[n++] = "-k";
-	bargs[n++] = "0";
-	bargs[n++] = "-t";
-	bargs[n++] = "set";
-	bargs[n++] = "-q";
-	bargs[n] = NULL;
-	r = proc_run(bargs, NULL, 120, &out);
-	IT_CHECKF(r == 0, "redis-benchmark: status %d: %s", r, out);
-	free(out);
+	{
+		const char *more[] = { "-n", "1000", "-k", "0", NULL };
+
+		redis_bench(bench, it_addr_port(&k.listen), more);
+	}
 	ks_wait_active(&k, 0, &st);
 	upn = redis_conns(&up) - up0 - 1;	/* less the first ask */
 	mirn = redis_conns(&mir) - mir0 - 1;
@@ -370,12 +384,11 @@ record_redis(void)
 	struct ks_replay_opts o;
 	struct it_stats st;
 	struct ks k;
-	char bin[PLEN], bench[PLEN], up_a[64], port[16], dir[PLEN], d1[64],
-	    d2[64], line[128], *out, *rep = NULL, *const inputs[1] = { dir };
-	const char *bargs[20];
+	char bin[PLEN], bench[PLEN], up_a[64], dir[PLEN], d1[64], d2[64],
+	    line[128], *rep = NULL, *const inputs[1] = { dir };
 	size_t replen = 0;
 	FILE *rf;
-	int n = 0, r;
+	int r;
 
 	servers(&up, &fresh, bin, sizeof(bin));
 	proc_need("redis-benchmark", "redis-tools", bench, sizeof(bench));
@@ -389,27 +402,12 @@ record_redis(void)
 		ks_start(&k, args);
 		k.keep_log = true;
 	}
-	snprintf(port, sizeof(port), "%u", it_addr_port(&k.listen));
-	bargs[n++] = bench;
-	bargs[n++] = "-h";
-	bargs[n++] = "127.0.0.1";
-	bargs[n++] = "-p";
-	bargs[n++] = port;
-	bargs[n++] = "-c";
-	bargs[n++] = "8";
-	bargs[n++] = "-n";
-	bargs[n++] = "4000";
-	bargs[n++] = "-r";
-	bargs[n++] = "1000";
-	bargs[n++] = "-d";
-	bargs[n++] = "100";
-	bargs[n++] = "-t";
-	bargs[n++] = "set";
-	bargs[n++] = "-q";
-	bargs[n] = NULL;
-	r = proc_run(bargs, NULL, 120, &out);
-	IT_CHECKF(r == 0, "redis-benchmark: status %d: %s", r, out);
-	free(out);
+	{
+		const char *more[] = { "-n", "4000", "-r", "1000", "-d", "100",
+		    NULL };
+
+		redis_bench(bench, it_addr_port(&k.listen), more);
+	}
 	ks_wait_active(&k, 0, &st);
 	ks_stop(&k);
 	snprintf(line, sizeof(line), "record: %llu connections recorded "
