@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -405,7 +406,7 @@ static void
 sc_truncate(enum nt_kind k)
 {
 	char path[PATH_MAX];
-	uint64_t seed = kct_rand(), sent = 0, got = 0;
+	uint64_t seed = kct_rand(), sent = 0, got = 0, deadline;
 	uint8_t *buf = malloc(MID);
 	struct kc_socket *s;
 	struct nt_done d;
@@ -424,12 +425,25 @@ sc_truncate(enum nt_kind k)
 	/* The connection's buffers hold far less than 31 MiB more. */
 	KC_CHECK_OK(truncate(path, MID / 2));
 	KC_CHECK_EQ(atomic_load(&d.n), 0);
-	while ((n = nt_raw_read(peer, buf + got, MID - got)) > 0) {
-		got += (uint64_t)n;
-		if (atomic_load(&d.n) > 0 && queued(peer) == 0 &&
-		    got == sent)
+	/*
+	 * Read until done has run and every byte it counts is here.  The
+	 * reader may take the last bytes before the owner learns the file
+	 * ended, so a read never waits long: a blocking one would wait for
+	 * bytes that never come.
+	 */
+	deadline = kct_now_ns() + (uint64_t)NT_WAIT_S * KCT_NSEC_PER_SEC;
+	while (!(atomic_load(&d.n) > 0 && got == sent)) {
+		struct pollfd pf = { .fd = peer, .events = POLLIN };
+
+		KC_CHECK_LT(kct_now_ns(), deadline);
+		if (poll(&pf, 1, 10) <= 0)
+			continue;
+		n = nt_raw_read(peer, buf + got, MID - got);
+		if (n <= 0)
 			break;
+		got += (uint64_t)n;
 	}
+	KC_CHECK_EQ(queued(peer), 0);
 	nt_done_wait(&d);
 	KC_CHECK_EQ(atomic_load(&d.status), (int)sent);
 	KC_CHECK_GE(sent, MID / 2);
