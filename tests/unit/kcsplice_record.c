@@ -641,6 +641,13 @@ test_fsize(void)
 	o.s = &s;
 	for (o.n = 0; o.n < 40; o.n++)
 		on_ex(rot_fn, &o);
+	/*
+	 * The writes are the stream's, in the background: wait for the one
+	 * that fails (under the limit still), then a later call is told.
+	 */
+	KCT_WAIT(atomic_load(&s.ev.failed) == 1, 30);
+	o.n = 39;
+	on_ex(rot_fn, &o);
 	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &old));
 	KC_CHECK_GT(o.rc2, 0);
 	KC_CHECK_EQ(s.ev.failed, 1);
