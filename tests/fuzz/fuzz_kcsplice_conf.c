@@ -232,6 +232,43 @@ fuzz_one(const char *s)
 	fz_arg = NULL;
 }
 
+/* --replay or --dump: what each needs, and nothing of the relay's. */
+static void
+check_tool(const struct ks_conf *c)
+{
+	unsigned i;
+
+	CHECK(c->mode == KS_MODE_REPLAY || c->mode == KS_MODE_DUMP);
+	CHECK(c->listen.kind == 0 && c->upstream.kind == 0);
+	CHECK(c->nmirrors == 0 && c->nallow == 0 && c->metrics.kind == 0);
+	CHECK(c->config_path[0] == '\0' && !c->check);
+	CHECK(c->record_dir[0] == '\0' && c->access_log[0] == '\0' &&
+	    c->trace_path[0] == '\0');
+	CHECK(c->verbosity >= -1 && c->verbosity <= 1);
+	if (c->mode == KS_MODE_DUMP) {
+		CHECK(c->dump_path[0] != '\0' && c->replay_path[0] == '\0');
+		CHECK(c->replay_to.kind == 0 && c->nignore == 0 &&
+		    c->nignore_bytes == 0 && c->report_path[0] == '\0');
+		return;
+	}
+	CHECK(c->replay_path[0] != '\0' && c->dump_path[0] == '\0');
+	check_addr(&c->replay_to);
+	CHECK(c->replay_to.kind == KS_TCP || c->replay_to.kind == KS_UNIX);
+	CHECK(port_of(&c->replay_to.sa) != 0);
+	CHECK(c->speed >= 0.001 && c->speed <= 1000.0);
+	CHECK(c->timing_recorded || c->speed == 1.0);
+	CHECK(c->idle_ns <= SEC_MAX_NS);
+	CHECK(c->max_conns <= 1000000000u);
+	CHECK(c->nignore <= KS_MAX_IGNORE);
+	for (i = 0; i < c->nignore; i++)
+		CHECK(c->ignore[i][0] != '\0' &&
+		    strnlen(c->ignore[i], sizeof(c->ignore[i])) <
+		    sizeof(c->ignore[i]));
+	CHECK(c->nignore_bytes <= KS_MAX_IGNORE);
+	for (i = 0; i < c->nignore_bytes; i++)
+		CHECK(c->ignore_bytes[i].from < c->ignore_bytes[i].to);
+}
+
 /* A successful parse: a configuration the tool can run. */
 static void
 check_conf(const struct ks_conf *c)
@@ -243,6 +280,14 @@ check_conf(const struct ks_conf *c)
 	    c->action == KS_VERSION);
 	if (c->action != KS_RUN)
 		return;
+	if (c->mode != KS_MODE_RELAY) {
+		check_tool(c);
+		return;
+	}
+	CHECK(c->replay_path[0] == '\0' && c->dump_path[0] == '\0');
+	CHECK(c->replay_to.kind == 0 && c->nignore == 0 &&
+	    c->nignore_bytes == 0 && c->report_path[0] == '\0');
+	CHECK(!c->timing_recorded && c->speed == 1.0);
 	if (c->listen.kind == 0) {
 		/* -f FILE: the operands wait for the file. */
 		CHECK(c->config_path[0] != '\0');

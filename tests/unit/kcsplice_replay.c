@@ -16,7 +16,11 @@
  *   an incomplete recording (KSR_LOST) is replayed and says so;
  *   nothing listening: failed, exit status 69;
  *   the JSON report holds each connection's status and the total;
- *   a bad regular expression: 64; no recording: 66.
+ *   a bad regular expression: 64; no recording: 66;
+ *   the recorded order: connections recorded one after another (a "put"
+ *   that the next one's "get" reads back), written to the files out of
+ *   that order, are replayed one after another, in recorded order, by
+ *   turns and with recorded timing.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -42,6 +46,8 @@ static char dir[PATH_MAX];
 static int lfd;
 static struct kc_sockaddr srv;
 static atomic_int stop, answers;
+static pthread_mutex_t kept_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char kept[64] = "none";	/* the last "put:V"'s V */
 
 /* ---- the line server ------------------------------------------------ */
 
@@ -66,6 +72,12 @@ serve_one(void *arg)
 
 			memcpy(line, buf, l);
 			line[l] = '\0';
+			pthread_mutex_lock(&kept_mtx);
+			if (strncmp(line, "put:", 4) == 0)
+				snprintf(kept, sizeof(kept), "%.60s", line + 4);
+			else if (strcmp(line, "get") == 0)
+				snprintf(line, sizeof(line), "%s", kept);
+			pthread_mutex_unlock(&kept_mtx);
 			m = snprintf(out, sizeof(out), "echo:%s\r\nDate: %d\r\n",
 			    line, atomic_fetch_add(&answers, 1) + 1000);
 			if (write(fd, out, (size_t)m) != m)
@@ -243,6 +255,58 @@ test_match(void)
 	free(out);
 }
 
+/* One connection of one turn, opened at t (ms) and ended 50 ms later. */
+static void
+w_turn(struct wr *w, uint64_t conn, uint64_t t, const char *line,
+    const char *answer)
+{
+	char l[128], ans[256];
+
+	t *= 1000000ull;
+	w->off[0] = w->off[1] = 0;
+	w_rec(w, KSR_OPEN, conn, t, 0, "proto=tcp client=127.0.0.1:1");
+	snprintf(l, sizeof(l), "%s\n", line);
+	w_rec(w, KSR_C2S, conn, t + 10000000ull, 0, l);
+	snprintf(ans, sizeof(ans), "echo:%s\r\nDate: 1\r\n", answer);
+	w_rec(w, KSR_S2C, conn, t + 20000000ull, 0, ans);
+	w_rec(w, KSR_END, conn, t + 50000000ull, KSR_F_COMPLETE, "reason=fin");
+}
+
+static void
+test_order(void)
+{
+	struct ks_replay_opts o;
+	struct wr w;
+	char p[PATH_MAX + 16], *out;
+	int timing;
+
+	snprintf(p, sizeof(p), "%s/order", dir);
+	KC_CHECK_OK(mkdir(p, 0700));
+	/* Two workers' files: each holds every other connection, the later
+	 * ones first. */
+	w_open(&w, "order/b-000001.kcrec");
+	w_turn(&w, 4, 400, "get", "second");
+	w_turn(&w, 2, 200, "get", "first");
+	w_close(&w);
+	w_open(&w, "order/a-000001.kcrec");
+	w_turn(&w, 3, 300, "put:second", "put:second");
+	w_turn(&w, 1, 100, "put:first", "put:first");
+	w_close(&w);
+	for (timing = 0; timing < 2; timing++) {
+		opts(&o);
+		o.ignore[o.nignore++] = "Date: [0-9]*";
+		o.timing = timing ? KS_TIMING_RECORDED : KS_TIMING_TURNS;
+		o.speed = 2;
+		KC_CHECK_EQ(run(&o, p, &out), 0);
+		KC_CHECK(strstr(out, "4 connections: 4 matched") != NULL);
+		/* Reported in recorded order. */
+		KC_CHECK(strstr(out, "conn 1 ") < strstr(out, "conn 2 "));
+		KC_CHECK(strstr(out, "conn 2 ") < strstr(out, "conn 3 "));
+		KC_CHECK(strstr(out, "conn 3 ") < strstr(out, "conn 4 "));
+		free(out);
+	}
+}
+
 static void
 test_diverge(void)
 {
@@ -364,6 +428,7 @@ main(void)
 	test_match();
 	test_diverge();
 	test_errors();
+	test_order();
 	atomic_store(&stop, 1);
 	shutdown(lfd, SHUT_RDWR);
 	{

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,8 +48,12 @@ enum opt_id {
 	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
 	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT, O_CHECK, O_CONFIG,
 	O_RECORD, O_RECSIZE, O_RECCOUNT, O_RECBUDGET,
-	O_SAMPLE, O_PACE, O_SAMPLEBY
+	O_SAMPLE, O_PACE, O_SAMPLEBY,
+	O_REPLAY, O_TO, O_TIMING, O_SPEED, O_IGNORE, O_IGNBYTES, O_REPORT,
+	O_DUMP,
+	O_NIDS
 };
+_Static_assert(O_NIDS <= 64, "struct parse's seen is a 64-bit set");
 
 struct opt {
 	const char	*name;		/* long name, without "--" */
@@ -90,6 +95,14 @@ static const struct opt opts[] = {
 	{ "record-size",	0,   O_RECSIZE,		"BYTES" },
 	{ "record-count",	0,   O_RECCOUNT,	"N" },
 	{ "record-budget",	0,   O_RECBUDGET,	"BYTES" },
+	{ "replay",		0,   O_REPLAY,		"PATH" },
+	{ "to",			0,   O_TO,		"ADDR" },
+	{ "timing",		0,   O_TIMING,		"turns|recorded" },
+	{ "speed",		0,   O_SPEED,		"X" },
+	{ "ignore",		0,   O_IGNORE,		"REGEX" },
+	{ "ignore-bytes",	0,   O_IGNBYTES,	"FROM-TO" },
+	{ "report",		0,   O_REPORT,		"FILE" },
+	{ "dump",		0,   O_DUMP,		"PATH" },
 	{ "quiet",		'q', O_QUIET,		NULL },
 	{ "verbose",		'v', O_VERBOSE,		NULL },
 	{ "help",		'h', O_HELP,		NULL },
@@ -117,6 +130,7 @@ struct parse {
 	unsigned	 mirror_line[KS_MAX_MIRRORS];
 	bool		 cmdline;
 	bool		 cmd_mirrors, cmd_allow;
+	uint64_t	 seen;		/* bit id: the option was given */
 };
 
 /* A quoted argument for a message: one line, bounded. */
@@ -776,15 +790,119 @@ mirror_defaults(struct ks_conf *c)
 	}
 }
 
+/* The modes an option applies in: --replay's and --dump's own, and the
+ * few they share with the relay; every other is the relay's alone. */
+#define M_RELAY		0x1u
+#define M_REPLAY	0x2u
+#define M_DUMP		0x4u
+
+static unsigned
+opt_modes(enum opt_id id)
+{
+	switch (id) {
+	case O_REPLAY: case O_TO: case O_TIMING: case O_SPEED: case O_IGNORE:
+	case O_IGNBYTES: case O_REPORT:
+		return M_REPLAY;
+	case O_DUMP:
+		return M_DUMP;
+	case O_IDLE: case O_MAXCONNS:
+		return M_RELAY | M_REPLAY;
+	case O_QUIET: case O_VERBOSE: case O_HELP: case O_VERSION:
+		return M_RELAY | M_REPLAY | M_DUMP;
+	default:
+		return M_RELAY;
+	}
+}
+
+/*
+ * A speed: digits with at most one '.', from 0.001 to 1000.  No sign, no
+ * exponent, no "inf": what strtod() would take besides is refused first.
+ */
+static int
+speed_parse(double *out, const char *s)
+{
+	const char *t;
+	unsigned dots = 0, digits = 0;
+	double v;
+	char *end;
+
+	for (t = s; *t != '\0'; t++) {
+		if (*t == '.')
+			dots++;
+		else if (*t >= '0' && *t <= '9')
+			digits++;
+		else
+			return -EINVAL;
+	}
+	if (digits == 0 || dots > 1 || t - s > 32)
+		return -EINVAL;
+	v = strtod(s, &end);
+	if (*end != '\0' || !(v >= 0.001 && v <= 1000.0))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* FROM-TO, sizes (suffixes as BYTES), FROM < TO. */
+static int
+range_parse(uint64_t *from, uint64_t *to, const char *s)
+{
+	const char *dash = strchr(s, '-');
+	uint64_t a, b;
+	char lo[32];
+	size_t n;
+
+	if (dash == NULL || (n = (size_t)(dash - s)) >= sizeof(lo))
+		return -EINVAL;
+	memcpy(lo, s, n);
+	lo[n] = '\0';
+	if (ks_size_parse(&a, lo) != 0 || ks_size_parse(&b, dash + 1) != 0 ||
+	    a >= b)
+		return -EINVAL;
+	*from = a;
+	*to = b;
+	return 0;
+}
+
+/* A path option's value into its buffer (what names it: "a file"). */
+static void
+set_path(struct parse *p, const struct opt *o, const char *v, char *buf,
+    size_t size, const char *what)
+{
+	if (*v == '\0' || strlen(v) >= size)
+		fail(p, "--%s: expected %s (at most %zu bytes)", o->name, what,
+		    size - 1);
+	else
+		snprintf(buf, size, "%s", v);
+}
+
+/* One of two words: *flag false for the first, true for the second. */
+static void
+set_either(struct parse *p, const struct opt *o, const char *v,
+    const char *no, const char *yes, bool *flag)
+{
+	struct quote q;
+
+	if (strcmp(v, no) == 0)
+		*flag = false;
+	else if (strcmp(v, yes) == 0)
+		*flag = true;
+	else
+		fail(p, "--%s: '%s' is not %s or %s", o->name, quote(&q, v),
+		    no, yes);
+}
+
 static void
 set_option(struct parse *p, const struct opt *o, const char *v)
 {
+
 	struct ks_conf *c = p->c;
 	struct quote q;
 	const char *why;
 	uint64_t size;
 	unsigned i;
 
+	p->seen |= 1ull << o->id;
 	switch (o->id) {
 	case O_MIRROR:
 		if (p->cmdline && !p->cmd_mirrors) {
@@ -826,13 +944,7 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 			c->mirror_budget = size;
 		break;
 	case O_POLICY:
-		if (strcmp(v, "detach") == 0)
-			c->mirror_drop = false;
-		else if (strcmp(v, "drop") == 0)
-			c->mirror_drop = true;
-		else
-			fail(p, "--%s: '%s' is not detach or drop", o->name,
-			    quote(&q, v));
+		set_either(p, o, v, "detach", "drop", &c->mirror_drop);
 		break;
 	case O_RETRY:
 		set_retry(p, o, v);
@@ -843,22 +955,10 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 			    "(at most two decimals)", o->name, quote(&q, v));
 		break;
 	case O_PACE:
-		if (strcmp(v, "none") == 0)
-			c->mirror_pace = false;
-		else if (strcmp(v, "turns") == 0)
-			c->mirror_pace = true;
-		else
-			fail(p, "--%s: '%s' is not none or turns", o->name,
-			    quote(&q, v));
+		set_either(p, o, v, "none", "turns", &c->mirror_pace);
 		break;
 	case O_SAMPLEBY:
-		if (strcmp(v, "random") == 0)
-			c->sample_by_client = false;
-		else if (strcmp(v, "client") == 0)
-			c->sample_by_client = true;
-		else
-			fail(p, "--%s: '%s' is not random or client", o->name,
-			    quote(&q, v));
+		set_either(p, o, v, "random", "client", &c->sample_by_client);
 		break;
 	case O_THREADS:
 		set_uint(p, o, v, 1, KS_MAX_THREADS, &c->threads);
@@ -918,22 +1018,10 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		set_sec(p, o, v, &c->stats_ns, true);
 		break;
 	case O_STATSFMT:
-		if (strcmp(v, "text") == 0)
-			c->stats_json = false;
-		else if (strcmp(v, "json") == 0)
-			c->stats_json = true;
-		else
-			fail(p, "--%s: '%s' is not text or json", o->name,
-			    quote(&q, v));
+		set_either(p, o, v, "text", "json", &c->stats_json);
 		break;
 	case O_LOGFMT:
-		if (strcmp(v, "text") == 0)
-			c->log_json = false;
-		else if (strcmp(v, "json") == 0)
-			c->log_json = true;
-		else
-			fail(p, "--%s: '%s' is not text or json", o->name,
-			    quote(&q, v));
+		set_either(p, o, v, "text", "json", &c->log_json);
 		break;
 	case O_ACCESSLOG:
 		if (*v == '\0' || strlen(v) >= sizeof(c->access_log))
@@ -978,6 +1066,67 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		break;
 	case O_RECCOUNT:
 		set_uint(p, o, v, 1, KS_REC_FILES_MAX, &c->record_count);
+		break;
+	case O_REPLAY:
+		set_path(p, o, v, c->replay_path, sizeof(c->replay_path),
+		    "a recording file or directory");
+		break;
+	case O_DUMP:
+		set_path(p, o, v, c->dump_path, sizeof(c->dump_path),
+		    "a recording file or directory");
+		break;
+	case O_REPORT:
+		set_path(p, o, v, c->report_path, sizeof(c->report_path),
+		    "a file name");
+		break;
+	case O_TO:
+		if (addr_parse(&c->replay_to, v, &why) != 0)
+			fail(p, "--%s: bad address '%s': %s", o->name,
+			    quote(&q, v), why);
+		else if (c->replay_to.kind == KS_UDP) {
+			memset(&c->replay_to, 0, sizeof(c->replay_to));
+			fail(p, "--%s: '%s': replay is over streams "
+			    "(tcp:HOST:PORT or unix:PATH)", o->name,
+			    quote(&q, v));
+		} else if (addr_port(&c->replay_to.sa) == 0) {
+			memset(&c->replay_to, 0, sizeof(c->replay_to));
+			fail(p, "--%s: '%s': port 0 is no server's", o->name,
+			    quote(&q, v));
+		}
+		break;
+	case O_TIMING:
+		set_either(p, o, v, "turns", "recorded", &c->timing_recorded);
+		break;
+	case O_SPEED:
+		if (speed_parse(&c->speed, v) != 0)
+			fail(p, "--%s: '%s' is not a speed from 0.001 to 1000 "
+			    "(1: as recorded, 2: twice as fast)", o->name,
+			    quote(&q, v));
+		break;
+	case O_IGNORE:
+		if (c->nignore == KS_MAX_IGNORE)
+			fail(p, "--%s: at most %u expressions", o->name,
+			    KS_MAX_IGNORE);
+		else if (*v == '\0' || strlen(v) >= sizeof(c->ignore[0]))
+			fail(p, "--%s: expected a regular expression (at most "
+			    "%zu bytes)", o->name, sizeof(c->ignore[0]) - 1);
+		else
+			snprintf(c->ignore[c->nignore++], sizeof(c->ignore[0]),
+			    "%s", v);
+		break;
+	case O_IGNBYTES:
+		if (c->nignore_bytes == KS_MAX_IGNORE)
+			fail(p, "--%s: at most %u ranges", o->name,
+			    KS_MAX_IGNORE);
+		else if (range_parse(&c->ignore_bytes[c->nignore_bytes].from,
+		    &c->ignore_bytes[c->nignore_bytes].to, v) != 0)
+			fail(p, "--%s: '%s' is not FROM-TO, byte offsets with "
+			    "FROM below TO (suffixes k, m, g)", o->name,
+			    quote(&q, v));
+		else
+			c->nignore_bytes++;
+		break;
+	case O_NIDS:		/* not an option */
 		break;
 	case O_PIPESIZE:
 		if (ks_size_parse(&size, v) != 0 || size == 0 ||
@@ -1134,6 +1283,7 @@ set_defaults(struct ks_conf *c)
 	c->record_size = 256ull << 20;
 	c->record_count = 16;
 	c->record_budget = 64ull << 20;
+	c->speed = 1.0;
 }
 
 static void
@@ -1269,7 +1419,7 @@ file_line(struct parse *p, char *s)
 		return;
 	}
 	if (o->id == O_HELP || o->id == O_VERSION || o->id == O_CHECK ||
-	    o->id == O_CONFIG) {
+	    o->id == O_CONFIG || (opt_modes(o->id) & M_RELAY) == 0) {
 		fail(p, "'%s' belongs on the command line, not in a file",
 		    o->name);
 		return;
@@ -1325,6 +1475,62 @@ file_text(struct parse *p, const char *text, size_t len)
 		s = nl != NULL ? nl + 1 : end;
 	}
 	p->line = 0;
+}
+
+/* Every option given applies in the mode (named "--NAME", or NULL for
+ * the relay). */
+static void
+check_modes(struct parse *p, unsigned mode, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < NOPTS && !p->failed; i++) {
+		if ((p->seen & (1ull << opts[i].id)) == 0 ||
+		    (opt_modes(opts[i].id) & mode) != 0)
+			continue;
+		if (name != NULL)
+			fail(p, "--%s does not apply with --%s", opts[i].name,
+			    name);
+		else
+			fail(p, "--%s applies only with --%s", opts[i].name,
+			    (opt_modes(opts[i].id) & M_REPLAY) != 0 ?
+			    "replay" : "dump");
+	}
+}
+
+/* --replay or --dump: no operands, no relay options, and what each
+ * needs. */
+static int
+parse_tool(struct parse *p)
+{
+	struct ks_conf *c = p->c;
+	const char *name;
+	struct quote q;
+
+	if (c->replay_path[0] != '\0' && c->dump_path[0] != '\0')
+		fail(p, "--replay and --dump: give one of them");
+	c->mode = c->replay_path[0] != '\0' ? KS_MODE_REPLAY : KS_MODE_DUMP;
+	name = c->mode == KS_MODE_REPLAY ? "replay" : "dump";
+	if (!p->failed && p->noperands > 0)
+		fail(p, "--%s takes no LISTEN or UPSTREAM ('%s')", name,
+		    quote(&q, p->operand[0]));
+	if (!p->failed)
+		check_modes(p, c->mode == KS_MODE_REPLAY ? M_REPLAY : M_DUMP,
+		    name);
+	if (!p->failed && c->mode == KS_MODE_REPLAY &&
+	    c->replay_to.kind == 0)
+		fail(p, "--replay needs --to ADDR, the server to replay "
+		    "against");
+	if (!p->failed && c->mode == KS_MODE_REPLAY && c->speed != 1.0 &&
+	    !c->timing_recorded)
+		fail(p, "--speed applies only with --timing recorded");
+	if (c->mode == KS_MODE_REPLAY) {
+		if ((p->seen & (1ull << O_IDLE)) == 0)
+			c->idle_ns = 10 * NSEC_PER_SEC;
+		if ((p->seen & (1ull << O_MAXCONNS)) == 0)
+			c->max_conns = 256;
+	}
+	return p->failed ? KS_EX_USAGE : 0;
 }
 
 /*
@@ -1388,6 +1594,8 @@ parse_all(struct ks_conf *c, int argc, char *const argv[], const char *file,
 		c->action = p.action;
 		return 0;
 	}
+	if (c->replay_path[0] != '\0' || c->dump_path[0] != '\0')
+		return parse_tool(&p);
 	if (!p.failed && c->config_path[0] != '\0' && p.noperands == 1)
 		fail(&p, "with --config, give LISTEN and UPSTREAM both on the "
 		    "command line or both in the file ('listen' and "
@@ -1427,6 +1635,8 @@ parse_all(struct ks_conf *c, int argc, char *const argv[], const char *file,
 	}
 	if (!p.failed)
 		check_mixing(&p);
+	if (!p.failed)
+		check_modes(&p, M_RELAY, NULL);
 	if (!p.failed && c->metrics.kind == KS_TCP && !c->metrics_public &&
 	    !ks_addr_loopback(&c->metrics.sa))
 		fail(&p, "--metrics: '%s' is not a loopback address; add "
@@ -1462,6 +1672,8 @@ ks_usage(FILE *f)
 	fprintf(f,
 "usage: kcsplice [options] LISTEN UPSTREAM\n"
 "       kcsplice [options] -f FILE [LISTEN UPSTREAM]\n"
+"       kcsplice --replay PATH --to ADDR [replay options]\n"
+"       kcsplice [-v] --dump PATH\n"
 "\n"
 "Relay each connection (or UDP session) accepted on LISTEN to UPSTREAM, and\n"
 "copy every byte a client sends to each mirror; what mirrors send back is\n"
@@ -1543,6 +1755,28 @@ ks_usage(FILE *f)
 "      --record-budget BYTES    bytes a worker's recording may hold not yet\n"
 "                               written; past it a connection's recording\n"
 "                               stops, marked incomplete (default 64m)\n"
+"\n"
+"Replaying and printing recordings (PATH: a file or a directory of them):\n"
+"      --replay PATH            play the recorded client streams against\n"
+"                               --to and report whether the replies match\n"
+"                               the recorded ones (exit 0: all matched)\n"
+"      --to ADDR                the server to replay against (tcp: or unix:)\n"
+"      --timing turns|recorded  send each turn once the last was answered,\n"
+"                               or at the recorded times (default turns)\n"
+"      --speed X                with --timing recorded: X times as fast\n"
+"                               (default 1)\n"
+"      --ignore REGEX           leave out of the comparison what matches\n"
+"                               (POSIX extended; repeatable, at most %u)\n"
+"      --ignore-bytes FROM-TO   leave out these offsets of each connection's\n"
+"                               replies (repeatable, at most %u)\n"
+"      --report FILE            write the results as JSON to FILE too\n"
+"      --idle-timeout SEC, --max-conns N\n"
+"                               with --replay: a connection silent both\n"
+"                               ways ends (default 10); connections at\n"
+"                               once, 0 = all (default 256)\n"
+"      --dump PATH              print a recording, a line per record; with\n"
+"                               -v, the bytes too\n"
+"\n"
 "  -f, --config FILE            read options from FILE too, one a line\n"
 "                               (NAME VALUE, listen ADDR, upstream ADDR,\n"
 "                               # comments); the command line wins;\n"
@@ -1560,5 +1794,6 @@ ks_usage(FILE *f)
 "once; SIGHUP re-reads -f FILE; SIGUSR2 reopens the access log; SIGINT\n"
 "or SIGTERM stops after a drain, a second one at once.\n"
 "See kcsplice(1).\n",
-	    KS_MAX_MIRRORS, KS_MAX_THREADS, ncpu, KS_MAX_ALLOW);
+	    KS_MAX_MIRRORS, KS_MAX_THREADS, ncpu, KS_MAX_ALLOW, KS_MAX_IGNORE,
+	    KS_MAX_IGNORE);
 }

@@ -45,6 +45,11 @@ struct ks_cidr {
 
 enum ks_action { KS_RUN = 0, KS_HELP, KS_VERSION };
 
+/* What a run does: relay (LISTEN UPSTREAM), --replay or --dump. */
+enum ks_mode { KS_MODE_RELAY = 0, KS_MODE_REPLAY, KS_MODE_DUMP };
+
+#define KS_MAX_IGNORE	16		/* --ignore, --ignore-bytes */
+
 /*
  * A mirror's own settings, after its address on --mirror
  * ("tcp:127.0.0.1:6380,sample=10,pace=turns"): as parsed, each one not
@@ -61,6 +66,7 @@ struct ks_mirror_set {
 
 struct ks_conf {
 	enum ks_action	action;
+	enum ks_mode	mode;
 	struct ks_addr	listen;
 	struct ks_addr	upstream;
 	struct ks_addr	mirrors[KS_MAX_MIRRORS];
@@ -105,6 +111,21 @@ struct ks_conf {
 	int		verbosity;		/* -1 quiet, 0, 1 verbose */
 	char		config_path[4096];	/* -f, --config; "": none */
 	bool		check;			/* --check */
+	/* --replay PATH --to ADDR ... and --dump PATH (in these modes,
+	 * idle_ns is the replay's per-connection idle limit, default 10 s,
+	 * and max_conns its connections at once, default 256, 0: all). */
+	char		replay_path[4096];	/* a file or a directory */
+	struct ks_addr	replay_to;		/* tcp or unix, port not 0 */
+	bool		timing_recorded;	/* --timing recorded (turns) */
+	double		speed;			/* 0.001..1000; default 1 */
+	char		ignore[KS_MAX_IGNORE][1024];	/* POSIX EREs */
+	unsigned	nignore;
+	struct {
+		uint64_t	from, to;	/* [from, to) */
+	}		ignore_bytes[KS_MAX_IGNORE];
+	unsigned	nignore_bytes;
+	char		report_path[4096];	/* --report; "": none */
+	char		dump_path[4096];	/* a file or a directory */
 };
 
 /*

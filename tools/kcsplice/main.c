@@ -15,6 +15,7 @@
  * (live.h): each connection keeps the snapshot it started with.
  */
 #include <errno.h>
+#include <limits.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -46,6 +47,8 @@
 #include "sample.h"
 #include "clock.h"
 #include "record.h"
+#include "recread.h"
+#include "replay.h"
 
 #define ACCEPTS_PER_WORKER	4
 
@@ -2102,6 +2105,48 @@ trace_end(void)
 		    (unsigned long long)st.lost);
 }
 
+/* ---- --replay and --dump ------------------------------------------- */
+
+static int
+replay_main(void)
+{
+	struct ks_replay_opts o;
+	char *inputs[1] = { conf.replay_path };
+	unsigned i;
+
+	memset(&o, 0, sizeof(o));
+	o.inputs = inputs;
+	o.ninputs = 1;
+	o.to = conf.replay_to.sa;
+	o.timing = conf.timing_recorded ? KS_TIMING_RECORDED : KS_TIMING_TURNS;
+	o.speed = conf.speed;
+	o.timeout_ns = conf.idle_ns != 0 ? conf.idle_ns : UINT64_MAX;
+	o.concurrency = conf.max_conns != 0 ? conf.max_conns : UINT_MAX;
+	for (i = 0; i < conf.nignore; i++)
+		o.ignore[i] = conf.ignore[i];
+	o.nignore = conf.nignore;
+	for (i = 0; i < conf.nignore_bytes; i++) {
+		o.ignore_bytes[i].from = conf.ignore_bytes[i].from;
+		o.ignore_bytes[i].to = conf.ignore_bytes[i].to;
+	}
+	o.nignore_bytes = conf.nignore_bytes;
+	o.report = conf.report_path[0] != '\0' ? conf.report_path : NULL;
+	return ks_replay_run(&o, stdout, stderr);
+}
+
+static int
+dump_main(void)
+{
+	char *paths[1] = { conf.dump_path };
+	int r;
+
+	r = ksr_dump(paths, 1, conf.verbosity > 0 ? KSR_DUMP_DATA : 0,
+	    stdout, stderr);
+	if (fflush(stdout) != 0)
+		return EX_IOERR;
+	return r != 0 ? EX_DATAERR : EX_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2123,6 +2168,10 @@ main(int argc, char **argv)
 		printf("kcsplice %s\n", KCSPLICE_VERSION);
 		return EX_OK;
 	}
+	if (conf.mode == KS_MODE_REPLAY)
+		return replay_main();
+	if (conf.mode == KS_MODE_DUMP)
+		return dump_main();
 	if (conf.check) {
 		/* Parsed and checked; nothing opened. */
 		printf("kcsplice: configuration ok\n");

@@ -4,6 +4,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -256,12 +257,99 @@ dump_one(const char *path, unsigned flags, FILE *out, FILE *err)
 	return 1;
 }
 
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+ksr_list_dir(const char *dir, char ***namesp, size_t *np)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL, **nn;
+	size_t n = 0, cap = 0, l;
+	int e = 0;
+
+	*namesp = NULL;
+	*np = 0;
+	if (d == NULL)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (l < 7 || strcmp(de->d_name + l - 6, ".kcrec") != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			if ((nn = realloc(names, cap * sizeof(*nn))) == NULL) {
+				e = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		if (asprintf(&names[n], "%s/%s", dir, de->d_name) < 0) {
+			e = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (e != 0) {
+		ksr_list_free(names, n);
+		return e;
+	}
+	if (n > 0)
+		qsort(names, n, sizeof(*names), name_cmp);
+	*namesp = names;
+	*np = n;
+	return 0;
+}
+
+void
+ksr_list_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* A directory: each of its recordings, in name order. */
+static int
+dump_dir(const char *dir, unsigned flags, FILE *out, FILE *err)
+{
+	char **names;
+	size_t n, i;
+	int e, rc = 0;
+
+	if ((e = ksr_list_dir(dir, &names, &n)) != 0) {
+		fprintf(err, "kcsplice: %s: %s\n", dir, strerror(-e));
+		return 1;
+	}
+	if (n == 0) {
+		fprintf(err, "kcsplice: %s: no recording (*.kcrec) in it\n",
+		    dir);
+		rc = 1;
+	}
+	for (i = 0; i < n; i++)
+		rc |= dump_one(names[i], flags, out, err);
+	ksr_list_free(names, n);
+	return rc;
+}
+
 int
 ksr_dump(char *const *paths, int n, unsigned flags, FILE *out, FILE *err)
 {
+	struct stat sb;
 	int i, rc = 0;
 
-	for (i = 0; i < n; i++)
-		rc |= dump_one(paths[i], flags, out, err);
+	for (i = 0; i < n; i++) {
+		if (stat(paths[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+			rc |= dump_dir(paths[i], flags, out, err);
+		else
+			rc |= dump_one(paths[i], flags, out, err);
+	}
 	return rc;
 }

@@ -38,7 +38,16 @@ void	ksr_reader_close(struct ksr_reader *rd);
 #define KSR_DUMP_DATA	0x1u	/* print payloads (escaped text) too */
 
 /*
- * Print the recording files paths[0..n-1] to out: a line per record, then
+ * The recordings (*.kcrec) of directory dir, as "dir/name" in name order:
+ * *namesp gets an array of *np strings (NULL and 0 for none), the
+ * caller's, freed with ksr_list_free().  0, or -errno (opendir(3),
+ * -ENOMEM).
+ */
+int	ksr_list_dir(const char *dir, char ***namesp, size_t *np);
+void	ksr_list_free(char **names, size_t n);
+
+/*
+ * Print the recording files (or directories of them) paths[0..n-1] to out: a line per record, then
  * per file a summary (connections opened, ended complete and not, bytes
  * each way).  Errors go to err with the file and offset.  Returns 0 when
  * every file read whole, else 1.

@@ -18,8 +18,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <regex.h>
@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "recread.h"
@@ -77,6 +78,10 @@ struct rp_conn {
 	bool		 incomplete;
 	const char	*why;		/* what the recording lacks */
 	bool		 dgram;
+	uint64_t	 r_open;	/* recorded: opened (or first seen) */
+	uint64_t	 r_end;		/* recorded: ended (or last seen) */
+	size_t		 nbefore;	/* connections recorded as ended
+					   before this one opened */
 	/* The replay, on the executor. */
 	struct replay	*rp;
 	struct kc_socket *s;
@@ -107,6 +112,9 @@ struct replay {
 	size_t		 nconns;
 	size_t		 capconns;
 	size_t		 next;		/* the next to start */
+	struct rp_conn	**by_end;	/* conns by recorded end */
+	size_t		 ended;		/* by_end[0..ended) have finished */
+	uint64_t	 t_first;	/* the replay's start (recorded timing) */
 	size_t		 active;
 	size_t		 finished;
 	uint64_t	 loaded;	/* bytes read */
@@ -200,10 +208,15 @@ load_rec(struct replay *rp, uint32_t pid, const struct ksr_rec *r)
 
 	if (c == NULL)
 		return -ENOMEM;
+	if (c->r_open == 0 || r->time_ns < c->r_open)
+		c->r_open = r->time_ns;
+	if (r->time_ns > c->r_end)
+		c->r_end = r->time_ns;
 	switch (r->type) {
 	case KSR_OPEN:
 		if (!(r->flags & KSR_F_CONT)) {
 			c->opened = true;
+			c->r_open = r->time_ns;
 			snprintf(c->meta, sizeof(c->meta), "%.*s",
 			    (int)r->len, (const char *)r->payload);
 		} else if (!c->opened && c->nev == 0 && c->meta[0] == '\0') {
@@ -285,54 +298,22 @@ load_file(struct replay *rp, const char *path, FILE *err)
 	return e == -EPIPE ? 0 : e;
 }
 
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Every *.kcrec of dir, in name order. */
 static int
 load_dir(struct replay *rp, const char *dir, FILE *err, int *nfiles)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL, **nn;
-	size_t n = 0, cap = 0, i, l;
-	int e = 0;
+	char **names;
+	size_t n, i;
+	int e;
 
-	if (d == NULL) {
-		e = -errno;
+	if ((e = ksr_list_dir(dir, &names, &n)) != 0) {
 		fprintf(err, "kcsplice: %s: %s\n", dir, strerror(-e));
 		return e;
 	}
-	while ((de = readdir(d)) != NULL) {
-		l = strlen(de->d_name);
-		if (l < 7 || strcmp(de->d_name + l - 6, ".kcrec") != 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			if ((nn = realloc(names, cap * sizeof(*nn))) == NULL) {
-				e = -ENOMEM;
-				break;
-			}
-			names = nn;
-		}
-		if (asprintf(&names[n], "%s/%s", dir, de->d_name) < 0) {
-			e = -ENOMEM;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (e == 0)
-		qsort(names, n, sizeof(*names), name_cmp);
-	for (i = 0; i < n; i++) {
-		if (e == 0 && (e = load_file(rp, names[i], err)) == 0)
+	for (i = 0; i < n && e == 0; i++)
+		if ((e = load_file(rp, names[i], err)) == 0)
 			(*nfiles)++;
-		free(names[i]);
-	}
-	free(names);
+	ksr_list_free(names, n);
 	return e;
 }
 
@@ -449,6 +430,8 @@ finish(struct rp_conn *c, enum rp_status st, int err)
 	}
 	rp->active--;
 	rp->finished++;
+	while (rp->ended < rp->nconns && rp->by_end[rp->ended]->done)
+		rp->ended++;
 	start_some(rp);
 }
 
@@ -491,7 +474,7 @@ static void
 timed_next(struct rp_conn *c, uint64_t now)
 {
 	const struct ks_replay_opts *o = c->rp->o;
-	uint64_t t0 = c->nev > 0 ? c->ev[0].t : 0;
+	uint64_t t0 = c->r_open;
 
 	while (!c->done && c->ev_next < c->nev) {
 		struct rp_ev *ev = &c->ev[c->ev_next];
@@ -589,7 +572,7 @@ tick_fn(void *obj, void *env, int status)
 		if (c->done)
 			return;
 		if (c->ev_next < c->nev) {
-			uint64_t t0 = c->ev[0].t;
+			uint64_t t0 = c->r_open;
 			uint64_t due = c->t_start + (uint64_t)((double)
 			    (c->ev[c->ev_next].t - t0) / o->speed);
 
@@ -651,11 +634,39 @@ conn_start(struct rp_conn *c)
 		finish(c, RP_FAILED, e);
 }
 
+/*
+ * Connections start in their recorded order, and as they overlapped: by
+ * turns, one starts once every connection recorded as ended before it
+ * opened has finished here (so that what one changed on the server is
+ * there for the next, as it was); with recorded timing, at its recorded
+ * time after the first's, divided by the speed.  At most concurrency at
+ * once either way.
+ */
 static void
 start_some(struct replay *rp)
 {
-	while (rp->next < rp->nconns && rp->active < rp->o->concurrency)
-		conn_start(rp->conns[rp->next++]);
+	const struct ks_replay_opts *o = rp->o;
+	struct rp_conn *c;
+	uint64_t now, due;
+
+	while (rp->next < rp->nconns && rp->active < o->concurrency) {
+		c = rp->conns[rp->next];
+		if (o->timing == KS_TIMING_TURNS) {
+			if (c->nbefore > rp->ended)
+				break;		/* a finish comes back */
+		} else {
+			now = mono_ns();
+			due = rp->t_first + (uint64_t)((double)(c->r_open -
+			    rp->conns[0]->r_open) / o->speed);
+			if (due > now) {
+				(void)kc_defer_after(&rp->kc_start, due - now,
+				    NULL, 0);
+				break;
+			}
+		}
+		rp->next++;
+		conn_start(c);
+	}
 	if (rp->finished == rp->nconns) {
 		pthread_mutex_lock(&rp->mtx);
 		rp->all_done = true;
@@ -667,9 +678,63 @@ start_some(struct replay *rp)
 static void
 start_fn(void *obj, void *env, int status)
 {
+	struct replay *rp = env;
+
 	(void)obj;
 	(void)status;
-	start_some(env);
+	if (rp->t_first == 0)
+		rp->t_first = mono_ns();
+	start_some(rp);
+}
+
+static int
+open_cmp(const void *a, const void *b)
+{
+	const struct rp_conn *x = *(struct rp_conn *const *)a;
+	const struct rp_conn *y = *(struct rp_conn *const *)b;
+
+	if (x->r_open != y->r_open)
+		return x->r_open < y->r_open ? -1 : 1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+end_cmp(const void *a, const void *b)
+{
+	const struct rp_conn *x = *(struct rp_conn *const *)a;
+	const struct rp_conn *y = *(struct rp_conn *const *)b;
+
+	if (x->r_end != y->r_end)
+		return x->r_end < y->r_end ? -1 : 1;
+	return open_cmp(a, b);
+}
+
+/* The recorded order: conns by opening, by_end by ending, and each one's
+ * count of connections that ended before it opened. */
+static int
+order(struct replay *rp)
+{
+	size_t i, lo, hi, mid;
+
+	if ((rp->by_end = calloc(rp->nconns, sizeof(*rp->by_end))) == NULL)
+		return -ENOMEM;
+	qsort(rp->conns, rp->nconns, sizeof(*rp->conns), open_cmp);
+	memcpy(rp->by_end, rp->conns, rp->nconns * sizeof(*rp->by_end));
+	qsort(rp->by_end, rp->nconns, sizeof(*rp->by_end), end_cmp);
+	for (i = 0; i < rp->nconns; i++) {
+		/* The first in by_end not ended before conns[i] opened. */
+		for (lo = 0, hi = rp->nconns; lo < hi; ) {
+			mid = lo + (hi - lo) / 2;
+			if (rp->by_end[mid]->r_end < rp->conns[i]->r_open)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		rp->conns[i]->nbefore = lo;
+	}
+	return 0;
 }
 
 /* ---- reporting --------------------------------------------------- */
@@ -749,11 +814,29 @@ static int
 report_json(const struct replay *rp, const char *path, const size_t *count,
     FILE *err)
 {
-	FILE *f = fopen(path, "we");
+	struct stat sb;
+	FILE *f = NULL;
 	size_t i, k;
+	int fd;
 
+	/* Never through a symbolic link, never into what is not a file. */
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK, 0644);
+	if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+		close(fd);
+		fd = -1;
+		errno = EINVAL;
+	}
+	if (fd >= 0 && ftruncate(fd, 0) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0 && (f = fdopen(fd, "w")) == NULL)
+		close(fd);
 	if (f == NULL) {
 		fprintf(err, "kcsplice: --report %s: %s\n", path,
+		    errno == ELOOP ? "a symbolic link: refused, left alone" :
+		    errno == EINVAL ? "not a regular file: refused, left alone" :
 		    strerror(errno));
 		return EX_CANTCREAT;
 	}
@@ -825,6 +908,7 @@ replay_free(struct replay *rp)
 		free(c);
 	}
 	free(rp->conns);
+	free(rp->by_end);
 	for (k = 0; k < rp->nre; k++)
 		regfree(&rp->re[k]);
 	pthread_mutex_destroy(&rp->mtx);
@@ -879,6 +963,11 @@ ks_replay_run(const struct ks_replay_opts *oin, FILE *out, FILE *err)
 			    "connection found\n");
 		replay_free(&rp);
 		return EX_NOINPUT;
+	}
+	if (order(&rp) != 0) {
+		fprintf(err, "kcsplice: --replay: out of memory\n");
+		replay_free(&rp);
+		return EX_OSERR;
 	}
 	for (i = 0; i < rp.nconns; i++) {
 		struct rp_conn *c = rp.conns[i];

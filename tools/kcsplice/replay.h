@@ -4,16 +4,22 @@
  * replies match the recorded ones.
  *
  * Each recorded stream connection is replayed on a connection of its own
- * to the target, all of them at once (up to a bound), on one soft
- * executor.  By turns (the default): a turn is the client's bytes recorded
- * before the upstream's next reply, and the server's reply to it is the
- * bytes recorded after them; a turn is sent once the server has sent back
- * as many bytes as were recorded for the turns before it (or has ended).
- * With recorded timing, each client write is sent at its recorded time
- * after the connection's first, divided by the speed, whatever the server
- * does.  After the last write the connection is shut for sending, and the
- * server's replies are read to its end of file.
+ * to the target, on one soft executor, in the order the connections were
+ * recorded as opened and overlapping as they did: by turns, a connection
+ * starts once every one recorded as ended before it opened has finished
+ * (what one did to the server is there for the next, as it was); with
+ * recorded timing, at its recorded time after the first one's, divided by
+ * the speed; at most concurrency at once.
  *
+ * By turns (the default): a turn is the client's bytes recorded before
+ * the upstream's next reply, and the server's reply to it is the bytes
+ * recorded after them; a turn is sent once the server has sent back as
+ * many bytes as were recorded for the turns before it (or has ended).
+ * With recorded timing, each client write is sent at its recorded time
+ * after the connection's opening, divided by the speed, whatever the
+ * server does.  After the last write the connection is shut for sending,
+ * and the server's replies are read to its end of file.
+
  * The comparison: the replies read against the recorded ones, after the
  * ignored parts are taken out of both (each match of an --ignore regular
  * expression, and each --ignore-bytes range of a connection's reply
