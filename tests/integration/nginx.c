@@ -20,6 +20,19 @@
  *                     logs, compared as multisets, are the same; nothing
  *                     was detached or dropped, and the mirror was written
  *                     at least what the upstream was.
+ *   nginx-record-replay
+ *                     kcsplice --record in front of an nginx while wrk
+ *                     -t2 -c8 -d1s makes requests (a path each) through
+ *                     it; at the stop every connection was recorded
+ *                     whole, and kcsplice --dump lists them.  More than a
+ *                     second later (so that every Date header differs)
+ *                     kcsplice --replay against a second nginx: without
+ *                     --ignore every connection diverges, in a Date
+ *                     header; with --ignore 'Date: [^\r]*' every one
+ *                     matches (wrk's resets with a request in flight
+ *                     leave replies past the recording, not compared),
+ *                     the JSON report says so, and the second nginx
+ *                     logged every request the first did.
  *
  * nginx and wrk come from scripts/deps.sh it (CI installs them); where
  * they are not installed the scenario is skipped and says why.
@@ -171,44 +184,39 @@ count_lines(const char *path)
 	return n;
 }
 
+/* wrk's path (in wrk_bin, PATH_MAX) and two nginx: a primary and one
+ * in role; skipped where either program is missing. */
 static void
-nginx_wrk_mirror(void)
+ngx_pair(char *wrk_bin, struct ngx *prim, struct ngx *other,
+    const char *role)
 {
-	char nginx_bin[PATH_MAX], wrk_bin[PATH_MAX], mirror_arg[64];
-	char upstream_arg[64], url[128], script[PLEN], out[PLEN];
-	char plog[PLEN], mlog[PLEN];
-	struct ngx prim, mir;
-	struct it_stats st;
-	struct ks k;
-	const char *args[8], *wargv[16];
-	char *ptext, *mtext, **pv, **mv;
-	size_t np, nm, i, last = 0;
-	uint64_t end;
-	pid_t wpid;
-	int wst;
+	char nginx_bin[PATH_MAX];
 
 	if (proc_find("nginx", nginx_bin, sizeof(nginx_bin)) == NULL)
 		it_skip("nginx is not installed (scripts/deps.sh it)");
-	if (proc_find("wrk", wrk_bin, sizeof(wrk_bin)) == NULL)
+	if (proc_find("wrk", wrk_bin, PATH_MAX) == NULL)
 		it_skip("wrk is not installed (scripts/deps.sh it)");
 	snprintf(base, sizeof(base), "%s/nginx", it_dir);
 	IT_CHECK(mkdir(base, 0700) == 0);
-	ngx_start(&prim, nginx_bin, "primary");
-	ngx_start(&mir, nginx_bin, "mirror");
+	ngx_start(prim, nginx_bin, "primary");
+	ngx_start(other, nginx_bin, role);
+}
 
-	snprintf(mirror_arg, sizeof(mirror_arg), "tcp:127.0.0.1:%u",
-	    mir.port);
-	snprintf(upstream_arg, sizeof(upstream_arg), "tcp:127.0.0.1:%u",
-	    prim.port);
-	memset(&k, 0, sizeof(k));
-	args[0] = "--mirror";
-	args[1] = mirror_arg;
-	args[2] = "tcp:127.0.0.1:0";
-	args[3] = upstream_arg;
-	args[4] = NULL;
-	ks_start(&k, args);
+/*
+ * wrk -t2 with conns and secs against 127.0.0.1:port, each thread
+ * numbering its requests so that every path is its own; cont (if not 0)
+ * is sent SIGCONT once wrk has ended.  It must exit 0.
+ */
+static void
+wrk_run(const char *wrk_bin, unsigned port, const char *conns,
+    const char *secs, pid_t cont)
+{
+	char url[128], script[PLEN], out[PLEN], *text;
+	const char *wargv[] = { wrk_bin, "-t2", conns, secs, "-s", script,
+	    url, NULL };
+	pid_t wpid;
+	int wst;
 
-	/* Each thread numbers its requests: every path is its own. */
 	snprintf(script, sizeof(script), "%s/paths.lua", base);
 	write_file(script,
 	    "tid = 0\n"
@@ -222,30 +230,52 @@ nginx_wrk_mirror(void)
 	    "  count = count + 1\n"
 	    "  return wrk.format(\"GET\", \"/t\" .. tid .. \"/r\" .. count)\n"
 	    "end\n");
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/",
-	    it_addr_port(&k.listen));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
 	snprintf(out, sizeof(out), "%s/wrk.out", base);
-	i = 0;
-	wargv[i++] = wrk_bin;
-	wargv[i++] = "-t2";
-	wargv[i++] = "-c50";
-	wargv[i++] = "-d2s";
-	wargv[i++] = "-s";
-	wargv[i++] = script;
-	wargv[i++] = url;
-	wargv[i] = NULL;
-	IT_CHECK(kill(mir.pid, SIGSTOP) == 0);
 	wpid = proc_spawn(wargv, out, (uid_t)-1, (gid_t)-1);
 	wst = proc_reap(wpid, it_limit(60));
-	IT_CHECK(kill(mir.pid, SIGCONT) == 0);
+	if (cont != 0)
+		IT_CHECK(kill(cont, SIGCONT) == 0);
 	if (wst < 0) {
 		proc_stop(wpid);
 		IT_FAIL("wrk did not finish in time");
 	}
-	ptext = proc_slurp(out);
-	it_log("wrk (status %d):\n%s", wst, ptext);
+	text = proc_slurp(out);
+	it_log("wrk (status %d):\n%s", wst, text);
 	IT_EQ(wst, 0);
-	free(ptext);
+	free(text);
+}
+
+static void
+nginx_wrk_mirror(void)
+{
+	char wrk_bin[PATH_MAX], mirror_arg[64];
+	char upstream_arg[64], plog[PLEN], mlog[PLEN];
+	struct ngx prim, mir;
+	struct it_stats st;
+	struct ks k;
+	const char *args[8];
+	char *ptext, *mtext, **pv, **mv;
+	size_t np, nm, i, last = 0;
+	uint64_t end;
+
+	ngx_pair(wrk_bin, &prim, &mir, "mirror");
+
+	snprintf(mirror_arg, sizeof(mirror_arg), "tcp:127.0.0.1:%u",
+	    mir.port);
+	snprintf(upstream_arg, sizeof(upstream_arg), "tcp:127.0.0.1:%u",
+	    prim.port);
+	memset(&k, 0, sizeof(k));
+	args[0] = "--mirror";
+	args[1] = mirror_arg;
+	args[2] = "tcp:127.0.0.1:0";
+	args[3] = upstream_arg;
+	args[4] = NULL;
+	ks_start(&k, args);
+
+	/* The mirror stopped while wrk runs (see above). */
+	IT_CHECK(kill(mir.pid, SIGSTOP) == 0);
+	wrk_run(wrk_bin, it_addr_port(&k.listen), "-c50", "-d2s", mir.pid);
 
 	/* Every connection, with its mirror's, is over: the mirror has had
 	 * every request kcsplice read (or kcsplice gave it up). */
@@ -296,8 +326,181 @@ nginx_wrk_mirror(void)
 	proc_rmtree(base);
 }
 
+/* Every line of sub (sorted) is in super (sorted), as many times. */
+static bool
+lines_within(char **sub, size_t nsub, char **super, size_t nsuper)
+{
+	size_t i = 0, j = 0;
+
+	while (i < nsub && j < nsuper) {
+		int c = strcmp(sub[i], super[j]);
+
+		if (c < 0)
+			return false;
+		j++;
+		if (c == 0)
+			i++;
+	}
+	return i == nsub;
+}
+
+/* "replay: N connections: ..." of a replay's output: N. */
+static unsigned long
+replayed(const char *out)
+{
+	const char *p = strstr(out, " connections: ");
+	unsigned long n;
+
+	while (p != NULL && p > out && p[-1] != '\n')
+		p--;
+	IT_CHECKF(p != NULL && sscanf(p, "replay: %lu connections", &n) == 1,
+	    "no total line: %s", out);
+	return n;
+}
+
+/* The lines of out holding s (and t, if not NULL). */
+static unsigned long
+count_with(const char *out, const char *s, const char *t)
+{
+	const char *p, *nl;
+	unsigned long n = 0;
+	size_t len;
+
+	for (p = out; *p != '\0'; p = *nl ? nl + 1 : nl) {
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			nl = p + strlen(p);
+		len = (size_t)(nl - p);
+		if (memmem(p, len, s, strlen(s)) != NULL &&
+		    (t == NULL || memmem(p, len, t, strlen(t)) != NULL))
+			n++;
+	}
+	return n;
+}
+
+static void
+nginx_record_replay(void)
+{
+	char wrk_bin[PATH_MAX], upstream_arg[64];
+	char to_arg[64], dir[PLEN], report[PLEN], want[160], plog[PLEN];
+	char rlog[PLEN];
+	struct ngx prim, fresh;
+	struct it_stats st;
+	struct ks k;
+	char *text, *rtext, **pv, **rv, *err;
+	size_t np, nr, i;
+	unsigned long n;
+	int r;
+
+	ngx_pair(wrk_bin, &prim, &fresh, "replayed");
+	snprintf(dir, sizeof(dir), "%s/rec", base);
+	IT_CHECK(mkdir(dir, 0700) == 0);
+	snprintf(upstream_arg, sizeof(upstream_arg), "tcp:127.0.0.1:%u",
+	    prim.port);
+	{
+		const char *args[] = { "-j", "2", "--record", dir,
+		    "tcp:127.0.0.1:0", upstream_arg, NULL };
+
+		ks_start(&k, args);
+		k.keep_log = true;
+	}
+	wrk_run(wrk_bin, it_addr_port(&k.listen), "-c8", "-d1s", 0);
+	ks_wait_active(&k, 0, &st);
+	ks_stop(&k);
+	snprintf(want, sizeof(want), "record: %llu connections recorded "
+	    "whole, 0 incomplete", (unsigned long long)st.conns);
+	IT_CHECKF(ks_has_line(&k, want, NULL, NULL), "no \"%s\" in its log: "
+	    "%s", want, k.log);
+	ks_free_log(&k);
+	it_log("wrk made %llu connections", (unsigned long long)st.conns);
+
+	/* --dump: every connection opened and ended complete. */
+	{
+		const char *args[] = { "--dump", dir, NULL };
+
+		r = it_run(args, it_limit(30), &text, &err);
+		IT_CHECKF(r == 0, "--dump: status %d: %s", r, err);
+		IT_CHECK(strstr(text, " open proto=tcp client=127.0.0.1:") !=
+		    NULL);
+		IT_CHECK(strstr(text, " end complete reason=") != NULL);
+		free(text);
+		free(err);
+	}
+
+	/* Every Date the replay gets is a second past the recorded ones. */
+	it_sleep_ms(1100);
+	snprintf(to_arg, sizeof(to_arg), "tcp:127.0.0.1:%u", fresh.port);
+	{
+		const char *args[] = { "--replay", dir, "--to", to_arg, NULL };
+
+		unsigned long quiet;
+
+		r = it_run(args, it_limit(60), &text, &err);
+		n = replayed(text);
+		/* wrk's first connection sends nothing: it matches. */
+		quiet = count_with(text, ": matched; sent 0, received 0 of 0 "
+		    "recorded", NULL);
+		IT_CHECKF(r == 1 && n == st.conns && n > quiet &&
+		    count_with(text, ": diverged at offset ", " GMT") ==
+		    n - quiet, "replay without --ignore: status %d: %s %s", r,
+		    text, err);
+		free(text);
+		free(err);
+	}
+	snprintf(report, sizeof(report), "%s/report.json", base);
+	{
+		const char *args[] = { "--replay", dir, "--to", to_arg,
+		    "--ignore", "Date: [^\r]*", "--report", report, NULL };
+
+		r = it_run(args, it_limit(60), &text, &err);
+		n = replayed(text);
+		snprintf(want, sizeof(want), "replay: %lu connections: %lu "
+		    "matched, 0 diverged", n, n);
+		IT_CHECK(n == count_with(text, ": matched; sent ", NULL));
+		IT_CHECKF(r == 0 && n == st.conns && strstr(text, want) != NULL,
+		    "replay with --ignore: status %d: %s %s", r, text, err);
+		it_log("%s", text);
+		free(text);
+		free(err);
+	}
+	text = proc_slurp(report);
+	snprintf(want, sizeof(want), "\"total\":{\"matched\":%lu,"
+	    "\"diverged\":0,", n);
+	IT_CHECKF(strstr(text, want) != NULL, "report: %s", text);
+	free(text);
+
+	proc_stop(prim.pid);
+	proc_stop(fresh.pid);
+	snprintf(plog, sizeof(plog), "%s/access.log", prim.dir);
+	snprintf(rlog, sizeof(rlog), "%s/access.log", fresh.dir);
+	text = proc_slurp(plog);
+	rtext = proc_slurp(rlog);
+	pv = lines(text, &np);
+	rv = lines(rtext, &nr);
+	it_log("primary logged %zu requests; the replayed one %zu (twice "
+	    "replayed)", np, nr);
+	IT_GT(np, 100);
+	/* Replayed twice: every request of the primary's is there twice. */
+	{
+		char **twice = calloc(2 * np + 1, sizeof(*twice));
+
+		IT_CHECK(twice != NULL);
+		for (i = 0; i < np; i++)
+			twice[2 * i] = twice[2 * i + 1] = pv[i];
+		IT_CHECKF(lines_within(twice, 2 * np, rv, nr), "a request the "
+		    "primary logged is not twice in the replayed one's log");
+		free(twice);
+	}
+	free(pv);
+	free(rv);
+	free(text);
+	free(rtext);
+	proc_rmtree(base);
+}
+
 static const struct it_case cases[] = {
 	{ "nginx-wrk-mirror", nginx_wrk_mirror },
+	{ "nginx-record-replay", nginx_record_replay },
 };
 
 int

@@ -45,8 +45,8 @@
  *                  redis-benchmark sets 1000 random keys from 8
  *                  connections; at the stop kcsplice says every connection
  *                  was recorded whole, and the recording's byte counts are
- *                  its stats line's.  The recording replayed (replay.h, by
- *                  turns) against a fresh redis-server: every connection's
+ *                  its stats line's.  The recording replayed (kcsplice --replay,
+ *                  by turns) against a fresh redis-server: every connection's
  *                  replies match the recorded ones, and DEBUG DIGEST of the
  *                  two servers is the same.  A --record directory that
  *                  others may write to is refused (exit 77), one that is
@@ -57,7 +57,6 @@
  */
 #include "it.h"
 #include "proc.h"
-#include "replay.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -381,13 +380,10 @@ static void
 record_redis(void)
 {
 	struct redis up, fresh;
-	struct ks_replay_opts o;
 	struct it_stats st;
 	struct ks k;
-	char bin[PLEN], bench[PLEN], up_a[64], dir[PLEN], d1[64], d2[64],
-	    line[128], *rep = NULL, *const inputs[1] = { dir };
-	size_t replen = 0;
-	FILE *rf;
+	char bin[PLEN], bench[PLEN], up_a[64], to_a[64], dir[PLEN], d1[64],
+	    d2[64], line[128], *rep, *err;
 	int r;
 
 	servers(&up, &fresh, bin, sizeof(bin));
@@ -416,20 +412,19 @@ record_redis(void)
 	    "%s", line, k.log);
 	ks_free_log(&k);
 
-	memset(&o, 0, sizeof(o));
-	o.inputs = inputs;
-	o.ninputs = 1;
-	IT_CHECK(kc_sockaddr_parse(&o.to, "127.0.0.1:0") == 0);
-	o.to.a.in.sin_port = htons((uint16_t)fresh.port);
-	o.timeout_ns = (uint64_t)(it_limit(20) * 1e9);
-	IT_CHECK((rf = open_memstream(&rep, &replen)) != NULL);
-	r = ks_replay_run(&o, rf, stderr);
-	fclose(rf);
+	snprintf(to_a, sizeof(to_a), "tcp:127.0.0.1:%u", fresh.port);
+	{
+		const char *args[] = { "--replay", dir, "--to", to_a,
+		    "--idle-timeout", "20", NULL };
+
+		r = it_run(args, it_limit(60), &rep, &err);
+	}
 	snprintf(line, sizeof(line), "replay: %llu connections: %llu matched",
 	    (unsigned long long)st.conns, (unsigned long long)st.conns);
-	IT_CHECKF(r == 0 && strstr(rep, line) != NULL, "replay status %d: %s",
-	    r, rep);
+	IT_CHECKF(r == 0 && strstr(rep, line) != NULL, "replay status %d: %s "
+	    "%s", r, rep, err);
 	free(rep);
+	free(err);
 	redis_digest(up.port, d1, sizeof(d1));
 	redis_digest(fresh.port, d2, sizeof(d2));
 	it_log("DEBUG DIGEST: primary %s, replayed %s", d1, d2);

@@ -12,6 +12,10 @@
  *   diverged: a recorded reply that the server does not give: the offset
  *   and both excerpts are reported, the exit status is 1;
  *   byte ranges: --ignore-bytes over the differing byte makes it match;
+ *   a cut connection: one whose client reset with its last line not yet
+ *   answered matches, saying how many bytes past the recorded replies it
+ *   did not compare; the same recording closed cleanly (client_fin)
+ *   diverges there;
  *   recorded timing, sped up 4 times: the same replies;
  *   an incomplete recording (KSR_LOST) is replayed and says so;
  *   nothing listening: failed, exit status 69;
@@ -171,7 +175,7 @@ w_conv(struct wr *w, uint64_t conn, const char *const *lines, int n,
 		w_rec(w, KSR_S2C, conn, (uint64_t)(i + 1) * 20000000ull + 1,
 		    0, ans);
 	}
-	w_rec(w, KSR_END, conn, 100, KSR_F_COMPLETE, "reason=fin");
+	w_rec(w, KSR_END, conn, 100, KSR_F_COMPLETE, "reason=client_fin");
 }
 
 static void
@@ -269,7 +273,8 @@ w_turn(struct wr *w, uint64_t conn, uint64_t t, const char *line,
 	w_rec(w, KSR_C2S, conn, t + 10000000ull, 0, l);
 	snprintf(ans, sizeof(ans), "echo:%s\r\nDate: 1\r\n", answer);
 	w_rec(w, KSR_S2C, conn, t + 20000000ull, 0, ans);
-	w_rec(w, KSR_END, conn, t + 50000000ull, KSR_F_COMPLETE, "reason=fin");
+	w_rec(w, KSR_END, conn, t + 50000000ull, KSR_F_COMPLETE,
+	    "reason=client_fin");
 }
 
 static void
@@ -305,6 +310,38 @@ test_order(void)
 		KC_CHECK(strstr(out, "conn 3 ") < strstr(out, "conn 4 "));
 		free(out);
 	}
+}
+
+/* "one" answered, "two" sent and not answered before the end, reason. */
+static void
+test_cut(const char *reason, int want)
+{
+	struct ks_replay_opts o;
+	struct wr w;
+	char p[PATH_MAX + 64], name[64], end[64], *out;
+
+	snprintf(p, sizeof(p), "%s/cut-%s", dir, reason);
+	KC_CHECK_OK(mkdir(p, 0700));
+	snprintf(name, sizeof(name), "cut-%s/a-000001.kcrec", reason);
+	w_open(&w, name);
+	w.off[0] = w.off[1] = 0;
+	w_rec(&w, KSR_OPEN, 1, 1, 0, "proto=tcp client=127.0.0.1:3");
+	w_rec(&w, KSR_C2S, 1, 2, 0, "one\n");
+	w_rec(&w, KSR_S2C, 1, 3, 0, "echo:one\r\nDate: 1\r\n");
+	w_rec(&w, KSR_C2S, 1, 4, 0, "two\n");
+	snprintf(end, sizeof(end), "reason=%s c2s=8 s2c=19", reason);
+	w_rec(&w, KSR_END, 1, 5, KSR_F_COMPLETE, end);
+	w_close(&w);
+	opts(&o);
+	o.ignore[o.nignore++] = "Date: [0-9]*";
+	KC_CHECK_EQ(run(&o, p, &out), want);
+	if (want == 0)
+		KC_CHECK(strstr(out, "matched; sent 8, received ") != NULL &&
+		    strstr(out, " bytes past the recorded replies not compared "
+		    "(the recorded connection ended: client_rst)") != NULL);
+	else
+		KC_CHECK(strstr(out, "diverged at offset ") != NULL);
+	free(out);
 }
 
 static void
@@ -379,6 +416,9 @@ test_diverge(void)
 	KC_CHECK(strstr(out, "conn 9 (proto=tcp client=127.0.0.1:1): matched")
 	    != NULL);
 	free(out);
+
+	test_cut("client_rst", 0);
+	test_cut("client_fin", 1);
 }
 
 static void

@@ -146,6 +146,14 @@ static uint64_t start_ms;		/* Unix time */
 /* Between stop_listening() and a snapshot of the UDP relays' counts. */
 static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
 static char listen_text[200];		/* the bound address, for logs */
+
+/* The address bound at the start, or the one a reload moved to. */
+static const char *
+listen_name(const struct ks_conf *cf)
+{
+	return strcmp(cf->listen.text, conf.listen.text) == 0 ?
+	    listen_text : cf->listen.text;
+}
 static bool mirrors_reloaded;		/* atomic: a reload changed them */
 /*
  * Per mirror address, for the metrics: filled in by the main thread (at
@@ -703,9 +711,7 @@ access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
 	a.duration_ms = (now_ns() - c->c_t0) / 1000000ull;
 	a.conn = c->c_id;
 	a.client = c->c_client;
-	/* The address bound at the start, or the one a reload moved to. */
-	a.listen = strcmp(cf->listen.text, conf.listen.text) == 0 ?
-	    listen_text : cf->listen.text;
+	a.listen = listen_name(cf);
 	a.upstream = upstream;
 	a.end = end;
 	a.err = end == KS_END_ERROR ? err : 0;
@@ -764,7 +770,7 @@ rec_begin(struct conn *c, const struct ks_conf *cf)
 		return false;
 	snprintf(meta, sizeof(meta), "proto=%s client=%.64s listen=%.128s "
 	    "upstream=%.128s", cf->listen.kind == KS_UNIX ? "unix" : "tcp",
-	    c->c_client, cf->listen.text, cf->upstream.text);
+	    c->c_client, listen_name(cf), cf->upstream.text);
 	return ks_rec_begin(c->c_w->w_rec, &c->c_rec, c->c_id, meta) == 0;
 }
 

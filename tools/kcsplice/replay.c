@@ -77,6 +77,9 @@ struct rp_conn {
 	bool		 ended;
 	bool		 incomplete;
 	const char	*why;		/* what the recording lacks */
+	char		 cut[24];	/* the end reason when the recorded
+					   connection did not close cleanly
+					   ("": it did, or no END) */
 	bool		 dgram;
 	uint64_t	 r_open;	/* recorded: opened (or first seen) */
 	uint64_t	 r_end;		/* recorded: ended (or last seen) */
@@ -99,6 +102,8 @@ struct rp_conn {
 	bool		 done;
 	enum rp_status	 status;
 	int		 err;
+	size_t		 past;		/* bytes read past a cut recording's
+					   end: not compared */
 	/* The first difference. */
 	bool		 diff;
 	size_t		 diff_off;	/* in the replies read */
@@ -199,6 +204,35 @@ lacks(struct rp_conn *c, const char *why)
 	}
 }
 
+/*
+ * The END's "reason=" (kcsplice's end reasons): unless one side closed
+ * cleanly (client_fin, upstream_fin), the upstream's replies may have been
+ * cut short, as when a client resets with a request in flight: a reply
+ * longer than the recorded one is then not a divergence past its end.
+ */
+static void
+end_reason(struct rp_conn *c, const struct ksr_rec *r)
+{
+	const char *p = (const char *)r->payload, *e = p + r->len, *v;
+	size_t n;
+
+	for (v = p; v + 7 <= e; v++)
+		if ((v == p || v[-1] == ' ') && memcmp(v, "reason=", 7) == 0)
+			break;
+	if (v + 7 > e)
+		return;		/* no reason: compared whole */
+	v += 7;
+	for (n = 0; v + n < e && v[n] != ' '; n++)
+		;
+	if ((n == 10 && memcmp(v, "client_fin", 10) == 0) ||
+	    (n == 12 && memcmp(v, "upstream_fin", 12) == 0))
+		return;
+	if (n == 0 || n >= sizeof(c->cut) || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+	    "0123456789_") < n)
+		v = "other", n = 5;	/* the file's bytes, not a name */
+	snprintf(c->cut, sizeof(c->cut), "%.*s", (int)n, v);
+}
+
 static int
 load_rec(struct replay *rp, uint32_t pid, const struct ksr_rec *r)
 {
@@ -231,6 +265,7 @@ load_rec(struct replay *rp, uint32_t pid, const struct ksr_rec *r)
 		c->ended = true;
 		if (!(r->flags & KSR_F_COMPLETE))
 			lacks(c, "incomplete");
+		end_reason(c, r);
 		return 0;
 	default:
 		break;
@@ -391,6 +426,12 @@ compare(struct rp_conn *c)
 		;
 	if (i == ek.len && i == gk.len) {
 		c->status = RP_MATCHED;
+		goto out;
+	}
+	if (i == ek.len && c->cut[0] != '\0' && !c->incomplete) {
+		/* The recording stops where its connection was cut. */
+		c->status = RP_MATCHED;
+		c->past = c->got.len - gw[i];
 		goto out;
 	}
 	c->status = RP_DIVERGED;
@@ -803,6 +844,10 @@ report_line(FILE *out, const struct rp_conn *c)
 	fprintf(out, "; sent %zu, received %zu of %zu recorded, %.3f s",
 	    c->sent, c->got.len, c->b[1].len,
 	    (double)(c->t_end - c->t_start) / 1e9);
+	if (c->past > 0)
+		fprintf(out, "; %zu bytes past the recorded replies not "
+		    "compared (the recorded connection ended: %s)", c->past,
+		    c->cut);
 	if (c->incomplete)
 		fprintf(out, "; the recording is incomplete (%s)", c->why);
 	if (c->dgram)
@@ -855,6 +900,9 @@ report_json(const struct replay *rp, const char *path, const size_t *count,
 		    c->incomplete ? "false" : "true");
 		if (c->status == RP_FAILED || c->status == RP_TIMEOUT)
 			fprintf(f, ",\"error\":\"%s\"", strerror(-c->err));
+		if (c->cut[0] != '\0')
+			fprintf(f, ",\"recorded_end\":\"%s\","
+			    "\"not_compared\":%zu", c->cut, c->past);
 		if (c->diff) {
 			size_t el = excerpt_len(c->exp_off, c->b[1].len);
 			size_t gl = excerpt_len(c->diff_off, c->got.len);

@@ -28,7 +28,10 @@
  * timed out (no byte either way for the time-out), failed (connect or
  * reset), or was not replayed (a datagram session, or a recording that
  * lost bytes: KSR_LOST or an END without KSR_F_COMPLETE; these are
- * replayed anyway and say so).
+ * replayed anyway and say so).  A connection recorded as ended by
+ * anything but a clean close (its END's reason neither client_fin nor
+ * upstream_fin: a reset, a time-out) is compared up to the end of its
+ * recorded replies, the bytes read past it counted as not compared.
  *
  * Memory: the recordings are read whole into memory, up to max_bytes.
  */
