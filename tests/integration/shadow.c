@@ -52,6 +52,10 @@
  *                  others may write to is refused (exit 77), one that is
  *                  not there too (73), and so is a UDP LISTEN (64).
  *
+ *   record-full    the recording's file system full (RLIMIT_FSIZE) while
+ *                  redis-benchmark runs through kcsplice: see
+ *                  record_full().
+ *
  * redis-server, redis-benchmark and PostgreSQL come from scripts/deps.sh
  * it; where they are missing the scenario is skipped (fails under CI=true).
  */
@@ -67,6 +71,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -230,9 +235,10 @@ servers_stop(struct redis *up, struct redis *mir)
 	proc_rmtree(base);
 }
 
-/* The value of metric for mirror on the metrics page (a GET on port). */
+/* The value of "name{labels}" (or "name", labels NULL) on the metrics
+ * page (a GET on port). */
 static uint64_t
-metric(unsigned port, const char *name, const char *mirror)
+metric_of(unsigned port, const char *name, const char *labels)
 {
 	static char buf[1 << 20];
 	char pat[256];
@@ -241,10 +247,21 @@ metric(unsigned port, const char *name, const char *mirror)
 
 	ask(fd, "GET /metrics HTTP/1.0\r\n\r\n", NULL, buf, sizeof(buf));
 	close(fd);
-	snprintf(pat, sizeof(pat), "%s{mirror=\"%s\"} ", name, mirror);
+	snprintf(pat, sizeof(pat), "\n%s%s%s%s ", name, labels != NULL ? "{" :
+	    "", labels != NULL ? labels : "", labels != NULL ? "}" : "");
 	p = strstr(buf, pat);
-	IT_CHECKF(p != NULL, "no %s in the metrics", pat);
+	IT_CHECKF(p != NULL, "no %s in the metrics", pat + 1);
 	return strtoull(p + strlen(pat), NULL, 10);
+}
+
+/* The value of metric for mirror. */
+static uint64_t
+metric(unsigned port, const char *name, const char *mirror)
+{
+	char l[160];
+
+	snprintf(l, sizeof(l), "mirror=\"%s\"", mirror);
+	return metric_of(port, name, l);
 }
 
 /*
@@ -432,6 +449,125 @@ record_redis(void)
 	    "the digests differ or the data set is empty: %s %s", d1, d2);
 	servers_stop(&up, &fresh);
 	record_refused();
+}
+
+/* SET calls the server has answered (INFO commandstats). */
+static uint64_t
+redis_sets(unsigned port)
+{
+	char buf[8192];
+	const char *p;
+	int fd = tcp_connect(NULL, port);
+
+	ask(fd, "INFO commandstats\r\n", "\r\n\r\n", buf, sizeof(buf));
+	close(fd);
+	p = strstr(buf, "cmdstat_set:calls=");
+	IT_CHECKF(p != NULL, "INFO commandstats: %s", buf);
+	return strtoull(p + strlen("cmdstat_set:calls="), NULL, 10);
+}
+
+/*
+ * The recording's file system full while traffic runs: kcsplice started
+ * under RLIMIT_FSIZE (each file at most 192 KiB; --record-size above it),
+ * redis-benchmark makes 20000 SETs of 100 bytes through it, some 3 MB
+ * to record.  The primary is unaffected (every SET reaches redis, the
+ * benchmark succeeds, kcsplice still relays a new connection); the
+ * threads' recordings stop, logged; at the stop kcsplice exits 0 and says
+ * how many connections are incomplete (some, and with the whole ones all
+ * of them); the metrics count them; --dump reads what was written.
+ */
+static void
+record_full(void)
+{
+	struct redis up;
+	struct rlimit old, lim;
+	struct it_stats st;
+	struct ks k;
+	char bin[PLEN], bench[PLEN], up_a[64], dir[PLEN], mport[16], buf[64];
+	char line[128], alog[PLEN], *out, *err;
+	unsigned long long whole, part;
+	const char *p;
+	int r, fd;
+
+	base_make();
+	proc_need("redis-server", "redis-server", bin, sizeof(bin));
+	proc_need("redis-benchmark", "redis-tools", bench, sizeof(bench));
+	redis_start(&up, bin, "primary");
+	snprintf(dir, sizeof(dir), "%s/rec", base);
+	IT_CHECK(mkdir(dir, 0700) == 0);
+	snprintf(alog, sizeof(alog), "%s/access.log", base);
+	snprintf(up_a, sizeof(up_a), "tcp:127.0.0.1:%u", up.port);
+	snprintf(mport, sizeof(mport), "%u", proc_free_port());
+	snprintf(line, sizeof(line), "tcp:127.0.0.1:%s", mport);
+	/* kcsplice inherits the limit; this process goes back to its own. */
+	IT_CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	lim = old;
+	lim.rlim_cur = 192 << 10;
+	IT_CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	{
+		const char *args[] = { "-j", "2", "--record", dir,
+		    "--record-size", "1m", "--metrics", line, "--access-log",
+		    alog, "tcp:127.0.0.1:0", up_a, NULL };
+
+		ks_start(&k, args);
+		k.keep_log = true;
+	}
+	IT_CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	{
+		const char *more[] = { "-n", "20000", "-d", "100", NULL };
+
+		redis_bench(bench, it_addr_port(&k.listen), more);
+	}
+	IT_EQ(redis_sets(up.port), 20000);
+	ks_wait_active(&k, 0, &st);
+	ks_check_alive(&k);
+	IT_CHECKF(ks_has_line(&k, "record: ", "File too large",
+	    "records nothing more"), "no failed recording in its log: %s",
+	    k.log);
+	/* Still relaying. */
+	fd = tcp_connect(NULL, it_addr_port(&k.listen));
+	ask(fd, "PING\r\n", "\r\n", buf, sizeof(buf));
+	close(fd);
+	IT_CHECKF(strcmp(buf, "+PONG\r\n") == 0, "PING: %s", buf);
+	ks_wait_active(&k, 0, &st);
+	IT_GE(metric_of((unsigned)atoi(mport), "kcsplice_record_stream_failures"
+	    "_total", NULL), 1);
+	IT_GE(metric_of((unsigned)atoi(mport), "kcsplice_record_connections"
+	    "_total", "result=\"incomplete\""), 1);
+	ks_stop(&k);
+	/* "record: N connection(s) recorded whole, M incomplete; ..." */
+	p = strstr(k.log, " recorded whole, ");
+	while (p != NULL && p > k.log && p[-1] != ':')
+		p--;
+	IT_CHECKF(p != NULL && sscanf(p, " %llu connection", &whole) == 1 &&
+	    sscanf(strstr(p, " recorded whole, "), " recorded whole, %llu "
+	    "incomplete", &part) == 1, "no record line at the stop: %s", k.log);
+	it_log("%llu connections: %llu recorded whole, %llu incomplete",
+	    (unsigned long long)st.conns, whole, part);
+	IT_GE(part, 1);
+	IT_EQ(whole + part, st.conns);
+	ks_free_log(&k);
+	/* The access log: connections open at the failure are incomplete;
+	 * the PING's, the last to end, was not recorded at all. */
+	out = proc_slurp(alog);
+	IT_CHECKF(strstr(out, " record=incomplete") != NULL &&
+	    (p = strrchr(out, '\n')) != NULL, "access log: %s", out);
+	while (p > out && p[-1] != '\n')
+		p--;
+	IT_CHECKF(strstr(p, " record=no") != NULL, "access log: %s", out);
+	free(out);
+	{
+		const char *args[] = { "--dump", dir, NULL };
+
+		/* 0, or 65 where a file ends inside a record: not a crash. */
+		r = it_run(args, it_limit(30), &out, &err);
+		IT_CHECKF((r == 0 || r == 65) && strstr(out,
+		    " connections opened") != NULL, "--dump: %d: %s", r, err);
+		free(out);
+		free(err);
+	}
+	proc_stop(up.pid);
+	proc_rmtree(base);
 }
 
 #define NCLIENTS	40
@@ -927,6 +1063,7 @@ main(int argc, char **argv)
 		{ "pace-pg-turns", pace_pg_turns },
 		{ "pace-pg-blind", pace_pg_blind },
 		{ "record-redis", record_redis },
+	{ "record-full", record_full },
 	};
 
 	return it_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));

@@ -15,7 +15,9 @@
  *   rotation keeps the newest files_max files and removes the stream's
  *   older ones;
  *   a full file system (RLIMIT_FSIZE): the stream fails with EFBIG, said
- *   once; later connections are counted, not recorded;
+ *   once; later connections are counted, not recorded; a connection that
+ *   ended whole but whose END lies past the limit is counted incomplete,
+ *   not complete (it never reached the file);
  *   a symbolic link where the next file would be: not followed (O_EXCL,
  *   O_NOFOLLOW), the stream fails, the link's target is unchanged;
  *   --dump's printer reads the files, and says where one is cut short.
@@ -659,6 +661,49 @@ test_fsize(void)
 	KC_CHECK_EQ(ks_rec_held_total(), 0);
 }
 
+/* One connection of 30000 bytes, begun and ended in one call. */
+static void
+big_conn_fn(void *arg)
+{
+	struct one *o = arg;
+	struct kc_chain ch = KC_CHAIN_INITIALIZER;
+	static uint8_t buf[3000];
+	int i;
+
+	KC_CHECK_OK(kc_chain_append(&ch, buf, sizeof(buf)));
+	KC_CHECK_OK(ks_rec_begin(o->s->r, &o->c, 9, "proto=tcp"));
+	for (i = 0; i < 10; i++)
+		KC_CHECK_OK(ks_rec_data(&o->c, KSR_C2S, (uint64_t)i, &ch, 0,
+		    sizeof(buf), 0));
+	KC_CHECK(ks_rec_complete(&o->c));
+	ks_rec_end(&o->c, 11, "reason=client_fin");
+	kc_chain_free(&ch);
+}
+
+static void
+test_unwritten_end(void)
+{
+	struct rlimit old, lim;
+	struct stream s;
+	struct one o;
+
+	KC_CHECK_OK(getrlimit(RLIMIT_FSIZE, &old));
+	lim = old;
+	lim.rlim_cur = 20000;
+	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &lim));
+	stream_open(&s, "unwritten", 0, 0, 0);
+	memset(&o, 0, sizeof(o));
+	o.s = &s;
+	on_ex(big_conn_fn, &o);
+	KCT_WAIT(atomic_load(&s.ev.failed) == 1, 30);
+	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &old));
+	KC_CHECK_EQ(stream_close(&s), -EFBIG);
+	KC_CHECK_EQ(s.st.conns, 1);
+	KC_CHECK_EQ(s.st.complete, 0);
+	KC_CHECK_EQ(s.st.incomplete, 1);
+	KC_CHECK_EQ(ks_rec_held_total(), 0);
+}
+
 static void
 begin_after_fail(void *arg)
 {
@@ -770,6 +815,7 @@ main(void)
 	test_budget();
 	test_rotation();
 	test_fsize();
+	test_unwritten_end();
 	test_symlink();
 	test_dump();
 	kct_exec_finish(ex);

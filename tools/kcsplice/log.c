@@ -512,6 +512,8 @@ ks_alog_write(const struct ks_access *a)
 			    (unsigned long long)a->m[i].dropped, i,
 			    a->m[i].detached != NULL ? a->m[i].detached : "no",
 			    i, a->m[i].unsampled ? "no" : "yes");
+		if (a->record != NULL)
+			add(line, lim, &o, " record=%s", a->record);
 		if (etext != NULL)
 			add(line, lim, &o, " error=\"%s\"", etext);
 	} else {
@@ -546,6 +548,8 @@ ks_alog_write(const struct ks_access *a)
 			add(line, lim, &o, "}");
 		}
 		add(line, lim, &o, "]");
+		if (a->record != NULL)
+			add(line, lim, &o, ",\"record\":\"%s\"", a->record);
 		if (etext != NULL) {
 			add(line, lim, &o, ",\"error\":");
 			ks_json_str(line, lim, &o, etext);

@@ -115,6 +115,8 @@ struct ks_access {
 	} m[KS_MAX_MIRRORS];
 	enum ks_end	 end;
 	int		 err;		/* -errno for KS_END_ERROR, or 0 */
+	const char	*record;	/* --record: "complete", "incomplete"
+					   or "no"; NULL: not recording */
 };
 
 /*

@@ -146,6 +146,7 @@ static uint64_t start_ms;		/* Unix time */
 /* Between stop_listening() and a snapshot of the UDP relays' counts. */
 static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
 static char listen_text[200];		/* the bound address, for logs */
+static int rec_dirfd = -1;		/* --record's directory, or -1 */
 
 /* The address bound at the start, or the one a reload moved to. */
 static const char *
@@ -305,6 +306,18 @@ ks_snapshot_take(struct ks_snapshot *s)
 		s->mirror_ended[i].sampled = ld(&mtab[i].sampled);
 		s->mirror_ended[i].unsampled = ld(&mtab[i].unsampled);
 		s->mirror_unsampled += s->mirror_ended[i].unsampled;
+	}
+	if (conf.record_dir[0] != '\0') {
+		struct ks_rec_stats rt;
+
+		ks_rec_totals(&rt);
+		s->rec_on = true;
+		s->rec_files = rt.files;
+		s->rec_bytes = rt.bytes;
+		s->rec_held = rt.held;
+		s->rec_complete = rt.complete;
+		s->rec_incomplete = rt.incomplete;
+		s->rec_failures = (uint64_t)rt.failed;
 	}
 	s->nmirrors = conf.nmirrors;
 	for (i = 0; i < conf.nmirrors; i++)
@@ -715,6 +728,11 @@ access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
 	a.upstream = upstream;
 	a.end = end;
 	a.err = end == KS_END_ERROR ? err : 0;
+	/* What is known at its end: a later write that fails is the
+	 * stream's, logged and counted there. */
+	if (rec_dirfd >= 0)
+		a.record = c->c_rec.rc_rec == NULL ? "no" :
+		    ks_rec_complete(&c->c_rec) ? "complete" : "incomplete";
 	if (sp != NULL && kc_splice_stats(sp, &st) == 0) {
 		a.up = st.spliced[KC_SPLICE_FWD] + st.copied[KC_SPLICE_FWD];
 		a.down = st.spliced[KC_SPLICE_REV] + st.copied[KC_SPLICE_REV];
@@ -744,8 +762,6 @@ access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
 
 /* The splice ended: on the worker. */
 /* ---- --record ------------------------------------------------------ */
-
-static int rec_dirfd = -1;
 
 /* The splice's tap: every byte read, both ways, to the recording. */
 static int

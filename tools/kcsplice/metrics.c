@@ -289,6 +289,30 @@ mirrors(struct out *o, const struct ks_snapshot *s)
 }
 
 static void
+record(struct out *o, const struct ks_snapshot *s)
+{
+	if (!s->rec_on)
+		return;
+	family(o, "kcsplice_record_connections_total", "counter",
+	    "Connections whose recording ended: complete (every byte and its "
+	    "end written) or incomplete.");
+	sample(o, "kcsplice_record_connections_total", "result=\"complete\"",
+	    s->rec_complete);
+	sample(o, "kcsplice_record_connections_total",
+	    "result=\"incomplete\"", s->rec_incomplete);
+	counter(o, "kcsplice_record_bytes_total",
+	    "Bytes written to recording files.", s->rec_bytes);
+	counter(o, "kcsplice_record_files_total",
+	    "Recording files created.", s->rec_files);
+	gauge(o, "kcsplice_record_held_bytes",
+	    "Bytes recorded and not yet written, all threads together.",
+	    s->rec_held);
+	counter(o, "kcsplice_record_stream_failures_total",
+	    "Threads whose recording stopped on an error (a write or a file "
+	    "that failed).", s->rec_failures);
+}
+
+static void
 udp(struct out *o, const struct ks_snapshot *s)
 {
 	gauge(o, "kcsplice_udp_sessions_active", "UDP sessions open now.",
@@ -365,6 +389,7 @@ ks_metrics_render(const struct ks_snapshot *s, bool openmetrics, char *buf,
 	connections(&o, s);
 	bytes(&o, s);
 	mirrors(&o, s);
+	record(&o, s);
 	udp(&o, s);
 	pipes(&o, s);
 	process(&o, s);

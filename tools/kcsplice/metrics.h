@@ -99,6 +99,12 @@ struct ks_snapshot {
 	uint64_t	mirror_unsampled;	/* all of theirs */
 	/* Bytes held for mirrors, process-wide: now, peak, cap. */
 	struct kc_mirror_mem mirror_mem;
+	/* --record, every thread's stream together (rec_on false: the
+	 * families are left out). */
+	bool		rec_on;
+	uint64_t	rec_files, rec_bytes, rec_held;
+	uint64_t	rec_complete, rec_incomplete;	/* connections */
+	uint64_t	rec_failures;		/* streams stopped by an error */
 	/* The pipe pool of each thread's executor. */
 	unsigned	nthreads;
 	struct kc_pipe_stats pipes[KS_MAX_THREADS];

@@ -65,6 +65,12 @@ struct ks_rec {
 	uint64_t		 r_outheld;
 	uint64_t		 r_wheld;
 	uint64_t		 r_nextheld;
+	/* Connections ended complete, per batch as held bytes are: they
+	 * count as complete once their END is written, as incomplete if
+	 * the stream fails first. */
+	uint64_t		 r_outends;
+	uint64_t		 r_wends;
+	uint64_t		 r_nextends;
 	uint64_t		 r_plan;	/* the current file's size to be */
 	bool			 r_cut;		/* r_next is in use */
 	bool			 r_writing;
@@ -86,6 +92,26 @@ struct ks_rec {
 
 static uint64_t cap_bytes;		/* atomic; 0: none */
 static uint64_t held_total;		/* atomic */
+static struct ks_rec_stats totals;	/* every stream's, atomic fields */
+
+/* Count n in a stream's statistics (its owner's) and the process's. */
+#define ST_ADD(r, field, n) do {					\
+	(r)->r_st.field += (n);						\
+	__atomic_fetch_add(&totals.field, (n), __ATOMIC_RELAXED);	\
+} while (0)
+
+void
+ks_rec_totals(struct ks_rec_stats *st)
+{
+	st->files = __atomic_load_n(&totals.files, __ATOMIC_RELAXED);
+	st->bytes = __atomic_load_n(&totals.bytes, __ATOMIC_RELAXED);
+	st->conns = __atomic_load_n(&totals.conns, __ATOMIC_RELAXED);
+	st->complete = __atomic_load_n(&totals.complete, __ATOMIC_RELAXED);
+	st->incomplete = __atomic_load_n(&totals.incomplete,
+	    __ATOMIC_RELAXED);
+	st->held = __atomic_load_n(&held_total, __ATOMIC_RELAXED);
+	st->failed = __atomic_load_n(&totals.failed, __ATOMIC_RELAXED);
+}
 
 void
 ks_rec_cap(uint64_t cap)
@@ -431,6 +457,10 @@ fail(struct ks_rec *r, int err)
 		return;
 	r->r_failed = err;
 	r->r_st.failed = err;
+	__atomic_fetch_add(&totals.failed, 1, __ATOMIC_RELAXED);
+	/* What ended complete and is not written never will be. */
+	ST_ADD(r, incomplete, r->r_outends + r->r_wends + r->r_nextends);
+	r->r_outends = r->r_wends = r->r_nextends = 0;
 	for (c = r->r_conns; c != NULL; c = c->rc_next) {
 		c->rc_lost = true;
 		c->rc_lerr = err;
@@ -463,7 +493,7 @@ open_fn(void *obj, void *env, int status)
 	}
 	r->r_file = obj;
 	r->r_foff = 0;
-	r->r_st.files++;
+	ST_ADD(r, files, 1);
 	file_name(r, r->r_seq, name, sizeof(name));
 	keep(r, r->r_seq);
 	event(r, KS_REC_EV_FILE, 0, name);
@@ -521,6 +551,8 @@ write_next(struct ks_rec *r)
 			kc_chain_concat(&r->r_out, &r->r_next);
 			r->r_outheld = r->r_nextheld;
 			r->r_nextheld = 0;
+			r->r_outends = r->r_nextends;
+			r->r_nextends = 0;
 			r->r_plan = kc_chain_len(&r->r_out);
 			r->r_cut = false;
 			open_next(r);
@@ -536,6 +568,8 @@ write_next(struct ks_rec *r)
 		kc_chain_concat(&r->r_inflight, &r->r_out);
 		r->r_wheld = r->r_outheld;
 		r->r_outheld = 0;
+		r->r_wends = r->r_outends;
+		r->r_outends = 0;
 	}
 	r->r_writing = true;
 	e = kc_file_write_chain(&r->r_wrq, r->r_file, &r->r_inflight,
@@ -561,10 +595,12 @@ write_fn(void *obj, void *env, int status)
 	}
 	(void)kc_chain_drop(&r->r_inflight, (size_t)status);
 	r->r_foff += (uint64_t)status;
-	r->r_st.bytes += (uint64_t)status;
+	ST_ADD(r, bytes, (uint64_t)status);
 	if (kc_chain_len(&r->r_inflight) == 0) {
 		cap_give(r->r_wheld);
 		r->r_wheld = 0;
+		ST_ADD(r, complete, r->r_wends);
+		r->r_wends = 0;
 	}
 	write_next(r);
 }
@@ -643,13 +679,13 @@ ks_rec_begin(struct ks_rec *r, struct ks_rec_conn *c, uint64_t id,
 	int e;
 
 	memset(c, 0, sizeof(*c));
-	r->r_st.conns++;
+	ST_ADD(r, conns, 1);
 	if (n >= sizeof(c->rc_meta))
 		n = sizeof(c->rc_meta) - 1;
 	e = r->r_failed != 0 ? -EIO :
 	    queue_meta(r, KSR_OPEN, id, now_ns(), 0, meta, n);
 	if (e != 0) {
-		r->r_st.incomplete++;
+		ST_ADD(r, incomplete, 1);
 		return e;
 	}
 	c->rc_rec = r;
@@ -727,9 +763,11 @@ ks_rec_end(struct ks_rec_conn *c, uint64_t time_ns, const char *meta)
 	    c->rc_lost ? 0 : KSR_F_COMPLETE, meta, n) != 0)
 		c->rc_lost = true;	/* no END: not complete */
 	if (c->rc_lost)
-		r->r_st.incomplete++;
+		ST_ADD(r, incomplete, 1);
+	else if (r->r_cut)
+		r->r_nextends++;	/* complete once written */
 	else
-		r->r_st.complete++;
+		r->r_outends++;
 	conn_unlink(r, c);
 	c->rc_rec = NULL;
 	write_next(r);

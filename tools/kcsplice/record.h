@@ -67,9 +67,12 @@ struct ks_rec_stats {
 	uint64_t	files;		/* files created */
 	uint64_t	bytes;		/* bytes written to them */
 	uint64_t	conns;		/* connections begun */
-	uint64_t	complete;	/* ended with nothing lost */
+	uint64_t	complete;	/* ended with nothing lost, and
+					   written (END included) */
 	uint64_t	incomplete;	/* ended (or open at a failure) with a
-					   loss, or never recorded */
+					   loss, or never recorded, or ended
+					   whole but not written when the
+					   stream failed */
 	uint64_t	held;		/* bytes not yet written, now */
 	int		failed;		/* 0, or the error that stopped it */
 };
@@ -130,7 +133,13 @@ void	ks_rec_end(struct ks_rec_conn *c, uint64_t time_ns, const char *meta);
 /* Was nothing of c lost (so far)? */
 bool	ks_rec_complete(const struct ks_rec_conn *c);
 
+/* A stream's statistics; on its owner. */
 void	ks_rec_stats(const struct ks_rec *r, struct ks_rec_stats *st);
+/*
+ * Every stream's together since the start, from any thread (failed: how
+ * many streams stopped on an error; held: ks_rec_held_total()).
+ */
+void	ks_rec_totals(struct ks_rec_stats *st);
 
 /*
  * Write what is held, close the file, free the stream, then trigger done
