@@ -627,20 +627,31 @@ test_rotation(void)
 	KC_CHECK_EQ((uint64_t)atoi(names[0] + 4), s.st.files - 2);
 }
 
+/* A stream named name, its files limited to 20000 bytes (the old limit
+ * in *old), and o set for it. */
+static void
+fsize_stream(struct stream *s, struct one *o, const char *name,
+    struct rlimit *old)
+{
+	struct rlimit lim;
+
+	KC_CHECK_OK(getrlimit(RLIMIT_FSIZE, old));
+	lim = *old;
+	lim.rlim_cur = 20000;
+	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &lim));
+	stream_open(s, name, 0, 0, 0);
+	memset(o, 0, sizeof(*o));
+	o->s = s;
+}
+
 static void
 test_fsize(void)
 {
-	struct rlimit old, lim;
+	struct rlimit old;
 	struct stream s;
 	struct one o;
 
-	KC_CHECK_OK(getrlimit(RLIMIT_FSIZE, &old));
-	lim = old;
-	lim.rlim_cur = 20000;
-	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &lim));
-	stream_open(&s, "fsize", 0, 0, 0);
-	memset(&o, 0, sizeof(o));
-	o.s = &s;
+	fsize_stream(&s, &o, "fsize", &old);
 	for (o.n = 0; o.n < 40; o.n++)
 		on_ex(rot_fn, &o);
 	/*
@@ -683,17 +694,11 @@ big_conn_fn(void *arg)
 static void
 test_unwritten_end(void)
 {
-	struct rlimit old, lim;
+	struct rlimit old;
 	struct stream s;
 	struct one o;
 
-	KC_CHECK_OK(getrlimit(RLIMIT_FSIZE, &old));
-	lim = old;
-	lim.rlim_cur = 20000;
-	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &lim));
-	stream_open(&s, "unwritten", 0, 0, 0);
-	memset(&o, 0, sizeof(o));
-	o.s = &s;
+	fsize_stream(&s, &o, "unwritten", &old);
 	on_ex(big_conn_fn, &o);
 	KCT_WAIT(atomic_load(&s.ev.failed) == 1, 30);
 	KC_CHECK_OK(setrlimit(RLIMIT_FSIZE, &old));
