@@ -338,7 +338,23 @@ metrics_load(void)
 	PEER_WAIT(cl, cl->nconns == nconn && cl->conns[0]->rx >= bytes / 2 &&
 	    cl->conns[1]->rx >= bytes / 2 && cl->conns[2]->rx >= bytes / 2 &&
 	    cl->conns[3]->rx >= bytes / 2, 60);
-	body = scrape(&ma, false, &whole);
+	/*
+	 * A worker counts bytes just after its write returns, so the client
+	 * may have read the last of them before they are counted: scrape
+	 * again (bounded) until they are.
+	 */
+	{
+		uint64_t end = it_now_ns() + (uint64_t)(it_limit(10) * 1e9);
+
+		for (;;) {
+			body = scrape(&ma, false, &whole);
+			if (metric_sum(body, "kcsplice_bytes_total") >=
+			    nconn * bytes || it_now_ns() > end)
+				break;
+			free(whole);
+			it_sleep_ms(20);
+		}
+	}
 	promtool_check(tool, body);
 	IT_EQ(metric(body, "kcsplice_connections_active"), nconn);
 	IT_EQ(metric(body, "kcsplice_connections_total"), nconn);
