@@ -7,7 +7,8 @@
 #   Prometheus Python client's OpenMetrics parser to check its metrics,
 #   systemd-analyze, strace and pgrep to check its systemd units, and
 #   redis and PostgreSQL (with redis-benchmark and pgbench) as the servers
-#   and loads of the mirror sample and turn pacing tests;
+#   and loads of the mirror sample and turn pacing tests, dnsmasq and dig
+#   for UDP recording and replay;
 #   bench adds the benchmark peers; fuzz adds clang and its runtime
 #   libraries (libFuzzer and the sanitizers), which clang only recommends.
 set -eu
@@ -16,8 +17,10 @@ pkgs="cmake make gcc pkg-config libuv1-dev libevent-dev libev-dev liburing-dev m
 case "${1:-build}" in
 build) ;;
 it) pkgs="$pkgs nginx wrk prometheus python3-prometheus-client systemd strace procps"
-    # The mirrors' sample and turn pacing (tests/integration/shadow.c).
-    pkgs="$pkgs redis-server redis-tools postgresql" ;;
+    # The mirrors' sample and turn pacing (tests/integration/shadow.c);
+    # dnsmasq and dig: a UDP session recorded and replayed there.
+    pkgs="$pkgs redis-server redis-tools postgresql"
+    pkgs="$pkgs dnsmasq-base bind9-dnsutils" ;;
 # The relay benchmark's load generators and peers (bench/relay.sh);
 # redis-benchmark is in redis-tools; fio is bench-fileio's io_uring peer.
 bench) pkgs="$pkgs iperf3 haproxy socat redis-server redis-tools fio" ;;

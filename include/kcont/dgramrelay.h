@@ -26,6 +26,7 @@
 #ifndef KCONT_DGRAMRELAY_H
 #define KCONT_DGRAMRELAY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <kcont/kc.h>
@@ -70,6 +71,24 @@ struct kc_dgram_relay_attr {
 	 */
 	uint32_t	(*mirror_pick)(void *arg,
 			    const struct kc_sockaddr *client);
+	/*
+	 * A session's own state for the caller, and what it carries (each
+	 * may be NULL; all are called on the owner, or, for a relay closed
+	 * once its owner has stopped, by the closing thread, when nothing of
+	 * the owner runs any more).  session_begin once a
+	 * session is open: what it returns (the caller's; NULL allowed) is
+	 * given to tap and session_end.  tap with each datagram the session
+	 * carries, as it is read and before it is sent on: dir
+	 * KC_SPLICE_FWD (the client's) or KC_SPLICE_REV (the upstream's
+	 * reply); data is lent for the call.  session_end once, when the
+	 * session ends: err 0 (idle for session_idle_ns) or -ECANCELED (the
+	 * relay was closed); after it, the pointer is not used again.
+	 */
+	void		*(*session_begin)(void *arg,
+			    const struct kc_sockaddr *client);
+	void		(*tap)(void *arg, void *session, int dir,
+			    const void *data, size_t len);
+	void		(*session_end)(void *arg, void *session, int err);
 };
 
 /* kc_dgram_relay_attr.event events. */

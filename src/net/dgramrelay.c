@@ -58,6 +58,7 @@ struct session {
 	uint32_t		 s_hash;
 	uint32_t		 s_refs;
 	uint64_t		 s_last;	/* ns of the last datagram */
+	void			*s_user;	/* session_begin's */
 	unsigned		 s_nep;		/* 1 + the mirrors */
 	struct sess_ep		 s_ep[];
 };
@@ -90,6 +91,13 @@ struct kc_dgram_relay {
 };
 
 static kc_fn start_fn, sweep_fn, stop_fn;
+
+/* The caller's tap, with a datagram of session s. */
+#define TAP(r, s, dir, p, n) do {					\
+	if ((r)->r_attr.tap != NULL)					\
+		(r)->r_attr.tap((r)->r_attr.arg, (s)->s_user, (dir),	\
+		    (p), (n));						\
+} while (0)
 static const struct kc__ep_ops lis_ops, sess_ops;
 
 #define RCOUNT(r, field, n) \
@@ -220,12 +228,18 @@ sess_rele(struct session *s)
 			kc__ep_fini(&s->s_ep[i].se_ep);
 	free(s);
 }
-/* Out of the table; the memory goes once its endpoints let go. */
+/*
+ * Out of the table (err: why, for session_end); the memory goes once its
+ * endpoints let go.
+ */
 static void
-sess_free(struct kc_dgram_relay *r, struct session *s)
+sess_free(struct kc_dgram_relay *r, struct session *s, int err)
 {
 	struct session **pp = &r->r_tab[s->s_hash & (r->r_tabsz - 1)];
 	unsigned i;
+
+	if (r->r_attr.session_end != NULL)
+		r->r_attr.session_end(r->r_attr.arg, s->s_user, err);
 
 	while (*pp != s)
 		pp = &(*pp)->s_hnext;
@@ -321,6 +335,8 @@ sess_open(struct kc_dgram_relay *r, const struct kc_sockaddr *a, uint32_t h)
 	stat_add(&r->r_st.sessions, 1);
 	stat_add(&r->r_st.opened, 1);
 	event(r, KC_DGRAM_EV_OPEN, a, 0);
+	if (r->r_attr.session_begin != NULL)
+		s->s_user = r->r_attr.session_begin(r->r_attr.arg, a);
 	return s;
 }
 
@@ -389,6 +405,8 @@ lis_input(struct kc_dgram_relay *r)
 			s->s_last = now;
 			kc__dgbatch_out(b, n, b->iov[j].iov_base,
 			    b->mh[j].msg_len);
+			TAP(r, s, KC_SPLICE_FWD, b->iov[j].iov_base,
+			    b->mh[j].msg_len);
 			ss[n++] = s;
 		}
 		/* Runs of one session's datagrams go out together. */
@@ -444,6 +462,8 @@ up_input(struct kc_dgram_relay *r, struct session *s)
 				continue;
 			}
 			kc__dgbatch_out(b, n, b->iov[j].iov_base,
+			    b->mh[j].msg_len);
+			TAP(r, s, KC_SPLICE_REV, b->iov[j].iov_base,
 			    b->mh[j].msg_len);
 			b->out[n].msg_hdr.msg_name = &s->s_client.a;
 			b->out[n].msg_hdr.msg_namelen = s->s_client.len;
@@ -584,7 +604,7 @@ sweep_fn(void *obj, void *env, int status)
 		if (quiet >= idle) {
 			struct kc_sockaddr client = s->s_client;
 
-			sess_free(r, s);
+			sess_free(r, s, 0);
 			stat_add(&r->r_st.expired, 1);
 			event(r, KC_DGRAM_EV_EXPIRED, &client, 0);
 		} else if (idle - quiet < wait) {
@@ -626,6 +646,7 @@ lis_early(struct kc_dgram_relay *r)
 		(void)kc_chain_copyout(&c, 0, b->data[0], (size_t)n);
 		kc_chain_free(&c);
 		kc__dgbatch_out(b, 0, b->data[0], (size_t)n);
+		TAP(r, s, KC_SPLICE_FWD, b->data[0], (size_t)n);
 		for (mi = 0; mi < r->r_attr.nmirrors; mi++)
 			if (S_MIR(s, mi)->se_open)
 				send_all(r, S_MIR(s, mi)->se_ep.ep_fd,
@@ -662,7 +683,8 @@ stop_local(struct kc_dgram_relay *r)
 	(void)kc_cancel(&r->r_startkc);
 	(void)kc_cancel(&r->r_sweepkc);
 	while (!kc__list_empty(&r->r_all))
-		sess_free(r, KC__LIST_FIRST(&r->r_all, struct session, s_link));
+		sess_free(r, KC__LIST_FIRST(&r->r_all, struct session, s_link),
+		    -ECANCELED);
 	if (!r->r_orphan)
 		(void)kc__socket_lend(r->r_lis, NULL, NULL);
 	kc__socket_close(r->r_lis, false);

@@ -253,7 +253,6 @@ check_tool(const struct ks_conf *c)
 	}
 	CHECK(c->replay_path[0] != '\0' && c->dump_path[0] == '\0');
 	check_addr(&c->replay_to);
-	CHECK(c->replay_to.kind == KS_TCP || c->replay_to.kind == KS_UNIX);
 	CHECK(port_of(&c->replay_to.sa) != 0);
 	CHECK(c->speed >= 0.001 && c->speed <= 1000.0);
 	CHECK(c->timing_recorded || c->speed == 1.0);

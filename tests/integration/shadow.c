@@ -50,8 +50,10 @@
  *                  replies match the recorded ones, and DEBUG DIGEST of the
  *                  two servers is the same.  A --record directory that
  *                  others may write to is refused (exit 77), one that is
- *                  not there too (73), and so is a UDP LISTEN (64).
+ *                  not there too (73).
  *
+ *   record-dns     UDP sessions (dig and dnsmasq) recorded and replayed:
+ *                  see record_dns().
  *   record-full    the recording's file system full (RLIMIT_FSIZE) while
  *                  redis-benchmark runs through kcsplice: see
  *                  record_full().
@@ -372,9 +374,6 @@ record_refused(void)
 	refused(dir, "tcp:127.0.0.1:0", 77, "only it may write to");
 	snprintf(dir, sizeof(dir), "%s/none", base);
 	refused(dir, "tcp:127.0.0.1:0", 73, "No such file or directory");
-	snprintf(dir, sizeof(dir), "%s/open", base);
-	IT_CHECK(chmod(dir, 0700) == 0);
-	refused(dir, "udp:127.0.0.1:0", 64, "not UDP sessions");
 	proc_rmtree(base);
 }
 
@@ -567,6 +566,156 @@ record_full(void)
 		free(err);
 	}
 	proc_stop(up.pid);
+	proc_rmtree(base);
+}
+
+/* A dnsmasq of the test's own on 127.0.0.1, answering for kc.test from
+ * its command line; a.kc.test is addr. */
+static pid_t
+dns_start(const char *bin, unsigned port, const char *addr, const char *name)
+{
+	char p[32], rec[64], out[PLEN];
+	const char *argv[] = { bin, "--keep-in-foreground", p,
+	    "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
+	    "--no-hosts", "--conf-file=/dev/null", "--pid-file=",
+	    "--local=/kc.test/", rec, "--txt-record=t.kc.test,hello",
+	    "--log-facility=-", NULL };
+	uint64_t end = it_now_ns() + (uint64_t)(it_limit(20) * 1e9);
+	char *text;
+	pid_t pid;
+	bool up;
+
+	snprintf(p, sizeof(p), "--port=%u", port);
+	snprintf(rec, sizeof(rec), "--host-record=a.kc.test,%s", addr);
+	snprintf(out, sizeof(out), "%s/%s.log", base, name);
+	pid = proc_spawn(argv, out, (uid_t)-1, (gid_t)-1);
+	/* Up once it logs that it started (it binds before that). */
+	for (;;) {
+		text = proc_slurp(out);
+		up = strstr(text, "started, version") != NULL;
+		free(text);
+		if (up)
+			break;
+		if (proc_reap(pid, 0.05) >= 0 || it_now_ns() > end) {
+			text = proc_slurp(out);
+			IT_FAIL("dnsmasq %s did not start: %s", name, text);
+		}
+	}
+	it_log("dnsmasq %s on 127.0.0.1:%u", name, port);
+	return pid;
+}
+
+/* dig @127.0.0.1 -p port name type: its status is 0. */
+static void
+dig_one(const char *bin, unsigned port, const char *name, const char *type)
+{
+	char p[16], *out;
+	const char *argv[] = { bin, "@127.0.0.1", "-p", p, name, type,
+	    "+tries=1", "+time=5", NULL };
+	int r;
+
+	snprintf(p, sizeof(p), "%u", port);
+	r = proc_run(argv, NULL, 30, &out);
+	IT_CHECKF(r == 0 && strstr(out, "status: ") != NULL, "dig %s: %d: %s",
+	    name, r, out);
+	free(out);
+}
+
+/*
+ * UDP sessions recorded and replayed: dig makes 9 queries (each from a
+ * port of its own: a session each) through kcsplice --record to a
+ * dnsmasq; once they expired, kcsplice stops with 9 recorded whole;
+ * --dump shows UDP datagrams; --replay against the same dnsmasq matches
+ * every one, and against a second one whose a.kc.test differs, the
+ * sessions that asked for it diverge (exit 1), the others match.
+ */
+static void
+record_dns(void)
+{
+	static const char *const q[][2] = {
+		{ "a.kc.test", "A" }, { "t.kc.test", "TXT" },
+		{ "nx.kc.test", "A" },
+	};
+	char bin[PLEN], dig[PLEN], dir[PLEN], up_a[64], to_a[64], line[96];
+	unsigned up_port, other_port, i;
+	struct it_stats st;
+	struct ks k;
+	pid_t up, other;
+	char *out, *err;
+	int r;
+
+	base_make();
+	proc_need("dnsmasq", "dnsmasq-base", bin, sizeof(bin));
+	proc_need("dig", "bind9-dnsutils", dig, sizeof(dig));
+	up_port = proc_free_port();
+	other_port = proc_free_port();
+	up = dns_start(bin, up_port, "127.0.0.5", "primary");
+	other = dns_start(bin, other_port, "127.0.0.6", "other");
+	snprintf(dir, sizeof(dir), "%s/rec", base);
+	IT_CHECK(mkdir(dir, 0700) == 0);
+	snprintf(up_a, sizeof(up_a), "udp:127.0.0.1:%u", up_port);
+	{
+		const char *args[] = { "-j", "2", "--record", dir,
+		    "--udp-session-timeout", "0.5", "udp:127.0.0.1:0", up_a,
+		    NULL };
+
+		ks_start(&k, args);
+		k.keep_log = true;
+	}
+	for (i = 0; i < 9; i++)
+		dig_one(dig, it_addr_port(&k.listen), q[i % 3][0], q[i % 3][1]);
+	ks_wait_active(&k, 0, &st);
+	IT_EQ(st.conns, 9);
+	{
+		uint64_t end = it_now_ns() + (uint64_t)(it_limit(20) * 1e9);
+
+		do {
+			ks_stats(&k, &st);
+			if (st.udp_sessions == 0)
+				break;
+			it_sleep_ms(100);
+		} while (it_now_ns() < end);
+		IT_EQ(st.udp_sessions, 0);
+	}
+	ks_stop(&k);
+	IT_CHECKF(ks_has_line(&k, "record: 9 connections recorded whole, 0 "
+	    "incomplete", NULL, NULL), "no record line: %s", k.log);
+	ks_free_log(&k);
+	{
+		const char *args[] = { "--dump", dir, NULL };
+
+		r = it_run(args, it_limit(30), &out, &err);
+		IT_CHECKF(r == 0 && strstr(out, " open proto=udp ") != NULL &&
+		    strstr(out, " datagram") != NULL && strstr(out,
+		    "end complete reason=idle_timeout") != NULL, "--dump: %d: "
+		    "%s %s", r, out, err);
+		free(out);
+		free(err);
+	}
+	snprintf(to_a, sizeof(to_a), "udp:127.0.0.1:%u", up_port);
+	{
+		const char *args[] = { "--replay", dir, "--to", to_a, NULL };
+
+		r = it_run(args, it_limit(60), &out, &err);
+		IT_CHECKF(r == 0 && strstr(out, "replay: 9 connections: 9 "
+		    "matched") != NULL, "replay: %d: %s %s", r, out, err);
+		free(out);
+		free(err);
+	}
+	snprintf(to_a, sizeof(to_a), "udp:127.0.0.1:%u", other_port);
+	{
+		const char *args[] = { "--replay", dir, "--to", to_a, NULL };
+
+		r = it_run(args, it_limit(60), &out, &err);
+		snprintf(line, sizeof(line), "replay: 9 connections: 6 matched, "
+		    "3 diverged");
+		IT_CHECKF(r == 1 && strstr(out, line) != NULL, "replay against "
+		    "the other: %d: %s %s", r, out, err);
+		free(out);
+		free(err);
+	}
+	proc_stop(up);
+	proc_stop(other);
 	proc_rmtree(base);
 }
 
@@ -1064,6 +1213,7 @@ main(int argc, char **argv)
 		{ "pace-pg-blind", pace_pg_blind },
 		{ "record-redis", record_redis },
 	{ "record-full", record_full },
+	{ "record-dns", record_dns },
 	};
 
 	return it_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));

@@ -323,7 +323,7 @@ model_step(void *arg)
 		KC_CHECK_OK(kc_chain_append(&ch, "abc", 3));
 		KC_CHECK_OK(kc_chain_append(&ch, buf, n));
 		KC_CHECK_OK(ks_rec_data(&c->rc, d ? KSR_S2C : KSR_C2S,
-		    kct_now_ns(), &ch, 3, n, 0));
+		    kct_now_ns(), &ch, 3, n));
 		kc_chain_free(&ch);
 		memcpy(c->sent[d] + c->len[d], buf, n);
 		c->len[d] += n;
@@ -472,10 +472,10 @@ one_fn(void *arg)
 	KC_CHECK_OK(kc_chain_append(&ch, buf, o->n));
 	KC_CHECK_OK(ks_rec_begin(o->s->r, &o->c, 1, "proto=tcp"));
 	KC_CHECK_OK(ks_rec_begin(o->s->r, &o->c2, 2, "proto=tcp"));
-	o->rc = ks_rec_data(&o->c, KSR_C2S, 1, &ch, 0, o->n, 0);
-	KC_CHECK_EQ(ks_rec_data(&o->c, KSR_C2S, 2, &ch, 0, 10, 0), o->rc);
+	o->rc = ks_rec_data(&o->c, KSR_C2S, 1, &ch, 0, o->n);
+	KC_CHECK_EQ(ks_rec_data(&o->c, KSR_C2S, 2, &ch, 0, 10), o->rc);
 	/* The other connection still records. */
-	o->rc2 = ks_rec_data(&o->c2, KSR_S2C, 3, &ch, 0, 1000, 0);
+	o->rc2 = ks_rec_data(&o->c2, KSR_S2C, 3, &ch, 0, 1000);
 	KC_CHECK(ks_rec_complete(&o->c2));
 	KC_CHECK_EQ(ks_rec_complete(&o->c), o->rc == 0);
 	ks_rec_end(&o->c, 4, "reason=fin");
@@ -564,7 +564,7 @@ rot_fn(void *arg)
 		KC_CHECK_OK(ks_rec_begin(o->s->r, &o->c, 7, "proto=tcp"));
 	if (o->n < 40) {
 		o->rc = ks_rec_data(&o->c, KSR_C2S, o->n, &ch, 0,
-		    sizeof(buf), 0);
+		    sizeof(buf));
 		/* A stream that failed says why, to every later call. */
 		KC_CHECK(o->rc == 0 || o->rc == -EFBIG);
 		if (o->rc != 0)
@@ -685,7 +685,7 @@ big_conn_fn(void *arg)
 	KC_CHECK_OK(ks_rec_begin(o->s->r, &o->c, 9, "proto=tcp"));
 	for (i = 0; i < 10; i++)
 		KC_CHECK_OK(ks_rec_data(&o->c, KSR_C2S, (uint64_t)i, &ch, 0,
-		    sizeof(buf), 0));
+		    sizeof(buf)));
 	KC_CHECK(ks_rec_complete(&o->c));
 	ks_rec_end(&o->c, 11, "reason=client_fin");
 	kc_chain_free(&ch);

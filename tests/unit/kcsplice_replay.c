@@ -21,6 +21,10 @@
  *   nothing listening: failed, exit status 69;
  *   the JSON report holds each connection's status and the total;
  *   a bad regular expression: 64; no recording: 66;
+ *   UDP: a recorded datagram session is replayed from a UDP socket to a
+ *   UDP echo server of the test's (each datagram answered "echo:" and it):
+ *   the same datagrams match; the same bytes recorded as one reply
+ *   datagram where the server sends two diverge, and the line says so;
  *   the recorded order: connections recorded one after another (a "put"
  *   that the next one's "get" reads back), written to the files out of
  *   that order, are replayed one after another, in recorded order, by
@@ -47,8 +51,8 @@
 #include "replay.h"
 
 static char dir[PATH_MAX];
-static int lfd;
-static struct kc_sockaddr srv;
+static int lfd, ufd;
+static struct kc_sockaddr srv, usrv;
 static atomic_int stop, answers;
 static pthread_mutex_t kept_mtx = PTHREAD_MUTEX_INITIALIZER;
 static char kept[64] = "none";	/* the last "put:V"'s V */
@@ -111,6 +115,29 @@ server(void *arg)
 		}
 		t = kct_thread_start(serve_one, (void *)(intptr_t)fd);
 		pthread_detach(t);
+	}
+	return NULL;
+}
+
+/* Each datagram back to its sender behind "echo:". */
+static void *
+udp_server(void *arg)
+{
+	char buf[70000];
+	struct sockaddr_storage from;
+	socklen_t fl;
+	ssize_t n;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		fl = sizeof(from);
+		n = recvfrom(ufd, buf + 5, sizeof(buf) - 5, 0,
+		    (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			continue;
+		memcpy(buf, "echo:", 5);
+		(void)sendto(ufd, buf, (size_t)n + 5, 0,
+		    (struct sockaddr *)&from, fl);
 	}
 	return NULL;
 }
@@ -345,6 +372,41 @@ test_cut(const char *reason, int want)
 }
 
 static void
+test_udp(void)
+{
+	struct ks_replay_opts o;
+	struct wr w;
+	char p[PATH_MAX + 16], *out;
+
+	snprintf(p, sizeof(p), "%s/udp", dir);
+	KC_CHECK_OK(mkdir(p, 0700));
+	w_open(&w, "udp/a-000001.kcrec");
+	w.off[0] = w.off[1] = 0;
+	w_rec(&w, KSR_OPEN, 1, 1, 0, "proto=udp client=127.0.0.1:4");
+	w_rec(&w, KSR_C2S, 1, 2, KSR_F_DGRAM, "ab");
+	w_rec(&w, KSR_S2C, 1, 3, KSR_F_DGRAM, "echo:ab");
+	w_rec(&w, KSR_C2S, 1, 4, KSR_F_DGRAM, "c");
+	w_rec(&w, KSR_S2C, 1, 5, KSR_F_DGRAM, "echo:c");
+	w_rec(&w, KSR_END, 1, 6, KSR_F_COMPLETE, "reason=idle_timeout");
+	/* Two datagrams at once; their replies recorded as one. */
+	w.off[0] = w.off[1] = 0;
+	w_rec(&w, KSR_OPEN, 2, 7, 0, "proto=udp client=127.0.0.1:5");
+	w_rec(&w, KSR_C2S, 2, 8, KSR_F_DGRAM, "x");
+	w_rec(&w, KSR_C2S, 2, 9, KSR_F_DGRAM, "y");
+	w_rec(&w, KSR_S2C, 2, 10, KSR_F_DGRAM, "echo:xecho:y");
+	w_rec(&w, KSR_END, 2, 11, KSR_F_COMPLETE, "reason=idle_timeout");
+	w_close(&w);
+	opts(&o);
+	o.to = usrv;
+	KC_CHECK_EQ(run(&o, p, &out), 1);
+	KC_CHECK(strstr(out, "conn 1 (proto=udp client=127.0.0.1:4): matched; "
+	    "sent 3, received 13 of 13 recorded") != NULL);
+	KC_CHECK(strstr(out, "conn 2 (proto=udp client=127.0.0.1:5): diverged "
+	    "at offset 0 (the same bytes, in other datagrams)") != NULL);
+	free(out);
+}
+
+static void
 test_diverge(void)
 {
 	struct ks_replay_opts o;
@@ -395,7 +457,7 @@ test_diverge(void)
 	    NULL);
 	KC_CHECK(strstr(json, "\"recording_complete\":false") != NULL);
 	KC_CHECK(strstr(json, "\"total\":{\"matched\":0,\"diverged\":2,"
-	    "\"timeout\":0,\"failed\":0,\"not_replayed\":0,"
+	    "\"timeout\":0,\"failed\":0,"
 	    "\"connections\":2}") != NULL);
 	free(json);
 
@@ -452,7 +514,7 @@ test_errors(void)
 int
 main(void)
 {
-	pthread_t t;
+	pthread_t t, ut;
 	int one = 1;
 
 	kct_begin("unit-kcsplice_replay", 240);
@@ -465,11 +527,25 @@ main(void)
 	KC_CHECK_OK(listen(lfd, 64));
 	KC_CHECK_OK(getsockname(lfd, &srv.a.sa, &srv.len));
 	t = kct_thread_start(server, NULL);
+	KC_CHECK_OK(kc_sockaddr_parse(&usrv, "127.0.0.1:0"));
+	KC_CHECK((ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+	KC_CHECK_OK(bind(ufd, &usrv.a.sa, usrv.len));
+	KC_CHECK_OK(getsockname(ufd, &usrv.a.sa, &usrv.len));
+	{
+		struct timeval tv = { 0, 100000 };
+
+		KC_CHECK_OK(setsockopt(ufd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv)));
+	}
+	ut = kct_thread_start(udp_server, NULL);
 	test_match();
 	test_diverge();
 	test_errors();
 	test_order();
+	test_udp();
 	atomic_store(&stop, 1);
+	kct_thread_join(ut);
+	close(ufd);
 	shutdown(lfd, SHUT_RDWR);
 	{
 		/* Wake the accept. */

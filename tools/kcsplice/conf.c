@@ -1083,12 +1083,7 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		if (addr_parse(&c->replay_to, v, &why) != 0)
 			fail(p, "--%s: bad address '%s': %s", o->name,
 			    quote(&q, v), why);
-		else if (c->replay_to.kind == KS_UDP) {
-			memset(&c->replay_to, 0, sizeof(c->replay_to));
-			fail(p, "--%s: '%s': replay is over streams "
-			    "(tcp:HOST:PORT or unix:PATH)", o->name,
-			    quote(&q, v));
-		} else if (addr_port(&c->replay_to.sa) == 0) {
+		else if (addr_port(&c->replay_to.sa) == 0) {
 			memset(&c->replay_to, 0, sizeof(c->replay_to));
 			fail(p, "--%s: '%s': port 0 is no server's", o->name,
 			    quote(&q, v));
@@ -1745,10 +1740,10 @@ ks_usage(FILE *f)
 "                               tee)\n"
 "      --trace FILE             trace every thread into FILE (mode 0600);\n"
 "                               read it with kcdump(1)\n"
-"      --record DIR             record every TCP and UNIX connection, both\n"
-"                               ways, with the time of each read, in files\n"
-"                               in DIR (kcsplice-record(5)); never slows\n"
-"                               the primary\n"
+"      --record DIR             record every connection and UDP session,\n"
+"                               both ways, with the time of each read, in\n"
+"                               files in DIR (kcsplice-record(5)); never\n"
+"                               slows the primary\n"
 "      --record-size BYTES      start a new file past BYTES (default 256m)\n"
 "      --record-count N         keep the newest N files of each worker\n"
 "                               (default 16)\n"
@@ -1760,7 +1755,9 @@ ks_usage(FILE *f)
 "      --replay PATH            play the recorded client streams against\n"
 "                               --to and report whether the replies match\n"
 "                               the recorded ones (exit 0: all matched)\n"
-"      --to ADDR                the server to replay against (tcp: or unix:)\n"
+"      --to ADDR                the server to replay against (tcp:, udp:\n"
+"                               or unix:; the recording says which\n"
+"                               sessions are UDP)\n"
 "      --timing turns|recorded  send each turn once the last was answered,\n"
 "                               or at the recorded times (default turns)\n"
 "      --speed X                with --timing recorded: X times as fast\n"

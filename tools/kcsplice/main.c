@@ -773,7 +773,7 @@ rec_tap(void *arg, struct kc_splice *sp, int dir, const struct kc_chain *data,
 	(void)sp;
 	/* Non-zero (lost, or failed): no more calls, no more copies. */
 	return ks_rec_data(&c->c_rec, dir == KC_SPLICE_FWD ? KSR_C2S : KSR_S2C,
-	    ks_clock_ns(CLOCK_REALTIME), data, off, len, 0) != 0;
+	    ks_clock_ns(CLOCK_REALTIME), data, off, len) != 0;
 }
 
 /* Begin recording c (on its worker); true: the tap is wanted. */
@@ -805,6 +805,64 @@ rec_end(struct conn *c, enum ks_end end)
 	    (unsigned long long)(st.spliced[0] + st.copied[0]),
 	    (unsigned long long)(st.spliced[1] + st.copied[1]));
 	ks_rec_end(&c->c_rec, ks_clock_ns(CLOCK_REALTIME), meta);
+}
+
+/* A UDP session's recording: its part, and its bytes for the END. */
+struct udp_rec {
+	struct ks_rec_conn	ur_rc;
+	uint64_t		ur_bytes[2];	/* client's, upstream's */
+};
+
+/* The relay's session_begin: on the worker, the session's recording. */
+static void *
+udp_rec_begin(void *arg, const struct kc_sockaddr *client)
+{
+	struct worker *w = arg;
+	struct udp_rec *u;
+	char meta[384], p[64];
+
+	if (w->w_rec == NULL || (u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	peer_text(client, p, sizeof(p));
+	snprintf(meta, sizeof(meta), "proto=udp client=%.64s listen=%.128s "
+	    "upstream=%.128s", p, listen_text, conf.upstream.text);
+	if (ks_rec_begin(w->w_rec, &u->ur_rc, __atomic_add_fetch(&next_id, 1,
+	    __ATOMIC_RELAXED), meta) != 0) {
+		free(u);	/* counted incomplete by the stream */
+		return NULL;
+	}
+	return u;
+}
+
+/* The relay's tap: each datagram, either way, to the recording. */
+static void
+udp_rec_tap(void *arg, void *session, int dir, const void *data, size_t len)
+{
+	struct udp_rec *u = session;
+
+	(void)arg;
+	if (u == NULL)
+		return;
+	u->ur_bytes[dir == KC_SPLICE_FWD ? 0 : 1] += len;
+	(void)ks_rec_dgram(&u->ur_rc, dir == KC_SPLICE_FWD ? KSR_C2S : KSR_S2C,
+	    ks_clock_ns(CLOCK_REALTIME), data, len);
+}
+
+static void
+udp_rec_end(void *arg, void *session, int err)
+{
+	struct udp_rec *u = session;
+	char meta[160];
+
+	(void)arg;
+	if (u == NULL)
+		return;
+	snprintf(meta, sizeof(meta), "reason=%s c2s=%llu s2c=%llu",
+	    err == 0 ? ks_end_name(KS_END_IDLE_TIMEOUT) : "shutdown",
+	    (unsigned long long)u->ur_bytes[0],
+	    (unsigned long long)u->ur_bytes[1]);
+	ks_rec_end(&u->ur_rc, ks_clock_ns(CLOCK_REALTIME), meta);
+	free(u);
 }
 
 /* What a worker's recording stream says, for the log. */
@@ -853,11 +911,6 @@ rec_setup(void)
 
 	if (conf.record_dir[0] == '\0')
 		return 0;
-	if (conf.listen.kind == KS_UDP) {
-		logk(LK_ERROR, "--record records TCP and UNIX connections, "
-		    "not UDP sessions");
-		return EX_USAGE;
-	}
 	rec_dirfd = open(conf.record_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 	    O_NOFOLLOW);
 	if (rec_dirfd < 0) {
@@ -1688,6 +1741,11 @@ setup(void)
 		ra.nmirrors = conf.nmirrors;
 		ra.admit = udp_admit;
 		ra.event = udp_event;
+		if (rec_dirfd >= 0) {
+			ra.session_begin = udp_rec_begin;
+			ra.tap = udp_rec_tap;
+			ra.session_end = udp_rec_end;
+		}
 		for (i = 0; i < conf.threads; i++) {
 			struct worker *w = &workers[i];
 
@@ -1697,6 +1755,11 @@ setup(void)
 				    conf.listen.text, listen_error(e));
 				return EX_UNAVAILABLE;
 			}
+			/* Before the first datagram: recordings read it. */
+			if (i == 0 && ks_addr_format(conf.listen.kind, &bound,
+			    listen_text, sizeof(listen_text)) < 0)
+				snprintf(listen_text, sizeof(listen_text), "%s",
+				    conf.listen.text);
 			if ((e = kc_socket_adopt(&w->w_udp, w->w_ex, fd,
 			    NULL)) != 0) {
 				logk(LK_ERROR, "cannot listen on %s: %s",

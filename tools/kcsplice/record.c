@@ -228,7 +228,8 @@ append(struct kc_chain *c, const struct ksr_rec *h, const void *bytes,
 		return kc_chain_append(c, buf, KSR_REC_HDR + h->len + pad);
 	}
 	if (kc_chain_append(c, buf, KSR_REC_HDR) != 0 ||
-	    kc_chain_share(c, src, off, h->len) != 0 ||
+	    (bytes != NULL ? kc_chain_append(c, bytes, h->len) :
+	    kc_chain_share(c, src, off, h->len)) != 0 ||
 	    (pad > 0 && kc_chain_append(c, zero, pad) != 0)) {
 		cut(c, was);
 		return -ENOMEM;
@@ -698,53 +699,86 @@ ks_rec_begin(struct ks_rec *r, struct ks_rec_conn *c, uint64_t id,
 	return 0;
 }
 
-int
-ks_rec_data(struct ks_rec_conn *c, uint32_t dir, uint64_t time_ns,
-    const struct kc_chain *src, size_t off, size_t len, uint32_t flags)
+/* One data record of n bytes (from bytes, or src at off); 0 or the loss. */
+static int
+rec_one(struct ks_rec_conn *c, uint32_t dir, uint64_t time_ns,
+    const void *bytes, const struct kc_chain *src, size_t off, size_t n,
+    uint32_t flags)
 {
 	struct ks_rec *r = c->rc_rec;
 	struct ksr_rec h;
 	uint64_t cost;
 	int e;
 
+	h = (struct ksr_rec){ .type = dir, .len = (uint32_t)n,
+	    .conn = c->rc_id, .time_ns = time_ns,
+	    .offset = c->rc_off[dir - KSR_C2S], .flags = flags };
+	cost = cost_of(h.len);
+	if ((e = take(r, cost, false)) != 0) {
+		lose(c, e);
+		return e;
+	}
+	if ((e = append(queue(r), &h, bytes, src, off)) != 0) {
+		cap_give(cost);
+		lose(c, e);
+		return e;
+	}
+	queued(r, cost, KSR_REC_HDR + h.len + ksr_pad(h.len));
+	c->rc_off[dir - KSR_C2S] += n;
+	return 0;
+}
+
+int
+ks_rec_data(struct ks_rec_conn *c, uint32_t dir, uint64_t time_ns,
+    const struct kc_chain *src, size_t off, size_t len)
+{
+	struct ks_rec *r = c->rc_rec;
+	int e;
+
 	if (r == NULL)
 		return -EIO;
-	if ((dir != KSR_C2S && dir != KSR_S2C) ||
-	    (flags & ~KSR_F_DGRAM) != 0 || src == NULL ||
+	if ((dir != KSR_C2S && dir != KSR_S2C) || src == NULL ||
 	    off > kc_chain_len(src) || len > kc_chain_len(src) - off)
 		return -EINVAL;
 	if (r->r_failed != 0)
 		return r->r_failed;
 	if (c->rc_lost)
 		return c->rc_lerr;
-	while (len > 0 || (flags & KSR_F_DGRAM)) {
+	while (len > 0) {
 		/* A stream's bytes beyond a record's bound: several. */
 		size_t n = len < KSR_PAYLOAD_MAX ? len : KSR_PAYLOAD_MAX;
 
-		if ((flags & KSR_F_DGRAM) && len > KSR_PAYLOAD_MAX) {
-			lose(c, -ENOBUFS);
-			return -ENOBUFS;
-		}
-		h = (struct ksr_rec){ .type = dir, .len = (uint32_t)n,
-		    .conn = c->rc_id, .time_ns = time_ns,
-		    .offset = c->rc_off[dir - KSR_C2S], .flags = flags };
-		cost = cost_of(h.len);
-		if ((e = take(r, cost, false)) != 0) {
-			lose(c, e);
+		if ((e = rec_one(c, dir, time_ns, NULL, src, off, n, 0)) != 0)
 			return e;
-		}
-		if ((e = append(queue(r), &h, NULL, src, off)) != 0) {
-			cap_give(cost);
-			lose(c, e);
-			return e;
-		}
-		queued(r, cost, KSR_REC_HDR + h.len + ksr_pad(h.len));
-		c->rc_off[dir - KSR_C2S] += n;
 		off += n;
 		len -= n;
-		if (flags & KSR_F_DGRAM)
-			break;
 	}
+	write_next(c->rc_rec);
+	return 0;
+}
+
+int
+ks_rec_dgram(struct ks_rec_conn *c, uint32_t dir, uint64_t time_ns,
+    const void *data, size_t len)
+{
+	struct ks_rec *r = c->rc_rec;
+	int e;
+
+	if (r == NULL)
+		return -EIO;
+	if ((dir != KSR_C2S && dir != KSR_S2C) || (data == NULL && len > 0))
+		return -EINVAL;
+	if (r->r_failed != 0)
+		return r->r_failed;
+	if (c->rc_lost)
+		return c->rc_lerr;
+	if (len > KSR_PAYLOAD_MAX) {
+		lose(c, -ENOBUFS);
+		return -ENOBUFS;
+	}
+	if ((e = rec_one(c, dir, time_ns, data, NULL, 0, len,
+	    KSR_F_DGRAM)) != 0)
+		return e;
 	write_next(r);
 	return 0;
 }

@@ -115,14 +115,19 @@ int	ks_rec_begin(struct ks_rec *r, struct ks_rec_conn *c, uint64_t id,
 	    const char *meta);
 
 /*
- * Record len bytes of chain src from off, read at time_ns, in direction
- * dir (KSR_C2S or KSR_S2C; flags KSR_F_DGRAM for a datagram).  src is
- * only read: small payloads are copied, larger ones shared.  0, or why
- * the connection's recording stopped now or before.
+ * Record len bytes of chain src from off (a stream's), read at time_ns, in
+ * direction dir (KSR_C2S or KSR_S2C).  src is only read: small payloads
+ * are copied, larger ones shared.  0, or why the connection's recording
+ * stopped now or before.
  */
 int	ks_rec_data(struct ks_rec_conn *c, uint32_t dir, uint64_t time_ns,
-	    const struct kc_chain *src, size_t off, size_t len,
-	    uint32_t flags);
+	    const struct kc_chain *src, size_t off, size_t len);
+/*
+ * Record one datagram of len bytes (at most KSR_PAYLOAD_MAX: a larger one
+ * stops the recording, -ENOBUFS), copied; as ks_rec_data() otherwise.
+ */
+int	ks_rec_dgram(struct ks_rec_conn *c, uint32_t dir, uint64_t time_ns,
+	    const void *data, size_t len);
 
 /*
  * The connection ended (meta: its END payload: reason, byte counts); c's

@@ -45,12 +45,11 @@ enum rp_status {
 	RP_MATCHED,
 	RP_DIVERGED,
 	RP_TIMEOUT,
-	RP_FAILED,
-	RP_SKIPPED
+	RP_FAILED
 };
 
 static const char *const status_name[] = {
-	"pending", "matched", "diverged", "timeout", "failed", "not replayed"
+	"pending", "matched", "diverged", "timeout", "failed"
 };
 
 struct bytes {
@@ -95,6 +94,9 @@ struct rp_conn {
 	size_t		 sent;		/* client bytes sent */
 	size_t		 want;		/* server bytes before the next turn */
 	struct bytes	 got;		/* the server's replies */
+	size_t		*glen;		/* datagram sessions: each reply's
+					   length, in order */
+	size_t		 nglen, glencap;
 	uint64_t	 t_start;
 	uint64_t	 t_end;
 	uint64_t	 t_progress;
@@ -102,6 +104,8 @@ struct rp_conn {
 	bool		 done;
 	enum rp_status	 status;
 	int		 err;
+	bool		 bounds;	/* the datagrams differ, not the
+					   bytes */
 	size_t		 past;		/* bytes read past a cut recording's
 					   end: not compared */
 	/* The first difference. */
@@ -409,6 +413,35 @@ keep_of(struct replay *rp, const struct bytes *s, struct bytes *kept,
 	return 0;
 }
 
+/*
+ * A datagram session whose reply bytes match: the datagrams must too,
+ * length by length; the first that differs is the divergence.
+ */
+static void
+bounds(struct rp_conn *c)
+{
+	size_t e = 0, g = 0, off = 0;
+
+	for (;;) {
+		while (e < c->nev && c->ev[e].dir != 1)
+			e++;
+		if (e == c->nev || g == c->nglen) {
+			if (e == c->nev && g == c->nglen)
+				return;
+			break;
+		}
+		if (c->ev[e].len != c->glen[g])
+			break;
+		off += c->glen[g];
+		e++;
+		g++;
+	}
+	c->status = RP_DIVERGED;
+	c->diff = true;
+	c->diff_off = c->exp_off = off;
+	c->bounds = true;
+}
+
 /* Compare c's replies with the recorded ones; sets status and diff. */
 static void
 compare(struct rp_conn *c)
@@ -426,6 +459,8 @@ compare(struct rp_conn *c)
 		;
 	if (i == ek.len && i == gk.len) {
 		c->status = RP_MATCHED;
+		if (c->dgram)
+			bounds(c);
 		goto out;
 	}
 	if (i == ek.len && c->cut[0] != '\0' && !c->incomplete) {
@@ -476,37 +511,69 @@ finish(struct rp_conn *c, enum rp_status st, int err)
 	start_some(rp);
 }
 
+/* Send the client's next n recorded bytes (a datagram's: one datagram). */
+static void
+send_bytes(struct rp_conn *c, size_t n)
+{
+	struct kc_chain ch = KC_CHAIN_INITIALIZER;
+	int e;
+
+	if ((e = kc_chain_append(&ch, c->b[0].p + c->sent, n)) != 0 ||
+	    (e = kc_socket_send(c->s, &ch, NULL, NULL)) != 0) {
+		kc_chain_free(&ch);
+		finish(c, RP_FAILED, e);
+		return;
+	}
+	kc_chain_free(&ch);	/* its spare views */
+	c->sent += n;
+	c->t_progress = mono_ns();
+}
+
+/*
+ * Every client write is sent: a stream is shut for sending, and its end
+ * of file ends it; a datagram session, which has no end, ends once as
+ * many reply bytes as were recorded have come (or at the idle limit).
+ */
+static void
+sent_all(struct rp_conn *c)
+{
+	if (c->dgram) {
+		if (c->got.len >= c->b[1].len)
+			finish(c, RP_PENDING, 0);
+		return;
+	}
+	if (!c->shut) {
+		c->shut = true;
+		(void)kc_socket_shutdown(c->s, SHUT_WR);
+	}
+}
+
 /* Turns: send what the server has answered the turns before of. */
 static void
 turn_next(struct rp_conn *c)
 {
 	while (!c->done && c->got.len >= c->want) {
-		struct kc_chain ch = KC_CHAIN_INITIALIZER;
-		size_t n = 0;
-		int e;
+		size_t first = c->ev_next;
 
 		if (c->ev_next == c->nev) {
-			if (!c->shut) {
-				c->shut = true;
-				(void)kc_socket_shutdown(c->s, SHUT_WR);
-			}
+			sent_all(c);
 			return;
 		}
 		while (c->ev_next < c->nev && c->ev[c->ev_next].dir == 0)
-			n += c->ev[c->ev_next++].len;
+			c->ev_next++;
+		/* A stream's turn is one write; datagrams go one by one. */
+		if (c->dgram) {
+			for (; first < c->ev_next && !c->done; first++)
+				send_bytes(c, c->ev[first].len);
+		} else if (c->ev_next > first) {
+			size_t n = 0;
+
+			for (; first < c->ev_next; first++)
+				n += c->ev[first].len;
+			send_bytes(c, n);
+		}
 		while (c->ev_next < c->nev && c->ev[c->ev_next].dir == 1)
 			c->want += c->ev[c->ev_next++].len;
-		if (n == 0)
-			continue;
-		if ((e = kc_chain_append(&ch, c->b[0].p + c->sent, n)) != 0 ||
-		    (e = kc_socket_send(c->s, &ch, NULL, NULL)) != 0) {
-			kc_chain_free(&ch);
-			finish(c, RP_FAILED, e);
-			return;
-		}
-		kc_chain_free(&ch);	/* its spare views */
-		c->sent += n;
-		c->t_progress = mono_ns();
 	}
 }
 
@@ -521,8 +588,6 @@ timed_next(struct rp_conn *c, uint64_t now)
 		struct rp_ev *ev = &c->ev[c->ev_next];
 		uint64_t due = c->t_start + (uint64_t)((double)(ev->t - t0) /
 		    o->speed);
-		struct kc_chain ch = KC_CHAIN_INITIALIZER;
-		int e;
 
 		if (ev->dir == 1) {
 			c->ev_next++;
@@ -530,22 +595,27 @@ timed_next(struct rp_conn *c, uint64_t now)
 		}
 		if (due > now)
 			return;		/* the tick comes back for it */
-		if ((e = kc_chain_append(&ch, c->b[0].p + c->sent,
-		    ev->len)) != 0 ||
-		    (e = kc_socket_send(c->s, &ch, NULL, NULL)) != 0) {
-			kc_chain_free(&ch);
-			finish(c, RP_FAILED, e);
-			return;
-		}
-		kc_chain_free(&ch);	/* its spare views */
-		c->sent += ev->len;
 		c->ev_next++;
-		c->t_progress = now;
+		send_bytes(c, ev->len);
 	}
-	if (!c->done && !c->shut) {
-		c->shut = true;
-		(void)kc_socket_shutdown(c->s, SHUT_WR);
+	if (!c->done)
+		sent_all(c);
+}
+
+static int
+glen_add(struct rp_conn *c, size_t n)
+{
+	if (c->nglen == c->glencap) {
+		size_t cap = c->glencap ? 2 * c->glencap : 16;
+		size_t *ng = realloc(c->glen, cap * sizeof(*ng));
+
+		if (ng == NULL)
+			return -ENOMEM;
+		c->glen = ng;
+		c->glencap = cap;
 	}
+	c->glen[c->nglen++] = n;
+	return 0;
 }
 
 static void
@@ -564,8 +634,13 @@ rd_fn(void *obj, void *env, int status)
 		size_t k, len;
 
 		n = kc_socket_recv(c->s, &ch, SIZE_MAX, NULL);
-		if (n <= 0)
+		if (n < 0 || (n == 0 && !c->dgram))
 			break;
+		if (c->dgram && glen_add(c, (size_t)n) != 0) {
+			kc_chain_free(&ch);
+			finish(c, RP_FAILED, -ENOMEM);
+			return;
+		}
 		for (k = 0, len = kc_chain_len(&ch); k < len;) {
 			size_t m = kc_chain_copyout(&ch, k, buf, sizeof(buf));
 
@@ -592,6 +667,8 @@ rd_fn(void *obj, void *env, int status)
 	}
 	if (c->rp->o->timing == KS_TIMING_TURNS)
 		turn_next(c);
+	else if (c->dgram && c->ev_next == c->nev)
+		sent_all(c);
 	if (!c->done && kc_socket_upcall(c->s, KC_SO_READABLE, &c->kc_rd) != 0)
 		finish(c, RP_FAILED, -EIO);
 }
@@ -622,7 +699,7 @@ tick_fn(void *obj, void *env, int status)
 			c->t_progress = now;	/* waiting on purpose */
 		}
 	}
-	if (now - c->t_progress >= o->timeout_ns) {
+	if (now > c->t_progress && now - c->t_progress >= o->timeout_ns) {
 		finish(c, RP_TIMEOUT, -ETIMEDOUT);
 		return;
 	}
@@ -658,15 +735,11 @@ conn_start(struct rp_conn *c)
 
 	rp->active++;
 	c->t_start = c->t_progress = mono_ns();
-	if (c->dgram) {
-		finish(c, RP_SKIPPED, 0);
-		return;
-	}
 	if ((e = kc_init(&c->kc_conn, conn_fn, c, rp->ex, 0)) != 0 ||
 	    (e = kc_init(&c->kc_rd, rd_fn, c, rp->ex, 0)) != 0 ||
 	    (e = kc_init(&c->kc_tick, tick_fn, c, rp->ex, 0)) != 0 ||
 	    (e = kc_socket_create(&c->s, rp->ex, rp->o->to.a.sa.sa_family,
-	    SOCK_STREAM, NULL)) != 0) {
+	    c->dgram ? SOCK_DGRAM : SOCK_STREAM, NULL)) != 0) {
 		finish(c, RP_FAILED, e);
 		return;
 	}
@@ -831,6 +904,8 @@ report_line(FILE *out, const struct rp_conn *c)
 		fprintf(out, " at offset %zu", c->diff_off);
 		if (c->exp_off != c->diff_off)
 			fprintf(out, " (%zu in the recording)", c->exp_off);
+		if (c->bounds)
+			fputs(" (the same bytes, in other datagrams)", out);
 		fputs(": expected \"", out);
 		text_of(out, c->b[1].p + c->exp_off, el, false);
 		fputs("\" (", out);
@@ -850,8 +925,6 @@ report_line(FILE *out, const struct rp_conn *c)
 		    c->cut);
 	if (c->incomplete)
 		fprintf(out, "; the recording is incomplete (%s)", c->why);
-	if (c->dgram)
-		fputs("; a datagram session (not replayed)", out);
 	fputc('\n', out);
 }
 
@@ -922,13 +995,9 @@ report_json(const struct replay *rp, const char *path, const size_t *count,
 		fputc('}', f);
 	}
 	fputs("],\"total\":{", f);
-	for (k = RP_MATCHED; k <= RP_SKIPPED; k++) {
-		const char *n = status_name[k];
-
+	for (k = RP_MATCHED; k <= RP_FAILED; k++)
 		fprintf(f, "%s\"%s\":%zu", k > RP_MATCHED ? "," : "",
-		    strcmp(n, "not replayed") == 0 ? "not_replayed" : n,
-		    count[k]);
-	}
+		    status_name[k], count[k]);
 	fprintf(f, ",\"connections\":%zu}}\n", rp->nconns);
 	if (fclose(f) != 0) {
 		fprintf(err, "kcsplice: --report %s: %s\n", path,
@@ -952,6 +1021,7 @@ replay_free(struct replay *rp)
 		free(c->b[0].p);
 		free(c->b[1].p);
 		free(c->got.p);
+		free(c->glen);
 		free(c->ev);
 		free(c);
 	}
@@ -969,7 +1039,7 @@ ks_replay_run(const struct ks_replay_opts *oin, FILE *out, FILE *err)
 	struct ks_replay_opts o = *oin;
 	struct kc_executor_attr ea;
 	struct replay rp;
-	size_t count[RP_SKIPPED + 1] = { 0 }, i;
+	size_t count[RP_FAILED + 1] = { 0 }, i;
 	struct stat sb;
 	int nfiles = 0, e = 0, rc;
 	unsigned k;
@@ -1047,9 +1117,8 @@ ks_replay_run(const struct ks_replay_opts *oin, FILE *out, FILE *err)
 		count[rp.conns[i]->status]++;
 	}
 	fprintf(out, "replay: %zu connections: %zu matched, %zu diverged, "
-	    "%zu timed out, %zu failed, %zu not replayed\n", rp.nconns,
-	    count[RP_MATCHED], count[RP_DIVERGED], count[RP_TIMEOUT],
-	    count[RP_FAILED], count[RP_SKIPPED]);
+	    "%zu timed out, %zu failed\n", rp.nconns, count[RP_MATCHED],
+	    count[RP_DIVERGED], count[RP_TIMEOUT], count[RP_FAILED]);
 	rc = count[RP_MATCHED] == rp.nconns ? 0 :
 	    count[RP_FAILED] == rp.nconns ? EX_UNAVAILABLE : 1;
 	if (o.report != NULL && (e = report_json(&rp, o.report, count,

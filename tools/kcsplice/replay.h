@@ -25,10 +25,13 @@
  * expression, and each --ignore-bytes range of a connection's reply
  * stream).  A connection matched, diverged (the first differing offset in
  * the replies read, with a short hex and text excerpt of each side),
- * timed out (no byte either way for the time-out), failed (connect or
- * reset), or was not replayed (a datagram session, or a recording that
- * lost bytes: KSR_LOST or an END without KSR_F_COMPLETE; these are
- * replayed anyway and say so).  A connection recorded as ended by
+ * timed out (no byte either way for the time-out), or failed (connect
+ * or reset).  A recording that lost bytes (KSR_LOST, or an END without
+ * KSR_F_COMPLETE) is replayed anyway and says so.  A datagram session
+ * (KSR_F_DGRAM) is replayed on a datagram socket connected to the
+ * target, a datagram for each recorded one; it ends once every one is
+ * sent and as many reply bytes as were recorded have come; its replies
+ * match when their bytes and their datagrams' lengths do.  A connection recorded as ended by
  * anything but a clean close (its END's reason neither client_fin nor
  * upstream_fin: a reset, a time-out) is compared up to the end of its
  * recorded replies, the bytes read past it counted as not compared.
