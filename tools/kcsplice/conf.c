@@ -30,6 +30,8 @@
 #define KS_REC_MIN		(64ull << 10)	/* --record-size, -budget */
 #define KS_REC_MAX		(1ull << 40)
 #define KS_REC_FILES_MAX	1000000u	/* --record-count */
+#define KS_CMP_WIN_MIN		(4ull << 10)	/* --compare-window */
+#define KS_CMP_WIN_MAX		(1ull << 30)
 #define KS_UNIX_PATH_MAX	107		/* sun_path less its NUL or '@' */
 
 #define KS_EX_USAGE		64		/* sysexits.h's EX_USAGE */
@@ -47,7 +49,8 @@ enum opt_id {
 	O_STATSFMT, O_SHUTDOWN, O_PIPESIZE, O_NOSPLICE, O_TRACE, O_QUIET,
 	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT, O_CHECK, O_CONFIG,
 	O_RECORD, O_RECSIZE, O_RECCOUNT, O_RECBUDGET,
-	O_SAMPLE, O_PACE, O_SAMPLEBY
+	O_SAMPLE, O_PACE, O_SAMPLEBY,
+	O_COMPARE, O_CMPWINDOW
 };
 
 struct opt {
@@ -90,6 +93,8 @@ static const struct opt opts[] = {
 	{ "record-size",	0,   O_RECSIZE,		"BYTES" },
 	{ "record-count",	0,   O_RECCOUNT,	"N" },
 	{ "record-budget",	0,   O_RECBUDGET,	"BYTES" },
+	{ "compare",		0,   O_COMPARE,		NULL },
+	{ "compare-window",	0,   O_CMPWINDOW,	"BYTES" },
 	{ "quiet",		'q', O_QUIET,		NULL },
 	{ "verbose",		'v', O_VERBOSE,		NULL },
 	{ "help",		'h', O_HELP,		NULL },
@@ -979,6 +984,19 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 	case O_RECCOUNT:
 		set_uint(p, o, v, 1, KS_REC_FILES_MAX, &c->record_count);
 		break;
+	case O_COMPARE:
+		c->compare = true;
+		break;
+	case O_CMPWINDOW:
+		if (ks_size_parse(&size, v) != 0 || size < KS_CMP_WIN_MIN ||
+		    size > KS_CMP_WIN_MAX) {
+			fail(p, "--%s: '%s' is not a size from 4k to 1g "
+			    "(suffixes k, m, g: powers of 1024)", o->name,
+			    quote(&q, v));
+			return;
+		}
+		c->compare_window = size;
+		break;
 	case O_PIPESIZE:
 		if (ks_size_parse(&size, v) != 0 || size == 0 ||
 		    size > KS_PIPE_MAX) {
@@ -1134,6 +1152,7 @@ set_defaults(struct ks_conf *c)
 	c->record_size = 256ull << 20;
 	c->record_count = 16;
 	c->record_budget = 64ull << 20;
+	c->compare_window = 1ull << 20;
 }
 
 static void
@@ -1169,6 +1188,12 @@ check_mixing(struct parse *p)
 		fail(p, "cannot mix udp with tcp/unix: LISTEN '%s', UPSTREAM "
 		    "'%s'", quote(&q1, c->listen.text),
 		    quote(&q2, c->upstream.text));
+		return;
+	}
+	if (udp && c->compare) {
+		fail(p, "--compare compares TCP and UNIX connections' replies, "
+		    "not UDP sessions' (LISTEN '%s')",
+		    quote(&q1, c->listen.text));
 		return;
 	}
 	for (i = 0; i < c->nmirrors; i++) {
@@ -1543,6 +1568,11 @@ ks_usage(FILE *f)
 "      --record-budget BYTES    bytes a worker's recording may hold not yet\n"
 "                               written; past it a connection's recording\n"
 "                               stops, marked incomplete (default 64m)\n"
+"      --compare                compare each mirror's replies with the\n"
+"                               upstream's, per connection: matched,\n"
+"                               diverged (logged) or not compared\n"
+"      --compare-window BYTES   bytes a connection may hold for it, waiting\n"
+"                               for the slower side (default 1m)\n"
 "  -f, --config FILE            read options from FILE too, one a line\n"
 "                               (NAME VALUE, listen ADDR, upstream ADDR,\n"
 "                               # comments); the command line wins;\n"
