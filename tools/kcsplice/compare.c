@@ -11,44 +11,35 @@
 #include <string.h>
 
 #include "compare.h"
+#include "heldcap.h"
 
 #define CMP_CHUNK	4096	/* bytes copied out of a chain at a time */
 
-static uint64_t cmp_cap;	/* atomic; 0: none */
-static uint64_t cmp_held;	/* atomic */
+static struct ks_held cmp_held;
 
 void
 ks_cmp_cap(uint64_t cap)
 {
-	__atomic_store_n(&cmp_cap, cap, __ATOMIC_RELAXED);
+	ks_held_cap(&cmp_held, cap);
 }
 
 uint64_t
 ks_cmp_held(void)
 {
-	return __atomic_load_n(&cmp_held, __ATOMIC_RELAXED);
+	return ks_held_now(&cmp_held);
 }
 
 /* Take n bytes under the cap: false if they do not fit. */
 static bool
 cap_take(uint64_t n)
 {
-	uint64_t cap = __atomic_load_n(&cmp_cap, __ATOMIC_RELAXED);
-	uint64_t cur = __atomic_load_n(&cmp_held, __ATOMIC_RELAXED);
-
-	do {
-		if (cap != 0 && (n > cap || cur > cap - n))
-			return false;
-	} while (!__atomic_compare_exchange_n(&cmp_held, &cur, cur + n, true,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	return true;
+	return ks_held_take(&cmp_held, n, false);
 }
 
 static void
 cap_give(uint64_t n)
 {
-	if (n > 0)
-		__atomic_sub_fetch(&cmp_held, n, __ATOMIC_RELAXED);
+	ks_held_give(&cmp_held, n);
 }
 
 const char *

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "heldcap.h"
 #include "record.h"
 
 #define META_RESERVE	(1u << 20)	/* over the budget, for OPEN/LOST/END */
@@ -84,39 +85,30 @@ struct ks_rec {
 	struct ks_rec_stats	 r_st;
 };
 
-static uint64_t cap_bytes;		/* atomic; 0: none */
-static uint64_t held_total;		/* atomic */
+static struct ks_held rec_held;
 
 void
 ks_rec_cap(uint64_t cap)
 {
-	__atomic_store_n(&cap_bytes, cap, __ATOMIC_RELAXED);
+	ks_held_cap(&rec_held, cap);
 }
 
 uint64_t
 ks_rec_held_total(void)
 {
-	return __atomic_load_n(&held_total, __ATOMIC_RELAXED);
+	return ks_held_now(&rec_held);
 }
 
 static bool
 cap_take(uint64_t n, bool force)
 {
-	uint64_t cap = __atomic_load_n(&cap_bytes, __ATOMIC_RELAXED);
-	uint64_t h = __atomic_load_n(&held_total, __ATOMIC_RELAXED);
-
-	do {
-		if (!force && cap != 0 && h + n > cap)
-			return false;
-	} while (!__atomic_compare_exchange_n(&held_total, &h, h + n, true,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	return true;
+	return ks_held_take(&rec_held, n, force);
 }
 
 static void
 cap_give(uint64_t n)
 {
-	__atomic_fetch_sub(&held_total, n, __ATOMIC_RELAXED);
+	ks_held_give(&rec_held, n);
 }
 
 static uint64_t
