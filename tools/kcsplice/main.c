@@ -760,7 +760,6 @@ access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
 	ks_alog_write(&a);
 }
 
-/* The splice ended: on the worker. */
 /* ---- --compare ----------------------------------------------------- */
 
 /* Its held bytes count against the mirrors' cap (--mirror-cap) too. */
@@ -872,6 +871,7 @@ cmp_end(struct conn *c)
 	}
 }
 
+/* The splice ended: on the worker. */
 /* ---- --record ------------------------------------------------------ */
 
 static int rec_dirfd = -1;
