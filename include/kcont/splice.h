@@ -32,7 +32,8 @@
  * reset, counted) or has what does not fit dropped (KC_MIRROR_DROP: its
  * stream then has holes; counted in bytes; it is never detached for
  * lagging).  A mirror that fails (refused, reset) is detached.  What
- * mirrors send back is read and thrown away.
+ * mirrors send back is read and thrown away, unless attr.mirror_tap is
+ * set (below).
  *
  * Turn pacing (attr.mirror_turns, streams): a turn is what is read from a
  * in one stretch between two reads of b's replies (everything a sends
@@ -149,6 +150,28 @@ typedef void kc_splice_event_fn(void *arg, struct kc_splice *sp, int event,
 typedef int kc_splice_tap_fn(void *arg, struct kc_splice *sp, int dir,
     const struct kc_chain *data, size_t off, size_t len);
 
+/*
+ * A mirror tap (stream splices): called on the owner with what mirror
+ * (its index in kc_splice()'s mirrors) sends back, in order, as it is
+ * read: len bytes of data from byte off, lent for the call only, as for
+ * the tap.  Without one, a mirror's replies are read and thrown away; with
+ * one, they are read into memory for the call (at most 1 MiB a readiness
+ * event, then the owner reads again later) and freed after it.  Returning
+ * non-zero stops the calls for that mirror only: its later replies are
+ * thrown away again.  Turn pacing (mirror_turns) counts the replies the
+ * same either way.  While a mirror is tapped, the splice's end waits for
+ * the mirror's replies to end too: after its last bytes and its end of
+ * file, it is closed once it closes its side, or once it has sent nothing
+ * for its socket's linger time (then reset, not counted as detached), so
+ * that the tap sees every reply to what it was given.  A mirror detached,
+ * or with bytes dropped, gave replies to a stream with holes: the tap
+ * learns of it from attr.event and kc_splice_mirror_stats().  Datagram
+ * splices and relays do not call it (their mirrors' datagrams are thrown
+ * away).
+ */
+typedef int kc_splice_mirror_tap_fn(void *arg, struct kc_splice *sp,
+    unsigned mirror, const struct kc_chain *data, size_t off, size_t len);
+
 /* 0 in a field means its default. */
 struct kc_splice_attr {
 	uint64_t	mirror_budget;	/* bytes a mirror may lag (1 GiB) */
@@ -165,6 +188,9 @@ struct kc_splice_attr {
 	void		*tap_arg;
 	uint32_t	mirror_turns;	/* bit i: mirror i is paced by turns
 					   (streams only; none) */
+	kc_splice_mirror_tap_fn *mirror_tap; /* mirrors' replies (or NULL:
+					   thrown away) */
+	void		*mirror_tap_arg;
 };
 
 /*

@@ -56,6 +56,9 @@
 #define SPILL_SEND	(8u << 20)	/* most one sendfile(2) from a spill */
 #define SPILL_TRIM	(2u << 20)	/* sent spill bytes freed in steps:
 					   a multiple of any page size */
+#define MTAP_READS	16		/* reads of a tapped mirror's replies
+					   per readiness event, each */
+#define MTAP_CHUNK	(64u * 1024u)	/* at most this: 1 MiB in all */
 
 /* sp_life: the two events after which the splice is freed. */
 #define SPL_CLOSING	0x1u	/* kc_splice_close() was called */
@@ -412,6 +415,16 @@ mirror_sync(struct mirror *m)
 }
 
 /*
+ * A tapped mirror's replies have not ended: at the end of the splice it
+ * stays (draining) for them, after its last bytes.
+ */
+static bool
+tap_waits(const struct mirror *m)
+{
+	return m->m_tap && !m->m_rdone;
+}
+
+/*
  * Let the mirror's socket go: reset (abort) or the socket's own graceful
  * close (it shuts its side, then reads and drops until the mirror ends, for
  * at most its linger time).
@@ -591,11 +604,52 @@ mirror_flush(struct kc_splice *sp, struct mirror *m)
 		m->m_shut = true;
 		kc__socket_shutdown(m->m_sock, SHUT_WR);
 	}
-	if (m->m_draining)
+	if (m->m_draining && !tap_waits(m))
 		mirror_release(sp, m, false);
 }
 
-/* What a mirror sends back is read and thrown away. */
+/*
+ * A tapped mirror's replies: read into memory and lent to attr.mirror_tap,
+ * a bounded number of reads at a time; what comes after the tap said
+ * stop is thrown away.  Returns as kc__ep_discard() does.
+ */
+static int
+mirror_tap_read(struct kc_splice *sp, struct mirror *m)
+{
+	struct kc_chain c = KC_CHAIN_INITIALIZER;
+	unsigned i;
+	ssize_t n;
+	int r = -EINPROGRESS;
+
+	for (i = 0; i < MTAP_READS && m->m_tap; i++) {
+		n = kc__chain_read(&c, m->m_fd, 0, MTAP_CHUNK, NULL);
+		if (n == -EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				m->m_rdone = true;
+			r = (int)n;
+			break;
+		}
+		m->m_rin += (uint64_t)n;
+		if (sp->sp_attr.mirror_tap(sp->sp_attr.mirror_tap_arg, sp,
+		    (unsigned)(m - sp->sp_m), &c, 0, (size_t)n) != 0)
+			m->m_tap = false;
+		(void)kc_chain_drop(&c, (size_t)n);
+	}
+	kc_chain_free(&c);
+	if (r != -EINPROGRESS)
+		return r;
+	if (!m->m_tap)
+		return kc__ep_discard(m->m_ep);
+	kc__ep_read_later(m->m_ep);
+	return r;
+}
+
+/*
+ * What a mirror sends back is read and thrown away, or lent to the mirror
+ * tap.
+ */
 static bool pace_answered(const struct mirror *m);
 static void pace_try(struct kc_splice *sp, struct mirror *m);
 
@@ -603,7 +657,7 @@ static void
 mirror_input(struct kc_splice *sp, struct mirror *m, int err)
 {
 	bool ans = m->m_paced && pace_answered(m);
-	int r = kc__ep_discard(m->m_ep);
+	int r = m->m_tap ? mirror_tap_read(sp, m) : kc__ep_discard(m->m_ep);
 
 	if (ans) {
 		/* Only now: an answer to what it is given next comes later. */
@@ -611,6 +665,11 @@ mirror_input(struct kc_splice *sp, struct mirror *m, int err)
 		pace_try(sp, m);
 		if (m->m_sock == NULL)
 			return;
+	}
+	if (m->m_draining && !tap_waits(m) && mirror_owed(m) == 0) {
+		/* Its replies ended (or the tap stopped): it is done. */
+		mirror_release(sp, m, false);
+		return;
 	}
 	if (r == 0 || r == -EINPROGRESS)
 		return;		/* it shut its sending side, or more soon */
@@ -1354,7 +1413,7 @@ mirror_finish(struct kc_splice *sp, struct mirror *m)
 	mirror_flush(sp, m);
 	if (m->m_sock == NULL)
 		return;
-	if (mirror_owed(m) == 0) {
+	if (mirror_owed(m) == 0 && !tap_waits(m)) {
 		mirror_release(sp, m, false);
 		return;
 	}
@@ -1399,6 +1458,7 @@ kc__splice_end(struct kc_splice *sp, int how, int side, int status)
 
 		mirror_finish(sp, m);
 		m->m_seen = m->m_out;
+		m->m_rseen = m->m_rin;
 		if (m->m_draining && m->m_ep->ep_linger_ns > linger)
 			linger = m->m_ep->ep_linger_ns;
 	}
@@ -1694,11 +1754,15 @@ linger_fn(void *obj, void *env, int status)
 
 		if (!m->m_draining)
 			continue;
-		if (m->m_out != m->m_seen) {
+		if (m->m_out != m->m_seen || m->m_rin != m->m_rseen) {
 			m->m_seen = m->m_out;
+			m->m_rseen = m->m_rin;
 			continue;
 		}
-		if (sp->sp_attr.mirror_policy == KC_MIRROR_DROP) {
+		if (mirror_owed(m) == 0) {
+			/* All given; the tap waited for replies in vain. */
+			mirror_release(sp, m, true);
+		} else if (sp->sp_attr.mirror_policy == KC_MIRROR_DROP) {
 			m->m_dropped += mirror_owed(m);
 			COUNT(sp, mirror_dropped, mirror_owed(m));
 			mirror_release(sp, m, true);
@@ -1802,6 +1866,8 @@ kc_splice(struct kc_splice **spp, struct kc_socket *a, struct kc_socket *b,
 		sp->sp_m[i].m_spfd = -1;
 		kc_chain_init(&sp->sp_m[i].m_back);
 		kc_chain_init(&sp->sp_m[i].m_hold);
+		sp->sp_m[i].m_tap = sp->sp_attr.mirror_tap != NULL &&
+		    !sp->sp_dgram;
 		if (sp->sp_attr.mirror_turns & (1u << i)) {
 			sp->sp_m[i].m_paced = true;
 			sp->sp_m[i].m_free = true;

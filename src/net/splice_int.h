@@ -99,6 +99,11 @@ struct mirror {
 	uint64_t		 m_ans;		/* answers seen */
 	uint64_t		 m_given;	/* m_ans at the last give */
 	uint64_t		 m_want;	/* m_out once that give is out */
+	/* attr.mirror_tap: its replies go to the tap while m_tap. */
+	bool			 m_tap;
+	bool			 m_rdone;	/* its replies ended (end of file) */
+	uint64_t		 m_rin;		/* reply bytes read */
+	uint64_t		 m_rseen;	/* m_rin at the last linger check */
 };
 
 struct kc_splice {

@@ -241,7 +241,7 @@ check_tool(const struct ks_conf *c)
 	CHECK(c->mode == KS_MODE_REPLAY || c->mode == KS_MODE_DUMP);
 	CHECK(c->listen.kind == 0 && c->upstream.kind == 0);
 	CHECK(c->nmirrors == 0 && c->nallow == 0 && c->metrics.kind == 0);
-	CHECK(c->config_path[0] == '\0' && !c->check);
+	CHECK(c->config_path[0] == '\0' && !c->check && !c->compare);
 	CHECK(c->record_dir[0] == '\0' && c->access_log[0] == '\0' &&
 	    c->trace_path[0] == '\0');
 	CHECK(c->verbosity >= -1 && c->verbosity <= 1);

@@ -58,6 +58,26 @@
  *                  redis-benchmark runs through kcsplice: see
  *                  record_full().
  *
+ *   compare-redis  kcsplice --compare in front of two redis-servers whose
+ *                  keys key:000000000000 to key:000000000099 hold the same
+ *                  values: redis-benchmark -t get -r 100 -P 1, then -t set
+ *                  (whose replies are +OK whatever the order), through it:
+ *                  every connection matched and none diverged or not
+ *                  compared (metrics).  Then the keys are "xxx" on the
+ *                  primary and "yyy" on the mirror and a client GETs
+ *                  key:000000000007: the client gets the primary's "xxx",
+ *                  the connection diverged at byte 4 ("$3\r\n" alike): the
+ *                  metrics count it, the log line names the offset and
+ *                  both excerpts, the access log says
+ *                  mirror0_compare=diverged at 4.  --compare with a UDP
+ *                  LISTEN is refused (exit 64).
+ *   compare-flood  a mirror that answers every connection with 4 MiB of
+ *                  "+PONG\r\n" before reading anything, --compare-window
+ *                  64k: each connection's PINGs get the primary's PONGs,
+ *                  whole, and every connection is "not compared" (its
+ *                  20 PONGs match, the rest passes the window), none
+ *                  detached.
+ *
  * redis-server, redis-benchmark and PostgreSQL come from scripts/deps.sh
  * it; where they are missing the scenario is skipped (fails under CI=true).
  */
@@ -73,6 +93,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1202,6 +1223,226 @@ pace_pg_blind(void)
 	pace_pg(false);
 }
 
+/* ------------------------------------------------------------------ */
+/* --compare */
+
+/* kcsplice_compare_total for mirror and result (metrics on port). */
+static uint64_t
+compare_count(unsigned port, const char *mirror, const char *result)
+{
+	char l[192];
+
+	snprintf(l, sizeof(l), "mirror=\"%s\",result=\"%s\"", mirror, result);
+	return metric_of(port, "kcsplice_compare_total", l);
+}
+
+/* Set key:000000000000 to key:000000000099 to value on the server. */
+static void
+redis_fill(unsigned port, const char *value)
+{
+	char req[8192], buf[1024];
+	size_t o = 0;
+	unsigned i;
+	int fd = tcp_connect(NULL, port);
+
+	for (i = 0; i < 100; i++)
+		o += (size_t)snprintf(req + o, sizeof(req) - o,
+		    "SET key:%012u %s\r\n", i, value);
+	snprintf(req + o, sizeof(req) - o, "PING\r\n");
+	ask(fd, req, "+PONG\r\n", buf, sizeof(buf));
+	close(fd);
+}
+
+static void
+compare_redis(void)
+{
+	struct redis up, mir;
+	struct it_stats st;
+	struct ks k;
+	char bin[PLEN], bench[PLEN], up_a[64], mtext[64], mport[64],
+	    alog[PLEN], buf[256], *text;
+	unsigned metrics_port;
+	uint64_t conns;
+	int fd, r;
+
+	servers(&up, &mir, bin, sizeof(bin));
+	proc_need("redis-benchmark", "redis-tools", bench, sizeof(bench));
+	redis_fill(up.port, "xxx");
+	redis_fill(mir.port, "xxx");
+	snprintf(up_a, sizeof(up_a), "tcp:127.0.0.1:%u", up.port);
+	snprintf(mtext, sizeof(mtext), "tcp:127.0.0.1:%u", mir.port);
+	snprintf(alog, sizeof(alog), "%s/access.log", base);
+	metrics_port = proc_free_port();
+	snprintf(mport, sizeof(mport), "tcp:127.0.0.1:%u", metrics_port);
+	{
+		const char *args[] = { "-j", "2", "--compare", "--metrics",
+		    mport, "--access-log", alog, "-m", mtext,
+		    "tcp:127.0.0.1:0", up_a, NULL };
+
+		ks_start(&k, args);
+		k.keep_log = true;
+	}
+	{
+		const char *get[] = { "-t", "get", "-n", "2000", "-r",
+		    "100", "-P", "1", NULL };
+		const char *set[] = { "-n", "2000", "-r", "100", "-P", "1",
+		    NULL };
+
+		redis_bench(bench, it_addr_port(&k.listen), get);
+		redis_bench(bench, it_addr_port(&k.listen), set);
+	}
+	ks_wait_active(&k, 0, &st);
+	conns = st.conns;
+	it_log("identical data: %llu connections, matched %llu, diverged "
+	    "%llu, not compared %llu", (unsigned long long)conns,
+	    (unsigned long long)compare_count(metrics_port, mtext, "matched"),
+	    (unsigned long long)compare_count(metrics_port, mtext, "diverged"),
+	    (unsigned long long)compare_count(metrics_port, mtext,
+	    "not_compared"));
+	IT_GE(conns, 8);
+	IT_EQ(st.mirror_detached, 0);
+	IT_EQ(compare_count(metrics_port, mtext, "matched"), conns);
+	IT_EQ(compare_count(metrics_port, mtext, "diverged"), 0);
+	IT_EQ(compare_count(metrics_port, mtext, "not_compared"), 0);
+	IT_EQ(ks_count(&k, "diverged from the upstream"), 0);
+
+	/* The mirror's data differs: one GET of it. */
+	redis_fill(up.port, "xxx");
+	redis_fill(mir.port, "yyy");
+	fd = tcp_connect(NULL, it_addr_port(&k.listen));
+	ask(fd, "GET key:000000000007\r\n", "\r\nxxx\r\n", buf, sizeof(buf));
+	IT_CHECKF(strcmp(buf, "$3\r\nxxx\r\n") == 0, "the client got: %s",
+	    buf);
+	close(fd);
+	ks_wait_active(&k, 0, &st);
+	IT_EQ(st.conns, conns + 1);
+	IT_EQ(compare_count(metrics_port, mtext, "diverged"), 1);
+	IT_EQ(compare_count(metrics_port, mtext, "matched"), conns);
+	snprintf(buf, sizeof(buf), "compare: mirror %s diverged from the "
+	    "upstream at byte 4", mtext);
+	ks_wait_line(&k, buf);
+	IT_CHECKF(ks_has_line(&k, buf, "upstream 7878780d0a \"xxx..\"",
+	    "mirror 7979790d0a \"yyy..\""), "no excerpts in: %s", k.log);
+	ks_stop(&k);
+	ks_free_log(&k);
+	text = proc_slurp(alog);
+	IT_CHECKF(strstr(text, "mirror0_compare=diverged "
+	    "mirror0_compare_offset=4") != NULL &&
+	    strstr(text, "mirror0_compare=matched mirror0_compare_offset=-")
+	    != NULL, "access log: %s", text);
+	free(text);
+	servers_stop(&up, &mir);
+	{
+		const char *argv[] = { it_kcsplice, "--compare",
+		    "udp:127.0.0.1:0", "udp:127.0.0.1:9", NULL };
+		char *out;
+
+		r = proc_run(argv, NULL, 20, &out);
+		IT_CHECKF(r == 64 && strstr(out, "--compare compares TCP and "
+		    "UNIX connections' replies, not UDP sessions'") != NULL,
+		    "--compare with udp: status %d: %s", r, out);
+		free(out);
+	}
+}
+
+#define FLOOD		(4u << 20)
+#define FLOOD_CONNS	3
+
+/*
+ * The flooding mirror, in a child: each connection gets FLOOD bytes at
+ * once, then is read until it ends.
+ */
+static void
+flood_serve(int lfd)
+{
+	static char pongs[65534], sink[65536];
+	size_t sent;
+	ssize_t n;
+	int fd;
+
+	/* Gone with the test, whatever way it ends. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGPIPE, SIG_IGN);
+	for (sent = 0; sent < sizeof(pongs); sent += 7)
+		memcpy(pongs + sent, "+PONG\r\n", 7);
+	for (;;) {
+		if ((fd = accept(lfd, NULL, NULL)) < 0)
+			continue;
+		for (sent = 0; sent < FLOOD; sent += (size_t)n)
+			if ((n = write(fd, pongs, sizeof(pongs))) <= 0)
+				break;
+		while (read(fd, sink, sizeof(sink)) > 0)
+			;
+		close(fd);
+	}
+}
+
+static void
+compare_flood(void)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	struct redis up;
+	struct it_stats st;
+	struct ks k;
+	char bin[PLEN], up_a[64], mtext[64], mport[64], buf[256];
+	unsigned metrics_port, c, i;
+	pid_t child;
+	int lfd, fd;
+
+	base_make();
+	proc_need("redis-server", "redis-server", bin, sizeof(bin));
+	redis_start(&up, bin, "primary");
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	IT_CHECK(lfd >= 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	IT_CHECK(bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    listen(lfd, 16) == 0 &&
+	    getsockname(lfd, (struct sockaddr *)&a, &alen) == 0);
+	if ((child = fork()) == 0) {
+		flood_serve(lfd);
+		_exit(0);
+	}
+	IT_CHECK(child > 0);
+	close(lfd);
+	snprintf(up_a, sizeof(up_a), "tcp:127.0.0.1:%u", up.port);
+	snprintf(mtext, sizeof(mtext), "tcp:127.0.0.1:%u",
+	    (unsigned)ntohs(a.sin_port));
+	metrics_port = proc_free_port();
+	snprintf(mport, sizeof(mport), "tcp:127.0.0.1:%u", metrics_port);
+	{
+		const char *args[] = { "--compare", "--compare-window", "64k",
+		    "--metrics", mport, "-m", mtext, "tcp:127.0.0.1:0", up_a,
+		    NULL };
+
+		ks_start(&k, args);
+	}
+	memset(&st, 0, sizeof(st));
+	for (c = 0; c < FLOOD_CONNS; c++) {
+		fd = tcp_connect(NULL, it_addr_port(&k.listen));
+		for (i = 0; i < 20; i++) {
+			ask(fd, "PING\r\n", "\r\n", buf, sizeof(buf));
+			IT_CHECKF(strcmp(buf, "+PONG\r\n") == 0,
+			    "the client got: %s", buf);
+		}
+		close(fd);
+		ks_wait_active(&k, 0, &st);
+	}
+	IT_EQ(st.conns, FLOOD_CONNS);
+	IT_EQ(st.mirror_detached, 0);
+	IT_EQ(compare_count(metrics_port, mtext, "not_compared"),
+	    FLOOD_CONNS);
+	IT_EQ(compare_count(metrics_port, mtext, "matched"), 0);
+	IT_EQ(compare_count(metrics_port, mtext, "diverged"), 0);
+	ks_stop(&k);
+	kill(child, SIGKILL);
+	IT_CHECK(proc_reap(child, 10) >= 0);
+	proc_stop(up.pid);
+	proc_rmtree(base);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1212,8 +1453,10 @@ main(int argc, char **argv)
 		{ "pace-pg-turns", pace_pg_turns },
 		{ "pace-pg-blind", pace_pg_blind },
 		{ "record-redis", record_redis },
-	{ "record-full", record_full },
-	{ "record-dns", record_dns },
+		{ "record-full", record_full },
+		{ "record-dns", record_dns },
+		{ "compare-redis", compare_redis },
+		{ "compare-flood", compare_flood },
 	};
 
 	return it_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));

@@ -13,7 +13,8 @@
  *   NAME VALUE and NAME=VALUE, comments, blanks, CRLF, listen and upstream,
  *   lists that accumulate, the command line winning (its lists replacing
  *   the file's), errors as FILE:LINE:, and the bounds (line, size, NUL,
- *   files that are not regular).
+ *   files that are not regular).  --compare and --compare-window: off and
+ *   1m by default, the window's bounds, a UDP LISTEN refused.
  */
 #include "kctest.h"
 
@@ -1730,10 +1731,37 @@ test_metrics(void)
 	    L, U, NULL);
 }
 
+static void
+test_compare(void)
+{
+	struct ks_conf c;
+
+	ok(&c, "tcp:127.0.0.1:1", "tcp:127.0.0.1:2", NULL);
+	KC_CHECK(!c.compare);
+	KC_CHECK_EQ(c.compare_window, 1u << 20);
+	ok(&c, "--compare", "--compare-window", "4k", "tcp:127.0.0.1:1",
+	    "unix:/u", NULL);
+	KC_CHECK(c.compare);
+	KC_CHECK_EQ(c.compare_window, 4096);
+	ok(&c, "--compare-window=1g", "tcp:127.0.0.1:1", "tcp:127.0.0.1:2",
+	    NULL);
+	KC_CHECK_EQ(c.compare_window, 1u << 30);
+	bad("--compare-window: '4095' is not a size from 4k to 1g",
+	    "--compare-window", "4095", "tcp:127.0.0.1:1", "tcp:127.0.0.1:2",
+	    NULL);
+	bad("--compare-window: '1025m' is not a size from 4k to 1g",
+	    "--compare-window", "1025m", "tcp:127.0.0.1:1",
+	    "tcp:127.0.0.1:2", NULL);
+	bad("--compare compares TCP and UNIX connections' replies, not UDP "
+	    "sessions' (LISTEN 'udp:127.0.0.1:1')", "--compare",
+	    "udp:127.0.0.1:1", "udp:127.0.0.1:2", NULL);
+}
+
 int
 main(void)
 {
 	kct_begin("unit-kcsplice_conf", 60);
+	test_compare();
 	test_metrics();
 	test_defaults();
 	test_options();

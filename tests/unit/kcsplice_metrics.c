@@ -322,6 +322,11 @@ fill(struct ks_snapshot *s)
 	s->mirror_ended[1].written = 1704;
 	s->mirror_ended[1].dropped = 1705;
 	s->mirror_ended[1].detached = 1706;
+	s->compare = true;
+	s->compare_held = 1901;
+	s->mirror_ended[0].compare[0] = 1902;
+	s->mirror_ended[1].compare[1] = 1903;
+	s->mirror_ended[1].compare[2] = 1904;
 	s->mirror_mem.held = 1601;
 	s->mirror_mem.peak = 1602;
 	s->mirror_mem.cap = 1603;
@@ -467,6 +472,13 @@ test_render(void)
 	has(buf, "kcsplice_mirror_dropped_bytes_total 1406");
 	has(buf, "kcsplice_mirror_detached_total 1407");
 	has(buf, "kcsplice_mirror_held_bytes 1601");
+	has(buf, "kcsplice_compare_total{mirror=\"tcp:127.0.0.1:6380\","
+	    "result=\"matched\"} 1902");
+	has(buf, "kcsplice_compare_total{mirror=\"tcp:127.0.0.1:6381\","
+	    "result=\"diverged\"} 1903");
+	has(buf, "kcsplice_compare_total{mirror=\"tcp:127.0.0.1:6381\","
+	    "result=\"not_compared\"} 1904");
+	has(buf, "kcsplice_compare_held_bytes 1901");
 	has(buf, "kcsplice_mirror_held_peak_bytes 1602");
 	has(buf, "kcsplice_mirror_cap_bytes 1603");
 	has(buf, "kcsplice_udp_sessions_active 1301");

@@ -31,6 +31,8 @@
 #define KS_REC_MIN		(64ull << 10)	/* --record-size, -budget */
 #define KS_REC_MAX		(1ull << 40)
 #define KS_REC_FILES_MAX	1000000u	/* --record-count */
+#define KS_CMP_WIN_MIN		(4ull << 10)	/* --compare-window */
+#define KS_CMP_WIN_MAX		(1ull << 30)
 #define KS_UNIX_PATH_MAX	107		/* sun_path less its NUL or '@' */
 
 #define KS_EX_USAGE		64		/* sysexits.h's EX_USAGE */
@@ -49,6 +51,7 @@ enum opt_id {
 	O_VERBOSE, O_HELP, O_VERSION, O_ACCESSLOG, O_LOGFMT, O_CHECK, O_CONFIG,
 	O_RECORD, O_RECSIZE, O_RECCOUNT, O_RECBUDGET,
 	O_SAMPLE, O_PACE, O_SAMPLEBY,
+	O_COMPARE, O_CMPWINDOW,
 	O_REPLAY, O_TO, O_TIMING, O_SPEED, O_IGNORE, O_IGNBYTES, O_REPORT,
 	O_DUMP,
 	O_NIDS
@@ -95,6 +98,8 @@ static const struct opt opts[] = {
 	{ "record-size",	0,   O_RECSIZE,		"BYTES" },
 	{ "record-count",	0,   O_RECCOUNT,	"N" },
 	{ "record-budget",	0,   O_RECBUDGET,	"BYTES" },
+	{ "compare",		0,   O_COMPARE,		NULL },
+	{ "compare-window",	0,   O_CMPWINDOW,	"BYTES" },
 	{ "replay",		0,   O_REPLAY,		"PATH" },
 	{ "to",			0,   O_TO,		"ADDR" },
 	{ "timing",		0,   O_TIMING,		"turns|recorded" },
@@ -1067,6 +1072,19 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 	case O_RECCOUNT:
 		set_uint(p, o, v, 1, KS_REC_FILES_MAX, &c->record_count);
 		break;
+	case O_COMPARE:
+		c->compare = true;
+		break;
+	case O_CMPWINDOW:
+		if (ks_size_parse(&size, v) != 0 || size < KS_CMP_WIN_MIN ||
+		    size > KS_CMP_WIN_MAX) {
+			fail(p, "--%s: '%s' is not a size from 4k to 1g "
+			    "(suffixes k, m, g: powers of 1024)", o->name,
+			    quote(&q, v));
+			return;
+		}
+		c->compare_window = size;
+		break;
 	case O_REPLAY:
 		set_path(p, o, v, c->replay_path, sizeof(c->replay_path),
 		    "a recording file or directory");
@@ -1278,6 +1296,7 @@ set_defaults(struct ks_conf *c)
 	c->record_size = 256ull << 20;
 	c->record_count = 16;
 	c->record_budget = 64ull << 20;
+	c->compare_window = 1ull << 20;
 	c->speed = 1.0;
 }
 
@@ -1314,6 +1333,12 @@ check_mixing(struct parse *p)
 		fail(p, "cannot mix udp with tcp/unix: LISTEN '%s', UPSTREAM "
 		    "'%s'", quote(&q1, c->listen.text),
 		    quote(&q2, c->upstream.text));
+		return;
+	}
+	if (udp && c->compare) {
+		fail(p, "--compare compares TCP and UNIX connections' replies, "
+		    "not UDP sessions' (LISTEN '%s')",
+		    quote(&q1, c->listen.text));
 		return;
 	}
 	for (i = 0; i < c->nmirrors; i++) {
@@ -1750,6 +1775,11 @@ ks_usage(FILE *f)
 "      --record-budget BYTES    bytes a worker's recording may hold not yet\n"
 "                               written; past it a connection's recording\n"
 "                               stops, marked incomplete (default 64m)\n"
+"      --compare                compare each mirror's replies with the\n"
+"                               upstream's, per connection: matched,\n"
+"                               diverged (logged) or not compared\n"
+"      --compare-window BYTES   bytes a connection may hold for it, waiting\n"
+"                               for the slower side (default 1m)\n"
 "\n"
 "Replaying and printing recordings (PATH: a file or a directory of them):\n"
 "      --replay PATH            play the recorded client streams against\n"

@@ -104,6 +104,8 @@ struct ks_conf {
 	uint64_t	record_size;		/* --record-size: 256 MiB */
 	unsigned	record_count;		/* --record-count: 16 */
 	uint64_t	record_budget;		/* --record-budget: 64 MiB */
+	bool		compare;		/* --compare */
+	uint64_t	compare_window;		/* --compare-window: 1 MiB */
 	struct ks_addr	metrics;		/* --metrics: tcp or unix; kind 0:
 						   off */
 	bool		metrics_public;		/* --metrics-public: not only

@@ -37,6 +37,7 @@ static const char *const kind_names[LK_N] = {
 	[LK_DENIED] = "denied", [LK_UPSTREAM] = "upstream",
 	[LK_MIRROR] = "mirror", [LK_UDP] = "udp", [LK_CONN] = "connection",
 	[LK_ERROR] = "error", [LK_ACCESS] = "access log",
+	[LK_COMPARE] = "compare",
 };
 
 static bool log_json_on;	/* atomic */
@@ -512,6 +513,16 @@ ks_alog_write(const struct ks_access *a)
 			    (unsigned long long)a->m[i].dropped, i,
 			    a->m[i].detached != NULL ? a->m[i].detached : "no",
 			    i, a->m[i].unsampled ? "no" : "yes");
+		for (i = 0; a->compared && i < a->nmirrors; i++) {
+			add(line, lim, &o, " mirror%u_compare=%s", i,
+			    a->m[i].compare != NULL ? a->m[i].compare : "-");
+			if (a->m[i].has_off)
+				add(line, lim, &o, " mirror%u_compare_offset=%llu",
+				    i, (unsigned long long)a->m[i].compare_off);
+			else
+				add(line, lim, &o, " mirror%u_compare_offset=-",
+				    i);
+		}
 		if (a->record != NULL)
 			add(line, lim, &o, " record=%s", a->record);
 		if (etext != NULL)
@@ -545,6 +556,14 @@ ks_alog_write(const struct ks_access *a)
 				add(line, lim, &o, ",\"detach_reason\":");
 				ks_json_str(line, lim, &o, a->m[i].detached);
 			}
+			if (a->compared && a->m[i].compare != NULL)
+				add(line, lim, &o, ",\"compare\":\"%s\"",
+				    a->m[i].compare);
+			else if (a->compared)
+				add(line, lim, &o, ",\"compare\":null");
+			if (a->compared && a->m[i].has_off)
+				add(line, lim, &o, ",\"compare_offset\":%llu",
+				    (unsigned long long)a->m[i].compare_off);
 			add(line, lim, &o, "}");
 		}
 		add(line, lim, &o, "]");

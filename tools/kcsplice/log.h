@@ -45,11 +45,11 @@ enum ks_level {
  * LK_INFO (not limited; shown even with -q: the listening line), LK_NOTE
  * (notice; not limited), LK_ERROR (error; not limited), the others
  * warnings but LK_CONN (info: a connection's own lines) and LK_ACCESS
- * (errors writing the access log).
+ * (errors writing the access log); LK_COMPARE: --compare's divergences.
  */
 enum lk {
 	LK_INFO, LK_NOTE, LK_REFUSED, LK_DENIED, LK_UPSTREAM, LK_MIRROR,
-	LK_UDP, LK_CONN, LK_ERROR, LK_ACCESS, LK_N
+	LK_UDP, LK_CONN, LK_ERROR, LK_ACCESS, LK_COMPARE, LK_N
 };
 
 /* A line's structured fields (JSON only; the text says them in words). */
@@ -112,7 +112,12 @@ struct ks_access {
 		uint64_t	 written, dropped;
 		const char	*detached;	/* NULL, or why: "budget" ... */
 		bool		 unsampled;	/* not in its sample: no leg */
+		const char	*compare;	/* --compare: its result, or
+						   NULL: none ("-") */
+		bool		 has_off;	/* diverged: at compare_off */
+		uint64_t	 compare_off;
 	} m[KS_MAX_MIRRORS];
+	bool		 compared;	/* --compare: the fields are given */
 	enum ks_end	 end;
 	int		 err;		/* -errno for KS_END_ERROR, or 0 */
 	const char	*record;	/* --record: "complete", "incomplete"

@@ -45,6 +45,7 @@
 #include "reload.h"
 #include "mirrorhealth.h"
 #include "sample.h"
+#include "compare.h"
 #include "clock.h"
 #include "record.h"
 #include "recread.h"
@@ -77,6 +78,13 @@ struct conn {
 	uint32_t		 c_mticket[KS_MAX_MIRRORS];
 	uint32_t		 c_mconn;
 	struct ks_rec_conn	 c_rec;		/* --record: its part */
+	/* The splice's tap serves --record and --compare: wanted by each. */
+	bool			 c_tap_rec;
+	bool			 c_tap_cmp;
+	struct ks_cmp		*c_cmp;		/* --compare (NULL: off) */
+	unsigned char		 c_cres[KS_MAX_MIRRORS]; /* by --mirror index:
+						   its result, or 0: none */
+	uint64_t		 c_coff[KS_MAX_MIRRORS]; /* where it diverged */
 };
 
 struct lsn;
@@ -166,7 +174,10 @@ static struct mtab {
 	uint64_t	written, dropped, detached;	/* atomic */
 	uint64_t	sampled, unsampled;		/* atomic: connections
 							   it took, or not */
+	uint64_t	cmp[3];				/* atomic: --compare's
+							   results */
 } mtab[KS_MIRROR_TABLE];
+static bool cmp_seen;			/* atomic: --compare was on */
 static unsigned mtab_n;			/* atomic */
 /*
  * Stream mirrors' health (mirrorhealth.h), for the mirrors of the
@@ -306,7 +317,11 @@ ks_snapshot_take(struct ks_snapshot *s)
 		s->mirror_ended[i].sampled = ld(&mtab[i].sampled);
 		s->mirror_ended[i].unsampled = ld(&mtab[i].unsampled);
 		s->mirror_unsampled += s->mirror_ended[i].unsampled;
+		for (k = 0; k < 3; k++)
+			s->mirror_ended[i].compare[k] = ld(&mtab[i].cmp[k]);
 	}
+	s->compare = __atomic_load_n(&cmp_seen, __ATOMIC_RELAXED);
+	s->compare_held = ks_cmp_held();
 	if (conf.record_dir[0] != '\0') {
 		struct ks_rec_stats rt;
 
@@ -498,6 +513,10 @@ mirror_event(void *arg, struct kc_splice *sp, int ev, unsigned mirror,
 		return;
 	if (mirror >= c->c_nm)
 		return;
+	/* Its replies answer a stream with holes from here. */
+	if (c->c_cmp != NULL && (ev == KC_SPLICE_EV_MIRROR_DETACHED ||
+	    ev == KC_SPLICE_EV_MIRROR_DROPPING))
+		ks_cmp_abandon(c->c_cmp, mirror);
 	mi = c->c_mconf[mirror];
 	if (ev == KC_SPLICE_EV_MIRROR_CONNECTED) {
 		c->c_mconn |= 1u << mirror;
@@ -756,8 +775,127 @@ access_line(const struct conn *c, struct kc_splice *sp, enum ks_end end,
 			if (ms.detached)
 				m->detached = detach_word(ms.detach_err);
 		}
+		a.compared = cf->compare;
+		for (i = 0; i < cf->nmirrors; i++) {
+			if (c->c_cres[i] == 0)
+				continue;
+			a.m[i].compare = ks_cmp_result_name(c->c_cres[i]);
+			a.m[i].has_off = c->c_cres[i] == KS_CMP_DIVERGED;
+			a.m[i].compare_off = c->c_coff[i];
+		}
 	}
 	ks_alog_write(&a);
+}
+
+/* ---- --compare ----------------------------------------------------- */
+
+/* Its held bytes count against the mirrors' cap (--mirror-cap) too. */
+static void
+cmp_cap_set(void)
+{
+	struct kc_mirror_mem mm;
+
+	if (kc_splice_mirror_mem(&mm, 0) == 0)
+		ks_cmp_cap(mm.cap);
+}
+
+/* Compare c's mirrors (c->c_nm of them); 0, or -ENOMEM: not compared. */
+static int
+cmp_begin(struct conn *c, const struct ks_conf *cf)
+{
+	__atomic_store_n(&cmp_seen, true, __ATOMIC_RELAXED);
+	if ((c->c_cmp = malloc(sizeof(*c->c_cmp))) == NULL)
+		return -ENOMEM;
+	ks_cmp_init(c->c_cmp, c->c_nm, cf->compare_window);
+	c->c_tap_cmp = true;
+	return 0;
+}
+
+/* A mirror's replies (the splice's mirror tap). */
+static int
+cmp_mtap(void *arg, struct kc_splice *sp, unsigned mirror,
+    const struct kc_chain *data, size_t off, size_t len)
+{
+	struct conn *c = arg;
+
+	(void)sp;
+	return ks_cmp_mirror(c->c_cmp, mirror, data, off, len);
+}
+
+static int rec_tap(void *arg, struct kc_splice *sp, int dir,
+    const struct kc_chain *data, size_t off, size_t len);
+
+/*
+ * The splice's tap, one slot for both: every byte to the recording, the
+ * upstream's replies to the comparison; stopped once neither wants more.
+ */
+static int
+conn_tap(void *arg, struct kc_splice *sp, int dir, const struct kc_chain *data,
+    size_t off, size_t len)
+{
+	struct conn *c = arg;
+
+	if (c->c_tap_rec && rec_tap(arg, sp, dir, data, off, len) != 0)
+		c->c_tap_rec = false;
+	if (c->c_tap_cmp && dir == KC_SPLICE_REV &&
+	    ks_cmp_upstream(c->c_cmp, data, off, len))
+		c->c_tap_cmp = false;
+	return !c->c_tap_rec && !c->c_tap_cmp;
+}
+
+/*
+ * The connection ended: each mirror's result, counted, and the first
+ * divergence logged (once a connection; the kind is rate-limited).
+ */
+static void
+cmp_end(struct conn *c)
+{
+	const struct ks_conf *cf = &c->c_live->c;
+	struct kc_splice_mirror_stats ms;
+	struct ks_cmp_diff d, first;
+	enum ks_cmp_result r;
+	unsigned i, k, n, logged = KS_MAX_MIRRORS;
+
+	if (c->c_cmp == NULL)
+		return;
+	n = __atomic_load_n(&mtab_n, __ATOMIC_ACQUIRE);
+	memset(&first, 0, sizeof(first));
+	for (i = 0; i < c->c_nm; i++) {
+		const char *addr = cf->mirrors[c->c_mconf[i]].text;
+		bool whole = kc_splice_mirror_stats(c->c_sp, i, &ms) == 0 &&
+		    !ms.detached && ms.dropped == 0;
+
+		r = ks_cmp_end(c->c_cmp, i, whole, &d);
+		c->c_cres[c->c_mconf[i]] = (unsigned char)r;
+		c->c_coff[c->c_mconf[i]] = d.off;
+		if (r == KS_CMP_DIVERGED && logged == KS_MAX_MIRRORS) {
+			logged = i;
+			first = d;
+		}
+		for (k = 0; k < n && strcmp(mtab[k].addr, addr) != 0; k++)
+			;
+		if (k < n && r >= KS_CMP_MATCHED && r <= KS_CMP_NOT_COMPARED)
+			__atomic_add_fetch(&mtab[k].cmp[r - KS_CMP_MATCHED], 1,
+			    __ATOMIC_RELAXED);
+	}
+	ks_cmp_free(c->c_cmp);
+	if (logged < KS_MAX_MIRRORS) {
+		char eu[4 * KS_CMP_EXCERPT + 8], em[4 * KS_CMP_EXCERPT + 8];
+		struct ks_logf f;
+
+		ks_cmp_excerpt(eu, sizeof(eu), first.up, first.up_n);
+		ks_cmp_excerpt(em, sizeof(em), first.mi, first.mi_n);
+		memset(&f, 0, sizeof(f));
+		f.conn = c->c_id;
+		f.client = c->c_client;
+		f.mirror = cf->mirrors[c->c_mconf[logged]].text;
+		f.reason = "diverged";
+		logkf(LK_COMPARE, KS_LOG_WARNING, &f, "compare: mirror %s "
+		    "diverged from the upstream at byte %llu (conn %llu): "
+		    "upstream %s, mirror %s", f.mirror,
+		    (unsigned long long)first.off,
+		    (unsigned long long)c->c_id, eu, em);
+	}
 }
 
 /* The splice ended: on the worker. */
@@ -1071,12 +1209,14 @@ conn_done(void *obj, void *env, int status)
 			    c->c_client, ks_end_name(end));
 		break;
 	}
+	cmp_end(c);
 	access_line(c, c->c_sp, end, e.err, cf->upstream.text);
 	rec_end(c, end);
 	mtab_count(c);
 	conn_unlink(c);
 	(void)kc_splice_close(c->c_sp, NULL);
 	ks_live_put(c->c_live);
+	free(c->c_cmp);
 	free(c);
 	__atomic_sub_fetch(&ctr.active, 1, __ATOMIC_RELAXED);
 }
@@ -1243,11 +1383,16 @@ conn_start(struct worker *w, struct kc_socket *cs)
 	at.account = &w->w_acct;
 	at.event = mirror_event;
 	at.event_arg = c;
-	if (rec_begin(c, cf)) {
-		at.tap = rec_tap;
+	c->c_nm = nm;
+	c->c_tap_rec = rec_begin(c, cf);
+	if (cf->compare && nm > 0 && cmp_begin(c, cf) == 0) {
+		at.mirror_tap = cmp_mtap;
+		at.mirror_tap_arg = c;
+	}
+	if (c->c_tap_rec || c->c_tap_cmp) {
+		at.tap = conn_tap;
 		at.tap_arg = c;
 	}
-	c->c_nm = nm;
 	if (kc_init(&c->c_done, conn_done, c, w->w_ex, 0) != 0 ||
 	    kc_splice(&c->c_sp, cs, up, mir, nm, &at, &c->c_done) != 0) {
 		for (i = 0; i < nm; i++)
@@ -1256,6 +1401,7 @@ conn_start(struct worker *w, struct kc_socket *cs)
 		if (c->c_rec.rc_rec != NULL)
 			ks_rec_end(&c->c_rec, ks_clock_ns(CLOCK_REALTIME),
 			    "reason=error");
+		free(c->c_cmp);
 		free(c);
 		goto fail;
 	}
@@ -1982,8 +2128,10 @@ reload(uint64_t *next_stats)
 			    nc->listen.text, bound);
 		}
 	}
-	if (nc->mirror_cap != old->mirror_cap)
+	if (nc->mirror_cap != old->mirror_cap) {
 		(void)kc_splice_mirror_cap(nc->mirror_cap);
+		cmp_cap_set();
+	}
 	if (nc->stats_ns != old->stats_ns)
 		*next_stats = nc->stats_ns != 0 ? now_ns() + nc->stats_ns : 0;
 	/*
@@ -2285,6 +2433,7 @@ main(int argc, char **argv)
 	}
 	if (conf.mirror_cap != 0)
 		(void)kc_splice_mirror_cap(conf.mirror_cap);
+	cmp_cap_set();
 	/* Every thread inherits this: only run() takes these signals. */
 	taken_signals(&set);
 	sigaddset(&set, SIGPIPE);	/* and never delivered */

@@ -214,7 +214,7 @@ bytes(struct out *o, const struct ks_snapshot *s)
 static void
 mirrors(struct out *o, const struct ks_snapshot *s)
 {
-	char l[300], v[260];
+	char l[340], v[260];
 	unsigned i;
 
 	counter(o, "kcsplice_mirror_bytes_total",
@@ -268,6 +268,29 @@ mirrors(struct out *o, const struct ks_snapshot *s)
 				sample(o, fam[f][0], l, *val);
 			}
 		}
+	}
+	if (s->compare) {
+		static const char *const res[3] = {
+			"matched", "diverged", "not_compared"
+		};
+		unsigned r;
+
+		family(o, "kcsplice_compare_total", "counter",
+		    "Connections that ended, by mirror address and how its "
+		    "replies compared with the upstream's (--compare).");
+		for (i = 0; i < s->nmirror_ended && i < KS_MIRROR_TABLE; i++) {
+			label_value(v, sizeof(v), s->mirror_ended[i].addr !=
+			    NULL ? s->mirror_ended[i].addr : "");
+			for (r = 0; r < 3; r++) {
+				snprintf(l, sizeof(l), "mirror=\"%s\","
+				    "result=\"%s\"", v, res[r]);
+				sample(o, "kcsplice_compare_total", l,
+				    s->mirror_ended[i].compare[r]);
+			}
+		}
+		gauge(o, "kcsplice_compare_held_bytes",
+		    "Bytes held for --compare now, all connections.",
+		    s->compare_held);
 	}
 	counter(o, "kcsplice_mirror_dropped_bytes_total",
 	    "Bytes not sent to a mirror (--mirror-policy drop, UDP).",

@@ -95,7 +95,13 @@ struct ks_snapshot {
 		uint64_t	 sampled, unsampled;	/* connections and
 						   UDP sessions it took, or
 						   not (its sample) */
+		uint64_t	 compare[3];	/* --compare: connections
+						   matched, diverged, not
+						   compared */
 	}		mirror_ended[KS_MIRROR_TABLE];
+	/* --compare: on (the family is given), and the bytes it holds. */
+	bool		compare;
+	uint64_t	compare_held;
 	uint64_t	mirror_unsampled;	/* all of theirs */
 	/* Bytes held for mirrors, process-wide: now, peak, cap. */
 	struct kc_mirror_mem mirror_mem;

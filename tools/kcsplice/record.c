@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "heldcap.h"
 #include "record.h"
 
 #define META_RESERVE	(1u << 20)	/* over the budget, for OPEN/LOST/END */
@@ -90,8 +91,7 @@ struct ks_rec {
 	struct ks_rec_stats	 r_st;
 };
 
-static uint64_t cap_bytes;		/* atomic; 0: none */
-static uint64_t held_total;		/* atomic */
+static struct ks_held rec_held;
 static struct ks_rec_stats totals;	/* every stream's, atomic fields */
 
 /* Count n in a stream's statistics (its owner's) and the process's. */
@@ -109,40 +109,32 @@ ks_rec_totals(struct ks_rec_stats *st)
 	st->complete = __atomic_load_n(&totals.complete, __ATOMIC_RELAXED);
 	st->incomplete = __atomic_load_n(&totals.incomplete,
 	    __ATOMIC_RELAXED);
-	st->held = __atomic_load_n(&held_total, __ATOMIC_RELAXED);
+	st->held = ks_held_now(&rec_held);
 	st->failed = __atomic_load_n(&totals.failed, __ATOMIC_RELAXED);
 }
 
 void
 ks_rec_cap(uint64_t cap)
 {
-	__atomic_store_n(&cap_bytes, cap, __ATOMIC_RELAXED);
+	ks_held_cap(&rec_held, cap);
 }
 
 uint64_t
 ks_rec_held_total(void)
 {
-	return __atomic_load_n(&held_total, __ATOMIC_RELAXED);
+	return ks_held_now(&rec_held);
 }
 
 static bool
 cap_take(uint64_t n, bool force)
 {
-	uint64_t cap = __atomic_load_n(&cap_bytes, __ATOMIC_RELAXED);
-	uint64_t h = __atomic_load_n(&held_total, __ATOMIC_RELAXED);
-
-	do {
-		if (!force && cap != 0 && h + n > cap)
-			return false;
-	} while (!__atomic_compare_exchange_n(&held_total, &h, h + n, true,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	return true;
+	return ks_held_take(&rec_held, n, force);
 }
 
 static void
 cap_give(uint64_t n)
 {
-	__atomic_fetch_sub(&held_total, n, __ATOMIC_RELAXED);
+	ks_held_give(&rec_held, n);
 }
 
 static uint64_t

@@ -260,6 +260,13 @@ ks_reload_diff(const struct ks_conf *old, struct ks_conf *next,
 	if (old->no_splice != next->no_splice)
 		CHANGED("no-splice %s -> %s", old->no_splice ? "on" : "off",
 		    next->no_splice ? "on" : "off");
+	if (old->compare != next->compare)
+		CHANGED("compare %s -> %s", old->compare ? "on" : "off",
+		    next->compare ? "on" : "off");
+	if (old->compare_window != next->compare_window)
+		CHANGED("compare-window %llu -> %llu",
+		    (unsigned long long)old->compare_window,
+		    (unsigned long long)next->compare_window);
 	if (old->verbosity != next->verbosity)
 		CHANGED("log %s -> %s", verbosity_text(old->verbosity),
 		    verbosity_text(next->verbosity));
