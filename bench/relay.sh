@@ -8,10 +8,15 @@
 # iperf3 runs directly, through kcsplice, through haproxy and through socat,
 # then through kcsplice with a fast mirror (kcpeer sink) and with a mirror
 # that never reads (kcpeer hold); redis-benchmark (GET, SET) runs through
-# kcsplice and through haproxy.  Every round runs each case once, in
+# kcsplice and through haproxy, and through kcsplice --record, kcsplice
+# with a mirror, and kcsplice with a mirror and --compare.  Every round runs each case once, in
 # alternating order; each figure is the median over the rounds.  The last
 # line is
 #   relay: vs_haproxy=X vs_socat=X mirror_fast=X mirror_stalled=X redis_vs_haproxy=X
+#       record=X compare=X
+# record is redis through kcsplice --record over plain kcsplice; compare
+# is redis through kcsplice with a mirror (a second redis-server) and
+# --compare over the same without --compare.
 # Every process it starts runs under timeout(1) and is killed on exit,
 # failure or Ctrl-C.  BUILD_DIR (default build) holds tools/kcsplice/kcsplice
 # and tools/kcpeer/kcpeer.
@@ -168,10 +173,19 @@ wait_addr() {
 	die "$name printed no listening address after 10 s"
 }
 
-# start_kcsplice NAME UPSTREAM_PORT [MIRROR_PORT]: sets PORT.
+# start_kcsplice_with NAME UPSTREAM_PORT [ARG...]: kcsplice with the
+# common options and ARG...; sets PORT.
+start_kcsplice_with() {
+	local name=$1 log=$tmp/$1.log up=$2
+	shift 2
+	start "$log" "$kcsplice" -q -j "$threads" --pipe-size "$pipe" "$@" \
+	    tcp:127.0.0.1:0 "tcp:127.0.0.1:$up"
+	wait_addr "$name" "$log" "$PID"
+}
+
+# start_kcsplice NAME UPSTREAM_PORT [MIRROR_PORT [BUDGET]]: sets PORT.
 start_kcsplice() {
-	local name=$1 log=$tmp/$1.log
-	local args=(-q -j "$threads" --pipe-size "$pipe")
+	local args=()
 	[ $# -ge 3 ] && args+=(-m "tcp:127.0.0.1:$3")
 	# A fast mirror is a separate process on the same two cores: it lags
 	# by a scheduling slice at times (64 MiB is 30 ms at 17 Gbit/s).  Its
@@ -179,8 +193,7 @@ start_kcsplice() {
 	# the figure compares with earlier runs; the stalled one gets the
 	# default (1 GiB) and is detached there.
 	[ $# -ge 4 ] && args+=(--mirror-budget "$4")
-	start "$log" "$kcsplice" "${args[@]}" tcp:127.0.0.1:0 "tcp:127.0.0.1:$2"
-	wait_addr "$name" "$log" "$PID"
+	start_kcsplice_with "$1" "$2" "${args[@]}"
 }
 
 # start_kcpeer MODE [OPTION...]: sets PORT.
@@ -217,6 +230,17 @@ field() {
 	echo 0
 }
 
+# scrape PORT FAMILY: FAMILY's samples on kcsplice's metrics at PORT, one
+# line.
+scrape() {
+	local page
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 0
+	printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
+	page=$(timeout 5 cat <&3 || :)
+	exec 3<&-
+	printf '%s\n' "$page" | grep "^$2{" | tr '\n' ' '
+}
+
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
 	    END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -239,6 +263,14 @@ mkdir "$tmp/redis"
 start "$tmp/redis-server.log" redis-server --bind 127.0.0.1 \
     --port "$redis_port" --save '' --appendonly no --dir "$tmp/redis"
 wait_listen "redis-server" "$tmp/redis-server.log" "$PID" "$redis_port"
+# A second one: the mirror of the shadow-testing cases.
+pick_port
+redis_mport=$PORT
+mkdir "$tmp/redis-m"
+start "$tmp/redis-mirror.log" redis-server --bind 127.0.0.1 \
+    --port "$redis_mport" --save '' --appendonly no --dir "$tmp/redis-m"
+wait_listen "redis-server (mirror)" "$tmp/redis-mirror.log" "$PID" \
+    "$redis_mport"
 
 # haproxy: one process, a TCP proxy for each upstream.  Bulk transfer
 # splices always (splice-request and splice-response: splice-auto alone
@@ -300,6 +332,21 @@ start_kcsplice kcsplice+hold "$iperf_port" "$hold_port"
 kc_hold_port=$PORT
 start_kcsplice kcsplice+redis "$redis_port"
 kc_redis_port=$PORT
+# Shadow testing's costs: recording every connection; a mirror, without
+# and with the comparison of its replies.
+mkdir -m 700 "$tmp/rec"
+pick_port
+rec_mport=$PORT
+start_kcsplice_with kcsplice+rec "$redis_port" --record "$tmp/rec" \
+    --metrics "tcp:127.0.0.1:$rec_mport"
+kc_rec_port=$PORT
+start_kcsplice kcsplice+mir "$redis_port" "$redis_mport"
+kc_mir_port=$PORT
+pick_port
+cmp_mport=$PORT
+start_kcsplice_with kcsplice+cmp "$redis_port" -m "tcp:127.0.0.1:$redis_mport" \
+    --compare --metrics "tcp:127.0.0.1:$cmp_mport"
+kc_cmp_port=$PORT
 
 # --- the rounds --------------------------------------------------------
 
@@ -310,8 +357,10 @@ declare -A port=(
 	[kcsplice+hold]=$kc_hold_port
 )
 declare -A gbps=()
-rnames=(kcsplice haproxy)
-declare -A rport=([kcsplice]=$kc_redis_port [haproxy]=$ha_redis_port)
+rnames=(kcsplice haproxy kcsplice+rec kcsplice+mir kcsplice+cmp)
+declare -A rport=([kcsplice]=$kc_redis_port [haproxy]=$ha_redis_port
+	[kcsplice+rec]=$kc_rec_port [kcsplice+mir]=$kc_mir_port
+	[kcsplice+cmp]=$kc_cmp_port)
 declare -A get=() set=()
 
 # relay_said NAME: the last line of kcsplice NAME's log, if any.
@@ -367,7 +416,8 @@ for ((r = 0; r < rounds; r++)); do
 	if ((r % 2)); then
 		order=()
 		for ((i = ${#names[@]} - 1; i >= 0; i--)); do order+=("${names[i]}"); done
-		rorder=("${rnames[1]}" "${rnames[0]}")
+		rorder=()
+		for ((i = ${#rnames[@]} - 1; i >= 0; i--)); do rorder+=("${rnames[i]}"); done
 	fi
 	for n in "${order[@]}"; do iperf3_once "$n"; done
 	for n in "${rorder[@]}"; do redis_once "$n"; done
@@ -394,9 +444,13 @@ for n in "${rnames[@]}"; do
 	printf 'relay: redis SET via %-9s median %9.0f req/s  rounds:%s\n' \
 	    "$n" "${mset[$n]}" "${set[$n]}"
 done
-redis_ratio=$(awk -v kg="${mget[kcsplice]}" -v ks="${mset[kcsplice]}" \
-    -v hg="${mget[haproxy]}" -v hs="${mset[haproxy]}" \
-    'BEGIN { printf "%.2f\n", (hg > 0 && hs > 0) ? sqrt(kg / hg * ks / hs) : 0 }')
+# redis_vs A B: A's GET and SET rates over B's, their geometric mean.
+redis_vs() {
+	awk -v kg="${mget[$1]}" -v ks="${mset[$1]}" -v hg="${mget[$2]}" \
+	    -v hs="${mset[$2]}" \
+	    'BEGIN { printf "%.2f\n", (hg > 0 && hs > 0) ? sqrt(kg / hg * ks / hs) : 0 }'
+}
+redis_ratio=$(redis_vs kcsplice haproxy)
 # What the mirrors got: a figure only means what it says if the fast
 # mirror kept up (never detached) and the stalled one was detached.
 for n in kcsplice kcsplice+sink kcsplice+hold kcsplice+redis; do
@@ -418,9 +472,20 @@ for n in kcsplice kcsplice+sink kcsplice+hold kcsplice+redis; do
 		    "$(field mirror_detached) times" ;;
 	esac
 done
+# The shadow-testing figures only mean what they say if the recording
+# kept up (nothing incomplete) and every mirror connection was compared.
+echo "relay: kcsplice+rec: $(scrape "$rec_mport" kcsplice_record_connections_total)"
+echo "relay: kcsplice+cmp: $(scrape "$cmp_mport" kcsplice_compare_total)"
+if scrape "$rec_mport" kcsplice_record_connections_total |
+    grep -q 'incomplete"} [1-9]'; then
+	echo "relay: WARNING: the recording fell behind: record is not the" \
+	    "cost of recording everything"
+fi
 echo "relay: $((SECONDS - start_time)) s"
 echo "relay: vs_haproxy=$(ratio "${med[kcsplice]}" "${med[haproxy]}")" \
     "vs_socat=$(ratio "${med[kcsplice]}" "${med[socat]}")" \
     "mirror_fast=$(ratio "${med[kcsplice+sink]}" "${med[kcsplice]}")" \
     "mirror_stalled=$(ratio "${med[kcsplice+hold]}" "${med[kcsplice]}")" \
-    "redis_vs_haproxy=$redis_ratio"
+    "redis_vs_haproxy=$redis_ratio" \
+    "record=$(redis_vs kcsplice+rec kcsplice)" \
+    "compare=$(redis_vs kcsplice+cmp kcsplice+mir)"
