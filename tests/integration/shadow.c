@@ -69,7 +69,10 @@
  *                  the connection diverged at byte 4 ("$3\r\n" alike): the
  *                  metrics count it, the log line names the offset and
  *                  both excerpts, the access log says
- *                  mirror0_compare=diverged at 4.  --compare with a UDP
+ *                  mirror0_compare=diverged at 4.  It records the
+ *                  connections at the same time (--record: the
+ *                  upstream's replies feed both): all of them whole, the
+ *                  access log says record=complete.  --compare with a UDP
  *                  LISTEN is refused (exit 64).
  *   compare-flood  a mirror that answers every connection with 4 MiB of
  *                  "+PONG\r\n" before reading anything, --compare-window
@@ -1260,7 +1263,7 @@ compare_redis(void)
 	struct it_stats st;
 	struct ks k;
 	char bin[PLEN], bench[PLEN], up_a[64], mtext[64], mport[64],
-	    alog[PLEN], buf[256], *text;
+	    alog[PLEN], rdir[PLEN], buf[256], *text;
 	unsigned metrics_port;
 	uint64_t conns;
 	int fd, r;
@@ -1274,9 +1277,12 @@ compare_redis(void)
 	snprintf(alog, sizeof(alog), "%s/access.log", base);
 	metrics_port = proc_free_port();
 	snprintf(mport, sizeof(mport), "tcp:127.0.0.1:%u", metrics_port);
+	/* Recording too: the upstream's replies feed both through one tap. */
+	snprintf(rdir, sizeof(rdir), "%s/rec", base);
+	IT_CHECK(mkdir(rdir, 0700) == 0);
 	{
 		const char *args[] = { "-j", "2", "--compare", "--metrics",
-		    mport, "--access-log", alog, "-m", mtext,
+		    mport, "--access-log", alog, "-m", mtext, "--record", rdir,
 		    "tcp:127.0.0.1:0", up_a, NULL };
 
 		ks_start(&k, args);
@@ -1324,10 +1330,14 @@ compare_redis(void)
 	IT_CHECKF(ks_has_line(&k, buf, "upstream 7878780d0a \"xxx..\"",
 	    "mirror 7979790d0a \"yyy..\""), "no excerpts in: %s", k.log);
 	ks_stop(&k);
+	snprintf(buf, sizeof(buf), "record: %llu connections recorded whole, "
+	    "0 incomplete", (unsigned long long)conns + 1);
+	IT_CHECKF(ks_has_line(&k, buf, NULL, NULL), "no \"%s\" in: %s", buf,
+	    k.log);
 	ks_free_log(&k);
 	text = proc_slurp(alog);
 	IT_CHECKF(strstr(text, "mirror0_compare=diverged "
-	    "mirror0_compare_offset=4") != NULL &&
+	    "mirror0_compare_offset=4 record=complete") != NULL &&
 	    strstr(text, "mirror0_compare=matched mirror0_compare_offset=-")
 	    != NULL, "access log: %s", text);
 	free(text);
