@@ -42,6 +42,15 @@
 #include "record.h"
 
 #define META_RESERVE	(1u << 20)	/* over the budget, for OPEN/LOST/END */
+/*
+ * A write is started once this much is queued, or WRITE_WAIT_NS after the
+ * first bytes of a smaller batch: each write is a wake-up of a kernel
+ * worker (a buffered write that may block is not done inline), so small
+ * reads recorded one write each cost the relay's cores more than the
+ * bytes do.
+ */
+#define WRITE_MIN	(256u << 10)
+#define WRITE_WAIT_NS	(5ull * 1000 * 1000)
 #define NAME_MAX_LEN	96
 
 struct closing {
@@ -82,6 +91,10 @@ struct ks_rec {
 	struct kc_file_req	 r_orq;
 	struct kc		 r_wkc;
 	struct kc		 r_okc;
+	struct kc		 r_tkc;		/* WRITE_WAIT_NS: write what is
+					   queued */
+	bool			 r_waiting;	/* r_tkc is armed */
+	bool			 r_due;		/* write now, whatever the size */
 	struct kc		*r_ddone;
 	struct ks_rec_stats	*r_dlast;
 	struct ks_rec_conn	*r_conns;
@@ -376,6 +389,8 @@ stream_free(struct ks_rec *r, int err)
 		ks_rec_stats(r, r->r_dlast);
 		r->r_dlast->failed = r->r_failed;
 	}
+	/* On the owner: a wait armed, or fired and queued, never runs. */
+	(void)kc_cancel(&r->r_tkc);
 	kc_chain_free(&r->r_out);
 	kc_chain_free(&r->r_inflight);
 	kc_chain_free(&r->r_next);
@@ -558,6 +573,16 @@ write_next(struct ks_rec *r)
 				finish(r);
 			return;
 		}
+		if (kc_chain_len(&r->r_out) < WRITE_MIN && !r->r_due &&
+		    !r->r_destroying && !r->r_cut) {
+			/* A small batch: it waits for more, a little. */
+			if (!r->r_waiting && kc_defer_after(&r->r_tkc,
+			    WRITE_WAIT_NS, NULL, 0) == 0)
+				r->r_waiting = true;
+			if (r->r_waiting)
+				return;
+		}
+		r->r_due = false;
 		kc_chain_concat(&r->r_inflight, &r->r_out);
 		r->r_wheld = r->r_outheld;
 		r->r_outheld = 0;
@@ -572,6 +597,18 @@ write_next(struct ks_rec *r)
 		fail(r, e);
 		write_next(r);
 	}
+}
+
+static void
+wait_fn(void *obj, void *env, int status)
+{
+	struct ks_rec *r = env;
+
+	(void)obj;
+	(void)status;
+	r->r_waiting = false;
+	r->r_due = true;
+	write_next(r);
 }
 
 static void
@@ -645,7 +682,8 @@ ks_rec_create(struct ks_rec **rp, struct kc_executor *ex, int dirfd,
 	if ((r->r_kept = calloc(r->r_conf.files_max,
 	    sizeof(*r->r_kept))) == NULL ||
 	    kc_init(&r->r_wkc, write_fn, r, ex, 0) != 0 ||
-	    kc_init(&r->r_okc, open_fn, r, ex, 0) != 0) {
+	    kc_init(&r->r_okc, open_fn, r, ex, 0) != 0 ||
+	    kc_init(&r->r_tkc, wait_fn, r, ex, 0) != 0) {
 		free(r->r_kept);
 		free(r);
 		return -ENOMEM;
