@@ -21,6 +21,10 @@
  *   nothing listening: failed, exit status 69;
  *   the JSON report holds each connection's status and the total;
  *   a bad regular expression: 64; no recording: 66;
+ *   a hostile file: 100000 connections of one OPEN each (4.8 MB of
+ *   records, no data) under a 1 MiB bound: refused (66, "take more than
+ *   1048576 bytes of memory"), not replayed; every connection and event
+ *   counts against the bound, not only the payload;
  *   UDP: a recorded datagram session is replayed from a UDP socket to a
  *   UDP echo server of the test's (each datagram answered "echo:" and it):
  *   the same datagrams match; the same bytes recorded as one reply
@@ -213,8 +217,19 @@ w_close(struct wr *w)
 
 /* ---- running ------------------------------------------------------ */
 
+static int run_err(struct ks_replay_opts *o, const char *input,
+    char **outp, const char *want);
+
 static int
 run(struct ks_replay_opts *o, const char *input, char **outp)
+{
+	return run_err(o, input, outp, NULL);
+}
+
+/* As run(); what it says on err must hold want (if not NULL). */
+static int
+run_err(struct ks_replay_opts *o, const char *input, char **outp,
+    const char *want)
 {
 	char *const inputs[1] = { (char *)input };
 	char *ebuf = NULL;
@@ -232,6 +247,8 @@ run(struct ks_replay_opts *o, const char *input, char **outp)
 	fclose(err);
 	if (elen > 0)
 		printf("replay said: %s", ebuf);
+	if (want != NULL)
+		KC_CHECK(ebuf != NULL && strstr(ebuf, want) != NULL);
 	free(ebuf);
 	return rc;
 }
@@ -484,6 +501,27 @@ test_diverge(void)
 }
 
 static void
+test_hostile(void)
+{
+	struct ks_replay_opts o;
+	struct wr w;
+	char p[PATH_MAX + 32], *out;
+	uint64_t i;
+
+	snprintf(p, sizeof(p), "%s/hostile", dir);
+	KC_CHECK_OK(mkdir(p, 0700));
+	w_open(&w, "hostile/a-000001.kcrec");
+	for (i = 1; i <= 100000; i++)
+		w_rec(&w, KSR_OPEN, i, i, 0, "x");
+	w_close(&w);
+	opts(&o);
+	o.max_bytes = 1u << 20;
+	KC_CHECK_EQ(run_err(&o, p, &out, "take more than 1048576 bytes of "
+	    "memory to replay: not replayed"), 66);
+	free(out);
+}
+
+static void
 test_errors(void)
 {
 	struct ks_replay_opts o;
@@ -543,6 +581,7 @@ main(void)
 	test_errors();
 	test_order();
 	test_udp();
+	test_hostile();
 	atomic_store(&stop, 1);
 	kct_thread_join(ut);
 	close(ufd);

@@ -65,6 +65,7 @@ struct rp_ev {
 };
 
 struct rp_conn {
+	struct rp_conn	*hnext;		/* the (pid, id) table's chain */
 	uint32_t	 pid;
 	uint64_t	 id;
 	char		 meta[128];
@@ -120,6 +121,8 @@ struct replay {
 	struct rp_conn	**conns;
 	size_t		 nconns;
 	size_t		 capconns;
+	struct rp_conn	**tab;		/* by (pid, id): a power of two */
+	size_t		 tabsz;
 	size_t		 next;		/* the next to start */
 	struct rp_conn	**by_end;	/* conns by recorded end */
 	size_t		 ended;		/* by_end[0..ended) have finished */
@@ -168,19 +171,56 @@ bytes_add(struct bytes *b, const void *p, size_t n)
 
 /* ---- loading ----------------------------------------------------- */
 
+static size_t
+conn_hash(uint32_t pid, uint64_t id)
+{
+	uint64_t h = (id ^ ((uint64_t)pid << 32)) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h ^ (h >> 29));
+}
+
+/* Twice the buckets once there are as many connections as buckets. */
+static int
+tab_grow(struct replay *rp)
+{
+	size_t sz = rp->tabsz ? 2 * rp->tabsz : 1024, i;
+	struct rp_conn **t = calloc(sz, sizeof(*t)), *c;
+
+	if (t == NULL)
+		return -ENOMEM;
+	for (i = 0; i < rp->nconns; i++) {
+		c = rp->conns[i];
+		c->hnext = t[conn_hash(c->pid, c->id) & (sz - 1)];
+		t[conn_hash(c->pid, c->id) & (sz - 1)] = c;
+	}
+	free(rp->tab);
+	rp->tab = t;
+	rp->tabsz = sz;
+	return 0;
+}
+
+/*
+ * The connection (pid, id), made if need be; NULL: out of memory, or
+ * (*efbig) past max_bytes.  Every connection and event counts against
+ * max_bytes as its payload does, so that a hostile file of tiny records
+ * cannot make the replay take many times the bound.
+ */
 static struct rp_conn *
-conn_find(struct replay *rp, uint32_t pid, uint64_t id, bool make)
+conn_find(struct replay *rp, uint32_t pid, uint64_t id, bool *efbig)
 {
 	struct rp_conn *c, **nc;
-	size_t i;
+	size_t b;
 
-	/* Recordings hold few connections per file: a scan from the end. */
-	for (i = rp->nconns; i > 0; i--) {
-		c = rp->conns[i - 1];
-		if (c->pid == pid && c->id == id)
-			return c;
+	if (rp->tabsz > 0)
+		for (c = rp->tab[conn_hash(pid, id) & (rp->tabsz - 1)];
+		    c != NULL; c = c->hnext)
+			if (c->pid == pid && c->id == id)
+				return c;
+	if (rp->loaded + sizeof(*c) > rp->o->max_bytes) {
+		*efbig = true;
+		return NULL;
 	}
-	if (!make)
+	if (rp->nconns >= rp->tabsz && tab_grow(rp) != 0)
 		return NULL;
 	if (rp->nconns == rp->capconns) {
 		size_t cap = rp->capconns ? 2 * rp->capconns : 64;
@@ -192,9 +232,13 @@ conn_find(struct replay *rp, uint32_t pid, uint64_t id, bool make)
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	rp->loaded += sizeof(*c);
 	c->pid = pid;
 	c->id = id;
 	c->rp = rp;
+	b = conn_hash(pid, id) & (rp->tabsz - 1);
+	c->hnext = rp->tab[b];
+	rp->tab[b] = c;
 	rp->conns[rp->nconns++] = c;
 	return c;
 }
@@ -240,12 +284,13 @@ end_reason(struct rp_conn *c, const struct ksr_rec *r)
 static int
 load_rec(struct replay *rp, uint32_t pid, const struct ksr_rec *r)
 {
-	struct rp_conn *c = conn_find(rp, pid, r->conn, true);
+	bool efbig = false;
+	struct rp_conn *c = conn_find(rp, pid, r->conn, &efbig);
 	struct rp_ev *ne;
 	int d;
 
 	if (c == NULL)
-		return -ENOMEM;
+		return efbig ? -EFBIG : -ENOMEM;
 	if (c->r_open == 0 || r->time_ns < c->r_open)
 		c->r_open = r->time_ns;
 	if (r->time_ns > c->r_end)
@@ -291,6 +336,9 @@ load_rec(struct replay *rp, uint32_t pid, const struct ksr_rec *r)
 		c->ev[c->nev - 1].len += r->len;
 		return 0;
 	}
+	if (rp->loaded + sizeof(*ne) > rp->o->max_bytes)
+		return -EFBIG;
+	rp->loaded += sizeof(*ne);
 	if (c->nev == c->evcap) {
 		size_t cap = c->evcap ? 2 * c->evcap : 16;
 
@@ -325,8 +373,8 @@ load_file(struct replay *rp, const char *path, FILE *err)
 	if (e == 0)
 		return 0;
 	if (e == -EFBIG)
-		fprintf(err, "kcsplice: %s: the recordings hold more than %"
-		    PRIu64 " bytes (--replay-max)\n", path,
+		fprintf(err, "kcsplice: %s: the recordings take more than %"
+		    PRIu64 " bytes of memory to replay: not replayed\n", path,
 		    rp->o->max_bytes);
 	else
 		fprintf(err, "kcsplice: %s: offset %" PRIu64 ": %s\n", path,
@@ -1026,6 +1074,7 @@ replay_free(struct replay *rp)
 		free(c);
 	}
 	free(rp->conns);
+	free(rp->tab);
 	free(rp->by_end);
 	for (k = 0; k < rp->nre; k++)
 		regfree(&rp->re[k]);
