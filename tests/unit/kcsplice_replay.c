@@ -24,7 +24,10 @@
  *   a hostile file: 100000 connections of one OPEN each (4.8 MB of
  *   records, no data) under a 1 MiB bound: refused (66, "take more than
  *   1048576 bytes of memory"), not replayed; every connection and event
- *   counts against the bound, not only the payload;
+ *   counts against the bound, not only the payload; a server that floods
+ *   its replies (a line "flood": writes until the client goes) ends the
+ *   connection once it has sent 1 MiB past the recorded replies:
+ *   diverged, and said so, not read without end;
  *   UDP: a recorded datagram session is replayed from a UDP socket to a
  *   UDP echo server of the test's (each datagram answered "echo:" and it):
  *   the same datagrams match; the same bytes recorded as one reply
@@ -84,6 +87,13 @@ serve_one(void *arg)
 
 			memcpy(line, buf, l);
 			line[l] = '\0';
+			if (strcmp(line, "flood") == 0) {
+				/* Until the client goes. */
+				memset(out, 'F', sizeof(out));
+				while (write(fd, out, sizeof(out)) > 0)
+					;
+				goto done;
+			}
 			pthread_mutex_lock(&kept_mtx);
 			if (strncmp(line, "put:", 4) == 0)
 				snprintf(kept, sizeof(kept), "%.60s", line + 4);
@@ -518,6 +528,22 @@ test_hostile(void)
 	o.max_bytes = 1u << 20;
 	KC_CHECK_EQ(run_err(&o, p, &out, "take more than 1048576 bytes of "
 	    "memory to replay: not replayed"), 66);
+	free(out);
+
+	snprintf(p, sizeof(p), "%s/flood", dir);
+	KC_CHECK_OK(mkdir(p, 0700));
+	w_open(&w, "flood/a-000001.kcrec");
+	w.off[0] = w.off[1] = 0;
+	w_rec(&w, KSR_OPEN, 1, 1, 0, "proto=tcp client=127.0.0.1:6");
+	w_rec(&w, KSR_C2S, 1, 2, 0, "flood\n");
+	w_rec(&w, KSR_S2C, 1, 3, 0, "FFFF");
+	w_rec(&w, KSR_END, 1, 4, KSR_F_COMPLETE, "reason=client_fin");
+	w_close(&w);
+	opts(&o);
+	KC_CHECK_EQ(run(&o, p, &out), 1);
+	KC_CHECK(strstr(out, "diverged at offset 4 (the server sent over "
+	    "1048576 bytes past the recorded replies; no more was read): "
+	    "expected \"\" (), got \"FFFFFFFFFFFFFFFF\"") != NULL);
 	free(out);
 }
 

@@ -37,6 +37,8 @@
 
 #define CONCURRENCY_DEFAULT	256u
 #define MAX_BYTES_DEFAULT	(1ull << 30)
+/* Replies past the recorded ones kept, at most: then it is over. */
+#define REPLY_SLACK		(1u << 20)
 #define EXCERPT			16
 #define TICK_NS			(100 * 1000 * 1000ull)
 
@@ -107,6 +109,8 @@ struct rp_conn {
 	int		 err;
 	bool		 bounds;	/* the datagrams differ, not the
 					   bytes */
+	bool		 flooded;	/* it sent REPLY_SLACK more than was
+					   recorded: not read further */
 	size_t		 past;		/* bytes read past a cut recording's
 					   end: not compared */
 	/* The first difference. */
@@ -701,6 +705,15 @@ rd_fn(void *obj, void *env, int status)
 		}
 		kc_chain_free(&ch);
 		c->t_progress = mono_ns();
+		if (c->got.len > c->b[1].len + REPLY_SLACK) {
+			/*
+			 * A server sending far more than was recorded: what
+			 * it sent decides already; more is not read.
+			 */
+			c->flooded = true;
+			finish(c, RP_PENDING, 0);
+			return;
+		}
 	}
 	kc_chain_free(&ch);
 	if (n == 0) {
@@ -954,6 +967,10 @@ report_line(FILE *out, const struct rp_conn *c)
 			fprintf(out, " (%zu in the recording)", c->exp_off);
 		if (c->bounds)
 			fputs(" (the same bytes, in other datagrams)", out);
+		if (c->flooded)
+			fprintf(out, " (the server sent over %u bytes past "
+			    "the recorded replies; no more was read)",
+			    REPLY_SLACK);
 		fputs(": expected \"", out);
 		text_of(out, c->b[1].p + c->exp_off, el, false);
 		fputs("\" (", out);
