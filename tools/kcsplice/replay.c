@@ -84,6 +84,7 @@ struct rp_conn {
 					   ("": it did, or no END) */
 	bool		 dgram;
 	uint64_t	 r_open;	/* recorded: opened (or first seen) */
+	bool		 r_seen;	/* a record of it was read */
 	uint64_t	 r_end;		/* recorded: ended (or last seen) */
 	size_t		 nbefore;	/* connections recorded as ended
 					   before this one opened */
@@ -266,7 +267,7 @@ static void
 end_reason(struct rp_conn *c, const struct ksr_rec *r)
 {
 	const char *p = (const char *)r->payload, *e = p + r->len, *v;
-	size_t n;
+	size_t n, k;
 
 	for (v = p; v + 7 <= e; v++)
 		if ((v == p || v[-1] == ' ') && memcmp(v, "reason=", 7) == 0)
@@ -279,8 +280,11 @@ end_reason(struct rp_conn *c, const struct ksr_rec *r)
 	if ((n == 10 && memcmp(v, "client_fin", 10) == 0) ||
 	    (n == 12 && memcmp(v, "upstream_fin", 12) == 0))
 		return;
-	if (n == 0 || n >= sizeof(c->cut) || strspn(v, "abcdefghijklmnopqrstuvwxyz"
-	    "0123456789_") < n)
+	for (k = 0; k < n && n < sizeof(c->cut); k++)
+		if (!((v[k] >= 'a' && v[k] <= 'z') ||
+		    (v[k] >= '0' && v[k] <= '9') || v[k] == '_'))
+			break;
+	if (n == 0 || n >= sizeof(c->cut) || k < n)
 		v = "other", n = 5;	/* the file's bytes, not a name */
 	snprintf(c->cut, sizeof(c->cut), "%.*s", (int)n, v);
 }
@@ -295,8 +299,9 @@ load_rec(struct replay *rp, uint32_t pid, const struct ksr_rec *r)
 
 	if (c == NULL)
 		return efbig ? -EFBIG : -ENOMEM;
-	if (c->r_open == 0 || r->time_ns < c->r_open)
+	if (!c->r_seen || r->time_ns < c->r_open)
 		c->r_open = r->time_ns;
+	c->r_seen = true;
 	if (r->time_ns > c->r_end)
 		c->r_end = r->time_ns;
 	switch (r->type) {
