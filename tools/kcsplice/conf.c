@@ -869,6 +869,21 @@ range_parse(uint64_t *from, uint64_t *to, const char *s)
 	return 0;
 }
 
+/* A size from lo to hi (range: how the message says it) into *out. */
+static bool
+set_size(struct parse *p, const struct opt *o, const char *v, uint64_t lo,
+    uint64_t hi, const char *range, uint64_t *out)
+{
+	struct quote q;
+
+	if (ks_size_parse(out, v) != 0 || *out < lo || *out > hi) {
+		fail(p, "--%s: '%s' is not a size %s (suffixes k, m, g: powers "
+		    "of 1024)", o->name, quote(&q, v), range);
+		return false;
+	}
+	return true;
+}
+
 /* A path option's value into its buffer (what names it: "a file"). */
 static void
 set_path(struct parse *p, const struct opt *o, const char *v, char *buf,
@@ -937,12 +952,9 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		break;
 	case O_BUDGET:
 	case O_CAP:
-		if (ks_size_parse(&size, v) != 0 || size == 0) {
-			fail(p, "--%s: '%s' is not a size of 1 byte or more "
-			    "(suffixes k, m, g: powers of 1024)", o->name,
-			    quote(&q, v));
+		if (!set_size(p, o, v, 1, UINT64_MAX, "of 1 byte or more",
+		    &size))
 			return;
-		}
 		if (o->id == O_CAP)
 			c->mirror_cap = size;
 		else
@@ -1029,41 +1041,25 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		set_either(p, o, v, "text", "json", &c->log_json);
 		break;
 	case O_ACCESSLOG:
-		if (*v == '\0' || strlen(v) >= sizeof(c->access_log))
-			fail(p, "--%s: expected a file name or - (at most %zu "
-			    "bytes)", o->name, sizeof(c->access_log) - 1);
-		else
-			snprintf(c->access_log, sizeof(c->access_log), "%s",
-			    v);
+		set_path(p, o, v, c->access_log, sizeof(c->access_log),
+		    "a file name or -");
 		break;
 	case O_SHUTDOWN:
 		set_sec(p, o, v, &c->shutdown_ns, true);
 		break;
 	case O_TRACE:
-		if (*v == '\0' || strlen(v) >= sizeof(c->trace_path))
-			fail(p, "--%s: expected a file name (at most %zu "
-			    "bytes)", o->name, sizeof(c->trace_path) - 1);
-		else
-			snprintf(c->trace_path, sizeof(c->trace_path), "%s",
-			    v);
+		set_path(p, o, v, c->trace_path, sizeof(c->trace_path),
+		    "a file name");
 		break;
 	case O_RECORD:
-		if (*v == '\0' || strlen(v) >= sizeof(c->record_dir))
-			fail(p, "--%s: expected a directory (at most %zu "
-			    "bytes)", o->name, sizeof(c->record_dir) - 1);
-		else
-			snprintf(c->record_dir, sizeof(c->record_dir), "%s",
-			    v);
+		set_path(p, o, v, c->record_dir, sizeof(c->record_dir),
+		    "a directory");
 		break;
 	case O_RECSIZE:
 	case O_RECBUDGET:
-		if (ks_size_parse(&size, v) != 0 || size < KS_REC_MIN ||
-		    size > KS_REC_MAX) {
-			fail(p, "--%s: '%s' is not a size from 64k to 1024g "
-			    "(suffixes k, m, g: powers of 1024)", o->name,
-			    quote(&q, v));
+		if (!set_size(p, o, v, KS_REC_MIN, KS_REC_MAX,
+		    "from 64k to 1024g", &size))
 			return;
-		}
 		if (o->id == O_RECSIZE)
 			c->record_size = size;
 		else
@@ -1076,14 +1072,9 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		c->compare = true;
 		break;
 	case O_CMPWINDOW:
-		if (ks_size_parse(&size, v) != 0 || size < KS_CMP_WIN_MIN ||
-		    size > KS_CMP_WIN_MAX) {
-			fail(p, "--%s: '%s' is not a size from 4k to 1g "
-			    "(suffixes k, m, g: powers of 1024)", o->name,
-			    quote(&q, v));
-			return;
-		}
-		c->compare_window = size;
+		if (set_size(p, o, v, KS_CMP_WIN_MIN, KS_CMP_WIN_MAX,
+		    "from 4k to 1g", &size))
+			c->compare_window = size;
 		break;
 	case O_REPLAY:
 		set_path(p, o, v, c->replay_path, sizeof(c->replay_path),
@@ -1142,14 +1133,9 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 	case O_NIDS:		/* not an option */
 		break;
 	case O_PIPESIZE:
-		if (ks_size_parse(&size, v) != 0 || size == 0 ||
-		    size > KS_PIPE_MAX) {
-			fail(p, "--%s: '%s' is not a size from 1 byte to 1G "
-			    "(suffixes k, m, g: powers of 1024)", o->name,
-			    quote(&q, v));
-			return;
-		}
-		c->pipe_size = (size_t)size;
+		if (set_size(p, o, v, 1, KS_PIPE_MAX, "from 1 byte to 1G",
+		    &size))
+			c->pipe_size = (size_t)size;
 		break;
 	case O_NOSPLICE:
 		c->no_splice = true;
@@ -1172,12 +1158,8 @@ set_option(struct parse *p, const struct opt *o, const char *v)
 		c->check = true;
 		break;
 	case O_CONFIG:
-		if (*v == '\0' || strlen(v) >= sizeof(c->config_path))
-			fail(p, "--%s: expected a file name (at most %zu "
-			    "bytes)", o->name, sizeof(c->config_path) - 1);
-		else
-			snprintf(c->config_path, sizeof(c->config_path), "%s",
-			    v);
+		set_path(p, o, v, c->config_path, sizeof(c->config_path),
+		    "a file name");
 		break;
 	}
 }
