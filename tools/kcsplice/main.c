@@ -914,18 +914,27 @@ rec_tap(void *arg, struct kc_splice *sp, int dir, const struct kc_chain *data,
 	    ks_clock_ns(CLOCK_REALTIME), data, off, len) != 0;
 }
 
+/* Begin recording a connection or UDP session of client under cf, on
+ * its worker's stream r; 0 or why not (ks_rec_begin()). */
+static int
+rec_open(struct ks_rec *r, struct ks_rec_conn *rc, uint64_t id,
+    const char *client, const struct ks_conf *cf)
+{
+	char meta[384];
+
+	snprintf(meta, sizeof(meta), "proto=%s client=%.64s listen=%.128s "
+	    "upstream=%.128s", cf->listen.kind == KS_UDP ? "udp" :
+	    cf->listen.kind == KS_UNIX ? "unix" : "tcp", client,
+	    listen_name(cf), cf->upstream.text);
+	return ks_rec_begin(r, rc, id, meta);
+}
+
 /* Begin recording c (on its worker); true: the tap is wanted. */
 static bool
 rec_begin(struct conn *c, const struct ks_conf *cf)
 {
-	char meta[384];
-
-	if (c->c_w->w_rec == NULL)
-		return false;
-	snprintf(meta, sizeof(meta), "proto=%s client=%.64s listen=%.128s "
-	    "upstream=%.128s", cf->listen.kind == KS_UNIX ? "unix" : "tcp",
-	    c->c_client, listen_name(cf), cf->upstream.text);
-	return ks_rec_begin(c->c_w->w_rec, &c->c_rec, c->c_id, meta) == 0;
+	return c->c_w->w_rec != NULL && rec_open(c->c_w->w_rec, &c->c_rec,
+	    c->c_id, c->c_client, cf) == 0;
 }
 
 static void
@@ -957,15 +966,14 @@ udp_rec_begin(void *arg, const struct kc_sockaddr *client)
 {
 	struct worker *w = arg;
 	struct udp_rec *u;
-	char meta[384], p[64];
+	char p[64];
 
 	if (w->w_rec == NULL || (u = calloc(1, sizeof(*u))) == NULL)
 		return NULL;
 	peer_text(client, p, sizeof(p));
-	snprintf(meta, sizeof(meta), "proto=udp client=%.64s listen=%.128s "
-	    "upstream=%.128s", p, listen_text, conf.upstream.text);
-	if (ks_rec_begin(w->w_rec, &u->ur_rc, __atomic_add_fetch(&next_id, 1,
-	    __ATOMIC_RELAXED), meta) != 0) {
+	/* UDP settings are the start's for good (a reload keeps them). */
+	if (rec_open(w->w_rec, &u->ur_rc, __atomic_add_fetch(&next_id, 1,
+	    __ATOMIC_RELAXED), p, &conf) != 0) {
 		free(u);	/* counted incomplete by the stream */
 		return NULL;
 	}
